@@ -1,0 +1,77 @@
+//! Vector clocks over lockscan thread ids.
+
+use crate::ids::ThreadId;
+
+/// A vector clock: for each thread, how many of its synchronization steps are known to have
+/// happened before. Sparse and sorted by thread, because most threads know few others.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VectorClock {
+    entries: Vec<(ThreadId, u64)>,
+}
+
+impl VectorClock {
+    /// The clock that knows nothing.
+    pub const fn new() -> Self {
+        VectorClock {
+            entries: Vec::new(),
+        }
+    }
+
+    /// The component of `thread` (0 when unknown).
+    pub fn get(&self, thread: ThreadId) -> u64 {
+        match self.entries.binary_search_by_key(&thread, |&(t, _)| t) {
+            Ok(index) => self.entries[index].1,
+            Err(_) => 0,
+        }
+    }
+
+    /// Sets the component of `thread`.
+    pub fn set(&mut self, thread: ThreadId, value: u64) {
+        match self.entries.binary_search_by_key(&thread, |&(t, _)| t) {
+            Ok(index) => self.entries[index].1 = value,
+            Err(index) => self.entries.insert(index, (thread, value)),
+        }
+    }
+
+    /// Advances the component of `thread` by one.
+    pub fn tick(&mut self, thread: ThreadId) {
+        let value = self.get(thread) + 1;
+        self.set(thread, value);
+    }
+
+    /// Takes the component-wise maximum with `other` (receiving what `other` knew).
+    pub fn join(&mut self, other: &VectorClock) {
+        for &(thread, value) in &other.entries {
+            if value > self.get(thread) {
+                self.set(thread, value);
+            }
+        }
+    }
+
+    /// Whether every component of `self` is at most that of `other` (self happened before, or
+    /// is, other).
+    pub fn le(&self, other: &VectorClock) -> bool {
+        self.entries.iter().all(|&(t, v)| v <= other.get(t))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_and_order() {
+        let (a, b) = (ThreadId(1), ThreadId(2));
+        let mut ca = VectorClock::new();
+        ca.tick(a);
+        let mut cb = VectorClock::new();
+        cb.join(&ca);
+        cb.tick(b);
+        assert!(ca.le(&cb));
+        assert!(!cb.le(&ca));
+        ca.tick(a);
+        assert!(!ca.le(&cb), "a's second step is concurrent with b");
+        assert_eq!(cb.get(a), 1);
+        assert_eq!(cb.get(ThreadId(9)), 0);
+    }
+}

@@ -1,0 +1,8 @@
+//! The analysis engine: pure functions and data structures fed by lock events, shared by the
+//! live detector and the trace analyzer.
+
+pub mod clock;
+pub mod order;
+
+pub use clock::VectorClock;
+pub use order::{Classification, EdgeData, Names, Occurrence, classify, cycle_finding};

@@ -1,0 +1,465 @@
+//! Lock-order edges and the classification of the cycles they form.
+
+use std::sync::Arc;
+
+use crate::analysis::clock::VectorClock;
+use crate::finding::{Finding, FindingEdge, FindingKind};
+use crate::ids::{LockId, Mode, ThreadId};
+use crate::site::Site;
+
+/// One way an order edge `from -> to` was taken: thread `thread` requested `to` while holding
+/// `from` (and `held`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Occurrence {
+    /// The thread.
+    pub thread: ThreadId,
+    /// The mode `from` was held in.
+    pub from_mode: Mode,
+    /// The mode `to` was requested in.
+    pub to_mode: Mode,
+    /// Where `from` was acquired.
+    pub from_site: Option<Site>,
+    /// Where `to` was requested.
+    pub to_site: Option<Site>,
+    /// The other locks held at that moment, with their modes: the candidates for a gate lock.
+    pub held: Vec<(LockId, Mode)>,
+    /// What the thread knew through spawn, join and notify at that moment, when known. Lock
+    /// hand-offs are deliberately not in it: they order *this* schedule only, and a deadlock
+    /// needs another schedule.
+    pub clock: Option<Arc<VectorClock>>,
+    /// The stack at that moment, when backtraces were asked for.
+    pub backtrace: Option<Arc<str>>,
+}
+
+/// The data of an order edge: the distinct ways it was taken (one per thread, first seen
+/// first), at most [`EdgeData::MAX_OCCURRENCES`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EdgeData {
+    /// The occurrences.
+    pub occurrences: Vec<Occurrence>,
+}
+
+impl EdgeData {
+    /// How many occurrences an edge keeps: enough to find two threads that disagree, bounded so
+    /// that a lock taken by every thread of a pool costs no more than a few.
+    pub const MAX_OCCURRENCES: usize = 8;
+
+    /// An edge with one occurrence.
+    pub fn new(first: Occurrence) -> Self {
+        EdgeData {
+            occurrences: vec![first],
+        }
+    }
+
+    /// Records another occurrence if it adds a thread, or a gate set, not seen on this edge.
+    /// Returns whether it was kept.
+    pub fn add(&mut self, occurrence: Occurrence) -> bool {
+        if self.occurrences.len() >= Self::MAX_OCCURRENCES || !self.wants(&occurrence) {
+            return false;
+        }
+        self.occurrences.push(occurrence);
+        true
+    }
+
+    /// Whether `add` would keep an occurrence by `thread` holding `held` in the modes given.
+    pub fn wants(&self, occurrence: &Occurrence) -> bool {
+        self.occurrences.len() < Self::MAX_OCCURRENCES
+            && !self.occurrences.iter().any(|o| {
+                o.thread == occurrence.thread
+                    && o.held == occurrence.held
+                    && o.from_mode == occurrence.from_mode
+                    && o.to_mode == occurrence.to_mode
+            })
+    }
+}
+
+/// How a cycle was classified, and which occurrence of each edge shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Classification {
+    /// `PotentialDeadlock`, `LockOrderInversion` or `GatedCycle`.
+    pub kind: FindingKind,
+    /// For each edge of the cycle, the index of the occurrence that shows the classification.
+    pub chosen: Vec<usize>,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// Classifies the cycle `locks[0] -> locks[1] -> ... -> locks[0]` whose edges are `edges`
+/// (`edges[i]` is `locks[i] -> locks[i+1]`).
+///
+/// Returns `None` when no choice of occurrences can block: every schedule passes, as in a
+/// cycle of read locks taken in shared mode.
+pub fn classify(locks: &[LockId], edges: &[&EdgeData]) -> Option<Classification> {
+    debug_assert_eq!(locks.len(), edges.len());
+    let mut search = Search {
+        locks,
+        edges,
+        choice: Vec::with_capacity(edges.len()),
+        best: None,
+        budget: 100_000,
+    };
+    search.run();
+    let (outcome, chosen) = search.best?;
+    let picked: Vec<&Occurrence> = chosen
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| &edges[i].occurrences[c])
+        .collect();
+    let (kind, reason) = match outcome {
+        Outcome::Potential => (
+            FindingKind::PotentialDeadlock,
+            "the edges were taken by different threads that hold no common lock and are not \
+             ordered by spawn, join or notify: another schedule can deadlock"
+                .to_owned(),
+        ),
+        Outcome::Inversion => {
+            let single = picked.iter().all(|o| o.thread == picked[0].thread);
+            let reason = if single {
+                "one thread took the locks in both orders, so this run could not deadlock; two \
+                 threads running these paths at once can"
+            } else {
+                "the threads were ordered by spawn, join or notify, so this run could not \
+                 deadlock; the lock order is still inconsistent and can deadlock when these \
+                 paths run concurrently"
+            };
+            (FindingKind::LockOrderInversion, reason.to_owned())
+        }
+        Outcome::Gated(gate) => (
+            FindingKind::GatedCycle,
+            format!(
+                "every way to close the cycle holds the gate lock {gate} as well, which \
+                 serializes the edges"
+            ),
+        ),
+    };
+    Some(Classification {
+        kind,
+        chosen,
+        reason,
+    })
+}
+
+/// The verdict for one choice of occurrences; a higher rank is more severe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    Gated(LockId),
+    Inversion,
+    Potential,
+}
+
+impl Outcome {
+    fn rank(self) -> u8 {
+        match self {
+            Outcome::Gated(_) => 0,
+            Outcome::Inversion => 1,
+            Outcome::Potential => 2,
+        }
+    }
+}
+
+/// Backtracking over one occurrence per edge, keeping the most severe verdict. Bounded by a step
+/// budget; cycles are short and edges keep at most eight occurrences, so it is rarely reached.
+struct Search<'a> {
+    locks: &'a [LockId],
+    edges: &'a [&'a EdgeData],
+    choice: Vec<usize>,
+    best: Option<(Outcome, Vec<usize>)>,
+    budget: u32,
+}
+
+impl Search<'_> {
+    fn run(&mut self) {
+        if self.budget == 0 || matches!(self.best, Some((Outcome::Potential, _))) {
+            return;
+        }
+        self.budget -= 1;
+        let depth = self.choice.len();
+        if depth == self.edges.len() {
+            if self.can_block(depth - 1, 0) {
+                let outcome = self.judge();
+                if self
+                    .best
+                    .as_ref()
+                    .is_none_or(|(b, _)| outcome.rank() > b.rank())
+                {
+                    self.best = Some((outcome, self.choice.clone()));
+                }
+            }
+            return;
+        }
+        for index in 0..self.edges[depth].occurrences.len() {
+            self.choice.push(index);
+            if depth == 0 || self.can_block(depth - 1, depth) {
+                self.run();
+            }
+            self.choice.pop();
+        }
+    }
+
+    fn occurrence(&self, edge: usize) -> &Occurrence {
+        &self.edges[edge].occurrences[self.choice[edge]]
+    }
+
+    /// Whether the request of edge `a` can wait for the holder of edge `b` (which holds the
+    /// lock `a` requests): their modes conflict.
+    fn can_block(&self, a: usize, b: usize) -> bool {
+        self.occurrence(a)
+            .to_mode
+            .conflicts_with(self.occurrence(b).from_mode)
+    }
+
+    fn judge(&self) -> Outcome {
+        let n = self.edges.len();
+        for i in 0..n {
+            for j in i + 1..n {
+                if let Some(gate) = self.common_gate(i, j) {
+                    return Outcome::Gated(gate);
+                }
+            }
+        }
+        let mut distinct = true;
+        for i in 0..n {
+            for j in i + 1..n {
+                let (a, b) = (self.occurrence(i), self.occurrence(j));
+                if a.thread == b.thread || ordered(a, b) {
+                    distinct = false;
+                }
+            }
+        }
+        if distinct {
+            Outcome::Potential
+        } else {
+            Outcome::Inversion
+        }
+    }
+
+    /// A lock other than the cycle's own held by both edges `i` and `j`, not both in shared
+    /// mode: the two cannot run at the same time.
+    fn common_gate(&self, i: usize, j: usize) -> Option<LockId> {
+        let (a, b) = (self.occurrence(i), self.occurrence(j));
+        a.held.iter().find_map(|&(gate, mode_a)| {
+            if self.locks.contains(&gate) {
+                return None;
+            }
+            b.held
+                .iter()
+                .find(|&&(other, mode_b)| other == gate && mode_a.conflicts_with(mode_b))
+                .map(|_| gate)
+        })
+    }
+}
+
+/// Whether one occurrence happened before the other through spawn, join or notify.
+fn ordered(a: &Occurrence, b: &Occurrence) -> bool {
+    match (&a.clock, &b.clock) {
+        (Some(ca), Some(cb)) => {
+            let a_before_b = ca.get(a.thread) <= cb.get(a.thread) && ca.get(a.thread) > 0;
+            let b_before_a = cb.get(b.thread) <= ca.get(b.thread) && cb.get(b.thread) > 0;
+            a_before_b || b_before_a
+        }
+        _ => false,
+    }
+}
+
+/// Turns lock and thread ids into the names reports show.
+pub trait Names {
+    /// The lock's name, else its class, else its id.
+    fn lock_name(&self, lock: LockId) -> String;
+    /// The thread's name, else its id.
+    fn thread_name(&self, thread: ThreadId) -> String;
+}
+
+/// The finding for a classified cycle.
+pub fn cycle_finding(
+    locks: &[LockId],
+    edges: &[&EdgeData],
+    class: &Classification,
+    names: &dyn Names,
+) -> Finding {
+    let lock_names: Vec<String> = locks.iter().map(|&l| names.lock_name(l)).collect();
+    let mut threads: Vec<String> = Vec::new();
+    let mut finding_edges = Vec::with_capacity(edges.len());
+    for (i, edge) in edges.iter().enumerate() {
+        let occurrence = &edge.occurrences[class.chosen[i]];
+        let thread = names.thread_name(occurrence.thread);
+        if !threads.contains(&thread) {
+            threads.push(thread.clone());
+        }
+        finding_edges.push(FindingEdge {
+            from: lock_names[i].clone(),
+            to: lock_names[(i + 1) % locks.len()].clone(),
+            thread,
+            from_site: occurrence.from_site.clone(),
+            to_site: occurrence.to_site.clone(),
+            from_mode: occurrence.from_mode,
+            to_mode: occurrence.to_mode,
+            held: occurrence
+                .held
+                .iter()
+                .map(|&(l, _)| names.lock_name(l))
+                .collect(),
+            blocked: false,
+            backtrace: occurrence.backtrace.as_deref().map(str::to_owned),
+        });
+    }
+    let listed = format!("`{}`", lock_names.join("`, `"));
+    let message = match class.kind {
+        FindingKind::PotentialDeadlock => {
+            format!("potential deadlock: lock-order cycle between {listed}")
+        }
+        FindingKind::LockOrderInversion => format!("lock-order inversion between {listed}"),
+        _ => format!("lock-order cycle between {listed}, serialized by a gate lock"),
+    };
+    let help = match class.kind {
+        FindingKind::GatedCycle => {
+            "safe while every path keeps taking the gate lock; taking these locks in one order \
+             makes it safe without it"
+        }
+        _ => {
+            "acquire these locks in one consistent order everywhere, for example with \
+             `lockscan::lock_all`, or give them ranks"
+        }
+    };
+    let mut finding = Finding::new(class.kind, message);
+    finding.reason = class.reason.clone();
+    finding.locks = lock_names;
+    finding.threads = threads;
+    finding.edges = finding_edges;
+    finding.help = Some(help.to_owned());
+    finding
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: LockId = LockId(1);
+    const B: LockId = LockId(2);
+    const C: LockId = LockId(3);
+    const G: LockId = LockId(9);
+
+    fn occ(thread: u64, held: &[LockId]) -> Occurrence {
+        Occurrence {
+            thread: ThreadId(thread),
+            from_mode: Mode::Exclusive,
+            to_mode: Mode::Exclusive,
+            from_site: None,
+            to_site: None,
+            held: held.iter().map(|&l| (l, Mode::Exclusive)).collect(),
+            clock: None,
+            backtrace: None,
+        }
+    }
+
+    fn kind(locks: &[LockId], edges: &[EdgeData]) -> Option<FindingKind> {
+        let refs: Vec<&EdgeData> = edges.iter().collect();
+        classify(locks, &refs).map(|c| c.kind)
+    }
+
+    #[test]
+    fn two_threads_disagreeing_is_a_potential_deadlock() {
+        let edges = [EdgeData::new(occ(1, &[])), EdgeData::new(occ(2, &[]))];
+        assert_eq!(kind(&[A, B], &edges), Some(FindingKind::PotentialDeadlock));
+    }
+
+    #[test]
+    fn one_thread_in_both_orders_is_an_inversion() {
+        let edges = [EdgeData::new(occ(1, &[])), EdgeData::new(occ(1, &[]))];
+        assert_eq!(kind(&[A, B], &edges), Some(FindingKind::LockOrderInversion));
+    }
+
+    #[test]
+    fn a_common_gate_lock_makes_a_note() {
+        let edges = [EdgeData::new(occ(1, &[G])), EdgeData::new(occ(2, &[G]))];
+        assert_eq!(kind(&[A, B], &edges), Some(FindingKind::GatedCycle));
+        // A gate held in shared mode by both does not serialize anything.
+        let mut shared = edges.clone();
+        for e in &mut shared {
+            e.occurrences[0].held[0].1 = Mode::Shared;
+        }
+        assert_eq!(kind(&[A, B], &shared), Some(FindingKind::PotentialDeadlock));
+    }
+
+    #[test]
+    fn any_ungated_pair_of_threads_is_enough() {
+        // A -> B was taken by t1 under the gate and by t3 without it.
+        let mut ab = EdgeData::new(occ(1, &[G]));
+        assert!(ab.add(occ(3, &[])));
+        let edges = [ab, EdgeData::new(occ(2, &[G]))];
+        let refs: Vec<&EdgeData> = edges.iter().collect();
+        let class = classify(&[A, B], &refs).unwrap();
+        assert_eq!(class.kind, FindingKind::PotentialDeadlock);
+        assert_eq!(class.chosen, vec![1, 0]);
+    }
+
+    #[test]
+    fn read_read_cycles_cannot_block() {
+        let mut ab = occ(1, &[]);
+        let mut ba = occ(2, &[]);
+        // t1 holds A shared and reads B; t2 holds B shared and reads A: nobody waits.
+        for o in [&mut ab, &mut ba] {
+            o.from_mode = Mode::Shared;
+            o.to_mode = Mode::Shared;
+        }
+        let edges = [EdgeData::new(ab.clone()), EdgeData::new(ba.clone())];
+        assert_eq!(kind(&[A, B], &edges), None);
+        // If t2 wants A exclusively, it waits for t1's read hold, and t1 waits for... t2 holds
+        // B shared and t1 reads it: no wait. Still no deadlock.
+        ba.to_mode = Mode::Exclusive;
+        let edges = [EdgeData::new(ab.clone()), EdgeData::new(ba.clone())];
+        assert_eq!(kind(&[A, B], &edges), None);
+        // Both exclusive requests: each waits for the other's read hold.
+        ab.to_mode = Mode::Exclusive;
+        let edges = [EdgeData::new(ab), EdgeData::new(ba)];
+        assert_eq!(kind(&[A, B], &edges), Some(FindingKind::PotentialDeadlock));
+    }
+
+    #[test]
+    fn spawn_order_makes_an_inversion() {
+        let (t1, t2) = (ThreadId(1), ThreadId(2));
+        let mut first = occ(1, &[]);
+        let mut c1 = VectorClock::new();
+        c1.tick(t1);
+        first.clock = Some(Arc::new(c1.clone()));
+        // t1 spawned t2 after its edge: t2 knows t1's step 1.
+        let mut second = occ(2, &[]);
+        let mut c2 = c1.clone();
+        c2.tick(t2);
+        second.clock = Some(Arc::new(c2));
+        let edges = [EdgeData::new(first), EdgeData::new(second)];
+        assert_eq!(kind(&[A, B], &edges), Some(FindingKind::LockOrderInversion));
+    }
+
+    #[test]
+    fn three_cycles_classify_too() {
+        let edges = [
+            EdgeData::new(occ(1, &[])),
+            EdgeData::new(occ(2, &[])),
+            EdgeData::new(occ(3, &[])),
+        ];
+        assert_eq!(
+            kind(&[A, B, C], &edges),
+            Some(FindingKind::PotentialDeadlock)
+        );
+        let edges = [
+            EdgeData::new(occ(1, &[])),
+            EdgeData::new(occ(2, &[])),
+            EdgeData::new(occ(1, &[])),
+        ];
+        assert_eq!(
+            kind(&[A, B, C], &edges),
+            Some(FindingKind::LockOrderInversion)
+        );
+    }
+
+    #[test]
+    fn edges_keep_distinct_occurrences_only() {
+        let mut edge = EdgeData::new(occ(1, &[]));
+        assert!(!edge.add(occ(1, &[])));
+        assert!(edge.add(occ(1, &[G])));
+        for t in 2..20 {
+            edge.add(occ(t, &[]));
+        }
+        assert_eq!(edge.occurrences.len(), EdgeData::MAX_OCCURRENCES);
+    }
+}

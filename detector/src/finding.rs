@@ -1,0 +1,417 @@
+//! [`Finding`]: what lockscan found, as data.
+//!
+//! Detection produces findings; panicking, logging, collecting and rendering reports are
+//! policies applied to them afterwards. The same type comes out of the live detector and of the
+//! offline trace analysis, so a finding reads the same whichever way it was found.
+
+use std::fmt;
+
+use crate::ids::Mode;
+use crate::site::Site;
+
+/// What kind of problem a finding is. The names are part of lockscan's public contract (JSON
+/// output, baselines, suppressions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum FindingKind {
+    /// Threads were blocked in a wait cycle: a deadlock that actually happened.
+    Deadlock,
+    /// A lock-order cycle whose edges come from threads that could overlap: another schedule
+    /// can deadlock.
+    PotentialDeadlock,
+    /// A lock-order cycle that could not deadlock in this run (one thread, or ordered by
+    /// spawn/join/notify) but breaks a consistent lock order.
+    LockOrderInversion,
+    /// A lock-order cycle whose edges are serialized by a common gate lock.
+    GatedCycle,
+    /// Two conflicting accesses to a tracked value not ordered by happens-before.
+    DataRace,
+    /// Release of a lock not held, release by a non-owner, or re-locking a held
+    /// non-reentrant lock.
+    ApiMisuse,
+    /// An acquisition against a declared lock rank.
+    OrderViolation,
+    /// A condition-variable wait while holding other locks.
+    WaitWhileHolding,
+}
+
+impl FindingKind {
+    /// Every kind, in the order of the public contract.
+    pub const ALL: [FindingKind; 8] = [
+        FindingKind::Deadlock,
+        FindingKind::PotentialDeadlock,
+        FindingKind::LockOrderInversion,
+        FindingKind::GatedCycle,
+        FindingKind::DataRace,
+        FindingKind::ApiMisuse,
+        FindingKind::OrderViolation,
+        FindingKind::WaitWhileHolding,
+    ];
+
+    /// The kebab-case name: `deadlock`, `potential-deadlock`, ...
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::Deadlock => "deadlock",
+            FindingKind::PotentialDeadlock => "potential-deadlock",
+            FindingKind::LockOrderInversion => "lock-order-inversion",
+            FindingKind::GatedCycle => "gated-cycle",
+            FindingKind::DataRace => "data-race",
+            FindingKind::ApiMisuse => "api-misuse",
+            FindingKind::OrderViolation => "order-violation",
+            FindingKind::WaitWhileHolding => "wait-while-holding",
+        }
+    }
+
+    /// The severity a finding of this kind has unless configured otherwise.
+    pub const fn default_severity(self) -> Severity {
+        match self {
+            FindingKind::GatedCycle => Severity::Note,
+            FindingKind::WaitWhileHolding => Severity::Warning,
+            _ => Severity::Error,
+        }
+    }
+}
+
+impl fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for FindingKind {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        FindingKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == s)
+            .ok_or_else(|| UnknownName(s.to_owned()))
+    }
+}
+
+/// How serious a finding is. Ordered: `Note < Warning < Error`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Severity {
+    /// Worth knowing; not a bug by itself.
+    Note,
+    /// Likely a problem.
+    Warning,
+    /// A bug.
+    Error,
+}
+
+impl Severity {
+    /// `note`, `warning` or `error`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Severity::Note => "note",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "note" => Ok(Severity::Note),
+            "warning" => Ok(Severity::Warning),
+            "error" => Ok(Severity::Error),
+            _ => Err(UnknownName(s.to_owned())),
+        }
+    }
+}
+
+/// A name that is not one of the expected kinds or severities.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown name `{0}`")]
+pub struct UnknownName(pub String);
+
+/// One step of a finding: thread `thread` acquired (or requested) `to` while holding `from`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FindingEdge {
+    /// The lock that was held.
+    pub from: String,
+    /// The lock that was acquired or requested.
+    pub to: String,
+    /// The thread that did it.
+    pub thread: String,
+    /// Where `from` had been acquired.
+    pub from_site: Option<Site>,
+    /// Where `to` was acquired or requested.
+    pub to_site: Option<Site>,
+    /// The mode `from` was held in.
+    pub from_mode: Mode,
+    /// The mode `to` was requested in.
+    pub to_mode: Mode,
+    /// Other locks the thread held at that moment (the candidates for a gate lock).
+    pub held: Vec<String>,
+    /// Whether the thread was actually blocked on `to` (a wait-for edge of a real deadlock)
+    /// rather than having acquired it.
+    pub blocked: bool,
+    /// The stack, when backtraces were asked for (`LOCKSCAN_BACKTRACE=1` or `RUST_BACKTRACE`).
+    pub backtrace: Option<String>,
+}
+
+/// One access of a data race.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VarAccess {
+    /// The variable's name.
+    pub var: String,
+    /// The accessing thread.
+    pub thread: String,
+    /// Whether the access wrote the variable.
+    pub write: bool,
+    /// Where the access happened.
+    pub site: Option<Site>,
+}
+
+/// A problem lockscan found: structured, so tests, renderers and baselines can use its parts.
+///
+/// `Display` renders the rustc-style text report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Finding {
+    /// What kind of problem this is.
+    pub kind: FindingKind,
+    /// How serious it is.
+    pub severity: Severity,
+    /// One line saying what happened.
+    pub message: String,
+    /// Why lockscan classified it this way (potential or actual, and the evidence).
+    pub reason: String,
+    /// The locks involved, in cycle order for cycles (names, else classes, else ids).
+    pub locks: Vec<String>,
+    /// The threads involved.
+    pub threads: Vec<String>,
+    /// Every edge, each with both sites.
+    pub edges: Vec<FindingEdge>,
+    /// The accesses of a data race.
+    pub vars: Vec<VarAccess>,
+    /// How to fix it.
+    pub help: Option<String>,
+    /// Where the finding was detected, when it is a single place (a misuse, a rank violation).
+    pub site: Option<Site>,
+}
+
+impl Finding {
+    /// A finding of `kind` with its default severity and nothing else filled in.
+    pub fn new(kind: FindingKind, message: impl Into<String>) -> Finding {
+        Finding {
+            kind,
+            severity: kind.default_severity(),
+            message: message.into(),
+            reason: String::new(),
+            locks: Vec::new(),
+            threads: Vec::new(),
+            edges: Vec::new(),
+            vars: Vec::new(),
+            help: None,
+            site: None,
+        }
+    }
+
+    /// A stable identity for baselines and de-duplication: the kind and the sorted lock and
+    /// variable names. Ids, thread names and line numbers do not enter it, so the same bug
+    /// found in another run, or after unrelated edits, has the same fingerprint.
+    pub fn fingerprint(&self) -> String {
+        let mut parts: Vec<&str> = self.locks.iter().map(String::as_str).collect();
+        parts.sort_unstable();
+        parts.dedup();
+        let mut vars: Vec<&str> = self.vars.iter().map(|v| v.var.as_str()).collect();
+        vars.sort_unstable();
+        vars.dedup();
+        let mut hash = Fnv64::new();
+        hash.write(self.kind.as_str());
+        for part in parts {
+            hash.write("\u{1f}lock:");
+            hash.write(part);
+        }
+        for var in vars {
+            hash.write("\u{1f}var:");
+            hash.write(var);
+        }
+        format!("{:016x}", hash.finish())
+    }
+
+    /// The cycle as `A -> B -> A`, or `None` when the finding is not about a cycle.
+    pub fn cycle_text(&self) -> Option<String> {
+        if self.edges.is_empty() || self.kind == FindingKind::DataRace {
+            return None;
+        }
+        let mut text = String::new();
+        for edge in &self.edges {
+            text.push('`');
+            text.push_str(&edge.from);
+            text.push_str("` -> ");
+        }
+        text.push('`');
+        text.push_str(&self.edges[self.edges.len() - 1].to);
+        text.push('`');
+        Some(text)
+    }
+}
+
+/// FNV-1a, 64 bit: a hash whose value is fixed by its definition, so fingerprints written to a
+/// baseline file stay valid across Rust versions.
+struct Fnv64(u64);
+
+impl Fnv64 {
+    fn new() -> Self {
+        Fnv64(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn write(&mut self, text: &str) {
+        for byte in text.bytes() {
+            self.0 ^= u64::from(byte);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for Finding {
+    /// A rustc-style report: what happened, the cycle, every edge with both sites, why, and
+    /// how to fix it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}[{}]: {}", self.severity, self.kind, self.message)?;
+        if let Some(site) = &self.site {
+            writeln!(f, "  --> {site}")?;
+        }
+        if let Some(cycle) = self.cycle_text() {
+            writeln!(f, "   = cycle: {cycle}")?;
+        }
+        for edge in &self.edges {
+            let verb = if edge.blocked {
+                "is blocked acquiring"
+            } else {
+                "acquired"
+            };
+            write!(f, "   = thread `{}` {verb} `{}`", edge.thread, edge.to)?;
+            if edge.to_mode != Mode::Exclusive {
+                write!(f, " ({})", edge.to_mode.as_str())?;
+            }
+            if let Some(site) = &edge.to_site {
+                write!(f, " at {site}")?;
+            }
+            write!(f, " while holding `{}`", edge.from)?;
+            if let Some(site) = &edge.from_site {
+                write!(f, " (acquired at {site})")?;
+            }
+            writeln!(f)?;
+            if !edge.held.is_empty() {
+                writeln!(f, "     also holding: `{}`", edge.held.join("`, `"))?;
+            }
+            if let Some(backtrace) = &edge.backtrace {
+                for line in backtrace.lines() {
+                    writeln!(f, "     | {line}")?;
+                }
+            }
+        }
+        for access in &self.vars {
+            let what = if access.write { "wrote" } else { "read" };
+            write!(f, "   = thread `{}` {what} `{}`", access.thread, access.var)?;
+            if let Some(site) = &access.site {
+                write!(f, " at {site}")?;
+            }
+            writeln!(f)?;
+        }
+        if !self.reason.is_empty() {
+            writeln!(f, "   = note: {}", self.reason)?;
+        }
+        if let Some(help) = &self.help {
+            writeln!(f, "   = help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edge(from: &str, to: &str, thread: &str) -> FindingEdge {
+        FindingEdge {
+            from: from.into(),
+            to: to.into(),
+            thread: thread.into(),
+            from_site: Some(Site::from("src/x.rs:10:5")),
+            to_site: Some(Site::from("src/x.rs:12:5")),
+            from_mode: Mode::Exclusive,
+            to_mode: Mode::Exclusive,
+            held: Vec::new(),
+            blocked: false,
+            backtrace: None,
+        }
+    }
+
+    #[test]
+    fn kind_names_round_trip() {
+        for kind in FindingKind::ALL {
+            assert_eq!(kind.as_str().parse::<FindingKind>(), Ok(kind));
+        }
+        assert!("deadlocks".parse::<FindingKind>().is_err());
+    }
+
+    #[test]
+    fn fingerprint_ignores_order_threads_and_sites() {
+        let mut a = Finding::new(FindingKind::PotentialDeadlock, "m");
+        a.locks = vec!["A".into(), "B".into()];
+        a.edges = vec![edge("A", "B", "t1"), edge("B", "A", "t2")];
+        let mut b = a.clone();
+        b.locks.reverse();
+        b.edges[0].thread = "other".into();
+        b.edges[0].to_site = Some(Site::from("src/y.rs:1:1"));
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        let mut c = a.clone();
+        c.kind = FindingKind::LockOrderInversion;
+        assert_ne!(a.fingerprint(), c.fingerprint());
+        c = a.clone();
+        c.locks[1] = "C".into();
+        assert_ne!(a.fingerprint(), c.fingerprint());
+    }
+
+    #[test]
+    fn fingerprint_is_fixed_by_definition() {
+        // A baseline written today must match tomorrow: pin one value (checked against an
+        // independent FNV-1a implementation).
+        let mut f = Finding::new(FindingKind::Deadlock, "m");
+        f.locks = vec!["A".into()];
+        assert_eq!(f.fingerprint(), "330d38eef10a8ac3");
+    }
+
+    #[test]
+    fn display_is_rustc_style() {
+        let mut f = Finding::new(FindingKind::PotentialDeadlock, "lock-order cycle");
+        f.locks = vec!["A".into(), "B".into()];
+        f.edges = vec![edge("A", "B", "t1"), edge("B", "A", "t2")];
+        f.help = Some("take the locks in one order".into());
+        let text = f.to_string();
+        assert!(
+            text.starts_with("error[potential-deadlock]: lock-order cycle\n"),
+            "{text}"
+        );
+        assert!(text.contains("= cycle: `A` -> `B` -> `A`"), "{text}");
+        assert!(
+            text.contains(
+                "thread `t1` acquired `B` at src/x.rs:12:5 while holding `A` (acquired at src/x.rs:10:5)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("= help: take the locks in one order"),
+            "{text}"
+        );
+    }
+}

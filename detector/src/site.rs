@@ -1,0 +1,117 @@
+//! Source locations of lock operations.
+
+use std::fmt;
+use std::panic::Location;
+use std::sync::Arc;
+
+/// Where something happened in the program: a `file:line:col` captured by `#[track_caller]` when
+/// running live, or the text a trace recorded.
+///
+/// Cloning is cheap (a pointer copy or a reference-count increment).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub enum Site {
+    /// A call site captured live.
+    Caller(&'static Location<'static>),
+    /// A site read from a trace, as written there.
+    Text(Arc<str>),
+}
+
+impl Site {
+    /// The site of the caller of the function that calls this (through `#[track_caller]`).
+    #[track_caller]
+    pub fn caller() -> Site {
+        Site::Caller(Location::caller())
+    }
+
+    /// The file part of the site, if the site has the `file:line[:col]` shape.
+    pub fn file(&self) -> Option<&str> {
+        match self {
+            Site::Caller(loc) => Some(loc.file()),
+            Site::Text(text) => split_site(text).map(|(file, _, _)| file),
+        }
+    }
+
+    /// The line number, if the site has one.
+    pub fn line(&self) -> Option<u32> {
+        match self {
+            Site::Caller(loc) => Some(loc.line()),
+            Site::Text(text) => split_site(text).map(|(_, line, _)| line),
+        }
+    }
+
+    /// The column, if the site has one.
+    pub fn column(&self) -> Option<u32> {
+        match self {
+            Site::Caller(loc) => Some(loc.column()),
+            Site::Text(text) => split_site(text).and_then(|(_, _, col)| col),
+        }
+    }
+}
+
+/// Splits `file:line` or `file:line:col`; `None` for anything else (an STD trace's bare number).
+fn split_site(text: &str) -> Option<(&str, u32, Option<u32>)> {
+    let (rest, last) = text.rsplit_once(':')?;
+    let last: u32 = last.parse().ok()?;
+    match rest.rsplit_once(':') {
+        Some((file, line)) if !file.is_empty() => match line.parse() {
+            Ok(line) => Some((file, line, Some(last))),
+            Err(_) => Some((rest, last, None)),
+        },
+        _ if !rest.is_empty() => Some((rest, last, None)),
+        _ => None,
+    }
+}
+
+impl fmt::Display for Site {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Site::Caller(loc) => write!(f, "{}:{}:{}", loc.file(), loc.line(), loc.column()),
+            Site::Text(text) => f.write_str(text),
+        }
+    }
+}
+
+impl fmt::Debug for Site {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl From<&'static Location<'static>> for Site {
+    fn from(loc: &'static Location<'static>) -> Self {
+        Site::Caller(loc)
+    }
+}
+
+impl From<&str> for Site {
+    fn from(text: &str) -> Self {
+        Site::Text(text.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_sites_split_into_parts() {
+        let site = Site::from("demos/src/bank.rs:58:21");
+        assert_eq!(site.file(), Some("demos/src/bank.rs"));
+        assert_eq!(site.line(), Some(58));
+        assert_eq!(site.column(), Some(21));
+        let site = Site::from("src/x.rs:7");
+        assert_eq!(
+            (site.file(), site.line(), site.column()),
+            (Some("src/x.rs"), Some(7), None)
+        );
+        // An STD trace's location is a bare number: no file to show a snippet from.
+        assert_eq!(Site::from("17").file(), None);
+    }
+
+    #[test]
+    fn caller_sites_point_at_the_caller() {
+        let site = Site::caller();
+        assert_eq!(site.file(), Some(file!()));
+        assert_eq!(site.line(), Some(line!() - 2));
+    }
+}

@@ -1,0 +1,1 @@
+//! Helpers for lockscan's end-to-end tests.
