@@ -1,0 +1,469 @@
+//! The metadata every instrumented lock carries, and the acquire/release protocol the `sync`
+//! shells call.
+
+use std::borrow::Cow;
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+use rustc_hash::FxHashSet;
+
+use super::order;
+use super::state::{self, Held, LockInfo};
+use super::waits::{self, OwnerCell, Waiter};
+use crate::finding::{Finding, FindingEdge, FindingKind};
+use crate::ids::{LockId, LockKind, Mode, ThreadId};
+use crate::policy::{report, report_fatal};
+use crate::site::Site;
+
+static NEXT_LOCK: AtomicU64 = AtomicU64::new(1);
+
+/// What an instrumented lock knows about itself.
+#[derive(Debug)]
+pub(crate) struct LockMeta {
+    /// Assigned on first use, so that constructors can be `const`; 0 until then.
+    id: AtomicU64,
+    /// The thread holding the lock exclusively (or upgradably), 0 when none: what the wait-for
+    /// check follows.
+    owner: AtomicU64,
+    /// Whether the lock is a node of the global order graph, to leave when dropped.
+    in_graph: AtomicBool,
+    class: &'static Location<'static>,
+    name: Option<&'static str>,
+    kind: LockKind,
+}
+
+impl LockMeta {
+    pub(crate) const fn new(kind: LockKind, class: &'static Location<'static>) -> Self {
+        LockMeta {
+            id: AtomicU64::new(0),
+            owner: AtomicU64::new(0),
+            in_graph: AtomicBool::new(false),
+            class,
+            name: None,
+            kind,
+        }
+    }
+
+    pub(crate) fn named(
+        kind: LockKind,
+        class: &'static Location<'static>,
+        name: Cow<'static, str>,
+    ) -> Self {
+        let mut meta = LockMeta::new(kind, class);
+        meta.name = Some(intern(name));
+        meta
+    }
+
+    #[inline]
+    fn id(&self) -> LockId {
+        match self.id.load(Ordering::Relaxed) {
+            0 => self.assign_id(),
+            id => LockId(id),
+        }
+    }
+
+    #[cold]
+    fn assign_id(&self) -> LockId {
+        let fresh = NEXT_LOCK.fetch_add(1, Ordering::Relaxed);
+        match self
+            .id
+            .compare_exchange(0, fresh, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => LockId(fresh),
+            Err(winner) => LockId(winner),
+        }
+    }
+
+    fn info(&self) -> LockInfo {
+        LockInfo {
+            class: self.class,
+            name: self.name,
+        }
+    }
+
+    /// A blocking acquisition: records order edges (reporting the cycles they close before
+    /// anything blocks), tries `attempt`, and when that fails checks for a deadlock and `block`s.
+    #[inline]
+    pub(crate) fn lock<G>(
+        &self,
+        mode: Mode,
+        recursive: bool,
+        site: &'static Location<'static>,
+        attempt: impl FnOnce() -> Option<G>,
+        block: impl FnOnce() -> G,
+    ) -> G {
+        let id = self.id();
+        self.before_blocking(id, mode, recursive, site);
+        let guard = match attempt() {
+            Some(guard) => guard,
+            None => self.block(id, mode, site, block),
+        };
+        self.acquired(id, mode, site);
+        guard
+    }
+
+    /// A non-blocking (or timed) acquisition: no edge into this lock, since it cannot wait
+    /// forever, but once held it is the source of edges like any other.
+    #[inline]
+    pub(crate) fn try_lock<G>(
+        &self,
+        mode: Mode,
+        site: &'static Location<'static>,
+        attempt: impl FnOnce() -> Option<G>,
+    ) -> Option<G> {
+        let guard = attempt()?;
+        self.acquired(self.id(), mode, site);
+        Some(guard)
+    }
+
+    /// Records that the lock was re-acquired by code that blocks inside parking_lot (a
+    /// condition variable wake-up, the end of `unlocked`): edges as for `lock`, no wait check.
+    pub(crate) fn relocked(&self, mode: Mode, site: &'static Location<'static>) {
+        let id = self.id();
+        self.before_blocking(id, mode, true, site);
+        self.acquired(id, mode, site);
+    }
+
+    /// Records a release, before the lock is actually unlocked.
+    #[inline]
+    pub(crate) fn release(&self, mode: Mode) {
+        let id = LockId(self.id.load(Ordering::Relaxed));
+        let released = state::with(|st| {
+            let index = st.position(id)?;
+            let held = st.held.remove(index);
+            Some((held, st.position(id).is_some()))
+        })
+        .flatten();
+        let still_held = match released {
+            Some((held, still_held)) => {
+                if held.out_edge {
+                    self.in_graph.store(true, Ordering::Relaxed);
+                }
+                still_held
+            }
+            None => false,
+        };
+        if mode != Mode::Shared && !still_held {
+            self.owner.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Records an upgrade or downgrade of a held read-write lock.
+    pub(crate) fn change_mode(&self, from: Mode, to: Mode) {
+        let id = LockId(self.id.load(Ordering::Relaxed));
+        let thread = state::with(|st| {
+            if let Some(index) = st.position(id) {
+                st.held[index].mode = to;
+            }
+            st.id()
+        });
+        match (from, to) {
+            (_, Mode::Shared) => self.owner.store(0, Ordering::Relaxed),
+            (_, _) => {
+                if let Some(thread) = thread {
+                    self.owner.store(thread.0, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// A condition-variable wait on this lock: reports holding other locks meanwhile.
+    pub(crate) fn before_wait(&self, site: &'static Location<'static>) {
+        let id = self.id();
+        let others = state::with(|st| {
+            let others: Vec<Held> = st.held.iter().filter(|h| h.id != id).copied().collect();
+            (!others.is_empty()).then(|| (st.id(), others))
+        })
+        .flatten();
+        if let Some((thread, others)) = others {
+            report(self.wait_finding(thread, &others, site));
+        }
+    }
+
+    fn wait_finding(
+        &self,
+        thread: ThreadId,
+        others: &[Held],
+        site: &'static Location<'static>,
+    ) -> Finding {
+        let thread_name = state::current_thread_name(thread);
+        let me = self.info().display_name();
+        let mut finding = Finding::new(
+            FindingKind::WaitWhileHolding,
+            format!(
+                "condition-variable wait on `{me}` while holding {}",
+                others
+                    .iter()
+                    .map(|h| format!("`{}`", h.info.display_name()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+        finding.reason = "the wait releases only its own mutex; the thread that would notify \
+                          may need one of the locks still held, and then both wait forever"
+            .to_owned();
+        finding.locks = std::iter::once(me.clone())
+            .chain(others.iter().map(|h| h.info.display_name()))
+            .collect();
+        finding.threads = vec![thread_name.clone()];
+        finding.edges = others
+            .iter()
+            .map(|h| FindingEdge {
+                from: h.info.display_name(),
+                to: me.clone(),
+                thread: thread_name.clone(),
+                from_site: Some(Site::Caller(h.site)),
+                to_site: Some(Site::Caller(site)),
+                from_mode: h.mode,
+                to_mode: Mode::Exclusive,
+                held: Vec::new(),
+                blocked: false,
+                backtrace: None,
+            })
+            .collect();
+        finding.site = Some(Site::Caller(site));
+        finding.help = Some("release the other locks before waiting".to_owned());
+        finding
+    }
+
+    /// The checks before an acquisition that may block: re-locking a lock this thread holds,
+    /// then the order edges from every held lock to this one. Reports before anything blocks.
+    #[inline]
+    fn before_blocking(
+        &self,
+        id: LockId,
+        mode: Mode,
+        recursive: bool,
+        site: &'static Location<'static>,
+    ) {
+        enum Next {
+            Done,
+            SelfDeadlock(ThreadId, Held),
+            NewEdges(ThreadId, Option<String>, Vec<Held>, Vec<usize>),
+        }
+        let next = state::with(|st| {
+            if let Some(index) = st.position(id) {
+                let held = st.held[index];
+                let reentrant = self.kind == LockKind::Reentrant
+                    || (recursive && held.mode == Mode::Shared && mode == Mode::Shared);
+                if reentrant {
+                    return Next::Done;
+                }
+                return Next::SelfDeadlock(st.id(), held);
+            }
+            let mut new = Vec::new();
+            for (index, held) in st.held.iter().enumerate() {
+                if !st.cache.contains(held.id, held.mode, id, mode) {
+                    new.push(index);
+                }
+            }
+            if new.is_empty() {
+                return Next::Done;
+            }
+            let thread = st.id();
+            let name = (!st.registered).then(|| state::current_thread_name(thread));
+            st.registered = true;
+            Next::NewEdges(thread, name, st.held.clone(), new)
+        });
+        match next {
+            None | Some(Next::Done) => {}
+            Some(Next::SelfDeadlock(thread, held)) => {
+                report_fatal(self.self_deadlock(thread, held, mode, site))
+            }
+            Some(Next::NewEdges(thread, thread_name, held, new)) => {
+                let request = order::Request {
+                    thread,
+                    thread_name,
+                    to: id,
+                    to_info: self.info(),
+                    to_mode: mode,
+                    to_site: site,
+                    held: &held,
+                };
+                let (findings, entered) = order::add_edges(&request, &new);
+                self.in_graph.store(true, Ordering::Relaxed);
+                state::with(|st| {
+                    for &index in &new {
+                        st.cache.insert(held[index].id, held[index].mode, id, mode);
+                    }
+                    for &index in &entered {
+                        // The stack cannot have changed since: only this thread touches it.
+                        if let Some(entry) = st.held.get_mut(index) {
+                            entry.out_edge = true;
+                        }
+                    }
+                });
+                for finding in findings {
+                    report(finding);
+                }
+            }
+        }
+    }
+
+    fn self_deadlock(
+        &self,
+        thread: ThreadId,
+        held: Held,
+        mode: Mode,
+        site: &'static Location<'static>,
+    ) -> Finding {
+        let name = self.info().display_name();
+        let thread_name = state::current_thread_name(thread);
+        let what = match self.kind {
+            LockKind::RwLock if held.mode == Mode::Shared && mode == Mode::Shared => {
+                "a read lock taken again with `read` waits behind any queued writer, which waits \
+                 for this thread's first read lock; use `read_recursive`"
+            }
+            LockKind::RwLock => "a read-write lock is not re-entrant: this thread waits for itself",
+            _ => "a `Mutex` is not re-entrant: this thread waits for itself forever",
+        };
+        let mut finding = Finding::new(
+            FindingKind::ApiMisuse,
+            format!("`{name}` locked again by the thread that holds it"),
+        );
+        finding.reason = what.to_owned();
+        finding.locks = vec![name.clone()];
+        finding.threads = vec![thread_name.clone()];
+        finding.edges = vec![FindingEdge {
+            from: name.clone(),
+            to: name,
+            thread: thread_name,
+            from_site: Some(Site::Caller(held.site)),
+            to_site: Some(Site::Caller(site)),
+            from_mode: held.mode,
+            to_mode: mode,
+            held: Vec::new(),
+            blocked: true,
+            backtrace: None,
+        }];
+        finding.site = Some(Site::Caller(site));
+        finding.help = Some(
+            "release the guard first, pass the guarded data down instead of locking again, or \
+             use a `ReentrantMutex`"
+                .to_owned(),
+        );
+        finding
+    }
+
+    /// The contended path: registers this thread as blocked, reports a deadlock that closes,
+    /// and blocks.
+    #[cold]
+    fn block<G>(
+        &self,
+        id: LockId,
+        mode: Mode,
+        site: &'static Location<'static>,
+        block: impl FnOnce() -> G,
+    ) -> G {
+        let Some((thread, name, held)) = state::with(|st| {
+            let thread = st.id();
+            let name = (!st.registered).then(|| state::current_thread_name(thread));
+            st.registered = true;
+            (thread, name, st.held.clone())
+        }) else {
+            return block();
+        };
+        if let Some(name) = name {
+            order::register_thread(thread, name);
+        }
+        let waiter = Waiter {
+            thread,
+            lock: id,
+            info: self.info(),
+            mode,
+            site,
+            owner: OwnerCell::new(&self.owner),
+            held,
+        };
+        if let Err(deadlock) = waits::begin(waiter) {
+            report_fatal(*deadlock);
+        }
+        // Leave the registry even if `block` unwinds, so no stale entry points at this lock.
+        struct Leave(ThreadId);
+        impl Drop for Leave {
+            fn drop(&mut self) {
+                waits::end(self.0);
+            }
+        }
+        let _leave = Leave(thread);
+        block()
+    }
+
+    #[inline]
+    fn acquired(&self, id: LockId, mode: Mode, site: &'static Location<'static>) {
+        let info = self.info();
+        let thread = state::with(|st| {
+            st.held.push(Held {
+                id,
+                mode,
+                site,
+                info,
+                out_edge: false,
+            });
+            st.id()
+        });
+        if mode != Mode::Shared {
+            if let Some(thread) = thread {
+                self.owner.store(thread.0, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+impl Drop for LockMeta {
+    fn drop(&mut self) {
+        if *self.in_graph.get_mut() {
+            order::forget_lock(LockId(*self.id.get_mut()));
+        }
+    }
+}
+
+/// Lock names live as long as the program, one copy per distinct name: a lock's name must
+/// outlive the lock, because reports about it can come later.
+fn intern(name: Cow<'static, str>) -> &'static str {
+    static NAMES: Mutex<Option<FxHashSet<&'static str>>> = Mutex::new(None);
+    match name {
+        Cow::Borrowed(name) => name,
+        Cow::Owned(name) => {
+            let mut names = NAMES.lock();
+            let names = names.get_or_insert_with(FxHashSet::default);
+            if let Some(&known) = names.get(name.as_str()) {
+                return known;
+            }
+            let leaked: &'static str = Box::leak(name.into_boxed_str());
+            names.insert(leaked);
+            leaked
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::Mutex;
+
+    #[test]
+    fn dropped_locks_leave_the_graph() {
+        let outer = Mutex::new(());
+        let _outer = outer.lock();
+        let (nodes_before, _) = order::size();
+        for _ in 0..100_000 {
+            let inner = Mutex::new(0_u8);
+            *inner.lock() += 1;
+        }
+        let (nodes_after, edges_after) = order::size();
+        // The outer lock may stay; none of the 100k inner locks may.
+        assert!(
+            nodes_after <= nodes_before + 1,
+            "{nodes_before} nodes before, {nodes_after} after ({edges_after} edges)"
+        );
+    }
+
+    #[test]
+    fn names_are_interned_once() {
+        let first = intern(Cow::Owned("interned:name".to_owned()));
+        let second = intern(Cow::Owned("interned:name".to_owned()));
+        assert!(std::ptr::eq(first, second));
+    }
+}

@@ -1,0 +1,60 @@
+//! The runtime when detection is off: nothing, inlined away.
+
+use std::borrow::Cow;
+use std::panic::Location;
+
+use crate::ids::{LockKind, Mode};
+
+/// Empty: an inactive lock carries no metadata, so it has parking_lot's exact size.
+#[derive(Debug)]
+pub(crate) struct LockMeta;
+
+impl LockMeta {
+    #[inline(always)]
+    pub(crate) const fn new(_kind: LockKind, _class: &'static Location<'static>) -> Self {
+        LockMeta
+    }
+
+    #[inline(always)]
+    pub(crate) fn named(
+        _kind: LockKind,
+        _class: &'static Location<'static>,
+        _name: Cow<'static, str>,
+    ) -> Self {
+        LockMeta
+    }
+
+    #[inline(always)]
+    pub(crate) fn lock<G>(
+        &self,
+        _mode: Mode,
+        _recursive: bool,
+        _site: &'static Location<'static>,
+        _attempt: impl FnOnce() -> Option<G>,
+        block: impl FnOnce() -> G,
+    ) -> G {
+        block()
+    }
+
+    #[inline(always)]
+    pub(crate) fn try_lock<G>(
+        &self,
+        _mode: Mode,
+        _site: &'static Location<'static>,
+        attempt: impl FnOnce() -> Option<G>,
+    ) -> Option<G> {
+        attempt()
+    }
+
+    #[inline(always)]
+    pub(crate) fn release(&self, _mode: Mode) {}
+
+    #[inline(always)]
+    pub(crate) fn relocked(&self, _mode: Mode, _site: &'static Location<'static>) {}
+
+    #[inline(always)]
+    pub(crate) fn change_mode(&self, _from: Mode, _to: Mode) {}
+
+    #[inline(always)]
+    pub(crate) fn before_wait(&self, _site: &'static Location<'static>) {}
+}

@@ -1,0 +1,133 @@
+//! Policies that act on the whole process (the default panic, `LOCKSCAN_ON_FINDING`, hooks),
+//! tested in child processes: this binary runs itself with one child test selected.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use lockscan::Mutex;
+
+/// Set in the children, so that their scenario runs only when asked for.
+const CHILD: &str = "LOCKSCAN_TEST_CHILD";
+
+/// Runs the test `name` of this binary in a child process with `env`; returns its success and
+/// its combined output.
+fn run_child(name: &str, env: &[(&str, &str)]) -> (bool, String) {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args([
+            "--exact",
+            name,
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, "1")
+        .env_remove(lockscan::POLICY_ENV)
+        .env_remove("RUST_BACKTRACE");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+fn in_child() -> bool {
+    std::env::var_os(CHILD).is_some()
+}
+
+/// The scenario of the children: AB on one thread, then BA on another.
+fn ab_then_ba() {
+    let a = Arc::new(Mutex::named("child:A", ()));
+    let b = Arc::new(Mutex::named("child:B", ()));
+    {
+        let _a = a.lock();
+        let _b = b.lock();
+    }
+    std::thread::spawn(move || {
+        let _b = b.lock();
+        let _a = a.lock();
+    })
+    .join()
+    .expect("the second thread panicked");
+}
+
+#[test]
+#[ignore = "a scenario that the policy tests run in a child process"]
+fn child_ab_then_ba() {
+    assert!(in_child(), "run by the policy tests");
+    ab_then_ba();
+    println!("child finished; findings: {}", lockscan::findings().len());
+}
+
+#[test]
+#[ignore = "a scenario that the policy tests run in a child process"]
+fn child_with_hook() {
+    assert!(in_child(), "run by the policy tests");
+    {
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        lockscan::set_policy(lockscan::Policy::Collect);
+        lockscan::set_finding_hook(|finding| {
+            CALLS.fetch_add(1, Ordering::SeqCst);
+            println!("hook saw {}", finding.kind);
+        });
+        ab_then_ba();
+        ab_then_ba();
+        println!("hook calls: {}", CALLS.load(Ordering::SeqCst));
+    }
+}
+
+#[test]
+fn the_default_policy_panics_at_the_acquisition_that_closes_the_cycle() {
+    let (ok, output) = run_child("policy::child_ab_then_ba", &[]);
+    assert!(!ok, "the child must fail:\n{output}");
+    assert!(
+        output.contains("lockscan: error[potential-deadlock]"),
+        "{output}"
+    );
+    assert!(output.contains("the second thread panicked"), "{output}");
+    assert!(!output.contains("child finished"), "{output}");
+}
+
+#[test]
+fn the_environment_variable_can_make_findings_warnings() {
+    let (ok, output) = run_child(
+        "policy::child_ab_then_ba",
+        &[("LOCKSCAN_ON_FINDING", "warn")],
+    );
+    assert!(ok, "warn must not fail the child:\n{output}");
+    assert!(
+        output.contains("lockscan: error[potential-deadlock]"),
+        "{output}"
+    );
+    assert!(output.contains("child finished; findings: 1"), "{output}");
+}
+
+#[test]
+fn collect_keeps_quiet_and_the_hook_sees_each_finding_once() {
+    let (ok, output) = run_child("policy::child_with_hook", &[]);
+    assert!(ok, "{output}");
+    assert!(output.contains("hook saw potential-deadlock"), "{output}");
+    assert!(output.contains("hook calls: 1"), "{output}");
+    assert!(
+        !output.contains("lockscan: error"),
+        "collect prints nothing:\n{output}"
+    );
+}
+
+#[test]
+fn backtraces_are_in_the_report_when_asked_for() {
+    let (ok, output) = run_child(
+        "policy::child_ab_then_ba",
+        &[("LOCKSCAN_ON_FINDING", "warn"), ("LOCKSCAN_BACKTRACE", "1")],
+    );
+    assert!(ok, "{output}");
+    // The stack of the edge names the function that took the locks.
+    assert!(output.contains("     | "), "{output}");
+    assert!(output.contains("ab_then_ba"), "{output}");
+}
