@@ -75,6 +75,12 @@ impl LockMeta {
         }
     }
 
+    /// A number that orders locks globally and never changes for this lock: its id, assigned on
+    /// first use from a counter.
+    pub(crate) fn sequence(&self) -> u64 {
+        self.id().0
+    }
+
     fn info(&self) -> LockInfo {
         LockInfo {
             class: self.class,
@@ -94,12 +100,19 @@ impl LockMeta {
         block: impl FnOnce() -> G,
     ) -> G {
         let id = self.id();
-        self.before_blocking(id, mode, recursive, site);
+        // The hold is pushed before the lock is taken, so the fast path touches the thread's
+        // state once; taking the lock cannot fail, only unwind through `report_fatal`, which
+        // pops it first.
+        let thread = self.enter(id, mode, recursive, site);
         let guard = match attempt() {
             Some(guard) => guard,
             None => self.block(id, mode, site, block),
         };
-        self.acquired(id, mode, site);
+        if mode != Mode::Shared {
+            if let Some(thread) = thread {
+                self.owner.store(thread.0, Ordering::Relaxed);
+            }
+        }
         guard
     }
 
@@ -120,24 +133,31 @@ impl LockMeta {
     /// Records that the lock was re-acquired by code that blocks inside parking_lot (a
     /// condition variable wake-up, the end of `unlocked`): edges as for `lock`, no wait check.
     pub(crate) fn relocked(&self, mode: Mode, site: &'static Location<'static>) {
-        let id = self.id();
-        self.before_blocking(id, mode, true, site);
-        self.acquired(id, mode, site);
+        let thread = self.enter(self.id(), mode, true, site);
+        if mode != Mode::Shared {
+            if let Some(thread) = thread {
+                self.owner.store(thread.0, Ordering::Relaxed);
+            }
+        }
     }
 
     /// Records a release, before the lock is actually unlocked.
     #[inline]
     pub(crate) fn release(&self, mode: Mode) {
         let id = LockId(self.id.load(Ordering::Relaxed));
+        let reentrant = self.kind == LockKind::Reentrant;
         let released = state::with(|st| {
-            let index = st.position(id)?;
-            let held = st.held.remove(index);
-            Some((held, st.position(id).is_some()))
+            // Guards usually drop in reverse order: the hold is the last one.
+            let held = match st.held.last() {
+                Some(last) if last.id == id => st.held.pop(),
+                _ => st.position(id).map(|index| st.held.remove(index)),
+            }?;
+            Some((held.out_edge, reentrant && st.position(id).is_some()))
         })
         .flatten();
         let still_held = match released {
-            Some((held, still_held)) => {
-                if held.out_edge {
+            Some((out_edge, still_held)) => {
+                if out_edge {
                     self.in_graph.store(true, Ordering::Relaxed);
                 }
                 still_held
@@ -227,30 +247,41 @@ impl LockMeta {
         finding
     }
 
-    /// The checks before an acquisition that may block: re-locking a lock this thread holds,
-    /// then the order edges from every held lock to this one. Reports before anything blocks.
+    /// The checks before an acquisition that may block, then the push of the hold: re-locking a
+    /// lock this thread holds, then the order edges from every held lock to this one. Reports
+    /// before anything blocks. Returns the thread, or `None` when its state is unavailable.
     #[inline]
-    fn before_blocking(
+    fn enter(
         &self,
         id: LockId,
         mode: Mode,
         recursive: bool,
         site: &'static Location<'static>,
-    ) {
+    ) -> Option<ThreadId> {
         enum Next {
-            Done,
+            Pushed(ThreadId),
             SelfDeadlock(ThreadId, Held),
             NewEdges(ThreadId, Option<String>, Vec<Held>, Vec<usize>),
         }
+        let hold = Held {
+            id,
+            mode,
+            site,
+            info: self.info(),
+            out_edge: false,
+        };
         let next = state::with(|st| {
+            let thread = st.id();
             if let Some(index) = st.position(id) {
                 let held = st.held[index];
                 let reentrant = self.kind == LockKind::Reentrant
                     || (recursive && held.mode == Mode::Shared && mode == Mode::Shared);
-                if reentrant {
-                    return Next::Done;
+                if !reentrant {
+                    return Next::SelfDeadlock(thread, held);
                 }
-                return Next::SelfDeadlock(st.id(), held);
+                // Re-entering adds no edge.
+                st.held.push(hold);
+                return Next::Pushed(thread);
             }
             let mut new = Vec::new();
             for (index, held) in st.held.iter().enumerate() {
@@ -259,19 +290,19 @@ impl LockMeta {
                 }
             }
             if new.is_empty() {
-                return Next::Done;
+                st.held.push(hold);
+                return Next::Pushed(thread);
             }
-            let thread = st.id();
             let name = (!st.registered).then(|| state::current_thread_name(thread));
             st.registered = true;
             Next::NewEdges(thread, name, st.held.clone(), new)
-        });
+        })?;
         match next {
-            None | Some(Next::Done) => {}
-            Some(Next::SelfDeadlock(thread, held)) => {
+            Next::Pushed(thread) => Some(thread),
+            Next::SelfDeadlock(thread, held) => {
                 report_fatal(self.self_deadlock(thread, held, mode, site))
             }
-            Some(Next::NewEdges(thread, thread_name, held, new)) => {
+            Next::NewEdges(thread, thread_name, held, new) => {
                 let request = order::Request {
                     thread,
                     thread_name,
@@ -294,9 +325,12 @@ impl LockMeta {
                         }
                     }
                 });
+                // Report before pushing: a panicking policy leaves no hold behind.
                 for finding in findings {
                     report(finding);
                 }
+                state::with(|st| st.held.push(hold));
+                Some(thread)
             }
         }
     }
@@ -360,7 +394,9 @@ impl LockMeta {
             let thread = st.id();
             let name = (!st.registered).then(|| state::current_thread_name(thread));
             st.registered = true;
-            (thread, name, st.held.clone())
+            // The last hold is this very acquisition, pushed by `enter`: not held yet.
+            let held = st.held[..st.held.len().saturating_sub(1)].to_vec();
+            (thread, name, held)
         }) else {
             return block();
         };
@@ -377,6 +413,12 @@ impl LockMeta {
             held,
         };
         if let Err(deadlock) = waits::begin(waiter) {
+            // This thread will not get the lock: drop the hold `enter` pushed for it.
+            state::with(|st| {
+                if let Some(index) = st.position(id) {
+                    st.held.remove(index);
+                }
+            });
             report_fatal(*deadlock);
         }
         // Leave the registry even if `block` unwinds, so no stale entry points at this lock.
@@ -390,6 +432,7 @@ impl LockMeta {
         block()
     }
 
+    /// Records a hold taken without blocking.
     #[inline]
     fn acquired(&self, id: LockId, mode: Mode, site: &'static Location<'static>) {
         let info = self.info();

@@ -24,6 +24,12 @@ impl LockMeta {
         LockMeta
     }
 
+    /// Without ids, nothing orders inactive locks: callers fall back to addresses.
+    #[inline(always)]
+    pub(crate) fn sequence(&self) -> u64 {
+        0
+    }
+
     #[inline(always)]
     pub(crate) fn lock<G>(
         &self,

@@ -121,6 +121,12 @@ impl<T: ?Sized> Mutex<T> {
         self.inner.is_locked()
     }
 
+    /// The lock's place in lockscan's global order: assigned on first use from a counter,
+    /// stable for the life of the lock. Always 0 when detection is off.
+    pub fn sequence(&self) -> u64 {
+        self.meta.sequence()
+    }
+
     /// The data, through exclusive access to the mutex: no locking needed.
     pub fn get_mut(&mut self) -> &mut T {
         self.inner.get_mut()
