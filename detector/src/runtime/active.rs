@@ -31,6 +31,7 @@ pub(crate) struct LockMeta {
     class: &'static Location<'static>,
     name: Option<&'static str>,
     kind: LockKind,
+    rank: Option<u32>,
 }
 
 impl LockMeta {
@@ -42,6 +43,7 @@ impl LockMeta {
             class,
             name: None,
             kind,
+            rank: None,
         }
     }
 
@@ -75,6 +77,16 @@ impl LockMeta {
         }
     }
 
+    /// Declares the lock's rank.
+    pub(crate) const fn set_rank(&mut self, rank: u32) {
+        self.rank = Some(rank);
+    }
+
+    /// The declared rank.
+    pub(crate) fn rank(&self) -> Option<u32> {
+        self.rank
+    }
+
     /// A number that orders locks globally and never changes for this lock: its id, assigned on
     /// first use from a counter.
     pub(crate) fn sequence(&self) -> u64 {
@@ -85,6 +97,7 @@ impl LockMeta {
         LockInfo {
             class: self.class,
             name: self.name,
+            rank: self.rank,
         }
     }
 
@@ -303,6 +316,11 @@ impl LockMeta {
                 report_fatal(self.self_deadlock(thread, held, mode, site))
             }
             Next::NewEdges(thread, thread_name, held, new) => {
+                for &index in &new {
+                    if let Some(violation) = self.rank_violation(thread, &held[index], mode, site) {
+                        report(violation);
+                    }
+                }
                 let request = order::Request {
                     thread,
                     thread_name,
@@ -333,6 +351,54 @@ impl LockMeta {
                 Some(thread)
             }
         }
+    }
+
+    /// The finding for acquiring this lock while holding `held`, when their declared ranks say
+    /// `held` must come after it.
+    fn rank_violation(
+        &self,
+        thread: ThreadId,
+        held: &Held,
+        mode: Mode,
+        site: &'static Location<'static>,
+    ) -> Option<Finding> {
+        let (Some(mine), Some(theirs)) = (self.rank, held.info.rank) else {
+            return None;
+        };
+        if mine > theirs {
+            return None;
+        }
+        let name = self.info().display_name();
+        let held_name = held.info.display_name();
+        let thread_name = state::current_thread_name(thread);
+        let mut finding = Finding::new(
+            FindingKind::OrderViolation,
+            format!("`{name}` (rank {mine}) acquired while holding `{held_name}` (rank {theirs})"),
+        );
+        finding.reason = "a lock may only be acquired while holding locks of lower rank; this \
+                          order, run concurrently with the declared one, can deadlock"
+            .to_owned();
+        finding.locks = vec![held_name.clone(), name.clone()];
+        finding.threads = vec![thread_name.clone()];
+        finding.edges = vec![FindingEdge {
+            from: held_name,
+            to: name,
+            thread: thread_name,
+            from_site: Some(Site::Caller(held.site)),
+            to_site: Some(Site::Caller(site)),
+            from_mode: held.mode,
+            to_mode: mode,
+            held: Vec::new(),
+            blocked: false,
+            backtrace: None,
+        }];
+        finding.site = Some(Site::Caller(site));
+        finding.help = Some(
+            "take the lower-ranked lock first, for example with `lockscan::lock_all`, or fix \
+             the declared ranks"
+                .to_owned(),
+        );
+        Some(finding)
     }
 
     fn self_deadlock(

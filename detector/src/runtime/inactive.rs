@@ -24,6 +24,15 @@ impl LockMeta {
         LockMeta
     }
 
+    #[inline(always)]
+    pub(crate) const fn set_rank(&mut self, _rank: u32) {}
+
+    /// Ranks are kept only for detection.
+    #[inline(always)]
+    pub(crate) fn rank(&self) -> Option<u32> {
+        None
+    }
+
     /// Without ids, nothing orders inactive locks: callers fall back to addresses.
     #[inline(always)]
     pub(crate) fn sequence(&self) -> u64 {

@@ -15,6 +15,8 @@ pub(super) struct LockInfo {
     pub class: &'static Location<'static>,
     /// The name given at construction, interned.
     pub name: Option<&'static str>,
+    /// The declared rank: a lock may only be acquired while holding locks of lower rank.
+    pub rank: Option<u32>,
 }
 
 impl LockInfo {

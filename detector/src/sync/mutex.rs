@@ -57,6 +57,22 @@ impl<T> Mutex<T> {
         }
     }
 
+    /// Declares the lock's rank: while holding a lock of rank `r`, a thread may only acquire
+    /// locks of rank higher than `r`. An acquisition against the ranks is an `order-violation`
+    /// finding at once, before any cycle exists. [`lock_all`](crate::lock_all) takes ranked
+    /// locks in rank order. Ranks are checked only while detection is on.
+    ///
+    /// ```
+    /// let accounts = lockscan::Mutex::new(()).with_rank(1);
+    /// let log = lockscan::Mutex::new(()).with_rank(2);
+    /// assert_eq!(accounts.rank(), if lockscan::is_active() { Some(1) } else { None });
+    /// ```
+    #[must_use]
+    pub const fn with_rank(mut self, rank: u32) -> Self {
+        self.meta.set_rank(rank);
+        self
+    }
+
     /// Consumes the mutex and returns the data.
     pub fn into_inner(self) -> T {
         self.inner.into_inner()
@@ -114,6 +130,11 @@ impl<T: ?Sized> Mutex<T> {
                 self.inner.try_lock_until(deadline)
             })?;
         Some(MutexGuard { mutex: self, inner })
+    }
+
+    /// The declared rank, if any (always `None` when detection is off).
+    pub fn rank(&self) -> Option<u32> {
+        self.meta.rank()
     }
 
     /// Whether some thread holds the mutex.

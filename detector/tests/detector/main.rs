@@ -12,4 +12,5 @@ mod api;
 mod cycles;
 mod deadlock;
 mod policy;
+mod ranks;
 mod support;
