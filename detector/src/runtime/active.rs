@@ -271,11 +271,6 @@ impl LockMeta {
         recursive: bool,
         site: &'static Location<'static>,
     ) -> Option<ThreadId> {
-        enum Next {
-            Pushed(ThreadId),
-            SelfDeadlock(ThreadId, Held),
-            NewEdges(ThreadId, Option<String>, Vec<Held>, Vec<usize>),
-        }
         let hold = Held {
             id,
             mode,
@@ -283,6 +278,34 @@ impl LockMeta {
             info: self.info(),
             out_edge: false,
         };
+        // The fast path: this lock is not held yet, and this thread has recorded every edge
+        // from what it holds to this lock before. Nothing but the thread's own state.
+        let fast = state::with(|st| {
+            let known = st
+                .held
+                .iter()
+                .all(|h| h.id != id && st.cache.contains(h.id, h.mode, id, mode));
+            known.then(|| {
+                st.held.push(hold);
+                st.id()
+            })
+        })?;
+        match fast {
+            Some(thread) => Some(thread),
+            None => self.enter_slow(hold, recursive),
+        }
+    }
+
+    /// [`enter`](Self::enter) when the lock is held already or some edge is new.
+    #[cold]
+    #[inline(never)]
+    fn enter_slow(&self, hold: Held, recursive: bool) -> Option<ThreadId> {
+        let Held { id, mode, site, .. } = hold;
+        enum Next {
+            Pushed(ThreadId),
+            SelfDeadlock(ThreadId, Held),
+            NewEdges(ThreadId, Option<String>, Vec<Held>, Vec<usize>),
+        }
         let next = state::with(|st| {
             let thread = st.id();
             if let Some(index) = st.position(id) {
