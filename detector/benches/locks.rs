@@ -103,6 +103,19 @@ fn create_nested_drop<L: Lock>(c: &mut Criterion) {
     );
 }
 
+/// Uncontended lock+unlock while a recording runs: two events per iteration, queued for the
+/// writer thread (which formats them on the other core).
+fn uncontended_recording(c: &mut Criterion) {
+    let path = std::env::temp_dir().join(format!("lockscan-bench-{}.json", std::process::id()));
+    let recording = lockscan::record::start(&path).expect("start recording");
+    let lock = lockscan::Mutex::new(0_u64);
+    c.bench_function("uncontended lock+unlock, recording/lockscan", |b| {
+        b.iter(|| drop(black_box(lock.lock())))
+    });
+    drop(recording);
+    let _ = std::fs::remove_file(path);
+}
+
 fn all(c: &mut Criterion) {
     assert!(
         lockscan::is_active(),
@@ -117,6 +130,7 @@ fn all(c: &mut Criterion) {
     threads_private_pairs::<lockscan::Mutex<u64>>(c);
     create_nested_drop::<parking_lot::Mutex<u64>>(c);
     create_nested_drop::<lockscan::Mutex<u64>>(c);
+    uncontended_recording(c);
 }
 
 criterion_group! {

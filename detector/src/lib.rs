@@ -55,6 +55,7 @@ pub mod finding;
 pub mod graph;
 pub mod ids;
 mod policy;
+pub mod record;
 mod runtime;
 pub mod site;
 pub mod sync;

@@ -9,10 +9,11 @@ use parking_lot::Mutex;
 use rustc_hash::FxHashSet;
 
 use super::order;
+use super::recorder::{self, Event};
 use super::state::{self, Held, LockInfo};
 use super::waits::{self, OwnerCell, Waiter};
 use crate::finding::{Finding, FindingEdge, FindingKind};
-use crate::ids::{LockId, LockKind, Mode, ThreadId};
+use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId};
 use crate::policy::{report, report_fatal};
 use crate::site::Site;
 
@@ -28,6 +29,8 @@ pub(crate) struct LockMeta {
     owner: AtomicU64,
     /// Whether the lock is a node of the global order graph, to leave when dropped.
     in_graph: AtomicBool,
+    /// The recording in which the lock was last declared to the trace (0: none).
+    traced: AtomicU64,
     class: &'static Location<'static>,
     name: Option<&'static str>,
     kind: LockKind,
@@ -40,6 +43,7 @@ impl LockMeta {
             id: AtomicU64::new(0),
             owner: AtomicU64::new(0),
             in_graph: AtomicBool::new(false),
+            traced: AtomicU64::new(0),
             class,
             name: None,
             kind,
@@ -121,12 +125,49 @@ impl LockMeta {
             Some(guard) => guard,
             None => self.block(id, mode, site, block),
         };
-        if mode != Mode::Shared {
-            if let Some(thread) = thread {
+        if let Some(thread) = thread {
+            if mode != Mode::Shared {
                 self.owner.store(thread.0, Ordering::Relaxed);
+            }
+            if recorder::on() {
+                self.record_acquire(thread, id, mode, false, site);
             }
         }
         guard
+    }
+
+    /// Declares the lock to the running recording, once per recording.
+    #[cold]
+    fn declare(&self, id: LockId) {
+        let epoch = recorder::epoch();
+        if self.traced.swap(epoch, Ordering::Relaxed) != epoch {
+            recorder::push(Event::Lock {
+                lock: id,
+                kind: self.kind,
+                name: self.name,
+                class: self.class,
+                rank: self.rank,
+            });
+        }
+    }
+
+    #[cold]
+    fn record_acquire(
+        &self,
+        tid: ThreadId,
+        lock: LockId,
+        mode: Mode,
+        try_lock: bool,
+        site: &'static Location<'static>,
+    ) {
+        self.declare(lock);
+        recorder::push(Event::Acquire {
+            tid,
+            lock,
+            mode,
+            try_lock,
+            site,
+        });
     }
 
     /// A non-blocking (or timed) acquisition: no edge into this lock, since it cannot wait
@@ -139,17 +180,25 @@ impl LockMeta {
         attempt: impl FnOnce() -> Option<G>,
     ) -> Option<G> {
         let guard = attempt()?;
-        self.acquired(self.id(), mode, site);
+        let id = self.id();
+        if let Some(thread) = self.acquired(id, mode, site) {
+            if recorder::on() {
+                self.record_acquire(thread, id, mode, true, site);
+            }
+        }
         Some(guard)
     }
 
     /// Records that the lock was re-acquired by code that blocks inside parking_lot (a
     /// condition variable wake-up, the end of `unlocked`): edges as for `lock`, no wait check.
     pub(crate) fn relocked(&self, mode: Mode, site: &'static Location<'static>) {
-        let thread = self.enter(self.id(), mode, true, site);
-        if mode != Mode::Shared {
-            if let Some(thread) = thread {
+        let id = self.id();
+        if let Some(thread) = self.enter(id, mode, true, site) {
+            if mode != Mode::Shared {
                 self.owner.store(thread.0, Ordering::Relaxed);
+            }
+            if recorder::on() {
+                self.record_acquire(thread, id, mode, false, site);
             }
         }
     }
@@ -157,6 +206,17 @@ impl LockMeta {
     /// Records a release, before the lock is actually unlocked.
     #[inline]
     pub(crate) fn release(&self, mode: Mode) {
+        self.release_as(mode, None);
+    }
+
+    /// Records the release of a condition-variable wait: in a trace, a `wait` record stands for
+    /// the release.
+    pub(crate) fn release_for_wait(&self, condvar: &CondvarMeta, site: &'static Location<'static>) {
+        self.release_as(Mode::Exclusive, Some((condvar, site)));
+    }
+
+    #[inline]
+    fn release_as(&self, mode: Mode, wait: Option<(&CondvarMeta, &'static Location<'static>)>) {
         let id = LockId(self.id.load(Ordering::Relaxed));
         let reentrant = self.kind == LockKind::Reentrant;
         let released = state::with(|st| {
@@ -165,20 +225,50 @@ impl LockMeta {
                 Some(last) if last.id == id => st.held.pop(),
                 _ => st.position(id).map(|index| st.held.remove(index)),
             }?;
-            Some((held.out_edge, reentrant && st.position(id).is_some()))
+            Some((
+                held.out_edge,
+                reentrant && st.position(id).is_some(),
+                st.id(),
+            ))
         })
         .flatten();
-        let still_held = match released {
-            Some((out_edge, still_held)) => {
-                if out_edge {
-                    self.in_graph.store(true, Ordering::Relaxed);
-                }
-                still_held
+        let Some((out_edge, still_held, thread)) = released else {
+            if mode != Mode::Shared {
+                self.owner.store(0, Ordering::Relaxed);
             }
-            None => false,
+            return;
         };
+        if out_edge {
+            self.in_graph.store(true, Ordering::Relaxed);
+        }
         if mode != Mode::Shared && !still_held {
             self.owner.store(0, Ordering::Relaxed);
+        }
+        if recorder::on() {
+            self.record_release(thread, id, mode, wait);
+        }
+    }
+
+    #[cold]
+    fn record_release(
+        &self,
+        tid: ThreadId,
+        lock: LockId,
+        mode: Mode,
+        wait: Option<(&CondvarMeta, &'static Location<'static>)>,
+    ) {
+        self.declare(lock);
+        match wait {
+            Some((condvar, site)) => {
+                let condvar = condvar.declare();
+                recorder::push(Event::Wait {
+                    tid,
+                    condvar,
+                    lock,
+                    site,
+                });
+            }
+            None => recorder::push(Event::Release { tid, lock, mode }),
         }
     }
 
@@ -492,6 +582,15 @@ impl LockMeta {
         if let Some(name) = name {
             order::register_thread(thread, name);
         }
+        if recorder::on() {
+            self.declare(id);
+            recorder::push(Event::Request {
+                tid: thread,
+                lock: id,
+                mode,
+                site,
+            });
+        }
         let waiter = Waiter {
             thread,
             lock: id,
@@ -523,7 +622,12 @@ impl LockMeta {
 
     /// Records a hold taken without blocking.
     #[inline]
-    fn acquired(&self, id: LockId, mode: Mode, site: &'static Location<'static>) {
+    fn acquired(
+        &self,
+        id: LockId,
+        mode: Mode,
+        site: &'static Location<'static>,
+    ) -> Option<ThreadId> {
         let info = self.info();
         let thread = state::with(|st| {
             st.held.push(Held {
@@ -540,6 +644,7 @@ impl LockMeta {
                 self.owner.store(thread.0, Ordering::Relaxed);
             }
         }
+        thread
     }
 }
 
@@ -548,6 +653,68 @@ impl Drop for LockMeta {
         if *self.in_graph.get_mut() {
             order::forget_lock(LockId(*self.id.get_mut()));
         }
+    }
+}
+
+static NEXT_CONDVAR: AtomicU64 = AtomicU64::new(1);
+
+/// What an instrumented condition variable knows about itself.
+#[derive(Debug)]
+pub(crate) struct CondvarMeta {
+    /// Assigned on first use; 0 until then.
+    id: AtomicU64,
+    /// The recording in which it was last declared.
+    traced: AtomicU64,
+    site: &'static Location<'static>,
+}
+
+impl CondvarMeta {
+    pub(crate) const fn new(site: &'static Location<'static>) -> Self {
+        CondvarMeta {
+            id: AtomicU64::new(0),
+            traced: AtomicU64::new(0),
+            site,
+        }
+    }
+
+    /// The id, declaring the condition variable to the running recording once.
+    fn declare(&self) -> CondvarId {
+        let mut id = self.id.load(Ordering::Relaxed);
+        if id == 0 {
+            let fresh = NEXT_CONDVAR.fetch_add(1, Ordering::Relaxed);
+            id = match self
+                .id
+                .compare_exchange(0, fresh, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => fresh,
+                Err(winner) => winner,
+            };
+        }
+        let epoch = recorder::epoch();
+        if self.traced.swap(epoch, Ordering::Relaxed) != epoch {
+            recorder::push(Event::Condvar {
+                condvar: CondvarId(id),
+                site: self.site,
+            });
+        }
+        CondvarId(id)
+    }
+
+    /// Records a notification, when recording.
+    pub(crate) fn notified(&self, all: bool, site: &'static Location<'static>) {
+        if !recorder::on() {
+            return;
+        }
+        let Some(tid) = state::with(|st| st.id()) else {
+            return;
+        };
+        let condvar = self.declare();
+        recorder::push(Event::Notify {
+            tid,
+            condvar,
+            all,
+            site,
+        });
     }
 }
 

@@ -65,6 +65,14 @@ impl LockMeta {
     pub(crate) fn release(&self, _mode: Mode) {}
 
     #[inline(always)]
+    pub(crate) fn release_for_wait(
+        &self,
+        _condvar: &CondvarMeta,
+        _site: &'static Location<'static>,
+    ) {
+    }
+
+    #[inline(always)]
     pub(crate) fn relocked(&self, _mode: Mode, _site: &'static Location<'static>) {}
 
     #[inline(always)]
@@ -72,4 +80,18 @@ impl LockMeta {
 
     #[inline(always)]
     pub(crate) fn before_wait(&self, _site: &'static Location<'static>) {}
+}
+
+/// Empty: an inactive condition variable is parking_lot's.
+#[derive(Debug)]
+pub(crate) struct CondvarMeta;
+
+impl CondvarMeta {
+    #[inline(always)]
+    pub(crate) const fn new(_site: &'static Location<'static>) -> Self {
+        CondvarMeta
+    }
+
+    #[inline(always)]
+    pub(crate) fn notified(&self, _all: bool, _site: &'static Location<'static>) {}
 }

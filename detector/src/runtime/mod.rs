@@ -15,13 +15,15 @@ mod state;
 #[cfg(lockscan_active)]
 mod waits;
 
+pub(crate) mod recorder;
+
 #[cfg(lockscan_active)]
-pub(crate) use active::LockMeta;
+pub(crate) use active::{CondvarMeta, LockMeta};
 
 #[cfg(not(lockscan_active))]
 mod inactive;
 #[cfg(not(lockscan_active))]
-pub(crate) use inactive::LockMeta;
+pub(crate) use inactive::{CondvarMeta, LockMeta};
 
 /// Whether this build of lockscan instruments its locks.
 pub const fn is_active() -> bool {

@@ -5,6 +5,7 @@ use std::panic::Location;
 use std::time::{Duration, Instant};
 
 use crate::ids::Mode;
+use crate::runtime::CondvarMeta;
 use crate::sync::MutexGuard;
 
 /// Whether a timed wait returned because its time ran out (parking_lot's type of the same
@@ -45,26 +46,32 @@ impl From<parking_lot::WaitTimeoutResult> for WaitTimeoutResult {
 /// pair.1.wait_while(&mut ready, |ready| !*ready);
 /// assert!(*ready);
 /// ```
-#[derive(Default)]
 pub struct Condvar {
+    meta: CondvarMeta,
     inner: parking_lot::Condvar,
 }
 
 impl Condvar {
     /// Creates a condition variable.
+    #[track_caller]
     pub const fn new() -> Condvar {
         Condvar {
+            meta: CondvarMeta::new(Location::caller()),
             inner: parking_lot::Condvar::new(),
         }
     }
 
     /// Wakes one waiting thread; returns whether one was woken.
+    #[track_caller]
     pub fn notify_one(&self) -> bool {
+        self.meta.notified(false, Location::caller());
         self.inner.notify_one()
     }
 
     /// Wakes every waiting thread; returns how many were woken.
+    #[track_caller]
     pub fn notify_all(&self) -> usize {
+        self.meta.notified(true, Location::caller());
         self.inner.notify_all()
     }
 
@@ -180,10 +187,17 @@ impl Condvar {
     ) -> R {
         let meta = MutexGuard::meta(guard);
         meta.before_wait(site);
-        meta.release(Mode::Exclusive);
+        meta.release_for_wait(&self.meta, site);
         let result = wait(&mut guard.inner);
         meta.relocked(Mode::Exclusive, site);
         result
+    }
+}
+
+impl Default for Condvar {
+    #[track_caller]
+    fn default() -> Self {
+        Condvar::new()
     }
 }
 

@@ -187,7 +187,7 @@ fn condvar_producer_consumer_reports_nothing() {
         queue.items.lock().push(i);
         queue.ready.notify_one();
     }
-    assert_eq!(consumer.join().unwrap(), (0..100).sum());
+    assert_eq!(consumer.join().unwrap(), (0..100).sum::<u32>());
     let mut items = queue.items.lock();
     let timeout = queue.ready.wait_for(&mut items, Duration::from_millis(1));
     assert!(timeout.timed_out());

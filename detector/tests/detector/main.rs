@@ -13,4 +13,5 @@ mod cycles;
 mod deadlock;
 mod policy;
 mod ranks;
+mod record;
 mod support;

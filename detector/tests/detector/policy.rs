@@ -1,45 +1,12 @@
 //! Policies that act on the whole process (the default panic, `LOCKSCAN_ON_FINDING`, hooks),
 //! tested in child processes: this binary runs itself with one child test selected.
 
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lockscan::Mutex;
 
-/// Set in the children, so that their scenario runs only when asked for.
-const CHILD: &str = "LOCKSCAN_TEST_CHILD";
-
-/// Runs the test `name` of this binary in a child process with `env`; returns its success and
-/// its combined output.
-fn run_child(name: &str, env: &[(&str, &str)]) -> (bool, String) {
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command
-        .args([
-            "--exact",
-            name,
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD, "1")
-        .env_remove(lockscan::POLICY_ENV)
-        .env_remove("RUST_BACKTRACE");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let output = command.output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
-}
-
-fn in_child() -> bool {
-    std::env::var_os(CHILD).is_some()
-}
+use crate::support::{in_child, run_child};
 
 /// The scenario of the children: AB on one thread, then BA on another.
 fn ab_then_ba() {
@@ -98,7 +65,7 @@ fn the_default_policy_panics_at_the_acquisition_that_closes_the_cycle() {
 fn the_environment_variable_can_make_findings_warnings() {
     let (ok, output) = run_child(
         "policy::child_ab_then_ba",
-        &[("LOCKSCAN_ON_FINDING", "warn")],
+        &[("LOCKSCAN_ON_FINDING", "warn".as_ref())],
     );
     assert!(ok, "warn must not fail the child:\n{output}");
     assert!(
@@ -124,7 +91,10 @@ fn collect_keeps_quiet_and_the_hook_sees_each_finding_once() {
 fn backtraces_are_in_the_report_when_asked_for() {
     let (ok, output) = run_child(
         "policy::child_ab_then_ba",
-        &[("LOCKSCAN_ON_FINDING", "warn"), ("LOCKSCAN_BACKTRACE", "1")],
+        &[
+            ("LOCKSCAN_ON_FINDING", "warn".as_ref()),
+            ("LOCKSCAN_BACKTRACE", "1".as_ref()),
+        ],
     );
     assert!(ok, "{output}");
     // The stack of the edge names the function that took the locks.

@@ -1,5 +1,6 @@
 //! Helpers shared by the detector's integration tests.
 
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -43,3 +44,48 @@ pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send +
 
 /// A generous bound for scenarios that must not hang.
 pub const HANG: Duration = Duration::from_secs(60);
+
+/// Set in child processes, so that their scenario runs only when asked for.
+const CHILD: &str = "LOCKSCAN_TEST_CHILD";
+
+/// Runs the ignored test `name` of this binary in a child process with `env`; returns its
+/// success and its combined output. For behaviour that is process-wide (the default policy,
+/// recording), which parallel tests in one process would disturb.
+pub fn run_child(name: &str, env: &[(&str, &std::ffi::OsStr)]) -> (bool, String) {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args([
+            "--exact",
+            name,
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, "1")
+        .env_remove(lockscan::POLICY_ENV)
+        .env_remove(lockscan::record::TRACE_ENV)
+        .env_remove("RUST_BACKTRACE");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+/// Whether this process is a child started by [`run_child`].
+pub fn in_child() -> bool {
+    std::env::var_os(CHILD).is_some()
+}
+
+/// A fresh, empty directory for one test's files.
+pub fn scratch_dir(test: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("lockscan-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
