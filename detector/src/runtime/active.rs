@@ -137,10 +137,12 @@ impl LockMeta {
     }
 
     /// Declares the lock to the running recording, once per recording.
-    #[cold]
+    #[inline]
     fn declare(&self, id: LockId) {
         let epoch = recorder::epoch();
-        if self.traced.swap(epoch, Ordering::Relaxed) != epoch {
+        if self.traced.load(Ordering::Relaxed) != epoch
+            && self.traced.swap(epoch, Ordering::Relaxed) != epoch
+        {
             recorder::push(Event::Lock {
                 lock: id,
                 kind: self.kind,
@@ -691,7 +693,9 @@ impl CondvarMeta {
             };
         }
         let epoch = recorder::epoch();
-        if self.traced.swap(epoch, Ordering::Relaxed) != epoch {
+        if self.traced.load(Ordering::Relaxed) != epoch
+            && self.traced.swap(epoch, Ordering::Relaxed) != epoch
+        {
             recorder::push(Event::Condvar {
                 condvar: CondvarId(id),
                 site: self.site,

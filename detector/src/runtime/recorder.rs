@@ -93,13 +93,20 @@ const FLUSH_EVERY: Duration = Duration::from_millis(20);
 
 struct Queue {
     events: Vec<(Event, Option<String>)>,
+    /// The drained batch, handed back by the writer so the queue never regrows.
+    spare: Vec<(Event, Option<String>)>,
     threads: FxHashSet<ThreadId>,
+    /// The thread of the last event: most events come in runs from one thread, and it is
+    /// declared already.
+    last_thread: Option<ThreadId>,
     stop: bool,
 }
 
 static QUEUE: Mutex<Queue> = Mutex::new(Queue {
     events: Vec::new(),
+    spare: Vec::new(),
     threads: FxHashSet::with_hasher(rustc_hash::FxBuildHasher),
+    last_thread: None,
     stop: false,
 });
 /// Signalled when the queue is full (to the writer) and when it was drained (to pushers).
@@ -110,6 +117,9 @@ struct Writer {
     path: PathBuf,
     written: u64,
     failed: Option<io::Error>,
+    /// `,"site":"file:line:col"` of each site seen, escaped once.
+    sites: rustc_hash::FxHashMap<usize, Box<[u8]>>,
+    numbers: itoa::Buffer,
 }
 
 static WRITER: Mutex<Option<Writer>> = Mutex::new(None);
@@ -222,7 +232,7 @@ pub(crate) fn start(path: &Path) -> Result<(), RecordError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(io_error)?;
     }
-    let mut out = BufWriter::new(File::create(path).map_err(io_error)?);
+    let mut out = BufWriter::with_capacity(1 << 18, File::create(path).map_err(io_error)?);
     write_header(&mut out).map_err(io_error)?;
     out.flush().map_err(io_error)?;
     *writer = Some(Writer {
@@ -230,12 +240,15 @@ pub(crate) fn start(path: &Path) -> Result<(), RecordError> {
         path: path.to_owned(),
         written: 0,
         failed: None,
+        sites: rustc_hash::FxHashMap::default(),
+        numbers: itoa::Buffer::new(),
     });
     drop(writer);
     {
         let mut queue = QUEUE.lock();
         queue.events.clear();
         queue.threads.clear();
+        queue.last_thread = None;
         queue.stop = false;
     }
     EPOCH.fetch_add(1, Ordering::Relaxed);
@@ -285,14 +298,18 @@ pub(crate) fn push(event: Event) {
         QUEUE_CHANGED.notify_all();
         QUEUE_CHANGED.wait_for(&mut queue, FLUSH_EVERY);
     }
-    let name = match event.thread() {
-        Some(tid) if queue.threads.insert(tid) => Some(
+    let thread = event.thread();
+    let name = match thread {
+        Some(tid) if queue.last_thread != thread && queue.threads.insert(tid) => Some(
             std::thread::current()
                 .name()
                 .map_or_else(|| tid.to_string(), str::to_owned),
         ),
         _ => None,
     };
+    if thread.is_some() {
+        queue.last_thread = thread;
+    }
     queue.events.push((event, name));
 }
 
@@ -314,11 +331,11 @@ fn writer_loop() {
 
 /// Writes everything queued so far and flushes.
 fn drain() {
-    let mut batch = Vec::new();
-    {
+    let mut batch = {
         let mut queue = QUEUE.lock();
-        std::mem::swap(&mut batch, &mut queue.events);
-    }
+        let spare = std::mem::take(&mut queue.spare);
+        std::mem::replace(&mut queue.events, spare)
+    };
     QUEUE_CHANGED.notify_all();
     let mut guard = WRITER.lock();
     let Some(writer) = guard.as_mut() else {
@@ -333,7 +350,7 @@ fn drain() {
             result = result.and_then(|()| write_thread(&mut writer.out, event, name));
             writer.written += 1;
         }
-        result = result.and_then(|()| write_event(&mut writer.out, event));
+        result = result.and_then(|()| writer.write_event(event));
         writer.written += 1;
     }
     if let Err(err) = result.and_then(|()| writer.out.flush()) {
@@ -343,25 +360,28 @@ fn drain() {
         );
         writer.failed = Some(err);
     }
+    drop(guard);
+    batch.clear();
+    let mut queue = QUEUE.lock();
+    if queue.spare.capacity() < batch.capacity() {
+        queue.spare = batch;
+    }
 }
 
 fn json_str(out: &mut impl Write, text: &str) -> io::Result<()> {
     serde_json::to_writer(&mut *out, text).map_err(io::Error::from)
 }
 
-fn site(out: &mut impl Write, site: &Location<'_>) -> io::Result<()> {
-    write!(out, ",\"site\":")?;
-    json_str(
-        out,
-        &format!("{}:{}:{}", site.file(), site.line(), site.column()),
-    )
+fn mode(out: &mut impl Write, mode: Mode) -> io::Result<()> {
+    match mode {
+        Mode::Exclusive => Ok(()),
+        Mode::Shared => out.write_all(b",\"mode\":\"shared\""),
+        Mode::Upgradable => out.write_all(b",\"mode\":\"upgradable\""),
+    }
 }
 
-fn mode(out: &mut impl Write, mode: Mode) -> io::Result<()> {
-    if mode != Mode::Exclusive {
-        write!(out, ",\"mode\":\"{}\"", mode.as_str())?;
-    }
-    Ok(())
+fn site_text(site: &Location<'_>) -> String {
+    format!("{}:{}:{}", site.file(), site.line(), site.column())
 }
 
 fn write_header(out: &mut impl Write) -> io::Result<()> {
@@ -392,110 +412,118 @@ fn write_thread(out: &mut impl Write, event: &Event, name: &str) -> io::Result<(
     writeln!(out, "}}")
 }
 
-fn write_event(out: &mut impl Write, event: &Event) -> io::Result<()> {
-    match event {
-        Event::Lock {
-            lock,
-            kind,
-            name,
-            class,
-            rank,
-        } => {
-            write!(
-                out,
-                "{{\"type\":\"lock\",\"lock\":{},\"kind\":\"{}\"",
-                lock.0,
-                kind.as_str()
-            )?;
-            if let Some(name) = name {
-                write!(out, ",\"name\":")?;
-                json_str(out, name)?;
-            }
-            write!(out, ",\"class\":")?;
-            json_str(
-                out,
-                &format!("{}:{}:{}", class.file(), class.line(), class.column()),
-            )?;
-            site(out, class)?;
-            if let Some(rank) = rank {
-                write!(out, ",\"rank\":{rank}")?;
-            }
-        }
-        Event::Condvar { condvar, site: at } => {
-            write!(out, "{{\"type\":\"condvar\",\"condvar\":{}", condvar.0)?;
-            site(out, at)?;
-        }
-        Event::Request {
-            tid,
-            lock,
-            mode: m,
-            site: at,
-        } => {
-            write!(
-                out,
-                "{{\"type\":\"request\",\"tid\":{},\"lock\":{}",
-                tid.0, lock.0
-            )?;
-            mode(out, *m)?;
-            site(out, at)?;
-        }
-        Event::Acquire {
-            tid,
-            lock,
-            mode: m,
-            try_lock,
-            site: at,
-        } => {
-            write!(
-                out,
-                "{{\"type\":\"acquire\",\"tid\":{},\"lock\":{}",
-                tid.0, lock.0
-            )?;
-            mode(out, *m)?;
-            if *try_lock {
-                write!(out, ",\"try\":true")?;
-            }
-            site(out, at)?;
-        }
-        Event::Release { tid, lock, mode: m } => {
-            write!(
-                out,
-                "{{\"type\":\"release\",\"tid\":{},\"lock\":{}",
-                tid.0, lock.0
-            )?;
-            mode(out, *m)?;
-        }
-        Event::Wait {
-            tid,
-            condvar,
-            lock,
-            site: at,
-        } => {
-            write!(
-                out,
-                "{{\"type\":\"wait\",\"tid\":{},\"condvar\":{},\"lock\":{}",
-                tid.0, condvar.0, lock.0
-            )?;
-            site(out, at)?;
-        }
-        Event::Notify {
-            tid,
-            condvar,
-            all,
-            site: at,
-        } => {
-            write!(
-                out,
-                "{{\"type\":\"notify\",\"tid\":{},\"condvar\":{}",
-                tid.0, condvar.0
-            )?;
-            if *all {
-                write!(out, ",\"all\":true")?;
-            }
-            site(out, at)?;
-        }
+impl Writer {
+    /// Writes `"key":N`, preceded by a comma.
+    fn number(&mut self, key: &[u8], value: u64) -> io::Result<()> {
+        self.out.write_all(b",\"")?;
+        self.out.write_all(key)?;
+        self.out.write_all(b"\":")?;
+        self.out.write_all(self.numbers.format(value).as_bytes())
     }
-    writeln!(out, "}}")
+
+    /// Writes `,"site":"..."`, escaped once per site.
+    fn site(&mut self, site: &'static Location<'static>) -> io::Result<()> {
+        let key = std::ptr::from_ref(site) as usize;
+        let bytes = self.sites.entry(key).or_insert_with(|| {
+            let mut bytes = b",\"site\":".to_vec();
+            // Writing a string to a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut bytes, &site_text(site));
+            bytes.into_boxed_slice()
+        });
+        self.out.write_all(bytes)
+    }
+
+    fn write_event(&mut self, event: &Event) -> io::Result<()> {
+        match event {
+            Event::Lock {
+                lock,
+                kind,
+                name,
+                class,
+                rank,
+            } => {
+                self.out.write_all(b"{\"type\":\"lock\"")?;
+                self.number(b"lock", lock.0)?;
+                write!(self.out, ",\"kind\":\"{}\"", kind.as_str())?;
+                if let Some(name) = name {
+                    self.out.write_all(b",\"name\":")?;
+                    json_str(&mut self.out, name)?;
+                }
+                self.out.write_all(b",\"class\":")?;
+                json_str(&mut self.out, &site_text(class))?;
+                self.site(class)?;
+                if let Some(rank) = rank {
+                    self.number(b"rank", u64::from(*rank))?;
+                }
+            }
+            Event::Condvar { condvar, site } => {
+                self.out.write_all(b"{\"type\":\"condvar\"")?;
+                self.number(b"condvar", condvar.0)?;
+                self.site(site)?;
+            }
+            Event::Request {
+                tid,
+                lock,
+                mode: m,
+                site,
+            } => {
+                self.out.write_all(b"{\"type\":\"request\"")?;
+                self.number(b"tid", tid.0)?;
+                self.number(b"lock", lock.0)?;
+                mode(&mut self.out, *m)?;
+                self.site(site)?;
+            }
+            Event::Acquire {
+                tid,
+                lock,
+                mode: m,
+                try_lock,
+                site,
+            } => {
+                self.out.write_all(b"{\"type\":\"acquire\"")?;
+                self.number(b"tid", tid.0)?;
+                self.number(b"lock", lock.0)?;
+                mode(&mut self.out, *m)?;
+                if *try_lock {
+                    self.out.write_all(b",\"try\":true")?;
+                }
+                self.site(site)?;
+            }
+            Event::Release { tid, lock, mode: m } => {
+                self.out.write_all(b"{\"type\":\"release\"")?;
+                self.number(b"tid", tid.0)?;
+                self.number(b"lock", lock.0)?;
+                mode(&mut self.out, *m)?;
+            }
+            Event::Wait {
+                tid,
+                condvar,
+                lock,
+                site,
+            } => {
+                self.out.write_all(b"{\"type\":\"wait\"")?;
+                self.number(b"tid", tid.0)?;
+                self.number(b"condvar", condvar.0)?;
+                self.number(b"lock", lock.0)?;
+                self.site(site)?;
+            }
+            Event::Notify {
+                tid,
+                condvar,
+                all,
+                site,
+            } => {
+                self.out.write_all(b"{\"type\":\"notify\"")?;
+                self.number(b"tid", tid.0)?;
+                self.number(b"condvar", condvar.0)?;
+                if *all {
+                    self.out.write_all(b",\"all\":true")?;
+                }
+                self.site(site)?;
+            }
+        }
+        self.out.write_all(b"}\n")
+    }
 }
 
 fn write_end(writer: &mut Writer) -> io::Result<()> {
