@@ -116,6 +116,25 @@ fn uncontended_recording(c: &mut Criterion) {
     let _ = std::fs::remove_file(path);
 }
 
+/// A tracked value's get and set on one thread, against a plain atomic load and store.
+fn tracked_get_set(c: &mut Criterion) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let atomic = AtomicU64::new(0);
+    c.bench_function("get+set/atomic", |b| {
+        b.iter(|| {
+            let v = atomic.load(Ordering::Relaxed);
+            atomic.store(black_box(v + 1), Ordering::Relaxed);
+        })
+    });
+    let tracked = lockscan::Tracked::new(0_u64);
+    c.bench_function("get+set/lockscan::Tracked", |b| {
+        b.iter(|| {
+            let v = tracked.get();
+            tracked.set(black_box(v + 1));
+        })
+    });
+}
+
 fn all(c: &mut Criterion) {
     assert!(
         lockscan::is_active(),
@@ -130,6 +149,9 @@ fn all(c: &mut Criterion) {
     threads_private_pairs::<lockscan::Mutex<u64>>(c);
     create_nested_drop::<parking_lot::Mutex<u64>>(c);
     create_nested_drop::<lockscan::Mutex<u64>>(c);
+    tracked_get_set(c);
+    // After tracked values were used, every lock also keeps a clock: measured again.
+    uncontended::<lockscan::Mutex<u64>>(c);
     uncontended_recording(c);
 }
 

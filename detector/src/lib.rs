@@ -59,6 +59,8 @@ pub mod record;
 mod runtime;
 pub mod site;
 pub mod sync;
+pub mod thread;
+mod tracked;
 
 pub use finding::{Finding, FindingEdge, FindingKind, Severity, VarAccess};
 pub use ids::{CondvarId, LockId, LockKind, Mode, ThreadId, VarId};
@@ -74,3 +76,4 @@ pub use sync::{
     RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard, WaitTimeoutResult, const_mutex,
     const_reentrant_mutex, const_rwlock,
 };
+pub use tracked::Tracked;

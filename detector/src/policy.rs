@@ -141,7 +141,7 @@ pub(crate) fn report(finding: Finding) {
     let first_time = SEEN
         .lock()
         .get_or_insert_with(FxHashSet::default)
-        .insert(finding.fingerprint());
+        .insert(dedup_key(&finding));
     if !first_time {
         return;
     }
@@ -168,6 +168,25 @@ pub(crate) fn report_fatal(finding: Finding) -> ! {
         _ => "this thread would wait for itself forever",
     };
     panic!("lockscan: {what}; unwinding it instead of hanging\n{text}");
+}
+
+/// What makes two findings the same report: the fingerprint (kind and names), and for a data
+/// race also the pair of sites, so that each racing pair of code locations is reported once.
+fn dedup_key(finding: &Finding) -> String {
+    let mut key = finding.fingerprint();
+    if finding.kind == FindingKind::DataRace {
+        let mut sites: Vec<String> = finding
+            .vars
+            .iter()
+            .map(|v| v.site.as_ref().map(ToString::to_string).unwrap_or_default())
+            .collect();
+        sites.sort();
+        for site in sites {
+            key.push('\u{1f}');
+            key.push_str(&site);
+        }
+    }
+    key
 }
 
 fn warn(finding: &Finding) {

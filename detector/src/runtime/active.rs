@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use parking_lot::Mutex;
 use rustc_hash::FxHashSet;
 
+use super::hb::{LockClock, races_on};
 use super::order;
 use super::recorder::{self, Event};
 use super::state::{self, Held, LockInfo};
@@ -31,6 +32,8 @@ pub(crate) struct LockMeta {
     in_graph: AtomicBool,
     /// The recording in which the lock was last declared to the trace (0: none).
     traced: AtomicU64,
+    /// What the last release knew, for race detection.
+    clock: LockClock,
     class: &'static Location<'static>,
     name: Option<&'static str>,
     kind: LockKind,
@@ -44,6 +47,7 @@ impl LockMeta {
             owner: AtomicU64::new(0),
             in_graph: AtomicBool::new(false),
             traced: AtomicU64::new(0),
+            clock: LockClock::new(),
             class,
             name: None,
             kind,
@@ -129,6 +133,9 @@ impl LockMeta {
             if mode != Mode::Shared {
                 self.owner.store(thread.0, Ordering::Relaxed);
             }
+            if races_on() {
+                self.clock.acquired();
+            }
             if recorder::on() {
                 self.record_acquire(thread, id, mode, false, site);
             }
@@ -184,6 +191,9 @@ impl LockMeta {
         let guard = attempt()?;
         let id = self.id();
         if let Some(thread) = self.acquired(id, mode, site) {
+            if races_on() {
+                self.clock.acquired();
+            }
             if recorder::on() {
                 self.record_acquire(thread, id, mode, true, site);
             }
@@ -198,6 +208,9 @@ impl LockMeta {
         if let Some(thread) = self.enter(id, mode, true, site) {
             if mode != Mode::Shared {
                 self.owner.store(thread.0, Ordering::Relaxed);
+            }
+            if races_on() {
+                self.clock.acquired();
             }
             if recorder::on() {
                 self.record_acquire(thread, id, mode, false, site);
@@ -227,10 +240,14 @@ impl LockMeta {
                 Some(last) if last.id == id => st.held.pop(),
                 _ => st.position(id).map(|index| st.held.remove(index)),
             }?;
+            let thread = st.id();
+            if races_on() {
+                self.clock.releasing(thread, &mut st.clock);
+            }
             Some((
                 held.out_edge,
                 reentrant && st.position(id).is_some(),
-                st.id(),
+                thread,
             ))
         })
         .flatten();
@@ -724,7 +741,7 @@ impl CondvarMeta {
 
 /// Lock names live as long as the program, one copy per distinct name: a lock's name must
 /// outlive the lock, because reports about it can come later.
-fn intern(name: Cow<'static, str>) -> &'static str {
+pub(crate) fn intern(name: Cow<'static, str>) -> &'static str {
     static NAMES: Mutex<Option<FxHashSet<&'static str>>> = Mutex::new(None);
     match name {
         Cow::Borrowed(name) => name,

@@ -3,7 +3,9 @@
 use std::borrow::Cow;
 use std::panic::Location;
 
-use crate::ids::{LockKind, Mode};
+use crate::analysis::{VarState, VectorClock};
+use crate::finding::Finding;
+use crate::ids::{LockKind, Mode, ThreadId};
 
 /// Empty: an inactive lock carries no metadata, so it has parking_lot's exact size.
 #[derive(Debug)]
@@ -94,4 +96,66 @@ impl CondvarMeta {
 
     #[inline(always)]
     pub(crate) fn notified(&self, _all: bool, _site: &'static Location<'static>) {}
+}
+
+/// Nothing to hand over: without detection, threads carry no clocks.
+#[derive(Debug)]
+pub(crate) struct Fork;
+
+#[inline(always)]
+pub(crate) fn fork(_site: &'static Location<'static>) -> Fork {
+    Fork
+}
+
+#[inline(always)]
+pub(crate) fn adopt(_fork: Fork) {}
+
+#[inline(always)]
+pub(crate) fn final_clock() -> VectorClock {
+    VectorClock::new()
+}
+
+#[inline(always)]
+pub(crate) fn joined(
+    _child: ThreadId,
+    _clock: Option<&VectorClock>,
+    _site: &'static Location<'static>,
+) {
+}
+
+#[inline(always)]
+pub(crate) fn child_id(_fork: &Fork) -> ThreadId {
+    ThreadId(0)
+}
+
+/// Empty: without detection, a tracked value is a value behind a mutex.
+#[derive(Debug)]
+pub(crate) struct VarMeta;
+
+impl VarMeta {
+    #[inline(always)]
+    pub(crate) const fn new(
+        _class: &'static Location<'static>,
+        _name: Option<&'static str>,
+    ) -> Self {
+        VarMeta
+    }
+
+    #[inline(always)]
+    pub(crate) fn access(
+        &self,
+        _state: &mut VarState,
+        _write: bool,
+        _site: &'static Location<'static>,
+    ) -> Option<Finding> {
+        None
+    }
+}
+
+/// Names are kept only for reports, which an inactive build has none of.
+pub(crate) fn intern(name: Cow<'static, str>) -> &'static str {
+    match name {
+        Cow::Borrowed(name) => name,
+        Cow::Owned(_) => "",
+    }
 }

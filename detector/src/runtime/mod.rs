@@ -9,6 +9,8 @@
 #[cfg(lockscan_active)]
 mod active;
 #[cfg(lockscan_active)]
+pub(crate) mod hb;
+#[cfg(lockscan_active)]
 mod order;
 #[cfg(lockscan_active)]
 mod state;
@@ -18,12 +20,16 @@ mod waits;
 pub(crate) mod recorder;
 
 #[cfg(lockscan_active)]
-pub(crate) use active::{CondvarMeta, LockMeta};
+pub(crate) use active::{CondvarMeta, LockMeta, intern};
+#[cfg(lockscan_active)]
+pub(crate) use hb::{Fork, VarMeta, adopt, child_id, final_clock, fork, joined};
 
 #[cfg(not(lockscan_active))]
 mod inactive;
 #[cfg(not(lockscan_active))]
-pub(crate) use inactive::{CondvarMeta, LockMeta};
+pub(crate) use inactive::{
+    CondvarMeta, Fork, LockMeta, VarMeta, adopt, child_id, final_clock, fork, intern, joined,
+};
 
 /// Whether this build of lockscan instruments its locks.
 pub const fn is_active() -> bool {

@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use parking_lot::{Condvar, Mutex};
 use rustc_hash::FxHashSet;
 
-use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId};
+use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId, VarId};
 
 /// One recorded operation, before formatting.
 #[derive(Clone, Debug)]
@@ -64,6 +64,31 @@ pub(crate) enum Event {
         all: bool,
         site: &'static Location<'static>,
     },
+    Var {
+        var: VarId,
+        name: Option<&'static str>,
+        site: &'static Location<'static>,
+    },
+    Read {
+        tid: ThreadId,
+        var: VarId,
+        site: &'static Location<'static>,
+    },
+    Write {
+        tid: ThreadId,
+        var: VarId,
+        site: &'static Location<'static>,
+    },
+    Spawn {
+        tid: ThreadId,
+        child: ThreadId,
+        site: &'static Location<'static>,
+    },
+    Join {
+        tid: ThreadId,
+        child: ThreadId,
+        site: &'static Location<'static>,
+    },
 }
 
 impl Event {
@@ -73,8 +98,12 @@ impl Event {
             | Event::Acquire { tid, .. }
             | Event::Release { tid, .. }
             | Event::Wait { tid, .. }
-            | Event::Notify { tid, .. } => Some(*tid),
-            Event::Lock { .. } | Event::Condvar { .. } => None,
+            | Event::Notify { tid, .. }
+            | Event::Read { tid, .. }
+            | Event::Write { tid, .. }
+            | Event::Spawn { tid, .. }
+            | Event::Join { tid, .. } => Some(*tid),
+            Event::Lock { .. } | Event::Condvar { .. } | Event::Var { .. } => None,
         }
     }
 }
@@ -519,6 +548,37 @@ impl Writer {
                 if *all {
                     self.out.write_all(b",\"all\":true")?;
                 }
+                self.site(site)?;
+            }
+            Event::Var { var, name, site } => {
+                self.out.write_all(b"{\"type\":\"var\"")?;
+                self.number(b"var", var.0)?;
+                if let Some(name) = name {
+                    self.out.write_all(b",\"name\":")?;
+                    json_str(&mut self.out, name)?;
+                }
+                self.site(site)?;
+            }
+            Event::Read { tid, var, site } | Event::Write { tid, var, site } => {
+                let kind: &[u8] = if matches!(event, Event::Read { .. }) {
+                    b"{\"type\":\"read\""
+                } else {
+                    b"{\"type\":\"write\""
+                };
+                self.out.write_all(kind)?;
+                self.number(b"tid", tid.0)?;
+                self.number(b"var", var.0)?;
+                self.site(site)?;
+            }
+            Event::Spawn { tid, child, site } | Event::Join { tid, child, site } => {
+                let kind: &[u8] = if matches!(event, Event::Spawn { .. }) {
+                    b"{\"type\":\"spawn\""
+                } else {
+                    b"{\"type\":\"join\""
+                };
+                self.out.write_all(kind)?;
+                self.number(b"tid", tid.0)?;
+                self.number(b"child", child.0)?;
                 self.site(site)?;
             }
         }

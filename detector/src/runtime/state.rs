@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::analysis::VectorClock;
 use crate::ids::{LockId, Mode, ThreadId};
 
 /// What reports need to know about a lock, copied into every held entry so that no pointer to
@@ -84,6 +85,9 @@ impl EdgeCache {
 pub(super) struct ThreadState {
     id: u64,
     pub held: Vec<Held>,
+    /// What this thread knows happened before its next step (for races): its own component
+    /// counts its releases and spawns.
+    pub clock: VectorClock,
     pub cache: EdgeCache,
     /// Whether this thread's name is in the global registry.
     pub registered: bool,
@@ -96,6 +100,7 @@ impl ThreadState {
         ThreadState {
             id: 0,
             held: Vec::new(),
+            clock: VectorClock::new(),
             cache: EdgeCache::new(),
             registered: false,
         }
@@ -103,15 +108,28 @@ impl ThreadState {
 
     pub fn id(&mut self) -> ThreadId {
         if self.id == 0 {
-            self.id = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
+            self.adopt(new_thread_id(), &VectorClock::new());
         }
         ThreadId(self.id)
+    }
+
+    /// Takes the id a parent chose for this thread, and what the parent knew when it spawned
+    /// it. Only before the thread did anything tracked.
+    pub fn adopt(&mut self, id: ThreadId, inherited: &VectorClock) {
+        self.id = id.0;
+        self.clock.join(inherited);
+        self.clock.set(id, self.clock.get(id).max(1));
     }
 
     /// The index of the innermost hold of `lock`.
     pub fn position(&self, lock: LockId) -> Option<usize> {
         self.held.iter().rposition(|h| h.id == lock)
     }
+}
+
+/// A fresh thread id.
+pub(super) fn new_thread_id() -> ThreadId {
+    ThreadId(NEXT_THREAD.fetch_add(1, Ordering::Relaxed))
 }
 
 thread_local! {

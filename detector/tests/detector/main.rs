@@ -12,6 +12,7 @@ mod api;
 mod cycles;
 mod deadlock;
 mod policy;
+mod races;
 mod ranks;
 mod record;
 mod support;
