@@ -39,8 +39,12 @@ impl Lock for lockscan::Mutex<u64> {
 }
 
 fn uncontended<L: Lock>(c: &mut Criterion) {
+    uncontended_labelled::<L>(c, "uncontended lock+unlock");
+}
+
+fn uncontended_labelled<L: Lock>(c: &mut Criterion, label: &str) {
     let lock = L::create(0);
-    c.bench_function(&format!("uncontended lock+unlock/{}", L::NAME), |b| {
+    c.bench_function(&format!("{label}/{}", L::NAME), |b| {
         b.iter(|| drop(black_box(lock.acquire())))
     });
 }
@@ -126,6 +130,12 @@ fn tracked_get_set(c: &mut Criterion) {
             atomic.store(black_box(v + 1), Ordering::Relaxed);
         })
     });
+    c.bench_function("get+set/atomic SeqCst", |b| {
+        b.iter(|| {
+            let v = atomic.load(Ordering::SeqCst);
+            atomic.store(black_box(v + 1), Ordering::SeqCst);
+        })
+    });
     let tracked = lockscan::Tracked::new(0_u64);
     c.bench_function("get+set/lockscan::Tracked", |b| {
         b.iter(|| {
@@ -151,7 +161,7 @@ fn all(c: &mut Criterion) {
     create_nested_drop::<lockscan::Mutex<u64>>(c);
     tracked_get_set(c);
     // After tracked values were used, every lock also keeps a clock: measured again.
-    uncontended::<lockscan::Mutex<u64>>(c);
+    uncontended_labelled::<lockscan::Mutex<u64>>(c, "uncontended lock+unlock, races on");
     uncontended_recording(c);
 }
 

@@ -76,18 +76,18 @@ impl VarState {
         site: Option<Site>,
     ) -> Option<Race> {
         let clock = now.get(thread);
-        let access = Access {
-            thread,
-            clock,
-            site,
-            write: false,
-        };
         // The same epoch read again: nothing new to learn.
         if let Reads::Epoch(last) = &self.reads {
             if last.thread == thread && last.clock == clock {
                 return None;
             }
         }
+        let access = Access {
+            thread,
+            clock,
+            site,
+            write: false,
+        };
         let race = match &self.write {
             Some(write) if write.thread != thread && !write.before(now) => Some(Race {
                 earlier: write.clone(),

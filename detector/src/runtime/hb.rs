@@ -142,7 +142,9 @@ impl VarMeta {
         write: bool,
         site: &'static Location<'static>,
     ) -> Option<Finding> {
-        RACES.store(true, Ordering::Relaxed);
+        if !RACES.load(Ordering::Relaxed) {
+            RACES.store(true, Ordering::Relaxed);
+        }
         let (thread, race) = state::with(|st| {
             let thread = st.id();
             if !st.registered {
