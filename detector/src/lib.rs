@@ -6,6 +6,7 @@ pub mod finding;
 pub mod graph;
 pub mod ids;
 pub mod site;
+pub mod trace;
 
 pub use finding::{Finding, FindingEdge, FindingKind, Severity, VarAccess};
 pub use ids::{CondvarId, LockId, LockKind, Mode, ThreadId, VarId};
