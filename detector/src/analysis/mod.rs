@@ -3,6 +3,8 @@
 
 pub mod clock;
 pub mod order;
+pub mod replay;
 
 pub use clock::VectorClock;
 pub use order::{Classification, EdgeData, Names, Occurrence, classify, cycle_finding};
+pub use replay::{Analysis, Replay, ReplayOptions, TraceResult};
