@@ -5,6 +5,7 @@ pub mod analysis;
 pub mod finding;
 pub mod graph;
 pub mod ids;
+pub mod report;
 pub mod site;
 pub mod trace;
 
