@@ -1,0 +1,5 @@
+//! lockscan's integration tests: one binary, with helper modules (ripgrep style).
+
+mod corpus;
+mod replay;
+mod util;
