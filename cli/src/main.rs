@@ -78,7 +78,8 @@ struct AnalyzeArgs {
     #[arg(long, value_enum, default_value_t = InputFormatArg::Auto)]
     input_format: InputFormatArg,
 
-    /// When to color the text report (`auto` honours NO_COLOR and whether output is a terminal).
+    /// When to color the text report. `auto` colors a terminal, unless NO_COLOR is set;
+    /// CLICOLOR_FORCE colors a pipe too.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     color: ColorArg,
 
@@ -268,8 +269,12 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
         ColorArg::Always => true,
         ColorArg::Never => false,
         ColorArg::Auto => {
-            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-            !no_color && writes_to_stdout(args.output.as_deref()) && io::stdout().is_terminal()
+            let set =
+                |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
+            // NO_COLOR (no-color.org) wins over CLICOLOR_FORCE; an explicit flag wins over both.
+            !set("NO_COLOR")
+                && (set("CLICOLOR_FORCE")
+                    || (writes_to_stdout(args.output.as_deref()) && io::stdout().is_terminal()))
         }
     };
     let renderer = OutputFormat::from(args.format).renderer(color);
