@@ -858,6 +858,10 @@ impl Replay {
             .cycles(self.options.max_cycle_len, self.options.max_cycles);
         let found = classify_cycles(&self.graph, &cycles.cycles, &self, &self.deadlock_keys);
         self.findings.extend(found);
+        // Most severe first, then in the order of the public contract; stable, so findings of
+        // one kind keep the order the trace showed them in.
+        self.findings
+            .sort_by_key(|f| (std::cmp::Reverse(f.severity), f.kind));
         let merge_edges = if self.options.merge {
             self.merge_edges()
         } else {
