@@ -111,15 +111,28 @@ impl Render for TextRenderer {
         let events = plural(summary.events as usize, "event", "events");
         let bold = self.paint(BOLD);
         let reset = self.paint(RESET);
+        let mut trouble = String::new();
+        if summary.trace_errors > 0 {
+            trouble.push_str(&format!(
+                "; {}",
+                plural(summary.trace_errors, "unreadable line", "unreadable lines")
+            ));
+        }
+        if summary.trace_warnings > 0 {
+            trouble.push_str(&format!(
+                "; {}",
+                plural(summary.trace_warnings, "trace warning", "trace warnings")
+            ));
+        }
         if findings.is_empty() {
             writeln!(
                 out,
-                "{bold}lockscan: no findings{reset} in {traces} ({events})"
+                "{bold}lockscan: no findings{reset} in {traces} ({events}){trouble}"
             )?;
         } else {
             writeln!(
                 out,
-                "{bold}lockscan: {}, {}, {}{reset} in {traces} ({events})",
+                "{bold}lockscan: {}, {}, {}{reset} in {traces} ({events}){trouble}",
                 plural(counts.errors, "error", "errors"),
                 plural(counts.warnings, "warning", "warnings"),
                 plural(counts.notes, "note", "notes"),
@@ -168,6 +181,22 @@ mod tests {
         assert!(!text.contains('\x1b'));
         let empty = render(TextRenderer { color: false }, &[]);
         assert_eq!(empty, "lockscan: no findings in 1 trace (10 events)\n");
+        let summary = Summary {
+            traces: 2,
+            events: 1,
+            trace_errors: 1,
+            trace_warnings: 3,
+            complete: false,
+        };
+        let mut out = Vec::new();
+        TextRenderer { color: false }
+            .render(&[], &summary, &mut out)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "lockscan: no findings in 2 traces (1 event); 1 unreadable line; 3 trace warnings\n\
+             lockscan: the cycle search hit its limits; more cycles may exist\n"
+        );
     }
 
     #[test]

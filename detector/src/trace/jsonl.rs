@@ -28,6 +28,8 @@ pub struct JsonlReader<R> {
     seen_header: bool,
     seen_end: bool,
     finished: bool,
+    /// Non-blank lines so far, to check the `end` record's count.
+    records: u64,
 }
 
 impl<R: BufRead> JsonlReader<R> {
@@ -40,6 +42,7 @@ impl<R: BufRead> JsonlReader<R> {
             seen_header: false,
             seen_end: false,
             finished: false,
+            records: 0,
         }
     }
 
@@ -69,6 +72,7 @@ impl<R: BufRead> JsonlReader<R> {
         if line.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
+        self.records += 1;
         let record: Record<'_> = match serde_json::from_slice(line) {
             Ok(record) => record,
             Err(err) => {
@@ -93,8 +97,16 @@ impl<R: BufRead> JsonlReader<R> {
             .map_err(|(expected, found)| self.lines.problem(expected, found, false))?;
         match &event {
             Event::Header(_) => self.seen_header = true,
-            Event::End { dropped, .. } => {
+            Event::End { dropped, events } => {
                 self.seen_end = true;
+                let read = self.records - 1;
+                if let Some(written) = events.filter(|&written| written != read) {
+                    self.warnings.push(TraceWarning::EventCountMismatch {
+                        file: self.lines.file.clone(),
+                        written,
+                        read,
+                    });
+                }
                 if let Some(dropped) = dropped.filter(|&d| d > 0) {
                     self.warnings.push(TraceWarning::DroppedEvents {
                         file: self.lines.file.clone(),
@@ -443,6 +455,22 @@ mod tests {
         );
         let (events, _) = read("{\"type\":\"header\",\"format\":\"other\",\"version\":1}\n");
         assert!(events[0].is_err());
+    }
+
+    #[test]
+    fn the_end_record_count_is_checked() {
+        let text = format!("{HEADER}\n{{\"type\":\"thread\",\"tid\":1}}\n\n");
+        let (_, warnings) = read(&format!("{text}{{\"type\":\"end\",\"events\":2}}\n"));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let (_, warnings) = read(&format!("{text}{{\"type\":\"end\",\"events\":3}}\n"));
+        assert_eq!(
+            warnings,
+            [TraceWarning::EventCountMismatch {
+                file: "t.jsonl".into(),
+                written: 3,
+                read: 2
+            }]
+        );
     }
 
     #[test]

@@ -133,6 +133,20 @@ pub enum TraceWarning {
         /// How many.
         dropped: u64,
     },
+    /// The `end` record counts a different number of records than the file has before it:
+    /// lines were lost or added after recording.
+    #[error(
+        "{file}: the `end` record counts {written} records but the file has {read} before it; \
+         lines were lost or added"
+    )]
+    EventCountMismatch {
+        /// The file.
+        file: Arc<str>,
+        /// What the recorder says it wrote.
+        written: u64,
+        /// The non-blank lines before the `end` record.
+        read: u64,
+    },
 }
 
 /// The format a reader actually reads.
