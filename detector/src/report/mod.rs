@@ -20,7 +20,7 @@ use crate::finding::{Finding, Severity};
 pub struct Summary {
     /// How many traces were read.
     pub traces: usize,
-    /// How many events they held.
+    /// How many events (records, lines) they held.
     pub events: u64,
     /// How many lines could not be read.
     pub trace_errors: usize,

@@ -48,32 +48,34 @@ impl TextRenderer {
                 self.paint(RESET),
             )?;
         }
-        for line in lines {
-            writeln!(out, "{line}")?;
-        }
-        if let Some(site) = main_site(finding)
-            && let Some(source) = source_line(site)
-        {
+        let snippet = main_site(finding).and_then(|site| Some((site, source_line(site)?)));
+        let mut lines = lines.peekable();
+        if let Some((site, source)) = snippet {
+            // rustc's layout: the location and the source line right under the headline.
+            if finding.site.is_some() {
+                lines.next_if(|line| line.trim_start().starts_with("-->"));
+            }
             let number = site.line().unwrap_or(0).to_string();
             let pad = " ".repeat(number.len());
             let blue = self.paint(BLUE);
             let reset = self.paint(RESET);
-            if finding.site.is_none() {
-                // `Display` shows the finding's own site already; an edge's is new here.
-                writeln!(out, "{pad}{blue}-->{reset} {site}")?;
-            }
+            writeln!(out, "{pad}{blue}-->{reset} {site}")?;
             writeln!(out, "{pad} {blue}|{reset}")?;
             writeln!(out, "{blue}{number} |{reset} {source}")?;
-            if let Some(column) = site.column().filter(|&c| c >= 1) {
-                let indent: String = source
-                    .chars()
-                    .take(column as usize - 1)
-                    .map(|c| if c == '\t' { '\t' } else { ' ' })
-                    .collect();
-                writeln!(out, "{pad} {blue}|{reset} {indent}{blue}^{reset}")?;
-            } else {
-                writeln!(out, "{pad} {blue}|{reset}")?;
+            match site.column().filter(|&c| c >= 1) {
+                Some(column) => {
+                    let indent: String = source
+                        .chars()
+                        .take(column as usize - 1)
+                        .map(|c| if c == '\t' { '\t' } else { ' ' })
+                        .collect();
+                    writeln!(out, "{pad} {blue}|{reset} {indent}{blue}^{reset}")?;
+                }
+                None => writeln!(out, "{pad} {blue}|{reset}")?,
             }
+        }
+        for line in lines {
+            writeln!(out, "{line}")?;
         }
         writeln!(out)
     }
