@@ -2,4 +2,5 @@
 
 mod corpus;
 mod replay;
+mod robust;
 mod util;
