@@ -438,7 +438,8 @@ impl Replay {
             .holders
             .iter()
             .any(|&(other, other_mode)| other as usize != t && other_mode.conflicts_with(mode));
-        if conflicting {
+        // A semaphore's permits are not owned: several threads hold one legitimately.
+        if conflicting && self.locks[l as usize].kind != LockKind::Semaphore {
             self.inconsistent(t as u32, l, site.clone());
         }
         // A successful try-lock could not have waited: no edge into the lock. An acquisition
@@ -523,6 +524,20 @@ impl Replay {
                     let holders = &mut self.locks[l as usize].holders;
                     if let Some(at) = holders.iter().position(|&(h, _)| h as usize == t) {
                         holders.swap_remove(at);
+                    }
+                }
+            }
+            None if self.locks[l as usize].kind == LockKind::Semaphore => {
+                // Any thread may return a permit: take it from a holder, if there is one.
+                if let Some(&(holder, _)) = self.locks[l as usize].holders.first() {
+                    let holder = holder as usize;
+                    if let Some(index) = self.holds(holder, l) {
+                        let held = &mut self.threads[holder].held[index];
+                        held.count -= 1;
+                        if held.count == 0 {
+                            self.threads[holder].held.remove(index);
+                            self.locks[l as usize].holders.remove(0);
+                        }
                     }
                 }
             }
@@ -691,8 +706,12 @@ impl Replay {
         if path.len() >= 64 {
             return false;
         }
-        path.push((at, pending.lock));
         let lock = &self.locks[pending.lock as usize];
+        if lock.kind == LockKind::Semaphore {
+            // Its capacity is not recorded: waiting on it need not be waiting on its holders.
+            return false;
+        }
+        path.push((at, pending.lock));
         for &(holder, held_mode) in &lock.holders {
             if !held_mode.conflicts_with(pending.mode) {
                 continue;
@@ -1239,8 +1258,9 @@ impl Names for Analysis {
 mod tests {
     use super::*;
 
-    /// A tiny event language: `acq t l`, `try t l`, `req t l`, `rel t l`, `spawn t c`,
-    /// `join t c`, `wait t cv l`, `notify t cv`, `mutex l` (declares a mutex), `reentrant l`.
+    /// A tiny event language: `acq t l`, `racq t l` (shared), `try t l`, `req t l`,
+    /// `rel t l`, `spawn t c`, `join t c`, `wait t cv l`, `notify t cv`, and declarations
+    /// `mutex l`, `rwlock l`, `reentrant l`, `semaphore l`. Undeclared locks are mutexes.
     fn replay(script: &str) -> TraceResult {
         replay_with(script, &[])
     }
@@ -1310,11 +1330,12 @@ mod tests {
                     all: false,
                     site,
                 },
-                "mutex" | "reentrant" | "rwlock" => Event::Lock {
+                "mutex" | "reentrant" | "rwlock" | "semaphore" => Event::Lock {
                     lock: LockId(n(1)),
                     kind: match words[0] {
                         "mutex" => LockKind::Mutex,
                         "rwlock" => LockKind::RwLock,
+                        "semaphore" => LockKind::Semaphore,
                         _ => LockKind::Reentrant,
                     },
                     name: None,
@@ -1456,6 +1477,21 @@ mod tests {
         // Shared holders do not conflict.
         let result = replay("rwlock 1; racq 1 1; racq 2 1");
         assert!(result.warnings.is_empty());
+    }
+
+    #[test]
+    fn semaphore_permits_are_shared_and_returned_by_anyone() {
+        let result = replay("semaphore 1; acq 1 1; acq 2 1; rel 3 1; rel 2 1");
+        assert!(result.findings.is_empty(), "{:?}", result.findings);
+        assert!(result.warnings.is_empty(), "{:?}", result.warnings);
+        // Waiting on a semaphore is not a wait cycle: its capacity is unknown.
+        let result = replay("semaphore 1; acq 1 1; acq 2 2; req 1 2; req 2 1");
+        assert!(
+            result
+                .findings
+                .iter()
+                .all(|f| f.kind != FindingKind::Deadlock)
+        );
     }
 
     #[test]
