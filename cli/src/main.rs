@@ -1,17 +1,375 @@
 //! The `lockscan` command line tool.
 
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
-    match run() {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::from(2)
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use lockscan::Severity;
+use lockscan::analysis::{Analysis, Replay, ReplayOptions};
+use lockscan::report::{OutputFormat, Summary};
+use lockscan::trace::{InputFormat, TraceReader};
+
+/// Exit code: no finding at or above `--fail-on`.
+const EXIT_CLEAN: u8 = 0;
+/// Exit code: findings at or above `--fail-on`.
+const EXIT_FINDINGS: u8 = 1;
+/// Exit code: usage, I/O or parse error.
+const EXIT_ERROR: u8 = 2;
+
+/// How many unreadable lines of one trace are shown before the rest are only counted.
+const MAX_ERRORS_SHOWN: usize = 20;
+
+/// The extensions a directory's trace files have.
+const TRACE_EXTENSIONS: [&str; 4] = ["std", "json", "jsonl", "ndjson"];
+
+const ANALYZE_HELP: &str = "\
+Examples:
+  lockscan analyze target/lockscan/bank-4242.json
+  lockscan analyze target/lockscan/ --format json --output report.json
+  lockscan analyze --fail-on never ../shared/corpus/std/StringBuffer.std
+  lockscan analyze --input-format std - < trace.txt
+
+Exit codes:
+  0  no finding at or above --fail-on
+  1  findings at or above --fail-on
+  2  usage, I/O or parse error
+
+A directory is searched recursively for *.std, *.json, *.jsonl and *.ndjson files. When several
+traces are given, locks are also matched across them by name (else class) to find lock-order
+cycles that only their union shows.";
+
+/// Find deadlocks, lock-order inversions and lock misuse in recorded traces.
+#[derive(Debug, Parser)]
+#[command(name = "lockscan", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Analyze traces (lockscan JSONL or RAPID STD) and report what they show.
+    #[command(after_help = ANALYZE_HELP)]
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(Debug, Args)]
+struct AnalyzeArgs {
+    /// Trace files, directories of traces, or `-` for standard input.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+
+    /// The report format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    format: FormatArg,
+
+    /// Where to write the report (`-` is standard output).
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// The least severity that makes the exit code 1.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    fail_on: FailOn,
+
+    /// The trace format; `auto` decides from the first byte of each trace.
+    #[arg(long, value_enum, default_value_t = InputFormatArg::Auto)]
+    input_format: InputFormatArg,
+
+    /// When to color the text report. `auto` colors a terminal, unless NO_COLOR is set;
+    /// CLICOLOR_FORCE colors a pipe too.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    color: ColorArg,
+
+    /// The longest lock-order cycle looked for, in locks.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    max_cycle_len: usize,
+
+    /// How many cycles to enumerate at most.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    max_cycles: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum FormatArg {
+    Text,
+    Json,
+    Sarif,
+    Github,
+    Junit,
+}
+
+impl From<FormatArg> for OutputFormat {
+    fn from(format: FormatArg) -> Self {
+        match format {
+            FormatArg::Text => OutputFormat::Text,
+            FormatArg::Json => OutputFormat::Json,
+            FormatArg::Sarif => OutputFormat::Sarif,
+            FormatArg::Github => OutputFormat::Github,
+            FormatArg::Junit => OutputFormat::Junit,
         }
     }
 }
 
-fn run() -> anyhow::Result<ExitCode> {
-    anyhow::bail!("no subcommand is implemented yet")
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum FailOn {
+    Error,
+    Warning,
+    Note,
+    Never,
+}
+
+impl FailOn {
+    fn threshold(self) -> Option<Severity> {
+        match self {
+            FailOn::Error => Some(Severity::Error),
+            FailOn::Warning => Some(Severity::Warning),
+            FailOn::Note => Some(Severity::Note),
+            FailOn::Never => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum InputFormatArg {
+    Auto,
+    Jsonl,
+    Std,
+}
+
+impl From<InputFormatArg> for InputFormat {
+    fn from(format: InputFormatArg) -> Self {
+        match format {
+            InputFormatArg::Auto => InputFormat::Auto,
+            InputFormatArg::Jsonl => InputFormat::Jsonl,
+            InputFormatArg::Std => InputFormat::Std,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // `--help` and `--version` are "errors" that exit 0; usage errors exit 2.
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() {
+                EXIT_ERROR
+            } else {
+                EXIT_CLEAN
+            });
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Analyze(args) => analyze(&args),
+    }
+}
+
+/// One input: a file, or standard input.
+enum Input {
+    Stdin,
+    File(PathBuf),
+}
+
+impl Input {
+    fn name(&self) -> String {
+        match self {
+            Input::Stdin => "<stdin>".to_owned(),
+            Input::File(path) => path.display().to_string(),
+        }
+    }
+}
+
+fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
+    let inputs = collect_inputs(&args.paths)?;
+    let options = ReplayOptions {
+        max_cycle_len: args.max_cycle_len.max(2),
+        max_cycles: args.max_cycles.max(1),
+        merge: true,
+    };
+    let mut analysis = Analysis::new(options.clone());
+    let mut summary = Summary {
+        complete: true,
+        ..Summary::default()
+    };
+    let stderr = io::stderr();
+    let mut diagnostics = stderr.lock();
+    for input in &inputs {
+        let name = input.name();
+        let reader: Box<dyn BufRead> = match input {
+            Input::Stdin => Box::new(BufReader::with_capacity(1 << 16, io::stdin().lock())),
+            Input::File(path) => match File::open(path) {
+                Ok(file) => Box::new(BufReader::with_capacity(1 << 16, file)),
+                Err(err) => {
+                    writeln!(diagnostics, "error: {name}: cannot open: {err}")?;
+                    summary.trace_errors += 1;
+                    continue;
+                }
+            },
+        };
+        let mut reader = match TraceReader::new(reader, name.as_str(), args.input_format.into()) {
+            Ok(reader) => reader,
+            Err(err) => {
+                writeln!(diagnostics, "error: {err}")?;
+                summary.trace_errors += 1;
+                continue;
+            }
+        };
+        let mut errors = 0usize;
+        let result = Replay::new(options.clone()).run(&mut reader, |err| {
+            errors += 1;
+            if errors <= MAX_ERRORS_SHOWN {
+                // Diagnostics going nowhere (a closed stderr) must not stop the analysis.
+                let _ = writeln!(diagnostics, "error: {err}");
+            }
+        });
+        if errors > MAX_ERRORS_SHOWN {
+            writeln!(
+                diagnostics,
+                "error: {name}: {} more unreadable lines not shown",
+                errors - MAX_ERRORS_SHOWN
+            )?;
+        }
+        for warning in reader.warnings() {
+            writeln!(diagnostics, "warning: {warning}")?;
+        }
+        for warning in &result.warnings {
+            writeln!(diagnostics, "warning: {name}: {warning}")?;
+        }
+        summary.trace_errors += errors;
+        summary.trace_warnings += reader.warnings().len() + result.warnings.len();
+        summary.traces += 1;
+        // Records as the file has them (an STD line is one event), not counting the
+        // declarations the STD reader adds before an entity's first use.
+        summary.events += reader.line();
+        summary.complete &= result.complete;
+        analysis.add(&name, result);
+    }
+    summary.complete &= analysis.complete;
+    let findings = analysis.finish();
+
+    let color = match args.color {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => {
+            let set =
+                |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
+            // NO_COLOR (no-color.org) wins over CLICOLOR_FORCE; an explicit flag wins over both.
+            !set("NO_COLOR")
+                && (set("CLICOLOR_FORCE")
+                    || (writes_to_stdout(args.output.as_deref()) && io::stdout().is_terminal()))
+        }
+    };
+    let renderer = OutputFormat::from(args.format).renderer(color);
+    let mut out: Box<dyn Write> = match args.output.as_deref() {
+        Some(path) if path != Path::new("-") => Box::new(BufWriter::new(
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        _ => Box::new(BufWriter::new(io::stdout().lock())),
+    };
+    renderer
+        .render(&findings, &summary, &mut out)
+        .and_then(|()| out.flush())
+        .context("cannot write the report")?;
+
+    if summary.trace_errors > 0 {
+        return Ok(EXIT_ERROR);
+    }
+    let failing = args
+        .fail_on
+        .threshold()
+        .is_some_and(|threshold| findings.iter().any(|f| f.severity >= threshold));
+    Ok(if failing { EXIT_FINDINGS } else { EXIT_CLEAN })
+}
+
+fn writes_to_stdout(output: Option<&Path>) -> bool {
+    output.is_none_or(|path| path == Path::new("-"))
+}
+
+/// Expands the command line's paths: files as they are, directories into their trace files
+/// (sorted, so reports are reproducible), `-` into standard input.
+fn collect_inputs(paths: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
+    let mut inputs = Vec::new();
+    let mut stdin_seen = false;
+    for path in paths {
+        if path == Path::new("-") {
+            if stdin_seen {
+                bail!("`-` (standard input) can be given only once");
+            }
+            stdin_seen = true;
+            inputs.push(Input::Stdin);
+        } else if path.is_dir() {
+            let mut found = Vec::new();
+            walk(path, &mut found)?;
+            if found.is_empty() {
+                bail!(
+                    "{}: no trace files (*.{}) in this directory",
+                    path.display(),
+                    TRACE_EXTENSIONS.join(", *.")
+                );
+            }
+            found.sort();
+            inputs.extend(found.into_iter().map(Input::File));
+        } else {
+            // A missing file is reported when it is opened, with the other traces analyzed.
+            inputs.push(Input::File(path.clone()));
+        }
+    }
+    Ok(inputs)
+}
+
+fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    for entry in entries {
+        let path = entry
+            .with_context(|| format!("cannot read {}", dir.display()))?
+            .path();
+        if path.is_dir() {
+            walk(&path, found)?;
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| TRACE_EXTENSIONS.contains(&e))
+        {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn fail_on_thresholds() {
+        assert_eq!(FailOn::Warning.threshold(), Some(Severity::Warning));
+        assert_eq!(FailOn::Never.threshold(), None);
+    }
 }

@@ -56,10 +56,12 @@ pub mod graph;
 pub mod ids;
 mod policy;
 pub mod record;
+pub mod report;
 mod runtime;
 pub mod site;
 pub mod sync;
 pub mod thread;
+pub mod trace;
 mod tracked;
 
 pub use finding::{Finding, FindingEdge, FindingKind, Severity, VarAccess};

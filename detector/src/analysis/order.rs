@@ -82,6 +82,8 @@ pub struct Classification {
     pub chosen: Vec<usize>,
     /// Why, in words.
     pub reason: String,
+    /// The gate lock of a gated cycle, so reports can name it.
+    pub gate: Option<LockId>,
 }
 
 /// Classifies the cycle `locks[0] -> locks[1] -> ... -> locks[0]` whose edges are `edges`
@@ -132,10 +134,15 @@ pub fn classify(locks: &[LockId], edges: &[&EdgeData]) -> Option<Classification>
             ),
         ),
     };
+    let gate = match outcome {
+        Outcome::Gated(gate) => Some(gate),
+        _ => None,
+    };
     Some(Classification {
         kind,
         chosen,
         reason,
+        gate,
     })
 }
 
@@ -321,7 +328,15 @@ pub fn cycle_finding(
         }
     };
     let mut finding = Finding::new(class.kind, message);
-    finding.reason = class.reason.clone();
+    finding.reason = match class.gate {
+        // `classify` knows ids only; name the gate the way the report names locks.
+        Some(gate) => format!(
+            "every way to close the cycle holds the gate lock `{}` as well, which serializes \
+             the edges",
+            names.lock_name(gate)
+        ),
+        None => class.reason.clone(),
+    };
     finding.locks = lock_names;
     finding.threads = threads;
     finding.edges = finding_edges;

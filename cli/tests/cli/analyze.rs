@@ -1,0 +1,275 @@
+//! `lockscan analyze`: inputs, exit codes and `--fail-on`.
+
+use crate::util::*;
+
+#[test]
+fn no_findings_exits_0() {
+    let dir = scratch("no_findings_exits_0");
+    let trace = write(
+        &dir,
+        "clean.jsonl",
+        &jsonl(&[
+            r#"{"type":"acquire","tid":1,"lock":1}"#,
+            r#"{"type":"release","tid":1,"lock":1}"#,
+        ]),
+    );
+    let run = lockscan(&["analyze", &trace]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "lockscan: no findings in 1 trace (4 events)\n");
+    assert_eq!(run.stderr, "");
+}
+
+#[test]
+fn an_error_finding_exits_1() {
+    let dir = scratch("an_error_finding_exits_1");
+    let trace = write(&dir, "abba.jsonl", &ab_ba());
+    let run = lockscan(&["analyze", &trace]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stdout.starts_with("error[potential-deadlock]: "),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("= cycle: `a` -> `b` -> `a`"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .ends_with("lockscan: 1 error, 0 warnings, 0 notes in 1 trace (10 events)\n")
+    );
+}
+
+#[test]
+fn the_string_buffer_deadlock_exits_1() {
+    let Some(trace) = corpus("std/StringBuffer.std") else {
+        return;
+    };
+    let run = lockscan(&["analyze", &trace]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.starts_with("error[deadlock]: "),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("is blocked acquiring"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_parse_error_exits_2_with_file_and_line() {
+    let Some(trace) = corpus("malformed/unsupported_character.std") else {
+        return;
+    };
+    let run = lockscan(&["analyze", &trace]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .starts_with(&format!("error: {trace}:1: expected `|` and a location")),
+        "{}",
+        run.stderr
+    );
+    // The report is still written.
+    assert!(
+        run.stdout.contains("lockscan: no findings"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn parse_errors_win_over_findings() {
+    let dir = scratch("parse_errors_win_over_findings");
+    let trace = write(&dir, "t.jsonl", &format!("{}not json\n", ab_ba()));
+    let run = lockscan(&["analyze", &trace]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("potential-deadlock"),
+        "the rest was analyzed"
+    );
+}
+
+#[test]
+fn a_missing_file_exits_2_and_the_others_are_analyzed() {
+    let dir = scratch("a_missing_file_exits_2");
+    let trace = write(&dir, "abba.jsonl", &ab_ba());
+    let missing = dir.join("missing.jsonl").display().to_string();
+    let run = lockscan(&["analyze", &missing, &trace]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("missing.jsonl: cannot open"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains("potential-deadlock"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        &["analyze"][..],
+        &["analyze", "--format", "xml", "x"],
+        &["analyze", "--fail-on", "sometimes", "x"],
+        &["frobnicate"],
+        &[],
+    ] {
+        let run = lockscan(args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.is_empty());
+    }
+}
+
+#[test]
+fn an_empty_directory_exits_2() {
+    let dir = scratch("an_empty_directory_exits_2");
+    let run = lockscan(&["analyze", &dir.display().to_string()]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("no trace files"), "{}", run.stderr);
+}
+
+#[test]
+fn help_has_examples_and_exits_0() {
+    let run = lockscan(&["analyze", "--help"]);
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.contains("Examples:"), "{}", run.stdout);
+    assert!(run.stdout.contains("Exit codes:"));
+    assert_eq!(lockscan(&["--version"]).code, 0);
+}
+
+#[test]
+fn fail_on_sets_the_threshold() {
+    let dir = scratch("fail_on_sets_the_threshold");
+    let warning = write(&dir, "wait.jsonl", &wait_holding());
+    let note = write(&dir, "gated.jsonl", &gated());
+    let error = write(&dir, "abba.jsonl", &ab_ba());
+    let cases = [
+        (&warning, "error", 0),
+        (&warning, "warning", 1),
+        (&note, "warning", 0),
+        (&note, "note", 1),
+        (&error, "never", 0),
+        (&error, "error", 1),
+    ];
+    for (trace, fail_on, code) in cases {
+        let run = lockscan(&["analyze", "--fail-on", fail_on, trace]);
+        assert_eq!(
+            run.code, code,
+            "{trace} --fail-on {fail_on}: {}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn stdin_is_read_for_a_dash() {
+    let run = lockscan_with_stdin(&["analyze", "-"], &ab_ba());
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stdout.contains("potential-deadlock"));
+    let run = lockscan_with_stdin(&["analyze", "--input-format", "std", "-"], "T1|acq(L1)|1\n");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+#[test]
+fn the_input_format_can_be_forced() {
+    let Some(trace) = corpus("std/Deadlock.std") else {
+        return;
+    };
+    let run = lockscan(&["analyze", "--input-format", "jsonl", &trace]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains(":1: expected a JSON object"),
+        "{}",
+        run.stderr
+    );
+    let run = lockscan(&["analyze", "--input-format", "std", &trace]);
+    assert_eq!(run.code, 1);
+}
+
+#[test]
+fn a_directory_is_analyzed_trace_by_trace() {
+    let Some(dir) = corpus("std") else { return };
+    let run = lockscan(&["analyze", "--format", "json", &dir]);
+    assert_eq!(run.code, 1);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["summary"]["traces"], 12);
+    assert_eq!(report["summary"]["by_kind"]["deadlock"], 1);
+    // The inconsistent STD traces are warned about on stderr.
+    assert!(
+        run.stderr.contains("cache4j_dlf.std: inconsistent trace"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn traces_of_one_program_are_matched_by_lock_name() {
+    let dir = scratch("traces_of_one_program_are_matched");
+    write(
+        &dir,
+        "one.jsonl",
+        &jsonl(&[
+            r#"{"type":"lock","lock":1,"kind":"mutex","name":"a"}"#,
+            r#"{"type":"lock","lock":2,"kind":"mutex","name":"b"}"#,
+            r#"{"type":"acquire","tid":1,"lock":1}"#,
+            r#"{"type":"acquire","tid":1,"lock":2}"#,
+        ]),
+    );
+    write(
+        &dir,
+        "two.jsonl",
+        &jsonl(&[
+            r#"{"type":"lock","lock":5,"kind":"mutex","name":"b"}"#,
+            r#"{"type":"lock","lock":6,"kind":"mutex","name":"a"}"#,
+            r#"{"type":"acquire","tid":1,"lock":5}"#,
+            r#"{"type":"acquire","tid":1,"lock":6}"#,
+        ]),
+    );
+    let run = lockscan(&["analyze", &dir.display().to_string()]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("lock-order inversion across traces between"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn output_goes_to_a_file() {
+    let dir = scratch("output_goes_to_a_file");
+    let trace = write(&dir, "abba.jsonl", &ab_ba());
+    let report = dir.join("report.json");
+    let run = lockscan(&[
+        "analyze",
+        "--format",
+        "json",
+        "--output",
+        &report.display().to_string(),
+        &trace,
+    ]);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stdout, "");
+    let text = std::fs::read_to_string(&report).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(value["findings"][0]["kind"], "potential-deadlock");
+    // `-` is standard output.
+    let run = lockscan(&["analyze", "--output", "-", &trace]);
+    assert!(run.stdout.contains("potential-deadlock"));
+}
+
+#[test]
+fn a_truncated_trace_is_a_warning_not_an_error() {
+    let dir = scratch("a_truncated_trace_is_a_warning");
+    let mut text = ab_ba();
+    text.truncate(text.rfind("{\"type\":\"end\"}").unwrap());
+    text.push_str("{\"type\":\"rel");
+    let trace = write(&dir, "cut.jsonl", &text);
+    let run = lockscan(&["analyze", &trace]);
+    assert_eq!(run.code, 1, "findings, not an error: {}", run.stderr);
+    assert!(run.stderr.contains("warning: "), "{}", run.stderr);
+    assert!(run.stderr.contains("truncated"), "{}", run.stderr);
+}

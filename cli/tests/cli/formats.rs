@@ -1,0 +1,133 @@
+//! The report formats and color.
+
+use crate::util::*;
+
+fn abba_report(format: &str, extra: &[&str]) -> Run {
+    let dir = scratch(&format!("format_{format}"));
+    let trace = write(&dir, "abba.jsonl", &ab_ba());
+    let mut args = vec!["analyze", "--format", format];
+    args.extend_from_slice(extra);
+    args.push(&trace);
+    lockscan(&args)
+}
+
+#[test]
+fn json_has_the_contract_shape() {
+    let run = abba_report("json", &[]);
+    assert_eq!(run.code, 1);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["version"], 1);
+    let finding = &report["findings"][0];
+    for field in [
+        "kind",
+        "severity",
+        "message",
+        "locks",
+        "threads",
+        "edges",
+        "vars",
+        "fingerprint",
+    ] {
+        assert!(!finding[field].is_null(), "{field} missing: {finding}");
+    }
+    assert_eq!(finding["locks"], serde_json::json!(["a", "b"]));
+    let edge = &finding["edges"][0];
+    assert_eq!(edge["from"], "a");
+    assert_eq!(edge["to"], "b");
+    assert_eq!(edge["thread"], "thread#1");
+    assert_eq!(edge["from_site"], "src/x.rs:1:1");
+    assert_eq!(edge["to_site"], "src/x.rs:2:1");
+    assert_eq!(finding["fingerprint"].as_str().unwrap().len(), 16);
+    assert_eq!(report["summary"]["errors"], 1);
+    assert_eq!(report["summary"]["traces"], 1);
+}
+
+#[test]
+fn the_fingerprint_is_stable_across_runs_with_other_ids() {
+    let first = abba_report("json", &[]);
+    let dir = scratch("fingerprint_other_ids");
+    let other = ab_ba()
+        .replace("\"lock\":1", "\"lock\":71")
+        .replace("\"lock\":2", "\"lock\":72");
+    let trace = write(&dir, "t.jsonl", &other);
+    let second = lockscan(&["analyze", "--format", "json", &trace]);
+    let fingerprint = |run: &Run| {
+        let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        value["findings"][0]["fingerprint"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(fingerprint(&first), fingerprint(&second));
+}
+
+#[test]
+fn sarif_is_sarif_2_1_0() {
+    let run = abba_report("sarif", &[]);
+    assert_eq!(run.code, 1);
+    let log: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(log["version"], "2.1.0");
+    assert_eq!(log["runs"][0]["results"][0]["ruleId"], "potential-deadlock");
+    assert_eq!(log["runs"][0]["tool"]["driver"]["name"], "lockscan");
+}
+
+#[test]
+fn github_prints_annotations() {
+    let run = abba_report("github", &[]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout
+            .starts_with("::error file=src/x.rs,line=2,col=1,title=lockscan potential-deadlock::"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn junit_is_xml_with_one_failure() {
+    let run = abba_report("junit", &[]);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.starts_with("<?xml"), "{}", run.stdout);
+    assert!(run.stdout.contains(r#"failures="1""#));
+}
+
+#[test]
+fn color_is_off_unless_asked_for() {
+    let plain = abba_report("text", &[]);
+    assert!(!plain.stdout.contains('\x1b'), "not a terminal: no color");
+    let colored = abba_report("text", &["--color", "always"]);
+    assert!(
+        colored.stdout.starts_with("\x1b[1;31merror"),
+        "{:?}",
+        colored.stdout
+    );
+    let never = abba_report("text", &["--color", "never"]);
+    assert_eq!(never.stdout, plain.stdout);
+}
+
+#[test]
+fn no_color_is_honoured_by_auto() {
+    let dir = scratch("no_color");
+    let trace = write(&dir, "abba.jsonl", &ab_ba());
+    let run = |env: &[(&str, &str)], color: &str| {
+        let mut command = assert_cmd::cargo::cargo_bin_cmd!("lockscan");
+        command.env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let output = command
+            .args(["analyze", "--color", color, &trace])
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap().contains('\x1b')
+    };
+    // Standard output is a pipe here: CLICOLOR_FORCE is what turns `auto` on...
+    assert!(run(&[("CLICOLOR_FORCE", "1")], "auto"));
+    // ...and NO_COLOR turns it off again.
+    assert!(!run(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")], "auto"));
+    // An empty NO_COLOR is unset, as no-color.org says.
+    assert!(run(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "")], "auto"));
+    // An explicit flag wins over the environment.
+    assert!(run(&[("NO_COLOR", "1")], "always"));
+    assert!(!run(&[("CLICOLOR_FORCE", "1")], "never"));
+}

@@ -1,0 +1,5 @@
+//! Tests of the `lockscan` binary: one test binary, with helper modules (ripgrep style).
+
+mod analyze;
+mod formats;
+mod util;

@@ -1,0 +1,1613 @@
+//! Replaying a trace through the engine: the offline counterpart of the live detector.
+//!
+//! [`Replay`] consumes [`Event`]s in trace order and keeps, per thread, the stack of held locks
+//! (with re-entrancy counts), the pending lock request and a happens-before [`VectorClock`]
+//! built from spawn, join and notify → wake only (a lock hand-off orders *this* schedule, and a
+//! deadlock needs another one). Every acquisition while holding other locks adds an order edge
+//! to an [`OrderGraph`]; [`Replay::finish`] classifies the graph's cycles. Along the way it
+//! reports what can be seen directly: wait cycles among pending requests (a deadlock that
+//! happened), API misuse, and condition-variable waits while holding other locks.
+//!
+//! [`Analysis`] gathers the results of several traces and looks for lock-order cycles across
+//! them, merging locks by name, else by class.
+//!
+//! The common path — an acquisition whose order edges were seen before by the same thread
+//! with the same held locks — allocates nothing.
+
+use std::io::BufRead;
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::analysis::clock::VectorClock;
+use crate::analysis::order::{EdgeData, Names, Occurrence, classify, cycle_finding};
+use crate::finding::{Finding, FindingEdge, FindingKind};
+use crate::graph::OrderGraph;
+use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId};
+use crate::site::Site;
+use crate::trace::{Event, Format, TraceError, TraceReader};
+
+/// Limits of the analysis.
+#[derive(Clone, Debug)]
+pub struct ReplayOptions {
+    /// The longest lock-order cycle looked for, in locks.
+    pub max_cycle_len: usize,
+    /// How many cycles to enumerate at most, per trace and across traces.
+    pub max_cycles: usize,
+    /// Whether to keep the order edges between named (or classed) locks for the cross-trace
+    /// analysis. STD traces name locks by trace-local tokens, so merging them would invent
+    /// cycles between unrelated programs.
+    pub merge: bool,
+}
+
+impl Default for ReplayOptions {
+    fn default() -> Self {
+        ReplayOptions {
+            max_cycle_len: 8,
+            max_cycles: 10_000,
+            merge: true,
+        }
+    }
+}
+
+/// A lock held by a thread.
+#[derive(Clone, Debug)]
+struct Held {
+    lock: u32,
+    id: LockId,
+    mode: Mode,
+    /// Re-entrant acquisitions not yet released.
+    count: u32,
+    site: Option<Site>,
+}
+
+/// A lock request the thread is blocked in.
+#[derive(Clone, Debug)]
+struct Pending {
+    lock: u32,
+    mode: Mode,
+    site: Option<Site>,
+    /// The event number, to tell later whether the request was still pending at the end.
+    at: u64,
+}
+
+#[derive(Debug)]
+struct ThreadState {
+    id: ThreadId,
+    name: Option<Arc<str>>,
+    held: Vec<Held>,
+    clock: VectorClock,
+    /// `clock` shared with the occurrences recorded since it last changed.
+    snapshot: Option<Arc<VectorClock>>,
+    request: Option<Pending>,
+    /// The condition variable and lock of a wait in progress, and the clocks of the notifies
+    /// that may have woken it.
+    waiting: Option<(CondvarId, u32)>,
+    wake: Option<VectorClock>,
+}
+
+#[derive(Debug)]
+struct LockState {
+    id: LockId,
+    kind: LockKind,
+    name: Option<Arc<str>>,
+    class: Option<Arc<str>>,
+    /// The threads holding it, with their modes (several only for shared modes).
+    holders: Vec<(u32, Mode)>,
+}
+
+/// The kinds of API misuse, for de-duplication.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Misuse {
+    ReleaseNotHeld,
+    ReleaseByNonOwner,
+    Relock,
+}
+
+/// A wait cycle seen during the replay; whether it lasted to the end decides its wording.
+#[derive(Debug)]
+struct WaitCycle {
+    finding: usize,
+    /// Each blocked thread and the request it was blocked in.
+    requests: Vec<(u32, u64)>,
+}
+
+/// Replays one trace. Feed it events with [`Replay::event`], then call [`Replay::finish`].
+#[derive(Debug)]
+pub struct Replay {
+    options: ReplayOptions,
+    threads: Vec<ThreadState>,
+    thread_index: FxHashMap<ThreadId, u32>,
+    locks: Vec<LockState>,
+    lock_index: FxHashMap<LockId, u32>,
+    condvar_names: FxHashMap<CondvarId, Arc<str>>,
+    /// The threads waiting on each condition variable.
+    waiters: FxHashMap<CondvarId, Vec<u32>>,
+    graph: OrderGraph<LockId, EdgeData>,
+    findings: Vec<Finding>,
+    deadlocks: Vec<WaitCycle>,
+    deadlock_keys: FxHashSet<Vec<LockId>>,
+    /// Finding index and count of each misuse.
+    misuses: FxHashMap<(Misuse, u32, u32), (usize, u64)>,
+    wait_keys: FxHashSet<(CondvarId, Vec<LockId>)>,
+    /// Warning index and count of each inconsistent acquisition (thread, lock).
+    inconsistencies: FxHashMap<(u32, u32), (usize, u64)>,
+    warnings: Vec<String>,
+    events: u64,
+    /// Scratch space of the wait-cycle search.
+    search_path: Vec<(u32, u32)>,
+}
+
+/// What one trace's replay found.
+#[derive(Debug, Default)]
+pub struct TraceResult {
+    /// The findings of this trace on its own.
+    pub findings: Vec<Finding>,
+    /// How many events were replayed.
+    pub events: u64,
+    /// How many threads and locks the trace used.
+    pub threads: usize,
+    /// How many locks.
+    pub locks: usize,
+    /// The distinct lock-order edges.
+    pub edges: usize,
+    /// False when a cycle limit cut the cycle search short.
+    pub complete: bool,
+    /// The order edges between named or classed locks, for [`Analysis`].
+    pub merge_edges: Vec<MergeEdge>,
+    /// What the replay found odd about the trace itself (not about the program).
+    pub warnings: Vec<String>,
+}
+
+/// An order edge between locks known by name or class, as another trace can see it too.
+#[derive(Clone, Debug)]
+pub struct MergeEdge {
+    /// The held lock's name, else class.
+    pub from: Arc<str>,
+    /// The acquired lock's name, else class.
+    pub to: Arc<str>,
+    /// How it was taken.
+    pub occurrences: Vec<MergeOccurrence>,
+}
+
+/// One way a [`MergeEdge`] was taken.
+#[derive(Clone, Debug)]
+pub struct MergeOccurrence {
+    /// The thread's name in its trace.
+    pub thread: String,
+    /// The mode `from` was held in.
+    pub from_mode: Mode,
+    /// The mode `to` was requested in.
+    pub to_mode: Mode,
+    /// Where `from` was acquired.
+    pub from_site: Option<Site>,
+    /// Where `to` was requested.
+    pub to_site: Option<Site>,
+    /// The other held locks that have a name or class.
+    pub held: Vec<(Arc<str>, Mode)>,
+}
+
+impl Default for Replay {
+    fn default() -> Self {
+        Self::new(ReplayOptions::default())
+    }
+}
+
+impl Replay {
+    /// A replay with nothing seen yet.
+    pub fn new(options: ReplayOptions) -> Self {
+        Replay {
+            options,
+            threads: Vec::new(),
+            thread_index: FxHashMap::default(),
+            locks: Vec::new(),
+            lock_index: FxHashMap::default(),
+            condvar_names: FxHashMap::default(),
+            waiters: FxHashMap::default(),
+            graph: OrderGraph::new(),
+            findings: Vec::new(),
+            deadlocks: Vec::new(),
+            deadlock_keys: FxHashSet::default(),
+            misuses: FxHashMap::default(),
+            wait_keys: FxHashSet::default(),
+            inconsistencies: FxHashMap::default(),
+            warnings: Vec::new(),
+            events: 0,
+            search_path: Vec::new(),
+        }
+    }
+
+    /// Replays every event of `reader`, passing each unreadable line to `on_error` and going
+    /// on, then finishes.
+    pub fn run<R: BufRead>(
+        mut self,
+        reader: &mut TraceReader<R>,
+        mut on_error: impl FnMut(TraceError),
+    ) -> TraceResult {
+        if reader.format() == Format::Std {
+            self.options.merge = false;
+        }
+        for event in reader.by_ref() {
+            match event {
+                Ok(event) => self.event(event),
+                Err(err) => on_error(err),
+            }
+        }
+        self.finish()
+    }
+
+    fn thread(&mut self, id: ThreadId) -> u32 {
+        if let Some(&index) = self.thread_index.get(&id) {
+            return index;
+        }
+        let index = self.threads.len() as u32;
+        let mut clock = VectorClock::new();
+        // Each thread's own component starts at 1: 0 means "knows nothing of this thread".
+        clock.set(id, 1);
+        self.threads.push(ThreadState {
+            id,
+            name: None,
+            held: Vec::new(),
+            clock,
+            snapshot: None,
+            request: None,
+            waiting: None,
+            wake: None,
+        });
+        self.thread_index.insert(id, index);
+        index
+    }
+
+    fn lock(&mut self, id: LockId) -> u32 {
+        if let Some(&index) = self.lock_index.get(&id) {
+            return index;
+        }
+        let index = self.locks.len() as u32;
+        self.locks.push(LockState {
+            id,
+            // An undeclared lock: the strictest reading, so that misuse is not hidden.
+            kind: LockKind::Mutex,
+            name: None,
+            class: None,
+            holders: Vec::new(),
+        });
+        self.lock_index.insert(id, index);
+        index
+    }
+
+    /// Replays one event.
+    pub fn event(&mut self, event: Event) {
+        self.events += 1;
+        match event {
+            Event::Header(_) | Event::Var { .. } | Event::End { .. } => {}
+            Event::Read { tid, .. } | Event::Write { tid, .. } => {
+                self.thread(tid);
+            }
+            Event::Thread { tid, name, .. } => {
+                let t = self.thread(tid) as usize;
+                if name.is_some() {
+                    self.threads[t].name = name;
+                }
+            }
+            Event::Lock {
+                lock,
+                kind,
+                name,
+                class,
+                ..
+            } => {
+                let l = self.lock(lock) as usize;
+                let state = &mut self.locks[l];
+                state.kind = kind;
+                if name.is_some() {
+                    state.name = name;
+                }
+                if class.is_some() {
+                    state.class = class;
+                }
+            }
+            Event::Condvar { condvar, name, .. } => {
+                if let Some(name) = name {
+                    self.condvar_names.insert(condvar, name);
+                }
+            }
+            Event::Spawn { tid, child, .. } => {
+                let parent = self.thread(tid) as usize;
+                let child = self.thread(child) as usize;
+                let known = self.threads[parent].clock.clone();
+                self.threads[child].clock.join(&known);
+                self.threads[child].snapshot = None;
+                self.tick(parent);
+            }
+            Event::Join { tid, child, .. } => {
+                let joiner = self.thread(tid) as usize;
+                let child = self.thread(child) as usize;
+                let known = self.threads[child].clock.clone();
+                self.threads[joiner].clock.join(&known);
+                self.threads[joiner].snapshot = None;
+                self.tick(child);
+            }
+            Event::Notify { tid, condvar, .. } => {
+                let t = self.thread(tid) as usize;
+                // Which waiter a `notify_one` woke is not recorded: every current waiter may
+                // have been the one, so each learns the notifier's clock at its wake-up.
+                if let Some(waiters) = self.waiters.get(&condvar) {
+                    for &w in waiters {
+                        let clock = self.threads[t].clock.clone();
+                        self.threads[w as usize]
+                            .wake
+                            .get_or_insert_with(VectorClock::new)
+                            .join(&clock);
+                    }
+                }
+                self.tick(t);
+            }
+            Event::Wait {
+                tid,
+                condvar,
+                lock,
+                site,
+            } => self.wait(tid, condvar, lock, site),
+            Event::Request {
+                tid,
+                lock,
+                mode,
+                site,
+            } => self.request(tid, lock, mode, site),
+            Event::Acquire {
+                tid,
+                lock,
+                mode,
+                try_lock,
+                site,
+            } => self.acquire(tid, lock, mode, try_lock, site),
+            Event::Release {
+                tid, lock, site, ..
+            } => self.release(tid, lock, site),
+        }
+    }
+
+    fn tick(&mut self, t: usize) {
+        let state = &mut self.threads[t];
+        state.clock.tick(state.id);
+        state.snapshot = None;
+    }
+
+    fn holds(&self, t: usize, l: u32) -> Option<usize> {
+        self.threads[t].held.iter().rposition(|h| h.lock == l)
+    }
+
+    fn request(&mut self, tid: ThreadId, lock: LockId, mode: Mode, site: Option<Site>) {
+        let t = self.thread(tid) as usize;
+        let l = self.lock(lock);
+        if self.holds(t, l).is_some() && self.locks[l as usize].kind == LockKind::Reentrant {
+            // A re-entrant lock the thread holds: the request cannot block.
+            self.threads[t].request = None;
+            return;
+        }
+        self.add_edges(t, l, mode, site.as_ref());
+        self.threads[t].request = Some(Pending {
+            lock: l,
+            mode,
+            site,
+            at: self.events,
+        });
+        self.check_wait_cycle(t as u32);
+    }
+
+    fn acquire(
+        &mut self,
+        tid: ThreadId,
+        lock: LockId,
+        mode: Mode,
+        try_lock: bool,
+        site: Option<Site>,
+    ) {
+        let t = self.thread(tid) as usize;
+        let l = self.lock(lock);
+        let state = &mut self.threads[t];
+        if let Some((condvar, wait_lock)) = state.waiting
+            && wait_lock == l
+        {
+            // The wake-up: what the notifiers knew is now known here.
+            state.waiting = None;
+            if let Some(wake) = state.wake.take() {
+                state.clock.join(&wake);
+                state.snapshot = None;
+            }
+            if let Some(waiters) = self.waiters.get_mut(&condvar) {
+                waiters.retain(|&w| w as usize != t);
+            }
+        }
+        let requested = self.threads[t]
+            .request
+            .take()
+            .is_some_and(|pending| pending.lock == l);
+        if let Some(index) = self.holds(t, l) {
+            let kind = self.locks[l as usize].kind;
+            let held_mode = self.threads[t].held[index].mode;
+            self.threads[t].held[index].count += 1;
+            let recursive_read =
+                kind == LockKind::RwLock && mode == Mode::Shared && held_mode == Mode::Shared;
+            if kind != LockKind::Reentrant && !recursive_read && !try_lock {
+                self.misuse(Misuse::Relock, t as u32, l, site);
+            }
+            return;
+        }
+        let conflicting = self.locks[l as usize]
+            .holders
+            .iter()
+            .any(|&(other, other_mode)| other as usize != t && other_mode.conflicts_with(mode));
+        // A semaphore's permits are not owned: several threads hold one legitimately.
+        if conflicting && self.locks[l as usize].kind != LockKind::Semaphore {
+            self.inconsistent(t as u32, l, site.clone());
+        }
+        // A successful try-lock could not have waited: no edge into the lock. An acquisition
+        // after a request took its edges at the request.
+        if !try_lock && !requested {
+            self.add_edges(t, l, mode, site.as_ref());
+        }
+        self.threads[t].held.push(Held {
+            lock: l,
+            id: lock,
+            mode,
+            count: 1,
+            site,
+        });
+        self.locks[l as usize].holders.push((t as u32, mode));
+    }
+
+    /// Adds the order edges `held -> l` of thread `t` about to take `l`.
+    fn add_edges(&mut self, t: usize, l: u32, to_mode: Mode, to_site: Option<&Site>) {
+        let to = self.locks[l as usize].id;
+        let thread = &mut self.threads[t];
+        for (index, from) in thread.held.iter().enumerate() {
+            if from.lock == l {
+                continue;
+            }
+            let others = || {
+                thread
+                    .held
+                    .iter()
+                    .enumerate()
+                    .filter(move |&(i, h)| i != index && h.lock != l)
+                    .map(|(_, h)| (h.id, h.mode))
+            };
+            let same = |o: &Occurrence| {
+                o.thread == thread.id
+                    && o.from_mode == from.mode
+                    && o.to_mode == to_mode
+                    && o.held.iter().copied().eq(others())
+            };
+            if let Some(data) = self.graph.edge(from.id, to)
+                && (data.occurrences.len() >= EdgeData::MAX_OCCURRENCES
+                    || data.occurrences.iter().any(same))
+            {
+                continue;
+            }
+            // A new edge, or a new way to take it: worth an allocation.
+            let clock = thread
+                .snapshot
+                .get_or_insert_with(|| Arc::new(thread.clock.clone()))
+                .clone();
+            let occurrence = Occurrence {
+                thread: thread.id,
+                from_mode: from.mode,
+                to_mode,
+                from_site: from.site.clone(),
+                to_site: to_site.cloned(),
+                held: others().collect(),
+                clock: Some(clock),
+                backtrace: None,
+            };
+            match self.graph.edge_mut(from.id, to) {
+                Some(data) => {
+                    data.add(occurrence);
+                }
+                None => {
+                    self.graph
+                        .add_edge(from.id, to, || EdgeData::new(occurrence));
+                }
+            }
+        }
+    }
+
+    fn release(&mut self, tid: ThreadId, lock: LockId, site: Option<Site>) {
+        let t = self.thread(tid) as usize;
+        let l = self.lock(lock);
+        match self.holds(t, l) {
+            Some(index) => {
+                let held = &mut self.threads[t].held[index];
+                held.count -= 1;
+                if held.count == 0 {
+                    self.threads[t].held.remove(index);
+                    let holders = &mut self.locks[l as usize].holders;
+                    if let Some(at) = holders.iter().position(|&(h, _)| h as usize == t) {
+                        holders.swap_remove(at);
+                    }
+                }
+            }
+            None if self.locks[l as usize].kind == LockKind::Semaphore => {
+                // Any thread may return a permit: take it from a holder, if there is one.
+                if let Some(&(holder, _)) = self.locks[l as usize].holders.first() {
+                    let holder = holder as usize;
+                    if let Some(index) = self.holds(holder, l) {
+                        let held = &mut self.threads[holder].held[index];
+                        held.count -= 1;
+                        if held.count == 0 {
+                            self.threads[holder].held.remove(index);
+                            self.locks[l as usize].holders.remove(0);
+                        }
+                    }
+                }
+            }
+            None => {
+                let owned_elsewhere = !self.locks[l as usize].holders.is_empty();
+                let misuse = if owned_elsewhere {
+                    Misuse::ReleaseByNonOwner
+                } else {
+                    Misuse::ReleaseNotHeld
+                };
+                // The holder's state is left alone: the trace is wrong about this release,
+                // not about the holder.
+                self.misuse(misuse, t as u32, l, site);
+            }
+        }
+    }
+
+    fn wait(&mut self, tid: ThreadId, condvar: CondvarId, lock: LockId, site: Option<Site>) {
+        let t = self.thread(tid) as usize;
+        let l = self.lock(lock);
+        // A lockscan trace's `wait` releases the lock; an STD trace shows the `rel` before it.
+        if let Some(index) = self.holds(t, l) {
+            self.threads[t].held.remove(index);
+            let holders = &mut self.locks[l as usize].holders;
+            if let Some(at) = holders.iter().position(|&(h, _)| h as usize == t) {
+                holders.swap_remove(at);
+            }
+        }
+        self.threads[t].waiting = Some((condvar, l));
+        self.threads[t].wake = None;
+        self.waiters.entry(condvar).or_default().push(t as u32);
+        if self.threads[t].held.is_empty() {
+            return;
+        }
+        let mut key: Vec<LockId> = self.threads[t].held.iter().map(|h| h.id).collect();
+        key.sort_unstable();
+        if !self.wait_keys.insert((condvar, key)) {
+            return;
+        }
+        let held: Vec<String> = self.threads[t]
+            .held
+            .iter()
+            .map(|h| self.lock_name(h.id))
+            .collect();
+        let thread = self.thread_name(tid);
+        let condvar_name = self
+            .condvar_names
+            .get(&condvar)
+            .map_or_else(|| condvar.to_string(), |n| n.to_string());
+        let mut finding = Finding::new(
+            FindingKind::WaitWhileHolding,
+            format!(
+                "thread `{thread}` waits on condition variable `{condvar_name}` while holding `{}`",
+                held.join("`, `")
+            ),
+        );
+        finding.reason = format!(
+            "the wait releases `{}` only; the other locks stay held while the thread sleeps, so \
+             a thread that needs them, perhaps the one that would notify, is blocked",
+            self.lock_name(lock)
+        );
+        finding.help = Some(
+            "release the other locks before waiting, or make the condition variable's lock the \
+             only one held"
+                .to_owned(),
+        );
+        finding.locks = held;
+        finding.locks.push(self.lock_name(lock));
+        finding.threads = vec![thread];
+        finding.site = site;
+        self.findings.push(finding);
+    }
+
+    /// Notes an acquisition of a lock another thread holds: the trace is inconsistent, which
+    /// says nothing about the program, so it is a warning rather than a finding.
+    fn inconsistent(&mut self, t: u32, l: u32, site: Option<Site>) {
+        if let Some((_, count)) = self.inconsistencies.get_mut(&(t, l)) {
+            *count += 1;
+            return;
+        }
+        let thread = self.thread_name(self.threads[t as usize].id);
+        let lock = self.lock_name(self.locks[l as usize].id);
+        let holder = self.locks[l as usize]
+            .holders
+            .iter()
+            .find(|&&(h, _)| h != t)
+            .map(|&(h, _)| self.thread_name(self.threads[h as usize].id))
+            .unwrap_or_default();
+        let at = site.map(|s| format!(" at {s}")).unwrap_or_default();
+        let message = format!(
+            "inconsistent trace: thread `{thread}` acquired `{lock}`{at} while thread `{holder}` \
+             holds it (a lost release, an unrecorded wait, or events written out of order)"
+        );
+        self.inconsistencies
+            .insert((t, l), (self.warnings.len(), 1));
+        self.warnings.push(message);
+    }
+
+    fn misuse(&mut self, misuse: Misuse, t: u32, l: u32, site: Option<Site>) {
+        if let Some((_, count)) = self.misuses.get_mut(&(misuse, t, l)) {
+            *count += 1;
+            return;
+        }
+        let thread = self.thread_name(self.threads[t as usize].id);
+        let lock = self.lock_name(self.locks[l as usize].id);
+        let holder = self.locks[l as usize]
+            .holders
+            .iter()
+            .find(|&&(h, _)| h != t)
+            .map(|&(h, _)| self.thread_name(self.threads[h as usize].id));
+        let holder = holder.unwrap_or_default();
+        let (message, reason) = match misuse {
+            Misuse::ReleaseNotHeld => (
+                format!("thread `{thread}` released `{lock}`, which no thread holds"),
+                "a release without a matching acquisition: the guard was released twice, or \
+                 the trace lost the acquisition"
+                    .to_owned(),
+            ),
+            Misuse::ReleaseByNonOwner => (
+                format!("thread `{thread}` released `{lock}`, which thread `{holder}` holds"),
+                "only the owner may release a lock; releasing another thread's lock breaks its \
+                 mutual exclusion"
+                    .to_owned(),
+            ),
+            Misuse::Relock => (
+                format!("thread `{thread}` locked `{lock}` again while holding it"),
+                format!(
+                    "`{lock}` is a {} and not re-entrant: locking it again from the holding \
+                     thread deadlocks that thread",
+                    self.locks[l as usize].kind.as_str()
+                ),
+            ),
+        };
+        let mut finding = Finding::new(FindingKind::ApiMisuse, message);
+        finding.reason = reason;
+        finding.locks = vec![lock];
+        finding.threads = vec![thread];
+        if !holder.is_empty() {
+            finding.threads.push(holder);
+        }
+        finding.site = site;
+        self.misuses
+            .insert((misuse, t, l), (self.findings.len(), 1));
+        self.findings.push(finding);
+    }
+
+    /// Looks for a wait cycle through thread `start`, which just made a request.
+    fn check_wait_cycle(&mut self, start: u32) {
+        self.search_path.clear();
+        let mut path = std::mem::take(&mut self.search_path);
+        let found = self.search_wait(start, start, &mut path);
+        if found {
+            self.report_deadlock(&path);
+        }
+        path.clear();
+        self.search_path = path;
+    }
+
+    /// Depth-first search along "waits for a lock held by": `path` holds (thread, lock it
+    /// waits for) pairs from `start`.
+    fn search_wait(&self, start: u32, at: u32, path: &mut Vec<(u32, u32)>) -> bool {
+        let Some(pending) = &self.threads[at as usize].request else {
+            return false;
+        };
+        // Wait chains are short; the bound keeps a corrupt trace from recursing deeply.
+        if path.len() >= 64 {
+            return false;
+        }
+        let lock = &self.locks[pending.lock as usize];
+        if lock.kind == LockKind::Semaphore {
+            // Its capacity is not recorded: waiting on it need not be waiting on its holders.
+            return false;
+        }
+        path.push((at, pending.lock));
+        for &(holder, held_mode) in &lock.holders {
+            if !held_mode.conflicts_with(pending.mode) {
+                continue;
+            }
+            if holder == at && lock.kind == LockKind::Reentrant {
+                continue;
+            }
+            if holder == start {
+                return true;
+            }
+            if path.iter().any(|&(t, _)| t == holder) {
+                continue;
+            }
+            if self.search_wait(start, holder, path) {
+                return true;
+            }
+        }
+        path.pop();
+        false
+    }
+
+    fn report_deadlock(&mut self, path: &[(u32, u32)]) {
+        let mut key: Vec<LockId> = path
+            .iter()
+            .map(|&(_, l)| self.locks[l as usize].id)
+            .collect();
+        key.sort_unstable();
+        key.dedup();
+        if !self.deadlock_keys.insert(key) {
+            return;
+        }
+        let n = path.len();
+        let mut edges = Vec::with_capacity(n);
+        let mut locks = Vec::with_capacity(n);
+        let mut threads = Vec::with_capacity(n);
+        for i in 0..n {
+            let (t, wanted) = path[i];
+            // Thread `t` holds the lock the previous thread of the cycle waits for.
+            let (_, held_lock) = path[(i + n - 1) % n];
+            let state = &self.threads[t as usize];
+            let pending = state.request.as_ref();
+            let held = state.held.iter().find(|h| h.lock == held_lock);
+            let from = self.lock_name(self.locks[held_lock as usize].id);
+            let thread = self.thread_name(state.id);
+            locks.push(from.clone());
+            threads.push(thread.clone());
+            edges.push(FindingEdge {
+                from,
+                to: self.lock_name(self.locks[wanted as usize].id),
+                thread,
+                from_site: held.and_then(|h| h.site.clone()),
+                to_site: pending.and_then(|p| p.site.clone()),
+                from_mode: held.map_or(Mode::Exclusive, |h| h.mode),
+                to_mode: pending.map_or(Mode::Exclusive, |p| p.mode),
+                held: state
+                    .held
+                    .iter()
+                    .filter(|h| h.lock != held_lock)
+                    .map(|h| self.lock_name(h.id))
+                    .collect(),
+                blocked: true,
+                backtrace: None,
+            });
+        }
+        let message = if n == 1 {
+            format!(
+                "deadlock: thread `{}` is blocked on `{}`, which it holds itself",
+                threads[0], locks[0]
+            )
+        } else {
+            format!(
+                "deadlock: threads `{}` are blocked in a wait cycle on `{}`",
+                threads.join("`, `"),
+                locks.join("`, `")
+            )
+        };
+        let mut finding = Finding::new(FindingKind::Deadlock, message);
+        finding.locks = locks;
+        finding.threads = threads;
+        finding.edges = edges;
+        finding.help = Some(
+            "acquire these locks in one consistent order everywhere, for example with \
+             `lockscan::lock_all`, or give them ranks"
+                .to_owned(),
+        );
+        let requests = path
+            .iter()
+            .map(|&(t, _)| {
+                let at = self.threads[t as usize]
+                    .request
+                    .as_ref()
+                    .map_or(0, |p| p.at);
+                (t, at)
+            })
+            .collect();
+        self.deadlocks.push(WaitCycle {
+            finding: self.findings.len(),
+            requests,
+        });
+        self.findings.push(finding);
+    }
+
+    /// The name reports use for a lock: its name, else its class, else its id.
+    fn lock_name(&self, id: LockId) -> String {
+        match self.lock_index.get(&id).map(|&l| &self.locks[l as usize]) {
+            Some(LockState {
+                name: Some(name), ..
+            }) => name.to_string(),
+            Some(LockState {
+                class: Some(class), ..
+            }) => class.to_string(),
+            _ => id.to_string(),
+        }
+    }
+
+    fn thread_name(&self, id: ThreadId) -> String {
+        match self
+            .thread_index
+            .get(&id)
+            .map(|&t| &self.threads[t as usize])
+        {
+            Some(ThreadState {
+                name: Some(name), ..
+            }) => name.to_string(),
+            _ => id.to_string(),
+        }
+    }
+
+    /// Classifies the lock-order cycles and returns everything found.
+    pub fn finish(mut self) -> TraceResult {
+        // Wait cycles: say whether the threads were still blocked when the trace ended.
+        for cycle in &self.deadlocks {
+            let lasted = cycle.requests.iter().all(|&(t, at)| {
+                self.threads[t as usize]
+                    .request
+                    .as_ref()
+                    .is_some_and(|p| p.at == at)
+            });
+            self.findings[cycle.finding].reason = if lasted {
+                "each thread is blocked requesting a lock the next one holds, and the trace ends \
+                 with all of them still blocked: the deadlock happened while recording"
+                    .to_owned()
+            } else {
+                "each thread was blocked requesting a lock the next one held; the trace goes on \
+                 afterwards, so a timeout or the recorder broke the cycle, or the trace is \
+                 inconsistent"
+                    .to_owned()
+            };
+        }
+        for &(index, count) in self.misuses.values() {
+            if count > 1 {
+                let reason = &mut self.findings[index].reason;
+                reason.push_str(&format!(" (seen {count} times)"));
+            }
+        }
+        for &(index, count) in self.inconsistencies.values() {
+            if count > 1 {
+                self.warnings[index].push_str(&format!(" (seen {count} times)"));
+            }
+        }
+        let cycles = self
+            .graph
+            .cycles(self.options.max_cycle_len, self.options.max_cycles);
+        let found = classify_cycles(&self.graph, &cycles.cycles, &self, &self.deadlock_keys);
+        self.findings.extend(found);
+        // Most severe first, then in the order of the public contract; stable, so findings of
+        // one kind keep the order the trace showed them in.
+        self.findings
+            .sort_by_key(|f| (std::cmp::Reverse(f.severity), f.kind));
+        let merge_edges = if self.options.merge {
+            self.merge_edges()
+        } else {
+            Vec::new()
+        };
+        TraceResult {
+            findings: std::mem::take(&mut self.findings),
+            events: self.events,
+            threads: self.threads.len(),
+            locks: self.locks.len(),
+            edges: self.graph.edge_count(),
+            complete: cycles.complete,
+            merge_edges,
+            warnings: std::mem::take(&mut self.warnings),
+        }
+    }
+
+    fn merge_key(&self, id: LockId) -> Option<Arc<str>> {
+        let lock = &self.locks[*self.lock_index.get(&id)? as usize];
+        lock.name.clone().or_else(|| lock.class.clone())
+    }
+
+    fn merge_edges(&self) -> Vec<MergeEdge> {
+        let mut out = Vec::new();
+        for (from, to, data) in self.graph.edges() {
+            let (Some(from_key), Some(to_key)) = (self.merge_key(from), self.merge_key(to)) else {
+                continue;
+            };
+            let occurrences = data
+                .occurrences
+                .iter()
+                .map(|o| MergeOccurrence {
+                    thread: self.thread_name(o.thread),
+                    from_mode: o.from_mode,
+                    to_mode: o.to_mode,
+                    from_site: o.from_site.clone(),
+                    to_site: o.to_site.clone(),
+                    held: o
+                        .held
+                        .iter()
+                        .filter_map(|&(l, mode)| Some((self.merge_key(l)?, mode)))
+                        .collect(),
+                })
+                .collect();
+            out.push(MergeEdge {
+                from: from_key,
+                to: to_key,
+                occurrences,
+            });
+        }
+        out
+    }
+}
+
+impl Names for Replay {
+    fn lock_name(&self, lock: LockId) -> String {
+        Replay::lock_name(self, lock)
+    }
+
+    fn thread_name(&self, thread: ThreadId) -> String {
+        Replay::thread_name(self, thread)
+    }
+}
+
+/// Classifies `cycles` of `graph` and de-duplicates them: one finding per lock set (the most
+/// severe classification of its cycles), and then one lock-order inversion and one gated cycle
+/// per group of cycles that share locks. Potential deadlocks stay one per lock set: each is a
+/// pair of code paths to fix, while a tangle of single-thread inversions through the same
+/// locks is one problem. Sets in `skip` (actual deadlocks) are left out.
+fn classify_cycles(
+    graph: &OrderGraph<LockId, EdgeData>,
+    cycles: &[Vec<LockId>],
+    names: &dyn Names,
+    skip: &FxHashSet<Vec<LockId>>,
+) -> Vec<Finding> {
+    // Lock set -> (finding, cycles grouped into it), in order of first appearance.
+    let mut by_set: FxHashMap<Vec<LockId>, usize> = FxHashMap::default();
+    let mut found: Vec<(Vec<LockId>, Finding, usize)> = Vec::new();
+    let mut groups = UnionFind::default();
+    for cycle in cycles {
+        if cycle.len() < 2 {
+            continue; // a self-edge is re-locking, reported as misuse
+        }
+        let mut key = cycle.clone();
+        key.sort_unstable();
+        if skip.contains(&key) {
+            continue;
+        }
+        let edges: Option<Vec<&EdgeData>> = (0..cycle.len())
+            .map(|i| graph.edge(cycle[i], cycle[(i + 1) % cycle.len()]))
+            .collect();
+        let Some(edges) = edges else { continue };
+        let Some(class) = classify(cycle, &edges) else {
+            continue;
+        };
+        for pair in cycle.windows(2) {
+            groups.union(pair[0], pair[1]);
+        }
+        let finding = cycle_finding(cycle, &edges, &class, names);
+        match by_set.get(&key) {
+            Some(&index) => {
+                let (_, kept, grouped) = &mut found[index];
+                *grouped += 1;
+                if severity_rank(finding.kind) > severity_rank(kept.kind) {
+                    *kept = finding;
+                }
+            }
+            None => {
+                by_set.insert(key.clone(), found.len());
+                found.push((key, finding, 1));
+            }
+        }
+    }
+    // Group inversions and gated cycles by connected lock group; keep the shortest cycle.
+    let mut representative: FxHashMap<(FindingKind, LockId), usize> = FxHashMap::default();
+    let mut extra: Vec<usize> = vec![0; found.len()];
+    let mut keep: Vec<bool> = vec![true; found.len()];
+    for index in 0..found.len() {
+        let kind = found[index].1.kind;
+        if kind == FindingKind::PotentialDeadlock {
+            continue;
+        }
+        let group = groups.find(found[index].0[0]);
+        match representative.get(&(kind, group)) {
+            Some(&kept) => {
+                let better = found[index].0.len() < found[kept].0.len();
+                let (winner, loser) = if better { (index, kept) } else { (kept, index) };
+                keep[loser] = false;
+                extra[winner] += 1 + extra[loser];
+                representative.insert((kind, group), winner);
+            }
+            None => {
+                representative.insert((kind, group), index);
+            }
+        }
+    }
+    found
+        .into_iter()
+        .enumerate()
+        .filter(|&(index, _)| keep[index])
+        .map(|(index, (_, mut finding, grouped))| {
+            if grouped > 1 {
+                finding.reason.push_str(&format!(
+                    "; {grouped} cycles over these locks, grouped into this one"
+                ));
+            }
+            if extra[index] > 0 {
+                let more = extra[index];
+                let cycles = if more == 1 { "cycle" } else { "cycles" };
+                finding.reason.push_str(&format!(
+                    "; {more} more {cycles} of this kind through locks connected to these \
+                     grouped into this one (the shortest)"
+                ));
+            }
+            finding
+        })
+        .collect()
+}
+
+/// Union-find over locks, to group cycles that share locks.
+#[derive(Default)]
+struct UnionFind {
+    parent: FxHashMap<LockId, LockId>,
+}
+
+impl UnionFind {
+    fn find(&mut self, lock: LockId) -> LockId {
+        let mut root = lock;
+        while let Some(&parent) = self.parent.get(&root) {
+            if parent == root {
+                break;
+            }
+            root = parent;
+        }
+        // Path compression keeps later look-ups short.
+        let mut at = lock;
+        while at != root {
+            let next = self.parent.insert(at, root).unwrap_or(root);
+            at = next;
+        }
+        root
+    }
+
+    fn union(&mut self, a: LockId, b: LockId) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra != rb {
+            self.parent.insert(ra.max(rb), ra.min(rb));
+        }
+    }
+}
+
+fn severity_rank(kind: FindingKind) -> u8 {
+    match kind {
+        FindingKind::PotentialDeadlock => 2,
+        FindingKind::LockOrderInversion => 1,
+        _ => 0,
+    }
+}
+
+/// The results of several traces, and the lock-order cycles that only their union shows.
+#[derive(Debug)]
+pub struct Analysis {
+    options: ReplayOptions,
+    graph: OrderGraph<LockId, EdgeData>,
+    keys: FxHashMap<Arc<str>, LockId>,
+    key_names: Vec<Arc<str>>,
+    thread_names: Vec<String>,
+    /// For each merged edge, the traces that took it.
+    edge_traces: FxHashMap<(LockId, LockId), Vec<u32>>,
+    traces: u32,
+    findings: Vec<Finding>,
+    /// Events replayed in all traces.
+    pub events: u64,
+    /// Whether every cycle search ran to the end.
+    pub complete: bool,
+}
+
+impl Default for Analysis {
+    fn default() -> Self {
+        Self::new(ReplayOptions::default())
+    }
+}
+
+impl Analysis {
+    /// An analysis with no trace yet.
+    pub fn new(options: ReplayOptions) -> Self {
+        Analysis {
+            options,
+            graph: OrderGraph::new(),
+            keys: FxHashMap::default(),
+            key_names: Vec::new(),
+            thread_names: Vec::new(),
+            edge_traces: FxHashMap::default(),
+            traces: 0,
+            findings: Vec::new(),
+            events: 0,
+            complete: true,
+        }
+    }
+
+    /// The options the traces should be replayed with.
+    pub fn options(&self) -> &ReplayOptions {
+        &self.options
+    }
+
+    /// How many traces were added.
+    pub fn traces(&self) -> u32 {
+        self.traces
+    }
+
+    fn key(&mut self, name: &Arc<str>) -> LockId {
+        if let Some(&id) = self.keys.get(name) {
+            return id;
+        }
+        let id = LockId(self.key_names.len() as u64);
+        self.key_names.push(name.clone());
+        self.keys.insert(name.clone(), id);
+        id
+    }
+
+    /// Adds the result of one trace, called `file` in cross-trace findings.
+    pub fn add(&mut self, file: &str, result: TraceResult) {
+        let trace = self.traces;
+        self.traces += 1;
+        self.events += result.events;
+        self.complete &= result.complete;
+        self.findings.extend(result.findings);
+        let mut threads: FxHashMap<String, ThreadId> = FxHashMap::default();
+        for edge in result.merge_edges {
+            let from = self.key(&edge.from);
+            let to = self.key(&edge.to);
+            if from == to {
+                continue; // two instances of one class nested: not a cycle between classes
+            }
+            for occurrence in edge.occurrences {
+                let thread = *threads.entry(occurrence.thread.clone()).or_insert_with(|| {
+                    self.thread_names
+                        .push(format!("{} ({file})", occurrence.thread));
+                    ThreadId(self.thread_names.len() as u64 - 1)
+                });
+                let held = occurrence
+                    .held
+                    .iter()
+                    .map(|(name, mode)| (self.key(name), *mode))
+                    .collect();
+                // Threads of different traces are different processes: no happens-before.
+                let merged = Occurrence {
+                    thread,
+                    from_mode: occurrence.from_mode,
+                    to_mode: occurrence.to_mode,
+                    from_site: occurrence.from_site,
+                    to_site: occurrence.to_site,
+                    held,
+                    clock: None,
+                    backtrace: None,
+                };
+                match self.graph.edge_mut(from, to) {
+                    Some(data) => {
+                        data.add(merged);
+                    }
+                    None => {
+                        self.graph.add_edge(from, to, || EdgeData::new(merged));
+                    }
+                }
+            }
+            let traces = self.edge_traces.entry((from, to)).or_default();
+            if traces.last() != Some(&trace) {
+                traces.push(trace);
+            }
+        }
+    }
+
+    /// Every finding: each trace's own, then the cross-trace cycles.
+    pub fn finish(mut self) -> Vec<Finding> {
+        if self.traces < 2 {
+            return self.findings;
+        }
+        let cycles = self
+            .graph
+            .cycles(self.options.max_cycle_len, self.options.max_cycles);
+        self.complete &= cycles.complete;
+        // Only cycles that no single trace closes: the others were found by that trace.
+        let across: Vec<Vec<LockId>> = cycles
+            .cycles
+            .into_iter()
+            .filter(|cycle| {
+                let n = cycle.len();
+                let first = &self.edge_traces[&(cycle[0], cycle[1 % n])];
+                !first.iter().any(|trace| {
+                    (0..n)
+                        .all(|i| self.edge_traces[&(cycle[i], cycle[(i + 1) % n])].contains(trace))
+                })
+            })
+            .collect();
+        let found = classify_cycles(&self.graph, &across, &self, &FxHashSet::default());
+        for mut finding in found {
+            if finding.kind == FindingKind::PotentialDeadlock {
+                // Different traces are different runs: none of them could deadlock.
+                finding.kind = FindingKind::LockOrderInversion;
+                finding.severity = finding.kind.default_severity();
+                finding.message = format!(
+                    "lock-order inversion across traces between `{}`",
+                    finding.locks.join("`, `")
+                );
+                finding.reason = "the edges come from different traces (different runs), \
+                                  matched by lock name or class: no single run could deadlock, \
+                                  but the code takes these locks in inconsistent orders and \
+                                  can deadlock when these paths run concurrently"
+                    .to_owned();
+            } else {
+                finding.message.push_str(" (across traces)");
+            }
+            self.findings.push(finding);
+        }
+        self.findings
+    }
+}
+
+impl Names for Analysis {
+    fn lock_name(&self, lock: LockId) -> String {
+        self.key_names
+            .get(lock.0 as usize)
+            .map_or_else(|| lock.to_string(), |n| n.to_string())
+    }
+
+    fn thread_name(&self, thread: ThreadId) -> String {
+        self.thread_names
+            .get(thread.0 as usize)
+            .cloned()
+            .unwrap_or_else(|| thread.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tiny event language: `acq t l`, `racq t l` (shared), `try t l`, `req t l`,
+    /// `rel t l`, `spawn t c`, `join t c`, `wait t cv l`, `notify t cv`, and declarations
+    /// `mutex l`, `rwlock l`, `reentrant l`, `semaphore l`. Undeclared locks are mutexes.
+    fn replay(script: &str) -> TraceResult {
+        replay_with(script, &[])
+    }
+
+    fn replay_with(script: &str, names: &[(u64, &str)]) -> TraceResult {
+        let mut replay = Replay::default();
+        for &(lock, name) in names {
+            replay.event(Event::Lock {
+                lock: LockId(lock),
+                kind: LockKind::Mutex,
+                name: Some(name.into()),
+                class: None,
+                site: None,
+                rank: None,
+            });
+        }
+        for (line, step) in script.split(';').map(str::trim).enumerate() {
+            let words: Vec<&str> = step.split_whitespace().collect();
+            let n = |i: usize| words[i].parse::<u64>().unwrap();
+            let site = Some(Site::from(format!("s.rs:{}", line + 1).as_str()));
+            let event = match words[0] {
+                "acq" | "try" => Event::Acquire {
+                    tid: ThreadId(n(1)),
+                    lock: LockId(n(2)),
+                    mode: Mode::Exclusive,
+                    try_lock: words[0] == "try",
+                    site,
+                },
+                "racq" => Event::Acquire {
+                    tid: ThreadId(n(1)),
+                    lock: LockId(n(2)),
+                    mode: Mode::Shared,
+                    try_lock: false,
+                    site,
+                },
+                "req" => Event::Request {
+                    tid: ThreadId(n(1)),
+                    lock: LockId(n(2)),
+                    mode: Mode::Exclusive,
+                    site,
+                },
+                "rel" => Event::Release {
+                    tid: ThreadId(n(1)),
+                    lock: LockId(n(2)),
+                    mode: Mode::Exclusive,
+                    site,
+                },
+                "spawn" => Event::Spawn {
+                    tid: ThreadId(n(1)),
+                    child: ThreadId(n(2)),
+                    site,
+                },
+                "join" => Event::Join {
+                    tid: ThreadId(n(1)),
+                    child: ThreadId(n(2)),
+                    site,
+                },
+                "wait" => Event::Wait {
+                    tid: ThreadId(n(1)),
+                    condvar: CondvarId(n(2)),
+                    lock: LockId(n(3)),
+                    site,
+                },
+                "notify" => Event::Notify {
+                    tid: ThreadId(n(1)),
+                    condvar: CondvarId(n(2)),
+                    all: false,
+                    site,
+                },
+                "mutex" | "reentrant" | "rwlock" | "semaphore" => Event::Lock {
+                    lock: LockId(n(1)),
+                    kind: match words[0] {
+                        "mutex" => LockKind::Mutex,
+                        "rwlock" => LockKind::RwLock,
+                        "semaphore" => LockKind::Semaphore,
+                        _ => LockKind::Reentrant,
+                    },
+                    name: None,
+                    class: None,
+                    site: None,
+                    rank: None,
+                },
+                other => panic!("unknown step {other}"),
+            };
+            replay.event(event);
+        }
+        replay.finish()
+    }
+
+    fn kinds(result: &TraceResult) -> Vec<FindingKind> {
+        result.findings.iter().map(|f| f.kind).collect()
+    }
+
+    const AB_BA: &str = "acq 1 1; acq 1 2; rel 1 2; rel 1 1; acq 2 2; acq 2 1; rel 2 1; rel 2 2";
+
+    #[test]
+    fn opposite_orders_in_two_threads_are_a_potential_deadlock() {
+        let result = replay(AB_BA);
+        assert_eq!(kinds(&result), [FindingKind::PotentialDeadlock]);
+        let finding = &result.findings[0];
+        assert_eq!(finding.locks, ["lock#1", "lock#2"]);
+        assert_eq!(finding.threads, ["thread#1", "thread#2"]);
+        assert_eq!(finding.edges[0].from_site, Some(Site::from("s.rs:1")));
+        assert_eq!(finding.edges[0].to_site, Some(Site::from("s.rs:2")));
+        assert!(!finding.edges[0].blocked);
+        assert_eq!(result.edges, 2);
+    }
+
+    #[test]
+    fn a_lock_hand_off_is_not_happens_before() {
+        // Thread 2 takes lock 1 after thread 1 released it: ordered in this schedule only.
+        let result = replay("acq 1 1; acq 1 2; rel 1 2; rel 1 1; acq 2 2; acq 2 1; rel 2 1");
+        assert_eq!(kinds(&result), [FindingKind::PotentialDeadlock]);
+    }
+
+    #[test]
+    fn spawn_and_join_order_threads() {
+        let spawned_after = format!(
+            "acq 1 1; acq 1 2; rel 1 2; rel 1 1; spawn 1 2; {}",
+            &AB_BA[36..]
+        );
+        assert_eq!(
+            kinds(&replay(&spawned_after)),
+            [FindingKind::LockOrderInversion]
+        );
+        let joined = "spawn 1 2; acq 2 2; acq 2 1; rel 2 1; rel 2 2; join 1 2; acq 1 1; acq 1 2";
+        assert_eq!(kinds(&replay(joined)), [FindingKind::LockOrderInversion]);
+        // Spawned before the first edge: concurrent.
+        let spawned_before = format!("spawn 1 2; {AB_BA}");
+        assert_eq!(
+            kinds(&replay(&spawned_before)),
+            [FindingKind::PotentialDeadlock]
+        );
+    }
+
+    #[test]
+    fn notify_orders_the_woken_thread() {
+        let script = "acq 2 9; wait 2 5 9; acq 1 1; acq 1 2; rel 1 2; rel 1 1; acq 1 9; \
+                      notify 1 5; rel 1 9; acq 2 9; rel 2 9; acq 2 2; acq 2 1";
+        assert_eq!(kinds(&replay(script)), [FindingKind::LockOrderInversion]);
+        // Without the notify the two are concurrent.
+        let script = script.replace("notify 1 5; ", "");
+        assert_eq!(kinds(&replay(&script)), [FindingKind::PotentialDeadlock]);
+    }
+
+    #[test]
+    fn one_thread_in_both_orders_is_an_inversion() {
+        let result = replay("acq 1 1; acq 1 2; rel 1 2; rel 1 1; acq 1 2; acq 1 1");
+        assert_eq!(kinds(&result), [FindingKind::LockOrderInversion]);
+    }
+
+    #[test]
+    fn a_gate_lock_makes_a_note() {
+        let result = replay(
+            "acq 1 9; acq 1 1; acq 1 2; rel 1 2; rel 1 1; rel 1 9; \
+             acq 2 9; acq 2 2; acq 2 1",
+        );
+        assert_eq!(kinds(&result), [FindingKind::GatedCycle]);
+        assert!(
+            result.findings[0].reason.contains("`lock#9`"),
+            "{}",
+            result.findings[0].reason
+        );
+    }
+
+    #[test]
+    fn reentrant_reacquisition_adds_no_edge() {
+        let result = replay("reentrant 1; acq 1 1; acq 1 2; acq 1 1; rel 1 1; rel 1 2; rel 1 1");
+        assert_eq!(result.edges, 1, "only 1 -> 2");
+        assert!(result.findings.is_empty());
+        // The lock stays held until the last release.
+        let result = replay("reentrant 1; acq 1 1; acq 1 1; rel 1 1; acq 1 2");
+        assert_eq!(result.edges, 1);
+    }
+
+    #[test]
+    fn relocking_a_mutex_is_misuse() {
+        let result = replay("mutex 1; acq 1 1; acq 1 1; acq 1 1");
+        assert_eq!(kinds(&result), [FindingKind::ApiMisuse]);
+        assert!(result.findings[0].message.contains("again"));
+        assert!(result.findings[0].reason.contains("seen 2 times"));
+    }
+
+    #[test]
+    fn try_lock_adds_no_edge_into_the_lock_but_is_a_source() {
+        // 1 -> 3 and 2 -> 3, never 1 -> 2.
+        let result = replay("acq 1 1; try 1 2; acq 1 3");
+        assert_eq!(result.edges, 2);
+        // A try-lock cycle cannot deadlock: the try never waits.
+        let result = replay("acq 1 1; try 1 2; rel 1 2; rel 1 1; acq 2 2; acq 2 1");
+        assert!(result.findings.is_empty(), "{:?}", result.findings);
+    }
+
+    #[test]
+    fn releases_that_do_not_match_are_misuse() {
+        let result = replay("rel 1 1");
+        assert_eq!(kinds(&result), [FindingKind::ApiMisuse]);
+        assert!(result.findings[0].message.contains("which no thread holds"));
+        let result = replay("acq 1 1; rel 2 1; rel 1 1");
+        assert_eq!(kinds(&result), [FindingKind::ApiMisuse]);
+        assert!(
+            result.findings[0]
+                .message
+                .contains("which thread `thread#1` holds")
+        );
+    }
+
+    #[test]
+    fn an_acquisition_of_a_held_lock_is_a_trace_warning() {
+        let result = replay("acq 1 1; acq 2 1");
+        assert!(result.findings.is_empty());
+        assert_eq!(result.warnings.len(), 1);
+        assert!(result.warnings[0].contains("inconsistent trace"));
+        // Shared holders do not conflict.
+        let result = replay("rwlock 1; racq 1 1; racq 2 1");
+        assert!(result.warnings.is_empty());
+    }
+
+    #[test]
+    fn semaphore_permits_are_shared_and_returned_by_anyone() {
+        let result = replay("semaphore 1; acq 1 1; acq 2 1; rel 3 1; rel 2 1");
+        assert!(result.findings.is_empty(), "{:?}", result.findings);
+        assert!(result.warnings.is_empty(), "{:?}", result.warnings);
+        // Waiting on a semaphore is not a wait cycle: its capacity is unknown.
+        let result = replay("semaphore 1; acq 1 1; acq 2 2; req 1 2; req 2 1");
+        assert!(
+            result
+                .findings
+                .iter()
+                .all(|f| f.kind != FindingKind::Deadlock)
+        );
+    }
+
+    #[test]
+    fn requests_blocked_at_the_end_in_a_cycle_are_a_deadlock() {
+        let result = replay("acq 1 1; acq 2 2; req 1 2; req 2 1");
+        assert_eq!(
+            kinds(&result),
+            [FindingKind::Deadlock],
+            "the cycle is not repeated"
+        );
+        let finding = &result.findings[0];
+        assert!(finding.edges.iter().all(|e| e.blocked));
+        assert_eq!(finding.edges.len(), 2);
+        assert!(finding.reason.contains("still blocked"));
+        // Each edge: held lock -> requested lock, both closing the cycle.
+        assert_eq!(finding.edges[0].to, finding.edges[1].from);
+        assert_eq!(finding.edges[1].to, finding.edges[0].from);
+    }
+
+    #[test]
+    fn a_wait_cycle_that_was_broken_later_says_so() {
+        let result = replay("acq 1 1; acq 2 2; req 1 2; req 2 1; rel 2 2; acq 1 2");
+        assert_eq!(kinds(&result), [FindingKind::Deadlock]);
+        assert!(result.findings[0].reason.contains("goes on"));
+    }
+
+    #[test]
+    fn three_threads_in_a_wait_cycle() {
+        let result = replay("acq 1 1; acq 2 2; acq 3 3; req 1 2; req 2 3; req 3 1");
+        assert_eq!(kinds(&result), [FindingKind::Deadlock]);
+        assert_eq!(result.findings[0].threads.len(), 3);
+    }
+
+    #[test]
+    fn a_mutex_requested_by_its_holder_deadlocks_alone() {
+        let result = replay("mutex 1; acq 1 1; req 1 1");
+        assert_eq!(kinds(&result), [FindingKind::Deadlock]);
+        assert!(result.findings[0].message.contains("holds itself"));
+        // A re-entrant lock does not.
+        let result = replay("reentrant 1; acq 1 1; req 1 1; acq 1 1");
+        assert!(result.findings.is_empty());
+    }
+
+    #[test]
+    fn waiting_while_holding_another_lock_is_a_warning() {
+        let result = replay("acq 1 1; acq 1 2; wait 1 7 2; acq 1 2; rel 1 2; acq 1 2; wait 1 7 2");
+        assert_eq!(
+            kinds(&result),
+            [FindingKind::WaitWhileHolding],
+            "reported once"
+        );
+        assert_eq!(result.findings[0].locks, ["lock#1", "lock#2"]);
+        assert!(replay("acq 1 2; wait 1 7 2").findings.is_empty());
+    }
+
+    #[test]
+    fn cycles_are_grouped_by_lock_set() {
+        // 1 -> 2 -> 3 -> 1 and 1 -> 3 -> 2 -> 1 over the same locks: one finding.
+        let result = replay(
+            "acq 1 1; acq 1 2; rel 1 2; rel 1 1; acq 2 2; acq 2 3; rel 2 3; rel 2 2; \
+             acq 3 3; acq 3 1; rel 3 1; rel 3 3; acq 4 1; acq 4 3; rel 4 3; rel 4 1; \
+             acq 5 3; acq 5 2; rel 5 2; rel 5 3; acq 6 2; acq 6 1",
+        );
+        let potential = result
+            .findings
+            .iter()
+            .filter(|f| f.kind == FindingKind::PotentialDeadlock)
+            .count();
+        // Three 2-cycles ({1,2}, {1,3}, {2,3}) and one set {1,2,3} of two 3-cycles.
+        assert_eq!(potential, 4);
+        assert!(
+            result
+                .findings
+                .iter()
+                .any(|f| f.reason.contains("2 cycles over these locks"))
+        );
+    }
+
+    #[test]
+    fn traces_merge_by_lock_name() {
+        let names = [(1, "accounts"), (2, "ledger")];
+        let first = replay_with("acq 1 1; acq 1 2", &names);
+        let second = replay_with("acq 7 2; acq 7 1", &names);
+        assert!(first.findings.is_empty() && second.findings.is_empty());
+        let mut analysis = Analysis::default();
+        analysis.add("a.jsonl", first);
+        analysis.add("b.jsonl", second);
+        let findings = analysis.finish();
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].kind, FindingKind::LockOrderInversion);
+        assert!(findings[0].message.contains("across traces"));
+        assert_eq!(
+            findings[0].threads,
+            ["thread#1 (a.jsonl)", "thread#7 (b.jsonl)"]
+        );
+    }
+
+    #[test]
+    fn a_cycle_inside_one_trace_is_not_repeated_across_traces() {
+        let names = [(1, "a"), (2, "b")];
+        let mut analysis = Analysis::default();
+        analysis.add("a", replay_with(AB_BA, &names));
+        analysis.add("b", replay_with(AB_BA, &names));
+        let findings = analysis.finish();
+        assert_eq!(
+            findings.len(),
+            2,
+            "one per trace, none across: {findings:#?}"
+        );
+    }
+
+    #[test]
+    fn unnamed_locks_do_not_merge() {
+        let mut analysis = Analysis::default();
+        analysis.add("a", replay("acq 1 1; acq 1 2"));
+        analysis.add("b", replay("acq 1 2; acq 1 1"));
+        assert!(analysis.finish().is_empty());
+    }
+}

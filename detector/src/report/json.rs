@@ -1,0 +1,234 @@
+//! The JSON report: `{"version":1,"findings":[...],"summary":{...}}`.
+//!
+//! The wire types here are the contract consumers parse; they borrow from [`Finding`] but do
+//! not mirror it, so either can change without the other.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use super::{Counts, Render, Summary};
+use crate::finding::{Finding, FindingEdge, VarAccess};
+
+/// The version of the JSON report's shape.
+pub const JSON_VERSION: u32 = 1;
+
+/// Renders the JSON report.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct JsonRenderer;
+
+/// The whole report.
+#[derive(Debug, Serialize)]
+pub struct JsonReport<'a> {
+    /// [`JSON_VERSION`].
+    pub version: u32,
+    /// The findings.
+    pub findings: Vec<JsonFinding<'a>>,
+    /// The totals.
+    pub summary: JsonSummary,
+}
+
+/// One finding.
+#[derive(Debug, Serialize)]
+pub struct JsonFinding<'a> {
+    /// `deadlock`, `potential-deadlock`, ...
+    pub kind: &'static str,
+    /// `error`, `warning` or `note`.
+    pub severity: &'static str,
+    /// One line.
+    pub message: &'a str,
+    /// Why it was classified this way.
+    pub reason: &'a str,
+    /// How to fix it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<&'a str>,
+    /// Where it was detected, when it is one place.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
+    /// The locks, in cycle order.
+    pub locks: &'a [String],
+    /// The threads.
+    pub threads: &'a [String],
+    /// The edges.
+    pub edges: Vec<JsonEdge<'a>>,
+    /// The accesses of a data race.
+    pub vars: Vec<JsonVar<'a>>,
+    /// [`Finding::fingerprint`].
+    pub fingerprint: String,
+}
+
+/// One edge of a finding.
+#[derive(Debug, Serialize)]
+pub struct JsonEdge<'a> {
+    /// The held lock.
+    pub from: &'a str,
+    /// The acquired or requested lock.
+    pub to: &'a str,
+    /// The thread.
+    pub thread: &'a str,
+    /// Where `from` was acquired.
+    pub from_site: Option<String>,
+    /// Where `to` was acquired or requested.
+    pub to_site: Option<String>,
+    /// The mode `from` was held in.
+    pub from_mode: &'static str,
+    /// The mode `to` was requested in.
+    pub to_mode: &'static str,
+    /// Other locks held.
+    pub held: &'a [String],
+    /// Whether the thread was blocked on `to`.
+    pub blocked: bool,
+}
+
+/// One access of a data race.
+#[derive(Debug, Serialize)]
+pub struct JsonVar<'a> {
+    /// The variable.
+    pub var: &'a str,
+    /// The thread.
+    pub thread: &'a str,
+    /// Whether it wrote.
+    pub write: bool,
+    /// Where.
+    pub site: Option<String>,
+}
+
+/// The totals.
+#[derive(Debug, Serialize)]
+pub struct JsonSummary {
+    /// Findings.
+    pub findings: usize,
+    /// Error findings.
+    pub errors: usize,
+    /// Warning findings.
+    pub warnings: usize,
+    /// Note findings.
+    pub notes: usize,
+    /// Findings per kind.
+    pub by_kind: BTreeMap<&'static str, usize>,
+    /// Traces read.
+    pub traces: usize,
+    /// Events replayed.
+    pub events: u64,
+    /// Unreadable lines.
+    pub trace_errors: usize,
+    /// Reader and replay warnings.
+    pub trace_warnings: usize,
+    /// Whether the cycle search ran to the end.
+    pub complete: bool,
+}
+
+impl<'a> JsonFinding<'a> {
+    /// The wire form of `finding`.
+    pub fn new(finding: &'a Finding) -> Self {
+        JsonFinding {
+            kind: finding.kind.as_str(),
+            severity: finding.severity.as_str(),
+            message: &finding.message,
+            reason: &finding.reason,
+            help: finding.help.as_deref(),
+            site: finding.site.as_ref().map(ToString::to_string),
+            locks: &finding.locks,
+            threads: &finding.threads,
+            edges: finding.edges.iter().map(JsonEdge::new).collect(),
+            vars: finding.vars.iter().map(JsonVar::new).collect(),
+            fingerprint: finding.fingerprint(),
+        }
+    }
+}
+
+impl<'a> JsonEdge<'a> {
+    fn new(edge: &'a FindingEdge) -> Self {
+        JsonEdge {
+            from: &edge.from,
+            to: &edge.to,
+            thread: &edge.thread,
+            from_site: edge.from_site.as_ref().map(ToString::to_string),
+            to_site: edge.to_site.as_ref().map(ToString::to_string),
+            from_mode: edge.from_mode.as_str(),
+            to_mode: edge.to_mode.as_str(),
+            held: &edge.held,
+            blocked: edge.blocked,
+        }
+    }
+}
+
+impl<'a> JsonVar<'a> {
+    fn new(access: &'a VarAccess) -> Self {
+        JsonVar {
+            var: &access.var,
+            thread: &access.thread,
+            write: access.write,
+            site: access.site.as_ref().map(ToString::to_string),
+        }
+    }
+}
+
+impl<'a> JsonReport<'a> {
+    /// The wire form of a report.
+    pub fn new(findings: &'a [Finding], summary: &Summary) -> Self {
+        let counts = Counts::of(findings);
+        JsonReport {
+            version: JSON_VERSION,
+            findings: findings.iter().map(JsonFinding::new).collect(),
+            summary: JsonSummary {
+                findings: findings.len(),
+                errors: counts.errors,
+                warnings: counts.warnings,
+                notes: counts.notes,
+                by_kind: counts.by_kind,
+                traces: summary.traces,
+                events: summary.events,
+                trace_errors: summary.trace_errors,
+                trace_warnings: summary.trace_warnings,
+                complete: summary.complete,
+            },
+        }
+    }
+}
+
+impl Render for JsonRenderer {
+    fn render(
+        &self,
+        findings: &[Finding],
+        summary: &Summary,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        serde_json::to_writer_pretty(&mut *out, &JsonReport::new(findings, summary))?;
+        writeln!(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::testing;
+
+    #[test]
+    fn the_report_has_the_contract_fields() {
+        let findings = [testing::cycle(), testing::misuse()];
+        let mut out = Vec::new();
+        JsonRenderer
+            .render(&findings, &Summary::default(), &mut out)
+            .unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(value["version"], 1);
+        let first = &value["findings"][0];
+        assert_eq!(first["kind"], "potential-deadlock");
+        assert_eq!(first["severity"], "error");
+        assert_eq!(first["locks"], serde_json::json!(["a", "b"]));
+        assert_eq!(first["threads"], serde_json::json!(["t1", "t2"]));
+        assert_eq!(first["edges"][0]["from"], "a");
+        assert_eq!(first["edges"][0]["to"], "b");
+        assert_eq!(first["edges"][0]["thread"], "t1");
+        assert_eq!(first["edges"][0]["from_site"], "src/bank.rs:10:9");
+        assert_eq!(first["edges"][0]["to_site"], "src/bank.rs:11:9");
+        assert_eq!(first["vars"], serde_json::json!([]));
+        assert_eq!(first["fingerprint"], findings[0].fingerprint().as_str());
+        assert_eq!(value["findings"][1]["site"], "17");
+        assert_eq!(value["summary"]["findings"], 2);
+        assert_eq!(value["summary"]["errors"], 2);
+        assert_eq!(value["summary"]["by_kind"]["api-misuse"], 1);
+    }
+}

@@ -1,0 +1,202 @@
+//! Renderers: one per output format, behind [`Render`].
+//!
+//! A renderer turns findings and a [`Summary`] into bytes. The JSON-based formats have their
+//! own wire types, so the public [`Finding`] can change without changing what consumers parse.
+
+pub mod github;
+pub mod json;
+pub mod junit;
+pub mod sarif;
+pub mod text;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{self, Write};
+
+use crate::finding::{Finding, Severity};
+
+/// What was analyzed, for the summary every format ends with.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// How many traces were read.
+    pub traces: usize,
+    /// How many events (records, lines) they held.
+    pub events: u64,
+    /// How many lines could not be read.
+    pub trace_errors: usize,
+    /// How many warnings the readers and the replay gave.
+    pub trace_warnings: usize,
+    /// False when a limit cut the cycle search short.
+    pub complete: bool,
+}
+
+/// Counts of findings by severity and kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Error findings.
+    pub errors: usize,
+    /// Warning findings.
+    pub warnings: usize,
+    /// Note findings.
+    pub notes: usize,
+    /// Findings per kind name.
+    pub by_kind: BTreeMap<&'static str, usize>,
+}
+
+impl Counts {
+    /// Counts `findings`.
+    pub fn of(findings: &[Finding]) -> Counts {
+        let mut counts = Counts::default();
+        for finding in findings {
+            match finding.severity {
+                Severity::Error => counts.errors += 1,
+                Severity::Warning => counts.warnings += 1,
+                Severity::Note => counts.notes += 1,
+            }
+            *counts.by_kind.entry(finding.kind.as_str()).or_default() += 1;
+        }
+        counts
+    }
+}
+
+/// Renders a report in one format.
+pub trait Render {
+    /// Writes the report of `findings` to `out`.
+    fn render(
+        &self,
+        findings: &[Finding],
+        summary: &Summary,
+        out: &mut dyn Write,
+    ) -> io::Result<()>;
+}
+
+/// The output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OutputFormat {
+    /// rustc-style text.
+    Text,
+    /// One JSON object.
+    Json,
+    /// SARIF 2.1.0, for code-scanning services.
+    Sarif,
+    /// GitHub Actions workflow commands (annotations).
+    Github,
+    /// JUnit XML, one test case per finding.
+    Junit,
+}
+
+impl OutputFormat {
+    /// Every format.
+    pub const ALL: [OutputFormat; 5] = [
+        OutputFormat::Text,
+        OutputFormat::Json,
+        OutputFormat::Sarif,
+        OutputFormat::Github,
+        OutputFormat::Junit,
+    ];
+
+    /// The format's name on the command line.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OutputFormat::Text => "text",
+            OutputFormat::Json => "json",
+            OutputFormat::Sarif => "sarif",
+            OutputFormat::Github => "github",
+            OutputFormat::Junit => "junit",
+        }
+    }
+
+    /// The renderer of this format; `color` applies to text only.
+    pub fn renderer(self, color: bool) -> Box<dyn Render> {
+        match self {
+            OutputFormat::Text => Box::new(text::TextRenderer { color }),
+            OutputFormat::Json => Box::new(json::JsonRenderer),
+            OutputFormat::Sarif => Box::new(sarif::SarifRenderer),
+            OutputFormat::Github => Box::new(github::GithubRenderer),
+            OutputFormat::Junit => Box::new(junit::JunitRenderer),
+        }
+    }
+}
+
+impl fmt::Display for OutputFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for OutputFormat {
+    type Err = crate::finding::UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        OutputFormat::ALL
+            .into_iter()
+            .find(|format| format.as_str() == s)
+            .ok_or_else(|| crate::finding::UnknownName(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Findings to render in the renderers' tests.
+
+    use crate::finding::{Finding, FindingEdge, FindingKind};
+    use crate::ids::Mode;
+    use crate::site::Site;
+
+    pub(crate) fn cycle() -> Finding {
+        let edge = |from: &str, to: &str, thread: &str, line: u32| FindingEdge {
+            from: from.into(),
+            to: to.into(),
+            thread: thread.into(),
+            from_site: Some(Site::from(format!("src/bank.rs:{line}:9").as_str())),
+            to_site: Some(Site::from(format!("src/bank.rs:{}:9", line + 1).as_str())),
+            from_mode: Mode::Exclusive,
+            to_mode: Mode::Exclusive,
+            held: Vec::new(),
+            blocked: false,
+            backtrace: None,
+        };
+        let mut finding = Finding::new(
+            FindingKind::PotentialDeadlock,
+            "potential deadlock: lock-order cycle between `a`, `b`",
+        );
+        finding.locks = vec!["a".into(), "b".into()];
+        finding.threads = vec!["t1".into(), "t2".into()];
+        finding.edges = vec![edge("a", "b", "t1", 10), edge("b", "a", "t2", 20)];
+        finding.reason = "different threads".into();
+        finding.help = Some("one order".into());
+        finding
+    }
+
+    pub(crate) fn misuse() -> Finding {
+        let mut finding = Finding::new(
+            FindingKind::ApiMisuse,
+            "thread `t1` released `a`, which no thread holds",
+        );
+        finding.locks = vec!["a".into()];
+        finding.threads = vec!["t1".into()];
+        finding.site = Some(Site::from("17"));
+        finding
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_names_round_trip() {
+        for format in OutputFormat::ALL {
+            assert_eq!(format.as_str().parse::<OutputFormat>(), Ok(format));
+        }
+        assert!("xml".parse::<OutputFormat>().is_err());
+    }
+
+    #[test]
+    fn counts_split_by_severity_and_kind() {
+        let counts = Counts::of(&[testing::cycle(), testing::cycle(), testing::misuse()]);
+        assert_eq!((counts.errors, counts.warnings, counts.notes), (3, 0, 0));
+        assert_eq!(counts.by_kind["potential-deadlock"], 2);
+        assert_eq!(counts.by_kind["api-misuse"], 1);
+    }
+}

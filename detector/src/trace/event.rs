@@ -1,0 +1,195 @@
+//! [`Event`]: one recorded operation, at the level the analysis works on.
+//!
+//! Readers turn their wire formats (JSONL, RAPID STD) into events; the replay consumes them.
+//! Nothing here knows about any wire format.
+
+use std::sync::Arc;
+
+use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId, VarId};
+use crate::site::Site;
+
+/// The first record of a lockscan trace.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Header {
+    /// The format version (1).
+    pub version: u64,
+    /// The tool that wrote the trace.
+    pub tool: Option<Arc<str>>,
+    /// The recorded process.
+    pub pid: Option<u64>,
+    /// The recorded program.
+    pub program: Option<Arc<str>>,
+}
+
+/// One operation of a trace, in replay order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The first record.
+    Header(Header),
+    /// A thread became known.
+    Thread {
+        /// The thread.
+        tid: ThreadId,
+        /// Its name.
+        name: Option<Arc<str>>,
+        /// The thread that started it.
+        parent: Option<ThreadId>,
+    },
+    /// A lock became known.
+    Lock {
+        /// The lock.
+        lock: LockId,
+        /// What kind of lock it is.
+        kind: LockKind,
+        /// Its human name; locks of several traces merge by it.
+        name: Option<Arc<str>>,
+        /// Its class (by default the creation site); locks merge by it when unnamed.
+        class: Option<Arc<str>>,
+        /// Where it was created.
+        site: Option<Site>,
+        /// Its declared rank.
+        rank: Option<u64>,
+    },
+    /// A condition variable became known.
+    Condvar {
+        /// The condition variable.
+        condvar: CondvarId,
+        /// Its name.
+        name: Option<Arc<str>>,
+        /// Where it was created.
+        site: Option<Site>,
+    },
+    /// An instrumented shared variable became known.
+    Var {
+        /// The variable.
+        var: VarId,
+        /// Its name.
+        name: Option<Arc<str>>,
+        /// Where it was created.
+        site: Option<Site>,
+    },
+    /// `tid` started `child`.
+    Spawn {
+        /// The parent.
+        tid: ThreadId,
+        /// The new thread.
+        child: ThreadId,
+        /// Where.
+        site: Option<Site>,
+    },
+    /// `tid` waited for `child` to finish.
+    Join {
+        /// The joining thread.
+        tid: ThreadId,
+        /// The finished thread.
+        child: ThreadId,
+        /// Where.
+        site: Option<Site>,
+    },
+    /// `tid` is about to block on `lock`.
+    Request {
+        /// The thread.
+        tid: ThreadId,
+        /// The lock.
+        lock: LockId,
+        /// The requested mode.
+        mode: Mode,
+        /// Where.
+        site: Option<Site>,
+    },
+    /// `tid` now holds `lock`.
+    Acquire {
+        /// The thread.
+        tid: ThreadId,
+        /// The lock.
+        lock: LockId,
+        /// The mode it is held in.
+        mode: Mode,
+        /// Whether the acquisition could not block (a successful `try_lock`).
+        try_lock: bool,
+        /// Where.
+        site: Option<Site>,
+    },
+    /// `tid` released `lock`.
+    Release {
+        /// The thread.
+        tid: ThreadId,
+        /// The lock.
+        lock: LockId,
+        /// The mode it was held in.
+        mode: Mode,
+        /// Where.
+        site: Option<Site>,
+    },
+    /// `tid` released `lock` (if it held it) and waits on `condvar`; the wake-up is its next
+    /// acquisition of `lock`.
+    Wait {
+        /// The thread.
+        tid: ThreadId,
+        /// The condition variable.
+        condvar: CondvarId,
+        /// The lock it waits with.
+        lock: LockId,
+        /// Where.
+        site: Option<Site>,
+    },
+    /// `tid` signalled `condvar`.
+    Notify {
+        /// The thread.
+        tid: ThreadId,
+        /// The condition variable.
+        condvar: CondvarId,
+        /// Whether every waiter was woken (`notify_all`).
+        all: bool,
+        /// Where.
+        site: Option<Site>,
+    },
+    /// `tid` read `var`.
+    Read {
+        /// The thread.
+        tid: ThreadId,
+        /// The variable.
+        var: VarId,
+        /// Where.
+        site: Option<Site>,
+    },
+    /// `tid` wrote `var`.
+    Write {
+        /// The thread.
+        tid: ThreadId,
+        /// The variable.
+        var: VarId,
+        /// Where.
+        site: Option<Site>,
+    },
+    /// The last record of a complete trace.
+    End {
+        /// How many events the recorder wrote, when it says.
+        events: Option<u64>,
+        /// How many events the recorder lost, when it says.
+        dropped: Option<u64>,
+    },
+}
+
+impl Event {
+    /// The acting thread, for events that have one.
+    pub fn thread(&self) -> Option<ThreadId> {
+        match self {
+            Event::Thread { tid, .. }
+            | Event::Spawn { tid, .. }
+            | Event::Join { tid, .. }
+            | Event::Request { tid, .. }
+            | Event::Acquire { tid, .. }
+            | Event::Release { tid, .. }
+            | Event::Wait { tid, .. }
+            | Event::Notify { tid, .. }
+            | Event::Read { tid, .. }
+            | Event::Write { tid, .. } => Some(*tid),
+            Event::Header(_)
+            | Event::Lock { .. }
+            | Event::Condvar { .. }
+            | Event::Var { .. }
+            | Event::End { .. } => None,
+        }
+    }
+}

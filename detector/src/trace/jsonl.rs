@@ -1,0 +1,503 @@
+//! The streaming reader of lockscan's JSON Lines traces.
+
+use std::borrow::Cow;
+use std::io::BufRead;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+use serde_json::error::Category;
+
+use super::event::{Event, Header};
+use super::wire::{FORMAT_NAME, FORMAT_VERSION, Record};
+use super::{LineRead, LineSource, Problem, TraceError, TraceWarning, quote};
+use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId, VarId};
+use crate::site::Site;
+
+/// The record types, for error messages.
+const RECORD_TYPES: &str = "a record type (`header`, `thread`, `lock`, `condvar`, `var`, \
+     `spawn`, `join`, `request`, `acquire`, `release`, `wait`, `notify`, `read`, `write`, `end`)";
+
+/// Reads a JSONL trace line by line; an iterator of events.
+#[derive(Debug)]
+pub struct JsonlReader<R> {
+    lines: LineSource<R>,
+    /// Sites seen so far: a site repeats on every pass through a loop, so interning it makes
+    /// the common event allocation-free.
+    sites: FxHashMap<Box<str>, Site>,
+    warnings: Vec<TraceWarning>,
+    seen_header: bool,
+    seen_end: bool,
+    finished: bool,
+    /// Non-blank lines so far, to check the `end` record's count.
+    records: u64,
+}
+
+impl<R: BufRead> JsonlReader<R> {
+    /// A reader of `input`, called `file` in messages.
+    pub fn new(input: R, file: impl Into<Arc<str>>) -> Self {
+        JsonlReader {
+            lines: LineSource::new(input, file.into()),
+            sites: FxHashMap::default(),
+            warnings: Vec::new(),
+            seen_header: false,
+            seen_end: false,
+            finished: false,
+            records: 0,
+        }
+    }
+
+    /// The number of the line read last.
+    pub fn line(&self) -> u64 {
+        self.lines.line
+    }
+
+    /// The warnings so far (complete once the iterator returned `None`).
+    pub fn warnings(&self) -> &[TraceWarning] {
+        &self.warnings
+    }
+
+    fn finish(&mut self) {
+        if !self.finished {
+            self.finished = true;
+            if self.seen_header && !self.seen_end {
+                self.warnings.push(TraceWarning::MissingEnd {
+                    file: self.lines.file.clone(),
+                });
+            }
+        }
+    }
+
+    fn parse_line(&mut self) -> Result<Option<Event>, Problem> {
+        let line = &self.lines.buffer;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        self.records += 1;
+        let record: Record<'_> = match serde_json::from_slice(line) {
+            Ok(record) => record,
+            Err(err) => {
+                let cut_short = err.classify() == Category::Eof;
+                let expected = match err.classify() {
+                    Category::Data => format!("a valid record ({err})"),
+                    _ => format!("a JSON object ({err})"),
+                };
+                return Err(self.lines.problem(expected, quote(line), cut_short));
+            }
+        };
+        let is_header = record.record_type == "header";
+        if !self.seen_header && !is_header {
+            self.seen_header = true; // complain once
+            return Err(self.lines.problem(
+                "a `header` record on the first line",
+                format!("a `{}` record", record.record_type),
+                false,
+            ));
+        }
+        let event = convert(&record, &mut self.sites)
+            .map_err(|(expected, found)| self.lines.problem(expected, found, false))?;
+        match &event {
+            Event::Header(_) => self.seen_header = true,
+            Event::End { dropped, events } => {
+                self.seen_end = true;
+                let read = self.records - 1;
+                if let Some(written) = events.filter(|&written| written != read) {
+                    self.warnings.push(TraceWarning::EventCountMismatch {
+                        file: self.lines.file.clone(),
+                        written,
+                        read,
+                    });
+                }
+                if let Some(dropped) = dropped.filter(|&d| d > 0) {
+                    self.warnings.push(TraceWarning::DroppedEvents {
+                        file: self.lines.file.clone(),
+                        dropped,
+                    });
+                }
+            }
+            _ => {}
+        }
+        Ok(Some(event))
+    }
+}
+
+impl<R: BufRead> Iterator for JsonlReader<R> {
+    type Item = Result<Event, TraceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.lines.next_line() {
+                Ok(LineRead::Line) => {}
+                Ok(LineRead::End) => {
+                    self.finish();
+                    return None;
+                }
+                Err(err) => return Some(Err(err)),
+            }
+            match self.parse_line() {
+                Ok(Some(event)) => return Some(Ok(event)),
+                Ok(None) => {}
+                Err(Problem::Error(err)) => return Some(Err(err)),
+                Err(Problem::Truncated(warning)) => self.warnings.push(warning),
+            }
+        }
+    }
+}
+
+/// What went wrong converting a record: what was expected, what was found.
+type Mismatch = (String, String);
+
+fn missing(record: &Record<'_>, field: &str) -> Mismatch {
+    (
+        format!("the field `{field}` in a `{}` record", record.record_type),
+        "no such field".to_owned(),
+    )
+}
+
+fn required<T: Copy>(record: &Record<'_>, value: Option<T>, field: &str) -> Result<T, Mismatch> {
+    value.ok_or_else(|| missing(record, field))
+}
+
+fn name(value: &Option<Cow<'_, str>>) -> Option<Arc<str>> {
+    value.as_deref().map(Arc::from)
+}
+
+fn mode(record: &Record<'_>) -> Result<Mode, Mismatch> {
+    match record.mode.as_deref() {
+        None | Some("exclusive") => Ok(Mode::Exclusive),
+        Some("shared") => Ok(Mode::Shared),
+        Some("upgradable") => Ok(Mode::Upgradable),
+        Some(other) => Err((
+            "a `mode` of `exclusive`, `shared` or `upgradable`".to_owned(),
+            format!("`{other}`"),
+        )),
+    }
+}
+
+fn lock_kind(record: &Record<'_>) -> Result<LockKind, Mismatch> {
+    match record.kind.as_deref() {
+        Some("mutex") => Ok(LockKind::Mutex),
+        Some("rwlock") => Ok(LockKind::RwLock),
+        Some("reentrant") => Ok(LockKind::Reentrant),
+        Some("semaphore") => Ok(LockKind::Semaphore),
+        Some(other) => Err((
+            "a lock `kind` of `mutex`, `rwlock`, `reentrant` or `semaphore`".to_owned(),
+            format!("`{other}`"),
+        )),
+        None => Err(missing(record, "kind")),
+    }
+}
+
+fn intern(sites: &mut FxHashMap<Box<str>, Site>, text: &Option<Cow<'_, str>>) -> Option<Site> {
+    let text = text.as_deref()?;
+    if let Some(site) = sites.get(text) {
+        return Some(site.clone());
+    }
+    let site = Site::from(text);
+    sites.insert(text.into(), site.clone());
+    Some(site)
+}
+
+fn convert(record: &Record<'_>, sites: &mut FxHashMap<Box<str>, Site>) -> Result<Event, Mismatch> {
+    let tid = || required(record, record.tid, "tid").map(ThreadId);
+    let lock = || required(record, record.lock, "lock").map(LockId);
+    let child = || required(record, record.child, "child").map(ThreadId);
+    let condvar = || required(record, record.condvar, "condvar").map(CondvarId);
+    let var = || required(record, record.var, "var").map(VarId);
+    let event = match &*record.record_type {
+        "header" => {
+            match record.format.as_deref() {
+                Some(FORMAT_NAME) => {}
+                Some(other) => {
+                    return Err((format!("`format` = `{FORMAT_NAME}`"), format!("`{other}`")));
+                }
+                None => return Err(missing(record, "format")),
+            }
+            let version = required(record, record.version, "version")?;
+            if version != FORMAT_VERSION {
+                return Err((
+                    format!("`version` = {FORMAT_VERSION} (the version this lockscan reads)"),
+                    version.to_string(),
+                ));
+            }
+            Event::Header(Header {
+                version,
+                tool: name(&record.tool),
+                pid: record.pid,
+                program: name(&record.program),
+            })
+        }
+        "thread" => Event::Thread {
+            tid: tid()?,
+            name: name(&record.name),
+            parent: record.parent.map(ThreadId),
+        },
+        "lock" => Event::Lock {
+            lock: lock()?,
+            kind: lock_kind(record)?,
+            name: name(&record.name),
+            class: name(&record.class),
+            site: intern(sites, &record.site),
+            rank: record.rank,
+        },
+        "condvar" => Event::Condvar {
+            condvar: condvar()?,
+            name: name(&record.name),
+            site: intern(sites, &record.site),
+        },
+        "var" => Event::Var {
+            var: var()?,
+            name: name(&record.name),
+            site: intern(sites, &record.site),
+        },
+        "spawn" => Event::Spawn {
+            tid: tid()?,
+            child: child()?,
+            site: intern(sites, &record.site),
+        },
+        "join" => Event::Join {
+            tid: tid()?,
+            child: child()?,
+            site: intern(sites, &record.site),
+        },
+        "request" => Event::Request {
+            tid: tid()?,
+            lock: lock()?,
+            mode: mode(record)?,
+            site: intern(sites, &record.site),
+        },
+        "acquire" => Event::Acquire {
+            tid: tid()?,
+            lock: lock()?,
+            mode: mode(record)?,
+            try_lock: record.try_lock.unwrap_or(false),
+            site: intern(sites, &record.site),
+        },
+        "release" => Event::Release {
+            tid: tid()?,
+            lock: lock()?,
+            mode: mode(record)?,
+            site: intern(sites, &record.site),
+        },
+        "wait" => Event::Wait {
+            tid: tid()?,
+            condvar: condvar()?,
+            lock: lock()?,
+            site: intern(sites, &record.site),
+        },
+        "notify" => Event::Notify {
+            tid: tid()?,
+            condvar: condvar()?,
+            all: record.all.unwrap_or(false),
+            site: intern(sites, &record.site),
+        },
+        "read" => Event::Read {
+            tid: tid()?,
+            var: var()?,
+            site: intern(sites, &record.site),
+        },
+        "write" => Event::Write {
+            tid: tid()?,
+            var: var()?,
+            site: intern(sites, &record.site),
+        },
+        "end" => Event::End {
+            events: record.events,
+            dropped: record.dropped,
+        },
+        other => return Err((RECORD_TYPES.to_owned(), format!("`{other}`"))),
+    };
+    Ok(event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = r#"{"type":"header","format":"lockscan-trace","version":1}"#;
+
+    fn read(text: &str) -> (Vec<Result<Event, TraceError>>, Vec<TraceWarning>) {
+        let mut reader = JsonlReader::new(text.as_bytes(), "t.jsonl");
+        let events: Vec<_> = reader.by_ref().collect();
+        (events, reader.warnings().to_vec())
+    }
+
+    #[test]
+    fn reads_the_spec_example() {
+        let text = concat!(
+            r#"{"type":"header","format":"lockscan-trace","version":1,"tool":"lockscan 0.1.0","pid":4242,"program":"bank"}"#,
+            "\n",
+            r#"{"type":"thread","tid":1,"name":"main"}"#,
+            "\n",
+            r#"{"type":"lock","lock":1,"kind":"mutex","name":"account:ACC001","site":"demos/src/bank.rs:31:19"}"#,
+            "\n",
+            r#"{"type":"spawn","tid":1,"child":2}"#,
+            "\n",
+            r#"{"type":"acquire","tid":2,"lock":1,"site":"demos/src/bank.rs:58:21","ts_ns":18230,"future_field":[1,2]}"#,
+            "\n",
+            r#"{"type":"release","tid":2,"lock":1,"mode":"exclusive"}"#,
+            "\n",
+            r#"{"type":"end","events":6}"#,
+            "\n",
+        );
+        let (events, warnings) = read(text);
+        let events: Vec<Event> = events.into_iter().map(Result::unwrap).collect();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(events.len(), 7);
+        assert_eq!(
+            events[2],
+            Event::Lock {
+                lock: LockId(1),
+                kind: LockKind::Mutex,
+                name: Some("account:ACC001".into()),
+                class: None,
+                site: Some(Site::from("demos/src/bank.rs:31:19")),
+                rank: None,
+            }
+        );
+        assert_eq!(
+            events[4],
+            Event::Acquire {
+                tid: ThreadId(2),
+                lock: LockId(1),
+                mode: Mode::Exclusive,
+                try_lock: false,
+                site: Some(Site::from("demos/src/bank.rs:58:21")),
+            }
+        );
+    }
+
+    #[test]
+    fn a_missing_field_names_the_field_and_the_line() {
+        let text = format!("{HEADER}\n{{\"type\":\"acquire\",\"tid\":1}}\n{{\"type\":\"end\"}}\n");
+        let (events, _) = read(&text);
+        let err = events[1].as_ref().unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "t.jsonl:2: expected the field `lock` in a `acquire` record, found no such field"
+        );
+        assert!(events[2].is_ok(), "reading goes on after a bad line");
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        for (line, expected) in [
+            (
+                r#"{"type":"acquire","tid":1,"lock":2,"mode":"both"}"#,
+                "`mode`",
+            ),
+            (
+                r#"{"type":"lock","lock":2,"kind":"spinlock"}"#,
+                "lock `kind`",
+            ),
+            (r#"{"type":"frobnicate"}"#, "a record type"),
+            (
+                r#"{"type":"acquire","tid":"one","lock":2}"#,
+                "a valid record",
+            ),
+            (r#"[1,2]"#, "a valid record"),
+            ("not json", "a JSON object"),
+        ] {
+            let (events, warnings) = read(&format!("{HEADER}\n{line}\n"));
+            let err = events[1].as_ref().unwrap_err().to_string();
+            assert!(err.starts_with("t.jsonl:2: expected "), "{err}");
+            assert!(err.contains(expected), "{line}: {err}");
+            assert!(
+                warnings
+                    .iter()
+                    .all(|w| !matches!(w, TraceWarning::TruncatedLastLine { .. }))
+            );
+        }
+    }
+
+    #[test]
+    fn a_truncated_last_line_is_a_warning() {
+        let text = format!("{HEADER}\n{{\"type\":\"acquire\",\"tid\":1,\"lo");
+        let (events, warnings) = read(&text);
+        assert_eq!(events.len(), 1);
+        assert!(events[0].is_ok());
+        assert!(matches!(
+            warnings[0],
+            TraceWarning::TruncatedLastLine { line: 2, .. }
+        ));
+        assert!(matches!(warnings[1], TraceWarning::MissingEnd { .. }));
+    }
+
+    #[test]
+    fn a_cut_off_line_in_the_middle_is_an_error() {
+        let text = format!("{HEADER}\n{{\"type\":\"acquire\",\"tid\":1,\"lo\n{{\"type\":\"end\"}}");
+        let (events, warnings) = read(&text);
+        assert!(events[1].is_err());
+        assert!(
+            events[2].is_ok(),
+            "an unterminated but complete last line is fine"
+        );
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[test]
+    fn header_checks() {
+        let (events, _) = read("{\"type\":\"thread\",\"tid\":1}\n");
+        assert!(
+            events[0]
+                .as_ref()
+                .unwrap_err()
+                .to_string()
+                .contains("`header`")
+        );
+        let (events, _) =
+            read("{\"type\":\"header\",\"format\":\"lockscan-trace\",\"version\":2}\n");
+        assert!(
+            events[0]
+                .as_ref()
+                .unwrap_err()
+                .to_string()
+                .contains("version")
+        );
+        let (events, _) = read("{\"type\":\"header\",\"format\":\"other\",\"version\":1}\n");
+        assert!(events[0].is_err());
+    }
+
+    #[test]
+    fn the_end_record_count_is_checked() {
+        let text = format!("{HEADER}\n{{\"type\":\"thread\",\"tid\":1}}\n\n");
+        let (_, warnings) = read(&format!("{text}{{\"type\":\"end\",\"events\":2}}\n"));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let (_, warnings) = read(&format!("{text}{{\"type\":\"end\",\"events\":3}}\n"));
+        assert_eq!(
+            warnings,
+            [TraceWarning::EventCountMismatch {
+                file: "t.jsonl".into(),
+                written: 3,
+                read: 2
+            }]
+        );
+    }
+
+    #[test]
+    fn dropped_events_and_a_missing_end_are_warnings() {
+        let (_, warnings) = read(&format!("{HEADER}\n{{\"type\":\"end\",\"dropped\":3}}\n"));
+        assert_eq!(warnings.len(), 1);
+        assert!(matches!(
+            warnings[0],
+            TraceWarning::DroppedEvents { dropped: 3, .. }
+        ));
+        let (_, warnings) = read(&format!("{HEADER}\n"));
+        assert!(matches!(warnings[0], TraceWarning::MissingEnd { .. }));
+    }
+
+    #[test]
+    fn escaped_strings_and_blank_lines_are_fine() {
+        let text = format!(
+            "{HEADER}\n\n{{\"type\":\"lock\",\"lock\":1,\"kind\":\"reentrant\",\"name\":\"a\\\"b\"}}\r\n"
+        );
+        let (events, _) = read(&text);
+        assert_eq!(events.len(), 2);
+        match events[1].as_ref().unwrap() {
+            Event::Lock { name, kind, .. } => {
+                assert_eq!(name.as_deref(), Some("a\"b"));
+                assert_eq!(*kind, LockKind::Reentrant);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,449 @@
+//! Reading traces: the lockscan JSONL format and RAPID STD text traces, both turned into
+//! [`Event`]s.
+//!
+//! Readers stream: they hold one line at a time, so memory does not grow with the trace. A
+//! malformed line is an error naming the file, the line and what was expected; the reader goes
+//! on with the next line, so one bad line does not hide the rest of the trace. A last line that
+//! was cut short (no trailing newline, and the text ends before the record does) is a
+//! [`TraceWarning`]: that is what a process killed mid-write leaves behind.
+//!
+//! ```
+//! use lockscan::trace::{InputFormat, TraceReader};
+//!
+//! let text = "T1|acq(L1)|3\nT1|rel(L1)|4\n";
+//! let reader = TraceReader::new(text.as_bytes(), "example.std", InputFormat::Auto).unwrap();
+//! let events: Vec<_> = reader.collect::<Result<_, _>>().unwrap();
+//! assert!(events.len() >= 2);
+//! ```
+
+pub mod event;
+pub mod jsonl;
+pub mod std;
+pub mod wire;
+
+use ::std::fmt;
+use ::std::io::{self, BufRead};
+use ::std::sync::Arc;
+
+pub use self::std::StdReader;
+pub use event::{Event, Header};
+pub use jsonl::JsonlReader;
+
+/// The longest line a reader accepts; longer lines are an error, so a corrupt file without line
+/// breaks cannot make the reader buffer all of it.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Which reader to use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InputFormat {
+    /// Decide from the first non-blank byte: `{` is JSONL, anything else STD.
+    #[default]
+    Auto,
+    /// The lockscan JSON Lines format.
+    Jsonl,
+    /// RAPID STD text.
+    Std,
+}
+
+impl InputFormat {
+    /// `auto`, `jsonl` or `std`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            InputFormat::Auto => "auto",
+            InputFormat::Jsonl => "jsonl",
+            InputFormat::Std => "std",
+        }
+    }
+}
+
+impl fmt::Display for InputFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a trace could not be read, or a line of it not understood.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TraceError {
+    /// Reading failed.
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        /// The file.
+        file: Arc<str>,
+        /// What the system said.
+        #[source]
+        source: io::Error,
+    },
+    /// A line is not a valid record.
+    #[error("{file}:{line}: expected {expected}, found {found}")]
+    Syntax {
+        /// The file.
+        file: Arc<str>,
+        /// The line number, from 1.
+        line: u64,
+        /// What the reader expected there.
+        expected: String,
+        /// What it found instead (quoted).
+        found: String,
+    },
+}
+
+impl TraceError {
+    /// The line number, for syntax errors.
+    pub fn line(&self) -> Option<u64> {
+        match self {
+            TraceError::Syntax { line, .. } => Some(*line),
+            TraceError::Io { .. } => None,
+        }
+    }
+}
+
+/// Something about a trace worth saying that does not stop the analysis.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TraceWarning {
+    /// The last line has no newline and stops in the middle of a record: the writer was cut
+    /// off. The line is ignored.
+    #[error(
+        "{file}:{line}: the last line is truncated (no trailing newline; expected {expected}); \
+         ignored"
+    )]
+    TruncatedLastLine {
+        /// The file.
+        file: Arc<str>,
+        /// The line number.
+        line: u64,
+        /// What the reader expected where the text stopped.
+        expected: String,
+    },
+    /// A JSONL trace has no `end` record: the process died or was killed while recording.
+    #[error(
+        "{file}: no `end` record: the recording stopped early (the process died or was killed)"
+    )]
+    MissingEnd {
+        /// The file.
+        file: Arc<str>,
+    },
+    /// The recorder says it lost events: findings may be missing or incomplete.
+    #[error("{file}: the recorder dropped {dropped} events; the analysis may miss findings")]
+    DroppedEvents {
+        /// The file.
+        file: Arc<str>,
+        /// How many.
+        dropped: u64,
+    },
+    /// The `end` record counts a different number of records than the file has before it:
+    /// lines were lost or added after recording.
+    #[error(
+        "{file}: the `end` record counts {written} records but the file has {read} before it; \
+         lines were lost or added"
+    )]
+    EventCountMismatch {
+        /// The file.
+        file: Arc<str>,
+        /// What the recorder says it wrote.
+        written: u64,
+        /// The non-blank lines before the `end` record.
+        read: u64,
+    },
+}
+
+/// The format a reader actually reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// The lockscan JSON Lines format.
+    Jsonl,
+    /// RAPID STD text.
+    Std,
+}
+
+impl Format {
+    /// `jsonl` or `std`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Format::Jsonl => "jsonl",
+            Format::Std => "std",
+        }
+    }
+}
+
+/// Guesses the format from the start of the input without consuming it: `{` (after blanks) is
+/// JSONL, anything else STD.
+pub fn detect_format<R: BufRead>(input: &mut R) -> io::Result<Format> {
+    // `fill_buf` shows the buffered prefix without consuming it; a buffer that starts with
+    // whitespace only is unusual enough that STD is a fine guess for it.
+    let buffer = input.fill_buf()?;
+    let first = buffer.iter().find(|byte| !byte.is_ascii_whitespace());
+    Ok(match first {
+        Some(b'{') => Format::Jsonl,
+        _ => Format::Std,
+    })
+}
+
+/// A reader of either format, chosen by [`InputFormat`].
+#[derive(Debug)]
+// One reader exists per file; boxing would only add an indirection to every event.
+#[allow(clippy::large_enum_variant)]
+pub enum TraceReader<R> {
+    /// A JSONL reader.
+    Jsonl(JsonlReader<R>),
+    /// An STD reader.
+    Std(StdReader<R>),
+}
+
+impl<R: BufRead> TraceReader<R> {
+    /// A reader of `input`, called `file` in messages.
+    pub fn new(
+        mut input: R,
+        file: impl Into<Arc<str>>,
+        format: InputFormat,
+    ) -> Result<Self, TraceError> {
+        let file = file.into();
+        let format = match format {
+            InputFormat::Jsonl => Format::Jsonl,
+            InputFormat::Std => Format::Std,
+            InputFormat::Auto => detect_format(&mut input).map_err(|source| TraceError::Io {
+                file: file.clone(),
+                source,
+            })?,
+        };
+        Ok(match format {
+            Format::Jsonl => TraceReader::Jsonl(JsonlReader::new(input, file)),
+            Format::Std => TraceReader::Std(StdReader::new(input, file)),
+        })
+    }
+
+    /// The format being read.
+    pub fn format(&self) -> Format {
+        match self {
+            TraceReader::Jsonl(_) => Format::Jsonl,
+            TraceReader::Std(_) => Format::Std,
+        }
+    }
+
+    /// The number of the line read last.
+    pub fn line(&self) -> u64 {
+        match self {
+            TraceReader::Jsonl(reader) => reader.line(),
+            TraceReader::Std(reader) => reader.line(),
+        }
+    }
+
+    /// The warnings so far (complete once the reader returned `None`).
+    pub fn warnings(&self) -> &[TraceWarning] {
+        match self {
+            TraceReader::Jsonl(reader) => reader.warnings(),
+            TraceReader::Std(reader) => reader.warnings(),
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for TraceReader<R> {
+    type Item = Result<Event, TraceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            TraceReader::Jsonl(reader) => reader.next(),
+            TraceReader::Std(reader) => reader.next(),
+        }
+    }
+}
+
+/// Reads lines into a reused buffer, counting them, refusing overlong ones.
+#[derive(Debug)]
+pub(crate) struct LineSource<R> {
+    input: R,
+    pub(crate) file: Arc<str>,
+    /// The current line, without its line end.
+    pub(crate) buffer: Vec<u8>,
+    /// The number of the current line.
+    pub(crate) line: u64,
+    /// Whether the current line ended with `\n` (false only for the last line of a file).
+    pub(crate) terminated: bool,
+    done: bool,
+}
+
+/// What [`LineSource::next_line`] read.
+pub(crate) enum LineRead {
+    /// A line is in the buffer.
+    Line,
+    /// The input is exhausted.
+    End,
+}
+
+impl<R: BufRead> LineSource<R> {
+    pub(crate) fn new(input: R, file: Arc<str>) -> Self {
+        LineSource {
+            input,
+            file,
+            buffer: Vec::with_capacity(256),
+            line: 0,
+            terminated: true,
+            done: false,
+        }
+    }
+
+    /// Reads the next line into `buffer`.
+    pub(crate) fn next_line(&mut self) -> Result<LineRead, TraceError> {
+        if self.done {
+            return Ok(LineRead::End);
+        }
+        self.buffer.clear();
+        let limit = MAX_LINE_BYTES as u64 + 1;
+        let read = match <&mut R as io::Read>::take(&mut self.input, limit)
+            .read_until(b'\n', &mut self.buffer)
+        {
+            Ok(read) => read,
+            Err(source) => return Err(self.io_error(source)),
+        };
+        if read == 0 {
+            self.done = true;
+            return Ok(LineRead::End);
+        }
+        self.line += 1;
+        self.terminated = self.buffer.last() == Some(&b'\n');
+        if self.terminated {
+            self.buffer.pop();
+        } else if self.buffer.len() > MAX_LINE_BYTES {
+            // Skip the rest of the overlong line so that the next call starts on a fresh line.
+            self.skip_to_newline()?;
+            return Err(TraceError::Syntax {
+                file: self.file.clone(),
+                line: self.line,
+                expected: format!("a line of at most {MAX_LINE_BYTES} bytes"),
+                found: "a longer line".to_owned(),
+            });
+        }
+        if self.buffer.last() == Some(&b'\r') {
+            self.buffer.pop();
+        }
+        Ok(LineRead::Line)
+    }
+
+    fn skip_to_newline(&mut self) -> Result<(), TraceError> {
+        loop {
+            let available = match self.input.fill_buf() {
+                Ok(available) => available,
+                Err(source) => return Err(self.io_error(source)),
+            };
+            if available.is_empty() {
+                self.done = true;
+                return Ok(());
+            }
+            match available.iter().position(|&b| b == b'\n') {
+                Some(at) => {
+                    self.input.consume(at + 1);
+                    return Ok(());
+                }
+                None => {
+                    let len = available.len();
+                    self.input.consume(len);
+                }
+            }
+        }
+    }
+
+    fn io_error(&mut self, source: io::Error) -> TraceError {
+        // An I/O error usually repeats forever: stop after reporting it once.
+        self.done = true;
+        TraceError::Io {
+            file: self.file.clone(),
+            source,
+        }
+    }
+
+    /// A syntax error on the current line, or the truncation warning when the line is the
+    /// unterminated last one and the record was cut off (`cut_short`).
+    pub(crate) fn problem(
+        &self,
+        expected: impl Into<String>,
+        found: impl Into<String>,
+        cut_short: bool,
+    ) -> Problem {
+        if cut_short && !self.terminated {
+            Problem::Truncated(TraceWarning::TruncatedLastLine {
+                file: self.file.clone(),
+                line: self.line,
+                expected: expected.into(),
+            })
+        } else {
+            Problem::Error(TraceError::Syntax {
+                file: self.file.clone(),
+                line: self.line,
+                expected: expected.into(),
+                found: found.into(),
+            })
+        }
+    }
+}
+
+/// A line that could not be read: an error, or the warning for a truncated last line.
+pub(crate) enum Problem {
+    Error(TraceError),
+    Truncated(TraceWarning),
+}
+
+/// Quotes a piece of input for an error message, shortened and with non-printing bytes escaped.
+pub(crate) fn quote(bytes: &[u8]) -> String {
+    const MAX: usize = 60;
+    if bytes.is_empty() {
+        return "the end of the line".to_owned();
+    }
+    let shown = &bytes[..bytes.len().min(MAX)];
+    let mut text = String::with_capacity(shown.len() + 2);
+    text.push('`');
+    text.push_str(&String::from_utf8_lossy(shown).escape_debug().to_string());
+    if bytes.len() > MAX {
+        text.push('…');
+    }
+    text.push('`');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_the_format_from_the_first_byte() {
+        let mut json = "\n  {\"type\":\"header\"}".as_bytes();
+        assert_eq!(detect_format(&mut json).unwrap(), Format::Jsonl);
+        assert_eq!(json.len(), 20, "detection consumes nothing");
+        assert_eq!(
+            detect_format(&mut "T1|acq(L1)|1".as_bytes()).unwrap(),
+            Format::Std
+        );
+        assert_eq!(detect_format(&mut "".as_bytes()).unwrap(), Format::Std);
+    }
+
+    #[test]
+    fn the_format_can_be_forced() {
+        let reader = TraceReader::new("{}".as_bytes(), "x", InputFormat::Std).unwrap();
+        assert_eq!(reader.format(), Format::Std);
+        let reader = TraceReader::new("T1".as_bytes(), "x", InputFormat::Jsonl).unwrap();
+        assert_eq!(reader.format(), Format::Jsonl);
+    }
+
+    #[test]
+    fn overlong_lines_are_an_error_and_reading_goes_on() {
+        let mut text = vec![b'x'; MAX_LINE_BYTES + 10];
+        text.extend_from_slice(b"\nnext\n");
+        let mut lines = LineSource::new(&text[..], "f".into());
+        assert!(matches!(
+            lines.next_line(),
+            Err(TraceError::Syntax { line: 1, .. })
+        ));
+        assert!(matches!(lines.next_line(), Ok(LineRead::Line)));
+        assert_eq!(lines.buffer, b"next");
+        assert_eq!(lines.line, 2);
+        assert!(matches!(lines.next_line(), Ok(LineRead::End)));
+    }
+
+    #[test]
+    fn quoting_escapes_and_shortens() {
+        assert_eq!(quote(b"a\tb"), "`a\\tb`");
+        assert_eq!(quote(b""), "the end of the line");
+        assert!(quote(&[b'y'; 100]).ends_with("…`"));
+    }
+}

@@ -1,0 +1,6 @@
+//! lockscan's integration tests: one binary, with helper modules (ripgrep style).
+
+mod corpus;
+mod replay;
+mod robust;
+mod util;

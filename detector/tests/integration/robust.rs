@@ -1,0 +1,201 @@
+//! Nothing panics, whatever the input: property tests over random bytes, random lines and
+//! random event sequences.
+
+use lockscan::analysis::{Analysis, Replay, ReplayOptions};
+use lockscan::ids::{CondvarId, LockId, LockKind, Mode, ThreadId};
+use lockscan::report::OutputFormat;
+use lockscan::report::Summary;
+use lockscan::trace::{Event, InputFormat, TraceReader};
+use proptest::prelude::*;
+
+fn analyze_bytes(bytes: &[u8], format: InputFormat) -> usize {
+    let mut reader = TraceReader::new(bytes, "prop", format).expect("reading memory cannot fail");
+    let mut errors = 0;
+    let result = Replay::default().run(&mut reader, |_| errors += 1);
+    result.findings.len() + errors
+}
+
+/// One STD-like line: valid pieces and junk, to reach deep into the parser.
+fn std_line() -> impl Strategy<Value = String> {
+    let thread = prop_oneof![Just("T1"), Just("T2"), Just("3"), Just(""), Just("T|")];
+    let op = prop_oneof![
+        Just("acq"),
+        Just("rel"),
+        Just("req"),
+        Just("tryacq"),
+        Just("racq"),
+        Just("rrel"),
+        Just("wait"),
+        Just("notify"),
+        Just("notifyAll"),
+        Just("fork"),
+        Just("join"),
+        Just("r"),
+        Just("w"),
+        Just("begin"),
+        Just("ac"),
+    ];
+    let arg = prop_oneof![
+        Just("L1"),
+        Just("L2"),
+        Just("1"),
+        Just("T2"),
+        Just(""),
+        Just("x y")
+    ];
+    let tail = prop_oneof![Just("|1"), Just("|"), Just(""), Just("*|2"), Just("|1|2")];
+    (thread, op, arg, tail, any::<bool>()).prop_map(|(t, o, a, tail, parens)| {
+        if parens {
+            format!("{t}|{o}({a}){tail}")
+        } else {
+            format!("{t}|{o}{tail}")
+        }
+    })
+}
+
+/// One JSONL-like line.
+fn jsonl_line() -> impl Strategy<Value = String> {
+    let kind = prop_oneof![
+        Just("acquire"),
+        Just("release"),
+        Just("request"),
+        Just("wait"),
+        Just("notify"),
+        Just("spawn"),
+        Just("join"),
+        Just("lock"),
+        Just("end"),
+        Just("bogus"),
+    ];
+    (kind, 0u64..4, 0u64..4, any::<bool>(), 0usize..60).prop_map(|(k, a, b, t, cut)| {
+        let line = format!(
+            r#"{{"type":"{k}","tid":{a},"lock":{b},"child":{b},"condvar":{b},"kind":"mutex","try":{t}}}"#
+        );
+        // Sometimes cut short, as a killed writer leaves it.
+        if cut < line.len() && cut % 7 == 0 {
+            line[..cut].to_owned()
+        } else {
+            line
+        }
+    })
+}
+
+/// A random event: small id ranges so that threads meet on locks.
+fn event() -> impl Strategy<Value = Event> {
+    let t = (0u64..4).prop_map(ThreadId);
+    let l = (0u64..5).prop_map(LockId);
+    let mode = prop_oneof![
+        Just(Mode::Exclusive),
+        Just(Mode::Shared),
+        Just(Mode::Upgradable)
+    ];
+    let kind = prop_oneof![
+        Just(LockKind::Mutex),
+        Just(LockKind::RwLock),
+        Just(LockKind::Reentrant),
+        Just(LockKind::Semaphore)
+    ];
+    prop_oneof![
+        (t.clone(), l.clone(), mode.clone(), any::<bool>()).prop_map(
+            |(tid, lock, mode, try_lock)| {
+                Event::Acquire {
+                    tid,
+                    lock,
+                    mode,
+                    try_lock,
+                    site: None,
+                }
+            }
+        ),
+        (t.clone(), l.clone(), mode.clone()).prop_map(|(tid, lock, mode)| Event::Release {
+            tid,
+            lock,
+            mode,
+            site: None
+        }),
+        (t.clone(), l.clone(), mode).prop_map(|(tid, lock, mode)| Event::Request {
+            tid,
+            lock,
+            mode,
+            site: None
+        }),
+        (t.clone(), 0u64..2, l.clone()).prop_map(|(tid, c, lock)| Event::Wait {
+            tid,
+            condvar: CondvarId(c),
+            lock,
+            site: None
+        }),
+        (t.clone(), 0u64..2, any::<bool>()).prop_map(|(tid, c, all)| Event::Notify {
+            tid,
+            condvar: CondvarId(c),
+            all,
+            site: None
+        }),
+        (t.clone(), t.clone()).prop_map(|(tid, child)| Event::Spawn {
+            tid,
+            child,
+            site: None
+        }),
+        (t.clone(), t).prop_map(|(tid, child)| Event::Join {
+            tid,
+            child,
+            site: None
+        }),
+        (l, kind).prop_map(|(lock, kind)| Event::Lock {
+            lock,
+            kind,
+            name: Some(format!("n{}", lock.0 % 3).into()),
+            class: None,
+            site: None,
+            rank: None
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        for format in [InputFormat::Auto, InputFormat::Jsonl, InputFormat::Std] {
+            analyze_bytes(&bytes, format);
+        }
+    }
+
+    #[test]
+    fn random_std_lines_never_panic(lines in proptest::collection::vec(std_line(), 0..40)) {
+        analyze_bytes(lines.join("\n").as_bytes(), InputFormat::Std);
+    }
+
+    #[test]
+    fn random_jsonl_lines_never_panic(lines in proptest::collection::vec(jsonl_line(), 0..40)) {
+        let text = format!(
+            "{{\"type\":\"header\",\"format\":\"lockscan-trace\",\"version\":1}}\n{}",
+            lines.join("\n")
+        );
+        analyze_bytes(text.as_bytes(), InputFormat::Jsonl);
+    }
+
+    #[test]
+    fn random_event_sequences_never_panic_and_render(
+        first in proptest::collection::vec(event(), 0..80),
+        second in proptest::collection::vec(event(), 0..80),
+    ) {
+        let mut analysis = Analysis::default();
+        for (name, events) in [("a", first), ("b", second)] {
+            let mut replay = Replay::new(ReplayOptions::default());
+            for event in events {
+                replay.event(event);
+            }
+            analysis.add(name, replay.finish());
+        }
+        let findings = analysis.finish();
+        for format in OutputFormat::ALL {
+            let mut out = Vec::new();
+            format
+                .renderer(true)
+                .render(&findings, &Summary::default(), &mut out)
+                .expect("rendering to memory cannot fail");
+        }
+    }
+}
