@@ -267,7 +267,8 @@ pub(crate) fn start(path: &Path) -> Result<(), RecordError> {
     *writer = Some(Writer {
         out,
         path: path.to_owned(),
-        written: 0,
+        // The header: `end` counts every record before it (trace-format.md's example).
+        written: 1,
         failed: None,
         sites: rustc_hash::FxHashMap::default(),
         numbers: itoa::Buffer::new(),
