@@ -301,7 +301,7 @@ fn ordered() {
     };
     let threads = [
         ("transfer-1", spawn("transfer-1", 0, 1, 3)),
-        ("transfer-2", spawn("transfer-2", 1, 0, 2)),
+        ("transfer-2", spawn("transfer-2", 1, 0, 3)),
     ];
     for (name, handle) in threads {
         match join(handle) {
@@ -310,7 +310,7 @@ fn ordered() {
         }
     }
     println!(
-        "transfer-1 moved 1000 x 3 from ACC001 to ACC002 and transfer-2 moved 1000 x 2 back, \
+        "transfer-1 moved 1000 x 3 from ACC001 to ACC002 and transfer-2 moved 1000 x 3 back, \
          concurrently; then 100 more each way with a fee of 1 to FEES"
     );
     let mut total = 0;
