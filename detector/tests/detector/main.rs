@@ -11,6 +11,7 @@
 mod api;
 mod cycles;
 mod deadlock;
+mod ordering;
 mod policy;
 mod races;
 mod ranks;
