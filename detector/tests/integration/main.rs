@@ -1,5 +1,6 @@
 //! lockscan's integration tests: one binary, with helper modules (ripgrep style).
 
+mod allocations;
 mod corpus;
 mod replay;
 mod robust;
