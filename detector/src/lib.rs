@@ -1,14 +1,81 @@
-//! lockscan: find deadlocks before they reach production.
+//! lockscan finds deadlocks before they reach production.
+//!
+//! Its [`Mutex`], [`RwLock`], [`ReentrantMutex`] and [`Condvar`] have parking_lot's API, so
+//! swapping them into a program or its tests is a one-line import change. They record every
+//! acquisition into a lock-order graph and report:
+//!
+//! - a **potential deadlock** the first time two code paths take the same locks in opposite
+//!   orders, even in different tests, even if the threads never collided;
+//! - an **actual deadlock** the moment the last thread of a wait cycle is about to block,
+//!   instead of hanging, and a thread re-locking a mutex it holds;
+//! - a **condition-variable wait while holding other locks**.
+//!
+//! ```
+//! use lockscan::{Mutex, Policy};
+//!
+//! lockscan::set_policy(Policy::Collect); // the default, `Panic`, fails the test right there
+//! let a = Mutex::named("doc:A", 0);
+//! let b = Mutex::named("doc:B", 0);
+//! std::thread::scope(|s| {
+//!     // Two threads take the locks in opposite orders, one after the other: no deadlock
+//!     // happens in this run, but another schedule would deadlock.
+//!     s.spawn(|| { let _a = a.lock(); let _b = b.lock(); }).join().unwrap();
+//!     s.spawn(|| { let _b = b.lock(); let _a = a.lock(); }).join().unwrap();
+//! });
+//! # if lockscan::is_active() {
+//! let found = lockscan::findings();
+//! let finding = found.iter().find(|f| f.locks.contains(&"doc:A".to_string())).unwrap();
+//! assert_eq!(finding.kind, lockscan::FindingKind::PotentialDeadlock);
+//! println!("{finding}");
+//! # }
+//! ```
+//!
+//! # Policies
+//!
+//! What happens to a finding is a [`Policy`]: `panic` (the default for errors), `warn` (a
+//! `tracing` event at target `lockscan`, or stderr when no subscriber is installed; the default
+//! for warnings and notes) or `collect`. Set it with [`set_policy`] or the environment variable
+//! `LOCKSCAN_ON_FINDING=panic|warn|collect`. [`set_finding_hook`] receives every finding, and
+//! [`findings`] returns those reported so far. Each distinct finding is reported once.
+//!
+//! An actual deadlock (or a thread re-locking a mutex it holds) unwinds the detecting thread
+//! whatever the policy, since its lock can never be acquired: the program ends, or the test
+//! fails, instead of hanging.
+//!
+//! # Turning it off
+//!
+//! Detection is on in builds with debug assertions (`cargo test`, `cargo build`), and off in
+//! builds without them (`--release`) unless the feature `detect-in-release` is on. Without the
+//! default feature `detect` it is always off. When off, the types are parking_lot's locks with
+//! nothing added: same size, same code, and [`is_active`] returns `false`.
 #![deny(missing_docs)]
 
 pub mod analysis;
 pub mod finding;
 pub mod graph;
 pub mod ids;
+mod policy;
+pub mod record;
 pub mod report;
+mod runtime;
 pub mod site;
+pub mod sync;
+pub mod thread;
 pub mod trace;
+mod tracked;
 
 pub use finding::{Finding, FindingEdge, FindingKind, Severity, VarAccess};
 pub use ids::{CondvarId, LockId, LockKind, Mode, ThreadId, VarId};
+pub use policy::{
+    POLICY_ENV, Policy, clear_finding_hook, findings, policy, reset_policy, set_finding_hook,
+    set_policy, take_findings,
+};
+pub use runtime::is_active;
 pub use site::Site;
+pub use sync::{
+    Condvar, MappedMutexGuard, MappedReentrantMutexGuard, MappedRwLockReadGuard,
+    MappedRwLockWriteGuard, Mutex, MutexGuard, ReentrantMutex, ReentrantMutexGuard, RwLock,
+    RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard, WaitTimeoutResult, const_mutex,
+    const_reentrant_mutex, const_rwlock,
+};
+pub use tracked::Tracked;

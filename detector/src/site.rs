@@ -2,7 +2,9 @@
 
 use std::fmt;
 use std::panic::Location;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
 
 /// Where something happened in the program: a `file:line:col` captured by `#[track_caller]` when
 /// running live, or the text a trace recorded.
@@ -88,6 +90,57 @@ impl From<&str> for Site {
         Site::Text(text.into())
     }
 }
+
+/// A stack captured when an order edge was first seen. Capturing only walks the frames;
+/// symbols are resolved the first time the text is needed, which is rare (a finding uses the
+/// edge), because resolving costs far more than capturing.
+pub struct Stack {
+    frames: Mutex<Option<backtrace::Backtrace>>,
+    text: OnceLock<String>,
+}
+
+impl Stack {
+    /// Captures the current thread's stack, unresolved.
+    pub fn capture() -> Stack {
+        Stack {
+            frames: Mutex::new(Some(backtrace::Backtrace::new_unresolved())),
+            text: OnceLock::new(),
+        }
+    }
+
+    /// A stack known only as text (read from a trace).
+    pub fn from_text(text: String) -> Stack {
+        Stack {
+            frames: Mutex::new(None),
+            text: OnceLock::from(text),
+        }
+    }
+
+    /// The stack as text, resolving symbols the first time.
+    pub fn text(&self) -> &str {
+        self.text.get_or_init(|| match self.frames.lock().take() {
+            Some(mut frames) => {
+                frames.resolve();
+                format!("{frames:?}")
+            }
+            None => String::new(),
+        })
+    }
+}
+
+impl fmt::Debug for Stack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad("Stack { .. }")
+    }
+}
+
+impl PartialEq for Stack {
+    fn eq(&self, other: &Stack) -> bool {
+        std::ptr::eq(self, other) || self.text() == other.text()
+    }
+}
+
+impl Eq for Stack {}
 
 #[cfg(test)]
 mod tests {

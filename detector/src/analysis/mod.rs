@@ -3,8 +3,10 @@
 
 pub mod clock;
 pub mod order;
+pub mod race;
 pub mod replay;
 
 pub use clock::VectorClock;
 pub use order::{Classification, EdgeData, Names, Occurrence, classify, cycle_finding};
+pub use race::{Access, Race, RaceEngine, VarState};
 pub use replay::{Analysis, Replay, ReplayOptions, TraceResult};

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::analysis::clock::VectorClock;
 use crate::finding::{Finding, FindingEdge, FindingKind};
 use crate::ids::{LockId, Mode, ThreadId};
-use crate::site::Site;
+use crate::site::{Site, Stack};
 
 /// One way an order edge `from -> to` was taken: thread `thread` requested `to` while holding
 /// `from` (and `held`).
@@ -28,7 +28,7 @@ pub struct Occurrence {
     /// needs another schedule.
     pub clock: Option<Arc<VectorClock>>,
     /// The stack at that moment, when backtraces were asked for.
-    pub backtrace: Option<Arc<str>>,
+    pub backtrace: Option<Arc<Stack>>,
 }
 
 /// The data of an order edge: the distinct ways it was taken (one per thread, first seen
@@ -306,7 +306,7 @@ pub fn cycle_finding(
                 .map(|&(l, _)| names.lock_name(l))
                 .collect(),
             blocked: false,
-            backtrace: occurrence.backtrace.as_deref().map(str::to_owned),
+            backtrace: occurrence.backtrace.as_deref().map(|s| s.text().to_owned()),
         });
     }
     let listed = format!("`{}`", lock_names.join("`, `"));

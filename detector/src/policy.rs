@@ -1,0 +1,227 @@
+//! What happens to a [`Finding`] once it is found: panic, warn, or collect.
+//!
+//! Every distinct finding (by [`Finding::fingerprint`]) is handled once, however often the code
+//! that causes it runs, and is kept in a list that [`findings`] returns.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use parking_lot::{Mutex, RwLock};
+use rustc_hash::FxHashSet;
+
+use crate::finding::{Finding, FindingKind, Severity};
+
+/// What lockscan does with a finding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Policy {
+    /// Panic on the thread that found it, with the report as the message, so a test fails at
+    /// the acquisition that closes the cycle. The default for errors.
+    Panic,
+    /// Emit a `tracing` event at target `lockscan` (and print to stderr when no subscriber is
+    /// installed). The default for warnings and notes.
+    Warn,
+    /// Only keep it for [`findings`].
+    Collect,
+}
+
+impl Policy {
+    fn parse(text: &str) -> Option<Policy> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "panic" => Some(Policy::Panic),
+            "warn" => Some(Policy::Warn),
+            "collect" => Some(Policy::Collect),
+            _ => None,
+        }
+    }
+}
+
+/// 0: not decided yet; 1: by severity; 2: panic; 3: warn; 4: collect.
+static POLICY: AtomicU8 = AtomicU8::new(0);
+const BY_SEVERITY: u8 = 1;
+
+/// The environment variable that sets the policy: `panic`, `warn` or `collect`.
+pub const POLICY_ENV: &str = "LOCKSCAN_ON_FINDING";
+
+fn encode(policy: Option<Policy>) -> u8 {
+    match policy {
+        None => BY_SEVERITY,
+        Some(Policy::Panic) => 2,
+        Some(Policy::Warn) => 3,
+        Some(Policy::Collect) => 4,
+    }
+}
+
+/// Sets the policy for every finding from now on, overriding `LOCKSCAN_ON_FINDING`.
+///
+/// ```
+/// lockscan::set_policy(lockscan::Policy::Collect);
+/// assert_eq!(lockscan::policy(), Some(lockscan::Policy::Collect));
+/// ```
+pub fn set_policy(policy: Policy) {
+    POLICY.store(encode(Some(policy)), Ordering::Relaxed);
+}
+
+/// Goes back to the default: errors panic, warnings and notes are logged.
+pub fn reset_policy() {
+    POLICY.store(BY_SEVERITY, Ordering::Relaxed);
+}
+
+/// The policy in force, or `None` for the default (errors panic, the rest warn).
+pub fn policy() -> Option<Policy> {
+    let mut value = POLICY.load(Ordering::Relaxed);
+    if value == 0 {
+        let from_env = std::env::var(POLICY_ENV).ok().and_then(|v| {
+            let parsed = Policy::parse(&v);
+            if parsed.is_none() {
+                eprintln!("lockscan: ignoring {POLICY_ENV}={v:?}: expected panic, warn or collect");
+            }
+            parsed
+        });
+        // Lose the race to `set_policy` gracefully: an explicit setting wins over the env var.
+        let _ = POLICY.compare_exchange(0, encode(from_env), Ordering::Relaxed, Ordering::Relaxed);
+        value = POLICY.load(Ordering::Relaxed);
+    }
+    match value {
+        2 => Some(Policy::Panic),
+        3 => Some(Policy::Warn),
+        4 => Some(Policy::Collect),
+        _ => None,
+    }
+}
+
+fn policy_for(severity: Severity) -> Policy {
+    policy().unwrap_or(match severity {
+        Severity::Error => Policy::Panic,
+        Severity::Warning | Severity::Note => Policy::Warn,
+    })
+}
+
+type Hook = Arc<dyn Fn(&Finding) + Send + Sync>;
+
+static HOOK: RwLock<Option<Hook>> = RwLock::new(None);
+static FINDINGS: Mutex<Vec<Finding>> = Mutex::new(Vec::new());
+static SEEN: Mutex<Option<FxHashSet<String>>> = Mutex::new(None);
+
+/// Calls `hook` with every new finding, before the policy is applied, on the thread that found
+/// it. Replaces an earlier hook.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// static SEEN: AtomicUsize = AtomicUsize::new(0);
+/// lockscan::set_finding_hook(|finding| {
+///     SEEN.fetch_add(1, Ordering::Relaxed);
+///     eprintln!("{}", finding.kind);
+/// });
+/// ```
+pub fn set_finding_hook(hook: impl Fn(&Finding) + Send + Sync + 'static) {
+    *HOOK.write() = Some(Arc::new(hook));
+}
+
+/// Removes the hook set by [`set_finding_hook`].
+pub fn clear_finding_hook() {
+    *HOOK.write() = None;
+}
+
+/// Every distinct finding reported so far in this process, oldest first.
+///
+/// Tests that run in parallel share this list: look for the findings about your own locks.
+pub fn findings() -> Vec<Finding> {
+    FINDINGS.lock().clone()
+}
+
+/// Removes and returns the findings reported so far. The same findings are not reported
+/// again: de-duplication outlives this call.
+pub fn take_findings() -> Vec<Finding> {
+    std::mem::take(&mut *FINDINGS.lock())
+}
+
+/// Hands a finding to the policy. Must be called with no lockscan-internal lock held and no
+/// thread state borrowed, because it may panic and run user code.
+pub(crate) fn report(finding: Finding) {
+    let first_time = SEEN
+        .lock()
+        .get_or_insert_with(FxHashSet::default)
+        .insert(dedup_key(&finding));
+    if !first_time {
+        return;
+    }
+    FINDINGS.lock().push(finding.clone());
+    let hook = HOOK.read().clone();
+    if let Some(hook) = hook {
+        hook(&finding);
+    }
+    match policy_for(finding.severity) {
+        Policy::Panic => panic!("lockscan: {finding}"),
+        Policy::Warn => warn(&finding),
+        Policy::Collect => {}
+    }
+}
+
+/// Reports a finding after which the thread cannot go on (the lock it wants will never be
+/// free), then unwinds it whatever the policy, so the program ends instead of hanging.
+pub(crate) fn report_fatal(finding: Finding) -> ! {
+    let text = finding.to_string();
+    let kind = finding.kind;
+    report(finding);
+    let what = match kind {
+        FindingKind::Deadlock => "this thread is part of a deadlock",
+        _ => "this thread would wait for itself forever",
+    };
+    panic!("lockscan: {what}; unwinding it instead of hanging\n{text}");
+}
+
+/// What makes two findings the same report: the fingerprint (kind and names), and for a data
+/// race also the pair of sites, so that each racing pair of code locations is reported once.
+fn dedup_key(finding: &Finding) -> String {
+    let mut key = finding.fingerprint();
+    if finding.kind == FindingKind::DataRace {
+        let mut sites: Vec<String> = finding
+            .vars
+            .iter()
+            .map(|v| v.site.as_ref().map(ToString::to_string).unwrap_or_default())
+            .collect();
+        sites.sort();
+        for site in sites {
+            key.push('\u{1f}');
+            key.push_str(&site);
+        }
+    }
+    key
+}
+
+fn warn(finding: &Finding) {
+    let no_subscriber =
+        tracing::dispatcher::get_default(|d| d.is::<tracing::subscriber::NoSubscriber>());
+    if no_subscriber {
+        eprintln!("lockscan: {finding}");
+    } else {
+        tracing::warn!(
+            target: "lockscan",
+            kind = finding.kind.as_str(),
+            fingerprint = %finding.fingerprint(),
+            "{finding}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_names_parse() {
+        assert_eq!(Policy::parse("panic"), Some(Policy::Panic));
+        assert_eq!(Policy::parse(" Warn "), Some(Policy::Warn));
+        assert_eq!(Policy::parse("collect"), Some(Policy::Collect));
+        assert_eq!(Policy::parse("ignore"), None);
+    }
+
+    #[test]
+    fn default_policy_depends_on_severity() {
+        assert_eq!(encode(None), BY_SEVERITY);
+        if policy().is_none() {
+            assert_eq!(policy_for(Severity::Error), Policy::Panic);
+            assert_eq!(policy_for(Severity::Note), Policy::Warn);
+        }
+    }
+}

@@ -1,0 +1,789 @@
+//! The metadata every instrumented lock carries, and the acquire/release protocol the `sync`
+//! shells call.
+
+use std::borrow::Cow;
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+use rustc_hash::FxHashSet;
+
+use super::hb::{LockClock, races_on};
+use super::order;
+use super::recorder::{self, Event};
+use super::state::{self, Held, LockInfo};
+use super::waits::{self, OwnerCell, Waiter};
+use crate::finding::{Finding, FindingEdge, FindingKind};
+use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId};
+use crate::policy::{report, report_fatal};
+use crate::site::Site;
+
+static NEXT_LOCK: AtomicU64 = AtomicU64::new(1);
+
+/// What an instrumented lock knows about itself.
+#[derive(Debug)]
+pub(crate) struct LockMeta {
+    /// Assigned on first use, so that constructors can be `const`; 0 until then.
+    id: AtomicU64,
+    /// The thread holding the lock exclusively (or upgradably), 0 when none: what the wait-for
+    /// check follows.
+    owner: AtomicU64,
+    /// Whether the lock is a node of the global order graph, to leave when dropped.
+    in_graph: AtomicBool,
+    /// The recording in which the lock was last declared to the trace (0: none).
+    traced: AtomicU64,
+    /// What the last release knew, for race detection.
+    clock: LockClock,
+    class: &'static Location<'static>,
+    name: Option<&'static str>,
+    kind: LockKind,
+    rank: Option<u32>,
+}
+
+impl LockMeta {
+    pub(crate) const fn new(kind: LockKind, class: &'static Location<'static>) -> Self {
+        LockMeta {
+            id: AtomicU64::new(0),
+            owner: AtomicU64::new(0),
+            in_graph: AtomicBool::new(false),
+            traced: AtomicU64::new(0),
+            clock: LockClock::new(),
+            class,
+            name: None,
+            kind,
+            rank: None,
+        }
+    }
+
+    pub(crate) fn named(
+        kind: LockKind,
+        class: &'static Location<'static>,
+        name: Cow<'static, str>,
+    ) -> Self {
+        let mut meta = LockMeta::new(kind, class);
+        meta.name = Some(intern(name));
+        meta
+    }
+
+    #[inline]
+    fn id(&self) -> LockId {
+        match self.id.load(Ordering::Relaxed) {
+            0 => self.assign_id(),
+            id => LockId(id),
+        }
+    }
+
+    #[cold]
+    fn assign_id(&self) -> LockId {
+        let fresh = NEXT_LOCK.fetch_add(1, Ordering::Relaxed);
+        match self
+            .id
+            .compare_exchange(0, fresh, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => LockId(fresh),
+            Err(winner) => LockId(winner),
+        }
+    }
+
+    /// Declares the lock's rank.
+    pub(crate) const fn set_rank(&mut self, rank: u32) {
+        self.rank = Some(rank);
+    }
+
+    /// The declared rank.
+    pub(crate) fn rank(&self) -> Option<u32> {
+        self.rank
+    }
+
+    /// A number that orders locks globally and never changes for this lock: its id, assigned on
+    /// first use from a counter.
+    pub(crate) fn sequence(&self) -> u64 {
+        self.id().0
+    }
+
+    fn info(&self) -> LockInfo {
+        LockInfo {
+            class: self.class,
+            name: self.name,
+            rank: self.rank,
+        }
+    }
+
+    /// A blocking acquisition: records order edges (reporting the cycles they close before
+    /// anything blocks), tries `attempt`, and when that fails checks for a deadlock and `block`s.
+    #[inline]
+    pub(crate) fn lock<G>(
+        &self,
+        mode: Mode,
+        recursive: bool,
+        site: &'static Location<'static>,
+        attempt: impl FnOnce() -> Option<G>,
+        block: impl FnOnce() -> G,
+    ) -> G {
+        let id = self.id();
+        // The hold is pushed before the lock is taken, so the fast path touches the thread's
+        // state once; taking the lock cannot fail, only unwind through `report_fatal`, which
+        // pops it first.
+        let thread = self.enter(id, mode, recursive, site);
+        let guard = match attempt() {
+            Some(guard) => guard,
+            None => self.block(id, mode, site, block),
+        };
+        if let Some(thread) = thread {
+            if mode != Mode::Shared {
+                self.owner.store(thread.0, Ordering::Relaxed);
+            }
+            if races_on() {
+                self.clock.acquired();
+            }
+            if recorder::on() {
+                self.record_acquire(thread, id, mode, false, site);
+            }
+        }
+        guard
+    }
+
+    /// Declares the lock to the running recording, once per recording.
+    #[inline]
+    fn declare(&self, id: LockId) {
+        let epoch = recorder::epoch();
+        if self.traced.load(Ordering::Relaxed) != epoch
+            && self.traced.swap(epoch, Ordering::Relaxed) != epoch
+        {
+            recorder::push(Event::Lock {
+                lock: id,
+                kind: self.kind,
+                name: self.name,
+                class: self.class,
+                rank: self.rank,
+            });
+        }
+    }
+
+    #[cold]
+    fn record_acquire(
+        &self,
+        tid: ThreadId,
+        lock: LockId,
+        mode: Mode,
+        try_lock: bool,
+        site: &'static Location<'static>,
+    ) {
+        self.declare(lock);
+        recorder::push(Event::Acquire {
+            tid,
+            lock,
+            mode,
+            try_lock,
+            site,
+        });
+    }
+
+    /// A non-blocking (or timed) acquisition: no edge into this lock, since it cannot wait
+    /// forever, but once held it is the source of edges like any other.
+    #[inline]
+    pub(crate) fn try_lock<G>(
+        &self,
+        mode: Mode,
+        site: &'static Location<'static>,
+        attempt: impl FnOnce() -> Option<G>,
+    ) -> Option<G> {
+        let guard = attempt()?;
+        let id = self.id();
+        if let Some(thread) = self.acquired(id, mode, site) {
+            if races_on() {
+                self.clock.acquired();
+            }
+            if recorder::on() {
+                self.record_acquire(thread, id, mode, true, site);
+            }
+        }
+        Some(guard)
+    }
+
+    /// Records that the lock was re-acquired by code that blocks inside parking_lot (a
+    /// condition variable wake-up, the end of `unlocked`): edges as for `lock`, no wait check.
+    pub(crate) fn relocked(&self, mode: Mode, site: &'static Location<'static>) {
+        let id = self.id();
+        if let Some(thread) = self.enter(id, mode, true, site) {
+            if mode != Mode::Shared {
+                self.owner.store(thread.0, Ordering::Relaxed);
+            }
+            if races_on() {
+                self.clock.acquired();
+            }
+            if recorder::on() {
+                self.record_acquire(thread, id, mode, false, site);
+            }
+        }
+    }
+
+    /// Records a release, before the lock is actually unlocked.
+    #[inline]
+    pub(crate) fn release(&self, mode: Mode) {
+        self.release_as(mode, None);
+    }
+
+    /// Records the release of a condition-variable wait: in a trace, a `wait` record stands for
+    /// the release.
+    pub(crate) fn release_for_wait(&self, condvar: &CondvarMeta, site: &'static Location<'static>) {
+        self.release_as(Mode::Exclusive, Some((condvar, site)));
+    }
+
+    #[inline]
+    fn release_as(&self, mode: Mode, wait: Option<(&CondvarMeta, &'static Location<'static>)>) {
+        let id = LockId(self.id.load(Ordering::Relaxed));
+        let reentrant = self.kind == LockKind::Reentrant;
+        let released = state::with(|st| {
+            // Guards usually drop in reverse order: the hold is the last one.
+            let held = match st.held.last() {
+                Some(last) if last.id == id => st.held.pop(),
+                _ => st.position(id).map(|index| st.held.remove(index)),
+            }?;
+            let thread = st.id();
+            if races_on() {
+                self.clock.releasing(thread, &mut st.clock);
+            }
+            Some((
+                held.out_edge,
+                reentrant && st.position(id).is_some(),
+                thread,
+            ))
+        })
+        .flatten();
+        let Some((out_edge, still_held, thread)) = released else {
+            if mode != Mode::Shared {
+                self.owner.store(0, Ordering::Relaxed);
+            }
+            return;
+        };
+        if out_edge {
+            self.in_graph.store(true, Ordering::Relaxed);
+        }
+        if mode != Mode::Shared && !still_held {
+            self.owner.store(0, Ordering::Relaxed);
+        }
+        if recorder::on() {
+            self.record_release(thread, id, mode, wait);
+        }
+    }
+
+    #[cold]
+    fn record_release(
+        &self,
+        tid: ThreadId,
+        lock: LockId,
+        mode: Mode,
+        wait: Option<(&CondvarMeta, &'static Location<'static>)>,
+    ) {
+        self.declare(lock);
+        match wait {
+            Some((condvar, site)) => {
+                let condvar = condvar.declare();
+                recorder::push(Event::Wait {
+                    tid,
+                    condvar,
+                    lock,
+                    site,
+                });
+            }
+            None => recorder::push(Event::Release { tid, lock, mode }),
+        }
+    }
+
+    /// Records an upgrade or downgrade of a held read-write lock.
+    pub(crate) fn change_mode(&self, from: Mode, to: Mode) {
+        let id = LockId(self.id.load(Ordering::Relaxed));
+        let thread = state::with(|st| {
+            if let Some(index) = st.position(id) {
+                st.held[index].mode = to;
+            }
+            st.id()
+        });
+        match (from, to) {
+            (_, Mode::Shared) => self.owner.store(0, Ordering::Relaxed),
+            (_, _) => {
+                if let Some(thread) = thread {
+                    self.owner.store(thread.0, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// A condition-variable wait on this lock: reports holding other locks meanwhile.
+    pub(crate) fn before_wait(&self, site: &'static Location<'static>) {
+        let id = self.id();
+        let others = state::with(|st| {
+            let others: Vec<Held> = st.held.iter().filter(|h| h.id != id).copied().collect();
+            (!others.is_empty()).then(|| (st.id(), others))
+        })
+        .flatten();
+        if let Some((thread, others)) = others {
+            report(self.wait_finding(thread, &others, site));
+        }
+    }
+
+    fn wait_finding(
+        &self,
+        thread: ThreadId,
+        others: &[Held],
+        site: &'static Location<'static>,
+    ) -> Finding {
+        let thread_name = state::current_thread_name(thread);
+        let me = self.info().display_name();
+        let mut finding = Finding::new(
+            FindingKind::WaitWhileHolding,
+            format!(
+                "condition-variable wait on `{me}` while holding {}",
+                others
+                    .iter()
+                    .map(|h| format!("`{}`", h.info.display_name()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+        finding.reason = "the wait releases only its own mutex; the thread that would notify \
+                          may need one of the locks still held, and then both wait forever"
+            .to_owned();
+        finding.locks = std::iter::once(me.clone())
+            .chain(others.iter().map(|h| h.info.display_name()))
+            .collect();
+        finding.threads = vec![thread_name.clone()];
+        finding.edges = others
+            .iter()
+            .map(|h| FindingEdge {
+                from: h.info.display_name(),
+                to: me.clone(),
+                thread: thread_name.clone(),
+                from_site: Some(Site::Caller(h.site)),
+                to_site: Some(Site::Caller(site)),
+                from_mode: h.mode,
+                to_mode: Mode::Exclusive,
+                held: Vec::new(),
+                blocked: false,
+                backtrace: None,
+            })
+            .collect();
+        finding.site = Some(Site::Caller(site));
+        finding.help = Some("release the other locks before waiting".to_owned());
+        finding
+    }
+
+    /// The checks before an acquisition that may block, then the push of the hold: re-locking a
+    /// lock this thread holds, then the order edges from every held lock to this one. Reports
+    /// before anything blocks. Returns the thread, or `None` when its state is unavailable.
+    #[inline]
+    fn enter(
+        &self,
+        id: LockId,
+        mode: Mode,
+        recursive: bool,
+        site: &'static Location<'static>,
+    ) -> Option<ThreadId> {
+        let hold = Held {
+            id,
+            mode,
+            site,
+            info: self.info(),
+            out_edge: false,
+        };
+        // The fast path: this lock is not held yet, and this thread has recorded every edge
+        // from what it holds to this lock before. Nothing but the thread's own state.
+        let fast = state::with(|st| {
+            let known = st
+                .held
+                .iter()
+                .all(|h| h.id != id && st.cache.contains(h.id, h.mode, id, mode));
+            known.then(|| {
+                st.held.push(hold);
+                st.id()
+            })
+        })?;
+        match fast {
+            Some(thread) => Some(thread),
+            None => self.enter_slow(hold, recursive),
+        }
+    }
+
+    /// [`enter`](Self::enter) when the lock is held already or some edge is new.
+    #[cold]
+    #[inline(never)]
+    fn enter_slow(&self, hold: Held, recursive: bool) -> Option<ThreadId> {
+        let Held { id, mode, site, .. } = hold;
+        enum Next {
+            Pushed(ThreadId),
+            SelfDeadlock(ThreadId, Held),
+            NewEdges(ThreadId, Option<String>, Vec<Held>, Vec<usize>),
+        }
+        let next = state::with(|st| {
+            let thread = st.id();
+            if let Some(index) = st.position(id) {
+                let held = st.held[index];
+                let reentrant = self.kind == LockKind::Reentrant
+                    || (recursive && held.mode == Mode::Shared && mode == Mode::Shared);
+                if !reentrant {
+                    return Next::SelfDeadlock(thread, held);
+                }
+                // Re-entering adds no edge.
+                st.held.push(hold);
+                return Next::Pushed(thread);
+            }
+            let mut new = Vec::new();
+            for (index, held) in st.held.iter().enumerate() {
+                if !st.cache.contains(held.id, held.mode, id, mode) {
+                    new.push(index);
+                }
+            }
+            if new.is_empty() {
+                st.held.push(hold);
+                return Next::Pushed(thread);
+            }
+            let name = (!st.registered).then(|| state::current_thread_name(thread));
+            st.registered = true;
+            Next::NewEdges(thread, name, st.held.clone(), new)
+        })?;
+        match next {
+            Next::Pushed(thread) => Some(thread),
+            Next::SelfDeadlock(thread, held) => {
+                report_fatal(self.self_deadlock(thread, held, mode, site))
+            }
+            Next::NewEdges(thread, thread_name, held, new) => {
+                for &index in &new {
+                    if let Some(violation) = self.rank_violation(thread, &held[index], mode, site) {
+                        report(violation);
+                    }
+                }
+                let request = order::Request {
+                    thread,
+                    thread_name,
+                    to: id,
+                    to_info: self.info(),
+                    to_mode: mode,
+                    to_site: site,
+                    held: &held,
+                };
+                let (findings, entered) = order::add_edges(&request, &new);
+                self.in_graph.store(true, Ordering::Relaxed);
+                state::with(|st| {
+                    for &index in &new {
+                        st.cache.insert(held[index].id, held[index].mode, id, mode);
+                    }
+                    for &index in &entered {
+                        // The stack cannot have changed since: only this thread touches it.
+                        if let Some(entry) = st.held.get_mut(index) {
+                            entry.out_edge = true;
+                        }
+                    }
+                });
+                // Report before pushing: a panicking policy leaves no hold behind.
+                for finding in findings {
+                    report(finding);
+                }
+                state::with(|st| st.held.push(hold));
+                Some(thread)
+            }
+        }
+    }
+
+    /// The finding for acquiring this lock while holding `held`, when their declared ranks say
+    /// `held` must come after it.
+    fn rank_violation(
+        &self,
+        thread: ThreadId,
+        held: &Held,
+        mode: Mode,
+        site: &'static Location<'static>,
+    ) -> Option<Finding> {
+        let (Some(mine), Some(theirs)) = (self.rank, held.info.rank) else {
+            return None;
+        };
+        if mine > theirs {
+            return None;
+        }
+        let name = self.info().display_name();
+        let held_name = held.info.display_name();
+        let thread_name = state::current_thread_name(thread);
+        let mut finding = Finding::new(
+            FindingKind::OrderViolation,
+            format!("`{name}` (rank {mine}) acquired while holding `{held_name}` (rank {theirs})"),
+        );
+        finding.reason = "a lock may only be acquired while holding locks of lower rank; this \
+                          order, run concurrently with the declared one, can deadlock"
+            .to_owned();
+        finding.locks = vec![held_name.clone(), name.clone()];
+        finding.threads = vec![thread_name.clone()];
+        finding.edges = vec![FindingEdge {
+            from: held_name,
+            to: name,
+            thread: thread_name,
+            from_site: Some(Site::Caller(held.site)),
+            to_site: Some(Site::Caller(site)),
+            from_mode: held.mode,
+            to_mode: mode,
+            held: Vec::new(),
+            blocked: false,
+            backtrace: None,
+        }];
+        finding.site = Some(Site::Caller(site));
+        finding.help = Some(
+            "take the lower-ranked lock first, for example with `lockscan::lock_all`, or fix \
+             the declared ranks"
+                .to_owned(),
+        );
+        Some(finding)
+    }
+
+    fn self_deadlock(
+        &self,
+        thread: ThreadId,
+        held: Held,
+        mode: Mode,
+        site: &'static Location<'static>,
+    ) -> Finding {
+        let name = self.info().display_name();
+        let thread_name = state::current_thread_name(thread);
+        let what = match self.kind {
+            LockKind::RwLock if held.mode == Mode::Shared && mode == Mode::Shared => {
+                "a read lock taken again with `read` waits behind any queued writer, which waits \
+                 for this thread's first read lock; use `read_recursive`"
+            }
+            LockKind::RwLock => "a read-write lock is not re-entrant: this thread waits for itself",
+            _ => "a `Mutex` is not re-entrant: this thread waits for itself forever",
+        };
+        let mut finding = Finding::new(
+            FindingKind::ApiMisuse,
+            format!("`{name}` locked again by the thread that holds it"),
+        );
+        finding.reason = what.to_owned();
+        finding.locks = vec![name.clone()];
+        finding.threads = vec![thread_name.clone()];
+        finding.edges = vec![FindingEdge {
+            from: name.clone(),
+            to: name,
+            thread: thread_name,
+            from_site: Some(Site::Caller(held.site)),
+            to_site: Some(Site::Caller(site)),
+            from_mode: held.mode,
+            to_mode: mode,
+            held: Vec::new(),
+            blocked: true,
+            backtrace: None,
+        }];
+        finding.site = Some(Site::Caller(site));
+        finding.help = Some(
+            "release the guard first, pass the guarded data down instead of locking again, or \
+             use a `ReentrantMutex`"
+                .to_owned(),
+        );
+        finding
+    }
+
+    /// The contended path: registers this thread as blocked, reports a deadlock that closes,
+    /// and blocks.
+    #[cold]
+    fn block<G>(
+        &self,
+        id: LockId,
+        mode: Mode,
+        site: &'static Location<'static>,
+        block: impl FnOnce() -> G,
+    ) -> G {
+        let Some((thread, name, held)) = state::with(|st| {
+            let thread = st.id();
+            let name = (!st.registered).then(|| state::current_thread_name(thread));
+            st.registered = true;
+            // The last hold is this very acquisition, pushed by `enter`: not held yet.
+            let held = st.held[..st.held.len().saturating_sub(1)].to_vec();
+            (thread, name, held)
+        }) else {
+            return block();
+        };
+        if let Some(name) = name {
+            order::register_thread(thread, name);
+        }
+        if recorder::on() {
+            self.declare(id);
+            recorder::push(Event::Request {
+                tid: thread,
+                lock: id,
+                mode,
+                site,
+            });
+        }
+        let waiter = Waiter {
+            thread,
+            lock: id,
+            info: self.info(),
+            mode,
+            site,
+            owner: OwnerCell::new(&self.owner),
+            held,
+        };
+        if let Err(deadlock) = waits::begin(waiter) {
+            // This thread will not get the lock: drop the hold `enter` pushed for it.
+            state::with(|st| {
+                if let Some(index) = st.position(id) {
+                    st.held.remove(index);
+                }
+            });
+            report_fatal(*deadlock);
+        }
+        // Leave the registry even if `block` unwinds, so no stale entry points at this lock.
+        struct Leave(ThreadId);
+        impl Drop for Leave {
+            fn drop(&mut self) {
+                waits::end(self.0);
+            }
+        }
+        let _leave = Leave(thread);
+        block()
+    }
+
+    /// Records a hold taken without blocking.
+    #[inline]
+    fn acquired(
+        &self,
+        id: LockId,
+        mode: Mode,
+        site: &'static Location<'static>,
+    ) -> Option<ThreadId> {
+        let info = self.info();
+        let thread = state::with(|st| {
+            st.held.push(Held {
+                id,
+                mode,
+                site,
+                info,
+                out_edge: false,
+            });
+            st.id()
+        });
+        if mode != Mode::Shared {
+            if let Some(thread) = thread {
+                self.owner.store(thread.0, Ordering::Relaxed);
+            }
+        }
+        thread
+    }
+}
+
+impl Drop for LockMeta {
+    fn drop(&mut self) {
+        if *self.in_graph.get_mut() {
+            order::forget_lock(LockId(*self.id.get_mut()));
+        }
+    }
+}
+
+static NEXT_CONDVAR: AtomicU64 = AtomicU64::new(1);
+
+/// What an instrumented condition variable knows about itself.
+#[derive(Debug)]
+pub(crate) struct CondvarMeta {
+    /// Assigned on first use; 0 until then.
+    id: AtomicU64,
+    /// The recording in which it was last declared.
+    traced: AtomicU64,
+    site: &'static Location<'static>,
+}
+
+impl CondvarMeta {
+    pub(crate) const fn new(site: &'static Location<'static>) -> Self {
+        CondvarMeta {
+            id: AtomicU64::new(0),
+            traced: AtomicU64::new(0),
+            site,
+        }
+    }
+
+    /// The id, declaring the condition variable to the running recording once.
+    fn declare(&self) -> CondvarId {
+        let mut id = self.id.load(Ordering::Relaxed);
+        if id == 0 {
+            let fresh = NEXT_CONDVAR.fetch_add(1, Ordering::Relaxed);
+            id = match self
+                .id
+                .compare_exchange(0, fresh, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => fresh,
+                Err(winner) => winner,
+            };
+        }
+        let epoch = recorder::epoch();
+        if self.traced.load(Ordering::Relaxed) != epoch
+            && self.traced.swap(epoch, Ordering::Relaxed) != epoch
+        {
+            recorder::push(Event::Condvar {
+                condvar: CondvarId(id),
+                site: self.site,
+            });
+        }
+        CondvarId(id)
+    }
+
+    /// Records a notification, when recording.
+    pub(crate) fn notified(&self, all: bool, site: &'static Location<'static>) {
+        if !recorder::on() {
+            return;
+        }
+        let Some(tid) = state::with(|st| st.id()) else {
+            return;
+        };
+        let condvar = self.declare();
+        recorder::push(Event::Notify {
+            tid,
+            condvar,
+            all,
+            site,
+        });
+    }
+}
+
+/// Lock names live as long as the program, one copy per distinct name: a lock's name must
+/// outlive the lock, because reports about it can come later.
+pub(crate) fn intern(name: Cow<'static, str>) -> &'static str {
+    static NAMES: Mutex<Option<FxHashSet<&'static str>>> = Mutex::new(None);
+    match name {
+        Cow::Borrowed(name) => name,
+        Cow::Owned(name) => {
+            let mut names = NAMES.lock();
+            let names = names.get_or_insert_with(FxHashSet::default);
+            if let Some(&known) = names.get(name.as_str()) {
+                return known;
+            }
+            let leaked: &'static str = Box::leak(name.into_boxed_str());
+            names.insert(leaked);
+            leaked
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::Mutex;
+
+    #[test]
+    fn dropped_locks_leave_the_graph() {
+        let outer = Mutex::new(());
+        let _outer = outer.lock();
+        let (nodes_before, _) = order::size();
+        for _ in 0..100_000 {
+            let inner = Mutex::new(0_u8);
+            *inner.lock() += 1;
+        }
+        let (nodes_after, edges_after) = order::size();
+        // The outer lock may stay; none of the 100k inner locks may.
+        assert!(
+            nodes_after <= nodes_before + 1,
+            "{nodes_before} nodes before, {nodes_after} after ({edges_after} edges)"
+        );
+    }
+
+    #[test]
+    fn names_are_interned_once() {
+        let first = intern(Cow::Owned("interned:name".to_owned()));
+        let second = intern(Cow::Owned("interned:name".to_owned()));
+        assert!(std::ptr::eq(first, second));
+    }
+}

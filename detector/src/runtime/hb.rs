@@ -1,0 +1,260 @@
+//! Happens-before for race detection: thread clocks handed over at spawn and join, and the
+//! check of every access to a tracked variable.
+
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+
+use super::recorder::{self, Event};
+use super::state;
+use crate::analysis::{Race, VarState, VectorClock};
+use crate::finding::{Finding, FindingKind, VarAccess};
+use crate::ids::{ThreadId, VarId};
+use crate::site::Site;
+
+/// Set when a tracked variable is first accessed: from then on, lock operations also maintain
+/// clocks. A program without tracked values never pays for them.
+static RACES: AtomicBool = AtomicBool::new(false);
+
+#[inline]
+pub(crate) fn races_on() -> bool {
+    RACES.load(Ordering::Relaxed)
+}
+
+/// What a parent hands to the thread it spawns.
+#[derive(Debug)]
+pub(crate) struct Fork {
+    child: ThreadId,
+    clock: VectorClock,
+}
+
+/// The parent side of a spawn: picks the child's id, and everything the parent did so far
+/// happens before the child.
+pub(crate) fn fork(site: &'static Location<'static>) -> Fork {
+    let child = state::new_thread_id();
+    let (parent, clock) = state::with(|st| {
+        let parent = st.id();
+        let clock = st.clock.clone();
+        st.clock.tick(parent);
+        (Some(parent), clock)
+    })
+    .unwrap_or((None, VectorClock::new()));
+    if let Some(parent) = parent {
+        if recorder::on() {
+            recorder::push(Event::Spawn {
+                tid: parent,
+                child,
+                site,
+            });
+        }
+    }
+    Fork { child, clock }
+}
+
+/// The child side of a spawn, first thing in the new thread.
+pub(crate) fn adopt(fork: Fork) {
+    state::with(|st| st.adopt(fork.child, &fork.clock));
+}
+
+/// The clock of the current thread, handed to whoever joins it.
+pub(crate) fn final_clock() -> VectorClock {
+    state::with(|st| st.clock.clone()).unwrap_or_default()
+}
+
+/// The parent side of a join: it learns everything the child did.
+pub(crate) fn joined(
+    child: ThreadId,
+    clock: Option<&VectorClock>,
+    site: &'static Location<'static>,
+) {
+    let parent = state::with(|st| {
+        if let Some(clock) = clock {
+            st.clock.join(clock);
+        }
+        st.id()
+    });
+    if let Some(parent) = parent {
+        if recorder::on() {
+            recorder::push(Event::Join {
+                tid: parent,
+                child,
+                site,
+            });
+        }
+    }
+}
+
+/// The child's id, for a join record.
+pub(crate) fn child_id(fork: &Fork) -> ThreadId {
+    fork.child
+}
+
+static NEXT_VAR: AtomicU64 = AtomicU64::new(1);
+
+/// What a tracked variable knows about itself.
+#[derive(Debug)]
+pub(crate) struct VarMeta {
+    id: AtomicU64,
+    traced: AtomicU64,
+    class: &'static Location<'static>,
+    name: Option<&'static str>,
+}
+
+impl VarMeta {
+    pub(crate) const fn new(class: &'static Location<'static>, name: Option<&'static str>) -> Self {
+        VarMeta {
+            id: AtomicU64::new(0),
+            traced: AtomicU64::new(0),
+            class,
+            name,
+        }
+    }
+
+    fn id(&self) -> VarId {
+        let id = self.id.load(Ordering::Relaxed);
+        if id != 0 {
+            return VarId(id);
+        }
+        let fresh = NEXT_VAR.fetch_add(1, Ordering::Relaxed);
+        match self
+            .id
+            .compare_exchange(0, fresh, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => VarId(fresh),
+            Err(winner) => VarId(winner),
+        }
+    }
+
+    fn display_name(&self) -> String {
+        match self.name {
+            Some(name) => name.to_owned(),
+            None => Site::Caller(self.class).to_string(),
+        }
+    }
+
+    /// Checks and records an access; `state` is the variable's, under its internal lock. The
+    /// race, if any, is returned to be reported once that lock is released (a policy may panic
+    /// or run a hook that reads the variable).
+    pub(crate) fn access(
+        &self,
+        state: &mut VarState,
+        write: bool,
+        site: &'static Location<'static>,
+    ) -> Option<Finding> {
+        if !RACES.load(Ordering::Relaxed) {
+            RACES.store(true, Ordering::Relaxed);
+        }
+        let (thread, race) = state::with(|st| {
+            let thread = st.id();
+            if !st.registered {
+                st.registered = true;
+                super::order::register_thread(thread, state::current_thread_name(thread));
+            }
+            let now = &st.clock;
+            let site = Some(Site::Caller(site));
+            let race = if write {
+                state.write(thread, now, site)
+            } else {
+                state.read(thread, now, site)
+            };
+            (thread, race)
+        })?;
+        if recorder::on() {
+            let var = self.id();
+            let epoch = recorder::epoch();
+            if self.traced.swap(epoch, Ordering::Relaxed) != epoch {
+                recorder::push(Event::Var {
+                    var,
+                    name: self.name,
+                    site: self.class,
+                });
+            }
+            recorder::push(if write {
+                Event::Write {
+                    tid: thread,
+                    var,
+                    site,
+                }
+            } else {
+                Event::Read {
+                    tid: thread,
+                    var,
+                    site,
+                }
+            });
+        }
+        race.map(|race| race_finding(&self.display_name(), &race, thread_name))
+    }
+}
+
+/// A thread's name for reports: the registered one, else its id.
+fn thread_name(thread: ThreadId) -> String {
+    super::order::names(|names| names.thread_name(thread))
+}
+
+/// The finding for a race on the variable `var`.
+pub(crate) fn race_finding(
+    var: &str,
+    race: &Race,
+    name_of: impl Fn(ThreadId) -> String,
+) -> Finding {
+    let describe = |write: bool| if write { "wrote" } else { "read" };
+    let earlier = name_of(race.earlier.thread);
+    let later = name_of(race.later.thread);
+    let mut finding = Finding::new(
+        FindingKind::DataRace,
+        format!(
+            "data race on `{var}`: thread `{later}` {} it while thread `{earlier}` {} it, unordered",
+            describe(race.later.write),
+            describe(race.earlier.write)
+        ),
+    );
+    finding.reason = "neither access happens before the other through a lock, spawn, join or \
+                      notify, and at least one writes: the result depends on the schedule"
+        .to_owned();
+    finding.threads = vec![earlier.clone(), later.clone()];
+    finding.vars = vec![
+        VarAccess {
+            var: var.to_owned(),
+            thread: earlier,
+            write: race.earlier.write,
+            site: race.earlier.site.clone(),
+        },
+        VarAccess {
+            var: var.to_owned(),
+            thread: later,
+            write: race.later.write,
+            site: race.later.site.clone(),
+        },
+    ];
+    finding.site = race.later.site.clone();
+    finding.help = Some(
+        "protect every access with the same lock, or order them (join the thread, hand the \
+         value over through a lock or a channel)"
+            .to_owned(),
+    );
+    finding
+}
+
+/// Lock clocks: what the last release of a lock knew, for the next acquirer.
+#[derive(Debug)]
+pub(crate) struct LockClock(Mutex<VectorClock>);
+
+impl LockClock {
+    pub(crate) const fn new() -> Self {
+        LockClock(Mutex::new(VectorClock::new()))
+    }
+
+    /// After acquiring: the thread learns what the releasers knew.
+    pub(crate) fn acquired(&self) {
+        let released = self.0.lock();
+        state::with(|st| st.clock.join(&released));
+    }
+
+    /// Before releasing, with the thread's state at hand.
+    pub(super) fn releasing(&self, thread: ThreadId, clock: &mut VectorClock) {
+        self.0.lock().join(clock);
+        clock.tick(thread);
+    }
+}

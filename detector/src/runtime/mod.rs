@@ -1,0 +1,37 @@
+//! The runtime behind the `sync` types: per-thread state (held locks, edge cache), lock ids,
+//! the global lock-order graph and the registry of blocked threads. The only place with
+//! global mutable state.
+//!
+//! When lockscan is not active (feature `detect` off, or a build without debug assertions and
+//! without `detect-in-release`), [`LockMeta`] is empty and every hook compiles to nothing, so
+//! the `sync` types are plain parking_lot locks.
+
+#[cfg(lockscan_active)]
+mod active;
+#[cfg(lockscan_active)]
+pub(crate) mod hb;
+#[cfg(lockscan_active)]
+mod order;
+#[cfg(lockscan_active)]
+mod state;
+#[cfg(lockscan_active)]
+mod waits;
+
+pub(crate) mod recorder;
+
+#[cfg(lockscan_active)]
+pub(crate) use active::{CondvarMeta, LockMeta, intern};
+#[cfg(lockscan_active)]
+pub(crate) use hb::{Fork, VarMeta, adopt, child_id, final_clock, fork, joined};
+
+#[cfg(not(lockscan_active))]
+mod inactive;
+#[cfg(not(lockscan_active))]
+pub(crate) use inactive::{
+    CondvarMeta, Fork, LockMeta, VarMeta, adopt, child_id, final_clock, fork, intern, joined,
+};
+
+/// Whether this build of lockscan instruments its locks.
+pub const fn is_active() -> bool {
+    cfg!(lockscan_active)
+}

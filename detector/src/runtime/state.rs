@@ -1,0 +1,172 @@
+//! Per-thread state: the held-lock stack and the cache of order edges this thread has already
+//! recorded. The fast path touches nothing else.
+
+use std::cell::RefCell;
+use std::panic::Location;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::analysis::VectorClock;
+use crate::ids::{LockId, Mode, ThreadId};
+
+/// What reports need to know about a lock, copied into every held entry so that no pointer to
+/// the lock is ever kept (a guard can be leaked and its lock freed).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct LockInfo {
+    /// The creation site: the lock's class.
+    pub class: &'static Location<'static>,
+    /// The name given at construction, interned.
+    pub name: Option<&'static str>,
+    /// The declared rank: a lock may only be acquired while holding locks of lower rank.
+    pub rank: Option<u32>,
+}
+
+impl LockInfo {
+    /// The name reports use: the given name, else the class.
+    pub fn display_name(&self) -> String {
+        match self.name {
+            Some(name) => name.to_owned(),
+            None => format!(
+                "{}:{}:{}",
+                self.class.file(),
+                self.class.line(),
+                self.class.column()
+            ),
+        }
+    }
+}
+
+/// A lock this thread holds.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Held {
+    pub id: LockId,
+    pub mode: Mode,
+    /// Where it was acquired.
+    pub site: &'static Location<'static>,
+    pub info: LockInfo,
+    /// Whether an order edge out of this lock entered the global graph, so that dropping the
+    /// lock must remove it from there; handed to the lock when this hold is released.
+    pub out_edge: bool,
+}
+
+/// A fixed-size, direct-mapped set of the edges this thread has recorded. A hit proves the edge
+/// is known (ids are never reused); a miss only costs a trip to the global graph. Fixed size,
+/// so a program that churns through locks cannot grow it.
+pub(super) struct EdgeCache {
+    slots: [(u64, u64); EdgeCache::SLOTS],
+}
+
+impl EdgeCache {
+    const SLOTS: usize = 256;
+
+    const fn new() -> Self {
+        EdgeCache {
+            slots: [(0, 0); EdgeCache::SLOTS],
+        }
+    }
+
+    fn key(from: LockId, from_mode: Mode, to: LockId, to_mode: Mode) -> (u64, u64, usize) {
+        let modes = (from_mode as u64) << 2 | to_mode as u64;
+        let second = to.0 << 4 | modes;
+        let mixed = (from.0 ^ second.rotate_left(29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (from.0, second, (mixed >> 56) as usize % Self::SLOTS)
+    }
+
+    pub fn contains(&self, from: LockId, from_mode: Mode, to: LockId, to_mode: Mode) -> bool {
+        let (a, b, slot) = Self::key(from, from_mode, to, to_mode);
+        self.slots[slot] == (a, b)
+    }
+
+    pub fn insert(&mut self, from: LockId, from_mode: Mode, to: LockId, to_mode: Mode) {
+        let (a, b, slot) = Self::key(from, from_mode, to, to_mode);
+        self.slots[slot] = (a, b);
+    }
+}
+
+pub(super) struct ThreadState {
+    id: u64,
+    pub held: Vec<Held>,
+    /// What this thread knows happened before its next step (for races): its own component
+    /// counts its releases and spawns.
+    pub clock: VectorClock,
+    pub cache: EdgeCache,
+    /// Whether this thread's name is in the global registry.
+    pub registered: bool,
+}
+
+static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
+
+impl ThreadState {
+    const fn new() -> Self {
+        ThreadState {
+            id: 0,
+            held: Vec::new(),
+            clock: VectorClock::new(),
+            cache: EdgeCache::new(),
+            registered: false,
+        }
+    }
+
+    pub fn id(&mut self) -> ThreadId {
+        if self.id == 0 {
+            self.adopt(new_thread_id(), &VectorClock::new());
+        }
+        ThreadId(self.id)
+    }
+
+    /// Takes the id a parent chose for this thread, and what the parent knew when it spawned
+    /// it. Only before the thread did anything tracked.
+    pub fn adopt(&mut self, id: ThreadId, inherited: &VectorClock) {
+        self.id = id.0;
+        self.clock.join(inherited);
+        self.clock.set(id, self.clock.get(id).max(1));
+    }
+
+    /// The index of the innermost hold of `lock`.
+    pub fn position(&self, lock: LockId) -> Option<usize> {
+        self.held.iter().rposition(|h| h.id == lock)
+    }
+}
+
+/// A fresh thread id.
+pub(super) fn new_thread_id() -> ThreadId {
+    ThreadId(NEXT_THREAD.fetch_add(1, Ordering::Relaxed))
+}
+
+thread_local! {
+    static STATE: RefCell<ThreadState> = const { RefCell::new(ThreadState::new()) };
+}
+
+/// Runs `f` on this thread's state. `None` when the state is gone (a lock used from a
+/// thread-local destructor) or already in use further up the stack: the operation then goes
+/// unrecorded rather than failing.
+#[inline]
+pub(super) fn with<R>(f: impl FnOnce(&mut ThreadState) -> R) -> Option<R> {
+    STATE
+        .try_with(|cell| cell.try_borrow_mut().ok().map(|mut state| f(&mut state)))
+        .ok()
+        .flatten()
+}
+
+/// The name reports give the current thread.
+pub(super) fn current_thread_name(id: ThreadId) -> String {
+    match std::thread::current().name() {
+        Some(name) => name.to_owned(),
+        None => format!("{id}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edge_cache_remembers_by_modes() {
+        let mut cache = EdgeCache::new();
+        let (a, b) = (LockId(1), LockId(2));
+        assert!(!cache.contains(a, Mode::Exclusive, b, Mode::Exclusive));
+        cache.insert(a, Mode::Exclusive, b, Mode::Exclusive);
+        assert!(cache.contains(a, Mode::Exclusive, b, Mode::Exclusive));
+        assert!(!cache.contains(a, Mode::Exclusive, b, Mode::Shared));
+        assert!(!cache.contains(b, Mode::Exclusive, a, Mode::Exclusive));
+    }
+}

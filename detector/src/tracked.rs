@@ -1,0 +1,136 @@
+//! [`Tracked`]: a shared value whose accesses are checked for data races.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::panic::Location;
+
+use crate::analysis::VarState;
+use crate::policy::report;
+use crate::runtime::{VarMeta, intern};
+
+/// A value shared between threads whose every read and write is checked for a data race: two
+/// accesses from different threads, at least one a write, that the program does not order by
+/// a lockscan lock, a `lockscan::thread` spawn or join, or a condition variable.
+///
+/// Each access is atomic (an internal lock keeps the value memory-safe), but that internal
+/// lock deliberately orders nothing: `get` then `set` from two threads is the classic lost
+/// update, and lockscan reports it even in a run where no update was lost.
+///
+/// ```
+/// use lockscan::{Mutex, Tracked};
+///
+/// let balance = Tracked::named("doc:balance", 100_i64);
+/// let lock = Mutex::new(());
+/// lockscan::thread::scope(|s| {
+///     s.spawn(|| {
+///         let _guard = lock.lock(); // the program's own synchronization: no race
+///         balance.update(|b| *b += 1);
+///     });
+/// });
+/// let _guard = lock.lock();
+/// assert_eq!(balance.get(), 101);
+/// ```
+pub struct Tracked<T> {
+    meta: VarMeta,
+    slot: parking_lot::Mutex<Slot<T>>,
+}
+
+struct Slot<T> {
+    value: T,
+    state: VarState,
+}
+
+impl<T> Tracked<T> {
+    /// A tracked value. Reports name it by the caller's location.
+    #[track_caller]
+    pub const fn new(value: T) -> Tracked<T> {
+        Tracked {
+            meta: VarMeta::new(Location::caller(), None),
+            slot: parking_lot::Mutex::new(Slot {
+                value,
+                state: VarState::new(),
+            }),
+        }
+    }
+
+    /// A tracked value with a name that reports use, such as `"balance:ACC001"`.
+    #[track_caller]
+    pub fn named(name: impl Into<Cow<'static, str>>, value: T) -> Tracked<T> {
+        Tracked {
+            meta: VarMeta::new(Location::caller(), Some(intern(name.into()))),
+            slot: parking_lot::Mutex::new(Slot {
+                value,
+                state: VarState::new(),
+            }),
+        }
+    }
+
+    /// Reads the value (a read access).
+    #[track_caller]
+    pub fn get(&self) -> T
+    where
+        T: Clone,
+    {
+        let site = Location::caller();
+        let (value, race) = {
+            let mut slot = self.slot.lock();
+            let Slot { value, state } = &mut *slot;
+            let race = self.meta.access(state, false, site);
+            (value.clone(), race)
+        };
+        if let Some(race) = race {
+            report(race);
+        }
+        value
+    }
+
+    /// Replaces the value (a write access).
+    #[track_caller]
+    pub fn set(&self, value: T) {
+        self.update(|slot| *slot = value);
+    }
+
+    /// Changes the value in place with `f` (one write access; `f` runs atomically, but
+    /// concurrent calls from unordered threads are still a race).
+    #[track_caller]
+    pub fn update<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        let site = Location::caller();
+        let (result, race) = {
+            let mut slot = self.slot.lock();
+            let Slot { value, state } = &mut *slot;
+            let race = self.meta.access(state, true, site);
+            (f(value), race)
+        };
+        if let Some(race) = race {
+            report(race);
+        }
+        result
+    }
+
+    /// The value, through exclusive access: no other thread can race with it.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.slot.get_mut().value
+    }
+
+    /// Consumes the tracked value and returns the value.
+    pub fn into_inner(self) -> T {
+        self.slot.into_inner().value
+    }
+}
+
+impl<T: Default> Default for Tracked<T> {
+    #[track_caller]
+    fn default() -> Self {
+        Tracked::new(T::default())
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Tracked<T> {
+    /// Shows the value without recording an access.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.slot.try_lock() {
+            Some(slot) => f.debug_tuple("Tracked").field(&slot.value).finish(),
+            None => f.pad("Tracked(<in use>)"),
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! The parking_lot API: swapped-in code compiles and behaves the same, and guard helpers keep
+//! the bookkeeping right.
+
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use lockscan::{
+    Condvar, FindingKind, MappedMutexGuard, Mutex, MutexGuard, ReentrantMutex, ReentrantMutexGuard,
+    RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard,
+};
+
+use crate::support::{findings_about, kinds_about, setup};
+
+static STATIC_COUNTER: Mutex<u32> = Mutex::new(0);
+static STATIC_TABLE: RwLock<Vec<u8>> = RwLock::new(Vec::new());
+static STATIC_REENTRANT: ReentrantMutex<()> = ReentrantMutex::new(());
+static STATIC_CONDVAR: Condvar = Condvar::new();
+
+#[test]
+fn statics_work() {
+    setup();
+    *STATIC_COUNTER.lock() += 1;
+    STATIC_TABLE.write().push(1);
+    let _r = STATIC_REENTRANT.lock();
+    let _r2 = STATIC_REENTRANT.lock();
+    assert!(!STATIC_CONDVAR.notify_one());
+    assert!(*STATIC_COUNTER.lock() >= 1);
+}
+
+#[test]
+fn unsized_data_works() {
+    setup();
+    let m: Arc<Mutex<[u8]>> = Arc::new(Mutex::new([1, 2, 3]));
+    m.lock()[0] = 9;
+    assert_eq!(&*m.lock(), &[9, 2, 3]);
+    let r: Box<RwLock<dyn std::fmt::Debug>> = Box::new(RwLock::new(5_u8));
+    assert_eq!(format!("{:?}", &*r.read()), "5");
+}
+
+#[test]
+fn guards_have_debug_and_display() {
+    setup();
+    let m = Mutex::new(String::from("hello"));
+    let guard = m.lock();
+    assert_eq!(format!("{guard}"), "hello");
+    assert_eq!(format!("{guard:?}"), "\"hello\"");
+    drop(guard);
+    assert!(format!("{m:?}").contains("hello"));
+}
+
+#[test]
+fn mapped_guards_release_once() {
+    setup();
+    let m = Mutex::named("api:map", (1, 2));
+    {
+        let mut second: MappedMutexGuard<'_, i32> = MutexGuard::map(m.lock(), |pair| &mut pair.1);
+        *second += 40;
+    }
+    assert!(!m.is_locked());
+    let guard = m.lock();
+    let guard = MutexGuard::try_map(guard, |_| None::<&mut i32>).expect_err("gives the guard back");
+    assert_eq!(guard.1, 42);
+    drop(guard);
+    // A second lock from this thread would be a self-deadlock if a hold had leaked.
+    drop(m.lock());
+    assert_eq!(findings_about(&["api:map"]), []);
+}
+
+#[test]
+fn unlocked_releases_for_the_closure() {
+    setup();
+    let m = Arc::new(Mutex::named("api:unlocked", 0));
+    let mut guard = m.lock();
+    let other = m.clone();
+    let seen = MutexGuard::unlocked(&mut guard, || {
+        thread::spawn(move || *other.lock() += 1).join().unwrap();
+        5
+    });
+    assert_eq!((seen, *guard), (5, 1));
+    drop(guard);
+    assert_eq!(findings_about(&["api:unlocked"]), []);
+}
+
+#[test]
+fn rwlock_modes_and_upgrades() {
+    setup();
+    let lock = RwLock::named("api:rw", 1);
+    {
+        let r1 = lock.read();
+        let r2 = lock.read_recursive();
+        assert_eq!(*r1 + *r2, 2);
+    }
+    {
+        let up = lock.upgradable_read();
+        let reader = lock.try_read().expect("upgradable admits readers");
+        drop(reader);
+        let mut w = RwLockUpgradableReadGuard::upgrade(up);
+        *w = 5;
+        let r = RwLockWriteGuard::downgrade(w);
+        assert_eq!(*r, 5);
+        assert!(lock.try_write().is_none());
+    }
+    {
+        let w = lock.write();
+        let up = RwLockWriteGuard::downgrade_to_upgradable(w);
+        let r = RwLockUpgradableReadGuard::downgrade(up);
+        let mapped = RwLockReadGuard::map(r, |v| v);
+        assert_eq!(*mapped, 5);
+    }
+    assert!(!lock.is_locked());
+    drop(lock.write());
+    assert_eq!(findings_about(&["api:rw"]), []);
+}
+
+#[test]
+fn reading_again_with_read_is_misuse_but_read_recursive_is_fine() {
+    setup();
+    let lock = RwLock::named("api:reread", ());
+    {
+        let _a = lock.read();
+        let _b = lock.read_recursive();
+    }
+    assert_eq!(findings_about(&["api:reread"]), []);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _a = lock.read();
+        let _b = lock.read();
+    }));
+    assert!(
+        result.is_err(),
+        "a second `read` can deadlock behind a queued writer"
+    );
+    assert_eq!(kinds_about(&["api:reread"]), [FindingKind::ApiMisuse]);
+}
+
+#[test]
+fn timed_locks_work() {
+    setup();
+    let m = Mutex::new(());
+    let deadline = Instant::now() + Duration::from_millis(5);
+    assert!(m.try_lock_until(deadline).is_some());
+    let r = ReentrantMutex::new(());
+    let g = r.try_lock_for(Duration::from_millis(5)).unwrap();
+    assert!(r.is_owned_by_current_thread());
+    let mapped = ReentrantMutexGuard::map(g, |unit| unit);
+    drop(mapped);
+    assert!(!r.is_locked());
+}
+
+#[test]
+fn into_inner_and_get_mut() {
+    setup();
+    let mut m = Mutex::from(3);
+    *m.get_mut() += 1;
+    assert_eq!(m.into_inner(), 4);
+    let mut rw = RwLock::<Vec<u8>>::default();
+    rw.get_mut().push(1);
+    assert_eq!(rw.into_inner(), [1]);
+}
+
+#[test]
+fn condvar_producer_consumer_reports_nothing() {
+    setup();
+    struct Queue {
+        items: Mutex<Vec<u32>>,
+        ready: Condvar,
+    }
+    let queue = Arc::new(Queue {
+        items: Mutex::named("cv:items", Vec::new()),
+        ready: Condvar::new(),
+    });
+    let consumer = {
+        let queue = queue.clone();
+        thread::spawn(move || {
+            let mut sum = 0;
+            let mut received = 0;
+            while received < 100 {
+                let mut items = queue.items.lock();
+                queue.ready.wait_while(&mut items, |items| items.is_empty());
+                received += items.len();
+                sum += items.drain(..).sum::<u32>();
+            }
+            sum
+        })
+    };
+    for i in 0..100 {
+        queue.items.lock().push(i);
+        queue.ready.notify_one();
+    }
+    assert_eq!(consumer.join().unwrap(), (0..100).sum::<u32>());
+    let mut items = queue.items.lock();
+    let timeout = queue.ready.wait_for(&mut items, Duration::from_millis(1));
+    assert!(timeout.timed_out());
+    let result = queue.ready.wait_while_for(
+        &mut items,
+        |items| items.is_empty(),
+        Duration::from_millis(1),
+    );
+    assert!(result.timed_out());
+    drop(items);
+    assert_eq!(findings_about(&["cv:items"]), []);
+}
+
+#[test]
+fn waiting_on_a_condvar_while_holding_another_lock_is_a_warning() {
+    setup();
+    let other = Mutex::named("cvhold:other", ());
+    let m = Mutex::named("cvhold:m", false);
+    let cv = Condvar::new();
+    let _other = other.lock();
+    let mut flag = m.lock();
+    let _ = cv.wait_for(&mut flag, Duration::from_millis(1));
+    let found = findings_about(&["cvhold:other", "cvhold:m"]);
+    let wait = found
+        .iter()
+        .find(|f| f.kind == FindingKind::WaitWhileHolding)
+        .expect("a wait-while-holding finding");
+    assert_eq!(wait.severity, lockscan::Severity::Warning);
+    assert!(wait.message.contains("cvhold:other"), "{}", wait.message);
+}

@@ -1,0 +1,391 @@
+//! Lock-order cycles: reported when they are possible, not otherwise.
+
+use std::sync::{Arc, Barrier};
+use std::thread;
+
+use lockscan::{FindingKind, Mode, Mutex, ReentrantMutex, RwLock};
+
+use crate::support::{findings_about, kinds_about, setup};
+
+#[test]
+fn ab_ba_across_two_sequential_threads_is_a_potential_deadlock() {
+    setup();
+    let a = Arc::new(Mutex::named("seq:A", 0));
+    let b = Arc::new(Mutex::named("seq:B", 0));
+    let (a1, b1) = (a.clone(), b.clone());
+    thread::Builder::new()
+        .name("first".into())
+        .spawn(move || {
+            let _a = a1.lock();
+            let _b = b1.lock();
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    // The first thread is gone: these two never overlap, and no deadlock can happen now.
+    thread::Builder::new()
+        .name("second".into())
+        .spawn(move || {
+            let _b = b.lock();
+            let _a = a.lock();
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    let found = findings_about(&["seq:A", "seq:B"]);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let finding = &found[0];
+    assert_eq!(finding.kind, FindingKind::PotentialDeadlock);
+    assert_eq!(finding.locks.len(), 2);
+    let mut threads = finding.threads.clone();
+    threads.sort();
+    assert_eq!(threads, ["first", "second"]);
+    for edge in &finding.edges {
+        let from = edge.from_site.as_ref().expect("from site");
+        let to = edge.to_site.as_ref().expect("to site");
+        assert_eq!(
+            from.file(),
+            Some(file!()),
+            "sites point at this test: {edge:?}"
+        );
+        assert_eq!(to.file(), Some(file!()));
+        assert!(
+            to.line() > from.line(),
+            "the inner lock comes after the outer one"
+        );
+    }
+    let text = finding.to_string();
+    assert!(text.contains("error[potential-deadlock]"), "{text}");
+    assert!(text.contains("= cycle: `seq:"), "{text}");
+    assert!(text.contains("while holding `seq:"), "{text}");
+}
+
+#[test]
+fn three_threads_in_a_ring_make_a_three_cycle() {
+    setup();
+    let names = ["ring:A", "ring:B", "ring:C"];
+    let locks: Arc<Vec<Mutex<()>>> = Arc::new(names.iter().map(|n| Mutex::named(*n, ())).collect());
+    for i in 0..3 {
+        let locks = locks.clone();
+        thread::spawn(move || {
+            let _first = locks[i].lock();
+            let _second = locks[(i + 1) % 3].lock();
+        })
+        .join()
+        .unwrap();
+    }
+    let found = findings_about(&names);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].kind, FindingKind::PotentialDeadlock);
+    assert_eq!(found[0].edges.len(), 3);
+    assert_eq!(found[0].threads.len(), 3);
+}
+
+#[test]
+fn one_thread_in_both_orders_is_an_inversion() {
+    setup();
+    let a = Mutex::named("one:A", ());
+    let b = Mutex::named("one:B", ());
+    {
+        let _a = a.lock();
+        let _b = b.lock();
+    }
+    {
+        let _b = b.lock();
+        let _a = a.lock();
+    }
+    assert_eq!(
+        kinds_about(&["one:A", "one:B"]),
+        [FindingKind::LockOrderInversion]
+    );
+}
+
+#[test]
+fn a_consistent_order_under_eight_threads_reports_nothing() {
+    setup();
+    const LOCKS: usize = 6;
+    let names: Vec<String> = (0..LOCKS).map(|i| format!("consistent:{i}")).collect();
+    let locks: Arc<Vec<Mutex<u64>>> =
+        Arc::new(names.iter().map(|n| Mutex::named(n.clone(), 0)).collect());
+    let threads: Vec<_> = (0..8u64)
+        .map(|seed| {
+            let locks = locks.clone();
+            thread::spawn(move || {
+                let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+                let mut next = move || {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state
+                };
+                for _ in 0..10_000 {
+                    // A random subset, always taken in index order.
+                    let mask = next() as usize % (1 << LOCKS);
+                    let guards: Vec<_> = (0..LOCKS)
+                        .filter(|i| mask & (1 << i) != 0)
+                        .map(|i| locks[i].lock())
+                        .collect();
+                    drop(guards);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    assert_eq!(findings_about(&refs), []);
+}
+
+#[test]
+fn try_lock_in_reverse_order_is_not_reported() {
+    setup();
+    let a = Mutex::named("try:A", ());
+    let b = Mutex::named("try:B", ());
+    {
+        let _a = a.lock();
+        let _b = b.lock();
+    }
+    thread::scope(|s| {
+        s.spawn(|| {
+            let _b = b.lock();
+            // Cannot block, so cannot deadlock: the usual back-off pattern.
+            let a = a.try_lock();
+            assert!(a.is_some());
+        });
+    });
+    assert_eq!(findings_about(&["try:A", "try:B"]), []);
+}
+
+#[test]
+fn a_lock_taken_with_try_lock_is_still_a_source_of_edges() {
+    setup();
+    let a = Mutex::named("trysrc:A", ());
+    let b = Mutex::named("trysrc:B", ());
+    {
+        let _a = a.try_lock().unwrap();
+        let _b = b.lock(); // a -> b, from a lock taken by try_lock
+    }
+    thread::scope(|s| {
+        s.spawn(|| {
+            let _b = b.lock();
+            let _a = a.lock();
+        });
+    });
+    assert_eq!(
+        kinds_about(&["trysrc:A", "trysrc:B"]),
+        [FindingKind::PotentialDeadlock]
+    );
+}
+
+#[test]
+fn reentrant_recursion_is_not_reported() {
+    setup();
+    let outer = ReentrantMutex::named("reent:outer", ());
+    let inner = Mutex::named("reent:inner", 0);
+    fn recurse(outer: &ReentrantMutex<()>, inner: &Mutex<i32>, depth: u32) {
+        let _o = outer.lock();
+        *inner.lock() += 1;
+        if depth > 0 {
+            recurse(outer, inner, depth - 1);
+        }
+    }
+    recurse(&outer, &inner, 10);
+    assert_eq!(*inner.lock(), 11);
+    assert_eq!(findings_about(&["reent:outer", "reent:inner"]), []);
+}
+
+#[test]
+fn a_gate_lock_makes_a_note_only() {
+    setup();
+    let gate = Arc::new(Mutex::named("gate:G", ()));
+    let a = Arc::new(Mutex::named("gate:A", ()));
+    let b = Arc::new(Mutex::named("gate:B", ()));
+    let (g1, a1, b1) = (gate.clone(), a.clone(), b.clone());
+    thread::spawn(move || {
+        let _g = g1.lock();
+        let _a = a1.lock();
+        let _b = b1.lock();
+    })
+    .join()
+    .unwrap();
+    thread::spawn(move || {
+        let _g = gate.lock();
+        let _b = b.lock();
+        let _a = a.lock();
+    })
+    .join()
+    .unwrap();
+    let found = findings_about(&["gate:A", "gate:B", "gate:G"]);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].kind, FindingKind::GatedCycle);
+    assert_eq!(found[0].severity, lockscan::Severity::Note);
+    assert!(found[0].reason.contains("gate"), "{}", found[0].reason);
+}
+
+#[test]
+fn read_read_cycles_cannot_block_and_are_not_reported() {
+    setup();
+    let a = RwLock::named("rw:A", ());
+    let b = RwLock::named("rw:B", ());
+    thread::scope(|s| {
+        s.spawn(|| {
+            let _a = a.read();
+            let _b = b.read();
+        })
+        .join()
+        .unwrap();
+        s.spawn(|| {
+            let _b = b.read();
+            let _a = a.read();
+        })
+        .join()
+        .unwrap();
+    });
+    assert_eq!(findings_about(&["rw:A", "rw:B"]), []);
+}
+
+#[test]
+fn write_cycles_on_rwlocks_are_reported_with_modes() {
+    setup();
+    let a = RwLock::named("rww:A", ());
+    let b = RwLock::named("rww:B", ());
+    thread::scope(|s| {
+        s.spawn(|| {
+            let _a = a.read();
+            let _b = b.write();
+        })
+        .join()
+        .unwrap();
+        s.spawn(|| {
+            let _b = b.read();
+            let _a = a.write();
+        })
+        .join()
+        .unwrap();
+    });
+    let found = findings_about(&["rww:A", "rww:B"]);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].kind, FindingKind::PotentialDeadlock);
+    assert!(
+        found[0]
+            .edges
+            .iter()
+            .all(|e| e.from_mode == Mode::Shared && e.to_mode == Mode::Exclusive)
+    );
+}
+
+#[test]
+fn each_distinct_cycle_is_reported_once() {
+    setup();
+    let a = Mutex::named("once:A", ());
+    let b = Mutex::named("once:B", ());
+    for _ in 0..1000 {
+        thread::scope(|s| {
+            s.spawn(|| {
+                let _a = a.lock();
+                let _b = b.lock();
+            })
+            .join()
+            .unwrap();
+            s.spawn(|| {
+                let _b = b.lock();
+                let _a = a.lock();
+            })
+            .join()
+            .unwrap();
+        });
+    }
+    assert_eq!(findings_about(&["once:A", "once:B"]).len(), 1);
+}
+
+#[test]
+fn unnamed_locks_are_reported_by_their_creation_site() {
+    setup();
+    let a = Mutex::new(());
+    let b = Mutex::new(());
+    let a_line = line!() - 2;
+    {
+        let _a = a.lock();
+        let _b = b.lock();
+    }
+    {
+        let _b = b.lock();
+        let _a = a.lock();
+    }
+    let class = format!("{}:{a_line}:13", file!());
+    let found: Vec<_> = lockscan::findings()
+        .into_iter()
+        .filter(|f| f.locks.contains(&class))
+        .collect();
+    assert_eq!(found.len(), 1, "no finding names {class}");
+    assert_eq!(found[0].kind, FindingKind::LockOrderInversion);
+}
+
+#[test]
+fn a_panic_while_holding_locks_leaves_the_state_consistent() {
+    setup();
+    let a = Arc::new(Mutex::named("panic:A", ()));
+    let b = Arc::new(Mutex::named("panic:B", ()));
+    let c = Arc::new(Mutex::named("panic:C", ()));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _a = a.lock();
+        let _b = b.lock();
+        panic!("boom while holding two locks");
+    }));
+    assert!(result.is_err());
+    // parking_lot locks are not poisoned, and unwinding ran the guards: nothing is held.
+    assert!(!a.is_locked() && !b.is_locked());
+    // If the panic had left `panic:A` on this thread's held stack, this would record
+    // `panic:A -> panic:C` and the reverse order below would be a cycle.
+    drop(c.lock());
+    let (a2, c2) = (a.clone(), c.clone());
+    thread::spawn(move || {
+        let _c = c2.lock();
+        let _a = a2.lock();
+    })
+    .join()
+    .unwrap();
+    assert_eq!(findings_about(&["panic:A", "panic:B", "panic:C"]), []);
+    // And the order the panicking code recorded is still known.
+    thread::spawn(move || {
+        let _b = b.lock();
+        let _a = a.lock();
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        kinds_about(&["panic:A", "panic:B", "panic:C"]),
+        [FindingKind::PotentialDeadlock]
+    );
+}
+
+#[test]
+fn many_threads_taking_one_edge_do_not_grow_it() {
+    setup();
+    let a = Arc::new(Mutex::named("pool:A", ()));
+    let b = Arc::new(Mutex::named("pool:B", ()));
+    let barrier = Arc::new(Barrier::new(16));
+    let threads: Vec<_> = (0..16)
+        .map(|_| {
+            let (a, b, barrier) = (a.clone(), b.clone(), barrier.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                let _a = a.lock();
+                let _b = b.lock();
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    thread::spawn(move || {
+        let _b = b.lock();
+        let _a = a.lock();
+    })
+    .join()
+    .unwrap();
+    let found = findings_about(&["pool:A", "pool:B"]);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].kind, FindingKind::PotentialDeadlock);
+}

@@ -1,0 +1,91 @@
+//! Helpers shared by the detector's integration tests.
+
+use std::process::Command;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use lockscan::{Finding, FindingKind, Policy};
+
+/// Puts the process in `collect` mode; every test calls it first.
+pub fn setup() {
+    assert!(
+        lockscan::is_active(),
+        "the detector must be compiled in for these tests"
+    );
+    lockscan::set_policy(Policy::Collect);
+}
+
+/// The findings whose locks are all among `locks` (and mention at least one of them).
+pub fn findings_about(locks: &[&str]) -> Vec<Finding> {
+    lockscan::findings()
+        .into_iter()
+        .filter(|f| !f.locks.is_empty() && f.locks.iter().all(|l| locks.contains(&l.as_str())))
+        .collect()
+}
+
+/// The kinds of [`findings_about`], sorted.
+pub fn kinds_about(locks: &[&str]) -> Vec<FindingKind> {
+    let mut kinds: Vec<FindingKind> = findings_about(locks).iter().map(|f| f.kind).collect();
+    kinds.sort();
+    kinds
+}
+
+/// Runs `f` on another thread and fails the test if it has not finished within `limit`,
+/// instead of letting a detector bug hang the whole test run. The limit is a safety net for
+/// hangs, far above the expected time, not a measurement.
+pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(limit)
+        .expect("the scenario hung: lockscan did not break the deadlock")
+}
+
+/// A generous bound for scenarios that must not hang.
+pub const HANG: Duration = Duration::from_secs(60);
+
+/// Set in child processes, so that their scenario runs only when asked for.
+const CHILD: &str = "LOCKSCAN_TEST_CHILD";
+
+/// Runs the ignored test `name` of this binary in a child process with `env`; returns its
+/// success and its combined output. For behaviour that is process-wide (the default policy,
+/// recording), which parallel tests in one process would disturb.
+pub fn run_child(name: &str, env: &[(&str, &std::ffi::OsStr)]) -> (bool, String) {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args([
+            "--exact",
+            name,
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, "1")
+        .env_remove(lockscan::POLICY_ENV)
+        .env_remove(lockscan::record::TRACE_ENV)
+        .env_remove("RUST_BACKTRACE");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+/// Whether this process is a child started by [`run_child`].
+pub fn in_child() -> bool {
+    std::env::var_os(CHILD).is_some()
+}
+
+/// A fresh, empty directory for one test's files.
+pub fn scratch_dir(test: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("lockscan-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
