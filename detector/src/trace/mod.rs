@@ -133,8 +133,8 @@ pub enum TraceWarning {
         /// How many.
         dropped: u64,
     },
-    /// The `end` record counts a different number of records than the file has before it
-    /// (with or without the header): lines were lost or added after recording.
+    /// The `end` record counts a different number of records than the file has before it:
+    /// lines were lost or added after recording.
     #[error(
         "{file}: the `end` record counts {written} records but the file has {read} before it; \
          lines were lost or added"

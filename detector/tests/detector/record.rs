@@ -90,7 +90,11 @@ fn check_trace(records: &[Value]) {
     assert_eq!(records[0]["version"], 1);
     let end = records.last().unwrap();
     assert_eq!(end["type"], "end");
-    assert_eq!(end["events"], records.len() as u64 - 1, "every record before `end`");
+    assert_eq!(
+        end["events"],
+        records.len() as u64 - 1,
+        "every record before `end`"
+    );
     assert_eq!(end["dropped"], 0);
     let mut threads = HashMap::new();
     let mut locks = HashMap::new();
