@@ -196,6 +196,19 @@ fn a_directory_is_analyzed_trace_by_trace() {
     assert_eq!(run.code, 1);
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(report["summary"]["traces"], 12);
+    let deadlock = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "deadlock")
+        .unwrap();
+    assert!(
+        deadlock["trace"]
+            .as_str()
+            .unwrap()
+            .ends_with("StringBuffer.std"),
+        "each finding names its trace: {deadlock}"
+    );
     assert_eq!(report["summary"]["by_kind"]["deadlock"], 1);
     // The inconsistent STD traces are warned about on stderr.
     assert!(

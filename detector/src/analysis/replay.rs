@@ -1210,7 +1210,11 @@ impl Analysis {
         self.traces += 1;
         self.events += result.events;
         self.complete &= result.complete;
-        self.findings.extend(result.findings);
+        self.findings
+            .extend(result.findings.into_iter().map(|mut finding| {
+                finding.trace = Some(file.to_owned());
+                finding
+            }));
         let mut threads: FxHashMap<String, ThreadId> = FxHashMap::default();
         for edge in result.merge_edges {
             let from = self.key(&edge.from);
