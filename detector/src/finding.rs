@@ -247,7 +247,14 @@ impl Finding {
 
     /// The cycle as `A -> B -> A`, or `None` when the finding is not about a cycle.
     pub fn cycle_text(&self) -> Option<String> {
-        if self.edges.is_empty() || self.kind == FindingKind::DataRace {
+        let is_cycle = matches!(
+            self.kind,
+            FindingKind::Deadlock
+                | FindingKind::PotentialDeadlock
+                | FindingKind::LockOrderInversion
+                | FindingKind::GatedCycle
+        );
+        if self.edges.is_empty() || !is_cycle {
             return None;
         }
         let mut text = String::new();

@@ -30,6 +30,12 @@
 //! # }
 //! ```
 //!
+//! # Taking several locks at once
+//!
+//! [`lock_all`] and [`lock_both`] lock several mutexes in one global order, whatever order the
+//! caller names them in, so code that moves money between two accounts in both directions
+//! cannot deadlock; see [`order`].
+//!
 //! # Policies
 //!
 //! What happens to a finding is a [`Policy`]: `panic` (the default for errors), `warn` (a
@@ -54,6 +60,7 @@ pub mod analysis;
 pub mod finding;
 pub mod graph;
 pub mod ids;
+pub mod order;
 mod policy;
 pub mod record;
 pub mod report;
@@ -66,6 +73,7 @@ mod tracked;
 
 pub use finding::{Finding, FindingEdge, FindingKind, Severity, VarAccess};
 pub use ids::{CondvarId, LockId, LockKind, Mode, ThreadId, VarId};
+pub use order::{LockSet, lock_all, lock_both};
 pub use policy::{
     POLICY_ENV, Policy, clear_finding_hook, findings, policy, reset_policy, set_finding_hook,
     set_policy, take_findings,

@@ -157,6 +157,8 @@ pub(crate) fn report(finding: Finding) {
     }
 }
 
+// Only the instrumented runtime finds deadlocks live.
+#[cfg_attr(not(lockscan_active), allow(dead_code))]
 /// Reports a finding after which the thread cannot go on (the lock it wants will never be
 /// free), then unwinds it whatever the policy, so the program ends instead of hanging.
 pub(crate) fn report_fatal(finding: Finding) -> ! {

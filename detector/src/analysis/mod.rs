@@ -8,5 +8,5 @@ pub mod replay;
 
 pub use clock::VectorClock;
 pub use order::{Classification, EdgeData, Names, Occurrence, classify, cycle_finding};
-pub use race::{Access, Race, RaceEngine, VarState};
+pub use race::{Access, Race, RaceEngine, VarState, race_finding};
 pub use replay::{Analysis, Replay, ReplayOptions, TraceResult};

@@ -22,9 +22,10 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::analysis::clock::VectorClock;
 use crate::analysis::order::{EdgeData, Names, Occurrence, classify, cycle_finding};
+use crate::analysis::race::{Race, RaceEngine, race_finding};
 use crate::finding::{Finding, FindingEdge, FindingKind};
 use crate::graph::OrderGraph;
-use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId};
+use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId, VarId};
 use crate::site::Site;
 use crate::trace::{Event, Format, TraceError, TraceReader};
 
@@ -141,6 +142,11 @@ pub struct Replay {
     events: u64,
     /// Scratch space of the wait-cycle search.
     search_path: Vec<(u32, u32)>,
+    /// Happens-before over locks, spawn and join, for data races on the trace's variables.
+    races: RaceEngine,
+    var_names: FxHashMap<VarId, Arc<str>>,
+    /// Each racing variable and pair of sites is reported once.
+    race_keys: FxHashSet<(VarId, String, String)>,
 }
 
 /// What one trace's replay found.
@@ -220,6 +226,9 @@ impl Replay {
             warnings: Vec::new(),
             events: 0,
             search_path: Vec::new(),
+            races: RaceEngine::new(),
+            var_names: FxHashMap::default(),
+            race_keys: FxHashSet::default(),
         }
     }
 
@@ -286,9 +295,21 @@ impl Replay {
     pub fn event(&mut self, event: Event) {
         self.events += 1;
         match event {
-            Event::Header(_) | Event::Var { .. } | Event::End { .. } => {}
-            Event::Read { tid, .. } | Event::Write { tid, .. } => {
+            Event::Header(_) | Event::End { .. } => {}
+            Event::Var { var, name, .. } => {
+                if let Some(name) = name {
+                    self.var_names.insert(var, name);
+                }
+            }
+            Event::Read { tid, var, site } => {
                 self.thread(tid);
+                let race = self.races.read(tid, var, site);
+                self.race(var, race);
+            }
+            Event::Write { tid, var, site } => {
+                self.thread(tid);
+                let race = self.races.write(tid, var, site);
+                self.race(var, race);
             }
             Event::Thread { tid, name, .. } => {
                 let t = self.thread(tid) as usize;
@@ -323,6 +344,7 @@ impl Replay {
                 }
             }
             Event::Spawn { tid, child, .. } => {
+                self.races.spawn(tid, child);
                 let parent = self.thread(tid) as usize;
                 let child = self.thread(child) as usize;
                 let known = self.threads[parent].clock.clone();
@@ -331,6 +353,7 @@ impl Replay {
                 self.tick(parent);
             }
             Event::Join { tid, child, .. } => {
+                self.races.join(tid, child);
                 let joiner = self.thread(tid) as usize;
                 let child = self.thread(child) as usize;
                 let known = self.threads[child].clock.clone();
@@ -358,7 +381,10 @@ impl Replay {
                 condvar,
                 lock,
                 site,
-            } => self.wait(tid, condvar, lock, site),
+            } => {
+                self.races.release(tid, lock);
+                self.wait(tid, condvar, lock, site);
+            }
             Event::Request {
                 tid,
                 lock,
@@ -371,11 +397,38 @@ impl Replay {
                 mode,
                 try_lock,
                 site,
-            } => self.acquire(tid, lock, mode, try_lock, site),
+            } => {
+                self.races.acquire(tid, lock);
+                self.acquire(tid, lock, mode, try_lock, site);
+            }
             Event::Release {
                 tid, lock, site, ..
-            } => self.release(tid, lock, site),
+            } => {
+                self.races.release(tid, lock);
+                self.release(tid, lock, site);
+            }
         }
+    }
+
+    /// Reports a race on `var`, once per pair of sites.
+    fn race(&mut self, var: VarId, race: Option<Race>) {
+        let Some(race) = race else {
+            return;
+        };
+        let site = |s: &Option<Site>| s.as_ref().map(ToString::to_string).unwrap_or_default();
+        let (mut a, mut b) = (site(&race.earlier.site), site(&race.later.site));
+        if a > b {
+            std::mem::swap(&mut a, &mut b);
+        }
+        if !self.race_keys.insert((var, a, b)) {
+            return;
+        }
+        let name = self
+            .var_names
+            .get(&var)
+            .map_or_else(|| var.to_string(), ToString::to_string);
+        let finding = race_finding(&name, &race, |t| self.thread_name(t));
+        self.findings.push(finding);
     }
 
     fn tick(&mut self, t: usize) {

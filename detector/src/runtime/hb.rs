@@ -8,8 +8,8 @@ use parking_lot::Mutex;
 
 use super::recorder::{self, Event};
 use super::state;
-use crate::analysis::{Race, VarState, VectorClock};
-use crate::finding::{Finding, FindingKind, VarAccess};
+use crate::analysis::{VarState, VectorClock, race_finding};
+use crate::finding::Finding;
 use crate::ids::{ThreadId, VarId};
 use crate::site::Site;
 
@@ -191,50 +191,6 @@ impl VarMeta {
 /// A thread's name for reports: the registered one, else its id.
 fn thread_name(thread: ThreadId) -> String {
     super::order::names(|names| names.thread_name(thread))
-}
-
-/// The finding for a race on the variable `var`.
-pub(crate) fn race_finding(
-    var: &str,
-    race: &Race,
-    name_of: impl Fn(ThreadId) -> String,
-) -> Finding {
-    let describe = |write: bool| if write { "wrote" } else { "read" };
-    let earlier = name_of(race.earlier.thread);
-    let later = name_of(race.later.thread);
-    let mut finding = Finding::new(
-        FindingKind::DataRace,
-        format!(
-            "data race on `{var}`: thread `{later}` {} it while thread `{earlier}` {} it, unordered",
-            describe(race.later.write),
-            describe(race.earlier.write)
-        ),
-    );
-    finding.reason = "neither access happens before the other through a lock, spawn, join or \
-                      notify, and at least one writes: the result depends on the schedule"
-        .to_owned();
-    finding.threads = vec![earlier.clone(), later.clone()];
-    finding.vars = vec![
-        VarAccess {
-            var: var.to_owned(),
-            thread: earlier,
-            write: race.earlier.write,
-            site: race.earlier.site.clone(),
-        },
-        VarAccess {
-            var: var.to_owned(),
-            thread: later,
-            write: race.later.write,
-            site: race.later.site.clone(),
-        },
-    ];
-    finding.site = race.later.site.clone();
-    finding.help = Some(
-        "protect every access with the same lock, or order them (join the thread, hand the \
-         value over through a lock or a channel)"
-            .to_owned(),
-    );
-    finding
 }
 
 /// Lock clocks: what the last release of a lock knew, for the next acquirer.

@@ -17,6 +17,8 @@ mod state;
 #[cfg(lockscan_active)]
 mod waits;
 
+// Without detection nothing records, but `lockscan::record` still names its error type.
+#[cfg_attr(not(lockscan_active), allow(dead_code))]
 pub(crate) mod recorder;
 
 #[cfg(lockscan_active)]

@@ -217,4 +217,9 @@ fn waiting_on_a_condvar_while_holding_another_lock_is_a_warning() {
         .expect("a wait-while-holding finding");
     assert_eq!(wait.severity, lockscan::Severity::Warning);
     assert!(wait.message.contains("cvhold:other"), "{}", wait.message);
+    assert_eq!(
+        wait.cycle_text(),
+        None,
+        "a wait while holding is not a cycle"
+    );
 }

@@ -220,7 +220,11 @@ fn a_gate_lock_makes_a_note_only() {
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(found[0].kind, FindingKind::GatedCycle);
     assert_eq!(found[0].severity, lockscan::Severity::Note);
-    assert!(found[0].reason.contains("gate"), "{}", found[0].reason);
+    assert!(
+        found[0].reason.contains("gate lock `gate:G`"),
+        "{}",
+        found[0].reason
+    );
 }
 
 #[test]

@@ -229,3 +229,89 @@ fn percent_p_in_the_trace_path_is_the_pid() {
         .and_then(|f| f.strip_suffix(".json"));
     assert!(pid.is_some_and(|p| p.parse::<u32>().is_ok()), "{files:?}");
 }
+
+/// Races and an ordered hand-off, recorded: the live check's verdicts are printed for the
+/// parent to compare with the offline replay of the trace.
+#[test]
+#[ignore = "a scenario that the record tests run in a child process"]
+fn child_records_races() {
+    assert!(in_child(), "run by the record tests");
+    lockscan::set_policy(lockscan::Policy::Collect);
+    let path = PathBuf::from(std::env::var_os(TRACE_PATH).unwrap());
+    let recording = lockscan::record::start(&path).unwrap();
+    let racy = Arc::new(lockscan::Tracked::named("rec:racy", 0));
+    let guarded = Arc::new(lockscan::Tracked::named("rec:guarded", 0));
+    let lock = Arc::new(Mutex::named("rec:guard", ()));
+    racy.set(1);
+    guarded.set(1);
+    let child = {
+        let (racy, guarded, lock) = (racy.clone(), guarded.clone(), lock.clone());
+        lockscan::thread::spawn(move || {
+            racy.set(racy.get() + 1);
+            let _g = lock.lock();
+            guarded.set(guarded.get() + 1);
+        })
+    };
+    racy.set(racy.get() + 1);
+    {
+        let _g = lock.lock();
+        guarded.set(guarded.get() + 1);
+    }
+    child.join().unwrap();
+    guarded.set(guarded.get() + 1);
+    recording.finish().unwrap();
+    for finding in lockscan::findings() {
+        if finding.kind == lockscan::FindingKind::DataRace {
+            println!("LIVE {}", race_key(&finding));
+        }
+    }
+}
+
+/// A data race as the variable and its two sites, sorted.
+fn race_key(finding: &lockscan::Finding) -> String {
+    let mut sites: Vec<String> = finding
+        .vars
+        .iter()
+        .map(|v| v.site.as_ref().unwrap().to_string())
+        .collect();
+    sites.sort();
+    format!("{} {}", finding.vars[0].var, sites.join(" "))
+}
+
+#[test]
+fn the_offline_replay_finds_the_races_the_live_check_found() {
+    let dir = scratch_dir("record-races");
+    let path = dir.join("races.json");
+    let (ok, output) = run_child(
+        "record::child_records_races",
+        &[(TRACE_PATH, path.as_os_str())],
+    );
+    assert!(ok, "{output}");
+    // libtest prints `test NAME ... ` before the test's own output, on the same line.
+    let mut live: Vec<&str> = output
+        .lines()
+        .filter_map(|l| l.split_once("LIVE ").map(|(_, key)| key))
+        .collect();
+    live.sort_unstable();
+    assert!(!live.is_empty(), "the live check found the race:\n{output}");
+    assert!(live.iter().all(|k| k.starts_with("rec:racy ")), "{live:?}");
+
+    let file = std::io::BufReader::new(std::fs::File::open(&path).unwrap());
+    let mut reader = lockscan::trace::TraceReader::new(
+        file,
+        path.display().to_string(),
+        lockscan::trace::InputFormat::Auto,
+    )
+    .unwrap();
+    let mut errors = Vec::new();
+    let result = lockscan::analysis::Replay::default().run(&mut reader, |e| errors.push(e));
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut offline: Vec<String> = result
+        .findings
+        .iter()
+        .filter(|f| f.kind == lockscan::FindingKind::DataRace)
+        .map(race_key)
+        .collect();
+    offline.sort_unstable();
+    assert_eq!(offline, live);
+}

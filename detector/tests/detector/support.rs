@@ -38,8 +38,13 @@ pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send +
     std::thread::spawn(move || {
         let _ = tx.send(f());
     });
-    rx.recv_timeout(limit)
-        .expect("the scenario hung: lockscan did not break the deadlock")
+    match rx.recv_timeout(limit) {
+        Ok(value) => value,
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("the scenario hung: lockscan did not break the deadlock")
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("the scenario panicked"),
+    }
 }
 
 /// A generous bound for scenarios that must not hang.

@@ -1,0 +1,98 @@
+//! `bank`: transfers, clean and deadlock-prone.
+
+use crate::support::run;
+
+const BANK: &str = env!("CARGO_BIN_EXE_bank");
+
+#[test]
+fn locked_re_enters_the_account_lock_and_reports_nothing() {
+    run(BANK, &["locked"])
+        .assert_success()
+        .assert_says("final balance of ACC001: 700\n")
+        .assert_says("final balance of ACC002: 800\n")
+        .assert_says("total: 1500 (started with 1500)")
+        .assert_says("log entries: 400\n")
+        .assert_clean();
+}
+
+#[test]
+fn transfer_reports_the_potential_deadlock_though_the_threads_never_collided() {
+    let run = run(BANK, &["transfer"]);
+    run.assert_success()
+        .assert_says("the threads never collided in this run")
+        .assert_says("final balance of ACC001: 800\n")
+        .assert_says("final balance of ACC002: 700\n");
+    assert_eq!(run.kinds(), ["potential-deadlock"], "{run}");
+    let report = run.report();
+    assert!(report.contains("error[potential-deadlock]"), "{run}");
+    for expected in [
+        "`account:ACC001`",
+        "`account:ACC002`",
+        "thread `transfer-1` acquired",
+        "thread `transfer-2` acquired",
+        "at demos/src/bin/bank.rs:",
+        "another schedule can deadlock",
+    ] {
+        assert!(report.contains(expected), "{expected:?} in:\n{run}");
+    }
+}
+
+#[test]
+fn transfer_collide_reports_the_deadlock_and_finishes() {
+    let run = run(BANK, &["transfer", "--collide"]);
+    run.assert_success()
+        .assert_says("total: 1500 (started with 1500)");
+    assert_eq!(run.kinds(), ["deadlock", "potential-deadlock"], "{run}");
+    assert!(
+        run.report()
+            .contains("error[deadlock]: deadlock: 2 threads are blocked"),
+        "{run}"
+    );
+    // Exactly one thread was unwound, and the other completed its transfer.
+    assert_eq!(
+        run.stdout
+            .matches("was unwound by lockscan instead of deadlocking")
+            .count(),
+        1,
+        "{run}"
+    );
+    let balances = (
+        run.number_after("final balance of ACC001: "),
+        run.number_after("final balance of ACC002: "),
+    );
+    let transfer_1_done = run
+        .stdout
+        .contains("transfer-1 moved 100 from ACC001 to ACC002");
+    let expected = if transfer_1_done {
+        (900, 600)
+    } else {
+        (1050, 450)
+    };
+    assert_eq!(balances, expected, "{run}");
+}
+
+#[test]
+fn ordered_transfers_report_nothing() {
+    run(BANK, &["ordered"])
+        .assert_success()
+        .assert_says("transfer-1 finished its transfers")
+        .assert_says("transfer-2 finished its transfers")
+        .assert_says("final balance of ACC001: 900\n")
+        .assert_says("final balance of ACC002: 400\n")
+        .assert_says("final balance of FEES: 200\n")
+        .assert_clean();
+}
+
+#[test]
+fn race_shows_the_final_balance_and_the_lost_updates() {
+    let run = run(BANK, &["race"]);
+    run.assert_success()
+        .assert_says("10 threads each deposited 1 and withdrew 1, 100 times, starting from 1000");
+    let balance = run.number_after("final balance: ");
+    let lost = run.number_after("lost updates: ");
+    assert!((0..=2_000).contains(&lost), "{run}");
+    // Each lost update moves the balance by at most one.
+    assert!((balance - 1_000).abs() <= lost, "{run}");
+    // Race detection on plain atomics is not lockscan's job; tracked values will be.
+    run.assert_clean();
+}

@@ -1,0 +1,29 @@
+//! `pipeline`: a condition-variable queue, and a wait while holding another lock.
+
+use crate::support::run;
+
+const PIPELINE: &str = env!("CARGO_BIN_EXE_pipeline");
+
+#[test]
+fn clean_moves_every_item_and_reports_nothing() {
+    run(PIPELINE, &["clean"])
+        .assert_success()
+        .assert_says("consumed 1000 of 1000 items, sum 500500")
+        .assert_clean();
+}
+
+#[test]
+fn hold_warns_about_the_wait_and_still_finishes() {
+    let run = run(PIPELINE, &["hold"]);
+    run.assert_success()
+        .assert_says("consumed 1000 of 1000 items, sum 500500")
+        .assert_says("one consumer took nothing");
+    assert_eq!(run.kinds(), ["wait-while-holding"], "{run}");
+    assert!(
+        run.report().contains(
+            "warning[wait-while-holding]: condition-variable wait on `pipeline:queue` while \
+             holding `pipeline:stats`"
+        ),
+        "{run}"
+    );
+}
