@@ -200,6 +200,8 @@ pub struct Finding {
     pub help: Option<String>,
     /// Where the finding was detected, when it is a single place (a misuse, a rank violation).
     pub site: Option<Site>,
+    /// The trace it was found in, when found offline in one trace (`lockscan analyze`).
+    pub trace: Option<String>,
 }
 
 impl Finding {
@@ -216,6 +218,7 @@ impl Finding {
             vars: Vec::new(),
             help: None,
             site: None,
+            trace: None,
         }
     }
 

@@ -196,6 +196,19 @@ fn a_directory_is_analyzed_trace_by_trace() {
     assert_eq!(run.code, 1);
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(report["summary"]["traces"], 12);
+    let deadlock = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "deadlock")
+        .unwrap();
+    assert!(
+        deadlock["trace"]
+            .as_str()
+            .unwrap()
+            .ends_with("StringBuffer.std"),
+        "each finding names its trace: {deadlock}"
+    );
     assert_eq!(report["summary"]["by_kind"]["deadlock"], 1);
     // The inconsistent STD traces are warned about on stderr.
     assert!(
@@ -272,4 +285,38 @@ fn a_truncated_trace_is_a_warning_not_an_error() {
     assert_eq!(run.code, 1, "findings, not an error: {}", run.stderr);
     assert!(run.stderr.contains("warning: "), "{}", run.stderr);
     assert!(run.stderr.contains("truncated"), "{}", run.stderr);
+}
+
+#[test]
+fn an_unwritable_output_exits_2() {
+    let dir = scratch("an_unwritable_output_exits_2");
+    let trace = write(&dir, "abba.jsonl", &ab_ba());
+    // A directory cannot be created as a file.
+    let run = lockscan(&["analyze", "--output", &dir.display().to_string(), &trace]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.starts_with("error: cannot create "),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_cycle_longer_than_the_limit_is_not_reported_and_the_summary_says_so() {
+    let Some(trace) = corpus("std/DiningPhil.std") else {
+        return;
+    };
+    let run = lockscan(&["analyze", "--max-cycle-len", "4", &trace]);
+    assert_eq!(
+        run.code, 0,
+        "the 5-cycle is beyond the limit: {}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("the cycle search hit its limits"),
+        "{}",
+        run.stdout
+    );
+    let run = lockscan(&["analyze", "--max-cycle-len", "5", &trace]);
+    assert_eq!(run.code, 1);
 }

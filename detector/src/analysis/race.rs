@@ -207,11 +207,7 @@ impl RaceEngine {
     }
 
     fn clock(&mut self, thread: ThreadId) -> &mut VectorClock {
-        self.threads.entry(thread).or_insert_with(|| {
-            let mut clock = VectorClock::new();
-            clock.set(thread, 1);
-            clock
-        })
+        clock_of(&mut self.threads, thread)
     }
 
     /// `parent` started `child`: everything the parent did so far happens before the child.
@@ -238,34 +234,48 @@ impl RaceEngine {
         self.finished.insert(thread, clock);
     }
 
+    // The per-event methods below borrow the thread's clock in place rather than cloning it:
+    // a clone allocates, and these run for every lock and variable event of a trace.
+
     /// `thread` acquired `lock`: it learns what the last releaser knew.
     pub fn acquire(&mut self, thread: ThreadId, lock: LockId) {
-        if let Some(released) = self.locks.get(&lock).cloned() {
-            self.clock(thread).join(&released);
+        if let Some(released) = self.locks.get(&lock) {
+            clock_of(&mut self.threads, thread).join(released);
         }
     }
 
     /// `thread` released `lock`.
     pub fn release(&mut self, thread: ThreadId, lock: LockId) {
-        let clock = self.clock(thread).clone();
-        self.locks
-            .entry(lock)
-            .and_modify(|c| c.join(&clock))
-            .or_insert(clock);
-        self.clock(thread).tick(thread);
+        let clock = clock_of(&mut self.threads, thread);
+        match self.locks.get_mut(&lock) {
+            Some(released) => released.join(clock),
+            None => {
+                self.locks.insert(lock, clock.clone());
+            }
+        }
+        clock.tick(thread);
     }
 
     /// A read of `var` by `thread`.
     pub fn read(&mut self, thread: ThreadId, var: VarId, site: Option<Site>) -> Option<Race> {
-        let now = self.clock(thread).clone();
-        self.vars.entry(var).or_default().read(thread, &now, site)
+        let now = clock_of(&mut self.threads, thread);
+        self.vars.entry(var).or_default().read(thread, now, site)
     }
 
     /// A write of `var` by `thread`.
     pub fn write(&mut self, thread: ThreadId, var: VarId, site: Option<Site>) -> Option<Race> {
-        let now = self.clock(thread).clone();
-        self.vars.entry(var).or_default().write(thread, &now, site)
+        let now = clock_of(&mut self.threads, thread);
+        self.vars.entry(var).or_default().write(thread, now, site)
     }
+}
+
+/// The clock of `thread`, created knowing only the thread's own first step.
+fn clock_of(threads: &mut FxHashMap<ThreadId, VectorClock>, thread: ThreadId) -> &mut VectorClock {
+    threads.entry(thread).or_insert_with(|| {
+        let mut clock = VectorClock::new();
+        clock.set(thread, 1);
+        clock
+    })
 }
 
 #[cfg(test)]

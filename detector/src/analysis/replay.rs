@@ -6,7 +6,8 @@
 //! deadlock needs another one). Every acquisition while holding other locks adds an order edge
 //! to an [`OrderGraph`]; [`Replay::finish`] classifies the graph's cycles. Along the way it
 //! reports what can be seen directly: wait cycles among pending requests (a deadlock that
-//! happened), API misuse, and condition-variable waits while holding other locks.
+//! happened), API misuse, new lock orders against declared ranks, and condition-variable
+//! waits while holding other locks.
 //!
 //! [`Analysis`] gathers the results of several traces and looks for lock-order cycles across
 //! them, merging locks by name, else by class.
@@ -93,6 +94,8 @@ struct LockState {
     kind: LockKind,
     name: Option<Arc<str>>,
     class: Option<Arc<str>>,
+    /// The declared rank: a lock may only be acquired while holding locks of lower rank.
+    rank: Option<u64>,
     /// The threads holding it, with their modes (several only for shared modes).
     holders: Vec<(u32, Mode)>,
 }
@@ -131,6 +134,8 @@ pub struct Replay {
     /// Finding index and count of each misuse.
     misuses: FxHashMap<(Misuse, u32, u32), (usize, u64)>,
     wait_keys: FxHashSet<(CondvarId, Vec<LockId>)>,
+    /// Rank violations found while adding edges, reported once the edges are in.
+    rank_violations: Vec<(u32, Occurrence)>,
     /// Warning index and count of each inconsistent acquisition (thread, lock).
     inconsistencies: FxHashMap<(u32, u32), (usize, u64)>,
     warnings: Vec<String>,
@@ -216,6 +221,7 @@ impl Replay {
             deadlock_keys: FxHashSet::default(),
             misuses: FxHashMap::default(),
             wait_keys: FxHashSet::default(),
+            rank_violations: Vec::new(),
             inconsistencies: FxHashMap::default(),
             warnings: Vec::new(),
             events: 0,
@@ -278,6 +284,7 @@ impl Replay {
             kind: LockKind::Mutex,
             name: None,
             class: None,
+            rank: None,
             holders: Vec::new(),
         });
         self.lock_index.insert(id, index);
@@ -315,11 +322,15 @@ impl Replay {
                 kind,
                 name,
                 class,
+                rank,
                 ..
             } => {
                 let l = self.lock(lock) as usize;
                 let state = &mut self.locks[l];
                 state.kind = kind;
+                if rank.is_some() {
+                    state.rank = rank;
+                }
                 if name.is_some() {
                     state.name = name;
                 }
@@ -558,11 +569,63 @@ impl Replay {
                     data.add(occurrence);
                 }
                 None => {
+                    // A new order: check it against the declared ranks, once.
+                    let (from_rank, to_rank) = (
+                        self.locks[from.lock as usize].rank,
+                        self.locks[l as usize].rank,
+                    );
+                    if let (Some(theirs), Some(mine)) = (from_rank, to_rank)
+                        && mine <= theirs
+                    {
+                        self.rank_violations.push((from.lock, occurrence.clone()));
+                    }
                     self.graph
                         .add_edge(from.id, to, || EdgeData::new(occurrence));
                 }
             }
         }
+        for (from, occurrence) in std::mem::take(&mut self.rank_violations) {
+            self.order_violation(from, occurrence, l);
+        }
+    }
+
+    /// The finding for acquiring lock `l` while holding `held_lock`, as in `occurrence`, against
+    /// the declared ranks; worded as the live detector words it.
+    fn order_violation(&mut self, held_lock: u32, occurrence: Occurrence, l: u32) {
+        let held_id = self.locks[held_lock as usize].id;
+        let name = self.lock_name(self.locks[l as usize].id);
+        let held_name = self.lock_name(held_id);
+        let mine = self.locks[l as usize].rank.unwrap_or_default();
+        let theirs = self.locks[held_lock as usize].rank.unwrap_or_default();
+        let thread = self.thread_name(occurrence.thread);
+        let mut finding = Finding::new(
+            FindingKind::OrderViolation,
+            format!("`{name}` (rank {mine}) acquired while holding `{held_name}` (rank {theirs})"),
+        );
+        finding.reason = "a lock may only be acquired while holding locks of lower rank; this \
+                          order, run concurrently with the declared one, can deadlock"
+            .to_owned();
+        finding.locks = vec![held_name.clone(), name.clone()];
+        finding.threads = vec![thread.clone()];
+        finding.site = occurrence.to_site.clone();
+        finding.edges = vec![FindingEdge {
+            from: held_name,
+            to: name,
+            thread,
+            from_site: occurrence.from_site,
+            to_site: occurrence.to_site,
+            from_mode: occurrence.from_mode,
+            to_mode: occurrence.to_mode,
+            held: Vec::new(),
+            blocked: false,
+            backtrace: None,
+        }];
+        finding.help = Some(
+            "take the lower-ranked lock first, for example with `lockscan::lock_all`, or fix \
+             the declared ranks"
+                .to_owned(),
+        );
+        self.findings.push(finding);
     }
 
     fn release(&mut self, tid: ThreadId, lock: LockId, site: Option<Site>) {
@@ -1200,7 +1263,11 @@ impl Analysis {
         self.traces += 1;
         self.events += result.events;
         self.complete &= result.complete;
-        self.findings.extend(result.findings);
+        self.findings
+            .extend(result.findings.into_iter().map(|mut finding| {
+                finding.trace = Some(file.to_owned());
+                finding
+            }));
         let mut threads: FxHashMap<String, ThreadId> = FxHashMap::default();
         for edge in result.merge_edges {
             let from = self.key(&edge.from);
@@ -1396,6 +1463,14 @@ mod tests {
                     site: None,
                     rank: None,
                 },
+                "rank" => Event::Lock {
+                    lock: LockId(n(1)),
+                    kind: LockKind::Mutex,
+                    name: None,
+                    class: None,
+                    site: None,
+                    rank: Some(n(2)),
+                },
                 other => panic!("unknown step {other}"),
             };
             replay.event(event);
@@ -1530,6 +1605,30 @@ mod tests {
         // Shared holders do not conflict.
         let result = replay("rwlock 1; racq 1 1; racq 2 1");
         assert!(result.warnings.is_empty());
+    }
+
+    #[test]
+    fn acquiring_against_declared_ranks_is_an_order_violation() {
+        // Ranks must rise: 1 (rank 10) then 2 (rank 20) is fine, the reverse is not.
+        let result = replay("rank 1 10; rank 2 20; acq 1 1; acq 1 2; rel 1 2; rel 1 1");
+        assert!(result.findings.is_empty(), "{:?}", result.findings);
+        let result = replay("rank 1 10; rank 2 20; acq 1 2; acq 1 1; rel 1 1; acq 1 1");
+        assert_eq!(
+            kinds(&result),
+            [FindingKind::OrderViolation],
+            "reported once"
+        );
+        let finding = &result.findings[0];
+        assert_eq!(
+            finding.message,
+            "`lock#1` (rank 10) acquired while holding `lock#2` (rank 20)"
+        );
+        assert_eq!(finding.locks, ["lock#2", "lock#1"]);
+        assert_eq!(finding.site, Some(Site::from("s.rs:4")));
+        // Equal ranks violate too; unranked locks never do.
+        let result = replay("rank 1 5; rank 2 5; acq 1 1; acq 1 2");
+        assert_eq!(kinds(&result), [FindingKind::OrderViolation]);
+        assert!(replay("rank 1 5; acq 1 1; acq 1 2").findings.is_empty());
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub struct JsonFinding<'a> {
     /// Where it was detected, when it is one place.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub site: Option<String>,
+    /// The trace it was found in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<&'a str>,
     /// The locks, in cycle order.
     pub locks: &'a [String],
     /// The threads.
@@ -129,6 +132,7 @@ impl<'a> JsonFinding<'a> {
             reason: &finding.reason,
             help: finding.help.as_deref(),
             site: finding.site.as_ref().map(ToString::to_string),
+            trace: finding.trace.as_deref(),
             locks: &finding.locks,
             threads: &finding.threads,
             edges: finding.edges.iter().map(JsonEdge::new).collect(),

@@ -102,6 +102,7 @@ fn result(finding: &Finding, rule_index: usize) -> Value {
         "properties": {
             "locks": finding.locks,
             "threads": finding.threads,
+            "trace": finding.trace,
         },
     })
 }

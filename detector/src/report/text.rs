@@ -74,6 +74,13 @@ impl TextRenderer {
                 None => writeln!(out, "{pad} {blue}|{reset}")?,
             }
         }
+        if let Some(trace) = &finding.trace {
+            // After the location, if `Display` gave one and no snippet took its place.
+            if let Some(arrow) = lines.next_if(|line| line.trim_start().starts_with("-->")) {
+                writeln!(out, "{arrow}")?;
+            }
+            writeln!(out, "   = trace: {trace}")?;
+        }
         for line in lines {
             writeln!(out, "{line}")?;
         }
@@ -221,6 +228,16 @@ mod tests {
         let expected = format!("{line} |         let marker = \"{marker}\";");
         assert!(text.contains(&expected), "{text}");
         assert!(text.contains("|             ^"), "{text}");
+    }
+
+    #[test]
+    fn the_trace_follows_the_location() {
+        let mut finding = testing::misuse();
+        finding.trace = Some("t.std".into());
+        let text = render(TextRenderer { color: false }, &[finding]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[1], "  --> 17");
+        assert_eq!(lines[2], "   = trace: t.std");
     }
 
     #[test]

@@ -1,6 +1,5 @@
 //! The streaming reader of lockscan's JSON Lines traces.
 
-use std::borrow::Cow;
 use std::io::BufRead;
 use std::sync::Arc;
 
@@ -8,7 +7,7 @@ use rustc_hash::FxHashMap;
 use serde_json::error::Category;
 
 use super::event::{Event, Header};
-use super::wire::{FORMAT_NAME, FORMAT_VERSION, Record};
+use super::wire::{FORMAT_NAME, FORMAT_VERSION, Record, Text};
 use super::{LineRead, LineSource, Problem, TraceError, TraceWarning, quote};
 use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId, VarId};
 use crate::site::Site;
@@ -99,6 +98,8 @@ impl<R: BufRead> JsonlReader<R> {
             Event::Header(_) => self.seen_header = true,
             Event::End { dropped, events } => {
                 self.seen_end = true;
+                // Every record before this one, header included (the format's example, and
+                // lockscan's recorder, count that way).
                 let read = self.records - 1;
                 if let Some(written) = events.filter(|&written| written != read) {
                     self.warnings.push(TraceWarning::EventCountMismatch {
@@ -157,7 +158,7 @@ fn required<T: Copy>(record: &Record<'_>, value: Option<T>, field: &str) -> Resu
     value.ok_or_else(|| missing(record, field))
 }
 
-fn name(value: &Option<Cow<'_, str>>) -> Option<Arc<str>> {
+fn name(value: &Option<Text<'_>>) -> Option<Arc<str>> {
     value.as_deref().map(Arc::from)
 }
 
@@ -187,7 +188,7 @@ fn lock_kind(record: &Record<'_>) -> Result<LockKind, Mismatch> {
     }
 }
 
-fn intern(sites: &mut FxHashMap<Box<str>, Site>, text: &Option<Cow<'_, str>>) -> Option<Site> {
+fn intern(sites: &mut FxHashMap<Box<str>, Site>, text: &Option<Text<'_>>) -> Option<Site> {
     let text = text.as_deref()?;
     if let Some(site) = sites.get(text) {
         return Some(site.clone());
@@ -462,6 +463,9 @@ mod tests {
         let text = format!("{HEADER}\n{{\"type\":\"thread\",\"tid\":1}}\n\n");
         let (_, warnings) = read(&format!("{text}{{\"type\":\"end\",\"events\":2}}\n"));
         assert!(warnings.is_empty(), "{warnings:?}");
+        // One record short: a line was lost.
+        let (_, warnings) = read(&format!("{text}{{\"type\":\"end\",\"events\":1}}\n"));
+        assert_eq!(warnings.len(), 1);
         let (_, warnings) = read(&format!("{text}{{\"type\":\"end\",\"events\":3}}\n"));
         assert_eq!(
             warnings,

@@ -144,7 +144,7 @@ pub enum TraceWarning {
         file: Arc<str>,
         /// What the recorder says it wrote.
         written: u64,
-        /// The non-blank lines before the `end` record.
+        /// The non-blank lines before the `end` record, header included.
         read: u64,
     },
 }

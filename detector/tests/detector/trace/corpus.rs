@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use lockscan::FindingKind;
 use lockscan::trace::Event;
 
-use crate::util::*;
+use super::util::*;
 
 /// corpus/README.md "What is in each trace": name, events (lines), threads, locks, acquires.
 const README_COUNTS: [(&str, u64, usize, usize, usize); 12] = [

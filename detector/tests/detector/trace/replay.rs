@@ -4,7 +4,7 @@ use lockscan::FindingKind;
 use lockscan::analysis::{Analysis, Replay, ReplayOptions};
 use lockscan::trace::{InputFormat, TraceReader};
 
-use crate::util::*;
+use super::util::*;
 
 const HEADER: &str = r#"{"type":"header","format":"lockscan-trace","version":1,"program":"bank"}"#;
 

@@ -1,0 +1,10 @@
+//! The offline side: trace readers, replay analysis and the benchmark corpus.
+//!
+//! Nothing here needs the live detector, so these tests run in every build.
+
+mod allocations;
+mod corpus;
+mod replay;
+mod robust;
+mod roundtrip;
+mod util;

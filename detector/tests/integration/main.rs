@@ -1,6 +1,0 @@
-//! lockscan's integration tests: one binary, with helper modules (ripgrep style).
-
-mod corpus;
-mod replay;
-mod robust;
-mod util;
