@@ -465,7 +465,8 @@ impl LockMeta {
                 let session = session.get_or_insert_with(|| {
                     let name = (!st.registered).then(|| state::current_thread_name(thread));
                     st.registered = true;
-                    order::session(thread, name, id, self.info(), mode, site)
+                    let clock = st.order_clock.clone();
+                    order::session(thread, name, id, self.info(), mode, site, clock)
                 });
                 findings.extend(session.add_edge(&st.held, index));
                 st.held[index].out_edge = true;

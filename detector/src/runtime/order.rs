@@ -7,7 +7,7 @@ use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
 
 use super::state::{Held, LockInfo};
-use crate::analysis::{EdgeData, Names, Occurrence, classify, cycle_finding};
+use crate::analysis::{EdgeData, Names, Occurrence, VectorClock, classify, cycle_finding};
 use crate::finding::Finding;
 use crate::graph::{AddEdge, OrderGraph};
 use crate::ids::{LockId, Mode, ThreadId};
@@ -59,6 +59,7 @@ pub(super) struct Session {
     to_mode: Mode,
     to_site: &'static std::panic::Location<'static>,
     backtrace: Option<Arc<Stack>>,
+    clock: Arc<VectorClock>,
 }
 
 /// Locks the global order state for the new edges of one acquisition. `thread_name` is given
@@ -70,6 +71,7 @@ pub(super) fn session(
     to_info: LockInfo,
     to_mode: Mode,
     to_site: &'static std::panic::Location<'static>,
+    clock: VectorClock,
 ) -> Session {
     // Before the global lock: capturing a stack is slow.
     let backtrace = capture_backtrace();
@@ -86,6 +88,7 @@ pub(super) fn session(
         to_mode,
         to_site,
         backtrace,
+        clock: Arc::new(clock),
     }
 }
 
@@ -107,7 +110,7 @@ impl Session {
                 .filter(|h| h.id != from.id)
                 .map(|h| (h.id, h.mode))
                 .collect(),
-            clock: None,
+            clock: Some(self.clock.clone()),
             backtrace: self.backtrace.clone(),
         };
         let cycle = match order.graph.edge_mut(from.id, to) {
