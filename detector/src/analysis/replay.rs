@@ -6,8 +6,9 @@
 //! deadlock needs another one). Every acquisition while holding other locks adds an order edge
 //! to an [`OrderGraph`]; [`Replay::finish`] classifies the graph's cycles. Along the way it
 //! reports what can be seen directly: wait cycles among pending requests (a deadlock that
-//! happened), API misuse, new lock orders against declared ranks, and condition-variable
-//! waits while holding other locks.
+//! happened), API misuse, new lock orders against declared ranks, data races on the trace's
+//! variables (there, lock hand-offs do order accesses), and condition-variable waits while
+//! holding other locks.
 //!
 //! [`Analysis`] gathers the results of several traces and looks for lock-order cycles across
 //! them, merging locks by name, else by class.
@@ -96,7 +97,8 @@ struct LockState {
     class: Option<Arc<str>>,
     /// The declared rank: a lock may only be acquired while holding locks of lower rank.
     rank: Option<u64>,
-    /// The threads holding it, with their modes (several only for shared modes).
+    /// The threads holding it, with their modes (several only for shared modes and
+    /// semaphores).
     holders: Vec<(u32, Mode)>,
 }
 
