@@ -341,15 +341,20 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     let entries =
         std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
     for entry in entries {
-        let path = entry
-            .with_context(|| format!("cannot read {}", dir.display()))?
-            .path();
-        if path.is_dir() {
+        let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
+        let path = entry.path();
+        // `file_type` does not follow symbolic links: a linked directory is not entered, so a
+        // link loop cannot make the walk endless; a linked file counts like a file.
+        let file_type = entry
+            .file_type()
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if file_type.is_dir() {
             walk(&path, found)?;
-        } else if path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| TRACE_EXTENSIONS.contains(&e))
+        } else if path.is_file()
+            && path
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| TRACE_EXTENSIONS.contains(&e))
         {
             found.push(path);
         }

@@ -320,3 +320,19 @@ fn a_cycle_longer_than_the_limit_is_not_reported_and_the_summary_says_so() {
     let run = lockscan(&["analyze", "--max-cycle-len", "5", &trace]);
     assert_eq!(run.code, 1);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_loop_in_a_directory_is_not_followed() {
+    let dir = scratch("a_symlink_loop_in_a_directory");
+    write(&dir, "abba.jsonl", &ab_ba());
+    std::os::unix::fs::symlink(&dir, dir.join("loop")).unwrap();
+    std::os::unix::fs::symlink(dir.join("abba.jsonl"), dir.join("linked.jsonl")).unwrap();
+    let run = lockscan(&["analyze", "--format", "json", &dir.display().to_string()]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        report["summary"]["traces"], 2,
+        "the file and the linked file"
+    );
+}
