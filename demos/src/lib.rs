@@ -9,7 +9,9 @@
 use std::any::Any;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::thread::JoinHandle;
+
+use lockscan::record::Recording;
+use parking_lot::Mutex;
 
 /// A demo's parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,8 +20,7 @@ pub struct Args {
     pub mode: String,
     /// The flags given, each one of the demo's flags (such as `--collide`).
     pub flags: Vec<String>,
-    /// Where to record the run's trace (`--trace PATH`). Accepted and not used yet: recording
-    /// comes with the trace writer, and this is the one place to connect it.
+    /// Where to record the run's trace (`--trace PATH`), for `lockscan analyze`.
     pub trace: Option<PathBuf>,
 }
 
@@ -57,7 +58,7 @@ impl Command {
         for (flag, what) in self.flags {
             text.push_str(&format!("  {flag:<12} {what}\n"));
         }
-        text.push_str("  --trace PATH record the run's trace to PATH (accepted; recording is not implemented yet)\n");
+        text.push_str("  --trace PATH record the run's trace to PATH, for `lockscan analyze`\n");
         text
     }
 
@@ -97,8 +98,10 @@ impl Command {
         Ok(Args { mode, flags, trace })
     }
 
-    /// Parses the process's arguments and gets lockscan ready for the demo: policy `collect`.
-    /// Prints the usage and returns the exit code 2 on a usage error (or 0 for `--help`).
+    /// Parses the process's arguments and gets lockscan ready for the demo: policy `collect`,
+    /// and recording to the `--trace` path if one is given ([`print_findings`] finishes it).
+    /// Prints the usage and returns the exit code 2 on a usage error or a trace that cannot be
+    /// created (or 0 for `--help`).
     pub fn start(&self) -> Result<Args, ExitCode> {
         let arguments: Vec<String> = std::env::args().skip(1).collect();
         if arguments.iter().any(|a| a == "--help" || a == "-h") {
@@ -108,6 +111,15 @@ impl Command {
         match self.parse(arguments) {
             Ok(args) => {
                 lockscan::set_policy(lockscan::Policy::Collect);
+                if let Some(path) = &args.trace {
+                    match lockscan::record::start(path) {
+                        Ok(recording) => *RECORDING.lock() = Some(recording),
+                        Err(err) => {
+                            eprintln!("{}: {err}", self.name);
+                            return Err(ExitCode::from(2));
+                        }
+                    }
+                }
                 if !lockscan::is_active() {
                     println!(
                         "lockscan: detection is compiled out of this build (a release build \
@@ -124,9 +136,18 @@ impl Command {
     }
 }
 
-/// Prints every finding lockscan reported in this process (the rustc-style report of each), or
-/// `lockscan: no findings`.
+/// The recording that `--trace` started, finished by [`print_findings`].
+static RECORDING: Mutex<Option<Recording>> = Mutex::new(None);
+
+/// Finishes the `--trace` recording, if any, then prints every finding lockscan reported in
+/// this process (the rustc-style report of each), or `lockscan: no findings`.
 pub fn print_findings() {
+    if let Some(recording) = RECORDING.lock().take() {
+        match recording.finish() {
+            Ok(path) => println!("\nlockscan: trace written to {}", path.display()),
+            Err(err) => eprintln!("lockscan: {err}"),
+        }
+    }
     let findings = lockscan::findings();
     println!();
     if findings.is_empty() {
@@ -153,9 +174,29 @@ pub enum Outcome<T> {
     Unwound(String),
 }
 
+/// A handle to a thread that can be joined: `std`'s, or `lockscan::thread`'s (which also tells
+/// lockscan that the thread's work happened before what follows).
+pub trait Joinable<T> {
+    /// Waits for the thread.
+    fn join_thread(self) -> std::thread::Result<T>;
+}
+
+impl<T> Joinable<T> for std::thread::JoinHandle<T> {
+    fn join_thread(self) -> std::thread::Result<T> {
+        self.join()
+    }
+}
+
+impl<T> Joinable<T> for lockscan::thread::JoinHandle<T> {
+    #[track_caller]
+    fn join_thread(self) -> std::thread::Result<T> {
+        self.join()
+    }
+}
+
 /// Joins `handle`, keeping a panic as [`Outcome::Unwound`] instead of propagating it.
-pub fn join<T>(handle: JoinHandle<T>) -> Outcome<T> {
-    match handle.join() {
+pub fn join<T>(handle: impl Joinable<T>) -> Outcome<T> {
+    match handle.join_thread() {
         Ok(value) => Outcome::Finished(value),
         Err(payload) => Outcome::Unwound(panic_text(payload.as_ref())),
     }

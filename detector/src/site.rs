@@ -116,16 +116,52 @@ impl Stack {
         }
     }
 
-    /// The stack as text, resolving symbols the first time.
+    /// The stack as text, resolving symbols the first time: one line per frame of the
+    /// program's own code, from the acquisition outwards, without lockscan's frames above it
+    /// or the thread-start frames of the standard library below.
     pub fn text(&self) -> &str {
         self.text.get_or_init(|| match self.frames.lock().take() {
             Some(mut frames) => {
                 frames.resolve();
-                format!("{frames:?}")
+                user_frames(&frames)
             }
             None => String::new(),
         })
     }
+}
+
+/// The frames of `backtrace` that belong to the program, one per line: `name at file:line`.
+fn user_frames(backtrace: &backtrace::Backtrace) -> String {
+    /// Frames above the acquisition: the capture, lockscan's runtime, closures of `core`.
+    fn internal(name: &str) -> bool {
+        let name = name.trim_start_matches('<');
+        ["lockscan::", "core::", "backtrace::", "std::", "alloc::"]
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+    }
+    let mut lines = Vec::new();
+    let mut in_user_code = false;
+    for frame in backtrace.frames() {
+        for symbol in frame.symbols() {
+            let name = symbol
+                .name()
+                .map_or_else(|| "<unknown>".to_owned(), |n| format!("{n:#}"));
+            // The standard library marks where a thread's (or `main`'s) own frames end.
+            if name.contains("__rust_begin_short_backtrace") {
+                return lines.join("\n");
+            }
+            if !in_user_code && internal(&name) {
+                continue;
+            }
+            in_user_code = true;
+            let line = match (symbol.filename(), symbol.lineno()) {
+                (Some(file), Some(line)) => format!("{name} at {}:{line}", file.display()),
+                _ => name,
+            };
+            lines.push(line);
+        }
+    }
+    lines.join("\n")
 }
 
 impl fmt::Debug for Stack {

@@ -8,17 +8,18 @@
 //!   `potential-deadlock`; with `--collide` they really deadlock and lockscan reports the
 //!   `deadlock` and unwinds one thread instead of hanging.
 //! - `ordered`: the same transfers through `lockscan::lock_both` / `lock_all`. Clean.
-//! - `race`: deposits and withdrawals as an unsynchronized read-modify-write: updates get lost.
+//! - `race`: deposits and withdrawals as an unsynchronized read-modify-write on a tracked
+//!   balance: updates get lost, and lockscan reports the data race.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use lockscan::{Mutex, ReentrantMutex};
+use lockscan::{Mutex, ReentrantMutex, Tracked};
 use lockscan_demos::{Command, Outcome, first_line, join, print_findings};
 
 const COMMAND: Command = Command {
@@ -326,12 +327,11 @@ fn ordered() {
 // `race`: lost updates.
 
 /// An account whose deposit and withdraw read the balance, then write it back: two threads
-/// can read the same value, and one update is lost. The atomics only make each single read
-/// and write well-defined; the read-modify-write as a whole is unsynchronized. This mode will
-/// switch to lockscan's tracked values when race detection lands, so lockscan reports the
-/// data race as well as the wrong balance showing it.
+/// can read the same value, and one update is lost. The balance is a `lockscan::Tracked`
+/// value: each single read and write is well-defined, the read-modify-write as a whole is
+/// unsynchronized, and lockscan reports that data race with both sites.
 struct RacyAccount {
-    balance: AtomicI64,
+    balance: Tracked<i64>,
     /// Writes that replaced another thread's write made since their read: lost updates.
     overwritten: AtomicUsize,
 }
@@ -341,7 +341,7 @@ const RACE_WINDOW: Duration = Duration::from_micros(20);
 
 impl RacyAccount {
     fn deposit(&self, amount: i64) {
-        let balance = self.balance.load(Ordering::Relaxed);
+        let balance = self.balance.get();
         // A pause between the read and the write, as a busy machine would make: the lost updates
         // show up in a short run.
         thread::sleep(RACE_WINDOW);
@@ -349,7 +349,7 @@ impl RacyAccount {
     }
 
     fn withdraw(&self, amount: i64) {
-        let balance = self.balance.load(Ordering::Relaxed);
+        let balance = self.balance.get();
         thread::sleep(RACE_WINDOW);
         self.write_back(balance, balance - amount);
     }
@@ -358,7 +358,9 @@ impl RacyAccount {
     /// replaced is looked at only to count the lost updates: with deposits and withdrawals of
     /// the same amount, lost updates can cancel out and leave the final balance right.
     fn write_back(&self, read: i64, new: i64) {
-        let replaced = self.balance.swap(new, Ordering::Relaxed);
+        let replaced = self
+            .balance
+            .update(|balance| std::mem::replace(balance, new));
         if replaced != read {
             self.overwritten.fetch_add(1, Ordering::Relaxed);
         }
@@ -369,20 +371,23 @@ fn race() {
     const THREADS: usize = 10;
     const ROUNDS: usize = 100;
     let account = Arc::new(RacyAccount {
-        balance: AtomicI64::new(1_000),
+        balance: Tracked::named("balance:ACC001", 1_000),
         overwritten: AtomicUsize::new(0),
     });
     let start = Arc::new(Barrier::new(THREADS));
     let threads: Vec<_> = (0..THREADS)
-        .map(|_| {
+        .map(|teller| {
             let (account, start) = (account.clone(), start.clone());
-            thread::spawn(move || {
-                start.wait();
-                for _ in 0..ROUNDS {
-                    account.deposit(1);
-                    account.withdraw(1);
-                }
-            })
+            let builder = lockscan::thread::Builder::new().name(format!("teller-{teller}"));
+            builder
+                .spawn(move || {
+                    start.wait();
+                    for _ in 0..ROUNDS {
+                        account.deposit(1);
+                        account.withdraw(1);
+                    }
+                })
+                .expect("spawn a teller thread")
         })
         .collect();
     for handle in threads {
@@ -390,7 +395,8 @@ fn race() {
             println!("a thread failed: {}", first_line(&message));
         }
     }
-    let balance = account.balance.load(Ordering::Relaxed);
+    // The threads were joined through `lockscan::thread`: this read is ordered after theirs.
+    let balance = account.balance.get();
     println!(
         "{THREADS} threads each deposited 1 and withdrew 1, {ROUNDS} times, starting from 1000"
     );

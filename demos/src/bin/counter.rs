@@ -1,16 +1,14 @@
 //! A shared counter incremented by several threads.
 //!
 //! - `unlocked`: each increment reads the counter, then writes it back plus one, with no lock:
-//!   increments get lost. (lockscan does not check plain atomics; race detection on tracked
-//!   values comes later.)
+//!   increments get lost, and lockscan reports the data race on the tracked counter.
 //! - `locked`: each increment holds a `lockscan::Mutex`: none is lost. Clean.
 
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-use lockscan::Mutex;
+use lockscan::{Mutex, Tracked};
 use lockscan_demos::{Command, Outcome, first_line, join, print_findings};
 
 const COMMAND: Command = Command {
@@ -56,14 +54,19 @@ fn run(increment: impl Fn() + Send + Sync + 'static) {
     let increment = Arc::new(increment);
     let start = Arc::new(Barrier::new(THREADS as usize));
     let threads: Vec<_> = (0..THREADS)
-        .map(|_| {
+        .map(|worker| {
             let (increment, start) = (increment.clone(), start.clone());
-            thread::spawn(move || {
-                start.wait();
-                for _ in 0..INCREMENTS {
-                    increment();
-                }
-            })
+            // `lockscan::thread`: the spawn and the join order the counter's creation and the
+            // final read; only the increments race with each other.
+            let builder = lockscan::thread::Builder::new().name(format!("worker-{worker}"));
+            builder
+                .spawn(move || {
+                    start.wait();
+                    for _ in 0..INCREMENTS {
+                        increment();
+                    }
+                })
+                .expect("spawn a worker thread")
         })
         .collect();
     for handle in threads {
@@ -74,19 +77,19 @@ fn run(increment: impl Fn() + Send + Sync + 'static) {
 }
 
 fn count_unlocked() -> u64 {
-    let counter = Arc::new(AtomicU64::new(0));
+    let counter = Arc::new(Tracked::named("counter", 0_u64));
     let shared = counter.clone();
     run(move || {
         // Two separate steps: another thread's increment between them is overwritten.
-        let value = shared.load(Ordering::Relaxed);
+        let value = shared.get();
         if value % 64 == 0 {
             // Now and then, a pause between the read and the write, as a busy machine would
             // make, so that the lost updates show up in a short run.
             thread::yield_now();
         }
-        shared.store(value + 1, Ordering::Relaxed);
+        shared.set(value + 1);
     });
-    counter.load(Ordering::Relaxed)
+    counter.get()
 }
 
 fn count_locked() -> u64 {

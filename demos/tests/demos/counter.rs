@@ -18,7 +18,10 @@ fn unlocked_increments_get_lost() {
             "{run}"
         );
     }
-    run.assert_clean();
+    let kinds = run.kinds();
+    assert!(!kinds.is_empty(), "{run}");
+    assert!(kinds.iter().all(|k| k == "data-race"), "{run}");
+    assert!(run.report().contains("data race on `counter`"), "{run}");
 }
 
 #[test]

@@ -192,11 +192,12 @@ fn each_pair_of_sites_is_reported_once() {
     for _ in 0..50 {
         let child = {
             let x = x.clone();
-            std::thread::spawn(move || x.set(1))
+            thread::spawn(move || x.set(1))
         };
+        // Unordered with the child's write: the same race, 50 times.
         x.set(2);
+        // The join orders this round before the next one: no other pair of sites races.
         child.join().unwrap();
     }
-    // The two sites race in either order across the runs: one report.
     assert_eq!(races_on("race:once").len(), 1);
 }

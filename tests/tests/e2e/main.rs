@@ -1,0 +1,7 @@
+//! End-to-end: every demo and mode runs with `--trace`, then `lockscan analyze` reads the trace,
+//! and the finding kinds, lock names and exit code are checked, as is the agreement between
+//! what lockscan reported live (the demo prints it) and what the offline analysis finds.
+//! One test binary; helpers in `support`.
+
+mod demos;
+mod support;

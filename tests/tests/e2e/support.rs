@@ -1,0 +1,140 @@
+//! Running the demo binaries and the `lockscan` command.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+/// The folder with the workspace's binaries, built once per test run. They belong to other
+/// packages, so Cargo does not build them for this one; `cargo test --workspace` has built them
+/// already and this is a no-op then.
+pub fn bin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "lockscan-demos",
+                "-p",
+                "lockscan-cli",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo");
+        assert!(status.success(), "building the demos and the CLI failed");
+        // This test binary is target/<profile>/deps/e2e-HASH.
+        let exe = std::env::current_exe().unwrap();
+        exe.parent().and_then(Path::parent).unwrap().to_owned()
+    })
+}
+
+/// A fresh folder for one test's traces.
+pub fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lockscan-e2e-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// What a demo run printed, and the kinds of the findings it reported live.
+pub struct DemoRun {
+    pub stdout: String,
+    pub live_kinds: Vec<String>,
+}
+
+/// Runs `demo args... --trace trace` and checks that it succeeded and wrote the trace.
+pub fn run_demo(demo: &str, args: &[&str], trace: &Path) -> DemoRun {
+    let output = Command::new(bin_dir().join(demo))
+        .args(args)
+        .arg("--trace")
+        .arg(trace)
+        .env_remove("LOCKSCAN_TRACE")
+        .env_remove("LOCKSCAN_ON_FINDING")
+        .output()
+        .expect("run the demo");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{demo} {args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(trace.exists(), "{demo} {args:?} wrote no trace:\n{stdout}");
+    let mut live_kinds = kinds_in_text(&stdout);
+    live_kinds.dedup();
+    DemoRun { stdout, live_kinds }
+}
+
+/// The kinds of the rustc-style reports in `text`, sorted.
+fn kinds_in_text(text: &str) -> Vec<String> {
+    let mut kinds: Vec<String> = text
+        .lines()
+        .filter_map(|line| {
+            let (severity, rest) = line.split_once('[')?;
+            ["error", "warning", "note"]
+                .contains(&severity)
+                .then_some(())?;
+            Some(rest.split_once("]: ")?.0.to_owned())
+        })
+        .collect();
+    kinds.sort();
+    kinds
+}
+
+/// What `lockscan analyze --format json` said.
+pub struct Analysis {
+    pub code: i32,
+    pub json: Value,
+}
+
+impl Analysis {
+    /// The distinct kinds found, sorted.
+    pub fn kinds(&self) -> Vec<String> {
+        let mut kinds: Vec<String> = self
+            .findings()
+            .map(|f| f["kind"].as_str().unwrap().to_owned())
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        kinds
+    }
+
+    pub fn findings(&self) -> impl Iterator<Item = &Value> {
+        self.json["findings"].as_array().unwrap().iter()
+    }
+
+    /// Every lock name the findings of `kind` mention.
+    pub fn locks_of(&self, kind: &str) -> Vec<String> {
+        let mut locks: Vec<String> = self
+            .findings()
+            .filter(|f| f["kind"] == kind)
+            .flat_map(|f| f["locks"].as_array().unwrap().iter())
+            .map(|l| l.as_str().unwrap().to_owned())
+            .collect();
+        locks.sort();
+        locks.dedup();
+        locks
+    }
+}
+
+/// Runs `lockscan analyze --format json EXTRA... PATHS...`.
+pub fn analyze(paths: &[&Path], extra: &[&str]) -> Analysis {
+    let output = Command::new(bin_dir().join("lockscan"))
+        .arg("analyze")
+        .args(["--format", "json"])
+        .args(extra)
+        .args(paths)
+        .output()
+        .expect("run lockscan");
+    let code = output.status.code().expect("an exit code");
+    let json = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}):\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    Analysis { code, json }
+}
