@@ -1,5 +1,6 @@
 //! The `lockscan` command line tool.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -31,6 +32,8 @@ Examples:
   lockscan analyze target/lockscan/ --format json --output report.json
   lockscan analyze --fail-on never ../shared/corpus/std/StringBuffer.std
   lockscan analyze --input-format std - < trace.txt
+  lockscan analyze traces/ --format json -o baseline.json     # accept today's findings...
+  lockscan analyze traces/ --baseline baseline.json           # ...and fail only on new ones
 
 Exit codes:
   0  no finding at or above --fail-on
@@ -82,6 +85,11 @@ struct AnalyzeArgs {
     /// CLICOLOR_FORCE colors a pipe too.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     color: ColorArg,
+
+    /// A previous `--format json` report: findings with a fingerprint in it are known, not
+    /// shown, and do not fail the run.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
 
     /// The longest lock-order cycle looked for, in locks.
     #[arg(long, default_value_t = 8, value_name = "N")]
@@ -201,6 +209,11 @@ impl Input {
 
 fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
     let inputs = collect_inputs(&args.paths)?;
+    // Read first: a wrong baseline path is a usage error, better found before the analysis.
+    let baseline = match &args.baseline {
+        Some(path) => Some(read_baseline(path)?),
+        None => None,
+    };
     let options = ReplayOptions {
         max_cycle_len: args.max_cycle_len.max(2),
         max_cycles: args.max_cycles.max(1),
@@ -265,7 +278,12 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
         analysis.add(&name, result);
     }
     summary.complete &= analysis.complete;
-    let findings = analysis.finish();
+    let mut findings = analysis.finish();
+    if let Some(known) = &baseline {
+        let before = findings.len();
+        findings.retain(|finding| !known.contains(&finding.fingerprint()));
+        summary.baselined = before - findings.len();
+    }
 
     let color = match args.color {
         ColorArg::Always => true,
@@ -299,6 +317,30 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
         .threshold()
         .is_some_and(|threshold| findings.iter().any(|f| f.severity >= threshold));
     Ok(if failing { EXIT_FINDINGS } else { EXIT_CLEAN })
+}
+
+/// The fingerprints of a JSON report written by `--format json`.
+fn read_baseline(path: &Path) -> anyhow::Result<HashSet<String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the baseline {}", path.display()))?;
+    let report: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a JSON report", path.display()))?;
+    let Some(findings) = report.get("findings").and_then(|f| f.as_array()) else {
+        bail!(
+            "{}: not a lockscan JSON report (no `findings` array)",
+            path.display()
+        );
+    };
+    findings
+        .iter()
+        .map(|finding| {
+            finding
+                .get("fingerprint")
+                .and_then(|f| f.as_str())
+                .map(str::to_owned)
+                .with_context(|| format!("{}: a finding without a fingerprint", path.display()))
+        })
+        .collect()
 }
 
 fn writes_to_stdout(output: Option<&Path>) -> bool {

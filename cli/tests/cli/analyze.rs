@@ -336,3 +336,41 @@ fn a_symlink_loop_in_a_directory_is_not_followed() {
         "the file and the linked file"
     );
 }
+
+#[test]
+fn a_baseline_hides_known_findings_and_only_new_ones_fail() {
+    let dir = scratch("a_baseline_hides_known_findings");
+    let known = write(&dir, "abba.jsonl", &ab_ba());
+    let baseline = dir.join("baseline.json").display().to_string();
+    let run = lockscan(&["analyze", "--format", "json", "-o", &baseline, &known]);
+    assert_eq!(run.code, 1);
+    let run = lockscan(&["analyze", "--baseline", &baseline, &known]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .ends_with("; 1 finding in the baseline not shown\n"),
+        "{}",
+        run.stdout
+    );
+    // The known finding stays hidden next to a new one, which fails the run.
+    let wait = write(&dir, "wait.jsonl", &wait_holding());
+    let run = lockscan(&[
+        "analyze",
+        "--fail-on",
+        "warning",
+        "--baseline",
+        &baseline,
+        &known,
+        &wait,
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.starts_with("warning[wait-while-holding]"),
+        "{}",
+        run.stdout
+    );
+    // A baseline that is not a report is an error.
+    let run = lockscan(&["analyze", "--baseline", &known, &known]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("not a JSON report"), "{}", run.stderr);
+}

@@ -120,6 +120,8 @@ pub struct JsonSummary {
     pub trace_warnings: usize,
     /// Whether the cycle search ran to the end.
     pub complete: bool,
+    /// Findings left out because the baseline knew them.
+    pub baselined: usize,
 }
 
 impl<'a> JsonFinding<'a> {
@@ -187,6 +189,7 @@ impl<'a> JsonReport<'a> {
                 trace_errors: summary.trace_errors,
                 trace_warnings: summary.trace_warnings,
                 complete: summary.complete,
+                baselined: summary.baselined,
             },
         }
     }

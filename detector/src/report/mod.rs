@@ -28,6 +28,8 @@ pub struct Summary {
     pub trace_warnings: usize,
     /// False when a limit cut the cycle search short.
     pub complete: bool,
+    /// Findings left out because a baseline already knew them.
+    pub baselined: usize,
 }
 
 /// Counts of findings by severity and kind.
