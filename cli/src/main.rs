@@ -107,6 +107,7 @@ enum FormatArg {
     Sarif,
     Github,
     Junit,
+    Dot,
 }
 
 impl From<FormatArg> for OutputFormat {
@@ -117,6 +118,7 @@ impl From<FormatArg> for OutputFormat {
             FormatArg::Sarif => OutputFormat::Sarif,
             FormatArg::Github => OutputFormat::Github,
             FormatArg::Junit => OutputFormat::Junit,
+            FormatArg::Dot => OutputFormat::Dot,
         }
     }
 }
