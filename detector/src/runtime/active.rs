@@ -20,6 +20,29 @@ use crate::site::Site;
 
 static NEXT_LOCK: AtomicU64 = AtomicU64::new(1);
 
+/// How many lock ids a thread takes from the global counter at once: a program that creates
+/// many locks does not make every thread contend on one counter.
+const ID_BLOCK: u64 = 1024;
+
+/// A lock id never handed out before, from this thread's block of ids.
+fn fresh_lock_id() -> u64 {
+    thread_local! {
+        static BLOCK: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+    }
+    BLOCK
+        .try_with(|block| {
+            let (mut next, mut end) = block.get();
+            if next == end {
+                next = NEXT_LOCK.fetch_add(ID_BLOCK, Ordering::Relaxed);
+                end = next + ID_BLOCK;
+            }
+            block.set((next + 1, end));
+            next
+        })
+        // A lock first used in a thread-local destructor: take a block and use one id of it.
+        .unwrap_or_else(|_| NEXT_LOCK.fetch_add(ID_BLOCK, Ordering::Relaxed))
+}
+
 /// What an instrumented lock knows about itself.
 #[derive(Debug)]
 pub(crate) struct LockMeta {
@@ -75,7 +98,7 @@ impl LockMeta {
 
     #[cold]
     fn assign_id(&self) -> LockId {
-        let fresh = NEXT_LOCK.fetch_add(1, Ordering::Relaxed);
+        let fresh = fresh_lock_id();
         match self
             .id
             .compare_exchange(0, fresh, Ordering::Relaxed, Ordering::Relaxed)
@@ -405,7 +428,10 @@ impl LockMeta {
         }
     }
 
-    /// [`enter`](Self::enter) when the lock is held already or some edge is new.
+    /// [`enter`](Self::enter) when the lock is held already or some edge is new. The new edges
+    /// go to the global graph from inside the thread's state, which lockscan's own code only
+    /// touches, so the held stack is used in place; the findings are reported after it is let
+    /// go, and before the hold is pushed, so a panicking policy leaves no hold behind.
     #[cold]
     #[inline(never)]
     fn enter_slow(&self, hold: Held, recursive: bool) -> Option<ThreadId> {
@@ -413,7 +439,7 @@ impl LockMeta {
         enum Next {
             Pushed(ThreadId),
             SelfDeadlock(ThreadId, Held),
-            NewEdges(ThreadId, Option<String>, Vec<Held>, Vec<usize>),
+            Report(ThreadId, Vec<Finding>),
         }
         let next = state::with(|st| {
             let thread = st.id();
@@ -428,54 +454,38 @@ impl LockMeta {
                 st.held.push(hold);
                 return Next::Pushed(thread);
             }
-            let mut new = Vec::new();
-            for (index, held) in st.held.iter().enumerate() {
-                if !st.cache.contains(held.id, held.mode, id, mode) {
-                    new.push(index);
+            let mut session = None;
+            let mut findings = Vec::new();
+            for index in 0..st.held.len() {
+                let from = st.held[index];
+                if st.cache.contains(from.id, from.mode, id, mode) {
+                    continue;
                 }
+                findings.extend(self.rank_violation(thread, &from, mode, site));
+                let session = session.get_or_insert_with(|| {
+                    let name = (!st.registered).then(|| state::current_thread_name(thread));
+                    st.registered = true;
+                    order::session(thread, name, id, self.info(), mode, site)
+                });
+                findings.extend(session.add_edge(&st.held, index));
+                st.held[index].out_edge = true;
+                st.cache.insert(from.id, from.mode, id, mode);
             }
-            if new.is_empty() {
+            if session.is_some() {
+                self.in_graph.store(true, Ordering::Relaxed);
+            }
+            if findings.is_empty() {
                 st.held.push(hold);
                 return Next::Pushed(thread);
             }
-            let name = (!st.registered).then(|| state::current_thread_name(thread));
-            st.registered = true;
-            Next::NewEdges(thread, name, st.held.clone(), new)
+            Next::Report(thread, findings)
         })?;
         match next {
             Next::Pushed(thread) => Some(thread),
             Next::SelfDeadlock(thread, held) => {
                 report_fatal(self.self_deadlock(thread, held, mode, site))
             }
-            Next::NewEdges(thread, thread_name, held, new) => {
-                for &index in &new {
-                    if let Some(violation) = self.rank_violation(thread, &held[index], mode, site) {
-                        report(violation);
-                    }
-                }
-                let request = order::Request {
-                    thread,
-                    thread_name,
-                    to: id,
-                    to_info: self.info(),
-                    to_mode: mode,
-                    to_site: site,
-                    held: &held,
-                };
-                let (findings, entered) = order::add_edges(&request, &new);
-                self.in_graph.store(true, Ordering::Relaxed);
-                state::with(|st| {
-                    for &index in &new {
-                        st.cache.insert(held[index].id, held[index].mode, id, mode);
-                    }
-                    for &index in &entered {
-                        // The stack cannot have changed since: only this thread touches it.
-                        if let Some(entry) = st.held.get_mut(index) {
-                            entry.out_edge = true;
-                        }
-                    }
-                });
-                // Report before pushing: a panicking policy leaves no hold behind.
+            Next::Report(thread, findings) => {
                 for finding in findings {
                     report(finding);
                 }
