@@ -2,4 +2,5 @@
 
 mod analyze;
 mod formats;
+mod sarif_schema;
 mod util;
