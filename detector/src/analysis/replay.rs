@@ -6,8 +6,9 @@
 //! deadlock needs another one). Every acquisition while holding other locks adds an order edge
 //! to an [`OrderGraph`]; [`Replay::finish`] classifies the graph's cycles. Along the way it
 //! reports what can be seen directly: wait cycles among pending requests (a deadlock that
-//! happened), API misuse, new lock orders against declared ranks, and condition-variable
-//! waits while holding other locks.
+//! happened), API misuse, new lock orders against declared ranks, data races on the trace's
+//! variables (there, lock hand-offs do order accesses), and condition-variable waits while
+//! holding other locks.
 //!
 //! [`Analysis`] gathers the results of several traces and looks for lock-order cycles across
 //! them, merging locks by name, else by class.
@@ -96,7 +97,8 @@ struct LockState {
     class: Option<Arc<str>>,
     /// The declared rank: a lock may only be acquired while holding locks of lower rank.
     rank: Option<u64>,
-    /// The threads holding it, with their modes (several only for shared modes).
+    /// The threads holding it, with their modes (several only for shared modes and
+    /// semaphores).
     holders: Vec<(u32, Mode)>,
 }
 
@@ -273,6 +275,14 @@ impl Replay {
         index
     }
 
+    /// The index of `id`, which just did something other than acquiring: whatever it
+    /// requested before, it is not blocked in it (a timed lock attempt that gave up).
+    fn active(&mut self, id: ThreadId) -> usize {
+        let t = self.thread(id) as usize;
+        self.threads[t].request = None;
+        t
+    }
+
     fn lock(&mut self, id: LockId) -> u32 {
         if let Some(&index) = self.lock_index.get(&id) {
             return index;
@@ -302,12 +312,12 @@ impl Replay {
                 }
             }
             Event::Read { tid, var, site } => {
-                self.thread(tid);
+                self.active(tid);
                 let race = self.races.read(tid, var, site);
                 self.race(var, race);
             }
             Event::Write { tid, var, site } => {
-                self.thread(tid);
+                self.active(tid);
                 let race = self.races.write(tid, var, site);
                 self.race(var, race);
             }
@@ -345,7 +355,7 @@ impl Replay {
             }
             Event::Spawn { tid, child, .. } => {
                 self.races.spawn(tid, child);
-                let parent = self.thread(tid) as usize;
+                let parent = self.active(tid);
                 let child = self.thread(child) as usize;
                 let known = self.threads[parent].clock.clone();
                 self.threads[child].clock.join(&known);
@@ -354,7 +364,7 @@ impl Replay {
             }
             Event::Join { tid, child, .. } => {
                 self.races.join(tid, child);
-                let joiner = self.thread(tid) as usize;
+                let joiner = self.active(tid);
                 let child = self.thread(child) as usize;
                 let known = self.threads[child].clock.clone();
                 self.threads[joiner].clock.join(&known);
@@ -362,7 +372,7 @@ impl Replay {
                 self.tick(child);
             }
             Event::Notify { tid, condvar, .. } => {
-                let t = self.thread(tid) as usize;
+                let t = self.active(tid);
                 // Which waiter a `notify_one` woke is not recorded: every current waiter may
                 // have been the one, so each learns the notifier's clock at its wake-up.
                 if let Some(waiters) = self.waiters.get(&condvar) {
@@ -629,7 +639,7 @@ impl Replay {
     }
 
     fn release(&mut self, tid: ThreadId, lock: LockId, site: Option<Site>) {
-        let t = self.thread(tid) as usize;
+        let t = self.active(tid);
         let l = self.lock(lock);
         match self.holds(t, l) {
             Some(index) => {
@@ -672,7 +682,7 @@ impl Replay {
     }
 
     fn wait(&mut self, tid: ThreadId, condvar: CondvarId, lock: LockId, site: Option<Site>) {
-        let t = self.thread(tid) as usize;
+        let t = self.active(tid);
         let l = self.lock(lock);
         // A lockscan trace's `wait` releases the lock; an STD trace shows the `rel` before it.
         if let Some(index) = self.holds(t, l) {
@@ -1661,6 +1671,25 @@ mod tests {
         // Each edge: held lock -> requested lock, both closing the cycle.
         assert_eq!(finding.edges[0].to, finding.edges[1].from);
         assert_eq!(finding.edges[1].to, finding.edges[0].from);
+    }
+
+    #[test]
+    fn a_request_given_up_is_not_a_wait() {
+        // Thread 1 requested lock 2 (a timed attempt), gave up and went on: when thread 2
+        // then requests lock 1, nobody waits on anybody.
+        let result = replay("acq 1 1; acq 2 2; req 1 2; rel 1 1; acq 1 1; req 2 1");
+        assert!(
+            result
+                .findings
+                .iter()
+                .all(|f| f.kind != FindingKind::Deadlock)
+        );
+        let result = replay("acq 1 1; acq 2 2; req 1 2; req 2 1");
+        assert_eq!(
+            kinds(&result),
+            [FindingKind::Deadlock],
+            "without the give-up"
+        );
     }
 
     #[test]

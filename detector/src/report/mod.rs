@@ -3,6 +3,7 @@
 //! A renderer turns findings and a [`Summary`] into bytes. The JSON-based formats have their
 //! own wire types, so the public [`Finding`] can change without changing what consumers parse.
 
+pub mod dot;
 pub mod github;
 pub mod json;
 pub mod junit;
@@ -28,6 +29,8 @@ pub struct Summary {
     pub trace_warnings: usize,
     /// False when a limit cut the cycle search short.
     pub complete: bool,
+    /// Findings left out because a baseline already knew them.
+    pub baselined: usize,
 }
 
 /// Counts of findings by severity and kind.
@@ -83,16 +86,19 @@ pub enum OutputFormat {
     Github,
     /// JUnit XML, one test case per finding.
     Junit,
+    /// Graphviz DOT, one cluster per finding.
+    Dot,
 }
 
 impl OutputFormat {
     /// Every format.
-    pub const ALL: [OutputFormat; 5] = [
+    pub const ALL: [OutputFormat; 6] = [
         OutputFormat::Text,
         OutputFormat::Json,
         OutputFormat::Sarif,
         OutputFormat::Github,
         OutputFormat::Junit,
+        OutputFormat::Dot,
     ];
 
     /// The format's name on the command line.
@@ -103,6 +109,7 @@ impl OutputFormat {
             OutputFormat::Sarif => "sarif",
             OutputFormat::Github => "github",
             OutputFormat::Junit => "junit",
+            OutputFormat::Dot => "dot",
         }
     }
 
@@ -114,6 +121,7 @@ impl OutputFormat {
             OutputFormat::Sarif => Box::new(sarif::SarifRenderer),
             OutputFormat::Github => Box::new(github::GithubRenderer),
             OutputFormat::Junit => Box::new(junit::JunitRenderer),
+            OutputFormat::Dot => Box::new(dot::DotRenderer),
         }
     }
 }
