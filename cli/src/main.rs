@@ -13,6 +13,8 @@ use lockscan::analysis::{Analysis, Replay, ReplayOptions};
 use lockscan::report::{OutputFormat, Summary};
 use lockscan::trace::{InputFormat, TraceReader};
 
+mod run;
+
 /// Exit code: no finding at or above `--fail-on`.
 const EXIT_CLEAN: u8 = 0;
 /// Exit code: findings at or above `--fail-on`.
@@ -54,6 +56,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a command (say `cargo test`) recording lock traces, then analyze them.
+    #[command(after_help = run::HELP)]
+    Run(run::RunArgs),
     /// Analyze traces (lockscan JSONL or RAPID STD) and report what they show.
     #[command(after_help = ANALYZE_HELP)]
     Analyze(AnalyzeArgs),
@@ -65,6 +70,13 @@ struct AnalyzeArgs {
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
 
+    #[command(flatten)]
+    report: ReportArgs,
+}
+
+/// What to report and how: shared by `analyze` and `run`.
+#[derive(Debug, Args)]
+struct ReportArgs {
     /// The report format.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     format: FormatArg,
@@ -190,7 +202,8 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
-        Command::Analyze(args) => analyze(&args),
+        Command::Analyze(args) => analyze(&args.paths, &args.report),
+        Command::Run(args) => run::run(&args, analyze),
     }
 }
 
@@ -209,8 +222,8 @@ impl Input {
     }
 }
 
-fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
-    let inputs = collect_inputs(&args.paths)?;
+fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<u8> {
+    let inputs = collect_inputs(paths)?;
     // Read first: a wrong baseline path is a usage error, better found before the analysis.
     let baseline = match &args.baseline {
         Some(path) => Some(read_baseline(path)?),

@@ -2,5 +2,6 @@
 
 mod analyze;
 mod formats;
+mod run;
 mod sarif_schema;
 mod util;
