@@ -5,6 +5,7 @@ pub mod clock;
 pub mod order;
 pub mod race;
 pub mod replay;
+pub mod rules;
 
 pub use clock::VectorClock;
 pub use order::{Classification, EdgeData, Names, Occurrence, classify, cycle_finding};

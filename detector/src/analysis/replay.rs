@@ -24,6 +24,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::analysis::clock::VectorClock;
 use crate::analysis::order::{EdgeData, Names, Occurrence, classify, cycle_finding};
 use crate::analysis::race::{Race, RaceEngine, race_finding};
+use crate::analysis::rules::{self, LockAt};
 use crate::finding::{Finding, FindingEdge, FindingKind};
 use crate::graph::OrderGraph;
 use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId, VarId};
@@ -602,38 +603,22 @@ impl Replay {
     /// The finding for acquiring lock `l` while holding `held_lock`, as in `occurrence`, against
     /// the declared ranks; worded as the live detector words it.
     fn order_violation(&mut self, held_lock: u32, occurrence: Occurrence, l: u32) {
-        let held_id = self.locks[held_lock as usize].id;
-        let name = self.lock_name(self.locks[l as usize].id);
-        let held_name = self.lock_name(held_id);
-        let mine = self.locks[l as usize].rank.unwrap_or_default();
-        let theirs = self.locks[held_lock as usize].rank.unwrap_or_default();
-        let thread = self.thread_name(occurrence.thread);
-        let mut finding = Finding::new(
-            FindingKind::OrderViolation,
-            format!("`{name}` (rank {mine}) acquired while holding `{held_name}` (rank {theirs})"),
-        );
-        finding.reason = "a lock may only be acquired while holding locks of lower rank; this \
-                          order, run concurrently with the declared one, can deadlock"
-            .to_owned();
-        finding.locks = vec![held_name.clone(), name.clone()];
-        finding.threads = vec![thread.clone()];
-        finding.site = occurrence.to_site.clone();
-        finding.edges = vec![FindingEdge {
-            from: held_name,
-            to: name,
-            thread,
-            from_site: occurrence.from_site,
-            to_site: occurrence.to_site,
-            from_mode: occurrence.from_mode,
-            to_mode: occurrence.to_mode,
-            held: Vec::new(),
-            blocked: false,
-            backtrace: None,
-        }];
-        finding.help = Some(
-            "take the lower-ranked lock first, for example with `lockscan::lock_all`, or fix \
-             the declared ranks"
-                .to_owned(),
+        let held = LockAt {
+            name: self.lock_name(self.locks[held_lock as usize].id),
+            site: occurrence.from_site,
+            mode: occurrence.from_mode,
+        };
+        let acquired = LockAt {
+            name: self.lock_name(self.locks[l as usize].id),
+            site: occurrence.to_site,
+            mode: occurrence.to_mode,
+        };
+        let finding = rules::order_violation(
+            &self.thread_name(occurrence.thread),
+            held,
+            self.locks[held_lock as usize].rank.unwrap_or_default(),
+            acquired,
+            self.locks[l as usize].rank.unwrap_or_default(),
         );
         self.findings.push(finding);
     }
@@ -703,37 +688,23 @@ impl Replay {
         if !self.wait_keys.insert((condvar, key)) {
             return;
         }
-        let held: Vec<String> = self.threads[t]
+        let held: Vec<LockAt> = self.threads[t]
             .held
             .iter()
-            .map(|h| self.lock_name(h.id))
+            .map(|h| LockAt {
+                name: self.lock_name(h.id),
+                site: h.site.clone(),
+                mode: h.mode,
+            })
             .collect();
-        let thread = self.thread_name(tid);
-        let condvar_name = self
-            .condvar_names
-            .get(&condvar)
-            .map_or_else(|| condvar.to_string(), |n| n.to_string());
-        let mut finding = Finding::new(
-            FindingKind::WaitWhileHolding,
-            format!(
-                "thread `{thread}` waits on condition variable `{condvar_name}` while holding `{}`",
-                held.join("`, `")
-            ),
+        let condvar_name = self.condvar_names.get(&condvar).map(|n| n.to_string());
+        let finding = rules::wait_while_holding(
+            &self.thread_name(tid),
+            condvar_name.as_deref(),
+            &self.lock_name(lock),
+            &held,
+            site,
         );
-        finding.reason = format!(
-            "the wait releases `{}` only; the other locks stay held while the thread sleeps, so \
-             a thread that needs them, perhaps the one that would notify, is blocked",
-            self.lock_name(lock)
-        );
-        finding.help = Some(
-            "release the other locks before waiting, or make the condition variable's lock the \
-             only one held"
-                .to_owned(),
-        );
-        finding.locks = held;
-        finding.locks.push(self.lock_name(lock));
-        finding.threads = vec![thread];
-        finding.site = site;
         self.findings.push(finding);
     }
 
@@ -1724,7 +1695,9 @@ mod tests {
             [FindingKind::WaitWhileHolding],
             "reported once"
         );
-        assert_eq!(result.findings[0].locks, ["lock#1", "lock#2"]);
+        // The condition variable's mutex first, then what else is held (as live).
+        assert_eq!(result.findings[0].locks, ["lock#2", "lock#1"]);
+        assert_eq!(result.findings[0].edges[0].from, "lock#1");
         assert!(replay("acq 1 2; wait 1 7 2").findings.is_empty());
     }
 

@@ -13,6 +13,7 @@ use super::order;
 use super::recorder::{self, Event};
 use super::state::{self, Held, LockInfo};
 use super::waits::{self, OwnerCell, Waiter};
+use crate::analysis::rules::{self, LockAt};
 use crate::finding::{Finding, FindingEdge, FindingKind};
 use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId};
 use crate::policy::{report, report_fatal};
@@ -352,44 +353,14 @@ impl LockMeta {
         others: &[Held],
         site: &'static Location<'static>,
     ) -> Finding {
-        let thread_name = state::current_thread_name(thread);
-        let me = self.info().display_name();
-        let mut finding = Finding::new(
-            FindingKind::WaitWhileHolding,
-            format!(
-                "condition-variable wait on `{me}` while holding {}",
-                others
-                    .iter()
-                    .map(|h| format!("`{}`", h.info.display_name()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        );
-        finding.reason = "the wait releases only its own mutex; the thread that would notify \
-                          may need one of the locks still held, and then both wait forever"
-            .to_owned();
-        finding.locks = std::iter::once(me.clone())
-            .chain(others.iter().map(|h| h.info.display_name()))
-            .collect();
-        finding.threads = vec![thread_name.clone()];
-        finding.edges = others
-            .iter()
-            .map(|h| FindingEdge {
-                from: h.info.display_name(),
-                to: me.clone(),
-                thread: thread_name.clone(),
-                from_site: Some(Site::Caller(h.site)),
-                to_site: Some(Site::Caller(site)),
-                from_mode: h.mode,
-                to_mode: Mode::Exclusive,
-                held: Vec::new(),
-                blocked: false,
-                backtrace: None,
-            })
-            .collect();
-        finding.site = Some(Site::Caller(site));
-        finding.help = Some("release the other locks before waiting".to_owned());
-        finding
+        let held: Vec<LockAt> = others.iter().map(Held::named).collect();
+        rules::wait_while_holding(
+            &state::current_thread_name(thread),
+            None,
+            &self.info().display_name(),
+            &held,
+            Some(Site::Caller(site)),
+        )
     }
 
     /// The checks before an acquisition that may block, then the push of the hold: re-locking a
@@ -511,37 +482,18 @@ impl LockMeta {
         if mine > theirs {
             return None;
         }
-        let name = self.info().display_name();
-        let held_name = held.info.display_name();
-        let thread_name = state::current_thread_name(thread);
-        let mut finding = Finding::new(
-            FindingKind::OrderViolation,
-            format!("`{name}` (rank {mine}) acquired while holding `{held_name}` (rank {theirs})"),
-        );
-        finding.reason = "a lock may only be acquired while holding locks of lower rank; this \
-                          order, run concurrently with the declared one, can deadlock"
-            .to_owned();
-        finding.locks = vec![held_name.clone(), name.clone()];
-        finding.threads = vec![thread_name.clone()];
-        finding.edges = vec![FindingEdge {
-            from: held_name,
-            to: name,
-            thread: thread_name,
-            from_site: Some(Site::Caller(held.site)),
-            to_site: Some(Site::Caller(site)),
-            from_mode: held.mode,
-            to_mode: mode,
-            held: Vec::new(),
-            blocked: false,
-            backtrace: None,
-        }];
-        finding.site = Some(Site::Caller(site));
-        finding.help = Some(
-            "take the lower-ranked lock first, for example with `lockscan::lock_all`, or fix \
-             the declared ranks"
-                .to_owned(),
-        );
-        Some(finding)
+        let acquired = LockAt {
+            name: self.info().display_name(),
+            site: Some(Site::Caller(site)),
+            mode,
+        };
+        Some(rules::order_violation(
+            &state::current_thread_name(thread),
+            held.named(),
+            u64::from(theirs),
+            acquired,
+            u64::from(mine),
+        ))
     }
 
     fn self_deadlock(

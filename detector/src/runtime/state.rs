@@ -48,6 +48,17 @@ pub(super) struct Held {
     pub out_edge: bool,
 }
 
+impl Held {
+    /// The lock as findings name it, with where and how it was taken.
+    pub fn named(&self) -> crate::analysis::rules::LockAt {
+        crate::analysis::rules::LockAt {
+            name: self.info.display_name(),
+            site: Some(crate::site::Site::Caller(self.site)),
+            mode: self.mode,
+        }
+    }
+}
+
 /// A fixed-size, direct-mapped set of the edges this thread has recorded. A hit proves the edge
 /// is known (ids are never reused); a miss only costs a trip to the global graph. Fixed size,
 /// so a program that churns through locks cannot grow it.
