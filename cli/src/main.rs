@@ -13,6 +13,7 @@ use lockscan::analysis::{Analysis, Replay, ReplayOptions};
 use lockscan::report::{OutputFormat, Summary};
 use lockscan::trace::{InputFormat, TraceReader};
 
+mod config;
 mod run;
 
 /// Exit code: no finding at or above `--fail-on`.
@@ -102,6 +103,11 @@ struct ReportArgs {
     /// shown, and do not fail the run.
     #[arg(long, value_name = "FILE")]
     baseline: Option<PathBuf>,
+
+    /// The configuration with `[[allow]]` suppressions [default: lockscan.toml in the current
+    /// directory, when there is one].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 
     /// The longest lock-order cycle looked for, in locks.
     #[arg(long, default_value_t = 8, value_name = "N")]
@@ -229,6 +235,7 @@ fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<u8> {
         Some(path) => Some(read_baseline(path)?),
         None => None,
     };
+    let mut suppressions = config::Suppressions::load(args.config.as_deref())?;
     let options = ReplayOptions {
         max_cycle_len: args.max_cycle_len.max(2),
         max_cycles: args.max_cycles.max(1),
@@ -294,6 +301,15 @@ fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<u8> {
     }
     summary.complete &= analysis.complete;
     let mut findings = analysis.finish();
+    // Suppressions first: a finding both allowed and baselined counts as allowed, so its entry
+    // is not reported as unused.
+    if let Some(suppressions) = &mut suppressions {
+        summary.suppressed = suppressions.apply(&mut findings);
+        summary.unused_suppressions = suppressions.unused();
+        for unused in &summary.unused_suppressions {
+            writeln!(diagnostics, "warning: {}", config::unused_warning(unused))?;
+        }
+    }
     if let Some(known) = &baseline {
         let before = findings.len();
         findings.retain(|finding| !known.contains(&finding.fingerprint()));

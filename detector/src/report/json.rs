@@ -27,6 +27,25 @@ pub struct JsonReport<'a> {
     pub findings: Vec<JsonFinding<'a>>,
     /// The totals.
     pub summary: JsonSummary,
+    /// Suppressions that matched no finding.
+    pub unused_suppressions: Vec<JsonUnusedSuppression<'a>>,
+}
+
+/// A suppression that matched no finding.
+#[derive(Debug, Serialize)]
+pub struct JsonUnusedSuppression<'a> {
+    /// The configuration file.
+    pub config: &'a str,
+    /// The entry's number among the `[[allow]]` entries, from 1.
+    pub entry: usize,
+    /// The entry's line.
+    pub line: usize,
+    /// The kind it allows.
+    pub kind: &'static str,
+    /// The lock set it allows.
+    pub locks: &'a [String],
+    /// The variable set it allows.
+    pub vars: &'a [String],
 }
 
 /// One finding.
@@ -122,6 +141,8 @@ pub struct JsonSummary {
     pub complete: bool,
     /// Findings left out because the baseline knew them.
     pub baselined: usize,
+    /// Findings left out because a suppression allows them.
+    pub suppressed: usize,
 }
 
 impl<'a> JsonFinding<'a> {
@@ -173,7 +194,7 @@ impl<'a> JsonVar<'a> {
 
 impl<'a> JsonReport<'a> {
     /// The wire form of a report.
-    pub fn new(findings: &'a [Finding], summary: &Summary) -> Self {
+    pub fn new(findings: &'a [Finding], summary: &'a Summary) -> Self {
         let counts = Counts::of(findings);
         JsonReport {
             version: JSON_VERSION,
@@ -190,7 +211,20 @@ impl<'a> JsonReport<'a> {
                 trace_warnings: summary.trace_warnings,
                 complete: summary.complete,
                 baselined: summary.baselined,
+                suppressed: summary.suppressed,
             },
+            unused_suppressions: summary
+                .unused_suppressions
+                .iter()
+                .map(|unused| JsonUnusedSuppression {
+                    config: &unused.config,
+                    entry: unused.entry,
+                    line: unused.line,
+                    kind: unused.kind.as_str(),
+                    locks: &unused.locks,
+                    vars: &unused.vars,
+                })
+                .collect(),
         }
     }
 }
