@@ -1,6 +1,5 @@
 //! The `lockscan` command line tool.
 
-use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -13,6 +12,7 @@ use lockscan::analysis::{Analysis, Replay, ReplayOptions};
 use lockscan::report::{OutputFormat, Summary};
 use lockscan::trace::{InputFormat, TraceReader};
 
+mod baseline;
 mod config;
 mod run;
 
@@ -35,13 +35,14 @@ Examples:
   lockscan analyze target/lockscan/ --format json --output report.json
   lockscan analyze --fail-on never ../shared/corpus/std/StringBuffer.std
   lockscan analyze --input-format std - < trace.txt
-  lockscan analyze traces/ --format json -o baseline.json     # accept today's findings...
+  lockscan analyze traces/ --write-baseline baseline.json     # accept today's findings...
   lockscan analyze traces/ --baseline baseline.json           # ...and fail only on new ones
+  lockscan analyze traces/ --config ci/lockscan.toml          # [[allow]] suppressions
 
 Exit codes:
-  0  no finding at or above --fail-on
+  0  no finding at or above --fail-on (or --write-baseline accepted them)
   1  findings at or above --fail-on
-  2  usage, I/O or parse error
+  2  usage, I/O, parse or configuration error
 
 A directory is searched recursively for *.std, *.json, *.jsonl and *.ndjson files. When several
 traces are given, locks are also matched across them by name (else class) to find lock-order
@@ -99,10 +100,15 @@ struct ReportArgs {
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     color: ColorArg,
 
-    /// A previous `--format json` report: findings with a fingerprint in it are known, not
-    /// shown, and do not fail the run.
+    /// A baseline (from `--write-baseline`) or a previous `--format json` report: findings
+    /// with a fingerprint in it are known, not shown, and do not fail the run.
     #[arg(long, value_name = "FILE")]
     baseline: Option<PathBuf>,
+
+    /// Accept today's findings: write their fingerprints to FILE (for `--baseline`). The
+    /// report still shows them, but they do not fail this run.
+    #[arg(long, value_name = "FILE")]
+    write_baseline: Option<PathBuf>,
 
     /// The configuration with `[[allow]]` suppressions [default: lockscan.toml in the current
     /// directory, when there is one].
@@ -232,7 +238,7 @@ fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<u8> {
     let inputs = collect_inputs(paths)?;
     // Read first: a wrong baseline path is a usage error, better found before the analysis.
     let baseline = match &args.baseline {
-        Some(path) => Some(read_baseline(path)?),
+        Some(path) => Some(baseline::read(path)?),
         None => None,
     };
     let mut suppressions = config::Suppressions::load(args.config.as_deref())?;
@@ -310,6 +316,17 @@ fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<u8> {
             writeln!(diagnostics, "warning: {}", config::unused_warning(unused))?;
         }
     }
+    // Written before the old baseline filters anything: the new file holds every finding that
+    // is not suppressed, so rewriting it also forgets the fixed ones.
+    if let Some(path) = &args.write_baseline {
+        let written = baseline::write(path, &findings)?;
+        writeln!(
+            diagnostics,
+            "lockscan: {}: {written} finding{} accepted",
+            path.display(),
+            if written == 1 { "" } else { "s" }
+        )?;
+    }
     if let Some(known) = &baseline {
         let before = findings.len();
         findings.retain(|finding| !known.contains(&finding.fingerprint()));
@@ -343,35 +360,14 @@ fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<u8> {
     if summary.trace_errors > 0 {
         return Ok(EXIT_ERROR);
     }
-    let failing = args
-        .fail_on
-        .threshold()
-        .is_some_and(|threshold| findings.iter().any(|f| f.severity >= threshold));
+    // The findings just written to a baseline are accepted: as `--baseline` with that file
+    // would, they do not fail the run.
+    let failing = args.write_baseline.is_none()
+        && args
+            .fail_on
+            .threshold()
+            .is_some_and(|threshold| findings.iter().any(|f| f.severity >= threshold));
     Ok(if failing { EXIT_FINDINGS } else { EXIT_CLEAN })
-}
-
-/// The fingerprints of a JSON report written by `--format json`.
-fn read_baseline(path: &Path) -> anyhow::Result<HashSet<String>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the baseline {}", path.display()))?;
-    let report: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a JSON report", path.display()))?;
-    let Some(findings) = report.get("findings").and_then(|f| f.as_array()) else {
-        bail!(
-            "{}: not a lockscan JSON report (no `findings` array)",
-            path.display()
-        );
-    };
-    findings
-        .iter()
-        .map(|finding| {
-            finding
-                .get("fingerprint")
-                .and_then(|f| f.as_str())
-                .map(str::to_owned)
-                .with_context(|| format!("{}: a finding without a fingerprint", path.display()))
-        })
-        .collect()
 }
 
 fn writes_to_stdout(output: Option<&Path>) -> bool {

@@ -1,6 +1,7 @@
 //! Tests of the `lockscan` binary: one test binary, with helper modules (ripgrep style).
 
 mod analyze;
+mod baseline;
 mod config;
 mod formats;
 mod run;
