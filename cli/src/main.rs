@@ -9,7 +9,8 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use lockscan::Severity;
 use lockscan::analysis::{Analysis, Replay, ReplayOptions};
-use lockscan::report::{OutputFormat, Summary};
+use lockscan::report::github::StepSummaryRenderer;
+use lockscan::report::{OutputFormat, Render, Summary};
 use lockscan::trace::{InputFormat, TraceReader};
 
 mod baseline;
@@ -22,6 +23,9 @@ const EXIT_CLEAN: u8 = 0;
 const EXIT_FINDINGS: u8 = 1;
 /// Exit code: usage, I/O or parse error.
 const EXIT_ERROR: u8 = 2;
+
+/// The variable GitHub Actions sets to the file a step appends its Markdown summary to.
+const STEP_SUMMARY_ENV: &str = "GITHUB_STEP_SUMMARY";
 
 /// How many unreadable lines of one trace are shown before the rest are only counted.
 const MAX_ERRORS_SHOWN: usize = 20;
@@ -79,7 +83,8 @@ struct AnalyzeArgs {
 /// What to report and how: shared by `analyze` and `run`.
 #[derive(Debug, Args)]
 struct ReportArgs {
-    /// The report format.
+    /// The report format. With `github`, a Markdown summary is also appended to the file
+    /// GITHUB_STEP_SUMMARY names, when it is set.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     format: FormatArg,
 
@@ -356,6 +361,9 @@ fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<u8> {
         .render(&findings, &summary, &mut out)
         .and_then(|()| out.flush())
         .context("cannot write the report")?;
+    if args.format == FormatArg::Github {
+        append_step_summary(&findings, &summary)?;
+    }
 
     if summary.trace_errors > 0 {
         return Ok(EXIT_ERROR);
@@ -368,6 +376,30 @@ fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<u8> {
             .threshold()
             .is_some_and(|threshold| findings.iter().any(|f| f.severity >= threshold));
     Ok(if failing { EXIT_FINDINGS } else { EXIT_CLEAN })
+}
+
+/// Appends the Markdown job summary to the file GitHub Actions names in `GITHUB_STEP_SUMMARY`,
+/// when it names one.
+fn append_step_summary(findings: &[lockscan::Finding], summary: &Summary) -> anyhow::Result<()> {
+    let Some(path) = std::env::var_os(STEP_SUMMARY_ENV).filter(|p| !p.is_empty()) else {
+        return Ok(());
+    };
+    let path = PathBuf::from(path);
+    let write = || -> io::Result<()> {
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&path)?;
+        let mut out = BufWriter::new(file);
+        StepSummaryRenderer.render(findings, summary, &mut out)?;
+        out.flush()
+    };
+    write().with_context(|| {
+        format!(
+            "cannot append the job summary to {} ({STEP_SUMMARY_ENV})",
+            path.display()
+        )
+    })
 }
 
 fn writes_to_stdout(output: Option<&Path>) -> bool {
