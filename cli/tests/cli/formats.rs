@@ -193,8 +193,18 @@ fn github_escapes_names_and_files_in_workflow_commands() {
     let run = lockscan(&["analyze", "--format", "github", &trace]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let lines: Vec<&str> = run.stdout.lines().collect();
-    assert_eq!(lines.len(), 2, "one annotation and the summary: {}", run.stdout);
-    let (command, data) = lines[0].split_once("::").unwrap().1.split_once("::").unwrap();
+    assert_eq!(
+        lines.len(),
+        2,
+        "one annotation and the summary: {}",
+        run.stdout
+    );
+    let (command, data) = lines[0]
+        .split_once("::")
+        .unwrap()
+        .1
+        .split_once("::")
+        .unwrap();
     assert_eq!(
         command,
         "error file=src/we%3Aird%2Cname.rs,line=2,col=1,title=lockscan potential-deadlock"

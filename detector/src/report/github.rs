@@ -3,9 +3,8 @@
 
 use std::io::{self, Write};
 
-use super::{Counts, Render, Summary};
+use super::{Counts, Render, Summary, first_site};
 use crate::finding::{Finding, Severity};
-use crate::site::Site;
 
 /// Renders workflow commands.
 #[derive(Clone, Copy, Debug, Default)]
@@ -15,16 +14,6 @@ pub struct GithubRenderer;
 /// severity, locks or variables, first site), and the totals.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StepSummaryRenderer;
-
-/// The site an annotation or summary row points at: the finding's own, else the first edge's
-/// target, else a data race's first access.
-fn first_site(finding: &Finding) -> Option<&Site> {
-    finding
-        .site
-        .as_ref()
-        .or_else(|| finding.edges.first().and_then(|e| e.to_site.as_ref()))
-        .or_else(|| finding.vars.iter().find_map(|v| v.site.as_ref()))
-}
 
 /// Escapes text for a Markdown table cell: one line, and no character that Markdown or the
 /// table would read as syntax (`|` ends a cell, `<` starts HTML, `` ` `` a code span...).
