@@ -6,4 +6,5 @@ mod config;
 mod formats;
 mod run;
 mod sarif_schema;
+mod snapshots;
 mod util;

@@ -130,6 +130,18 @@ pub fn gated() -> String {
     ])
 }
 
+/// Two threads each holding one lock and requesting the other when the trace ends: a deadlock.
+pub fn deadlock() -> String {
+    jsonl(&[
+        r#"{"type":"lock","lock":1,"kind":"mutex","name":"from"}"#,
+        r#"{"type":"lock","lock":2,"kind":"mutex","name":"to"}"#,
+        r#"{"type":"acquire","tid":1,"lock":1,"site":"src/transfer.rs:10:5"}"#,
+        r#"{"type":"acquire","tid":2,"lock":2,"site":"src/transfer.rs:20:5"}"#,
+        r#"{"type":"request","tid":1,"lock":2,"site":"src/transfer.rs:11:5"}"#,
+        r#"{"type":"request","tid":2,"lock":1,"site":"src/transfer.rs:21:5"}"#,
+    ])
+}
+
 /// Two threads writing a tracked variable with nothing ordering them: a data race.
 pub fn race() -> String {
     jsonl(&[
