@@ -4,6 +4,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::rc::Rc;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -15,6 +16,7 @@ use lockscan::trace::{InputFormat, TraceReader};
 
 mod baseline;
 mod config;
+mod progress;
 mod run;
 
 /// Exit code: no finding at or above `--fail-on`.
@@ -261,10 +263,21 @@ fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<u8> {
     let mut diagnostics = stderr.lock();
     for input in &inputs {
         let name = input.name();
+        let mut progress = None;
         let reader: Box<dyn BufRead> = match input {
             Input::Stdin => Box::new(BufReader::with_capacity(1 << 16, io::stdin().lock())),
             Input::File(path) => match File::open(path) {
-                Ok(file) => Box::new(BufReader::with_capacity(1 << 16, file)),
+                Ok(file) => {
+                    let size = file.metadata().map_or(0, |m| m.len());
+                    match progress::for_file(&name, size) {
+                        Some(line) => {
+                            progress = Some(Rc::clone(&line));
+                            let reader = progress::ProgressReader::new(file, line);
+                            Box::new(BufReader::with_capacity(1 << 16, reader))
+                        }
+                        None => Box::new(BufReader::with_capacity(1 << 16, file)),
+                    }
+                }
                 Err(err) => {
                     writeln!(diagnostics, "error: {name}: cannot open: {err}")?;
                     summary.trace_errors += 1;
@@ -284,10 +297,16 @@ fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<u8> {
         let result = Replay::new(options.clone()).run(&mut reader, |err| {
             errors += 1;
             if errors <= MAX_ERRORS_SHOWN {
+                if let Some(line) = &progress {
+                    line.clear();
+                }
                 // Diagnostics going nowhere (a closed stderr) must not stop the analysis.
                 let _ = writeln!(diagnostics, "error: {err}");
             }
         });
+        if let Some(line) = progress.take() {
+            line.clear();
+        }
         if errors > MAX_ERRORS_SHOWN {
             writeln!(
                 diagnostics,
