@@ -78,17 +78,14 @@ struct Allow {
 }
 
 impl Allow {
-    fn allows(&self, finding: &Finding) -> bool {
-        finding.kind == self.kind
-            && finding.locks.iter().cloned().collect::<BTreeSet<_>>() == self.locks
-            && self.vars.as_ref().is_none_or(|vars| {
-                finding
-                    .vars
-                    .iter()
-                    .map(|access| access.var.clone())
-                    .collect::<BTreeSet<_>>()
-                    == *vars
-            })
+    /// Whether this entry allows a finding of `kind` with these lock and variable sets.
+    fn allows(&self, kind: FindingKind, locks: &BTreeSet<&str>, vars: &BTreeSet<&str>) -> bool {
+        let same = |ours: &BTreeSet<String>, theirs: &BTreeSet<&str>| {
+            ours.iter().map(String::as_str).eq(theirs.iter().copied())
+        };
+        kind == self.kind
+            && same(&self.locks, locks)
+            && self.vars.as_ref().is_none_or(|ours| same(ours, vars))
     }
 }
 
@@ -184,10 +181,12 @@ impl Suppressions {
     pub(crate) fn apply(&mut self, findings: &mut Vec<Finding>) -> usize {
         let before = findings.len();
         findings.retain(|finding| {
+            let locks: BTreeSet<&str> = finding.locks.iter().map(String::as_str).collect();
+            let vars: BTreeSet<&str> = finding.vars.iter().map(|v| v.var.as_str()).collect();
             let mut allowed = false;
             // Every entry that allows it is used, so a duplicate is not reported as unused.
             for allow in &mut self.allows {
-                if allow.allows(finding) {
+                if allow.allows(finding.kind, &locks, &vars) {
                     allow.matched += 1;
                     allowed = true;
                 }

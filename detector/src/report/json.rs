@@ -274,6 +274,39 @@ mod tests {
     }
 
     #[test]
+    fn suppressions_are_counted_and_unused_ones_listed() {
+        let summary = Summary {
+            suppressed: 2,
+            unused_suppressions: vec![crate::report::UnusedSuppression {
+                config: "lockscan.toml".into(),
+                entry: 3,
+                line: 11,
+                kind: crate::FindingKind::Deadlock,
+                locks: vec!["a".into(), "b".into()],
+                vars: Vec::new(),
+            }],
+            ..Summary::default()
+        };
+        let mut out = Vec::new();
+        JsonRenderer.render(&[], &summary, &mut out).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(value["summary"]["suppressed"], 2);
+        assert_eq!(
+            value["unused_suppressions"],
+            serde_json::json!([{
+                "config": "lockscan.toml", "entry": 3, "line": 11, "kind": "deadlock",
+                "locks": ["a", "b"], "vars": []
+            }])
+        );
+        let mut out = Vec::new();
+        JsonRenderer
+            .render(&[], &Summary::default(), &mut out)
+            .unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(value["unused_suppressions"], serde_json::json!([]));
+    }
+
+    #[test]
     fn a_data_race_lists_both_accesses() {
         let mut race = Finding::new(crate::FindingKind::DataRace, "data race on `balance`");
         race.vars = ["t1", "t2"]
