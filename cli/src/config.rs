@@ -114,8 +114,11 @@ impl Suppressions {
 
     /// Reads the configuration `text`, called `config` in errors and warnings.
     pub(crate) fn parse(config: &str, text: &str) -> Result<Suppressions, ConfigError> {
-        let line_of =
-            |span: Range<usize>| text[..span.start.min(text.len())].matches('\n').count() + 1;
+        // Bytes, not a `str` slice: an offset inside a character must not panic.
+        let line_of = |span: Range<usize>| {
+            let before = &text.as_bytes()[..span.start.min(text.len())];
+            before.iter().filter(|&&b| b == b'\n').count() + 1
+        };
         let file: wire::ConfigFile = toml::from_str(text).map_err(|err| ConfigError::Syntax {
             config: config.to_owned(),
             line: err.span().map(line_of),
@@ -358,6 +361,16 @@ reason = "a statistic; torn reads are fine"
             error(vars).ends_with("`data-race` entries only"),
             "{}",
             error(vars)
+        );
+    }
+
+    #[test]
+    fn errors_after_multibyte_text_still_get_their_line() {
+        let text = "# ünïcödé\n[[allow]]\nkind = \"dëadlock\"\nlocks = [\"ä\"]\nreason = \"r\"\n";
+        assert!(
+            error(text).starts_with("c.toml:3: [[allow]] entry 1: unknown kind"),
+            "{}",
+            error(text)
         );
     }
 
