@@ -218,17 +218,7 @@ impl Suppressions {
 
 /// The warning for an entry that matched nothing.
 pub(crate) fn unused_warning(unused: &UnusedSuppression) -> String {
-    let mut what = format!("{}", unused.kind);
-    if !unused.locks.is_empty() {
-        what.push_str(&format!(", locks `{}`", unused.locks.join("`, `")));
-    }
-    if !unused.vars.is_empty() {
-        what.push_str(&format!(", vars `{}`", unused.vars.join("`, `")));
-    }
-    format!(
-        "{}:{}: [[allow]] entry {} ({what}) matched no finding; remove it if the bug is fixed",
-        unused.config, unused.line, unused.entry
-    )
+    format!("{}:{}: {unused}", unused.config, unused.line)
 }
 
 #[cfg(test)]

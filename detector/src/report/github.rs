@@ -80,6 +80,17 @@ impl Render for GithubRenderer {
                 escape_data(text.trim_end())
             )?;
         }
+        // A stale suppression, on its line of the configuration.
+        for unused in &summary.unused_suppressions {
+            writeln!(
+                out,
+                "::warning file={},line={},title={}::{}",
+                escape_property(&unused.config),
+                unused.line,
+                escape_property("lockscan unused suppression"),
+                escape_data(&unused.to_string())
+            )?;
+        }
         let counts = Counts::of(findings);
         writeln!(
             out,
@@ -154,6 +165,16 @@ impl Render for StepSummaryRenderer {
                 plural(summary.suppressed, "finding", "findings")
             ));
         }
+        if !summary.unused_suppressions.is_empty() {
+            totals.push_str(&format!(
+                "; {} that matched nothing",
+                plural(
+                    summary.unused_suppressions.len(),
+                    "suppression",
+                    "suppressions"
+                )
+            ));
+        }
         writeln!(out, "Analyzed {totals}.")?;
         writeln!(out)
     }
@@ -207,6 +228,37 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "### lockscan: no findings\n\nAnalyzed 0 traces (0 events).\n\n"
+        );
+    }
+
+    #[test]
+    fn an_unused_suppression_is_a_warning_on_its_line() {
+        let summary = Summary {
+            unused_suppressions: vec![crate::report::UnusedSuppression {
+                config: "ci/lock,scan.toml".into(),
+                entry: 2,
+                line: 7,
+                kind: crate::FindingKind::DataRace,
+                locks: Vec::new(),
+                vars: vec!["hits".into()],
+            }],
+            ..Summary::default()
+        };
+        let mut out = Vec::new();
+        GithubRenderer.render(&[], &summary, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text.lines().next().unwrap(),
+            "::warning file=ci/lock%2Cscan.toml,line=7,title=lockscan unused suppression::\
+             [[allow]] entry 2 (data-race, vars `hits`) matched no finding; remove it if the \
+             bug is fixed"
+        );
+        let mut out = Vec::new();
+        StepSummaryRenderer.render(&[], &summary, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("Analyzed 0 traces (0 events); 1 suppression that matched nothing."),
+            "{text}"
         );
     }
 

@@ -83,6 +83,20 @@ impl Counts {
     }
 }
 
+impl fmt::Display for UnusedSuppression {
+    /// What the entry allows, and that it allowed nothing; the file and line are not part of it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[[allow]] entry {} ({}", self.entry, self.kind)?;
+        if !self.locks.is_empty() {
+            write!(f, ", locks `{}`", self.locks.join("`, `"))?;
+        }
+        if !self.vars.is_empty() {
+            write!(f, ", vars `{}`", self.vars.join("`, `"))?;
+        }
+        write!(f, ") matched no finding; remove it if the bug is fixed")
+    }
+}
+
 /// The site a finding is reported at: its own, else the first edge's target, else a data
 /// race's first access.
 pub(crate) fn first_site(finding: &Finding) -> Option<&crate::site::Site> {
