@@ -1,18 +1,22 @@
 //! The `lockscan` command line tool.
 
-use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::rc::Rc;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use lockscan::Severity;
 use lockscan::analysis::{Analysis, Replay, ReplayOptions};
-use lockscan::report::{OutputFormat, Summary};
+use lockscan::report::github::StepSummaryRenderer;
+use lockscan::report::{OutputFormat, Render, Summary};
 use lockscan::trace::{InputFormat, TraceReader};
 
+mod baseline;
+mod config;
+mod progress;
 mod run;
 
 /// Exit code: no finding at or above `--fail-on`.
@@ -21,6 +25,9 @@ const EXIT_CLEAN: u8 = 0;
 const EXIT_FINDINGS: u8 = 1;
 /// Exit code: usage, I/O or parse error.
 const EXIT_ERROR: u8 = 2;
+
+/// The variable GitHub Actions sets to the file a step appends its Markdown summary to.
+const STEP_SUMMARY_ENV: &str = "GITHUB_STEP_SUMMARY";
 
 /// How many unreadable lines of one trace are shown before the rest are only counted.
 const MAX_ERRORS_SHOWN: usize = 20;
@@ -34,13 +41,14 @@ Examples:
   lockscan analyze target/lockscan/ --format json --output report.json
   lockscan analyze --fail-on never ../shared/corpus/std/StringBuffer.std
   lockscan analyze --input-format std - < trace.txt
-  lockscan analyze traces/ --format json -o baseline.json     # accept today's findings...
+  lockscan analyze traces/ --write-baseline baseline.json     # accept today's findings...
   lockscan analyze traces/ --baseline baseline.json           # ...and fail only on new ones
+  lockscan analyze traces/ --config ci/lockscan.toml          # [[allow]] suppressions
 
 Exit codes:
-  0  no finding at or above --fail-on
+  0  no finding at or above --fail-on (or --write-baseline accepted them)
   1  findings at or above --fail-on
-  2  usage, I/O or parse error
+  2  usage, I/O, parse or configuration error
 
 A directory is searched recursively for *.std, *.json, *.jsonl and *.ndjson files. When several
 traces are given, locks are also matched across them by name (else class) to find lock-order
@@ -77,7 +85,8 @@ struct AnalyzeArgs {
 /// What to report and how: shared by `analyze` and `run`.
 #[derive(Debug, Args)]
 struct ReportArgs {
-    /// The report format.
+    /// The report format. With `github`, a Markdown summary is also appended to the file
+    /// GITHUB_STEP_SUMMARY names, when it is set.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     format: FormatArg,
 
@@ -98,10 +107,20 @@ struct ReportArgs {
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     color: ColorArg,
 
-    /// A previous `--format json` report: findings with a fingerprint in it are known, not
-    /// shown, and do not fail the run.
+    /// A baseline (from `--write-baseline`) or a previous `--format json` report: findings
+    /// with a fingerprint in it are known, not shown, and do not fail the run.
     #[arg(long, value_name = "FILE")]
     baseline: Option<PathBuf>,
+
+    /// Accept today's findings: write their fingerprints to FILE (for `--baseline`). The
+    /// report still shows them, but they do not fail this run.
+    #[arg(long, value_name = "FILE")]
+    write_baseline: Option<PathBuf>,
+
+    /// The configuration with `[[allow]]` suppressions [default: lockscan.toml in the current
+    /// directory, when there is one].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 
     /// The longest lock-order cycle looked for, in locks.
     #[arg(long, default_value_t = 8, value_name = "N")]
@@ -226,9 +245,10 @@ fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<u8> {
     let inputs = collect_inputs(paths)?;
     // Read first: a wrong baseline path is a usage error, better found before the analysis.
     let baseline = match &args.baseline {
-        Some(path) => Some(read_baseline(path)?),
+        Some(path) => Some(baseline::read(path)?),
         None => None,
     };
+    let mut suppressions = config::Suppressions::load(args.config.as_deref())?;
     let options = ReplayOptions {
         max_cycle_len: args.max_cycle_len.max(2),
         max_cycles: args.max_cycles.max(1),
@@ -243,10 +263,21 @@ fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<u8> {
     let mut diagnostics = stderr.lock();
     for input in &inputs {
         let name = input.name();
+        let mut progress = None;
         let reader: Box<dyn BufRead> = match input {
             Input::Stdin => Box::new(BufReader::with_capacity(1 << 16, io::stdin().lock())),
             Input::File(path) => match File::open(path) {
-                Ok(file) => Box::new(BufReader::with_capacity(1 << 16, file)),
+                Ok(file) => {
+                    let size = file.metadata().map_or(0, |m| m.len());
+                    match progress::for_file(&name, size) {
+                        Some(line) => {
+                            progress = Some(Rc::clone(&line));
+                            let reader = progress::ProgressReader::new(file, line);
+                            Box::new(BufReader::with_capacity(1 << 16, reader))
+                        }
+                        None => Box::new(BufReader::with_capacity(1 << 16, file)),
+                    }
+                }
                 Err(err) => {
                     writeln!(diagnostics, "error: {name}: cannot open: {err}")?;
                     summary.trace_errors += 1;
@@ -266,10 +297,16 @@ fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<u8> {
         let result = Replay::new(options.clone()).run(&mut reader, |err| {
             errors += 1;
             if errors <= MAX_ERRORS_SHOWN {
+                if let Some(line) = &progress {
+                    line.clear();
+                }
                 // Diagnostics going nowhere (a closed stderr) must not stop the analysis.
                 let _ = writeln!(diagnostics, "error: {err}");
             }
         });
+        if let Some(line) = progress.take() {
+            line.clear();
+        }
         if errors > MAX_ERRORS_SHOWN {
             writeln!(
                 diagnostics,
@@ -294,6 +331,26 @@ fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<u8> {
     }
     summary.complete &= analysis.complete;
     let mut findings = analysis.finish();
+    // Suppressions first: a finding both allowed and baselined counts as allowed, so its entry
+    // is not reported as unused.
+    if let Some(suppressions) = &mut suppressions {
+        summary.suppressed = suppressions.apply(&mut findings);
+        summary.unused_suppressions = suppressions.unused();
+        for unused in &summary.unused_suppressions {
+            writeln!(diagnostics, "warning: {}", config::unused_warning(unused))?;
+        }
+    }
+    // Written before the old baseline filters anything: the new file holds every finding that
+    // is not suppressed, so rewriting it also forgets the fixed ones.
+    if let Some(path) = &args.write_baseline {
+        let written = baseline::write(path, &findings)?;
+        writeln!(
+            diagnostics,
+            "lockscan: {}: {written} finding{} accepted",
+            path.display(),
+            if written == 1 { "" } else { "s" }
+        )?;
+    }
     if let Some(known) = &baseline {
         let before = findings.len();
         findings.retain(|finding| !known.contains(&finding.fingerprint()));
@@ -323,39 +380,45 @@ fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<u8> {
         .render(&findings, &summary, &mut out)
         .and_then(|()| out.flush())
         .context("cannot write the report")?;
+    if args.format == FormatArg::Github {
+        append_step_summary(&findings, &summary)?;
+    }
 
     if summary.trace_errors > 0 {
         return Ok(EXIT_ERROR);
     }
-    let failing = args
-        .fail_on
-        .threshold()
-        .is_some_and(|threshold| findings.iter().any(|f| f.severity >= threshold));
+    // The findings just written to a baseline are accepted: as `--baseline` with that file
+    // would, they do not fail the run.
+    let failing = args.write_baseline.is_none()
+        && args
+            .fail_on
+            .threshold()
+            .is_some_and(|threshold| findings.iter().any(|f| f.severity >= threshold));
     Ok(if failing { EXIT_FINDINGS } else { EXIT_CLEAN })
 }
 
-/// The fingerprints of a JSON report written by `--format json`.
-fn read_baseline(path: &Path) -> anyhow::Result<HashSet<String>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the baseline {}", path.display()))?;
-    let report: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a JSON report", path.display()))?;
-    let Some(findings) = report.get("findings").and_then(|f| f.as_array()) else {
-        bail!(
-            "{}: not a lockscan JSON report (no `findings` array)",
-            path.display()
-        );
+/// Appends the Markdown job summary to the file GitHub Actions names in `GITHUB_STEP_SUMMARY`,
+/// when it names one.
+fn append_step_summary(findings: &[lockscan::Finding], summary: &Summary) -> anyhow::Result<()> {
+    let Some(path) = std::env::var_os(STEP_SUMMARY_ENV).filter(|p| !p.is_empty()) else {
+        return Ok(());
     };
-    findings
-        .iter()
-        .map(|finding| {
-            finding
-                .get("fingerprint")
-                .and_then(|f| f.as_str())
-                .map(str::to_owned)
-                .with_context(|| format!("{}: a finding without a fingerprint", path.display()))
-        })
-        .collect()
+    let path = PathBuf::from(path);
+    let write = || -> io::Result<()> {
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&path)?;
+        let mut out = BufWriter::new(file);
+        StepSummaryRenderer.render(findings, summary, &mut out)?;
+        out.flush()
+    };
+    write().with_context(|| {
+        format!(
+            "cannot append the job summary to {} ({STEP_SUMMARY_ENV})",
+            path.display()
+        )
+    })
 }
 
 fn writes_to_stdout(output: Option<&Path>) -> bool {

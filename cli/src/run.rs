@@ -22,9 +22,11 @@ LOCKSCAN_ON_FINDING=collect unless it is set already, so that the analysis, not 
 test, reports the findings. Then every trace in the folder is analyzed together.
 
 Exit codes: the command's own, when it failed; otherwise those of `lockscan analyze`:
-  0  no finding at or above --fail-on
+  0  no finding at or above --fail-on (or --write-baseline accepted them)
   1  findings at or above --fail-on
-  2  usage, I/O or parse error (or the command could not be started)";
+  2  usage, I/O, parse or configuration error (or the command could not be started)
+
+Suppressions come from lockscan.toml in the current directory, or --config FILE.";
 
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {

@@ -143,3 +143,74 @@ fn no_color_is_honoured_by_auto() {
     assert!(run(&[("NO_COLOR", "1")], "always"));
     assert!(!run(&[("CLICOLOR_FORCE", "1")], "never"));
 }
+
+#[test]
+fn github_appends_a_job_summary_when_github_step_summary_is_set() {
+    let dir = scratch("github_step_summary");
+    let trace = write(&dir, "abba.jsonl", &ab_ba());
+    let summary = write(&dir, "summary.md", "earlier step\n");
+    let run = |format: &str| {
+        let output = lockscan_command()
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .args(["analyze", "--format", format, &trace])
+            .output()
+            .unwrap();
+        Run::from(output)
+    };
+    // Other formats leave the file alone.
+    assert_eq!(run("text").code, 1);
+    assert_eq!(std::fs::read_to_string(&summary).unwrap(), "earlier step\n");
+    let github = run("github");
+    assert_eq!(github.code, 1, "{}", github.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&summary).unwrap(),
+        "earlier step\n\
+         ### lockscan: 1 error, 0 warnings, 0 notes\n\
+         \n\
+         | Kind | Severity | Locks | First site |\n\
+         |---|---|---|---|\n\
+         | potential-deadlock | error | a, b | src/x.rs:2:1 |\n\
+         \n\
+         Analyzed 1 trace (10 events).\n\
+         \n"
+    );
+    // Appended again, not overwritten, by a second step.
+    run("github");
+    let text = std::fs::read_to_string(&summary).unwrap();
+    assert_eq!(text.matches("### lockscan").count(), 2, "{text}");
+}
+
+#[test]
+fn github_escapes_names_and_files_in_workflow_commands() {
+    let dir = scratch("github_escaping");
+    // Lock names with the characters workflow commands give meaning to, and a file name with
+    // `:` and `,`, which delimit properties.
+    let trace = ab_ba()
+        .replace(r#""name":"a""#, r#""name":"50%\r\nx""#)
+        .replace(r#""name":"b""#, r#""name":"y::z,w""#)
+        .replace("src/x.rs:2:1", "src/we:ird,name.rs:2:1");
+    let trace = write(&dir, "t.jsonl", &trace);
+    let run = lockscan(&["analyze", "--format", "github", &trace]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "one annotation and the summary: {}",
+        run.stdout
+    );
+    let (command, data) = lines[0]
+        .split_once("::")
+        .unwrap()
+        .1
+        .split_once("::")
+        .unwrap();
+    assert_eq!(
+        command,
+        "error file=src/we%3Aird%2Cname.rs,line=2,col=1,title=lockscan potential-deadlock"
+    );
+    assert!(data.contains("`50%25%0D%0Ax`"), "{data}");
+    // In the message, `:` and `,` are data and stay as they are.
+    assert!(data.contains("`y::z,w`"), "{data}");
+    assert!(!data.contains('\r'), "{data:?}");
+}

@@ -1,7 +1,11 @@
 //! Tests of the `lockscan` binary: one test binary, with helper modules (ripgrep style).
 
 mod analyze;
+mod baseline;
+mod config;
 mod formats;
+mod progress;
 mod run;
 mod sarif_schema;
+mod snapshots;
 mod util;

@@ -76,6 +76,7 @@ fn sarif_output_is_valid_against_the_2_1_0_schema() {
             write(&dir, "wait.jsonl", &wait_holding()),
         ),
         ("gated cycle", write(&dir, "gated.jsonl", &gated())),
+        ("data race", write(&dir, "race.jsonl", &race())),
     ];
     // Corpus traces give every other kind: a deadlock, races, inversions, misuse.
     for trace in [
@@ -93,4 +94,9 @@ fn sarif_output_is_valid_against_the_2_1_0_schema() {
         assert_eq!(run.code, 0, "{what}: {}", run.stderr);
         assert_valid(&validator, what, &run.stdout);
     }
+    // The validation covered thread flows: the fixtures' sites have files.
+    let run = lockscan(&["analyze", "--format", "sarif", &inputs[0].1]);
+    let log: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let flows = &log["runs"][0]["results"][0]["codeFlows"][0]["threadFlows"];
+    assert_eq!(flows.as_array().map(Vec::len), Some(2), "{}", run.stdout);
 }

@@ -29,13 +29,26 @@ pub fn lockscan(args: &[&str]) -> Run {
 
 /// Runs `lockscan` with `args` and `stdin`.
 pub fn lockscan_with_stdin(args: &[&str], stdin: &str) -> Run {
+    let mut command = lockscan_command();
+    command.args(args).write_stdin(stdin);
+    command.output().expect("lockscan runs").into()
+}
+
+/// Runs `lockscan` with `args` in the directory `dir` (where it looks for `lockscan.toml`).
+pub fn lockscan_in(dir: &Path, args: &[&str]) -> Run {
+    let mut command = lockscan_command();
+    command.current_dir(dir).args(args);
+    command.output().expect("lockscan runs").into()
+}
+
+/// The `lockscan` command, with the color and GitHub variables unset.
+pub fn lockscan_command() -> assert_cmd::Command {
     let mut command = cargo_bin_cmd!("lockscan");
     command
         .env_remove("NO_COLOR")
         .env_remove("CLICOLOR_FORCE")
-        .args(args)
-        .write_stdin(stdin);
-    command.output().expect("lockscan runs").into()
+        .env_remove("GITHUB_STEP_SUMMARY");
+    command
 }
 
 /// A file of the shared corpus, or `None` (with a message) when the corpus is absent.
@@ -120,5 +133,26 @@ pub fn gated() -> String {
         r#"{"type":"acquire","tid":2,"lock":9}"#,
         r#"{"type":"acquire","tid":2,"lock":2}"#,
         r#"{"type":"acquire","tid":2,"lock":1}"#,
+    ])
+}
+
+/// Two threads each holding one lock and requesting the other when the trace ends: a deadlock.
+pub fn deadlock() -> String {
+    jsonl(&[
+        r#"{"type":"lock","lock":1,"kind":"mutex","name":"from"}"#,
+        r#"{"type":"lock","lock":2,"kind":"mutex","name":"to"}"#,
+        r#"{"type":"acquire","tid":1,"lock":1,"site":"src/transfer.rs:10:5"}"#,
+        r#"{"type":"acquire","tid":2,"lock":2,"site":"src/transfer.rs:20:5"}"#,
+        r#"{"type":"request","tid":1,"lock":2,"site":"src/transfer.rs:11:5"}"#,
+        r#"{"type":"request","tid":2,"lock":1,"site":"src/transfer.rs:21:5"}"#,
+    ])
+}
+
+/// Two threads writing a tracked variable with nothing ordering them: a data race.
+pub fn race() -> String {
+    jsonl(&[
+        r#"{"type":"var","var":1,"name":"balance","site":"src/bank.rs:5:9"}"#,
+        r#"{"type":"write","tid":1,"var":1,"site":"src/bank.rs:20:9"}"#,
+        r#"{"type":"write","tid":2,"var":1,"site":"src/bank.rs:30:9"}"#,
     ])
 }

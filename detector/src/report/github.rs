@@ -1,13 +1,36 @@
-//! GitHub Actions workflow commands: one annotation per finding (`::error file=...::message`).
+//! GitHub Actions: workflow commands, one annotation per finding (`::error file=...::message`),
+//! and a Markdown job summary for the file `GITHUB_STEP_SUMMARY` names.
 
 use std::io::{self, Write};
 
-use super::{Counts, Render, Summary};
+use super::{Counts, Render, Summary, first_site};
 use crate::finding::{Finding, Severity};
 
 /// Renders workflow commands.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GithubRenderer;
+
+/// Renders the Markdown job summary: a heading with the counts, a table of the findings (kind,
+/// severity, locks or variables, first site), and the totals.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StepSummaryRenderer;
+
+/// Escapes text for a Markdown table cell: one line, and no character that Markdown or the
+/// table would read as syntax (`|` ends a cell, `<` starts HTML, `` ` `` a code span...).
+pub fn escape_markdown(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\r' | '\n' => escaped.push(' '),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '~' | '&' | '#' | '!' => {
+                escaped.push('\\');
+                escaped.push(c);
+            }
+            _ => escaped.push(c),
+        }
+    }
+    escaped
+}
 
 /// Escapes a command's message (the part after `::`).
 pub fn escape_data(text: &str) -> String {
@@ -35,11 +58,7 @@ impl Render for GithubRenderer {
                 Severity::Note => "notice",
             };
             let mut properties = Vec::new();
-            let site = finding
-                .site
-                .as_ref()
-                .or_else(|| finding.edges.first().and_then(|e| e.to_site.as_ref()));
-            if let Some(site) = site
+            if let Some(site) = first_site(finding)
                 && let (Some(file), Some(line)) = (site.file(), site.line())
             {
                 properties.push(format!("file={}", escape_property(file)));
@@ -61,6 +80,17 @@ impl Render for GithubRenderer {
                 escape_data(text.trim_end())
             )?;
         }
+        // A stale suppression, on its line of the configuration.
+        for unused in &summary.unused_suppressions {
+            writeln!(
+                out,
+                "::warning file={},line={},title={}::{}",
+                escape_property(&unused.config),
+                unused.line,
+                escape_property("lockscan unused suppression"),
+                escape_data(&unused.to_string())
+            )?;
+        }
         let counts = Counts::of(findings);
         writeln!(
             out,
@@ -68,6 +98,90 @@ impl Render for GithubRenderer {
             counts.errors, counts.warnings, counts.notes, summary.traces, summary.events
         )
     }
+}
+
+impl Render for StepSummaryRenderer {
+    fn render(
+        &self,
+        findings: &[Finding],
+        summary: &Summary,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        let counts = Counts::of(findings);
+        if findings.is_empty() {
+            writeln!(out, "### lockscan: no findings")?;
+        } else {
+            writeln!(
+                out,
+                "### lockscan: {}, {}, {}",
+                plural(counts.errors, "error", "errors"),
+                plural(counts.warnings, "warning", "warnings"),
+                plural(counts.notes, "note", "notes"),
+            )?;
+            writeln!(out)?;
+            writeln!(out, "| Kind | Severity | Locks | First site |")?;
+            writeln!(out, "|---|---|---|---|")?;
+            for finding in findings {
+                let names: Vec<&str> = if finding.locks.is_empty() {
+                    let mut vars: Vec<&str> = finding.vars.iter().map(|v| v.var.as_str()).collect();
+                    vars.sort_unstable();
+                    vars.dedup();
+                    vars
+                } else {
+                    finding.locks.iter().map(String::as_str).collect()
+                };
+                let site = first_site(finding).map_or_else(String::new, ToString::to_string);
+                writeln!(
+                    out,
+                    "| {} | {} | {} | {} |",
+                    finding.kind,
+                    finding.severity,
+                    escape_markdown(&names.join(", ")),
+                    escape_markdown(&site),
+                )?;
+            }
+        }
+        writeln!(out)?;
+        let mut totals = format!(
+            "{} ({})",
+            plural(summary.traces, "trace", "traces"),
+            plural(summary.events as usize, "event", "events")
+        );
+        if summary.trace_errors > 0 {
+            totals.push_str(&format!(
+                "; {}",
+                plural(summary.trace_errors, "unreadable line", "unreadable lines")
+            ));
+        }
+        if summary.baselined > 0 {
+            totals.push_str(&format!(
+                "; {} in the baseline not shown",
+                plural(summary.baselined, "finding", "findings")
+            ));
+        }
+        if summary.suppressed > 0 {
+            totals.push_str(&format!(
+                "; {} suppressed",
+                plural(summary.suppressed, "finding", "findings")
+            ));
+        }
+        if !summary.unused_suppressions.is_empty() {
+            totals.push_str(&format!(
+                "; {} that matched nothing",
+                plural(
+                    summary.unused_suppressions.len(),
+                    "suppression",
+                    "suppressions"
+                )
+            ));
+        }
+        writeln!(out, "Analyzed {totals}.")?;
+        writeln!(out)
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 #[cfg(test)]
@@ -79,6 +193,82 @@ mod tests {
     fn escaping_follows_the_workflow_command_rules() {
         assert_eq!(escape_data("50% a\nb\r"), "50%25 a%0Ab%0D");
         assert_eq!(escape_property("a:b,c%"), "a%3Ab%2Cc%25");
+    }
+
+    #[test]
+    fn the_step_summary_is_a_markdown_table() {
+        let mut misuse = testing::misuse();
+        misuse.locks = vec!["a|b".into(), "<c>".into()];
+        let summary = Summary {
+            traces: 2,
+            events: 30,
+            suppressed: 1,
+            ..Summary::default()
+        };
+        let mut out = Vec::new();
+        StepSummaryRenderer
+            .render(&[testing::cycle(), misuse], &summary, &mut out)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "### lockscan: 2 errors, 0 warnings, 0 notes\n\
+             \n\
+             | Kind | Severity | Locks | First site |\n\
+             |---|---|---|---|\n\
+             | potential-deadlock | error | a, b | src/bank.rs:11:9 |\n\
+             | api-misuse | error | a\\|b, \\<c\\> | 17 |\n\
+             \n\
+             Analyzed 2 traces (30 events); 1 finding suppressed.\n\
+             \n"
+        );
+        let mut out = Vec::new();
+        StepSummaryRenderer
+            .render(&[], &Summary::default(), &mut out)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "### lockscan: no findings\n\nAnalyzed 0 traces (0 events).\n\n"
+        );
+    }
+
+    #[test]
+    fn an_unused_suppression_is_a_warning_on_its_line() {
+        let summary = Summary {
+            unused_suppressions: vec![crate::report::UnusedSuppression {
+                config: "ci/lock,scan.toml".into(),
+                entry: 2,
+                line: 7,
+                kind: crate::FindingKind::DataRace,
+                locks: Vec::new(),
+                vars: vec!["hits".into()],
+            }],
+            ..Summary::default()
+        };
+        let mut out = Vec::new();
+        GithubRenderer.render(&[], &summary, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text.lines().next().unwrap(),
+            "::warning file=ci/lock%2Cscan.toml,line=7,title=lockscan unused suppression::\
+             [[allow]] entry 2 (data-race, vars `hits`) matched no finding; remove it if the \
+             bug is fixed"
+        );
+        let mut out = Vec::new();
+        StepSummaryRenderer.render(&[], &summary, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("Analyzed 0 traces (0 events); 1 suppression that matched nothing."),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn markdown_escaping_keeps_a_cell_one_cell() {
+        assert_eq!(escape_markdown("a|b\nc"), "a\\|b c");
+        assert_eq!(
+            escape_markdown("`x` *y* [z](u)"),
+            "\\`x\\` \\*y\\* \\[z\\](u)"
+        );
     }
 
     #[test]

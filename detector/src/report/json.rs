@@ -27,6 +27,25 @@ pub struct JsonReport<'a> {
     pub findings: Vec<JsonFinding<'a>>,
     /// The totals.
     pub summary: JsonSummary,
+    /// Suppressions that matched no finding.
+    pub unused_suppressions: Vec<JsonUnusedSuppression<'a>>,
+}
+
+/// A suppression that matched no finding.
+#[derive(Debug, Serialize)]
+pub struct JsonUnusedSuppression<'a> {
+    /// The configuration file.
+    pub config: &'a str,
+    /// The entry's number among the `[[allow]]` entries, from 1.
+    pub entry: usize,
+    /// The entry's line.
+    pub line: usize,
+    /// The kind it allows.
+    pub kind: &'static str,
+    /// The lock set it allows.
+    pub locks: &'a [String],
+    /// The variable set it allows.
+    pub vars: &'a [String],
 }
 
 /// One finding.
@@ -122,6 +141,8 @@ pub struct JsonSummary {
     pub complete: bool,
     /// Findings left out because the baseline knew them.
     pub baselined: usize,
+    /// Findings left out because a suppression allows them.
+    pub suppressed: usize,
 }
 
 impl<'a> JsonFinding<'a> {
@@ -173,7 +194,7 @@ impl<'a> JsonVar<'a> {
 
 impl<'a> JsonReport<'a> {
     /// The wire form of a report.
-    pub fn new(findings: &'a [Finding], summary: &Summary) -> Self {
+    pub fn new(findings: &'a [Finding], summary: &'a Summary) -> Self {
         let counts = Counts::of(findings);
         JsonReport {
             version: JSON_VERSION,
@@ -190,7 +211,20 @@ impl<'a> JsonReport<'a> {
                 trace_warnings: summary.trace_warnings,
                 complete: summary.complete,
                 baselined: summary.baselined,
+                suppressed: summary.suppressed,
             },
+            unused_suppressions: summary
+                .unused_suppressions
+                .iter()
+                .map(|unused| JsonUnusedSuppression {
+                    config: &unused.config,
+                    entry: unused.entry,
+                    line: unused.line,
+                    kind: unused.kind.as_str(),
+                    locks: &unused.locks,
+                    vars: &unused.vars,
+                })
+                .collect(),
         }
     }
 }
@@ -237,6 +271,39 @@ mod tests {
         assert_eq!(value["summary"]["findings"], 2);
         assert_eq!(value["summary"]["errors"], 2);
         assert_eq!(value["summary"]["by_kind"]["api-misuse"], 1);
+    }
+
+    #[test]
+    fn suppressions_are_counted_and_unused_ones_listed() {
+        let summary = Summary {
+            suppressed: 2,
+            unused_suppressions: vec![crate::report::UnusedSuppression {
+                config: "lockscan.toml".into(),
+                entry: 3,
+                line: 11,
+                kind: crate::FindingKind::Deadlock,
+                locks: vec!["a".into(), "b".into()],
+                vars: Vec::new(),
+            }],
+            ..Summary::default()
+        };
+        let mut out = Vec::new();
+        JsonRenderer.render(&[], &summary, &mut out).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(value["summary"]["suppressed"], 2);
+        assert_eq!(
+            value["unused_suppressions"],
+            serde_json::json!([{
+                "config": "lockscan.toml", "entry": 3, "line": 11, "kind": "deadlock",
+                "locks": ["a", "b"], "vars": []
+            }])
+        );
+        let mut out = Vec::new();
+        JsonRenderer
+            .render(&[], &Summary::default(), &mut out)
+            .unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(value["unused_suppressions"], serde_json::json!([]));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, Write};
 
-use crate::finding::{Finding, Severity};
+use crate::finding::{Finding, FindingKind, Severity};
 
 /// What was analyzed, for the summary every format ends with.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -31,6 +31,27 @@ pub struct Summary {
     pub complete: bool,
     /// Findings left out because a baseline already knew them.
     pub baselined: usize,
+    /// Findings left out because a configured suppression allows them.
+    pub suppressed: usize,
+    /// Suppressions that matched no finding: stale, or mistyped.
+    pub unused_suppressions: Vec<UnusedSuppression>,
+}
+
+/// A suppression (an `[[allow]]` entry of `lockscan.toml`) that matched no finding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnusedSuppression {
+    /// The configuration file, as it was named.
+    pub config: String,
+    /// The entry's number among the file's `[[allow]]` entries, from 1.
+    pub entry: usize,
+    /// The entry's line in the file, from 1.
+    pub line: usize,
+    /// The kind it allows.
+    pub kind: FindingKind,
+    /// The lock set it allows, sorted.
+    pub locks: Vec<String>,
+    /// The variable set it allows, sorted; empty when the entry names none.
+    pub vars: Vec<String>,
 }
 
 /// Counts of findings by severity and kind.
@@ -60,6 +81,30 @@ impl Counts {
         }
         counts
     }
+}
+
+impl fmt::Display for UnusedSuppression {
+    /// What the entry allows, and that it allowed nothing; the file and line are not part of it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[[allow]] entry {} ({}", self.entry, self.kind)?;
+        if !self.locks.is_empty() {
+            write!(f, ", locks `{}`", self.locks.join("`, `"))?;
+        }
+        if !self.vars.is_empty() {
+            write!(f, ", vars `{}`", self.vars.join("`, `"))?;
+        }
+        write!(f, ") matched no finding; remove it if the bug is fixed")
+    }
+}
+
+/// The site a finding is reported at: its own, else the first edge's target, else a data
+/// race's first access.
+pub(crate) fn first_site(finding: &Finding) -> Option<&crate::site::Site> {
+    finding
+        .site
+        .as_ref()
+        .or_else(|| finding.edges.first().and_then(|e| e.to_site.as_ref()))
+        .or_else(|| finding.vars.iter().find_map(|v| v.site.as_ref()))
 }
 
 /// Renders a report in one format.

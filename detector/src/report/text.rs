@@ -139,6 +139,12 @@ impl Render for TextRenderer {
                 plural(summary.baselined, "finding", "findings")
             ));
         }
+        if summary.suppressed > 0 {
+            trouble.push_str(&format!(
+                "; {} suppressed",
+                plural(summary.suppressed, "finding", "findings")
+            ));
+        }
         if findings.is_empty() {
             writeln!(
                 out,
@@ -203,6 +209,8 @@ mod tests {
             trace_warnings: 3,
             complete: false,
             baselined: 2,
+            suppressed: 1,
+            unused_suppressions: Vec::new(),
         };
         let mut out = Vec::new();
         TextRenderer { color: false }
@@ -211,7 +219,7 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "lockscan: no findings in 2 traces (1 event); 1 unreadable line; 3 trace warnings; \
-             2 findings in the baseline not shown\n\
+             2 findings in the baseline not shown; 1 finding suppressed\n\
              lockscan: the cycle search hit its limits; more cycles may exist\n"
         );
     }
