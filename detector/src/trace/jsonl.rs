@@ -29,6 +29,8 @@ pub struct JsonlReader<R> {
     finished: bool,
     /// Non-blank lines so far, to check the `end` record's count.
     records: u64,
+    /// The `ts_ns` of the record read last.
+    timestamp: Option<u64>,
 }
 
 impl<R: BufRead> JsonlReader<R> {
@@ -42,7 +44,13 @@ impl<R: BufRead> JsonlReader<R> {
             seen_end: false,
             finished: false,
             records: 0,
+            timestamp: None,
         }
+    }
+
+    /// The `ts_ns` of the event returned last, when its record has one.
+    pub fn timestamp(&self) -> Option<u64> {
+        self.timestamp
     }
 
     /// The number of the line read last.
@@ -83,6 +91,7 @@ impl<R: BufRead> JsonlReader<R> {
                 return Err(self.lines.problem(expected, quote(line), cut_short));
             }
         };
+        self.timestamp = record.ts_ns;
         let is_header = record.record_type == "header";
         if !self.seen_header && !is_header {
             self.seen_header = true; // complain once
