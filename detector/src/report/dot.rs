@@ -51,17 +51,17 @@ impl Render for DotRenderer<'_> {
     ) -> io::Result<()> {
         let graph = self.graph;
         let counts = Counts::of(findings);
+        let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
         writeln!(
             out,
-            "// lockscan lock-order graph: {} locks, {} edges, {} cycles marked; {} errors, {} \
-             warnings, {} notes in {} traces",
-            graph.nodes.len(),
-            graph.edges.len(),
-            graph.cycle_count(),
-            counts.errors,
-            counts.warnings,
-            counts.notes,
-            summary.traces
+            "// lockscan lock-order graph: {}, {}, {} marked; {}, {}, {} in {}",
+            count(graph.nodes.len(), "lock"),
+            count(graph.edges.len(), "edge"),
+            count(graph.cycle_count(), "cycle"),
+            count(counts.errors, "error"),
+            count(counts.warnings, "warning"),
+            count(counts.notes, "note"),
+            count(summary.traces, "trace")
         )?;
         for (number, finding) in findings.iter().enumerate() {
             if is_cycle(finding) {
