@@ -2,4 +2,5 @@
 
 mod analyze;
 mod formats;
+mod pictures;
 mod util;
