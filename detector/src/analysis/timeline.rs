@@ -122,8 +122,11 @@ pub struct BlockedWait {
     pub site: Option<Site>,
     /// When it started waiting.
     pub start: Moment,
-    /// When it got the lock; `None` when still blocked at the end of the trace.
+    /// When it ended; `None` when still blocked at the end of the trace.
     pub end: Option<Moment>,
+    /// Whether it ended with the lock acquired; false for a request that gave up (a timed
+    /// lock) and for a wait still blocked at the end.
+    pub acquired: bool,
 }
 
 /// Everything a graph or timeline of one trace shows.
@@ -250,6 +253,23 @@ impl TimelineRecorder {
                 None => self.all_timed = false,
             }
         }
+        if let Some(tid) = event.thread()
+            && let Some(&t) = self.thread_index.get(&tid)
+            && let Some(&w) = self.open_waits.get(&t)
+        {
+            // A blocked thread does nothing else: an event of its own other than the wait's
+            // end (its request or acquisition of that lock) means it gave up waiting.
+            let lock = self.waits[w].lock;
+            let own_lock = |id: &LockId| self.lock_index.get(id) == Some(&lock);
+            let goes_on = match event {
+                Event::Request { lock: l, .. } | Event::Acquire { lock: l, .. } => own_lock(l),
+                _ => false,
+            };
+            if !goes_on {
+                self.open_waits.remove(&t);
+                self.waits[w].end = Some(now);
+            }
+        }
         match event {
             Event::Thread { tid, .. } => {
                 self.thread(*tid);
@@ -284,6 +304,7 @@ impl TimelineRecorder {
                     site: site.clone(),
                     start: now,
                     end: None,
+                    acquired: false,
                 });
             }
             Event::Acquire {
@@ -299,6 +320,7 @@ impl TimelineRecorder {
                 {
                     self.open_waits.remove(&t);
                     self.waits[w].end = Some(now);
+                    self.waits[w].acquired = true;
                 }
                 if let Some(open) = self.open_holds.get_mut(&(t, l)) {
                     open.count += 1;
@@ -368,6 +390,7 @@ impl TimelineRecorder {
                     site: site.clone(),
                     start: now,
                     end: None,
+                    acquired: false,
                 });
             }
             Event::Spawn { tid, child, .. } | Event::Join { tid, child, .. } => {
@@ -393,5 +416,101 @@ impl TimelineRecorder {
         } else {
             Clock::Events
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::picture::tests::picture;
+
+    #[test]
+    fn holds_run_from_acquisition_to_release_in_event_numbers() {
+        // Events 1-9 declare the locks and threads; the steps are events 10 on.
+        let (picture, _) = picture("acq 1 1; acq 1 2; rel 1 2; rel 1 1");
+        assert_eq!(picture.clock, Clock::Events);
+        let spans: Vec<(usize, u64, Option<u64>)> = picture
+            .holds
+            .iter()
+            .map(|h| (h.lock, h.start.event, h.end.map(|m| m.event)))
+            .collect();
+        assert_eq!(spans, [(0, 10, Some(13)), (1, 11, Some(12))]);
+        assert_eq!(
+            picture.holds[0].site.as_ref().unwrap().to_string(),
+            "src/x.rs:1:5"
+        );
+        assert_eq!(picture.threads[0].name, "t1");
+        assert_eq!(picture.end.event, 13);
+    }
+
+    #[test]
+    fn a_request_is_a_wait_until_the_acquisition() {
+        let (picture, _) = picture("acq 2 2; req 1 2; rel 2 2; acq 1 2");
+        assert_eq!(picture.waits.len(), 1);
+        let wait = &picture.waits[0];
+        assert_eq!((wait.thread, wait.lock), (0, 1));
+        assert_eq!(
+            (wait.start.event, wait.end.map(|m| m.event)),
+            (11, Some(13))
+        );
+        assert!(wait.acquired);
+        assert_eq!(wait.waiting_for, WaitFor::Lock);
+    }
+
+    #[test]
+    fn a_thread_that_goes_on_without_the_lock_gave_up() {
+        let (picture, _) = picture("acq 1 1; acq 2 2; req 1 2; rel 1 1");
+        let wait = &picture.waits[0];
+        assert_eq!(wait.end.map(|m| m.event), Some(13));
+        assert!(!wait.acquired);
+    }
+
+    #[test]
+    fn what_lasts_to_the_end_stays_open() {
+        let (picture, _) = picture("acq 1 1; acq 2 2; req 1 2; req 2 1");
+        assert!(picture.holds.iter().all(|h| h.end.is_none()));
+        assert!(picture.waits.iter().all(|w| w.end.is_none() && !w.acquired));
+    }
+
+    #[test]
+    fn re_acquiring_a_held_lock_is_one_hold() {
+        let mut recorder = TimelineRecorder::new();
+        let acquire = Event::Acquire {
+            tid: ThreadId(1),
+            lock: LockId(1),
+            mode: Mode::Exclusive,
+            try_lock: false,
+            site: None,
+        };
+        let release = Event::Release {
+            tid: ThreadId(1),
+            lock: LockId(1),
+            mode: Mode::Exclusive,
+            site: None,
+        };
+        let kind = |_| LockKind::Reentrant;
+        for (number, event) in [&acquire, &acquire, &release, &release].iter().enumerate() {
+            recorder.event(event, number as u64 + 1, kind);
+        }
+        assert_eq!(recorder.holds.len(), 1);
+        assert_eq!(recorder.holds[0].end.map(|m| m.event), Some(4));
+    }
+
+    #[test]
+    fn timestamps_are_the_clock_only_when_every_lock_event_has_one() {
+        let mut recorder = TimelineRecorder::new();
+        let acquire = Event::Acquire {
+            tid: ThreadId(1),
+            lock: LockId(1),
+            mode: Mode::Exclusive,
+            try_lock: false,
+            site: None,
+        };
+        recorder.next_ts = Some(500);
+        recorder.event(&acquire, 1, |_| LockKind::Mutex);
+        assert_eq!(recorder.clock(), Clock::Nanoseconds);
+        assert_eq!(recorder.holds[0].start.ts_ns, Some(500));
+        recorder.event(&acquire, 2, |_| LockKind::Mutex);
+        assert_eq!(recorder.clock(), Clock::Events, "the second had none");
     }
 }

@@ -143,6 +143,8 @@ impl Render for ChromeRenderer<'_> {
             });
             if wait.end.is_none() {
                 args["note"] = json!("still blocked when the trace ended");
+            } else if !wait.acquired {
+                args["note"] = json!("gave up waiting (a timed lock)");
             }
             events.push(json!({
                 "ph": "X", "cat": "wait", "name": name, "pid": PID, "tid": self.tid(wait.thread),

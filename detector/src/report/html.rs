@@ -110,7 +110,8 @@ impl HtmlRenderer<'_> {
             .iter()
             .map(|node| {
                 let chars = node.name.chars().count().min(40);
-                (text_width(chars, 13.0) + 28.0).max(90.0)
+                // Bold text runs wider than the estimate; the swatch takes the left edge.
+                (text_width(chars, 13.0) * 1.15 + 34.0).max(90.0)
             })
             .collect();
         let perimeter: f64 = widths.iter().map(|w| w + 60.0).sum();
@@ -561,8 +562,11 @@ impl HtmlRenderer<'_> {
             };
             let mut tip = format!("{thread} {what} from {}", when(start));
             match wait.end {
+                Some(_) if wait.acquired => {
+                    let _ = write!(tip, " to {}, then acquired it", when(end));
+                }
                 Some(_) => {
-                    let _ = write!(tip, " to {}", when(end));
+                    let _ = write!(tip, " to {}, then gave up (a timed lock)", when(end));
                 }
                 None => tip.push_str(", still blocked when the trace ended"),
             }
@@ -760,7 +764,7 @@ svg.timeline .axis-unit { text-anchor: end; }
 svg.timeline .bar-label { font-size: 11px; fill: #102027; pointer-events: none; }
 svg.timeline .hold.open rect { stroke: #102027; stroke-dasharray: 3 2; }
 svg.timeline .wait rect { stroke: var(--red); stroke-width: 1; }
-svg.timeline .wait .bar-label { fill: #7f0000; font-weight: 600; }
+svg.timeline .wait .bar-label { fill: #7f0000; }
 "#;
 
 const SCRIPT: &str = r#"
@@ -851,12 +855,12 @@ impl Render for HtmlRenderer<'_> {
         let _ = write!(
             page,
             "<header><h1>lockscan · {}</h1><p><span class=\"{verdict_class}\">{verdict}</span> \
-             · {} · {} · {} locks in order edges, {} marked cycles{}</p></header><main>",
+             · {} · {} · {} in order edges, {} marked{}</p></header><main>",
             esc(&files.join(", ")),
             plural(summary.traces, "trace", "traces"),
             plural(summary.events as usize, "event", "events"),
-            self.graph.nodes.len(),
-            self.graph.cycle_count(),
+            plural(self.graph.nodes.len(), "lock", "locks"),
+            plural(self.graph.cycle_count(), "cycle", "cycles"),
             esc(&trouble)
         );
         let _ = write!(
