@@ -131,9 +131,15 @@ fn html_goes_to_the_output_file_and_shows_the_cycle() {
     }
     assert!(html.contains("data-from=\"wal\" data-to=\"config\""));
     for thread in ["loader", "writer", "compactor", "flusher"] {
-        assert!(html.contains(&format!("data-thread=\"{thread}\"")), "{thread}");
+        assert!(
+            html.contains(&format!("data-thread=\"{thread}\"")),
+            "{thread}"
+        );
     }
-    assert!(!html.contains("src=") && !html.contains("href="), "nothing fetched");
+    assert!(
+        !html.contains("src=") && !html.contains("href="),
+        "nothing fetched"
+    );
 }
 
 #[test]
@@ -156,7 +162,11 @@ fn svg_is_drawn_by_graphviz_when_it_is_installed() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("<svg"), "{}", run.stdout);
     // Graphviz writes the node names as the nodes' titles.
-    assert!(run.stdout.contains("<title>config</title>"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("<title>config</title>"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("#c62828"), "the cycle is red");
 }
 
@@ -174,8 +184,16 @@ fn svg_without_graphviz_says_how_to_install_it() {
     let run = Run::from(output);
     assert_eq!(run.code, 2);
     assert!(run.stdout.is_empty());
-    assert!(run.stderr.contains("needs Graphviz's `dot`"), "{}", run.stderr);
-    assert!(run.stderr.contains("apt-get install graphviz"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("needs Graphviz's `dot`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("apt-get install graphviz"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -222,7 +240,11 @@ fn graph_merges_several_traces_by_lock_name() {
     assert_eq!(run.stdout.matches("[label=\"a\\nmutex\"").count(), 1);
     assert!(run.stdout.contains("\"a\" -> \"b\""), "{}", run.stdout);
     assert!(run.stdout.contains("\"b\" -> \"a\""), "{}", run.stdout);
-    assert!(run.stdout.contains("// cycle 1: lock-order-inversion"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("// cycle 1: lock-order-inversion"),
+        "{}",
+        run.stdout
+    );
 }
 
 fn chrome_export(text: &str, test: &str) -> serde_json::Value {
@@ -291,7 +313,11 @@ fn export_errors_exit_2() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("one trace file"), "{}", run.stderr);
     let trace = write(&dir, "t.jsonl", &blocked());
-    assert_eq!(lockscan(&["export", &trace]).code, 2, "--format is required");
+    assert_eq!(
+        lockscan(&["export", &trace]).code,
+        2,
+        "--format is required"
+    );
 }
 
 #[test]
@@ -299,7 +325,11 @@ fn help_shows_examples() {
     for command in ["graph", "export"] {
         let run = lockscan(&[command, "--help"]);
         assert_eq!(run.code, 0);
-        assert!(run.stdout.contains("Examples:"), "{command}: {}", run.stdout);
+        assert!(
+            run.stdout.contains("Examples:"),
+            "{command}: {}",
+            run.stdout
+        );
         assert!(run.stdout.contains(&format!("lockscan {command} ")));
     }
 }

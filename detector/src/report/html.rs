@@ -907,7 +907,7 @@ impl Render for HtmlRenderer<'_> {
             "<section id=\"edges\" class=\"wide scroll\"><h2>Lock-order edges</h2>{}</section>",
             self.edges_html()
         );
-        let _ = write!(page, "</main><script>{SCRIPT}</script></body></html>\n");
+        let _ = writeln!(page, "</main><script>{SCRIPT}</script></body></html>");
         out.write_all(page.as_bytes())
     }
 }
