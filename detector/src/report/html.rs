@@ -44,6 +44,11 @@ struct Placed {
 
 const NODE_HEIGHT: f64 = 40.0;
 
+/// How many holds, and how many waits, one trace's timeline draws at most: a browser stays
+/// responsive with that many shapes, and a longer trace is better read in Perfetto
+/// (`lockscan export --format chrome`).
+pub const MAX_DRAWN: usize = 20_000;
+
 /// How wide a text of `chars` characters is at `size` px, roughly (proportional fonts).
 fn text_width(chars: usize, size: f64) -> f64 {
     chars as f64 * size * 0.58
@@ -508,7 +513,7 @@ impl HtmlRenderer<'_> {
             Clock::Events => format!("event {t}"),
             Clock::Nanoseconds => format!("{t} ns"),
         };
-        for (index, hold) in picture.holds.iter().enumerate() {
+        for (index, hold) in picture.holds.iter().enumerate().take(MAX_DRAWN) {
             let start = picture.time(hold.start);
             let end = hold.end.map_or(t1, |m| picture.time(m));
             let x = x_of(start);
@@ -548,7 +553,7 @@ impl HtmlRenderer<'_> {
             label_inside(&mut svg, &lock, x, y, w);
             svg.push_str("</g>");
         }
-        for (index, wait) in picture.waits.iter().enumerate() {
+        for (index, wait) in picture.waits.iter().enumerate().take(MAX_DRAWN) {
             let start = picture.time(wait.start);
             let end = wait.end.map_or(t1, |m| picture.time(m));
             let x = x_of(start);
@@ -894,10 +899,19 @@ impl Render for HtmlRenderer<'_> {
             }
         );
         for trace in self.traces {
+            let _ = write!(page, "<h3>{}</h3>", esc(&trace.file));
+            let (holds, waits) = (trace.picture.holds.len(), trace.picture.waits.len());
+            if holds > MAX_DRAWN || waits > MAX_DRAWN {
+                let _ = write!(
+                    page,
+                    "<p class=\"legend\">This trace has {holds} holds and {waits} waits; the \
+                     timeline draws the first {MAX_DRAWN} of each. `lockscan export --format \
+                     chrome` shows all of them in Perfetto.</p>"
+                );
+            }
             let _ = write!(
                 page,
-                "<h3>{}</h3><div class=\"scroll\">{}</div>",
-                esc(&trace.file),
+                "<div class=\"scroll\">{}</div>",
                 self.timeline_svg(trace, several, &colors)
             );
         }
@@ -971,6 +985,14 @@ mod tests {
         let lanes = lanes(&picture);
         assert_eq!(lanes.of_holds, [0, 1, 1]);
         assert_eq!(lanes.counts[0], 2);
+    }
+
+    #[test]
+    fn a_long_trace_draws_the_first_holds_and_says_so() {
+        let steps = vec!["acq 1 1; rel 1 1"; MAX_DRAWN + 5].join("; ");
+        let html = render(&steps);
+        assert_eq!(html.matches("<g class=\"hold\"").count(), MAX_DRAWN);
+        assert!(html.contains(&format!("has {} holds", MAX_DRAWN + 5)));
     }
 
     #[test]
