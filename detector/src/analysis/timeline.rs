@@ -319,8 +319,15 @@ impl TimelineRecorder {
                     && self.waits[w].lock == l
                 {
                     self.open_waits.remove(&t);
-                    self.waits[w].end = Some(now);
-                    self.waits[w].acquired = true;
+                    if w + 1 == self.waits.len() && self.waits[w].start.event + 1 == number {
+                        // Nothing happened between the request and the acquisition: the
+                        // thread did not wait (STD traces write a request before every
+                        // acquisition).
+                        self.waits.pop();
+                    } else {
+                        self.waits[w].end = Some(now);
+                        self.waits[w].acquired = true;
+                    }
                 }
                 if let Some(open) = self.open_holds.get_mut(&(t, l)) {
                     open.count += 1;
@@ -455,6 +462,13 @@ mod tests {
         );
         assert!(wait.acquired);
         assert_eq!(wait.waiting_for, WaitFor::Lock);
+    }
+
+    #[test]
+    fn a_request_acquired_at_once_is_no_wait() {
+        let (picture, _) = picture("req 1 2; acq 1 2; rel 1 2");
+        assert!(picture.waits.is_empty(), "{:?}", picture.waits);
+        assert_eq!(picture.holds.len(), 1);
     }
 
     #[test]
