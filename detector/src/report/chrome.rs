@@ -1,8 +1,10 @@
 //! Chrome trace-event JSON, for Perfetto (ui.perfetto.dev) and `chrome://tracing`.
 //!
-//! - Lock holds are async slices named after the lock (`b`/`e` events with one id per hold):
-//!   holds of different locks by one thread overlap without nesting, which thread-track
-//!   slices cannot show, and the viewers group async slices of one name into one track.
+//! - Lock holds are async slices named after the lock (`b`/`e` events): holds of different
+//!   locks by one thread overlap without nesting, which thread-track slices cannot show. The
+//!   async id is the lock's, so each lock gets a track of its own; holds that overlap on one
+//!   lock (shared read holds, semaphore permits) get another id each, which the viewers show
+//!   as further tracks of the same name, so no slice nests wrongly.
 //! - Blocked waits are complete slices (`X`) on the waiting thread's track.
 //! - Findings are instant events (`i`) on the thread and at the moment the finding's first
 //!   step happened, else global at the end of the trace.
@@ -95,7 +97,21 @@ impl Render for ChromeRenderer<'_> {
                 "args": { "sort_index": index },
             }));
         }
-        for (id, hold) in picture.holds.iter().enumerate() {
+        // Per lock, when each of its tracks is free again.
+        let mut free_at: Vec<Vec<u64>> = vec![Vec::new(); picture.locks.len()];
+        for hold in &picture.holds {
+            let start = picture.time(hold.start);
+            let stop = hold.end.map_or(u64::MAX, |m| picture.time(m));
+            let tracks = &mut free_at[hold.lock];
+            let track = match tracks.iter().position(|&free| free <= start) {
+                Some(track) => track,
+                None => {
+                    tracks.push(0);
+                    tracks.len() - 1
+                }
+            };
+            tracks[track] = stop;
+            let id = ((track as u64) << 32) | hold.lock as u64;
             let lock = &picture.locks[hold.lock];
             let thread = &picture.threads[hold.thread];
             let mut args = json!({
@@ -239,6 +255,21 @@ mod tests {
             .map(|e| &e["args"]["name"])
             .collect();
         assert!(names.contains(&&json!("t1")) && names.contains(&&json!("t2")));
+    }
+
+    #[test]
+    fn holds_of_one_lock_share_a_track_unless_they_overlap() {
+        let document = render("acq 1 1; rel 1 1; acq 2 1; rel 2 1; acq 1 2");
+        let ids: Vec<&Value> = of_phase(&document, "b").iter().map(|b| &b["id"]).collect();
+        assert_eq!(
+            ids[0], ids[1],
+            "two holds of `a` one after the other: one track"
+        );
+        assert_ne!(ids[0], ids[2], "`b` has a track of its own");
+        // Overlapping holds of one lock (as shared holds do) do not share a track.
+        let document = render("acq 1 1; acq 2 1");
+        let ids: Vec<&Value> = of_phase(&document, "b").iter().map(|b| &b["id"]).collect();
+        assert_ne!(ids[0], ids[1]);
     }
 
     #[test]
