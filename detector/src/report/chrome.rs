@@ -196,9 +196,8 @@ impl Render for ChromeRenderer<'_> {
             Clock::Events => "1 µs per trace event: the trace has no timestamps",
             Clock::Nanoseconds => "the trace's ts_ns, from its first lock event",
         };
-        let document = json!({
+        let mut document = json!({
             "traceEvents": events,
-            "displayTimeUnit": "ns",
             "otherData": {
                 "tool": concat!("lockscan ", env!("CARGO_PKG_VERSION")),
                 "trace": self.file,
@@ -206,6 +205,10 @@ impl Render for ChromeRenderer<'_> {
                 "events": summary.events,
             },
         });
+        if picture.clock == Clock::Nanoseconds {
+            // Real durations are short: show them in ns rather than the default ms.
+            document["displayTimeUnit"] = json!("ns");
+        }
         serde_json::to_writer_pretty(&mut *out, &document)?;
         writeln!(out)
     }
