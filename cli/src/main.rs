@@ -1,5 +1,6 @@
 //! The `lockscan` command line tool.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -10,11 +11,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use lockscan::Severity;
 use lockscan::analysis::{Analysis, Replay, ReplayOptions};
 use lockscan::report::chrome::ChromeRenderer;
-use lockscan::report::dot::DotRenderer;
+use lockscan::report::dot::LockGraphRenderer;
 use lockscan::report::html::HtmlRenderer;
 use lockscan::report::picture::{LockGraph, NamedPicture};
 use lockscan::report::{OutputFormat, Render, Summary};
 use lockscan::trace::{InputFormat, TraceReader};
+
+mod run;
 
 /// Exit code: no finding at or above `--fail-on`.
 const EXIT_CLEAN: u8 = 0;
@@ -35,6 +38,8 @@ Examples:
   lockscan analyze target/lockscan/ --format json --output report.json
   lockscan analyze --fail-on never ../shared/corpus/std/StringBuffer.std
   lockscan analyze --input-format std - < trace.txt
+  lockscan analyze traces/ --format json -o baseline.json     # accept today's findings...
+  lockscan analyze traces/ --baseline baseline.json           # ...and fail only on new ones
 
 Exit codes:
   0  no finding at or above --fail-on
@@ -89,6 +94,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a command (say `cargo test`) recording lock traces, then analyze them.
+    #[command(after_help = run::HELP)]
+    Run(run::RunArgs),
     /// Analyze traces (lockscan JSONL or RAPID STD) and report what they show.
     #[command(after_help = ANALYZE_HELP)]
     Analyze(AnalyzeArgs),
@@ -172,6 +180,13 @@ struct AnalyzeArgs {
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
 
+    #[command(flatten)]
+    report: ReportArgs,
+}
+
+/// What to report and how: shared by `analyze` and `run`.
+#[derive(Debug, Args)]
+struct ReportArgs {
     /// The report format.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     format: FormatArg,
@@ -193,6 +208,11 @@ struct AnalyzeArgs {
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     color: ColorArg,
 
+    /// A previous `--format json` report: findings with a fingerprint in it are known, not
+    /// shown, and do not fail the run.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+
     /// The longest lock-order cycle looked for, in locks.
     #[arg(long, default_value_t = 8, value_name = "N")]
     max_cycle_len: usize,
@@ -209,6 +229,7 @@ enum FormatArg {
     Sarif,
     Github,
     Junit,
+    Dot,
 }
 
 impl From<FormatArg> for OutputFormat {
@@ -219,6 +240,7 @@ impl From<FormatArg> for OutputFormat {
             FormatArg::Sarif => OutputFormat::Sarif,
             FormatArg::Github => OutputFormat::Github,
             FormatArg::Junit => OutputFormat::Junit,
+            FormatArg::Dot => OutputFormat::Dot,
         }
     }
 }
@@ -290,7 +312,8 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
-        Command::Analyze(args) => analyze(&args),
+        Command::Analyze(args) => analyze(&args.paths, &args.report),
+        Command::Run(args) => run::run(&args, analyze),
         Command::Graph(args) => graph(&args),
         Command::Export(args) => export(&args),
     }
@@ -414,7 +437,7 @@ fn graph(args: &GraphArgs) -> anyhow::Result<u8> {
             traces: &pictured.traces,
         }
         .render(&pictured.findings, &pictured.summary, &mut rendered)?,
-        GraphFormat::Dot | GraphFormat::Svg => DotRenderer { graph: &graph }.render(
+        GraphFormat::Dot | GraphFormat::Svg => LockGraphRenderer { graph: &graph }.render(
             &pictured.findings,
             &pictured.summary,
             &mut rendered,
@@ -510,8 +533,13 @@ impl Input {
     }
 }
 
-fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
-    let inputs = collect_inputs(&args.paths)?;
+fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<u8> {
+    let inputs = collect_inputs(paths)?;
+    // Read first: a wrong baseline path is a usage error, better found before the analysis.
+    let baseline = match &args.baseline {
+        Some(path) => Some(read_baseline(path)?),
+        None => None,
+    };
     let options = ReplayOptions {
         max_cycle_len: args.max_cycle_len.max(2),
         max_cycles: args.max_cycles.max(1),
@@ -576,7 +604,12 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
         analysis.add(&name, result);
     }
     summary.complete &= analysis.complete;
-    let findings = analysis.finish();
+    let mut findings = analysis.finish();
+    if let Some(known) = &baseline {
+        let before = findings.len();
+        findings.retain(|finding| !known.contains(&finding.fingerprint()));
+        summary.baselined = before - findings.len();
+    }
 
     let color = match args.color {
         ColorArg::Always => true,
@@ -610,6 +643,30 @@ fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
         .threshold()
         .is_some_and(|threshold| findings.iter().any(|f| f.severity >= threshold));
     Ok(if failing { EXIT_FINDINGS } else { EXIT_CLEAN })
+}
+
+/// The fingerprints of a JSON report written by `--format json`.
+fn read_baseline(path: &Path) -> anyhow::Result<HashSet<String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the baseline {}", path.display()))?;
+    let report: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a JSON report", path.display()))?;
+    let Some(findings) = report.get("findings").and_then(|f| f.as_array()) else {
+        bail!(
+            "{}: not a lockscan JSON report (no `findings` array)",
+            path.display()
+        );
+    };
+    findings
+        .iter()
+        .map(|finding| {
+            finding
+                .get("fingerprint")
+                .and_then(|f| f.as_str())
+                .map(str::to_owned)
+                .with_context(|| format!("{}: a finding without a fingerprint", path.display()))
+        })
+        .collect()
 }
 
 fn writes_to_stdout(output: Option<&Path>) -> bool {
@@ -652,15 +709,20 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     let entries =
         std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
     for entry in entries {
-        let path = entry
-            .with_context(|| format!("cannot read {}", dir.display()))?
-            .path();
-        if path.is_dir() {
+        let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
+        let path = entry.path();
+        // `file_type` does not follow symbolic links: a linked directory is not entered, so a
+        // link loop cannot make the walk endless; a linked file counts like a file.
+        let file_type = entry
+            .file_type()
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if file_type.is_dir() {
             walk(&path, found)?;
-        } else if path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| TRACE_EXTENSIONS.contains(&e))
+        } else if path.is_file()
+            && path
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| TRACE_EXTENSIONS.contains(&e))
         {
             found.push(path);
         }

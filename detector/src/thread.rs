@@ -27,12 +27,11 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::analysis::VectorClock;
 use crate::ids::ThreadId;
-use crate::runtime::{self, Fork};
+use crate::runtime::{self, Fork, ThreadClocks};
 
 /// Where a finished thread leaves its clock for the thread that joins it.
-type Handoff = Arc<Mutex<Option<VectorClock>>>;
+type Handoff = Arc<Mutex<Option<ThreadClocks>>>;
 
 /// The threads of a scope, joined when it ends.
 type Children = Arc<Mutex<Vec<(ThreadId, Handoff)>>>;

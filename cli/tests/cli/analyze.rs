@@ -320,3 +320,57 @@ fn a_cycle_longer_than_the_limit_is_not_reported_and_the_summary_says_so() {
     let run = lockscan(&["analyze", "--max-cycle-len", "5", &trace]);
     assert_eq!(run.code, 1);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_loop_in_a_directory_is_not_followed() {
+    let dir = scratch("a_symlink_loop_in_a_directory");
+    write(&dir, "abba.jsonl", &ab_ba());
+    std::os::unix::fs::symlink(&dir, dir.join("loop")).unwrap();
+    std::os::unix::fs::symlink(dir.join("abba.jsonl"), dir.join("linked.jsonl")).unwrap();
+    let run = lockscan(&["analyze", "--format", "json", &dir.display().to_string()]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        report["summary"]["traces"], 2,
+        "the file and the linked file"
+    );
+}
+
+#[test]
+fn a_baseline_hides_known_findings_and_only_new_ones_fail() {
+    let dir = scratch("a_baseline_hides_known_findings");
+    let known = write(&dir, "abba.jsonl", &ab_ba());
+    let baseline = dir.join("baseline.json").display().to_string();
+    let run = lockscan(&["analyze", "--format", "json", "-o", &baseline, &known]);
+    assert_eq!(run.code, 1);
+    let run = lockscan(&["analyze", "--baseline", &baseline, &known]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .ends_with("; 1 finding in the baseline not shown\n"),
+        "{}",
+        run.stdout
+    );
+    // The known finding stays hidden next to a new one, which fails the run.
+    let wait = write(&dir, "wait.jsonl", &wait_holding());
+    let run = lockscan(&[
+        "analyze",
+        "--fail-on",
+        "warning",
+        "--baseline",
+        &baseline,
+        &known,
+        &wait,
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.starts_with("warning[wait-while-holding]"),
+        "{}",
+        run.stdout
+    );
+    // A baseline that is not a report is an error.
+    let run = lockscan(&["analyze", "--baseline", &known, &known]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("not a JSON report"), "{}", run.stderr);
+}

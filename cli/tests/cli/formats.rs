@@ -92,6 +92,18 @@ fn junit_is_xml_with_one_failure() {
 }
 
 #[test]
+fn dot_draws_the_cycle() {
+    let run = abba_report("dot", &[]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.starts_with("digraph lockscan {"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains(r#""0:a" -> "0:b""#), "{}", run.stdout);
+}
+
+#[test]
 fn color_is_off_unless_asked_for() {
     let plain = abba_report("text", &[]);
     assert!(!plain.stdout.contains('\x1b'), "not a terminal: no color");

@@ -3,4 +3,6 @@
 mod analyze;
 mod formats;
 mod pictures;
+mod run;
+mod sarif_schema;
 mod util;

@@ -21,8 +21,7 @@ fn hold_warns_about_the_wait_and_still_finishes() {
     assert_eq!(run.kinds(), ["wait-while-holding"], "{run}");
     assert!(
         run.report().contains(
-            "warning[wait-while-holding]: condition-variable wait on `pipeline:queue` while \
-             holding `pipeline:stats`"
+            "waits on condition variable with `pipeline:queue` while holding `pipeline:stats`"
         ),
         "{run}"
     );

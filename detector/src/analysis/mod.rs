@@ -5,6 +5,7 @@ pub mod clock;
 pub mod order;
 pub mod race;
 pub mod replay;
+pub mod rules;
 pub mod timeline;
 
 pub use clock::VectorClock;

@@ -6,8 +6,9 @@
 //! deadlock needs another one). Every acquisition while holding other locks adds an order edge
 //! to an [`OrderGraph`]; [`Replay::finish`] classifies the graph's cycles. Along the way it
 //! reports what can be seen directly: wait cycles among pending requests (a deadlock that
-//! happened), API misuse, new lock orders against declared ranks, and condition-variable
-//! waits while holding other locks.
+//! happened), API misuse, new lock orders against declared ranks, data races on the trace's
+//! variables (there, lock hand-offs do order accesses), and condition-variable waits while
+//! holding other locks.
 //!
 //! [`Analysis`] gathers the results of several traces and looks for lock-order cycles across
 //! them, merging locks by name, else by class.
@@ -23,6 +24,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::analysis::clock::VectorClock;
 use crate::analysis::order::{EdgeData, Names, Occurrence, classify, cycle_finding};
 use crate::analysis::race::{Race, RaceEngine, race_finding};
+use crate::analysis::rules::{self, LockAt};
 use crate::analysis::timeline::{
     PictureEdge, PictureLock, PictureOccurrence, PictureThread, TimelineRecorder, TracePicture,
 };
@@ -99,7 +101,8 @@ struct LockState {
     class: Option<Arc<str>>,
     /// The declared rank: a lock may only be acquired while holding locks of lower rank.
     rank: Option<u64>,
-    /// The threads holding it, with their modes (several only for shared modes).
+    /// The threads holding it, with their modes (several only for shared modes and
+    /// semaphores).
     holders: Vec<(u32, Mode)>,
 }
 
@@ -302,6 +305,14 @@ impl Replay {
         index
     }
 
+    /// The index of `id`, which just did something other than acquiring: whatever it
+    /// requested before, it is not blocked in it (a timed lock attempt that gave up).
+    fn active(&mut self, id: ThreadId) -> usize {
+        let t = self.thread(id) as usize;
+        self.threads[t].request = None;
+        t
+    }
+
     fn lock(&mut self, id: LockId) -> u32 {
         if let Some(&index) = self.lock_index.get(&id) {
             return index;
@@ -339,12 +350,12 @@ impl Replay {
                 }
             }
             Event::Read { tid, var, site } => {
-                self.thread(tid);
+                self.active(tid);
                 let race = self.races.read(tid, var, site);
                 self.race(var, race);
             }
             Event::Write { tid, var, site } => {
-                self.thread(tid);
+                self.active(tid);
                 let race = self.races.write(tid, var, site);
                 self.race(var, race);
             }
@@ -382,7 +393,7 @@ impl Replay {
             }
             Event::Spawn { tid, child, .. } => {
                 self.races.spawn(tid, child);
-                let parent = self.thread(tid) as usize;
+                let parent = self.active(tid);
                 let child = self.thread(child) as usize;
                 let known = self.threads[parent].clock.clone();
                 self.threads[child].clock.join(&known);
@@ -391,7 +402,7 @@ impl Replay {
             }
             Event::Join { tid, child, .. } => {
                 self.races.join(tid, child);
-                let joiner = self.thread(tid) as usize;
+                let joiner = self.active(tid);
                 let child = self.thread(child) as usize;
                 let known = self.threads[child].clock.clone();
                 self.threads[joiner].clock.join(&known);
@@ -399,7 +410,7 @@ impl Replay {
                 self.tick(child);
             }
             Event::Notify { tid, condvar, .. } => {
-                let t = self.thread(tid) as usize;
+                let t = self.active(tid);
                 // Which waiter a `notify_one` woke is not recorded: every current waiter may
                 // have been the one, so each learns the notifier's clock at its wake-up.
                 if let Some(waiters) = self.waiters.get(&condvar) {
@@ -629,44 +640,28 @@ impl Replay {
     /// The finding for acquiring lock `l` while holding `held_lock`, as in `occurrence`, against
     /// the declared ranks; worded as the live detector words it.
     fn order_violation(&mut self, held_lock: u32, occurrence: Occurrence, l: u32) {
-        let held_id = self.locks[held_lock as usize].id;
-        let name = self.lock_name(self.locks[l as usize].id);
-        let held_name = self.lock_name(held_id);
-        let mine = self.locks[l as usize].rank.unwrap_or_default();
-        let theirs = self.locks[held_lock as usize].rank.unwrap_or_default();
-        let thread = self.thread_name(occurrence.thread);
-        let mut finding = Finding::new(
-            FindingKind::OrderViolation,
-            format!("`{name}` (rank {mine}) acquired while holding `{held_name}` (rank {theirs})"),
-        );
-        finding.reason = "a lock may only be acquired while holding locks of lower rank; this \
-                          order, run concurrently with the declared one, can deadlock"
-            .to_owned();
-        finding.locks = vec![held_name.clone(), name.clone()];
-        finding.threads = vec![thread.clone()];
-        finding.site = occurrence.to_site.clone();
-        finding.edges = vec![FindingEdge {
-            from: held_name,
-            to: name,
-            thread,
-            from_site: occurrence.from_site,
-            to_site: occurrence.to_site,
-            from_mode: occurrence.from_mode,
-            to_mode: occurrence.to_mode,
-            held: Vec::new(),
-            blocked: false,
-            backtrace: None,
-        }];
-        finding.help = Some(
-            "take the lower-ranked lock first, for example with `lockscan::lock_all`, or fix \
-             the declared ranks"
-                .to_owned(),
+        let held = LockAt {
+            name: self.lock_name(self.locks[held_lock as usize].id),
+            site: occurrence.from_site,
+            mode: occurrence.from_mode,
+        };
+        let acquired = LockAt {
+            name: self.lock_name(self.locks[l as usize].id),
+            site: occurrence.to_site,
+            mode: occurrence.to_mode,
+        };
+        let finding = rules::order_violation(
+            &self.thread_name(occurrence.thread),
+            held,
+            self.locks[held_lock as usize].rank.unwrap_or_default(),
+            acquired,
+            self.locks[l as usize].rank.unwrap_or_default(),
         );
         self.findings.push(finding);
     }
 
     fn release(&mut self, tid: ThreadId, lock: LockId, site: Option<Site>) {
-        let t = self.thread(tid) as usize;
+        let t = self.active(tid);
         let l = self.lock(lock);
         match self.holds(t, l) {
             Some(index) => {
@@ -709,7 +704,7 @@ impl Replay {
     }
 
     fn wait(&mut self, tid: ThreadId, condvar: CondvarId, lock: LockId, site: Option<Site>) {
-        let t = self.thread(tid) as usize;
+        let t = self.active(tid);
         let l = self.lock(lock);
         // A lockscan trace's `wait` releases the lock; an STD trace shows the `rel` before it.
         if let Some(index) = self.holds(t, l) {
@@ -730,37 +725,23 @@ impl Replay {
         if !self.wait_keys.insert((condvar, key)) {
             return;
         }
-        let held: Vec<String> = self.threads[t]
+        let held: Vec<LockAt> = self.threads[t]
             .held
             .iter()
-            .map(|h| self.lock_name(h.id))
+            .map(|h| LockAt {
+                name: self.lock_name(h.id),
+                site: h.site.clone(),
+                mode: h.mode,
+            })
             .collect();
-        let thread = self.thread_name(tid);
-        let condvar_name = self
-            .condvar_names
-            .get(&condvar)
-            .map_or_else(|| condvar.to_string(), |n| n.to_string());
-        let mut finding = Finding::new(
-            FindingKind::WaitWhileHolding,
-            format!(
-                "thread `{thread}` waits on condition variable `{condvar_name}` while holding `{}`",
-                held.join("`, `")
-            ),
+        let condvar_name = self.condvar_names.get(&condvar).map(|n| n.to_string());
+        let finding = rules::wait_while_holding(
+            &self.thread_name(tid),
+            condvar_name.as_deref(),
+            &self.lock_name(lock),
+            &held,
+            site,
         );
-        finding.reason = format!(
-            "the wait releases `{}` only; the other locks stay held while the thread sleeps, so \
-             a thread that needs them, perhaps the one that would notify, is blocked",
-            self.lock_name(lock)
-        );
-        finding.help = Some(
-            "release the other locks before waiting, or make the condition variable's lock the \
-             only one held"
-                .to_owned(),
-        );
-        finding.locks = held;
-        finding.locks.push(self.lock_name(lock));
-        finding.threads = vec![thread];
-        finding.site = site;
         self.findings.push(finding);
     }
 
@@ -1760,6 +1741,25 @@ mod tests {
     }
 
     #[test]
+    fn a_request_given_up_is_not_a_wait() {
+        // Thread 1 requested lock 2 (a timed attempt), gave up and went on: when thread 2
+        // then requests lock 1, nobody waits on anybody.
+        let result = replay("acq 1 1; acq 2 2; req 1 2; rel 1 1; acq 1 1; req 2 1");
+        assert!(
+            result
+                .findings
+                .iter()
+                .all(|f| f.kind != FindingKind::Deadlock)
+        );
+        let result = replay("acq 1 1; acq 2 2; req 1 2; req 2 1");
+        assert_eq!(
+            kinds(&result),
+            [FindingKind::Deadlock],
+            "without the give-up"
+        );
+    }
+
+    #[test]
     fn a_wait_cycle_that_was_broken_later_says_so() {
         let result = replay("acq 1 1; acq 2 2; req 1 2; req 2 1; rel 2 2; acq 1 2");
         assert_eq!(kinds(&result), [FindingKind::Deadlock]);
@@ -1791,7 +1791,9 @@ mod tests {
             [FindingKind::WaitWhileHolding],
             "reported once"
         );
-        assert_eq!(result.findings[0].locks, ["lock#1", "lock#2"]);
+        // The condition variable's mutex first, then what else is held (as live).
+        assert_eq!(result.findings[0].locks, ["lock#2", "lock#1"]);
+        assert_eq!(result.findings[0].edges[0].from, "lock#1");
         assert!(replay("acq 1 2; wait 1 7 2").findings.is_empty());
     }
 

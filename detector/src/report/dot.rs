@@ -1,14 +1,19 @@
-//! Graphviz DOT: the lock-order graph, locks as nodes (name and kind), order edges labelled
-//! with their threads and sites, the findings' cycles in red.
+//! Graphviz DOT, in two pictures:
 //!
-//! The output is stable: nodes and edges come sorted by name, so a DOT file can be diffed and
-//! snapshot-tested. Render it with `dot -Tsvg graph.dot > graph.svg`.
+//! - [`DotRenderer`] (`lockscan analyze --format dot`): each finding's locks and edges as a
+//!   cluster, from the findings alone.
+//! - [`LockGraphRenderer`] (`lockscan graph --format dot`): the whole lock-order graph of
+//!   traces, locks as nodes (name and kind), order edges labelled with their threads and
+//!   sites, the findings' cycles in red. Nodes and edges come sorted by name, so the output
+//!   is stable and can be diffed and snapshot-tested.
+//!
+//! Render either with `dot -Tsvg graph.dot > graph.svg`.
 
 use std::io::{self, Write};
 
 use super::picture::{LockGraph, is_cycle};
 use super::{Counts, Render, Summary};
-use crate::finding::Finding;
+use crate::finding::{Finding, Severity};
 
 /// How many uses of one edge its label lists; the rest are counted.
 pub const MAX_LABELLED_USES: usize = 4;
@@ -18,9 +23,84 @@ const CYCLE_COLOR: &str = "#c62828";
 /// The color of other edges and locks.
 const PLAIN_COLOR: &str = "#607d8b";
 
-/// Renders the lock-order graph as DOT.
+/// Renders a DOT digraph with one cluster per finding that has edges.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DotRenderer;
+
+fn color(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "red",
+        Severity::Warning => "orange",
+        Severity::Note => "gray40",
+    }
+}
+
+impl Render for DotRenderer {
+    fn render(
+        &self,
+        findings: &[Finding],
+        summary: &Summary,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        writeln!(out, "digraph lockscan {{")?;
+        writeln!(
+            out,
+            "  label={};",
+            quote(&format!(
+                "lockscan: {} findings in {} traces",
+                findings.len(),
+                summary.traces
+            ))
+        )?;
+        writeln!(out, "  node [shape=box, fontname=monospace];")?;
+        for (index, finding) in findings.iter().enumerate() {
+            if finding.edges.is_empty() {
+                continue;
+            }
+            writeln!(out, "  subgraph cluster_{index} {{")?;
+            writeln!(
+                out,
+                "    label={}; color={};",
+                quote(&format!(
+                    "{}[{}]: {}",
+                    finding.severity, finding.kind, finding.message
+                )),
+                color(finding.severity)
+            )?;
+            // Node names are per cluster: the same lock in two findings is drawn twice, so
+            // each cycle reads on its own.
+            for lock in &finding.locks {
+                writeln!(
+                    out,
+                    "    {} [label={}];",
+                    quote(&format!("{index}:{lock}")),
+                    quote(lock)
+                )?;
+            }
+            for edge in &finding.edges {
+                let mut label = edge.thread.clone();
+                if let Some(site) = &edge.to_site {
+                    label.push_str(&format!("\n{site}"));
+                }
+                let style = if edge.blocked { ", style=dashed" } else { "" };
+                writeln!(
+                    out,
+                    "    {} -> {} [label={}, color={}{style}];",
+                    quote(&format!("{index}:{}", edge.from)),
+                    quote(&format!("{index}:{}", edge.to)),
+                    quote(&label),
+                    color(finding.severity)
+                )?;
+            }
+            writeln!(out, "  }}")?;
+        }
+        writeln!(out, "}}")
+    }
+}
+
+/// Renders the lock-order graph of traces (`lockscan graph --format dot`).
 #[derive(Clone, Copy, Debug)]
-pub struct DotRenderer<'a> {
+pub struct LockGraphRenderer<'a> {
     /// The graph to draw.
     pub graph: &'a LockGraph,
 }
@@ -42,7 +122,7 @@ pub fn quote(text: &str) -> String {
     out
 }
 
-impl Render for DotRenderer<'_> {
+impl Render for LockGraphRenderer<'_> {
     fn render(
         &self,
         findings: &[Finding],
@@ -142,6 +222,7 @@ mod tests {
     use super::*;
     use crate::report::picture::NamedPicture;
     use crate::report::picture::tests::{AB_BA, picture};
+    use crate::report::testing;
 
     fn render(steps: &str) -> String {
         let (picture, findings) = picture(steps);
@@ -151,7 +232,7 @@ mod tests {
         }];
         let graph = LockGraph::build(&traces, &findings);
         let mut out = Vec::new();
-        DotRenderer { graph: &graph }
+        LockGraphRenderer { graph: &graph }
             .render(&findings, &Summary::default(), &mut out)
             .unwrap();
         String::from_utf8(out).unwrap()
@@ -181,6 +262,30 @@ mod tests {
         let dot = render("acq 1 1; acq 1 2");
         assert!(!dot.contains(CYCLE_COLOR), "{dot}");
         assert!(dot.contains("\"a\" -> \"b\" [label=\"t1: src/x.rs:1:5 -> src/x.rs:2:5\"];"));
+    }
+
+    #[test]
+    fn a_cycle_becomes_a_cluster() {
+        let mut out = Vec::new();
+        DotRenderer
+            .render(
+                &[testing::cycle(), testing::misuse()],
+                &Summary::default(),
+                &mut out,
+            )
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("digraph lockscan {\n"), "{text}");
+        assert!(text.contains("subgraph cluster_0 {"));
+        assert!(
+            !text.contains("cluster_1"),
+            "the misuse has no edges: {text}"
+        );
+        assert!(
+            text.contains(r#""0:a" -> "0:b" [label="t1\nsrc/bank.rs:11:9", color=red];"#),
+            "{text}"
+        );
+        assert!(text.trim_end().ends_with('}'));
     }
 
     #[test]

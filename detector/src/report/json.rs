@@ -120,6 +120,8 @@ pub struct JsonSummary {
     pub trace_warnings: usize,
     /// Whether the cycle search ran to the end.
     pub complete: bool,
+    /// Findings left out because the baseline knew them.
+    pub baselined: usize,
 }
 
 impl<'a> JsonFinding<'a> {
@@ -187,6 +189,7 @@ impl<'a> JsonReport<'a> {
                 trace_errors: summary.trace_errors,
                 trace_warnings: summary.trace_warnings,
                 complete: summary.complete,
+                baselined: summary.baselined,
             },
         }
     }
@@ -234,5 +237,38 @@ mod tests {
         assert_eq!(value["summary"]["findings"], 2);
         assert_eq!(value["summary"]["errors"], 2);
         assert_eq!(value["summary"]["by_kind"]["api-misuse"], 1);
+    }
+
+    #[test]
+    fn a_data_race_lists_both_accesses() {
+        let mut race = Finding::new(crate::FindingKind::DataRace, "data race on `balance`");
+        race.vars = ["t1", "t2"]
+            .iter()
+            .enumerate()
+            .map(|(i, thread)| VarAccess {
+                var: "balance".into(),
+                thread: (*thread).into(),
+                write: i == 0,
+                site: Some(crate::Site::from(
+                    format!("src/bank.rs:{}:5", 40 + i).as_str(),
+                )),
+            })
+            .collect();
+        race.trace = Some("bank.json".into());
+        let mut out = Vec::new();
+        JsonRenderer
+            .render(std::slice::from_ref(&race), &Summary::default(), &mut out)
+            .unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let finding = &value["findings"][0];
+        assert_eq!(
+            finding["vars"],
+            serde_json::json!([
+                {"var": "balance", "thread": "t1", "write": true, "site": "src/bank.rs:40:5"},
+                {"var": "balance", "thread": "t2", "write": false, "site": "src/bank.rs:41:5"},
+            ])
+        );
+        assert_eq!(finding["trace"], "bank.json");
+        assert_eq!(finding["fingerprint"], race.fingerprint().as_str());
     }
 }

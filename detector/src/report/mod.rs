@@ -32,6 +32,8 @@ pub struct Summary {
     pub trace_warnings: usize,
     /// False when a limit cut the cycle search short.
     pub complete: bool,
+    /// Findings left out because a baseline already knew them.
+    pub baselined: usize,
 }
 
 /// Counts of findings by severity and kind.
@@ -87,16 +89,19 @@ pub enum OutputFormat {
     Github,
     /// JUnit XML, one test case per finding.
     Junit,
+    /// Graphviz DOT, one cluster per finding.
+    Dot,
 }
 
 impl OutputFormat {
     /// Every format.
-    pub const ALL: [OutputFormat; 5] = [
+    pub const ALL: [OutputFormat; 6] = [
         OutputFormat::Text,
         OutputFormat::Json,
         OutputFormat::Sarif,
         OutputFormat::Github,
         OutputFormat::Junit,
+        OutputFormat::Dot,
     ];
 
     /// The format's name on the command line.
@@ -107,6 +112,7 @@ impl OutputFormat {
             OutputFormat::Sarif => "sarif",
             OutputFormat::Github => "github",
             OutputFormat::Junit => "junit",
+            OutputFormat::Dot => "dot",
         }
     }
 
@@ -118,6 +124,7 @@ impl OutputFormat {
             OutputFormat::Sarif => Box::new(sarif::SarifRenderer),
             OutputFormat::Github => Box::new(github::GithubRenderer),
             OutputFormat::Junit => Box::new(junit::JunitRenderer),
+            OutputFormat::Dot => Box::new(dot::DotRenderer),
         }
     }
 }

@@ -40,8 +40,9 @@ fn description(kind: FindingKind) -> &'static str {
 /// A SARIF location for a site with a file and a line; `None` for bare STD locations.
 fn location(site: &Site, message: Option<String>) -> Option<Value> {
     let file = site.file()?;
-    let mut region = json!({ "startLine": site.line()? });
-    if let Some(column) = site.column() {
+    // SARIF regions count from 1; a site with line 0 has no usable position.
+    let mut region = json!({ "startLine": site.line().filter(|&l| l >= 1)? });
+    if let Some(column) = site.column().filter(|&c| c >= 1) {
         region["startColumn"] = json!(column);
     }
     let mut location = json!({

@@ -133,6 +133,12 @@ impl Render for TextRenderer {
                 plural(summary.trace_warnings, "trace warning", "trace warnings")
             ));
         }
+        if summary.baselined > 0 {
+            trouble.push_str(&format!(
+                "; {} in the baseline not shown",
+                plural(summary.baselined, "finding", "findings")
+            ));
+        }
         if findings.is_empty() {
             writeln!(
                 out,
@@ -196,6 +202,7 @@ mod tests {
             trace_errors: 1,
             trace_warnings: 3,
             complete: false,
+            baselined: 2,
         };
         let mut out = Vec::new();
         TextRenderer { color: false }
@@ -203,7 +210,8 @@ mod tests {
             .unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "lockscan: no findings in 2 traces (1 event); 1 unreadable line; 3 trace warnings\n\
+            "lockscan: no findings in 2 traces (1 event); 1 unreadable line; 3 trace warnings; \
+             2 findings in the baseline not shown\n\
              lockscan: the cycle search hit its limits; more cycles may exist\n"
         );
     }

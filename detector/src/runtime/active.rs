@@ -13,12 +13,36 @@ use super::order;
 use super::recorder::{self, Event};
 use super::state::{self, Held, LockInfo};
 use super::waits::{self, OwnerCell, Waiter};
+use crate::analysis::rules::{self, LockAt};
 use crate::finding::{Finding, FindingEdge, FindingKind};
 use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId};
 use crate::policy::{report, report_fatal};
 use crate::site::Site;
 
 static NEXT_LOCK: AtomicU64 = AtomicU64::new(1);
+
+/// How many lock ids a thread takes from the global counter at once: a program that creates
+/// many locks does not make every thread contend on one counter.
+const ID_BLOCK: u64 = 1024;
+
+/// A lock id never handed out before, from this thread's block of ids.
+fn fresh_lock_id() -> u64 {
+    thread_local! {
+        static BLOCK: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+    }
+    BLOCK
+        .try_with(|block| {
+            let (mut next, mut end) = block.get();
+            if next == end {
+                next = NEXT_LOCK.fetch_add(ID_BLOCK, Ordering::Relaxed);
+                end = next + ID_BLOCK;
+            }
+            block.set((next + 1, end));
+            next
+        })
+        // A lock first used in a thread-local destructor: take a block and use one id of it.
+        .unwrap_or_else(|_| NEXT_LOCK.fetch_add(ID_BLOCK, Ordering::Relaxed))
+}
 
 /// What an instrumented lock knows about itself.
 #[derive(Debug)]
@@ -75,7 +99,7 @@ impl LockMeta {
 
     #[cold]
     fn assign_id(&self) -> LockId {
-        let fresh = NEXT_LOCK.fetch_add(1, Ordering::Relaxed);
+        let fresh = fresh_lock_id();
         match self
             .id
             .compare_exchange(0, fresh, Ordering::Relaxed, Ordering::Relaxed)
@@ -329,44 +353,14 @@ impl LockMeta {
         others: &[Held],
         site: &'static Location<'static>,
     ) -> Finding {
-        let thread_name = state::current_thread_name(thread);
-        let me = self.info().display_name();
-        let mut finding = Finding::new(
-            FindingKind::WaitWhileHolding,
-            format!(
-                "condition-variable wait on `{me}` while holding {}",
-                others
-                    .iter()
-                    .map(|h| format!("`{}`", h.info.display_name()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        );
-        finding.reason = "the wait releases only its own mutex; the thread that would notify \
-                          may need one of the locks still held, and then both wait forever"
-            .to_owned();
-        finding.locks = std::iter::once(me.clone())
-            .chain(others.iter().map(|h| h.info.display_name()))
-            .collect();
-        finding.threads = vec![thread_name.clone()];
-        finding.edges = others
-            .iter()
-            .map(|h| FindingEdge {
-                from: h.info.display_name(),
-                to: me.clone(),
-                thread: thread_name.clone(),
-                from_site: Some(Site::Caller(h.site)),
-                to_site: Some(Site::Caller(site)),
-                from_mode: h.mode,
-                to_mode: Mode::Exclusive,
-                held: Vec::new(),
-                blocked: false,
-                backtrace: None,
-            })
-            .collect();
-        finding.site = Some(Site::Caller(site));
-        finding.help = Some("release the other locks before waiting".to_owned());
-        finding
+        let held: Vec<LockAt> = others.iter().map(Held::named).collect();
+        rules::wait_while_holding(
+            &state::current_thread_name(thread),
+            None,
+            &self.info().display_name(),
+            &held,
+            Some(Site::Caller(site)),
+        )
     }
 
     /// The checks before an acquisition that may block, then the push of the hold: re-locking a
@@ -405,7 +399,10 @@ impl LockMeta {
         }
     }
 
-    /// [`enter`](Self::enter) when the lock is held already or some edge is new.
+    /// [`enter`](Self::enter) when the lock is held already or some edge is new. The new edges
+    /// go to the global graph from inside the thread's state, which lockscan's own code only
+    /// touches, so the held stack is used in place; the findings are reported after it is let
+    /// go, and before the hold is pushed, so a panicking policy leaves no hold behind.
     #[cold]
     #[inline(never)]
     fn enter_slow(&self, hold: Held, recursive: bool) -> Option<ThreadId> {
@@ -413,7 +410,7 @@ impl LockMeta {
         enum Next {
             Pushed(ThreadId),
             SelfDeadlock(ThreadId, Held),
-            NewEdges(ThreadId, Option<String>, Vec<Held>, Vec<usize>),
+            Report(ThreadId, Vec<Finding>),
         }
         let next = state::with(|st| {
             let thread = st.id();
@@ -428,54 +425,39 @@ impl LockMeta {
                 st.held.push(hold);
                 return Next::Pushed(thread);
             }
-            let mut new = Vec::new();
-            for (index, held) in st.held.iter().enumerate() {
-                if !st.cache.contains(held.id, held.mode, id, mode) {
-                    new.push(index);
+            let mut session = None;
+            let mut findings = Vec::new();
+            for index in 0..st.held.len() {
+                let from = st.held[index];
+                if st.cache.contains(from.id, from.mode, id, mode) {
+                    continue;
                 }
+                findings.extend(self.rank_violation(thread, &from, mode, site));
+                let session = session.get_or_insert_with(|| {
+                    let name = (!st.registered).then(|| state::current_thread_name(thread));
+                    st.registered = true;
+                    let clock = st.order_clock.clone();
+                    order::session(thread, name, id, self.info(), mode, site, clock)
+                });
+                findings.extend(session.add_edge(&st.held, index));
+                st.held[index].out_edge = true;
+                st.cache.insert(from.id, from.mode, id, mode);
             }
-            if new.is_empty() {
+            if session.is_some() {
+                self.in_graph.store(true, Ordering::Relaxed);
+            }
+            if findings.is_empty() {
                 st.held.push(hold);
                 return Next::Pushed(thread);
             }
-            let name = (!st.registered).then(|| state::current_thread_name(thread));
-            st.registered = true;
-            Next::NewEdges(thread, name, st.held.clone(), new)
+            Next::Report(thread, findings)
         })?;
         match next {
             Next::Pushed(thread) => Some(thread),
             Next::SelfDeadlock(thread, held) => {
                 report_fatal(self.self_deadlock(thread, held, mode, site))
             }
-            Next::NewEdges(thread, thread_name, held, new) => {
-                for &index in &new {
-                    if let Some(violation) = self.rank_violation(thread, &held[index], mode, site) {
-                        report(violation);
-                    }
-                }
-                let request = order::Request {
-                    thread,
-                    thread_name,
-                    to: id,
-                    to_info: self.info(),
-                    to_mode: mode,
-                    to_site: site,
-                    held: &held,
-                };
-                let (findings, entered) = order::add_edges(&request, &new);
-                self.in_graph.store(true, Ordering::Relaxed);
-                state::with(|st| {
-                    for &index in &new {
-                        st.cache.insert(held[index].id, held[index].mode, id, mode);
-                    }
-                    for &index in &entered {
-                        // The stack cannot have changed since: only this thread touches it.
-                        if let Some(entry) = st.held.get_mut(index) {
-                            entry.out_edge = true;
-                        }
-                    }
-                });
-                // Report before pushing: a panicking policy leaves no hold behind.
+            Next::Report(thread, findings) => {
                 for finding in findings {
                     report(finding);
                 }
@@ -500,37 +482,18 @@ impl LockMeta {
         if mine > theirs {
             return None;
         }
-        let name = self.info().display_name();
-        let held_name = held.info.display_name();
-        let thread_name = state::current_thread_name(thread);
-        let mut finding = Finding::new(
-            FindingKind::OrderViolation,
-            format!("`{name}` (rank {mine}) acquired while holding `{held_name}` (rank {theirs})"),
-        );
-        finding.reason = "a lock may only be acquired while holding locks of lower rank; this \
-                          order, run concurrently with the declared one, can deadlock"
-            .to_owned();
-        finding.locks = vec![held_name.clone(), name.clone()];
-        finding.threads = vec![thread_name.clone()];
-        finding.edges = vec![FindingEdge {
-            from: held_name,
-            to: name,
-            thread: thread_name,
-            from_site: Some(Site::Caller(held.site)),
-            to_site: Some(Site::Caller(site)),
-            from_mode: held.mode,
-            to_mode: mode,
-            held: Vec::new(),
-            blocked: false,
-            backtrace: None,
-        }];
-        finding.site = Some(Site::Caller(site));
-        finding.help = Some(
-            "take the lower-ranked lock first, for example with `lockscan::lock_all`, or fix \
-             the declared ranks"
-                .to_owned(),
-        );
-        Some(finding)
+        let acquired = LockAt {
+            name: self.info().display_name(),
+            site: Some(Site::Caller(site)),
+            mode,
+        };
+        Some(rules::order_violation(
+            &state::current_thread_name(thread),
+            held.named(),
+            u64::from(theirs),
+            acquired,
+            u64::from(mine),
+        ))
     }
 
     fn self_deadlock(

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use parking_lot::Mutex;
 
 use super::recorder::{self, Event};
-use super::state;
+use super::state::{self, ThreadClocks};
 use crate::analysis::{VarState, VectorClock, race_finding};
 use crate::finding::Finding;
 use crate::ids::{ThreadId, VarId};
@@ -26,20 +26,20 @@ pub(crate) fn races_on() -> bool {
 #[derive(Debug)]
 pub(crate) struct Fork {
     child: ThreadId,
-    clock: VectorClock,
+    clocks: ThreadClocks,
 }
 
 /// The parent side of a spawn: picks the child's id, and everything the parent did so far
 /// happens before the child.
 pub(crate) fn fork(site: &'static Location<'static>) -> Fork {
     let child = state::new_thread_id();
-    let (parent, clock) = state::with(|st| {
+    let (parent, clocks) = state::with(|st| {
         let parent = st.id();
-        let clock = st.clock.clone();
-        st.clock.tick(parent);
-        (Some(parent), clock)
+        let clocks = st.clocks();
+        st.tick();
+        (Some(parent), clocks)
     })
-    .unwrap_or((None, VectorClock::new()));
+    .unwrap_or_default();
     if let Some(parent) = parent {
         if recorder::on() {
             recorder::push(Event::Spawn {
@@ -49,28 +49,28 @@ pub(crate) fn fork(site: &'static Location<'static>) -> Fork {
             });
         }
     }
-    Fork { child, clock }
+    Fork { child, clocks }
 }
 
 /// The child side of a spawn, first thing in the new thread.
 pub(crate) fn adopt(fork: Fork) {
-    state::with(|st| st.adopt(fork.child, &fork.clock));
+    state::with(|st| st.adopt(fork.child, &fork.clocks));
 }
 
-/// The clock of the current thread, handed to whoever joins it.
-pub(crate) fn final_clock() -> VectorClock {
-    state::with(|st| st.clock.clone()).unwrap_or_default()
+/// The clocks of the current thread, handed to whoever joins it.
+pub(crate) fn final_clock() -> ThreadClocks {
+    state::with(|st| st.clocks()).unwrap_or_default()
 }
 
 /// The parent side of a join: it learns everything the child did.
 pub(crate) fn joined(
     child: ThreadId,
-    clock: Option<&VectorClock>,
+    clocks: Option<&ThreadClocks>,
     site: &'static Location<'static>,
 ) {
     let parent = state::with(|st| {
-        if let Some(clock) = clock {
-            st.clock.join(clock);
+        if let Some(clocks) = clocks {
+            st.join(clocks);
         }
         st.id()
     });

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::panic::Location;
 
-use crate::analysis::{VarState, VectorClock};
+use crate::analysis::VarState;
 use crate::finding::Finding;
 use crate::ids::{LockKind, Mode, ThreadId};
 
@@ -110,15 +110,19 @@ pub(crate) fn fork(_site: &'static Location<'static>) -> Fork {
 #[inline(always)]
 pub(crate) fn adopt(_fork: Fork) {}
 
+/// Nothing: without detection, threads carry no clocks.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ThreadClocks;
+
 #[inline(always)]
-pub(crate) fn final_clock() -> VectorClock {
-    VectorClock::new()
+pub(crate) fn final_clock() -> ThreadClocks {
+    ThreadClocks
 }
 
 #[inline(always)]
 pub(crate) fn joined(
     _child: ThreadId,
-    _clock: Option<&VectorClock>,
+    _clocks: Option<&ThreadClocks>,
     _site: &'static Location<'static>,
 ) {
 }

@@ -25,12 +25,15 @@ pub(crate) mod recorder;
 pub(crate) use active::{CondvarMeta, LockMeta, intern};
 #[cfg(lockscan_active)]
 pub(crate) use hb::{Fork, VarMeta, adopt, child_id, final_clock, fork, joined};
+#[cfg(lockscan_active)]
+pub(crate) use state::ThreadClocks;
 
 #[cfg(not(lockscan_active))]
 mod inactive;
 #[cfg(not(lockscan_active))]
 pub(crate) use inactive::{
-    CondvarMeta, Fork, LockMeta, VarMeta, adopt, child_id, final_clock, fork, intern, joined,
+    CondvarMeta, Fork, LockMeta, ThreadClocks, VarMeta, adopt, child_id, final_clock, fork, intern,
+    joined,
 };
 
 /// Whether this build of lockscan instruments its locks.

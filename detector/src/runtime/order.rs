@@ -7,7 +7,7 @@ use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
 
 use super::state::{Held, LockInfo};
-use crate::analysis::{EdgeData, Names, Occurrence, classify, cycle_finding};
+use crate::analysis::{EdgeData, Names, Occurrence, VectorClock, classify, cycle_finding};
 use crate::finding::Finding;
 use crate::graph::{AddEdge, OrderGraph};
 use crate::ids::{LockId, Mode, ThreadId};
@@ -47,79 +47,94 @@ impl Names for OrderState {
 static ORDER: Mutex<Option<OrderState>> = Mutex::new(None);
 
 fn with_order<R>(f: impl FnOnce(&mut OrderState) -> R) -> R {
+    // The global lock is held only by lockscan's own code, never across user code.
     f(ORDER.lock().get_or_insert_with(OrderState::new))
 }
 
-/// An acquisition that may add edges: `thread` requests `to` while holding `held`.
-pub(super) struct Request<'a> {
-    pub thread: ThreadId,
-    /// The thread's name, when it is not registered yet.
-    pub thread_name: Option<String>,
-    pub to: LockId,
-    pub to_info: LockInfo,
-    pub to_mode: Mode,
-    pub to_site: &'static std::panic::Location<'static>,
-    pub held: &'a [Held],
+/// The global order state, locked for the new edges of one acquisition: `thread` requests `to`.
+pub(super) struct Session {
+    guard: parking_lot::MutexGuard<'static, Option<OrderState>>,
+    thread: ThreadId,
+    to: LockId,
+    to_mode: Mode,
+    to_site: &'static std::panic::Location<'static>,
+    backtrace: Option<Arc<Stack>>,
+    clock: Arc<VectorClock>,
 }
 
-/// Records the edges `held[i] -> to` for the indices in `new` and returns the findings for the
-/// cycles they close, plus which held entries now have an edge in the graph.
-pub(super) fn add_edges(request: &Request<'_>, new: &[usize]) -> (Vec<Finding>, Vec<usize>) {
+/// Locks the global order state for the new edges of one acquisition. `thread_name` is given
+/// when the thread is not registered yet.
+pub(super) fn session(
+    thread: ThreadId,
+    thread_name: Option<String>,
+    to: LockId,
+    to_info: LockInfo,
+    to_mode: Mode,
+    to_site: &'static std::panic::Location<'static>,
+    clock: VectorClock,
+) -> Session {
+    // Before the global lock: capturing a stack is slow.
     let backtrace = capture_backtrace();
-    let mut findings = Vec::new();
-    let mut entered = Vec::new();
-    with_order(|order| {
-        if let Some(name) = &request.thread_name {
-            order.threads.insert(request.thread, name.clone());
-        }
-        order.locks.insert(request.to, request.to_info);
-        for &index in new {
-            let from = request.held[index];
-            order.locks.insert(from.id, from.info);
-            let occurrence = Occurrence {
-                thread: request.thread,
-                from_mode: from.mode,
-                to_mode: request.to_mode,
-                from_site: Some(Site::Caller(from.site)),
-                to_site: Some(Site::Caller(request.to_site)),
-                held: request
-                    .held
-                    .iter()
-                    .filter(|h| h.id != from.id)
-                    .map(|h| (h.id, h.mode))
-                    .collect(),
-                clock: None,
-                backtrace: backtrace.clone(),
-            };
-            let cycle = match order
-                .graph
-                .add_edge(from.id, request.to, || EdgeData::new(occurrence.clone()))
-            {
-                AddEdge::Added => None,
-                AddEdge::Cycle(cycle) => Some(cycle),
-                AddEdge::Existing => {
-                    let kept = order
-                        .graph
-                        .edge_mut(from.id, request.to)
-                        .is_some_and(|edge| edge.add(occurrence));
-                    // A new thread on a known edge can turn an inversion into a potential
-                    // deadlock: look at the cycles through it again.
-                    kept.then(|| order.graph.path(request.to, from.id))
-                        .flatten()
-                        .map(|mut path| {
-                            path.insert(0, from.id);
-                            path.pop();
-                            path
-                        })
+    let mut guard = ORDER.lock();
+    let order = guard.get_or_insert_with(OrderState::new);
+    if let Some(name) = thread_name {
+        order.threads.insert(thread, name);
+    }
+    order.locks.entry(to).or_insert(to_info);
+    Session {
+        guard,
+        thread,
+        to,
+        to_mode,
+        to_site,
+        backtrace,
+        clock: Arc::new(clock),
+    }
+}
+
+impl Session {
+    /// Records the edge `held[index] -> to` and returns the finding for the cycle it closes.
+    pub(super) fn add_edge(&mut self, held: &[Held], index: usize) -> Option<Finding> {
+        let order = self.guard.get_or_insert_with(OrderState::new);
+        let from = held[index];
+        let to = self.to;
+        order.locks.entry(from.id).or_insert(from.info);
+        let occurrence = Occurrence {
+            thread: self.thread,
+            from_mode: from.mode,
+            to_mode: self.to_mode,
+            from_site: Some(Site::Caller(from.site)),
+            to_site: Some(Site::Caller(self.to_site)),
+            held: held
+                .iter()
+                .filter(|h| h.id != from.id)
+                .map(|h| (h.id, h.mode))
+                .collect(),
+            clock: Some(self.clock.clone()),
+            backtrace: self.backtrace.clone(),
+        };
+        let cycle = match order.graph.edge_mut(from.id, to) {
+            Some(edge) => {
+                // A new thread on a known edge can turn an inversion into a potential deadlock:
+                // look at the cycles through it again.
+                if !edge.add(occurrence) {
+                    return None;
                 }
-            };
-            entered.push(index);
-            if let Some(cycle) = cycle {
-                findings.extend(cycle_finding_for(order, &cycle));
+                let mut path = order.graph.path(to, from.id)?;
+                path.insert(0, from.id);
+                path.pop();
+                path
             }
-        }
-    });
-    (findings, entered)
+            None => match order
+                .graph
+                .add_edge(from.id, to, move || EdgeData::new(occurrence))
+            {
+                AddEdge::Cycle(cycle) => cycle,
+                AddEdge::Added | AddEdge::Existing => return None,
+            },
+        };
+        cycle_finding_for(order, &cycle)
+    }
 }
 
 fn cycle_finding_for(order: &OrderState, cycle: &[LockId]) -> Option<Finding> {

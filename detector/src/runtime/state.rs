@@ -48,6 +48,17 @@ pub(super) struct Held {
     pub out_edge: bool,
 }
 
+impl Held {
+    /// The lock as findings name it, with where and how it was taken.
+    pub fn named(&self) -> crate::analysis::rules::LockAt {
+        crate::analysis::rules::LockAt {
+            name: self.info.display_name(),
+            site: Some(crate::site::Site::Caller(self.site)),
+            mode: self.mode,
+        }
+    }
+}
+
 /// A fixed-size, direct-mapped set of the edges this thread has recorded. A hit proves the edge
 /// is known (ids are never reused); a miss only costs a trip to the global graph. Fixed size,
 /// so a program that churns through locks cannot grow it.
@@ -88,6 +99,9 @@ pub(super) struct ThreadState {
     /// What this thread knows happened before its next step (for races): its own component
     /// counts its releases and spawns.
     pub clock: VectorClock,
+    /// What it knows through spawns and joins only, for lock-order cycles: a lock hand-off
+    /// orders one schedule, and a deadlock needs another, so locks do not count here.
+    pub order_clock: VectorClock,
     pub cache: EdgeCache,
     /// Whether this thread's name is in the global registry.
     pub registered: bool,
@@ -101,6 +115,7 @@ impl ThreadState {
             id: 0,
             held: Vec::new(),
             clock: VectorClock::new(),
+            order_clock: VectorClock::new(),
             cache: EdgeCache::new(),
             registered: false,
         }
@@ -108,23 +123,56 @@ impl ThreadState {
 
     pub fn id(&mut self) -> ThreadId {
         if self.id == 0 {
-            self.adopt(new_thread_id(), &VectorClock::new());
+            self.adopt(new_thread_id(), &ThreadClocks::default());
         }
         ThreadId(self.id)
     }
 
     /// Takes the id a parent chose for this thread, and what the parent knew when it spawned
     /// it. Only before the thread did anything tracked.
-    pub fn adopt(&mut self, id: ThreadId, inherited: &VectorClock) {
+    pub fn adopt(&mut self, id: ThreadId, inherited: &ThreadClocks) {
         self.id = id.0;
-        self.clock.join(inherited);
-        self.clock.set(id, self.clock.get(id).max(1));
+        for (mine, theirs) in [
+            (&mut self.clock, &inherited.race),
+            (&mut self.order_clock, &inherited.order),
+        ] {
+            mine.join(theirs);
+            mine.set(id, mine.get(id).max(1));
+        }
+    }
+
+    /// Both clocks, to hand to another thread.
+    pub fn clocks(&self) -> ThreadClocks {
+        ThreadClocks {
+            race: self.clock.clone(),
+            order: self.order_clock.clone(),
+        }
+    }
+
+    /// Learns what another thread's clocks knew (a join).
+    pub fn join(&mut self, other: &ThreadClocks) {
+        self.clock.join(&other.race);
+        self.order_clock.join(&other.order);
+    }
+
+    /// One step of this thread's own, in both clocks (a spawn).
+    pub fn tick(&mut self) {
+        let id = self.id();
+        self.clock.tick(id);
+        self.order_clock.tick(id);
     }
 
     /// The index of the innermost hold of `lock`.
     pub fn position(&self, lock: LockId) -> Option<usize> {
         self.held.iter().rposition(|h| h.id == lock)
     }
+}
+
+/// A thread's clocks, handed over at spawn and join.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ThreadClocks {
+    race: VectorClock,
+    order: VectorClock,
 }
 
 /// A fresh thread id.

@@ -29,6 +29,8 @@ pub struct JsonlReader<R> {
     finished: bool,
     /// Non-blank lines so far, to check the `end` record's count.
     records: u64,
+    /// A valid record whose line also gave an error (a missing header), returned next.
+    held_back: Option<Event>,
     /// The `ts_ns` of the record read last.
     timestamp: Option<u64>,
 }
@@ -44,6 +46,7 @@ impl<R: BufRead> JsonlReader<R> {
             seen_end: false,
             finished: false,
             records: 0,
+            held_back: None,
             timestamp: None,
         }
     }
@@ -93,16 +96,18 @@ impl<R: BufRead> JsonlReader<R> {
         };
         self.timestamp = record.ts_ns;
         let is_header = record.record_type == "header";
+        let event = convert(&record, &mut self.sites)
+            .map_err(|(expected, found)| self.lines.problem(expected, found, false))?;
         if !self.seen_header && !is_header {
             self.seen_header = true; // complain once
+            // The record itself is fine: keep it for the next call rather than drop it.
+            self.held_back = Some(event);
             return Err(self.lines.problem(
                 "a `header` record on the first line",
                 format!("a `{}` record", record.record_type),
                 false,
             ));
         }
-        let event = convert(&record, &mut self.sites)
-            .map_err(|(expected, found)| self.lines.problem(expected, found, false))?;
         match &event {
             Event::Header(_) => self.seen_header = true,
             Event::End { dropped, events } => {
@@ -134,6 +139,9 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
     type Item = Result<Event, TraceError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(event) = self.held_back.take() {
+            return Some(Ok(event));
+        }
         loop {
             match self.lines.next_line() {
                 Ok(LineRead::Line) => {}
@@ -453,6 +461,10 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("`header`")
+        );
+        assert!(
+            matches!(events[1], Ok(Event::Thread { .. })),
+            "the record is kept: {events:?}"
         );
         let (events, _) =
             read("{\"type\":\"header\",\"format\":\"lockscan-trace\",\"version\":2}\n");

@@ -45,10 +45,10 @@ const EXPECTED_OP: &str = "an operation (`acq`, `rel`, `req`, `tryacq`, `racq`, 
 #[derive(Debug)]
 pub struct StdReader<R> {
     lines: LineSource<R>,
-    threads: Names,
-    locks: Names,
-    monitors: Names,
-    vars: Names,
+    threads: Namespace,
+    locks: Namespace,
+    monitors: Namespace,
+    vars: Namespace,
     sites: FxHashMap<Box<[u8]>, Site>,
     /// Declarations are emitted before the event that first names an entity, so one line can
     /// produce several events.
@@ -58,7 +58,7 @@ pub struct StdReader<R> {
 
 /// One namespace: token → dense id, with the name to show.
 #[derive(Debug)]
-struct Names {
+struct Namespace {
     letter: u8,
     numeric: FxHashMap<u64, u32>,
     named: FxHashMap<Box<[u8]>, u32>,
@@ -82,9 +82,9 @@ impl Interned {
     }
 }
 
-impl Names {
+impl Namespace {
     fn new(letter: u8) -> Self {
-        Names {
+        Namespace {
             letter,
             numeric: FxHashMap::default(),
             named: FxHashMap::default(),
@@ -278,10 +278,10 @@ impl<R: BufRead> StdReader<R> {
     pub fn new(input: R, file: impl Into<Arc<str>>) -> Self {
         StdReader {
             lines: LineSource::new(input, file.into()),
-            threads: Names::new(b'T'),
-            locks: Names::new(b'L'),
-            monitors: Names::new(b'L'),
-            vars: Names::new(b'V'),
+            threads: Namespace::new(b'T'),
+            locks: Namespace::new(b'L'),
+            monitors: Namespace::new(b'L'),
+            vars: Namespace::new(b'V'),
             sites: FxHashMap::default(),
             queue: VecDeque::new(),
             warnings: Vec::new(),
@@ -462,7 +462,7 @@ impl<R: BufRead> StdReader<R> {
 }
 
 /// The id of the lock `token`, queueing its declaration when it is new.
-fn declare_lock(locks: &mut Names, queue: &mut VecDeque<Event>, token: &[u8]) -> LockId {
+fn declare_lock(locks: &mut Namespace, queue: &mut VecDeque<Event>, token: &[u8]) -> LockId {
     match locks.intern(token) {
         Interned::Known(id) => LockId(u64::from(id)),
         Interned::Declare(id, name) => {

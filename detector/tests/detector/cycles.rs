@@ -393,3 +393,81 @@ fn many_threads_taking_one_edge_do_not_grow_it() {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].kind, FindingKind::PotentialDeadlock);
 }
+
+#[test]
+fn orders_separated_by_a_lockscan_spawn_are_an_inversion() {
+    setup();
+    let a = Arc::new(Mutex::named("spawned:A", ()));
+    let b = Arc::new(Mutex::named("spawned:B", ()));
+    {
+        let _a = a.lock();
+        let _b = b.lock();
+    }
+    // Spawned after the first order: this run could not deadlock, the order is still wrong.
+    let (a2, b2) = (a.clone(), b.clone());
+    lockscan::thread::spawn(move || {
+        let _b = b2.lock();
+        let _a = a2.lock();
+    })
+    .join()
+    .unwrap();
+    let found = findings_about(&["spawned:A", "spawned:B"]);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].kind, FindingKind::LockOrderInversion);
+    assert!(
+        found[0].reason.contains("spawn, join or notify"),
+        "{}",
+        found[0].reason
+    );
+}
+
+#[test]
+fn orders_separated_by_a_lockscan_join_are_an_inversion() {
+    setup();
+    let a = Arc::new(Mutex::named("joined:A", ()));
+    let b = Arc::new(Mutex::named("joined:B", ()));
+    let (a2, b2) = (a.clone(), b.clone());
+    lockscan::thread::spawn(move || {
+        let _a = a2.lock();
+        let _b = b2.lock();
+    })
+    .join()
+    .unwrap();
+    {
+        let _b = b.lock();
+        let _a = a.lock();
+    }
+    assert_eq!(
+        kinds_about(&["joined:A", "joined:B"]),
+        [FindingKind::LockOrderInversion]
+    );
+}
+
+#[test]
+fn unordered_lockscan_threads_are_a_potential_deadlock() {
+    setup();
+    let a = Arc::new(Mutex::named("unordered:A", ()));
+    let b = Arc::new(Mutex::named("unordered:B", ()));
+    // Both spawned before either takes a lock, and joined only at the end: nothing orders the
+    // two orders, even though the handoff below makes them run one after the other.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (a1, b1) = (a.clone(), b.clone());
+    let first = lockscan::thread::spawn(move || {
+        let _a = a1.lock();
+        let _b = b1.lock();
+        drop((_a, _b));
+        tx.send(()).unwrap();
+    });
+    let (a2, b2) = (a.clone(), b.clone());
+    let second = lockscan::thread::spawn(move || {
+        rx.recv().unwrap();
+        let _b = b2.lock();
+        let _a = a2.lock();
+    });
+    first.join().unwrap();
+    second.join().unwrap();
+    assert_eq!(
+        kinds_about(&["unordered:A", "unordered:B"]),
+        [FindingKind::PotentialDeadlock]
+    );
+}

@@ -234,3 +234,31 @@ fn all_demo_traces_analyzed_together_as_one_ci_run() {
             .contains(&"account:ACC001".to_owned())
     );
 }
+
+#[test]
+fn lockscan_run_records_a_real_program_and_fails_on_its_findings() {
+    let dir = scratch("run");
+    let output = std::process::Command::new(crate::support::bin_dir().join("lockscan"))
+        .args(["run", "--trace-dir"])
+        .arg(&dir)
+        .arg("--")
+        .arg(crate::support::bin_dir().join("bank"))
+        .arg("transfer")
+        .env_remove("LOCKSCAN_TRACE")
+        .env_remove("LOCKSCAN_ON_FINDING")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("; 1 trace in"), "{stderr}");
+    // The demo's own output, then the analysis of its trace.
+    assert!(
+        stdout.contains("the threads never collided in this run"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("lockscan: 1 error, 0 warnings, 0 notes in 1 trace"),
+        "{stdout}"
+    );
+}

@@ -4,6 +4,7 @@
 
 mod allocations;
 mod corpus;
+mod order_property;
 mod replay;
 mod robust;
 mod roundtrip;
