@@ -288,6 +288,38 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn unnamed_locks_of_several_traces_stay_apart() {
+        let (mut first, _) = picture("acq 1 1; acq 1 2");
+        for lock in &mut first.locks {
+            lock.named = false;
+        }
+        let second = first.clone();
+        let traces = [
+            NamedPicture {
+                file: "one.json".into(),
+                picture: first,
+            },
+            NamedPicture {
+                file: "two.json".into(),
+                picture: second,
+            },
+        ];
+        let graph = LockGraph::build(&traces, &[]);
+        let names: Vec<&str> = graph.nodes.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "a (one.json)",
+                "a (two.json)",
+                "b (one.json)",
+                "b (two.json)"
+            ]
+        );
+        assert_eq!(graph.edges.len(), 2);
+        assert_eq!(graph.node("a", Some("two.json")), Some(1));
+    }
+
+    #[test]
     fn a_consistent_order_marks_nothing() {
         let (picture, findings) = picture("acq 1 1; acq 1 2; rel 1 2; rel 1 1; acq 2 1; acq 2 2");
         let traces = [NamedPicture {
