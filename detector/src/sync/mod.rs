@@ -32,3 +32,35 @@ macro_rules! into_parts {
     }};
 }
 pub(crate) use into_parts;
+
+/// Deref, Drop (recording the release in the guard's mode), Debug and Display for a guard.
+macro_rules! guard_impls {
+    ($guard:ident, $mode:expr, |$g:ident| $meta:expr) => {
+        impl<T: ?Sized> ::core::ops::Deref for $guard<'_, T> {
+            type Target = T;
+            fn deref(&self) -> &T {
+                &self.inner
+            }
+        }
+
+        impl<T: ?Sized> Drop for $guard<'_, T> {
+            fn drop(&mut self) {
+                let $g = &*self;
+                $meta.release($mode);
+            }
+        }
+
+        impl<T: ?Sized + ::core::fmt::Debug> ::core::fmt::Debug for $guard<'_, T> {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                ::core::fmt::Debug::fmt(&**self, f)
+            }
+        }
+
+        impl<T: ?Sized + ::core::fmt::Display> ::core::fmt::Display for $guard<'_, T> {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                ::core::fmt::Display::fmt(&**self, f)
+            }
+        }
+    };
+}
+pub(crate) use guard_impls;

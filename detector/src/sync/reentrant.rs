@@ -2,13 +2,13 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::ops::Deref;
+
 use std::panic::Location;
 use std::time::{Duration, Instant};
 
 use crate::ids::{LockKind, Mode};
 use crate::runtime::LockMeta;
-use crate::sync::into_parts;
+use crate::sync::{guard_impls, into_parts};
 
 /// A mutex that the thread holding it may lock again, with parking_lot's API. Re-acquiring it
 /// adds no lock-order edge; the first acquisition does.
@@ -227,31 +227,6 @@ impl<'a, T: ?Sized> ReentrantMutexGuard<'a, T> {
     }
 }
 
-impl<T: ?Sized> Deref for ReentrantMutexGuard<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.inner
-    }
-}
-
-impl<T: ?Sized> Drop for ReentrantMutexGuard<'_, T> {
-    fn drop(&mut self) {
-        self.mutex.meta.release(Mode::Exclusive);
-    }
-}
-
-impl<T: ?Sized + fmt::Debug> fmt::Debug for ReentrantMutexGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&**self, f)
-    }
-}
-
-impl<T: ?Sized + fmt::Display> fmt::Display for ReentrantMutexGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        (**self).fmt(f)
-    }
-}
-
 /// A guard for a part of a locked [`ReentrantMutex`]'s data.
 #[must_use = "if unused the ReentrantMutex will immediately unlock"]
 pub struct MappedReentrantMutexGuard<'a, T: ?Sized> {
@@ -273,21 +248,5 @@ impl<'a, T: ?Sized> MappedReentrantMutexGuard<'a, T> {
     }
 }
 
-impl<T: ?Sized> Deref for MappedReentrantMutexGuard<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.inner
-    }
-}
-
-impl<T: ?Sized> Drop for MappedReentrantMutexGuard<'_, T> {
-    fn drop(&mut self) {
-        self.meta.release(Mode::Exclusive);
-    }
-}
-
-impl<T: ?Sized + fmt::Debug> fmt::Debug for MappedReentrantMutexGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&**self, f)
-    }
-}
+guard_impls!(ReentrantMutexGuard, Mode::Exclusive, |g| g.mutex.meta);
+guard_impls!(MappedReentrantMutexGuard, Mode::Exclusive, |g| g.meta);

@@ -2,13 +2,13 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::ops::{Deref, DerefMut};
+use std::ops::DerefMut;
 use std::panic::Location;
 use std::time::{Duration, Instant};
 
 use crate::ids::{LockKind, Mode};
 use crate::runtime::LockMeta;
-use crate::sync::into_parts;
+use crate::sync::{guard_impls, into_parts};
 
 /// A reader-writer lock with parking_lot's API that records its acquisitions, with their
 /// modes: a cycle that only passes through shared holds cannot block and is not reported.
@@ -531,37 +531,6 @@ impl<'a, T: ?Sized> MappedRwLockWriteGuard<'a, T> {
             inner: parking_lot::MappedRwLockWriteGuard::map(inner, f),
         }
     }
-}
-
-/// Deref, Drop (recording the release in the guard's mode), Debug and Display for a guard.
-macro_rules! guard_impls {
-    ($guard:ident, $mode:expr, |$g:ident| $meta:expr) => {
-        impl<T: ?Sized> Deref for $guard<'_, T> {
-            type Target = T;
-            fn deref(&self) -> &T {
-                &self.inner
-            }
-        }
-
-        impl<T: ?Sized> Drop for $guard<'_, T> {
-            fn drop(&mut self) {
-                let $g = &*self;
-                $meta.release($mode);
-            }
-        }
-
-        impl<T: ?Sized + fmt::Debug> fmt::Debug for $guard<'_, T> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Debug::fmt(&**self, f)
-            }
-        }
-
-        impl<T: ?Sized + fmt::Display> fmt::Display for $guard<'_, T> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                (**self).fmt(f)
-            }
-        }
-    };
 }
 
 guard_impls!(RwLockReadGuard, Mode::Shared, |g| g.lock.meta);

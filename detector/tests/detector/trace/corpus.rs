@@ -63,7 +63,9 @@ fn lock_set(outcome: &Outcome, kind: FindingKind) -> Vec<Vec<String>> {
 
 #[test]
 fn every_std_trace_reads_cleanly_and_matches_the_readme_counts() {
-    let files = corpus_files("std");
+    let Some(files) = corpus_files("std") else {
+        return;
+    };
     assert_eq!(
         files.len(),
         README_COUNTS.len(),
@@ -411,7 +413,9 @@ fn every_malformed_trace_has_a_stated_verdict() {
         ),
         ("valid_trace.std", "", 0, ""),
     ];
-    let files = corpus_files("malformed");
+    let Some(files) = corpus_files("malformed") else {
+        return;
+    };
     assert_eq!(
         files.len(),
         expectations.len(),
