@@ -10,7 +10,11 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use lockscan::Severity;
 use lockscan::analysis::{Analysis, Replay, ReplayOptions};
+use lockscan::report::chrome::ChromeRenderer;
+use lockscan::report::dot::LockGraphRenderer;
 use lockscan::report::github::StepSummaryRenderer;
+use lockscan::report::html::HtmlRenderer;
+use lockscan::report::picture::{LockGraph, NamedPicture};
 use lockscan::report::{OutputFormat, Render, Summary};
 use lockscan::trace::{InputFormat, TraceReader};
 
@@ -54,6 +58,40 @@ A directory is searched recursively for *.std, *.json, *.jsonl and *.ndjson file
 traces are given, locks are also matched across them by name (else class) to find lock-order
 cycles that only their union shows.";
 
+const GRAPH_HELP: &str = "\
+Examples:
+  lockscan graph target/lockscan/bank-4242.json --format html --output report.html
+  lockscan graph target/lockscan/ --format dot > locks.dot
+  lockscan graph target/bank.json --format svg -o locks.svg    # needs Graphviz's `dot`
+
+Formats:
+  dot   Graphviz DOT: locks as nodes (name, kind), order edges labelled with thread and
+        sites, the findings' cycles in red; sorted, so the output is stable
+  html  one self-contained page (nothing fetched): the graph with every cycle highlighted,
+        the findings beside it, each edge's threads and sites, and a per-thread timeline of
+        lock holds and blocked waits
+  svg   the DOT graph drawn by Graphviz's `dot` (install Graphviz for it)
+
+Exit codes:
+  0  the picture was written
+  2  usage, I/O or parse error (the picture is still written when the traces could be read
+     in part)
+
+Traces usually have no timestamps: the timeline's time is then the event number.";
+
+const EXPORT_HELP: &str = "\
+Examples:
+  lockscan export --format chrome target/bank.json --output bank.trace.json
+  then open bank.trace.json in https://ui.perfetto.dev or chrome://tracing
+
+The Chrome trace-event JSON has lock holds as async slices named after the lock, blocked
+waits as slices on the thread's track, findings as instant events, and thread names as
+metadata. A trace without timestamps is drawn with 1 µs per event.
+
+Exit codes:
+  0  the export was written
+  2  usage, I/O or parse error";
+
 /// Find deadlocks, lock-order inversions and lock misuse in recorded traces.
 #[derive(Debug, Parser)]
 #[command(name = "lockscan", version, about, propagate_version = true)]
@@ -70,6 +108,78 @@ enum Command {
     /// Analyze traces (lockscan JSONL or RAPID STD) and report what they show.
     #[command(after_help = ANALYZE_HELP)]
     Analyze(AnalyzeArgs),
+    /// Draw the lock-order graph of traces, with the findings' cycles highlighted (DOT, a
+    /// self-contained HTML report with timelines, or SVG).
+    #[command(after_help = GRAPH_HELP)]
+    Graph(GraphArgs),
+    /// Export a trace for a timeline viewer (Chrome trace-event JSON, for Perfetto).
+    #[command(after_help = EXPORT_HELP)]
+    Export(ExportArgs),
+}
+
+/// What the picture commands share with `analyze`: how traces are read and searched.
+#[derive(Debug, Args)]
+struct ReadArgs {
+    /// The trace format; `auto` decides from the first byte of each trace.
+    #[arg(long, value_enum, default_value_t = InputFormatArg::Auto)]
+    input_format: InputFormatArg,
+
+    /// The longest lock-order cycle looked for, in locks.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    max_cycle_len: usize,
+
+    /// How many cycles to enumerate at most.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    max_cycles: usize,
+}
+
+#[derive(Debug, Args)]
+struct GraphArgs {
+    /// Trace files, directories of traces, or `-` for standard input.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+
+    /// The picture format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    format: GraphFormat,
+
+    /// Where to write the picture (`-` is standard output).
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    #[command(flatten)]
+    read: ReadArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum GraphFormat {
+    Dot,
+    Html,
+    Svg,
+}
+
+#[derive(Debug, Args)]
+struct ExportArgs {
+    /// The trace file, or `-` for standard input.
+    #[arg(value_name = "PATH")]
+    path: PathBuf,
+
+    /// The export format.
+    #[arg(long, value_enum)]
+    format: ExportFormat,
+
+    /// Where to write the export (`-` is standard output).
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    #[command(flatten)]
+    read: ReadArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ExportFormat {
+    /// Chrome trace-event JSON (Perfetto, chrome://tracing).
+    Chrome,
 }
 
 #[derive(Debug, Args)]
@@ -223,7 +333,208 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Analyze(args) => analyze(&args.paths, &args.report),
         Command::Run(args) => run::run(&args, analyze),
+        Command::Graph(args) => graph(&args),
+        Command::Export(args) => export(&args),
     }
+}
+
+/// Traces replayed with their pictures kept, and what the analysis found in them.
+struct Pictured {
+    traces: Vec<NamedPicture>,
+    findings: Vec<lockscan::Finding>,
+    summary: Summary,
+}
+
+/// Reads and replays `inputs` as `analyze` does, keeping each trace's picture; diagnostics go
+/// to standard error.
+fn replay_pictured(inputs: &[Input], read: &ReadArgs) -> anyhow::Result<Pictured> {
+    let options = ReplayOptions {
+        max_cycle_len: read.max_cycle_len.max(2),
+        max_cycles: read.max_cycles.max(1),
+        merge: true,
+    };
+    let mut analysis = Analysis::new(options.clone());
+    let mut summary = Summary {
+        complete: true,
+        ..Summary::default()
+    };
+    let mut traces = Vec::new();
+    let stderr = io::stderr();
+    let mut diagnostics = stderr.lock();
+    for input in inputs {
+        let name = input.name();
+        let source: Box<dyn BufRead> = match input {
+            Input::Stdin => Box::new(BufReader::with_capacity(1 << 16, io::stdin().lock())),
+            Input::File(path) => match File::open(path) {
+                Ok(file) => Box::new(BufReader::with_capacity(1 << 16, file)),
+                Err(err) => {
+                    writeln!(diagnostics, "error: {name}: cannot open: {err}")?;
+                    summary.trace_errors += 1;
+                    continue;
+                }
+            },
+        };
+        let mut reader = match TraceReader::new(source, name.as_str(), read.input_format.into()) {
+            Ok(reader) => reader,
+            Err(err) => {
+                writeln!(diagnostics, "error: {err}")?;
+                summary.trace_errors += 1;
+                continue;
+            }
+        };
+        let mut errors = 0usize;
+        let mut result = Replay::new(options.clone())
+            .keep_timeline()
+            .run(&mut reader, |err| {
+                errors += 1;
+                if errors <= MAX_ERRORS_SHOWN {
+                    let _ = writeln!(diagnostics, "error: {err}");
+                }
+            });
+        if errors > MAX_ERRORS_SHOWN {
+            writeln!(
+                diagnostics,
+                "error: {name}: {} more unreadable lines not shown",
+                errors - MAX_ERRORS_SHOWN
+            )?;
+        }
+        for warning in reader.warnings() {
+            writeln!(diagnostics, "warning: {warning}")?;
+        }
+        for warning in &result.warnings {
+            writeln!(diagnostics, "warning: {name}: {warning}")?;
+        }
+        summary.trace_errors += errors;
+        summary.trace_warnings += reader.warnings().len() + result.warnings.len();
+        summary.traces += 1;
+        summary.events += reader.line();
+        summary.complete &= result.complete;
+        if let Some(picture) = result.picture.take() {
+            traces.push(NamedPicture {
+                file: name.clone(),
+                picture,
+            });
+        }
+        analysis.add(&name, result);
+    }
+    summary.complete &= analysis.complete;
+    let findings = analysis.finish();
+    Ok(Pictured {
+        traces,
+        findings,
+        summary,
+    })
+}
+
+/// Opens the output: a file, or standard output for none or `-`.
+fn open_output(output: Option<&Path>) -> anyhow::Result<Box<dyn Write>> {
+    Ok(match output {
+        Some(path) if path != Path::new("-") => Box::new(BufWriter::new(
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        _ => Box::new(BufWriter::new(io::stdout().lock())),
+    })
+}
+
+/// The exit code of a picture command that wrote its output.
+fn picture_exit(summary: &Summary) -> u8 {
+    if summary.trace_errors > 0 {
+        EXIT_ERROR
+    } else {
+        EXIT_CLEAN
+    }
+}
+
+fn graph(args: &GraphArgs) -> anyhow::Result<u8> {
+    let inputs = collect_inputs(&args.paths)?;
+    let pictured = replay_pictured(&inputs, &args.read)?;
+    let graph = LockGraph::build(&pictured.traces, &pictured.findings);
+    let mut rendered = Vec::new();
+    match args.format {
+        GraphFormat::Html => HtmlRenderer {
+            graph: &graph,
+            traces: &pictured.traces,
+        }
+        .render(&pictured.findings, &pictured.summary, &mut rendered)?,
+        GraphFormat::Dot | GraphFormat::Svg => LockGraphRenderer { graph: &graph }.render(
+            &pictured.findings,
+            &pictured.summary,
+            &mut rendered,
+        )?,
+    }
+    if args.format == GraphFormat::Svg {
+        rendered = run_graphviz(&rendered)?;
+    }
+    let mut out = open_output(args.output.as_deref())?;
+    out.write_all(&rendered)
+        .and_then(|()| out.flush())
+        .context("cannot write the picture")?;
+    Ok(picture_exit(&pictured.summary))
+}
+
+/// Draws `dot_text` as SVG with Graphviz's `dot`.
+fn run_graphviz(dot_text: &[u8]) -> anyhow::Result<Vec<u8>> {
+    use std::process::{Command, Stdio};
+    let mut child = match Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => bail!(
+            "`--format svg` needs Graphviz's `dot`, which is not on PATH; install Graphviz \
+             (Debian/Ubuntu: `apt-get install graphviz`, Fedora: `dnf install graphviz`, \
+             macOS: `brew install graphviz`), or write `--format dot` and draw it elsewhere, \
+             or use `--format html`, which needs nothing"
+        ),
+        Err(err) => return Err(err).context("cannot run Graphviz's `dot`"),
+    };
+    // Write from another thread: `dot` may fill its output pipe before reading all its input.
+    let mut stdin = child.stdin.take().context("no pipe to `dot`")?;
+    let input = dot_text.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let output = child
+        .wait_with_output()
+        .context("cannot run Graphviz's `dot`")?;
+    writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("writing to `dot` panicked"))?
+        .context("cannot write to Graphviz's `dot`")?;
+    if !output.status.success() {
+        bail!(
+            "Graphviz's `dot` failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(output.stdout)
+}
+
+fn export(args: &ExportArgs) -> anyhow::Result<u8> {
+    if args.path.is_dir() {
+        bail!(
+            "{}: export takes one trace file, not a directory",
+            args.path.display()
+        );
+    }
+    let inputs = collect_inputs(std::slice::from_ref(&args.path))?;
+    let pictured = replay_pictured(&inputs, &args.read)?;
+    let Some(trace) = pictured.traces.first() else {
+        bail!("{}: the trace could not be read", args.path.display());
+    };
+    let mut out = open_output(args.output.as_deref())?;
+    match args.format {
+        ExportFormat::Chrome => ChromeRenderer {
+            picture: &trace.picture,
+            file: &trace.file,
+        }
+        .render(&pictured.findings, &pictured.summary, &mut out),
+    }
+    .and_then(|()| out.flush())
+    .context("cannot write the export")?;
+    Ok(picture_exit(&pictured.summary))
 }
 
 /// One input: a file, or standard input.

@@ -4,6 +4,7 @@ mod analyze;
 mod baseline;
 mod config;
 mod formats;
+mod pictures;
 mod progress;
 mod run;
 mod sarif_schema;

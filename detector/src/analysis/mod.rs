@@ -6,8 +6,10 @@ pub mod order;
 pub mod race;
 pub mod replay;
 pub mod rules;
+pub mod timeline;
 
 pub use clock::VectorClock;
 pub use order::{Classification, EdgeData, Names, Occurrence, classify, cycle_finding};
 pub use race::{Access, Race, RaceEngine, VarState, race_finding};
 pub use replay::{Analysis, Replay, ReplayOptions, TraceResult};
+pub use timeline::TracePicture;

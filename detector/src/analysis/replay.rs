@@ -25,6 +25,9 @@ use crate::analysis::clock::VectorClock;
 use crate::analysis::order::{EdgeData, Names, Occurrence, classify, cycle_finding};
 use crate::analysis::race::{Race, RaceEngine, race_finding};
 use crate::analysis::rules::{self, LockAt};
+use crate::analysis::timeline::{
+    PictureEdge, PictureLock, PictureOccurrence, PictureThread, TimelineRecorder, TracePicture,
+};
 use crate::finding::{Finding, FindingEdge, FindingKind};
 use crate::graph::OrderGraph;
 use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId, VarId};
@@ -150,6 +153,9 @@ pub struct Replay {
     var_names: FxHashMap<VarId, Arc<str>>,
     /// Each racing variable and pair of sites is reported once.
     race_keys: FxHashSet<(VarId, String, String)>,
+    /// The holds and waits for a [`TracePicture`], when asked for with
+    /// [`Replay::keep_timeline`].
+    timeline: Option<Box<TimelineRecorder>>,
 }
 
 /// What one trace's replay found.
@@ -171,6 +177,9 @@ pub struct TraceResult {
     pub merge_edges: Vec<MergeEdge>,
     /// What the replay found odd about the trace itself (not about the program).
     pub warnings: Vec<String>,
+    /// The trace drawn: locks, order edges and per-thread timeline, when the replay was asked
+    /// to keep it ([`Replay::keep_timeline`]).
+    pub picture: Option<TracePicture>,
 }
 
 /// An order edge between locks known by name or class, as another trace can see it too.
@@ -232,6 +241,23 @@ impl Replay {
             races: RaceEngine::new(),
             var_names: FxHashMap::default(),
             race_keys: FxHashSet::default(),
+            timeline: None,
+        }
+    }
+
+    /// Asks the replay to keep what a picture of the trace needs (every lock hold and blocked
+    /// wait), returned as [`TraceResult::picture`]. Off by default: it costs memory in
+    /// proportion to the trace.
+    pub fn keep_timeline(mut self) -> Self {
+        self.timeline = Some(Box::new(TimelineRecorder::new()));
+        self
+    }
+
+    /// Sets the timestamp (`ts_ns`) of the next event, for the timeline; readers that know
+    /// one say it before each event.
+    pub fn set_timestamp(&mut self, ts_ns: Option<u64>) {
+        if let Some(timeline) = &mut self.timeline {
+            timeline.next_ts = ts_ns;
         }
     }
 
@@ -245,9 +271,12 @@ impl Replay {
         if reader.format() == Format::Std {
             self.options.merge = false;
         }
-        for event in reader.by_ref() {
+        while let Some(event) = reader.next() {
             match event {
-                Ok(event) => self.event(event),
+                Ok(event) => {
+                    self.set_timestamp(reader.timestamp());
+                    self.event(event)
+                }
                 Err(err) => on_error(err),
             }
         }
@@ -305,6 +334,14 @@ impl Replay {
     /// Replays one event.
     pub fn event(&mut self, event: Event) {
         self.events += 1;
+        if let Some(timeline) = &mut self.timeline {
+            let locks = (&self.lock_index, &self.locks);
+            let kind_of = |id: LockId| {
+                let declared = locks.0.get(&id).map(|&l| locks.1[l as usize].kind);
+                declared.unwrap_or(LockKind::Mutex)
+            };
+            timeline.event(&event, self.events, kind_of);
+        }
         match event {
             Event::Header(_) | Event::End { .. } => {}
             Event::Var { var, name, .. } => {
@@ -983,6 +1020,7 @@ impl Replay {
         } else {
             Vec::new()
         };
+        let picture = self.picture();
         TraceResult {
             findings: std::mem::take(&mut self.findings),
             events: self.events,
@@ -992,7 +1030,65 @@ impl Replay {
             complete: cycles.complete,
             merge_edges,
             warnings: std::mem::take(&mut self.warnings),
+            picture,
         }
+    }
+
+    /// The picture of the trace, when the replay kept a timeline.
+    fn picture(&mut self) -> Option<TracePicture> {
+        let timeline = *self.timeline.take()?;
+        let locks = timeline
+            .locks
+            .iter()
+            .map(|&id| {
+                let state = self.lock_index.get(&id).map(|&l| &self.locks[l as usize]);
+                PictureLock {
+                    id,
+                    name: self.lock_name(id),
+                    named: state.is_some_and(|s| s.name.is_some() || s.class.is_some()),
+                    kind: state.map_or(LockKind::Mutex, |s| s.kind),
+                }
+            })
+            .collect();
+        let threads = timeline
+            .threads
+            .iter()
+            .map(|&id| PictureThread {
+                id,
+                name: self.thread_name(id),
+            })
+            .collect();
+        let mut edges: Vec<PictureEdge> = self
+            .graph
+            .edges()
+            .filter_map(|(from, to, data)| {
+                Some(PictureEdge {
+                    from: timeline.lock_position(from)?,
+                    to: timeline.lock_position(to)?,
+                    occurrences: data
+                        .occurrences
+                        .iter()
+                        .map(|o| PictureOccurrence {
+                            thread: self.thread_name(o.thread),
+                            from_site: o.from_site.clone(),
+                            to_site: o.to_site.clone(),
+                            from_mode: o.from_mode,
+                            to_mode: o.to_mode,
+                        })
+                        .collect(),
+                })
+            })
+            .collect();
+        edges.sort_by_key(|e| (e.from, e.to));
+        Some(TracePicture {
+            locks,
+            threads,
+            edges,
+            clock: timeline.clock(),
+            end: timeline.last,
+            holds: timeline.holds,
+            waits: timeline.waits,
+        })
     }
 
     fn merge_key(&self, id: LockId) -> Option<Arc<str>> {

@@ -3,10 +3,13 @@
 //! A renderer turns findings and a [`Summary`] into bytes. The JSON-based formats have their
 //! own wire types, so the public [`Finding`] can change without changing what consumers parse.
 
+pub mod chrome;
 pub mod dot;
 pub mod github;
+pub mod html;
 pub mod json;
 pub mod junit;
+pub mod picture;
 pub mod sarif;
 pub mod text;
 

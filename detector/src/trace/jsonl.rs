@@ -31,6 +31,8 @@ pub struct JsonlReader<R> {
     records: u64,
     /// A valid record whose line also gave an error (a missing header), returned next.
     held_back: Option<Event>,
+    /// The `ts_ns` of the record read last.
+    timestamp: Option<u64>,
 }
 
 impl<R: BufRead> JsonlReader<R> {
@@ -45,7 +47,13 @@ impl<R: BufRead> JsonlReader<R> {
             finished: false,
             records: 0,
             held_back: None,
+            timestamp: None,
         }
+    }
+
+    /// The `ts_ns` of the event returned last, when its record has one.
+    pub fn timestamp(&self) -> Option<u64> {
+        self.timestamp
     }
 
     /// The number of the line read last.
@@ -86,6 +94,7 @@ impl<R: BufRead> JsonlReader<R> {
                 return Err(self.lines.problem(expected, quote(line), cut_short));
             }
         };
+        self.timestamp = record.ts_ns;
         let is_header = record.record_type == "header";
         let event = convert(&record, &mut self.sites)
             .map_err(|(expected, found)| self.lines.problem(expected, found, false))?;

@@ -237,6 +237,15 @@ impl<R: BufRead> TraceReader<R> {
             TraceReader::Std(reader) => reader.warnings(),
         }
     }
+
+    /// The timestamp (`ts_ns`) of the event returned last, when the trace has one (STD
+    /// traces never do).
+    pub fn timestamp(&self) -> Option<u64> {
+        match self {
+            TraceReader::Jsonl(reader) => reader.timestamp(),
+            TraceReader::Std(_) => None,
+        }
+    }
 }
 
 impl<R: BufRead> Iterator for TraceReader<R> {

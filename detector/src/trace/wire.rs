@@ -88,6 +88,9 @@ pub struct Record<'a> {
     /// `end`: events lost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dropped: Option<u64>,
+    /// Lock and access records: when, in nanoseconds from an origin of the writer's choice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ts_ns: Option<u64>,
 }
 
 /// A string field that borrows from the line when it can (no escapes) and owns otherwise.

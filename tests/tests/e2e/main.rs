@@ -3,5 +3,6 @@
 //! what lockscan reported live (the demo prints it) and what the offline analysis finds.
 //! One test binary; helpers in `support`.
 
+mod browser;
 mod demos;
 mod support;

@@ -1,0 +1,335 @@
+//! `lockscan graph` and `lockscan export`: the pictures of a trace.
+
+use std::path::{Path, PathBuf};
+
+use crate::util::*;
+
+/// Five locks in a cycle across four threads (`compactor` also takes `index` -> `wal`
+/// directly, which closes a shorter cycle).
+fn ring() -> String {
+    let mut lines = vec![
+        r#"{"type":"lock","lock":1,"kind":"rwlock","name":"config"}"#.to_owned(),
+        r#"{"type":"lock","lock":2,"kind":"mutex","name":"cache"}"#.to_owned(),
+        r#"{"type":"lock","lock":3,"kind":"mutex","name":"index"}"#.to_owned(),
+        r#"{"type":"lock","lock":4,"kind":"mutex","name":"journal"}"#.to_owned(),
+        r#"{"type":"lock","lock":5,"kind":"mutex","name":"wal"}"#.to_owned(),
+    ];
+    let threads = ["loader", "writer", "compactor", "flusher"];
+    for (tid, name) in threads.iter().enumerate() {
+        lines.push(format!(
+            r#"{{"type":"thread","tid":{},"name":"{name}"}}"#,
+            tid + 1
+        ));
+    }
+    let paths: [&[u32]; 4] = [&[1, 2], &[2, 3], &[3, 4, 5], &[5, 1]];
+    let mut line = 10;
+    for (tid, locks) in paths.iter().enumerate() {
+        for lock in *locks {
+            lines.push(format!(
+                r#"{{"type":"acquire","tid":{},"lock":{lock},"site":"src/store.rs:{line}:9"}}"#,
+                tid + 1
+            ));
+            line += 3;
+        }
+        for lock in locks.iter().rev() {
+            lines.push(format!(
+                r#"{{"type":"release","tid":{},"lock":{lock}}}"#,
+                tid + 1
+            ));
+        }
+    }
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    jsonl(&lines)
+}
+
+/// Two threads each holding one lock and blocked requesting the other: a deadlock.
+fn blocked() -> String {
+    jsonl(&[
+        r#"{"type":"lock","lock":1,"kind":"mutex","name":"a"}"#,
+        r#"{"type":"lock","lock":2,"kind":"mutex","name":"b"}"#,
+        r#"{"type":"thread","tid":1,"name":"left"}"#,
+        r#"{"type":"thread","tid":2,"name":"right"}"#,
+        r#"{"type":"acquire","tid":1,"lock":1,"site":"src/x.rs:1:1"}"#,
+        r#"{"type":"acquire","tid":2,"lock":2,"site":"src/x.rs:5:1"}"#,
+        r#"{"type":"request","tid":1,"lock":2,"site":"src/x.rs:2:1"}"#,
+        r#"{"type":"request","tid":2,"lock":1,"site":"src/x.rs:6:1"}"#,
+    ])
+}
+
+/// The file `name` under `cli/tests/snapshots/`.
+fn snapshot_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(name)
+}
+
+/// Compares `actual` with the snapshot `name` exactly; `UPDATE_SNAPSHOTS=1` rewrites it.
+fn assert_snapshot(name: &str, actual: &str) {
+    let path = snapshot_path(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        eprintln!("updated {}", path.display());
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|err| {
+        panic!(
+            "{}: {err}; run with UPDATE_SNAPSHOTS=1 to write it",
+            path.display()
+        )
+    });
+    assert!(
+        expected == actual,
+        "{} differs (UPDATE_SNAPSHOTS=1 rewrites it after a deliberate change)\n--- expected\n\
+         {expected}\n--- actual\n{actual}",
+        path.display()
+    );
+}
+
+#[test]
+fn dot_of_the_ring_matches_its_snapshot() {
+    let dir = scratch("graph_dot_ring");
+    let trace = write(&dir, "ring.jsonl", &ring());
+    let run = lockscan(&["graph", "--format", "dot", &trace]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_snapshot("ring.dot", &run.stdout);
+    // Stable: the same trace gives the same bytes.
+    assert_eq!(lockscan(&["graph", &trace]).stdout, run.stdout);
+}
+
+#[test]
+fn dot_of_a_deadlock_matches_its_snapshot() {
+    let dir = scratch("graph_dot_blocked");
+    let trace = write(&dir, "blocked.jsonl", &blocked());
+    let run = lockscan(&["graph", "--format", "dot", &trace]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_snapshot("deadlock.dot", &run.stdout);
+}
+
+#[test]
+fn html_goes_to_the_output_file_and_shows_the_cycle() {
+    let dir = scratch("graph_html");
+    let trace = write(&dir, "ring.jsonl", &ring());
+    let report = dir.join("report.html");
+    let run = lockscan(&[
+        "graph",
+        "--format",
+        "html",
+        "--output",
+        report.to_str().unwrap(),
+        &trace,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "the page went to the file");
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    for lock in ["config", "cache", "index", "journal", "wal"] {
+        assert!(
+            html.contains(&format!("<g class=\"node cycle\" data-lock=\"{lock}\"")),
+            "{lock} is not drawn in a cycle"
+        );
+    }
+    assert!(html.contains("data-from=\"wal\" data-to=\"config\""));
+    for thread in ["loader", "writer", "compactor", "flusher"] {
+        assert!(
+            html.contains(&format!("data-thread=\"{thread}\"")),
+            "{thread}"
+        );
+    }
+    assert!(
+        !html.contains("src=") && !html.contains("href="),
+        "nothing fetched"
+    );
+}
+
+#[test]
+fn svg_is_drawn_by_graphviz_when_it_is_installed() {
+    let has_dot = std::process::Command::new("dot")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_dot {
+        assert!(
+            std::env::var_os("LOCKSCAN_REQUIRE_GRAPHVIZ").is_none(),
+            "LOCKSCAN_REQUIRE_GRAPHVIZ is set but Graphviz's `dot` is not on PATH"
+        );
+        eprintln!("skipped: Graphviz's `dot` is not installed (apt-get install graphviz)");
+        return;
+    }
+    let dir = scratch("graph_svg");
+    let trace = write(&dir, "ring.jsonl", &ring());
+    let run = lockscan(&["graph", "--format", "svg", &trace]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("<svg"), "{}", run.stdout);
+    // Graphviz writes the node names as the nodes' titles.
+    assert!(
+        run.stdout.contains("<title>config</title>"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("#c62828"), "the cycle is red");
+}
+
+#[test]
+fn svg_without_graphviz_says_how_to_install_it() {
+    let dir = scratch("graph_svg_no_dot");
+    let trace = write(&dir, "ring.jsonl", &ring());
+    let empty = dir.join("empty-path");
+    std::fs::create_dir_all(&empty).unwrap();
+    let output = assert_cmd::cargo::cargo_bin_cmd!("lockscan")
+        .env("PATH", &empty)
+        .args(["graph", "--format", "svg", &trace])
+        .output()
+        .unwrap();
+    let run = Run::from(output);
+    assert_eq!(run.code, 2);
+    assert!(run.stdout.is_empty());
+    assert!(
+        run.stderr.contains("needs Graphviz's `dot`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("apt-get install graphviz"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn graph_usage_and_read_errors_exit_2() {
+    let dir = scratch("graph_errors");
+    let trace = write(&dir, "ring.jsonl", &ring());
+    assert_eq!(lockscan(&["graph", "--format", "png", &trace]).code, 2);
+    assert_eq!(lockscan(&["graph"]).code, 2);
+    let missing = dir.join("missing.json");
+    let run = lockscan(&["graph", missing.to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("cannot open"), "{}", run.stderr);
+    let bad = write(&dir, "bad.jsonl", &jsonl(&["{not json"]));
+    let run = lockscan(&["graph", &bad]);
+    assert_eq!(run.code, 2, "an unreadable line is an error");
+    assert!(run.stdout.contains("digraph"), "the picture is still drawn");
+}
+
+#[test]
+fn graph_merges_several_traces_by_lock_name() {
+    let dir = scratch("graph_two_traces");
+    let first = write(
+        &dir,
+        "one.jsonl",
+        &jsonl(&[
+            r#"{"type":"lock","lock":1,"kind":"mutex","name":"a"}"#,
+            r#"{"type":"lock","lock":2,"kind":"mutex","name":"b"}"#,
+            r#"{"type":"acquire","tid":1,"lock":1}"#,
+            r#"{"type":"acquire","tid":1,"lock":2}"#,
+        ]),
+    );
+    let second = write(
+        &dir,
+        "two.jsonl",
+        &jsonl(&[
+            r#"{"type":"lock","lock":7,"kind":"mutex","name":"b"}"#,
+            r#"{"type":"lock","lock":8,"kind":"mutex","name":"a"}"#,
+            r#"{"type":"acquire","tid":1,"lock":7}"#,
+            r#"{"type":"acquire","tid":1,"lock":8}"#,
+        ]),
+    );
+    let run = lockscan(&["graph", &first, &second]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.matches("[label=\"a\\nmutex\"").count(), 1);
+    assert!(run.stdout.contains("\"a\" -> \"b\""), "{}", run.stdout);
+    assert!(run.stdout.contains("\"b\" -> \"a\""), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("// cycle 1: lock-order-inversion"),
+        "{}",
+        run.stdout
+    );
+}
+
+fn chrome_export(text: &str, test: &str) -> serde_json::Value {
+    let dir = scratch(test);
+    let trace = write(&dir, "t.jsonl", text);
+    let run = lockscan(&["export", "--format", "chrome", &trace]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    serde_json::from_str(&run.stdout).unwrap()
+}
+
+fn events<'v>(export: &'v serde_json::Value, phase: &str) -> Vec<&'v serde_json::Value> {
+    let all = export["traceEvents"].as_array().unwrap();
+    all.iter().filter(|e| e["ph"] == phase).collect()
+}
+
+#[test]
+fn chrome_export_has_holds_waits_findings_and_thread_names() {
+    let export = chrome_export(&blocked(), "export_blocked");
+    let holds = events(&export, "b");
+    assert_eq!(holds.len(), 2);
+    assert_eq!(events(&export, "e").len(), 2, "every hold is closed");
+    assert!(
+        holds
+            .iter()
+            .all(|h| h["args"]["note"] == "still held when the trace ended")
+    );
+    let waits = events(&export, "X");
+    let names: Vec<&str> = waits.iter().map(|w| w["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["blocked on b", "blocked on a"]);
+    let findings = events(&export, "i");
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0]["name"], "error: deadlock");
+    let thread_names: Vec<&str> = events(&export, "M")
+        .iter()
+        .filter(|m| m["name"] == "thread_name")
+        .map(|m| m["args"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(thread_names, ["left", "right"]);
+}
+
+#[test]
+fn chrome_export_uses_timestamps_when_the_trace_has_them() {
+    let export = chrome_export(
+        &jsonl(&[
+            r#"{"type":"lock","lock":1,"kind":"mutex","name":"a"}"#,
+            r#"{"type":"acquire","tid":1,"lock":1,"ts_ns":1000000}"#,
+            r#"{"type":"release","tid":1,"lock":1,"ts_ns":1250000}"#,
+        ]),
+        "export_timestamps",
+    );
+    let begin = events(&export, "b")[0];
+    let end = events(&export, "e")[0];
+    assert_eq!(begin["ts"], 0.0);
+    assert_eq!(end["ts"], 250.0, "microseconds since the first lock event");
+}
+
+#[test]
+fn export_errors_exit_2() {
+    let dir = scratch("export_errors");
+    let missing = dir.join("missing.json");
+    assert_eq!(
+        lockscan(&["export", "--format", "chrome", missing.to_str().unwrap()]).code,
+        2
+    );
+    let run = lockscan(&["export", "--format", "chrome", dir.to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("one trace file"), "{}", run.stderr);
+    let trace = write(&dir, "t.jsonl", &blocked());
+    assert_eq!(
+        lockscan(&["export", &trace]).code,
+        2,
+        "--format is required"
+    );
+}
+
+#[test]
+fn help_shows_examples() {
+    for command in ["graph", "export"] {
+        let run = lockscan(&[command, "--help"]);
+        assert_eq!(run.code, 0);
+        assert!(
+            run.stdout.contains("Examples:"),
+            "{command}: {}",
+            run.stdout
+        );
+        assert!(run.stdout.contains(&format!("lockscan {command} ")));
+    }
+}
