@@ -208,9 +208,8 @@ struct ReportArgs {
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     fail_on: FailOn,
 
-    /// The trace format; `auto` decides from the first byte of each trace.
-    #[arg(long, value_enum, default_value_t = InputFormatArg::Auto)]
-    input_format: InputFormatArg,
+    #[command(flatten)]
+    read: ReadArgs,
 
     /// When to color the text report. `auto` colors a terminal, unless NO_COLOR is set;
     /// CLICOLOR_FORCE colors a pipe too.
@@ -231,14 +230,6 @@ struct ReportArgs {
     /// directory, when there is one].
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-
-    /// The longest lock-order cycle looked for, in locks.
-    #[arg(long, default_value_t = 8, value_name = "N")]
-    max_cycle_len: usize,
-
-    /// How many cycles to enumerate at most.
-    #[arg(long, default_value_t = 10_000, value_name = "N")]
-    max_cycles: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -338,16 +329,18 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
-/// Traces replayed with their pictures kept, and what the analysis found in them.
+/// Traces replayed, and what the analysis found in them.
 struct Pictured {
+    /// Each trace's picture, when they were asked for.
     traces: Vec<NamedPicture>,
     findings: Vec<lockscan::Finding>,
     summary: Summary,
 }
 
-/// Reads and replays `inputs` as `analyze` does, keeping each trace's picture; diagnostics go
-/// to standard error.
-fn replay_pictured(inputs: &[Input], read: &ReadArgs) -> anyhow::Result<Pictured> {
+/// Reads and replays `inputs`, keeping each trace's picture when `pictures`. Diagnostics go to
+/// standard error: unreadable lines (the first few of each trace), warnings, and a progress
+/// line for big files when it is a terminal.
+fn replay_pictured(inputs: &[Input], read: &ReadArgs, pictures: bool) -> anyhow::Result<Pictured> {
     let options = ReplayOptions {
         max_cycle_len: read.max_cycle_len.max(2),
         max_cycles: read.max_cycles.max(1),
@@ -363,10 +356,21 @@ fn replay_pictured(inputs: &[Input], read: &ReadArgs) -> anyhow::Result<Pictured
     let mut diagnostics = stderr.lock();
     for input in inputs {
         let name = input.name();
+        let mut progress = None;
         let source: Box<dyn BufRead> = match input {
             Input::Stdin => Box::new(BufReader::with_capacity(1 << 16, io::stdin().lock())),
             Input::File(path) => match File::open(path) {
-                Ok(file) => Box::new(BufReader::with_capacity(1 << 16, file)),
+                Ok(file) => {
+                    let size = file.metadata().map_or(0, |m| m.len());
+                    match progress::for_file(&name, size) {
+                        Some(line) => {
+                            progress = Some(Rc::clone(&line));
+                            let reader = progress::ProgressReader::new(file, line);
+                            Box::new(BufReader::with_capacity(1 << 16, reader))
+                        }
+                        None => Box::new(BufReader::with_capacity(1 << 16, file)),
+                    }
+                }
                 Err(err) => {
                     writeln!(diagnostics, "error: {name}: cannot open: {err}")?;
                     summary.trace_errors += 1;
@@ -382,15 +386,24 @@ fn replay_pictured(inputs: &[Input], read: &ReadArgs) -> anyhow::Result<Pictured
                 continue;
             }
         };
+        let mut replay = Replay::new(options.clone());
+        if pictures {
+            replay = replay.keep_timeline();
+        }
         let mut errors = 0usize;
-        let mut result = Replay::new(options.clone())
-            .keep_timeline()
-            .run(&mut reader, |err| {
-                errors += 1;
-                if errors <= MAX_ERRORS_SHOWN {
-                    let _ = writeln!(diagnostics, "error: {err}");
+        let mut result = replay.run(&mut reader, |err| {
+            errors += 1;
+            if errors <= MAX_ERRORS_SHOWN {
+                if let Some(line) = &progress {
+                    line.clear();
                 }
-            });
+                // Diagnostics going nowhere (a closed stderr) must not stop the analysis.
+                let _ = writeln!(diagnostics, "error: {err}");
+            }
+        });
+        if let Some(line) = progress.take() {
+            line.clear();
+        }
         if errors > MAX_ERRORS_SHOWN {
             writeln!(
                 diagnostics,
@@ -407,6 +420,8 @@ fn replay_pictured(inputs: &[Input], read: &ReadArgs) -> anyhow::Result<Pictured
         summary.trace_errors += errors;
         summary.trace_warnings += reader.warnings().len() + result.warnings.len();
         summary.traces += 1;
+        // Records as the file has them (an STD line is one event), not counting the
+        // declarations the STD reader adds before an entity's first use.
         summary.events += reader.line();
         summary.complete &= result.complete;
         if let Some(picture) = result.picture.take() {
@@ -447,7 +462,7 @@ fn picture_exit(summary: &Summary) -> u8 {
 
 fn graph(args: &GraphArgs) -> anyhow::Result<u8> {
     let inputs = collect_inputs(&args.paths)?;
-    let pictured = replay_pictured(&inputs, &args.read)?;
+    let pictured = replay_pictured(&inputs, &args.read, true)?;
     let graph = LockGraph::build(&pictured.traces, &pictured.findings);
     let mut rendered = Vec::new();
     match args.format {
@@ -520,7 +535,7 @@ fn export(args: &ExportArgs) -> anyhow::Result<u8> {
         );
     }
     let inputs = collect_inputs(std::slice::from_ref(&args.path))?;
-    let pictured = replay_pictured(&inputs, &args.read)?;
+    let pictured = replay_pictured(&inputs, &args.read, true)?;
     let Some(trace) = pictured.traces.first() else {
         bail!("{}: the trace could not be read", args.path.display());
     };
@@ -560,88 +575,13 @@ fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<u8> {
         None => None,
     };
     let mut suppressions = config::Suppressions::load(args.config.as_deref())?;
-    let options = ReplayOptions {
-        max_cycle_len: args.max_cycle_len.max(2),
-        max_cycles: args.max_cycles.max(1),
-        merge: true,
-    };
-    let mut analysis = Analysis::new(options.clone());
-    let mut summary = Summary {
-        complete: true,
-        ..Summary::default()
-    };
+    let Pictured {
+        mut findings,
+        mut summary,
+        ..
+    } = replay_pictured(&inputs, &args.read, false)?;
     let stderr = io::stderr();
     let mut diagnostics = stderr.lock();
-    for input in &inputs {
-        let name = input.name();
-        let mut progress = None;
-        let reader: Box<dyn BufRead> = match input {
-            Input::Stdin => Box::new(BufReader::with_capacity(1 << 16, io::stdin().lock())),
-            Input::File(path) => match File::open(path) {
-                Ok(file) => {
-                    let size = file.metadata().map_or(0, |m| m.len());
-                    match progress::for_file(&name, size) {
-                        Some(line) => {
-                            progress = Some(Rc::clone(&line));
-                            let reader = progress::ProgressReader::new(file, line);
-                            Box::new(BufReader::with_capacity(1 << 16, reader))
-                        }
-                        None => Box::new(BufReader::with_capacity(1 << 16, file)),
-                    }
-                }
-                Err(err) => {
-                    writeln!(diagnostics, "error: {name}: cannot open: {err}")?;
-                    summary.trace_errors += 1;
-                    continue;
-                }
-            },
-        };
-        let mut reader = match TraceReader::new(reader, name.as_str(), args.input_format.into()) {
-            Ok(reader) => reader,
-            Err(err) => {
-                writeln!(diagnostics, "error: {err}")?;
-                summary.trace_errors += 1;
-                continue;
-            }
-        };
-        let mut errors = 0usize;
-        let result = Replay::new(options.clone()).run(&mut reader, |err| {
-            errors += 1;
-            if errors <= MAX_ERRORS_SHOWN {
-                if let Some(line) = &progress {
-                    line.clear();
-                }
-                // Diagnostics going nowhere (a closed stderr) must not stop the analysis.
-                let _ = writeln!(diagnostics, "error: {err}");
-            }
-        });
-        if let Some(line) = progress.take() {
-            line.clear();
-        }
-        if errors > MAX_ERRORS_SHOWN {
-            writeln!(
-                diagnostics,
-                "error: {name}: {} more unreadable lines not shown",
-                errors - MAX_ERRORS_SHOWN
-            )?;
-        }
-        for warning in reader.warnings() {
-            writeln!(diagnostics, "warning: {warning}")?;
-        }
-        for warning in &result.warnings {
-            writeln!(diagnostics, "warning: {name}: {warning}")?;
-        }
-        summary.trace_errors += errors;
-        summary.trace_warnings += reader.warnings().len() + result.warnings.len();
-        summary.traces += 1;
-        // Records as the file has them (an STD line is one event), not counting the
-        // declarations the STD reader adds before an entity's first use.
-        summary.events += reader.line();
-        summary.complete &= result.complete;
-        analysis.add(&name, result);
-    }
-    summary.complete &= analysis.complete;
-    let mut findings = analysis.finish();
     // Suppressions first: a finding both allowed and baselined counts as allowed, so its entry
     // is not reported as unused.
     if let Some(suppressions) = &mut suppressions {
