@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::{Counts, Render, Summary, first_site};
+use super::{Counts, Render, Summary, first_site, plural, summary_remarks};
 use crate::finding::{Finding, Severity};
 
 /// Renders workflow commands.
@@ -147,41 +147,10 @@ impl Render for StepSummaryRenderer {
             plural(summary.traces, "trace", "traces"),
             plural(summary.events as usize, "event", "events")
         );
-        if summary.trace_errors > 0 {
-            totals.push_str(&format!(
-                "; {}",
-                plural(summary.trace_errors, "unreadable line", "unreadable lines")
-            ));
-        }
-        if summary.baselined > 0 {
-            totals.push_str(&format!(
-                "; {} in the baseline not shown",
-                plural(summary.baselined, "finding", "findings")
-            ));
-        }
-        if summary.suppressed > 0 {
-            totals.push_str(&format!(
-                "; {} suppressed",
-                plural(summary.suppressed, "finding", "findings")
-            ));
-        }
-        if !summary.unused_suppressions.is_empty() {
-            totals.push_str(&format!(
-                "; {} that matched nothing",
-                plural(
-                    summary.unused_suppressions.len(),
-                    "suppression",
-                    "suppressions"
-                )
-            ));
-        }
+        totals.push_str(&summary_remarks(summary));
         writeln!(out, "Analyzed {totals}.")?;
         writeln!(out)
     }
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use std::io::{self, Write};
 
 use super::junit::escape_xml as esc;
 use super::picture::{LockGraph, NamedPicture, is_cycle};
-use super::{Counts, Render, Summary};
+use super::{Counts, Render, Summary, plural};
 use crate::analysis::timeline::{Clock, TracePicture, WaitFor};
 use crate::finding::Finding;
 
@@ -63,10 +63,6 @@ fn shorten(text: &str, max: usize) -> String {
         cut.push('…');
         cut
     }
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Space-separated finding numbers, for the `data-findings` attribute.

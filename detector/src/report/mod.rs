@@ -256,3 +256,45 @@ mod tests {
         assert_eq!(counts.by_kind["api-misuse"], 1);
     }
 }
+
+/// `N thing` or `N things`.
+pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// What a report's closing line adds after its counts: `; 2 unreadable lines; 1 finding
+/// suppressed`..., empty when there is nothing to add. Shared by the text and GitHub reports.
+pub(crate) fn summary_remarks(summary: &Summary) -> String {
+    let mut remarks = String::new();
+    let mut add = |n: usize, one: &str, many: &str, what: &str| {
+        if n > 0 {
+            remarks.push_str(&format!("; {}{what}", plural(n, one, many)));
+        }
+    };
+    add(
+        summary.trace_errors,
+        "unreadable line",
+        "unreadable lines",
+        "",
+    );
+    add(
+        summary.trace_warnings,
+        "trace warning",
+        "trace warnings",
+        "",
+    );
+    add(
+        summary.baselined,
+        "finding",
+        "findings",
+        " in the baseline not shown",
+    );
+    add(summary.suppressed, "finding", "findings", " suppressed");
+    add(
+        summary.unused_suppressions.len(),
+        "suppression",
+        "suppressions",
+        " that matched nothing",
+    );
+    remarks
+}

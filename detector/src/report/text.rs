@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::{Counts, Render, Summary};
+use super::{Counts, Render, Summary, plural, summary_remarks};
 use crate::finding::{Finding, Severity};
 use crate::site::Site;
 
@@ -120,31 +120,7 @@ impl Render for TextRenderer {
         let events = plural(summary.events as usize, "event", "events");
         let bold = self.paint(BOLD);
         let reset = self.paint(RESET);
-        let mut trouble = String::new();
-        if summary.trace_errors > 0 {
-            trouble.push_str(&format!(
-                "; {}",
-                plural(summary.trace_errors, "unreadable line", "unreadable lines")
-            ));
-        }
-        if summary.trace_warnings > 0 {
-            trouble.push_str(&format!(
-                "; {}",
-                plural(summary.trace_warnings, "trace warning", "trace warnings")
-            ));
-        }
-        if summary.baselined > 0 {
-            trouble.push_str(&format!(
-                "; {} in the baseline not shown",
-                plural(summary.baselined, "finding", "findings")
-            ));
-        }
-        if summary.suppressed > 0 {
-            trouble.push_str(&format!(
-                "; {} suppressed",
-                plural(summary.suppressed, "finding", "findings")
-            ));
-        }
+        let trouble = summary_remarks(summary);
         if findings.is_empty() {
             writeln!(
                 out,
@@ -167,10 +143,6 @@ impl Render for TextRenderer {
         }
         Ok(())
     }
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 #[cfg(test)]
