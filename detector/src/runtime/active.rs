@@ -13,6 +13,7 @@ use super::order;
 use super::recorder::{self, Event};
 use super::state::{self, Held, LockInfo};
 use super::waits::{self, OwnerCell, Waiter};
+use crate::analysis::VectorClock;
 use crate::analysis::rules::{self, LockAt};
 use crate::finding::{Finding, FindingEdge, FindingKind};
 use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId};
@@ -648,6 +649,9 @@ pub(crate) struct CondvarMeta {
     /// The recording in which it was last declared.
     traced: AtomicU64,
     site: &'static Location<'static>,
+    /// The threads waiting now, each with what the notifies since it began waiting knew (its
+    /// spawn/join clock): a notify orders what came before it before the wake-up it causes.
+    waiters: Mutex<Vec<(ThreadId, VectorClock)>>,
 }
 
 impl CondvarMeta {
@@ -656,6 +660,7 @@ impl CondvarMeta {
             id: AtomicU64::new(0),
             traced: AtomicU64::new(0),
             site,
+            waiters: Mutex::new(Vec::new()),
         }
     }
 
@@ -684,21 +689,52 @@ impl CondvarMeta {
         CondvarId(id)
     }
 
-    /// Records a notification, when recording.
-    pub(crate) fn notified(&self, all: bool, site: &'static Location<'static>) {
-        if !recorder::on() {
-            return;
+    /// The current thread begins to wait, still holding the mutex: a notify from now on can
+    /// be the one that wakes it.
+    pub(crate) fn waiting(&self) {
+        if let Some(thread) = state::with(|st| st.id()) {
+            self.waiters.lock().push((thread, VectorClock::new()));
         }
-        let Some(tid) = state::with(|st| st.id()) else {
+    }
+
+    /// The current thread woke up (or timed out): it learns what the notifies since it began
+    /// waiting knew. Which waiter a `notify_one` woke is not known, so each waiter learns.
+    pub(crate) fn woken(&self) {
+        state::with(|st| {
+            let thread = st.id();
+            let mut waiters = self.waiters.lock();
+            if let Some(index) = waiters.iter().position(|(t, _)| *t == thread) {
+                let (_, learned) = waiters.swap_remove(index);
+                st.order_clock.join(&learned);
+            }
+        });
+    }
+
+    /// A notification: ordered before the wake-ups of the current waiters; recorded when
+    /// recording.
+    pub(crate) fn notified(&self, all: bool, site: &'static Location<'static>) {
+        let Some(tid) = state::with(|st| {
+            let thread = st.id();
+            let mut waiters = self.waiters.lock();
+            if !waiters.is_empty() {
+                for (_, learned) in waiters.iter_mut() {
+                    learned.join(&st.order_clock);
+                }
+                st.order_clock.tick(thread);
+            }
+            thread
+        }) else {
             return;
         };
-        let condvar = self.declare();
-        recorder::push(Event::Notify {
-            tid,
-            condvar,
-            all,
-            site,
-        });
+        if recorder::on() {
+            let condvar = self.declare();
+            recorder::push(Event::Notify {
+                tid,
+                condvar,
+                all,
+                site,
+            });
+        }
     }
 }
 

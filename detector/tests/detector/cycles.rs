@@ -471,3 +471,41 @@ fn unordered_lockscan_threads_are_a_potential_deadlock() {
         [FindingKind::PotentialDeadlock]
     );
 }
+
+#[test]
+fn orders_separated_by_a_condvar_notify_are_an_inversion() {
+    setup();
+    let a = Arc::new(Mutex::named("notified:A", ()));
+    let b = Arc::new(Mutex::named("notified:B", ()));
+    let gate = Arc::new((
+        Mutex::named("notified:gate", false),
+        lockscan::Condvar::new(),
+    ));
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let waiter = {
+        let (a, b, gate) = (a.clone(), b.clone(), gate.clone());
+        // A std thread: nothing but the notify orders it after the other order.
+        thread::spawn(move || {
+            let mut go = gate.0.lock();
+            // Sent while holding the mutex: the notifier can only take it once this thread
+            // waits, so the notify cannot be lost.
+            ready_tx.send(()).unwrap();
+            gate.1.wait_while(&mut go, |go| !*go);
+            drop(go);
+            let _b = b.lock();
+            let _a = a.lock();
+        })
+    };
+    ready_rx.recv().unwrap();
+    {
+        let _a = a.lock();
+        let _b = b.lock();
+    }
+    *gate.0.lock() = true;
+    gate.1.notify_one();
+    waiter.join().unwrap();
+    assert_eq!(
+        kinds_about(&["notified:A", "notified:B", "notified:gate"]),
+        [FindingKind::LockOrderInversion]
+    );
+}
