@@ -315,3 +315,28 @@ fn the_offline_replay_finds_the_races_the_live_check_found() {
     offline.sort_unstable();
     assert_eq!(offline, live);
 }
+
+#[test]
+fn the_trace_is_complete_after_a_finding_panic() {
+    // The policy test's scenario under the default policy: the second thread panics at the
+    // acquisition that closes the cycle, and the test's main thread fails on the join.
+    let dir = scratch_dir("record-panic");
+    let spec = format!("{}/", dir.display());
+    let (ok, output) = run_child(
+        "policy::child_ab_then_ba",
+        &[("LOCKSCAN_TRACE", spec.as_ref())],
+    );
+    assert!(!ok, "the child fails on the finding:\n{output}");
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let records = read_trace(&files[0]);
+    let end = records.last().unwrap();
+    assert_eq!(end["type"], "end", "the exit handler ended the trace");
+    assert_eq!(end["events"], records.len() as u64 - 1);
+    // Both orders are in it, for the offline analysis to find again.
+    let acquires = records.iter().filter(|r| r["type"] == "acquire").count();
+    assert!(acquires >= 3, "{records:?}");
+}
