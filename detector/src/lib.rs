@@ -82,8 +82,8 @@ pub use runtime::is_active;
 pub use site::Site;
 pub use sync::{
     Condvar, MappedMutexGuard, MappedReentrantMutexGuard, MappedRwLockReadGuard,
-    MappedRwLockWriteGuard, Mutex, MutexGuard, ReentrantMutex, ReentrantMutexGuard, RwLock,
-    RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard, WaitTimeoutResult, const_mutex,
-    const_reentrant_mutex, const_rwlock,
+    MappedRwLockWriteGuard, Mutex, MutexGuard, Once, OnceState, ReentrantMutex,
+    ReentrantMutexGuard, RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard,
+    WaitTimeoutResult, const_mutex, const_reentrant_mutex, const_rwlock,
 };
 pub use tracked::Tracked;

@@ -223,3 +223,14 @@ fn waiting_on_a_condvar_while_holding_another_lock_is_a_warning() {
         "a wait while holding is not a cycle"
     );
 }
+
+#[test]
+fn once_is_parking_lots() {
+    setup();
+    static INIT: lockscan::Once = lockscan::Once::new();
+    let mut runs = 0;
+    INIT.call_once(|| runs += 1);
+    INIT.call_once(|| runs += 1);
+    assert_eq!(runs, 1);
+    assert_eq!(INIT.state(), lockscan::OnceState::Done);
+}
