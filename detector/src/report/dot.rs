@@ -231,11 +231,11 @@ mod tests {
             picture,
         }];
         let graph = LockGraph::build(&traces, &findings);
-        let mut out = Vec::new();
-        LockGraphRenderer { graph: &graph }
-            .render(&findings, &Summary::default(), &mut out)
-            .unwrap();
-        String::from_utf8(out).unwrap()
+        testing::render(
+            &LockGraphRenderer { graph: &graph },
+            &findings,
+            &Summary::default(),
+        )
     }
 
     #[test]
@@ -266,15 +266,11 @@ mod tests {
 
     #[test]
     fn a_cycle_becomes_a_cluster() {
-        let mut out = Vec::new();
-        DotRenderer
-            .render(
-                &[testing::cycle(), testing::misuse()],
-                &Summary::default(),
-                &mut out,
-            )
-            .unwrap();
-        let text = String::from_utf8(out).unwrap();
+        let text = testing::render(
+            &DotRenderer,
+            &[testing::cycle(), testing::misuse()],
+            &Summary::default(),
+        );
         assert!(text.starts_with("digraph lockscan {\n"), "{text}");
         assert!(text.contains("subgraph cluster_0 {"));
         assert!(

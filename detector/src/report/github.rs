@@ -174,12 +174,8 @@ mod tests {
             suppressed: 1,
             ..Summary::default()
         };
-        let mut out = Vec::new();
-        StepSummaryRenderer
-            .render(&[testing::cycle(), misuse], &summary, &mut out)
-            .unwrap();
         assert_eq!(
-            String::from_utf8(out).unwrap(),
+            testing::render(&StepSummaryRenderer, &[testing::cycle(), misuse], &summary),
             "### lockscan: 2 errors, 0 warnings, 0 notes\n\
              \n\
              | Kind | Severity | Locks | First site |\n\
@@ -190,12 +186,8 @@ mod tests {
              Analyzed 2 traces (30 events); 1 finding suppressed.\n\
              \n"
         );
-        let mut out = Vec::new();
-        StepSummaryRenderer
-            .render(&[], &Summary::default(), &mut out)
-            .unwrap();
         assert_eq!(
-            String::from_utf8(out).unwrap(),
+            testing::render(&StepSummaryRenderer, &[], &Summary::default()),
             "### lockscan: no findings\n\nAnalyzed 0 traces (0 events).\n\n"
         );
     }
@@ -213,18 +205,14 @@ mod tests {
             }],
             ..Summary::default()
         };
-        let mut out = Vec::new();
-        GithubRenderer.render(&[], &summary, &mut out).unwrap();
-        let text = String::from_utf8(out).unwrap();
+        let text = testing::render(&GithubRenderer, &[], &summary);
         assert_eq!(
             text.lines().next().unwrap(),
             "::warning file=ci/lock%2Cscan.toml,line=7,title=lockscan unused suppression::\
              [[allow]] entry 2 (data-race, vars `hits`) matched no finding; remove it if the \
              bug is fixed"
         );
-        let mut out = Vec::new();
-        StepSummaryRenderer.render(&[], &summary, &mut out).unwrap();
-        let text = String::from_utf8(out).unwrap();
+        let text = testing::render(&StepSummaryRenderer, &[], &summary);
         assert!(
             text.contains("Analyzed 0 traces (0 events); 1 suppression that matched nothing."),
             "{text}"
@@ -242,15 +230,11 @@ mod tests {
 
     #[test]
     fn one_annotation_per_finding() {
-        let mut out = Vec::new();
-        GithubRenderer
-            .render(
-                &[testing::cycle(), testing::misuse()],
-                &Summary::default(),
-                &mut out,
-            )
-            .unwrap();
-        let text = String::from_utf8(out).unwrap();
+        let text = testing::render(
+            &GithubRenderer,
+            &[testing::cycle(), testing::misuse()],
+            &Summary::default(),
+        );
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
         assert!(

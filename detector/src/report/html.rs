@@ -934,14 +934,11 @@ mod tests {
             picture,
         }];
         let graph = LockGraph::build(&traces, &findings);
-        let mut out = Vec::new();
-        HtmlRenderer {
+        let renderer = HtmlRenderer {
             graph: &graph,
             traces: &traces,
-        }
-        .render(&findings, &Summary::default(), &mut out)
-        .unwrap();
-        String::from_utf8(out).unwrap()
+        };
+        crate::report::testing::render(&renderer, &findings, &Summary::default())
     }
 
     #[test]

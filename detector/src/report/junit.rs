@@ -91,19 +91,11 @@ mod tests {
 
     #[test]
     fn one_failure_per_finding() {
-        let mut out = Vec::new();
-        JunitRenderer
-            .render(&[testing::cycle()], &Summary::default(), &mut out)
-            .unwrap();
-        let text = String::from_utf8(out).unwrap();
+        let text = testing::render(&JunitRenderer, &[testing::cycle()], &Summary::default());
         assert!(text.contains(r#"tests="1" failures="1""#), "{text}");
         assert!(text.contains(r#"<testcase classname="lockscan.potential-deadlock""#));
         assert!(text.contains("lock-order cycle between `a`, `b`"));
-        let mut out = Vec::new();
-        JunitRenderer
-            .render(&[], &Summary::default(), &mut out)
-            .unwrap();
-        let text = String::from_utf8(out).unwrap();
+        let text = testing::render(&JunitRenderer, &[], &Summary::default());
         assert!(text.contains(r#"failures="0""#) && text.contains("no findings"));
     }
 }

@@ -195,9 +195,23 @@ impl std::str::FromStr for OutputFormat {
 pub(crate) mod testing {
     //! Findings to render in the renderers' tests.
 
+    use super::{Render, Summary};
     use crate::finding::{Finding, FindingEdge, FindingKind};
     use crate::ids::Mode;
     use crate::site::Site;
+
+    /// What `renderer` writes for `findings` and `summary`.
+    pub(crate) fn render(
+        renderer: &impl Render,
+        findings: &[Finding],
+        summary: &Summary,
+    ) -> String {
+        let mut out = Vec::new();
+        renderer
+            .render(findings, summary, &mut out)
+            .expect("rendering to memory cannot fail");
+        String::from_utf8(out).expect("reports are UTF-8")
+    }
 
     pub(crate) fn cycle() -> Finding {
         let edge = |from: &str, to: &str, thread: &str, line: u32| FindingEdge {

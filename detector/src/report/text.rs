@@ -157,9 +157,7 @@ mod tests {
             complete: true,
             ..Summary::default()
         };
-        let mut out = Vec::new();
-        renderer.render(findings, &summary, &mut out).unwrap();
-        String::from_utf8(out).unwrap()
+        testing::render(&renderer, findings, &summary)
     }
 
     #[test]
@@ -184,12 +182,8 @@ mod tests {
             suppressed: 1,
             unused_suppressions: Vec::new(),
         };
-        let mut out = Vec::new();
-        TextRenderer { color: false }
-            .render(&[], &summary, &mut out)
-            .unwrap();
         assert_eq!(
-            String::from_utf8(out).unwrap(),
+            testing::render(&TextRenderer { color: false }, &[], &summary),
             "lockscan: no findings in 2 traces (1 event); 1 unreadable line; 3 trace warnings; \
              2 findings in the baseline not shown; 1 finding suppressed\n\
              lockscan: the cycle search hit its limits; more cycles may exist\n"
