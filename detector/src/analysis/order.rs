@@ -7,6 +7,9 @@ use crate::finding::{Finding, FindingEdge, FindingKind};
 use crate::ids::{LockId, Mode, ThreadId};
 use crate::site::{Site, Stack};
 
+/// The locks a thread held at an acquisition, with their modes, in acquisition order.
+pub type HeldLocks = Arc<[(LockId, Mode)]>;
+
 /// One way an order edge `from -> to` was taken: thread `thread` requested `to` while holding
 /// `from` (and `held`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,8 +24,10 @@ pub struct Occurrence {
     pub from_site: Option<Site>,
     /// Where `to` was requested.
     pub to_site: Option<Site>,
-    /// The other locks held at that moment, with their modes: the candidates for a gate lock.
-    pub held: Vec<(LockId, Mode)>,
+    /// The locks held at that moment, with their modes, in acquisition order: the candidates
+    /// for a gate lock. It may include `from` itself, which readers skip. Shared by every edge
+    /// of one acquisition, so a thread holding many locks stores its held set once.
+    pub held: HeldLocks,
     /// What the thread knew through spawn, join and notify at that moment, when known. Lock
     /// hand-offs are deliberately not in it: they order *this* schedule only, and a deadlock
     /// needs another schedule.
@@ -66,7 +71,7 @@ impl EdgeData {
         self.occurrences.len() < Self::MAX_OCCURRENCES
             && !self.occurrences.iter().any(|o| {
                 o.thread == occurrence.thread
-                    && o.held == occurrence.held
+                    && (Arc::ptr_eq(&o.held, &occurrence.held) || o.held == occurrence.held)
                     && o.from_mode == occurrence.from_mode
                     && o.to_mode == occurrence.to_mode
             })
@@ -244,14 +249,23 @@ impl Search<'_> {
     /// mode: the two cannot run at the same time.
     fn common_gate(&self, i: usize, j: usize) -> Option<LockId> {
         let (a, b) = (self.occurrence(i), self.occurrence(j));
-        a.held.iter().find_map(|&(gate, mode_a)| {
-            if self.locks.contains(&gate) {
-                return None;
-            }
+        let candidate = |&(gate, mode_a): &(LockId, Mode), mode_b: Mode| {
+            (!self.locks.contains(&gate) && mode_a.conflicts_with(mode_b)).then_some(gate)
+        };
+        // Deep held sets (a thread holding hundreds of locks) are matched through a map, not
+        // pair by pair.
+        if a.held.len().saturating_mul(b.held.len()) > 256 {
+            let modes: rustc_hash::FxHashMap<LockId, Mode> = b.held.iter().copied().collect();
+            return a
+                .held
+                .iter()
+                .find_map(|held| candidate(held, *modes.get(&held.0)?));
+        }
+        a.held.iter().find_map(|held| {
             b.held
                 .iter()
-                .find(|&&(other, mode_b)| other == gate && mode_a.conflicts_with(mode_b))
-                .map(|_| gate)
+                .find(|&&(other, _)| other == held.0)
+                .and_then(|&(_, mode_b)| candidate(held, mode_b))
         })
     }
 }
@@ -303,6 +317,7 @@ pub fn cycle_finding(
             held: occurrence
                 .held
                 .iter()
+                .filter(|&&(l, _)| l != locks[i])
                 .map(|&(l, _)| names.lock_name(l))
                 .collect(),
             blocked: false,
@@ -390,7 +405,7 @@ mod tests {
         // A gate held in shared mode by both does not serialize anything.
         let mut shared = edges.clone();
         for e in &mut shared {
-            e.occurrences[0].held[0].1 = Mode::Shared;
+            e.occurrences[0].held = [(G, Mode::Shared)].into();
         }
         assert_eq!(kind(&[A, B], &shared), Some(FindingKind::PotentialDeadlock));
     }

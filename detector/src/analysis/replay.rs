@@ -22,7 +22,7 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::analysis::clock::VectorClock;
-use crate::analysis::order::{EdgeData, Names, Occurrence, classify, cycle_finding};
+use crate::analysis::order::{EdgeData, HeldLocks, Names, Occurrence, classify, cycle_finding};
 use crate::analysis::race::{Race, RaceEngine, race_finding};
 use crate::analysis::rules::{self, LockAt};
 use crate::analysis::timeline::{
@@ -573,23 +573,25 @@ impl Replay {
     fn add_edges(&mut self, t: usize, l: u32, to_mode: Mode, to_site: Option<&Site>) {
         let to = self.locks[l as usize].id;
         let thread = &mut self.threads[t];
-        for (index, from) in thread.held.iter().enumerate() {
+        // What the thread holds, as occurrences keep it: made once per acquisition, and only
+        // if some edge is new.
+        let holding = || {
+            thread
+                .held
+                .iter()
+                .filter(move |h| h.lock != l)
+                .map(|h| (h.id, h.mode))
+        };
+        let mut held: Option<HeldLocks> = None;
+        for from in &thread.held {
             if from.lock == l {
                 continue;
             }
-            let others = || {
-                thread
-                    .held
-                    .iter()
-                    .enumerate()
-                    .filter(move |&(i, h)| i != index && h.lock != l)
-                    .map(|(_, h)| (h.id, h.mode))
-            };
             let same = |o: &Occurrence| {
                 o.thread == thread.id
                     && o.from_mode == from.mode
                     && o.to_mode == to_mode
-                    && o.held.iter().copied().eq(others())
+                    && o.held.iter().copied().eq(holding())
             };
             if let Some(data) = self.graph.edge(from.id, to)
                 && (data.occurrences.len() >= EdgeData::MAX_OCCURRENCES
@@ -608,7 +610,7 @@ impl Replay {
                 to_mode,
                 from_site: from.site.clone(),
                 to_site: to_site.cloned(),
-                held: others().collect(),
+                held: held.get_or_insert_with(|| holding().collect()).clone(),
                 clock: Some(clock),
                 backtrace: None,
             };
@@ -627,8 +629,9 @@ impl Replay {
                     {
                         self.rank_violations.push((from.lock, occurrence.clone()));
                     }
+                    // Cycles are looked for once, at the end: no search per edge.
                     self.graph
-                        .add_edge(from.id, to, || EdgeData::new(occurrence));
+                        .insert_edge(from.id, to, || EdgeData::new(occurrence));
                 }
             }
         }
@@ -1114,6 +1117,7 @@ impl Replay {
                     held: o
                         .held
                         .iter()
+                        .filter(|&&(l, _)| l != from)
                         .filter_map(|&(l, mode)| Some((self.merge_key(l)?, mode)))
                         .collect(),
                 })
@@ -1379,7 +1383,7 @@ impl Analysis {
                         data.add(merged);
                     }
                     None => {
-                        self.graph.add_edge(from, to, || EdgeData::new(merged));
+                        self.graph.insert_edge(from, to, || EdgeData::new(merged));
                     }
                 }
             }

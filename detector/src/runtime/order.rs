@@ -7,7 +7,9 @@ use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
 
 use super::state::{Held, LockInfo};
-use crate::analysis::{EdgeData, Names, Occurrence, VectorClock, classify, cycle_finding};
+use crate::analysis::{
+    EdgeData, HeldLocks, Names, Occurrence, VectorClock, classify, cycle_finding,
+};
 use crate::finding::Finding;
 use crate::graph::{AddEdge, OrderGraph};
 use crate::ids::{LockId, Mode, ThreadId};
@@ -60,6 +62,8 @@ pub(super) struct Session {
     to_site: &'static std::panic::Location<'static>,
     backtrace: Option<Arc<Stack>>,
     clock: Arc<VectorClock>,
+    /// The held locks of this acquisition, made by its first new edge and shared by the rest.
+    held: Option<HeldLocks>,
 }
 
 /// Locks the global order state for the new edges of one acquisition. `thread_name` is given
@@ -89,6 +93,7 @@ pub(super) fn session(
         to_site,
         backtrace,
         clock: Arc::new(clock),
+        held: None,
     }
 }
 
@@ -105,11 +110,10 @@ impl Session {
             to_mode: self.to_mode,
             from_site: Some(Site::Caller(from.site)),
             to_site: Some(Site::Caller(self.to_site)),
-            held: held
-                .iter()
-                .filter(|h| h.id != from.id)
-                .map(|h| (h.id, h.mode))
-                .collect(),
+            held: self
+                .held
+                .get_or_insert_with(|| held.iter().map(|h| (h.id, h.mode)).collect())
+                .clone(),
             clock: Some(self.clock.clone()),
             backtrace: self.backtrace.clone(),
         };
@@ -120,10 +124,8 @@ impl Session {
                 if !edge.add(occurrence) {
                     return None;
                 }
-                let mut path = order.graph.path(to, from.id)?;
-                path.insert(0, from.id);
-                path.pop();
-                path
+                // Only an edge inside a strongly connected component lies on a cycle.
+                order.graph.cycle_through(from.id, to)?
             }
             None => match order
                 .graph
