@@ -1,0 +1,565 @@
+//! Writes synthetic lock traces of a chosen shape and size, for measuring how `lockscan
+//! analyze` (and `lockscan export`) scale with events, locks, threads and held locks.
+//!
+//! ```text
+//! gentrace SHAPE [OPTIONS] -o FILE [--format jsonl|std]
+//! ```
+//!
+//! The output is a lockscan JSONL trace (header, thread and lock declarations, acquire and
+//! release records with sites, an `end` record), or with `--format std` a RAPID STD trace.
+//! Records are streamed through a buffer: 10^8 events take no more memory than 10.
+//! Every shape has a known verdict, printed on standard error when the trace is written.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: gentrace SHAPE [OPTIONS] -o FILE [--format jsonl|std]
+
+shapes (expected verdict in brackets):
+  nested  --events N --threads T --locks L --seed S
+          T threads, one operation at a time in random order, each locking 2-3 distinct random
+          locks of L in ascending order and releasing them in reverse, until about N lock
+          events; then one AB/BA inversion between threads 1 and 2 on two more locks
+          [exactly one potential-deadlock]
+  chain   --locks N
+          one thread taking N locks hand over hand [no finding]
+  deep    --threads T --depth D [--reverse]
+          each thread in turn holds the same D locks at once, then releases them; --reverse:
+          every second thread takes them in the opposite order [no finding; --reverse:
+          potential deadlocks]
+  threads --threads T
+          a main thread spawns T threads one after another, each taking lock A then lock B,
+          and joins each before spawning the next [no finding]
+  holds   --holds H
+          one thread taking and releasing one lock H times [no finding]
+
+options:
+  -o, --output FILE   where to write the trace (`-` is standard output)
+  --format FORMAT     jsonl (default: lockscan's trace format) or std (RAPID STD)
+  numbers may contain `_` separators (3_000_000)
+
+defaults: --events 1_000_000 --threads 8 (deep: 2) --locks 1000 --seed 1 --depth 1000
+          --holds 100_000";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|arg| arg == "-h" || arg == "--help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::parse(&args) {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("gentrace: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match generate(&config) {
+        Ok(written) => {
+            eprintln!(
+                "gentrace: wrote {} lock events ({} lines) to {}; expected: {}",
+                written.lock_events,
+                written.lines,
+                config.output,
+                config.shape.expected_verdict(),
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("gentrace: cannot write {}: {err}", config.output);
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// What to generate, with each shape's own parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Shape {
+    Nested {
+        events: u64,
+        threads: u64,
+        locks: u64,
+        seed: u64,
+    },
+    Chain {
+        locks: u64,
+    },
+    Deep {
+        threads: u64,
+        depth: u64,
+        reverse: bool,
+    },
+    Threads {
+        threads: u64,
+    },
+    Holds {
+        holds: u64,
+    },
+}
+
+impl Shape {
+    fn expected_verdict(&self) -> &'static str {
+        match self {
+            Shape::Nested { .. } => "exactly one potential-deadlock finding",
+            Shape::Deep { reverse: true, .. } => "potential-deadlock findings",
+            _ => "no finding",
+        }
+    }
+}
+
+/// The output syntax.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    /// lockscan's JSON Lines trace format.
+    Jsonl,
+    /// RAPID's `THREAD|OP(ARG)|LOC` text format.
+    Std,
+}
+
+#[derive(Debug)]
+struct Config {
+    shape: Shape,
+    format: Format,
+    output: String,
+}
+
+impl Config {
+    fn parse(args: &[String]) -> Result<Config, String> {
+        let (shape_name, rest) = args.split_first().ok_or("no shape given")?;
+        let mut output = None;
+        let mut format = Format::Jsonl;
+        let mut numbers: Vec<(&str, u64)> = Vec::new();
+        let mut reverse = false;
+        let mut rest = rest.iter();
+        while let Some(arg) = rest.next() {
+            let mut value = || {
+                rest.next()
+                    .map(String::as_str)
+                    .ok_or_else(|| format!("{arg} needs a value"))
+            };
+            match arg.as_str() {
+                "-o" | "--output" => output = Some(value()?.to_owned()),
+                "--format" => {
+                    format = match value()? {
+                        "jsonl" | "json" => Format::Jsonl,
+                        "std" => Format::Std,
+                        other => return Err(format!("unknown format `{other}`")),
+                    }
+                }
+                "--reverse" => reverse = true,
+                "--events" | "--threads" | "--locks" | "--seed" | "--depth" | "--holds" => {
+                    let text = value()?;
+                    let number = text
+                        .replace('_', "")
+                        .parse()
+                        .map_err(|_| format!("{arg} takes a number, not `{text}`"))?;
+                    numbers.push((&arg[2..], number));
+                }
+                other => return Err(format!("unknown argument `{other}`")),
+            }
+        }
+        let output = output.ok_or("no output file given (-o FILE)")?;
+        // Each shape takes only its own options: a misplaced one is more likely a mistake than
+        // something to ignore silently.
+        let allowed: &[&str] = match shape_name.as_str() {
+            "nested" => &["events", "threads", "locks", "seed"],
+            "chain" => &["locks"],
+            "deep" => &["threads", "depth"],
+            "threads" => &["threads"],
+            "holds" => &["holds"],
+            other => return Err(format!("unknown shape `{other}`")),
+        };
+        if let Some((name, _)) = numbers.iter().find(|(name, _)| !allowed.contains(name)) {
+            return Err(format!("shape `{shape_name}` takes no --{name}"));
+        }
+        if reverse && shape_name != "deep" {
+            return Err("--reverse is for the `deep` shape".into());
+        }
+        let get = |name: &str, default: u64| {
+            numbers
+                .iter()
+                .rev()
+                .find(|(given, _)| *given == name)
+                .map_or(default, |&(_, value)| value)
+        };
+        let shape = match shape_name.as_str() {
+            "nested" => Shape::Nested {
+                events: get("events", 1_000_000),
+                threads: get("threads", 8),
+                locks: get("locks", 1000),
+                seed: get("seed", 1),
+            },
+            "chain" => Shape::Chain {
+                locks: get("locks", 1000),
+            },
+            "deep" => Shape::Deep {
+                threads: get("threads", 2),
+                depth: get("depth", 1000),
+                reverse,
+            },
+            "threads" => Shape::Threads {
+                threads: get("threads", 8),
+            },
+            _ => Shape::Holds {
+                holds: get("holds", 100_000),
+            },
+        };
+        match shape {
+            Shape::Nested { threads, locks, .. } if threads < 2 || locks < 3 => Err(
+                "nested needs --threads 2 or more (the inversion is between two threads) \
+                     and --locks 3 or more"
+                    .into(),
+            ),
+            Shape::Chain { locks: 0 }
+            | Shape::Deep { depth: 0, .. }
+            | Shape::Deep { threads: 0, .. }
+            | Shape::Threads { threads: 0 } => Err("counts must be at least 1".into()),
+            Shape::Deep {
+                threads: 1,
+                reverse: true,
+                ..
+            } => Err("--reverse needs --threads 2 or more".into()),
+            shape => Ok(Config {
+                shape,
+                format,
+                output,
+            }),
+        }
+    }
+}
+
+/// How much was written.
+#[derive(Debug)]
+struct Written {
+    lock_events: u64,
+    lines: u64,
+}
+
+fn generate(config: &Config) -> io::Result<Written> {
+    let sink: Box<dyn Write> = if config.output == "-" {
+        Box::new(io::stdout().lock())
+    } else {
+        Box::new(File::create(&config.output)?)
+    };
+    let mut trace = TraceWriter::new(sink, config.format);
+    trace.header()?;
+    match config.shape {
+        Shape::Nested {
+            events,
+            threads,
+            locks,
+            seed,
+        } => nested(&mut trace, events, threads, locks, seed)?,
+        Shape::Chain { locks } => chain(&mut trace, locks)?,
+        Shape::Deep {
+            threads,
+            depth,
+            reverse,
+        } => deep(&mut trace, threads, depth, reverse)?,
+        Shape::Threads { threads } => spawned_threads(&mut trace, threads)?,
+        Shape::Holds { holds } => repeated_holds(&mut trace, holds)?,
+    }
+    trace.finish()
+}
+
+/// A source position, written as `gentrace/FILE:LINE:COL` in JSONL and as `LINE` in STD.
+#[derive(Debug, Clone, Copy)]
+struct Site {
+    file: &'static str,
+    line: u32,
+}
+
+const fn site(file: &'static str, line: u32) -> Site {
+    Site { file, line }
+}
+
+/// Writes one trace, record by record, in either format.
+struct TraceWriter {
+    out: BufWriter<Box<dyn Write>>,
+    format: Format,
+    /// JSONL records written, header included: what the `end` record's `events` counts.
+    records: u64,
+    lock_events: u64,
+}
+
+impl TraceWriter {
+    fn new(sink: Box<dyn Write>, format: Format) -> Self {
+        TraceWriter {
+            out: BufWriter::with_capacity(1 << 20, sink),
+            format,
+            records: 0,
+            lock_events: 0,
+        }
+    }
+
+    fn jsonl(&self) -> bool {
+        self.format == Format::Jsonl
+    }
+
+    fn header(&mut self) -> io::Result<()> {
+        if self.jsonl() {
+            self.records += 1;
+            writeln!(
+                self.out,
+                r#"{{"type":"header","format":"lockscan-trace","version":1,"tool":"gentrace","program":"gentrace"}}"#
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Declares a thread (JSONL only: STD has no declarations).
+    fn thread(&mut self, tid: u64, name: &str, parent: Option<u64>) -> io::Result<()> {
+        if self.jsonl() {
+            self.records += 1;
+            write!(self.out, r#"{{"type":"thread","tid":{tid},"name":"{name}""#)?;
+            if let Some(parent) = parent {
+                write!(self.out, r#","parent":{parent}"#)?;
+            }
+            writeln!(self.out, "}}")?;
+        }
+        Ok(())
+    }
+
+    /// Declares a mutex created at `created` (JSONL only); `name` for locks that a finding
+    /// should name readably.
+    fn lock(&mut self, lock: u64, name: Option<&str>, created: Site) -> io::Result<()> {
+        if self.jsonl() {
+            self.records += 1;
+            write!(self.out, r#"{{"type":"lock","lock":{lock},"kind":"mutex""#)?;
+            if let Some(name) = name {
+                write!(self.out, r#","name":"{name}""#)?;
+            }
+            writeln!(
+                self.out,
+                r#","site":"gentrace/{}:{}:17"}}"#,
+                created.file, created.line
+            )?;
+        }
+        Ok(())
+    }
+
+    fn acquire(&mut self, tid: u64, lock: u64, at: Site) -> io::Result<()> {
+        self.lock_event("acquire", "acq", tid, lock, at)
+    }
+
+    fn release(&mut self, tid: u64, lock: u64, at: Site) -> io::Result<()> {
+        self.lock_event("release", "rel", tid, lock, at)
+    }
+
+    fn lock_event(
+        &mut self,
+        record: &str,
+        op: &str,
+        tid: u64,
+        lock: u64,
+        at: Site,
+    ) -> io::Result<()> {
+        self.lock_events += 1;
+        self.records += 1;
+        if self.jsonl() {
+            writeln!(
+                self.out,
+                r#"{{"type":"{record}","tid":{tid},"lock":{lock},"site":"gentrace/{}:{}:9"}}"#,
+                at.file, at.line
+            )
+        } else {
+            writeln!(self.out, "T{tid}|{op}(L{lock})|{}", at.line)
+        }
+    }
+
+    fn spawn(&mut self, tid: u64, child: u64, at: Site) -> io::Result<()> {
+        self.thread_event("spawn", "fork", tid, child, at)
+    }
+
+    fn join(&mut self, tid: u64, child: u64, at: Site) -> io::Result<()> {
+        self.thread_event("join", "join", tid, child, at)
+    }
+
+    fn thread_event(
+        &mut self,
+        record: &str,
+        op: &str,
+        tid: u64,
+        child: u64,
+        at: Site,
+    ) -> io::Result<()> {
+        self.records += 1;
+        if self.jsonl() {
+            writeln!(
+                self.out,
+                r#"{{"type":"{record}","tid":{tid},"child":{child},"site":"gentrace/{}:{}:5"}}"#,
+                at.file, at.line
+            )
+        } else {
+            writeln!(self.out, "T{tid}|{op}(T{child})|{}", at.line)
+        }
+    }
+
+    /// Writes the `end` record (JSONL) and flushes.
+    fn finish(mut self) -> io::Result<Written> {
+        if self.jsonl() {
+            writeln!(self.out, r#"{{"type":"end","events":{}}}"#, self.records)?;
+            self.records += 1;
+        }
+        self.out.flush()?;
+        Ok(Written {
+            lock_events: self.lock_events,
+            lines: self.records,
+        })
+    }
+}
+
+/// splitmix64: a tiny deterministic generator, so that a seed always gives the same trace.
+#[derive(Debug)]
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number below `bound` (the modulo bias is irrelevant here).
+    fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound
+    }
+}
+
+/// Random nested operations of `threads` threads over locks 1..=`locks`, then one AB/BA
+/// inversion on two extra locks, so that the only cycle in the trace is the planted one.
+fn nested(
+    trace: &mut TraceWriter,
+    events: u64,
+    threads: u64,
+    locks: u64,
+    seed: u64,
+) -> io::Result<()> {
+    const FILE: &str = "nested.rs";
+    const ACQUIRE: [Site; 3] = [site(FILE, 21), site(FILE, 22), site(FILE, 23)];
+    const RELEASE: [Site; 3] = [site(FILE, 31), site(FILE, 32), site(FILE, 33)];
+    for tid in 1..=threads {
+        trace.thread(tid, &format!("worker-{tid}"), None)?;
+    }
+    for lock in 1..=locks {
+        trace.lock(lock, None, site(FILE, 10))?;
+    }
+    let (first, second) = (locks + 1, locks + 2);
+    trace.lock(first, Some("inversion:X"), site(FILE, 11))?;
+    trace.lock(second, Some("inversion:Y"), site(FILE, 12))?;
+
+    let mut rng = SplitMix64(seed);
+    let mut held = [0_u64; 3];
+    let mut written = 0;
+    while written < events {
+        // One thread's whole operation at a time: no lock is ever held by two threads.
+        let tid = 1 + rng.below(threads);
+        let count = 2 + rng.below(2) as usize;
+        let mut chosen = 0;
+        while chosen < count {
+            let lock = 1 + rng.below(locks);
+            if !held[..chosen].contains(&lock) {
+                held[chosen] = lock;
+                chosen += 1;
+            }
+        }
+        held[..count].sort_unstable();
+        for (depth, &lock) in held[..count].iter().enumerate() {
+            trace.acquire(tid, lock, ACQUIRE[depth])?;
+        }
+        for (depth, &lock) in held[..count].iter().enumerate().rev() {
+            trace.release(tid, lock, RELEASE[depth])?;
+        }
+        written += 2 * count as u64;
+    }
+
+    // The planted inversion, taken one thread after the other (nothing blocks).
+    trace.acquire(1, first, site(FILE, 41))?;
+    trace.acquire(1, second, site(FILE, 42))?;
+    trace.release(1, second, site(FILE, 43))?;
+    trace.release(1, first, site(FILE, 44))?;
+    trace.acquire(2, second, site(FILE, 51))?;
+    trace.acquire(2, first, site(FILE, 52))?;
+    trace.release(2, first, site(FILE, 53))?;
+    trace.release(2, second, site(FILE, 54))
+}
+
+/// One thread taking locks 1..=`locks` hand over hand: lock 1, lock 2, release 1, lock 3,
+/// release 2, ... Each lock is held with exactly one other.
+fn chain(trace: &mut TraceWriter, locks: u64) -> io::Result<()> {
+    const FILE: &str = "chain.rs";
+    trace.thread(1, "main", None)?;
+    for lock in 1..=locks {
+        trace.lock(lock, None, site(FILE, 10))?;
+    }
+    trace.acquire(1, 1, site(FILE, 20))?;
+    for lock in 2..=locks {
+        trace.acquire(1, lock, site(FILE, 21))?;
+        trace.release(1, lock - 1, site(FILE, 22))?;
+    }
+    trace.release(1, locks, site(FILE, 23))
+}
+
+/// Each thread in turn holding locks 1..=`depth` at once; with `reverse`, every second
+/// thread takes them from `depth` down to 1.
+fn deep(trace: &mut TraceWriter, threads: u64, depth: u64, reverse: bool) -> io::Result<()> {
+    const FILE: &str = "deep.rs";
+    for tid in 1..=threads {
+        trace.thread(tid, &format!("holder-{tid}"), None)?;
+    }
+    for lock in 1..=depth {
+        trace.lock(lock, None, site(FILE, 10))?;
+    }
+    for tid in 1..=threads {
+        let mut order: Vec<u64> = (1..=depth).collect();
+        if reverse && tid % 2 == 0 {
+            order.reverse();
+        }
+        for &lock in &order {
+            trace.acquire(tid, lock, site(FILE, 20))?;
+        }
+        for &lock in order.iter().rev() {
+            trace.release(tid, lock, site(FILE, 21))?;
+        }
+    }
+    Ok(())
+}
+
+/// A main thread (tid 1) spawning `threads` threads (tids 2..), one after another, each
+/// taking lock A then lock B; each is joined before the next is spawned.
+fn spawned_threads(trace: &mut TraceWriter, threads: u64) -> io::Result<()> {
+    const FILE: &str = "threads.rs";
+    const MAIN: u64 = 1;
+    const A: u64 = 1;
+    const B: u64 = 2;
+    trace.thread(MAIN, "main", None)?;
+    trace.lock(A, Some("A"), site(FILE, 10))?;
+    trace.lock(B, Some("B"), site(FILE, 11))?;
+    for child in MAIN + 1..=MAIN + threads {
+        trace.spawn(MAIN, child, site(FILE, 20))?;
+        trace.thread(child, &format!("worker-{child}"), Some(MAIN))?;
+        trace.acquire(child, A, site(FILE, 30))?;
+        trace.acquire(child, B, site(FILE, 31))?;
+        trace.release(child, B, site(FILE, 32))?;
+        trace.release(child, A, site(FILE, 33))?;
+        trace.join(MAIN, child, site(FILE, 21))?;
+    }
+    Ok(())
+}
+
+/// One thread taking and releasing one lock `holds` times: many short holds for timeline
+/// exports (`lockscan export --format chrome`).
+fn repeated_holds(trace: &mut TraceWriter, holds: u64) -> io::Result<()> {
+    const FILE: &str = "holds.rs";
+    trace.thread(1, "main", None)?;
+    trace.lock(1, Some("hot"), site(FILE, 10))?;
+    for _ in 0..holds {
+        trace.acquire(1, 1, site(FILE, 20))?;
+        trace.release(1, 1, site(FILE, 21))?;
+    }
+    Ok(())
+}
