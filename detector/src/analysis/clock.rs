@@ -41,11 +41,58 @@ impl VectorClock {
 
     /// Takes the component-wise maximum with `other` (receiving what `other` knew).
     pub fn join(&mut self, other: &VectorClock) {
-        for &(thread, value) in &other.entries {
-            if value > self.get(thread) {
-                self.set(thread, value);
-            }
+        if other.entries.is_empty() {
+            return;
         }
+        if self.entries.is_empty() {
+            self.entries.clone_from(&other.entries);
+            return;
+        }
+        // One merge of the two sorted lists: linear, however many threads are new to `self`
+        // (a thread spawned by one that joined thousands inherits thousands of entries).
+        let mine = std::mem::take(&mut self.entries);
+        let mut merged = Vec::with_capacity(mine.len().max(other.entries.len()));
+        let (mut a, mut b) = (mine.iter().peekable(), other.entries.iter().peekable());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(&&(ta, va)), Some(&&(tb, vb))) => match ta.cmp(&tb) {
+                    std::cmp::Ordering::Less => {
+                        a.next();
+                        (ta, va)
+                    }
+                    std::cmp::Ordering::Greater => {
+                        b.next();
+                        (tb, vb)
+                    }
+                    std::cmp::Ordering::Equal => {
+                        a.next();
+                        b.next();
+                        (ta, va.max(vb))
+                    }
+                },
+                (Some(&&entry), None) => {
+                    a.next();
+                    entry
+                }
+                (None, Some(&&entry)) => {
+                    b.next();
+                    entry
+                }
+                (None, None) => break,
+            };
+            merged.push(next);
+        }
+        self.entries = merged;
+    }
+
+    /// How many threads the clock knows of.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the clock knows of no thread.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 
     /// Whether every component of `self` is at most that of `other` (self happened before, or
@@ -73,5 +120,20 @@ mod tests {
         assert!(!ca.le(&cb), "a's second step is concurrent with b");
         assert_eq!(cb.get(a), 1);
         assert_eq!(cb.get(ThreadId(9)), 0);
+    }
+
+    #[test]
+    fn join_merges_interleaved_threads() {
+        let clock = |entries: &[(u64, u64)]| {
+            let mut c = VectorClock::new();
+            for &(t, v) in entries {
+                c.set(ThreadId(t), v);
+            }
+            c
+        };
+        let mut a = clock(&[(1, 5), (3, 1), (7, 2)]);
+        a.join(&clock(&[(2, 4), (3, 9), (8, 1)]));
+        assert_eq!(a, clock(&[(1, 5), (2, 4), (3, 9), (7, 2), (8, 1)]));
+        assert_eq!(a.len(), 5);
     }
 }

@@ -404,10 +404,14 @@ impl Replay {
                 self.races.join(tid, child);
                 let joiner = self.active(tid);
                 let child = self.thread(child) as usize;
-                let known = self.threads[child].clock.clone();
+                // The child is over: its clock moves into the joiner's (occurrences keep their
+                // own snapshots), so thousands of short threads keep no clock each.
+                let known = std::mem::take(&mut self.threads[child].clock);
                 self.threads[joiner].clock.join(&known);
                 self.threads[joiner].snapshot = None;
-                self.tick(child);
+                let id = self.threads[child].id;
+                self.threads[child].clock.set(id, known.get(id) + 1);
+                self.threads[child].snapshot = None;
             }
             Event::Notify { tid, condvar, .. } => {
                 let t = self.active(tid);

@@ -34,10 +34,11 @@ pub struct ChromeRenderer<'a> {
 }
 
 impl ChromeRenderer<'_> {
-    /// A moment in trace-event microseconds, from the picture's start.
-    fn micros(&self, moment: Moment) -> Value {
+    /// A moment in trace-event microseconds, from the picture's start (`origin`, on its clock:
+    /// computed once per render, since finding it scans every hold).
+    fn micros(&self, origin: u64, moment: Moment) -> Value {
         let picture = self.picture;
-        let since = picture.time(moment).saturating_sub(picture.start_time());
+        let since = picture.time(moment).saturating_sub(origin);
         match picture.clock {
             Clock::Events => json!(since),
             Clock::Nanoseconds => json!(since as f64 / 1000.0),
@@ -82,6 +83,7 @@ impl Render for ChromeRenderer<'_> {
     ) -> io::Result<()> {
         let picture = self.picture;
         let end = picture.end;
+        let origin = picture.start_time();
         let mut events: Vec<Value> = Vec::new();
         events.push(json!({
             "ph": "M", "name": "process_name", "pid": PID, "tid": 0,
@@ -131,11 +133,11 @@ impl Render for ChromeRenderer<'_> {
             });
             let mut begin = common.clone();
             begin["ph"] = json!("b");
-            begin["ts"] = self.micros(hold.start);
+            begin["ts"] = self.micros(origin, hold.start);
             begin["args"] = args;
             let mut finish = common;
             finish["ph"] = json!("e");
-            finish["ts"] = self.micros(hold.end.unwrap_or(end));
+            finish["ts"] = self.micros(origin, hold.end.unwrap_or(end));
             events.push(begin);
             events.push(finish);
         }
@@ -145,8 +147,8 @@ impl Render for ChromeRenderer<'_> {
                 WaitFor::Lock => format!("blocked on {}", lock.name),
                 WaitFor::Condvar(condvar) => format!("waiting on {condvar}"),
             };
-            let start = self.micros(wait.start);
-            let stop = self.micros(wait.end.unwrap_or(end));
+            let start = self.micros(origin, wait.start);
+            let stop = self.micros(origin, wait.end.unwrap_or(end));
             let duration = match (&start, &stop) {
                 (Value::Number(a), Value::Number(b)) => {
                     json!((b.as_f64().unwrap_or(0.0) - a.as_f64().unwrap_or(0.0)).max(0.0))
@@ -182,12 +184,12 @@ impl Render for ChromeRenderer<'_> {
                 Some((thread, moment)) => {
                     event["s"] = json!("t");
                     event["tid"] = json!(self.tid(thread));
-                    event["ts"] = self.micros(moment);
+                    event["ts"] = self.micros(origin, moment);
                 }
                 None => {
                     event["s"] = json!("g");
                     event["tid"] = json!(0);
-                    event["ts"] = self.micros(end);
+                    event["ts"] = self.micros(origin, end);
                 }
             }
             events.push(event);
