@@ -158,11 +158,38 @@ impl<N: Node, E> OrderGraph<N, E> {
     /// the part of the graph between the two ends' positions (and, for an edge inside a cycle,
     /// to that strongly connected component).
     pub fn add_edge(&mut self, from: N, to: N, make: impl FnOnce() -> E) -> AddEdge<N> {
+        self.add_edge_or(from, to, make, |_| false)
+    }
+
+    /// [`add_edge`](Self::add_edge), and for an existing edge: `update` its data, and when it
+    /// says something changed (the edge learned a new way to be taken), return the shortest
+    /// cycle through it as [`cycle_through`](Self::cycle_through) would. One look-up either
+    /// way.
+    pub fn add_edge_or(
+        &mut self,
+        from: N,
+        to: N,
+        make: impl FnOnce() -> E,
+        update: impl FnOnce(&mut E) -> bool,
+    ) -> AddEdge<N> {
         if !self.ordered {
             self.rebuild_order();
         }
-        let Some((u, v)) = self.insert(from, to, make) else {
-            return AddEdge::Existing;
+        let (u, v) = match self.insert(from, to, make) {
+            Ok(slots) => slots,
+            Err((u, v, edge)) => {
+                let data = &mut self.edges[edge as usize]
+                    .as_mut()
+                    .expect("an indexed edge is stored")
+                    .data;
+                if !update(data) {
+                    return AddEdge::Existing;
+                }
+                return match self.cycle_in_component(u, v) {
+                    Some(cycle) => AddEdge::Cycle(cycle),
+                    None => AddEdge::Existing,
+                };
+            }
         };
         if u == v {
             return AddEdge::Cycle(vec![from]);
@@ -189,7 +216,7 @@ impl<N: Node, E> OrderGraph<N, E> {
     /// for a caller that calls [`cycles`](Self::cycles) once at the end. Returns whether the
     /// edge was new.
     pub fn insert_edge(&mut self, from: N, to: N, make: impl FnOnce() -> E) -> bool {
-        let new = self.insert(from, to, make).is_some();
+        let new = self.insert(from, to, make).is_ok();
         if new {
             self.ordered = false;
         }
@@ -207,8 +234,13 @@ impl<N: Node, E> OrderGraph<N, E> {
         if !self.edge_index.contains_key(&(u, v)) {
             return None;
         }
+        self.cycle_in_component(u, v)
+    }
+
+    /// The shortest cycle through the edge `u -> v` of slots.
+    fn cycle_in_component(&mut self, u: u32, v: u32) -> Option<Vec<N>> {
         if u == v {
-            return Some(vec![from]);
+            return Some(vec![self.node_of(u)]);
         }
         if self.slots[u as usize].component != self.slots[v as usize].component {
             return None;
@@ -468,12 +500,19 @@ impl<N: Node, E> OrderGraph<N, E> {
         (slot, true)
     }
 
-    /// Inserts the edge if new; returns its ends' slots then.
-    fn insert(&mut self, from: N, to: N, make: impl FnOnce() -> E) -> Option<(u32, u32)> {
+    /// Inserts the edge if new and returns its ends' slots; else returns them and the edge.
+    fn insert(
+        &mut self,
+        from: N,
+        to: N,
+        make: impl FnOnce() -> E,
+    ) -> Result<(u32, u32), (u32, u32, u32)> {
         let (u, u_new) = self.slot(from, End::Source);
         let (v, v_new) = self.slot(to, End::Target);
-        if !u_new && !v_new && self.edge_index.contains_key(&(u, v)) {
-            return None;
+        if !u_new && !v_new {
+            if let Some(&edge) = self.edge_index.get(&(u, v)) {
+                return Err((u, v, edge));
+            }
         }
         let edge = EdgeSlot {
             from,
@@ -496,7 +535,7 @@ impl<N: Node, E> OrderGraph<N, E> {
         if u != v {
             self.slots[v as usize].incoming.push(u);
         }
-        Some((u, v))
+        Ok((u, v))
     }
 
     fn remove_edge_slot(&mut self, key: (u32, u32), edge: u32) {

@@ -66,14 +66,15 @@ impl EdgeData {
         true
     }
 
-    /// Whether `add` would keep an occurrence by `thread` holding `held` in the modes given.
+    /// Whether `add` would keep the occurrence: the edge has room, and no occurrence of the same
+    /// thread with the same modes and held locks.
     pub fn wants(&self, occurrence: &Occurrence) -> bool {
         self.occurrences.len() < Self::MAX_OCCURRENCES
             && !self.occurrences.iter().any(|o| {
                 o.thread == occurrence.thread
-                    && (Arc::ptr_eq(&o.held, &occurrence.held) || o.held == occurrence.held)
                     && o.from_mode == occurrence.from_mode
                     && o.to_mode == occurrence.to_mode
+                    && (Arc::ptr_eq(&o.held, &occurrence.held) || o.held == occurrence.held)
             })
     }
 }

@@ -11,7 +11,7 @@ use rustc_hash::FxHashSet;
 use super::hb::{LockClock, races_on};
 use super::order;
 use super::recorder::{self, Event};
-use super::state::{self, Held, LockInfo};
+use super::state::{self, Held, LockInfo, ThreadState};
 use super::waits::{self, OwnerCell, Waiter};
 use crate::analysis::VectorClock;
 use crate::analysis::rules::{self, LockAt};
@@ -385,10 +385,10 @@ impl LockMeta {
         // The fast path: this lock is not held yet, and this thread has recorded every edge
         // from what it holds to this lock before. Nothing but the thread's own state.
         let fast = state::with(|st| {
-            let known = st
-                .held
+            let ThreadState { held, cache, .. } = st;
+            let known = held
                 .iter()
-                .all(|h| h.id != id && st.cache.contains(h.id, h.mode, id, mode));
+                .all(|h| h.id != id && cache.contains(h.id, h.mode, id, mode));
             known.then(|| {
                 st.held.push(hold);
                 st.id()
@@ -437,7 +437,7 @@ impl LockMeta {
                 let session = session.get_or_insert_with(|| {
                     let name = (!st.registered).then(|| state::current_thread_name(thread));
                     st.registered = true;
-                    let clock = st.order_clock.clone();
+                    let clock = st.order_snapshot();
                     order::session(thread, name, id, self.info(), mode, site, clock)
                 });
                 findings.extend(session.add_edge(&st.held, index));
@@ -706,6 +706,7 @@ impl CondvarMeta {
             if let Some(index) = waiters.iter().position(|(t, _)| *t == thread) {
                 let (_, learned) = waiters.swap_remove(index);
                 st.order_clock.join(&learned);
+                st.order_snapshot = None;
             }
         });
     }
@@ -721,6 +722,7 @@ impl CondvarMeta {
                     learned.join(&st.order_clock);
                 }
                 st.order_clock.tick(thread);
+                st.order_snapshot = None;
             }
             thread
         }) else {

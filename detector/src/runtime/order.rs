@@ -75,7 +75,7 @@ pub(super) fn session(
     to_info: LockInfo,
     to_mode: Mode,
     to_site: &'static std::panic::Location<'static>,
-    clock: VectorClock,
+    clock: Arc<VectorClock>,
 ) -> Session {
     // Before the global lock: capturing a stack is slow.
     let backtrace = capture_backtrace();
@@ -92,7 +92,7 @@ pub(super) fn session(
         to_mode,
         to_site,
         backtrace,
-        clock: Arc::new(clock),
+        clock,
         held: None,
     }
 }
@@ -117,23 +117,18 @@ impl Session {
             clock: Some(self.clock.clone()),
             backtrace: self.backtrace.clone(),
         };
-        let cycle = match order.graph.edge_mut(from.id, to) {
-            Some(edge) => {
-                // A new thread on a known edge can turn an inversion into a potential deadlock:
-                // look at the cycles through it again.
-                if !edge.add(occurrence) {
-                    return None;
-                }
-                // Only an edge inside a strongly connected component lies on a cycle.
-                order.graph.cycle_through(from.id, to)?
-            }
-            None => match order
-                .graph
-                .add_edge(from.id, to, move || EdgeData::new(occurrence))
-            {
-                AddEdge::Cycle(cycle) => cycle,
-                AddEdge::Added | AddEdge::Existing => return None,
-            },
+        // Moved into the edge by whichever of the two closures runs.
+        let occurrence = std::cell::Cell::new(Some(occurrence));
+        let added = order.graph.add_edge_or(
+            from.id,
+            to,
+            || EdgeData::new(occurrence.take().expect("taken once")),
+            // A new thread on a known edge can turn an inversion into a potential deadlock:
+            // the graph looks at the cycles through it again (only if it lies on one).
+            |edge| edge.add(occurrence.take().expect("taken once")),
+        );
+        let AddEdge::Cycle(cycle) = added else {
+            return None;
         };
         cycle_finding_for(order, &cycle)
     }

@@ -3,7 +3,10 @@
 
 use std::cell::RefCell;
 use std::panic::Location;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustc_hash::FxHashSet;
 
 use crate::analysis::VectorClock;
 use crate::ids::{LockId, Mode, ThreadId};
@@ -59,37 +62,64 @@ impl Held {
     }
 }
 
-/// A fixed-size, direct-mapped set of the edges this thread has recorded. A hit proves the edge
-/// is known (ids are never reused); a miss only costs a trip to the global graph. Fixed size,
-/// so a program that churns through locks cannot grow it.
+/// The edges this thread has recorded, so that taking a known edge again touches nothing
+/// shared. Two levels: a small direct-mapped array in front (one compare for the edges of a hot
+/// loop), and a hash set behind it that holds every edge the thread took, so a thread that takes
+/// thousands of distinct edges does not thrash. A hit proves the edge is known (ids are never
+/// reused); a miss only costs a trip to the global graph. The set is emptied when it reaches
+/// [`EdgeCache::MAX_EDGES`], so a program that churns through locks cannot grow it without
+/// bound.
 pub(super) struct EdgeCache {
     slots: [(u64, u64); EdgeCache::SLOTS],
+    all: Option<FxHashSet<(u64, u64)>>,
 }
 
 impl EdgeCache {
-    const SLOTS: usize = 256;
+    const SLOTS: usize = 64;
+    const MAX_EDGES: usize = 1 << 16;
 
     const fn new() -> Self {
         EdgeCache {
             slots: [(0, 0); EdgeCache::SLOTS],
+            all: None,
         }
     }
 
+    #[inline]
     fn key(from: LockId, from_mode: Mode, to: LockId, to_mode: Mode) -> (u64, u64, usize) {
         let modes = (from_mode as u64) << 2 | to_mode as u64;
         let second = to.0 << 4 | modes;
         let mixed = (from.0 ^ second.rotate_left(29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        (from.0, second, (mixed >> 56) as usize % Self::SLOTS)
+        (from.0, second, (mixed >> 58) as usize % Self::SLOTS)
     }
 
-    pub fn contains(&self, from: LockId, from_mode: Mode, to: LockId, to_mode: Mode) -> bool {
+    #[inline]
+    pub fn contains(&mut self, from: LockId, from_mode: Mode, to: LockId, to_mode: Mode) -> bool {
         let (a, b, slot) = Self::key(from, from_mode, to, to_mode);
-        self.slots[slot] == (a, b)
+        if self.slots[slot] == (a, b) {
+            return true;
+        }
+        self.contains_slow(a, b, slot)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn contains_slow(&mut self, a: u64, b: u64, slot: usize) -> bool {
+        let known = self.all.as_ref().is_some_and(|all| all.contains(&(a, b)));
+        if known {
+            self.slots[slot] = (a, b);
+        }
+        known
     }
 
     pub fn insert(&mut self, from: LockId, from_mode: Mode, to: LockId, to_mode: Mode) {
         let (a, b, slot) = Self::key(from, from_mode, to, to_mode);
         self.slots[slot] = (a, b);
+        let all = self.all.get_or_insert_with(FxHashSet::default);
+        if all.len() >= Self::MAX_EDGES {
+            all.clear();
+        }
+        all.insert((a, b));
     }
 }
 
@@ -102,6 +132,9 @@ pub(super) struct ThreadState {
     /// What it knows through spawns and joins only, for lock-order cycles: a lock hand-off
     /// orders one schedule, and a deadlock needs another, so locks do not count here.
     pub order_clock: VectorClock,
+    /// `order_clock` shared with the occurrences recorded since it last changed; whoever
+    /// changes `order_clock` clears it.
+    pub order_snapshot: Option<Arc<VectorClock>>,
     pub cache: EdgeCache,
     /// Whether this thread's name is in the global registry.
     pub registered: bool,
@@ -116,6 +149,7 @@ impl ThreadState {
             held: Vec::new(),
             clock: VectorClock::new(),
             order_clock: VectorClock::new(),
+            order_snapshot: None,
             cache: EdgeCache::new(),
             registered: false,
         }
@@ -139,6 +173,7 @@ impl ThreadState {
             mine.join(theirs);
             mine.set(id, mine.get(id).max(1));
         }
+        self.order_snapshot = None;
     }
 
     /// Both clocks, to hand to another thread.
@@ -153,6 +188,7 @@ impl ThreadState {
     pub fn join(&mut self, other: &ThreadClocks) {
         self.clock.join(&other.race);
         self.order_clock.join(&other.order);
+        self.order_snapshot = None;
     }
 
     /// One step of this thread's own, in both clocks (a spawn).
@@ -160,6 +196,14 @@ impl ThreadState {
         let id = self.id();
         self.clock.tick(id);
         self.order_clock.tick(id);
+        self.order_snapshot = None;
+    }
+
+    /// `order_clock`, shared: a new allocation only when it changed since the last call.
+    pub fn order_snapshot(&mut self) -> Arc<VectorClock> {
+        self.order_snapshot
+            .get_or_insert_with(|| Arc::new(self.order_clock.clone()))
+            .clone()
     }
 
     /// The index of the innermost hold of `lock`.
@@ -216,5 +260,19 @@ mod tests {
         assert!(cache.contains(a, Mode::Exclusive, b, Mode::Exclusive));
         assert!(!cache.contains(a, Mode::Exclusive, b, Mode::Shared));
         assert!(!cache.contains(b, Mode::Exclusive, a, Mode::Exclusive));
+    }
+
+    #[test]
+    fn edge_cache_keeps_thousands_of_edges() {
+        let mut cache = EdgeCache::new();
+        let edge = |i: u64| (LockId(i), LockId(i + 1_000_000));
+        for i in 1..=5000 {
+            let (a, b) = edge(i);
+            cache.insert(a, Mode::Exclusive, b, Mode::Exclusive);
+        }
+        assert!((1..=5000).all(|i| {
+            let (a, b) = edge(i);
+            cache.contains(a, Mode::Exclusive, b, Mode::Exclusive)
+        }));
     }
 }
