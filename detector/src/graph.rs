@@ -38,8 +38,8 @@ pub struct OrderGraph<N, E> {
     index: FxHashMap<N, u32>,
     slots: Vec<Slot<N>>,
     free_slots: Vec<u32>,
-    /// (from slot, to slot) -> edge index.
-    edge_index: FxHashMap<(u32, u32), u32>,
+    /// (from, to) -> edge index: keyed by the nodes, so that looking an edge up is one probe.
+    edge_index: FxHashMap<(N, N), u32>,
     /// Edges in insertion order (a removed edge leaves a hole that a later edge reuses), so
     /// that iteration, and every report built from it, is deterministic.
     edges: Vec<Option<EdgeSlot<N, E>>>,
@@ -230,10 +230,8 @@ impl<N: Node, E> OrderGraph<N, E> {
         if !self.ordered {
             self.rebuild_order();
         }
-        let (&u, &v) = (self.index.get(&from)?, self.index.get(&to)?);
-        if !self.edge_index.contains_key(&(u, v)) {
-            return None;
-        }
+        self.edge_index.get(&(from, to))?;
+        let (u, v) = (self.index[&from], self.index[&to]);
         self.cycle_in_component(u, v)
     }
 
@@ -251,15 +249,13 @@ impl<N: Node, E> OrderGraph<N, E> {
 
     /// The data of `from -> to`.
     pub fn edge(&self, from: N, to: N) -> Option<&E> {
-        let key = (*self.index.get(&from)?, *self.index.get(&to)?);
-        let edge = *self.edge_index.get(&key)?;
+        let edge = *self.edge_index.get(&(from, to))?;
         self.edges[edge as usize].as_ref().map(|e| &e.data)
     }
 
     /// The data of `from -> to`, mutably.
     pub fn edge_mut(&mut self, from: N, to: N) -> Option<&mut E> {
-        let key = (*self.index.get(&from)?, *self.index.get(&to)?);
-        let edge = *self.edge_index.get(&key)?;
+        let edge = *self.edge_index.get(&(from, to))?;
         self.edges[edge as usize].as_mut().map(|e| &mut e.data)
     }
 
@@ -510,7 +506,7 @@ impl<N: Node, E> OrderGraph<N, E> {
         let (u, u_new) = self.slot(from, End::Source);
         let (v, v_new) = self.slot(to, End::Target);
         if !u_new && !v_new {
-            if let Some(&edge) = self.edge_index.get(&(u, v)) {
+            if let Some(&edge) = self.edge_index.get(&(from, to)) {
                 return Err((u, v, edge));
             }
         }
@@ -529,7 +525,7 @@ impl<N: Node, E> OrderGraph<N, E> {
                 (self.edges.len() - 1) as u32
             }
         };
-        self.edge_index.insert((u, v), index);
+        self.edge_index.insert((from, to), index);
         self.edge_count += 1;
         self.slots[u as usize].out.push((v, index));
         if u != v {
@@ -539,7 +535,8 @@ impl<N: Node, E> OrderGraph<N, E> {
     }
 
     fn remove_edge_slot(&mut self, key: (u32, u32), edge: u32) {
-        self.edge_index.remove(&key);
+        self.edge_index
+            .remove(&(self.node_of(key.0), self.node_of(key.1)));
         self.edges[edge as usize] = None;
         self.free_edges.push(edge);
         self.edge_count -= 1;

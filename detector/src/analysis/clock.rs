@@ -48,41 +48,44 @@ impl VectorClock {
             self.entries.clone_from(&other.entries);
             return;
         }
-        // One merge of the two sorted lists: linear, however many threads are new to `self`
-        // (a thread spawned by one that joined thousands inherits thousands of entries).
-        let mine = std::mem::take(&mut self.entries);
-        let mut merged = Vec::with_capacity(mine.len().max(other.entries.len()));
-        let (mut a, mut b) = (mine.iter().peekable(), other.entries.iter().peekable());
-        loop {
-            let next = match (a.peek(), b.peek()) {
-                (Some(&&(ta, va)), Some(&&(tb, vb))) => match ta.cmp(&tb) {
-                    std::cmp::Ordering::Less => {
-                        a.next();
-                        (ta, va)
-                    }
-                    std::cmp::Ordering::Greater => {
-                        b.next();
-                        (tb, vb)
-                    }
-                    std::cmp::Ordering::Equal => {
-                        a.next();
-                        b.next();
-                        (ta, va.max(vb))
-                    }
-                },
-                (Some(&&entry), None) => {
-                    a.next();
-                    entry
-                }
-                (None, Some(&&entry)) => {
-                    b.next();
-                    entry
-                }
-                (None, None) => break,
-            };
-            merged.push(next);
+        // Linear however many threads are new to `self` (a thread spawned by one that joined
+        // thousands inherits thousands of entries), and without allocating when none is: the
+        // common case of a lock acquisition.
+        let mut missing = 0;
+        let mut at = 0;
+        for &(thread, value) in &other.entries {
+            while at < self.entries.len() && self.entries[at].0 < thread {
+                at += 1;
+            }
+            match self.entries.get_mut(at) {
+                Some(entry) if entry.0 == thread => entry.1 = entry.1.max(value),
+                _ => missing += 1,
+            }
         }
-        self.entries = merged;
+        if missing == 0 {
+            return;
+        }
+        // Merge from the back into the grown list, so that nothing is moved twice.
+        let mut write = self.entries.len() + missing;
+        let mut mine = self.entries.len();
+        let mut theirs = other.entries.len();
+        self.entries.resize(write, (ThreadId(0), 0));
+        while theirs > 0 {
+            let candidate = other.entries[theirs - 1];
+            if mine > 0 && self.entries[mine - 1].0 >= candidate.0 {
+                // Equal threads were already maxed in place above.
+                if self.entries[mine - 1].0 == candidate.0 {
+                    theirs -= 1;
+                }
+                write -= 1;
+                self.entries[write] = self.entries[mine - 1];
+                mine -= 1;
+            } else {
+                write -= 1;
+                self.entries[write] = candidate;
+                theirs -= 1;
+            }
+        }
     }
 
     /// How many threads the clock knows of.
@@ -135,5 +138,15 @@ mod tests {
         a.join(&clock(&[(2, 4), (3, 9), (8, 1)]));
         assert_eq!(a, clock(&[(1, 5), (2, 4), (3, 9), (7, 2), (8, 1)]));
         assert_eq!(a.len(), 5);
+        a.join(&clock(&[(0, 1), (3, 2), (9, 9)]));
+        assert_eq!(
+            a,
+            clock(&[(0, 1), (1, 5), (2, 4), (3, 9), (7, 2), (8, 1), (9, 9)])
+        );
+        let mut b = clock(&[(4, 1)]);
+        b.join(&clock(&[(1, 1), (2, 2), (3, 3)]));
+        assert_eq!(b, clock(&[(1, 1), (2, 2), (3, 3), (4, 1)]));
+        b.join(&clock(&[(4, 7)]));
+        assert_eq!(b.get(ThreadId(4)), 7);
     }
 }

@@ -62,6 +62,9 @@ impl EdgeData {
         if self.occurrences.len() >= Self::MAX_OCCURRENCES || !self.wants(&occurrence) {
             return false;
         }
+        // Exactly one more: most edges keep one to three occurrences, and a doubling vector
+        // would leave room for four.
+        self.occurrences.reserve_exact(1);
         self.occurrences.push(occurrence);
         true
     }
