@@ -365,17 +365,22 @@ impl<N: Node, E> OrderGraph<N, E> {
             for (position, &slot) in component.iter().enumerate() {
                 rank[slot as usize] = position as u32;
             }
-            for (start_rank, &start) in component.iter().enumerate() {
-                let search = CycleSearch {
-                    start,
-                    start_rank: start_rank as u32,
-                    max_len,
-                    max_cycles,
-                };
-                self.cycles_from(&search, &rank, &mut on_path, &mut steps, &mut out);
-                if out.cycles.len() >= max_cycles || steps == 0 {
-                    out.complete = false;
-                    return out;
+            // Shortest cycles first (iterative deepening): when a limit stops the search in a
+            // dense component, what was found is the short cycles, the ones worth reporting.
+            for length in 1..=max_len.min(component.len()) {
+                for (start_rank, &start) in component.iter().enumerate() {
+                    let search = CycleSearch {
+                        start,
+                        start_rank: start_rank as u32,
+                        length,
+                        last: length == max_len,
+                        max_cycles,
+                    };
+                    self.cycles_from(&search, &rank, &mut on_path, &mut steps, &mut out);
+                    if out.cycles.len() >= max_cycles || steps == 0 {
+                        out.complete = false;
+                        return out;
+                    }
                 }
             }
             for &slot in &component {
@@ -388,8 +393,9 @@ impl<N: Node, E> OrderGraph<N, E> {
     /// How many edges [`cycles`](Self::cycles) follows at most.
     const MAX_CYCLE_STEPS: u64 = 50_000_000;
 
-    /// Depth-first enumeration of the cycles through `start` that use only nodes of its
-    /// component ranked after it, so that each cycle is produced once, from its smallest node.
+    /// Depth-first enumeration of the cycles of `search.length` nodes through `start` that use
+    /// only nodes of its component ranked after it, so that each cycle is produced once, from
+    /// its smallest node.
     fn cycles_from(
         &self,
         search: &CycleSearch,
@@ -401,7 +407,8 @@ impl<N: Node, E> OrderGraph<N, E> {
         let CycleSearch {
             start,
             start_rank,
-            max_len,
+            length,
+            last,
             max_cycles,
         } = *search;
         let mut path = vec![start];
@@ -426,16 +433,21 @@ impl<N: Node, E> OrderGraph<N, E> {
                 return;
             }
             if target == start {
-                out.cycles
-                    .push(path.iter().map(|&s| self.node_of(s)).collect());
+                if path.len() == length {
+                    out.cycles
+                        .push(path.iter().map(|&s| self.node_of(s)).collect());
+                }
                 continue;
             }
             let target_rank = rank[target as usize];
             if target_rank == NONE || target_rank <= start_rank || on_path[target as usize] {
                 continue;
             }
-            if path.len() >= max_len {
-                out.complete = false;
+            if path.len() >= length {
+                // Longer cycles are the next round's; past the last round, they are cut.
+                if last {
+                    out.complete = false;
+                }
                 continue;
             }
             path.push(target);
@@ -864,7 +876,10 @@ impl<N: Node, E> OrderGraph<N, E> {
 struct CycleSearch {
     start: u32,
     start_rank: u32,
-    max_len: usize,
+    /// The number of nodes of the cycles sought.
+    length: usize,
+    /// Whether `length` is the longest allowed, so that a longer path is a cut.
+    last: bool,
     max_cycles: usize,
 }
 

@@ -8,4 +8,5 @@ mod order_property;
 mod replay;
 mod robust;
 mod roundtrip;
+mod scale;
 mod util;

@@ -1,0 +1,157 @@
+//! Traces deep and wide in the shapes real programs make: each once crashed the replay, or took
+//! memory with the square or cube of its size. Sizes are kept modest so the debug test build
+//! stays quick; BENCHMARKS.md measures the full sizes with the release CLI.
+
+use lockscan::analysis::{Replay, TraceResult};
+use lockscan::trace::Event;
+use lockscan::{FindingKind, LockId, Mode, ThreadId};
+
+fn acquire(tid: u64, lock: u64) -> Event {
+    Event::Acquire {
+        tid: ThreadId(tid),
+        lock: LockId(lock),
+        mode: Mode::Exclusive,
+        try_lock: false,
+        site: None,
+    }
+}
+
+fn release(tid: u64, lock: u64) -> Event {
+    Event::Release {
+        tid: ThreadId(tid),
+        lock: LockId(lock),
+        mode: Mode::Exclusive,
+        site: None,
+    }
+}
+
+fn replay(events: impl IntoIterator<Item = Event>) -> TraceResult {
+    let mut replay = Replay::default();
+    for event in events {
+        replay.event(event);
+    }
+    replay.finish()
+}
+
+fn kinds(result: &TraceResult) -> Vec<FindingKind> {
+    result.findings.iter().map(|f| f.kind).collect()
+}
+
+/// Regression: a linked-list walk that locks 60,000 nodes hand over hand overflowed the stack
+/// (the strongly-connected-components search recursed once per lock of the chain).
+#[test]
+fn a_hand_over_hand_walk_of_60k_locks_replays_without_overflowing_the_stack() {
+    let n = 60_000;
+    let mut events = vec![acquire(1, 1)];
+    for lock in 2..=n {
+        events.push(acquire(1, lock));
+        events.push(release(1, lock - 1));
+    }
+    events.push(release(1, n));
+    let result = replay(events);
+    assert!(result.findings.is_empty(), "{:?}", kinds(&result));
+    assert_eq!(result.edges, n as usize - 1);
+}
+
+/// The same chain closed into a ring by one more edge: a cycle far longer than the search's
+/// length limit, in a component as large as the chain, still replays without recursion.
+#[test]
+fn a_60k_lock_ring_replays_without_overflowing_the_stack() {
+    let n = 60_000;
+    let mut events = vec![acquire(1, 1)];
+    for lock in 2..=n {
+        events.push(acquire(1, lock));
+        events.push(release(1, lock - 1));
+    }
+    events.push(acquire(1, 1));
+    events.extend([release(1, 1), release(1, n)]);
+    let result = replay(events);
+    assert_eq!(result.edges, n as usize);
+    assert!(
+        !result.complete,
+        "the ring is longer than the cycle search's limit"
+    );
+}
+
+/// Each thread holds `depth` locks at once, in turn; the second in the opposite order when
+/// `reverse`.
+fn deep(depth: u64, reverse: bool) -> Vec<Event> {
+    let mut events = Vec::new();
+    for tid in [1, 2] {
+        let order: Vec<u64> = if tid == 2 && reverse {
+            (1..=depth).rev().collect()
+        } else {
+            (1..=depth).collect()
+        };
+        events.extend(order.iter().map(|&lock| acquire(tid, lock)));
+        events.extend(order.iter().rev().map(|&lock| release(tid, lock)));
+    }
+    events
+}
+
+/// Regression: two threads each holding 1,000 locks at once took 13 GB, since every edge kept
+/// its own copy of the other held locks. Now one held set per acquisition.
+#[test]
+fn two_threads_holding_a_thousand_locks_at_once_in_one_order_is_clean() {
+    let result = replay(deep(1000, false));
+    assert!(result.findings.is_empty(), "{:?}", kinds(&result));
+    assert_eq!(result.edges, 1000 * 999 / 2);
+}
+
+/// The second thread in the opposite order: locks next to each other in the order form a
+/// potential deadlock; any other pair is serialized by the locks between them, which both
+/// threads hold (a gated cycle); longer cycles with two edges of one thread are inversions.
+/// Regression: in this dense graph the cycle search used to spend its whole budget on long
+/// cycles through the first lock and report no potential deadlock at all.
+#[test]
+fn two_threads_holding_many_locks_in_opposite_orders_are_potential_deadlocks() {
+    let result = replay(deep(60, true));
+    let count = |kind| result.findings.iter().filter(|f| f.kind == kind).count();
+    assert!(
+        count(FindingKind::PotentialDeadlock) > 0,
+        "{:?}",
+        kinds(&result)
+    );
+    assert!(count(FindingKind::GatedCycle) > 0, "{:?}", kinds(&result));
+    for finding in &result.findings {
+        assert!(
+            matches!(
+                finding.kind,
+                FindingKind::PotentialDeadlock
+                    | FindingKind::GatedCycle
+                    | FindingKind::LockOrderInversion
+            ),
+            "{finding}"
+        );
+        if finding.kind == FindingKind::PotentialDeadlock {
+            assert_eq!(finding.threads.len(), 2, "{finding}");
+        }
+    }
+}
+
+/// Regression: 20,000 threads spawned and joined one after another, each taking two locks,
+/// took 3 GB and 20 s: every thread inherited, and kept, a clock of all threads before it.
+#[test]
+fn thousands_of_short_threads_spawned_one_after_another_are_clean() {
+    let threads = 5_000;
+    let mut events = Vec::new();
+    for child in 2..threads + 2 {
+        events.push(Event::Spawn {
+            tid: ThreadId(1),
+            child: ThreadId(child),
+            site: None,
+        });
+        events.extend([acquire(child, 1), acquire(child, 2), release(child, 2)]);
+        events.push(release(child, 1));
+        events.push(Event::Join {
+            tid: ThreadId(1),
+            child: ThreadId(child),
+            site: None,
+        });
+    }
+    // And one inversion by main after all of them: ordered after every thread by the joins.
+    events.extend([acquire(1, 2), acquire(1, 1), release(1, 1), release(1, 2)]);
+    let result = replay(events);
+    assert_eq!(kinds(&result), [FindingKind::LockOrderInversion]);
+    assert_eq!(result.threads, threads as usize + 1);
+}
