@@ -22,7 +22,9 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::analysis::clock::VectorClock;
-use crate::analysis::order::{EdgeData, HeldLocks, Names, Occurrence, classify, cycle_finding};
+use crate::analysis::order::{
+    Classification, EdgeData, HeldLocks, Names, Occurrence, classify, cycle_finding,
+};
 use crate::analysis::race::{Race, RaceEngine, race_finding};
 use crate::analysis::rules::{self, LockAt};
 use crate::analysis::timeline::{
@@ -1157,10 +1159,17 @@ fn classify_cycles(
     names: &dyn Names,
     skip: &FxHashSet<Vec<LockId>>,
 ) -> Vec<Finding> {
-    // Lock set -> (finding, cycles grouped into it), in order of first appearance.
+    // Lock set -> (cycle, its classification, cycles grouped into it), in order of first
+    // appearance. Findings are built only for what is kept: a dense component yields thousands
+    // of cycles, and a finding names every lock each edge held.
     let mut by_set: FxHashMap<Vec<LockId>, usize> = FxHashMap::default();
-    let mut found: Vec<(Vec<LockId>, Finding, usize)> = Vec::new();
+    let mut found: Vec<(Vec<LockId>, &[LockId], Classification, usize)> = Vec::new();
     let mut groups = UnionFind::default();
+    let edges_of = |cycle: &[LockId]| -> Option<Vec<&EdgeData>> {
+        (0..cycle.len())
+            .map(|i| graph.edge(cycle[i], cycle[(i + 1) % cycle.len()]))
+            .collect()
+    };
     for cycle in cycles {
         if cycle.len() < 2 {
             continue; // a self-edge is re-locking, reported as misuse
@@ -1170,28 +1179,27 @@ fn classify_cycles(
         if skip.contains(&key) {
             continue;
         }
-        let edges: Option<Vec<&EdgeData>> = (0..cycle.len())
-            .map(|i| graph.edge(cycle[i], cycle[(i + 1) % cycle.len()]))
-            .collect();
-        let Some(edges) = edges else { continue };
+        let Some(edges) = edges_of(cycle) else {
+            continue;
+        };
         let Some(class) = classify(cycle, &edges) else {
             continue;
         };
         for pair in cycle.windows(2) {
             groups.union(pair[0], pair[1]);
         }
-        let finding = cycle_finding(cycle, &edges, &class, names);
         match by_set.get(&key) {
             Some(&index) => {
-                let (_, kept, grouped) = &mut found[index];
+                let (_, kept_cycle, kept, grouped) = &mut found[index];
                 *grouped += 1;
-                if severity_rank(finding.kind) > severity_rank(kept.kind) {
-                    *kept = finding;
+                if severity_rank(class.kind) > severity_rank(kept.kind) {
+                    *kept = class;
+                    *kept_cycle = cycle;
                 }
             }
             None => {
                 by_set.insert(key.clone(), found.len());
-                found.push((key, finding, 1));
+                found.push((key, cycle, class, 1));
             }
         }
     }
@@ -1200,7 +1208,7 @@ fn classify_cycles(
     let mut extra: Vec<usize> = vec![0; found.len()];
     let mut keep: Vec<bool> = vec![true; found.len()];
     for index in 0..found.len() {
-        let kind = found[index].1.kind;
+        let kind = found[index].2.kind;
         if kind == FindingKind::PotentialDeadlock {
             continue;
         }
@@ -1222,7 +1230,9 @@ fn classify_cycles(
         .into_iter()
         .enumerate()
         .filter(|&(index, _)| keep[index])
-        .map(|(index, (_, mut finding, grouped))| {
+        .map(|(index, (_, cycle, class, grouped))| {
+            let edges = edges_of(cycle).expect("classified cycles have their edges");
+            let mut finding = cycle_finding(cycle, &edges, &class, names);
             if grouped > 1 {
                 finding.reason.push_str(&format!(
                     "; {grouped} cycles over these locks, grouped into this one"
