@@ -9,7 +9,10 @@ pub mod rules;
 pub mod timeline;
 
 pub use clock::VectorClock;
-pub use order::{Classification, EdgeData, HeldLocks, Names, Occurrence, classify, cycle_finding};
+pub use order::{
+    Classification, EdgeData, HeldLocks, Names, Occurrence, classify, cycle_finding, held_locks,
+    held_matches,
+};
 pub use race::{Access, Race, RaceEngine, VarState, race_finding};
 pub use replay::{Analysis, Replay, ReplayOptions, TraceResult};
 pub use timeline::TracePicture;

@@ -10,6 +10,30 @@ use crate::site::{Site, Stack};
 /// The locks a thread held at an acquisition, with their modes, in acquisition order.
 pub type HeldLocks = Arc<[(LockId, Mode)]>;
 
+/// What an occurrence keeps of `stack`, the `len` locks the thread held (`from` among them): the
+/// stack, or nothing when it held `from` alone — no other lock can be a gate then — so the most
+/// common acquisition, one lock inside another, shares one empty set instead of allocating.
+pub fn held_locks(len: usize, stack: impl Iterator<Item = (LockId, Mode)>) -> HeldLocks {
+    if len <= 1 {
+        static EMPTY: std::sync::OnceLock<HeldLocks> = std::sync::OnceLock::new();
+        return EMPTY.get_or_init(|| Arc::from([])).clone();
+    }
+    stack.collect()
+}
+
+/// Whether `kept` is what [`held_locks`] keeps of the stack `stack` (of `len` locks).
+pub fn held_matches(
+    kept: &HeldLocks,
+    len: usize,
+    stack: impl Iterator<Item = (LockId, Mode)>,
+) -> bool {
+    if len <= 1 {
+        kept.is_empty()
+    } else {
+        kept.len() == len && kept.iter().copied().eq(stack)
+    }
+}
+
 /// One way an order edge `from -> to` was taken: thread `thread` requested `to` while holding
 /// `from` (and `held`).
 #[derive(Clone, Debug, PartialEq, Eq)]

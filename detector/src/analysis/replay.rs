@@ -23,7 +23,8 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::analysis::clock::VectorClock;
 use crate::analysis::order::{
-    Classification, EdgeData, HeldLocks, Names, Occurrence, classify, cycle_finding,
+    Classification, EdgeData, HeldLocks, Names, Occurrence, classify, cycle_finding, held_locks,
+    held_matches,
 };
 use crate::analysis::race::{Race, RaceEngine, race_finding};
 use crate::analysis::rules::{self, LockAt};
@@ -588,6 +589,7 @@ impl Replay {
                 .filter(move |h| h.lock != l)
                 .map(|h| (h.id, h.mode))
         };
+        let holding_len = holding().count();
         let mut held: Option<HeldLocks> = None;
         for from in &thread.held {
             if from.lock == l {
@@ -597,7 +599,7 @@ impl Replay {
                 o.thread == thread.id
                     && o.from_mode == from.mode
                     && o.to_mode == to_mode
-                    && o.held.iter().copied().eq(holding())
+                    && held_matches(&o.held, holding_len, holding())
             };
             if let Some(data) = self.graph.edge(from.id, to)
                 && (data.occurrences.len() >= EdgeData::MAX_OCCURRENCES
@@ -616,7 +618,9 @@ impl Replay {
                 to_mode,
                 from_site: from.site.clone(),
                 to_site: to_site.cloned(),
-                held: held.get_or_insert_with(|| holding().collect()).clone(),
+                held: held
+                    .get_or_insert_with(|| held_locks(holding_len, holding()))
+                    .clone(),
                 clock: Some(clock),
                 backtrace: None,
             };

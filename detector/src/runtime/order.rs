@@ -8,7 +8,7 @@ use rustc_hash::FxHashMap;
 
 use super::state::{Held, LockInfo};
 use crate::analysis::{
-    EdgeData, HeldLocks, Names, Occurrence, VectorClock, classify, cycle_finding,
+    EdgeData, HeldLocks, Names, Occurrence, VectorClock, classify, cycle_finding, held_locks,
 };
 use crate::finding::Finding;
 use crate::graph::{AddEdge, OrderGraph};
@@ -112,7 +112,7 @@ impl Session {
             to_site: Some(Site::Caller(self.to_site)),
             held: self
                 .held
-                .get_or_insert_with(|| held.iter().map(|h| (h.id, h.mode)).collect())
+                .get_or_insert_with(|| held_locks(held.len(), held.iter().map(|h| (h.id, h.mode))))
                 .clone(),
             clock: Some(self.clock.clone()),
             backtrace: self.backtrace.clone(),
