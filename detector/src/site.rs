@@ -14,8 +14,9 @@ use parking_lot::Mutex;
 pub enum Site {
     /// A call site captured live.
     Caller(&'static Location<'static>),
-    /// A site read from a trace, as written there.
-    Text(Arc<str>),
+    /// A site read from a trace, as written there. A thin pointer (not `Arc<str>`), so that a
+    /// `Site` is two words and an `Option<Site>` too: every order edge keeps two of them.
+    Text(Arc<Box<str>>),
 }
 
 impl Site {
@@ -87,7 +88,7 @@ impl From<&'static Location<'static>> for Site {
 
 impl From<&str> for Site {
     fn from(text: &str) -> Self {
-        Site::Text(text.into())
+        Site::Text(Arc::new(text.into()))
     }
 }
 
@@ -181,6 +182,14 @@ impl Eq for Stack {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_site_is_two_words() {
+        assert_eq!(
+            std::mem::size_of::<Option<Site>>(),
+            2 * std::mem::size_of::<usize>()
+        );
+    }
 
     #[test]
     fn text_sites_split_into_parts() {

@@ -330,7 +330,7 @@ impl<R: BufRead> StdReader<R> {
         let site = Some(match self.sites.get(parsed.loc) {
             Some(site) => site.clone(),
             None => {
-                let site = Site::Text(String::from_utf8_lossy(parsed.loc).into());
+                let site = Site::from(&*String::from_utf8_lossy(parsed.loc));
                 self.sites.insert(parsed.loc.into(), site.clone());
                 site
             }
