@@ -11,7 +11,6 @@ pub mod timeline;
 pub use clock::VectorClock;
 pub use order::{
     Classification, EdgeData, HeldLocks, Names, Occurrence, classify, cycle_finding, held_locks,
-    held_matches,
 };
 pub use race::{Access, Race, RaceEngine, VarState, race_finding};
 pub use replay::{Analysis, Replay, ReplayOptions, TraceResult};

@@ -21,19 +21,6 @@ pub fn held_locks(len: usize, stack: impl Iterator<Item = (LockId, Mode)>) -> He
     stack.collect()
 }
 
-/// Whether `kept` is what [`held_locks`] keeps of the stack `stack` (of `len` locks).
-pub fn held_matches(
-    kept: &HeldLocks,
-    len: usize,
-    stack: impl Iterator<Item = (LockId, Mode)>,
-) -> bool {
-    if len <= 1 {
-        kept.is_empty()
-    } else {
-        kept.len() == len && kept.iter().copied().eq(stack)
-    }
-}
-
 /// One way an order edge `from -> to` was taken: thread `thread` requested `to` while holding
 /// `from` (and `held`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,6 +45,48 @@ pub struct Occurrence {
     pub clock: Option<Arc<VectorClock>>,
     /// The stack at that moment, when backtraces were asked for.
     pub backtrace: Option<Arc<Stack>>,
+}
+
+impl Occurrence {
+    /// Whether this occurrence makes another, by `thread` in these modes with this clock and
+    /// these `held_len` held locks, redundant: same thread, modes and clock, and this one held
+    /// no lock the other did not. Classification could never prefer the other: every gate it
+    /// has, this one has too or lacks (so this one is at least as severe), and the threads and
+    /// clocks are the same. Keeping one occurrence per thread and clock, not per held set, is
+    /// what keeps an edge taken under many different outer locks small.
+    pub fn covers(
+        &self,
+        thread: ThreadId,
+        from_mode: Mode,
+        to_mode: Mode,
+        clock: Option<&Arc<VectorClock>>,
+        held_len: usize,
+        held: impl Iterator<Item = (LockId, Mode)> + Clone,
+    ) -> bool {
+        if self.thread != thread || self.from_mode != from_mode || self.to_mode != to_mode {
+            return false;
+        }
+        let same_clock = match (&self.clock, clock) {
+            (None, None) => true,
+            (Some(mine), Some(theirs)) => Arc::ptr_eq(mine, theirs) || mine == theirs,
+            _ => false,
+        };
+        if !same_clock || self.held.len() > held_len.max(1) {
+            return false;
+        }
+        // `held` may hold `from` alone where this keeps nothing (see `held_locks`): both mean
+        // no gate.
+        if self.held.is_empty() {
+            return true;
+        }
+        if held_len > 16 {
+            // Deep sets: equality only, so the check stays linear.
+            return self.held.len() == held_len && self.held.iter().copied().eq(held);
+        }
+        self.held
+            .iter()
+            .all(|kept| held.clone().any(|other| other == *kept))
+    }
 }
 
 /// The data of an order edge: the distinct ways it was taken (one per thread, first seen
@@ -93,15 +122,19 @@ impl EdgeData {
         true
     }
 
-    /// Whether `add` would keep the occurrence: the edge has room, and no occurrence of the same
-    /// thread with the same modes and held locks.
+    /// Whether `add` would keep the occurrence: the edge has room, and no occurrence kept
+    /// [`covers`](Occurrence::covers) it.
     pub fn wants(&self, occurrence: &Occurrence) -> bool {
         self.occurrences.len() < Self::MAX_OCCURRENCES
             && !self.occurrences.iter().any(|o| {
-                o.thread == occurrence.thread
-                    && o.from_mode == occurrence.from_mode
-                    && o.to_mode == occurrence.to_mode
-                    && (Arc::ptr_eq(&o.held, &occurrence.held) || o.held == occurrence.held)
+                o.covers(
+                    occurrence.thread,
+                    occurrence.from_mode,
+                    occurrence.to_mode,
+                    occurrence.clock.as_ref(),
+                    occurrence.held.len(),
+                    occurrence.held.iter().copied(),
+                )
             })
     }
 }
@@ -512,12 +545,68 @@ mod tests {
 
     #[test]
     fn edges_keep_distinct_occurrences_only() {
-        let mut edge = EdgeData::new(occ(1, &[]));
-        assert!(!edge.add(occ(1, &[])));
+        let mut edge = EdgeData::new(occ(1, &[G, C]));
+        assert!(!edge.add(occ(1, &[G, C])));
+        // Fewer held locks is a weaker gate: kept. More is redundant: what it could show, the
+        // occurrence with fewer shows too.
         assert!(edge.add(occ(1, &[G])));
+        assert!(!edge.add(occ(1, &[G, C, A])));
+        // A different clock (here: none against one) is another moment of the thread: kept.
+        let mut later = occ(1, &[G, C]);
+        later.clock = Some(Arc::new(VectorClock::new()));
+        assert!(edge.add(later));
+        assert_eq!(edge.occurrences.len(), 3);
         for t in 2..20 {
             edge.add(occ(t, &[]));
         }
         assert_eq!(edge.occurrences.len(), EdgeData::MAX_OCCURRENCES);
+    }
+
+    proptest::proptest! {
+        /// Dropping the occurrences that another covers never changes a cycle's classification
+        /// (nor which occurrences show it): the search prefers the earlier, covering one.
+        #[test]
+        fn covered_occurrences_change_no_classification(
+            raw in proptest::collection::vec(
+                proptest::collection::vec((1..4_u64, 0..2_u8, proptest::collection::vec(0..4_usize, 0..3)), 1..5),
+                2..4,
+            )
+        ) {
+            let gates = [G, LockId(10), LockId(11), LockId(12)];
+            let clocks = [None, Some(Arc::new(VectorClock::new()))];
+            let locks: Vec<LockId> = (0..raw.len() as u64).map(|i| LockId(100 + i)).collect();
+            let occurrence = |&(thread, clock, ref held): &(u64, u8, Vec<usize>)| {
+                let mut o = occ(thread, &held.iter().map(|&g| gates[g]).collect::<Vec<_>>());
+                o.clock = clocks[clock as usize].clone();
+                o
+            };
+            let all: Vec<EdgeData> = raw
+                .iter()
+                .map(|edge| EdgeData { occurrences: edge.iter().map(occurrence).collect() })
+                .collect();
+            let filtered: Vec<EdgeData> = raw
+                .iter()
+                .map(|edge| {
+                    let mut data = EdgeData::new(occurrence(&edge[0]));
+                    for o in &edge[1..] {
+                        data.add(occurrence(o));
+                    }
+                    data
+                })
+                .collect();
+            let view = |edges: &[EdgeData]| {
+                let refs: Vec<&EdgeData> = edges.iter().collect();
+                classify(&locks, &refs).map(|c| {
+                    let shown: Vec<Occurrence> = c
+                        .chosen
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &k)| edges[i].occurrences[k].clone())
+                        .collect();
+                    (c.kind, c.gate, shown)
+                })
+            };
+            proptest::prop_assert_eq!(view(&all), view(&filtered));
+        }
     }
 }

@@ -24,7 +24,6 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::analysis::clock::VectorClock;
 use crate::analysis::order::{
     Classification, EdgeData, HeldLocks, Names, Occurrence, classify, cycle_finding, held_locks,
-    held_matches,
 };
 use crate::analysis::race::{Race, RaceEngine, race_finding};
 use crate::analysis::rules::{self, LockAt};
@@ -596,10 +595,14 @@ impl Replay {
                 continue;
             }
             let same = |o: &Occurrence| {
-                o.thread == thread.id
-                    && o.from_mode == from.mode
-                    && o.to_mode == to_mode
-                    && held_matches(&o.held, holding_len, holding())
+                o.covers(
+                    thread.id,
+                    from.mode,
+                    to_mode,
+                    thread.snapshot.as_ref(),
+                    holding_len,
+                    holding(),
+                )
             };
             if let Some(data) = self.graph.edge(from.id, to)
                 && (data.occurrences.len() >= EdgeData::MAX_OCCURRENCES
