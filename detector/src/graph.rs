@@ -334,11 +334,14 @@ impl<N: Node, E> OrderGraph<N, E> {
     }
 
     /// The elementary cycles of the graph, each as its nodes `[a, b, ..., z]` (edges `a -> b`,
-    /// ..., `z -> a`) starting at its smallest node, so every cycle appears once.
+    /// ..., `z -> a`) starting at its smallest node, so every cycle appears once, shortest
+    /// first within each strongly connected component.
     ///
-    /// The search runs per strongly connected component and stops at cycles of `max_len`
-    /// nodes and after `max_cycles` cycles, so a dense graph cannot make it blow up;
-    /// [`Cycles::complete`] says whether a limit was hit.
+    /// The enumeration stops at cycles of `max_len` nodes and after `max_cycles` cycles (or a
+    /// budget of steps), so a dense graph cannot make it blow up; [`Cycles::complete`] says
+    /// whether a limit was hit. The limits bound only how many cycles are listed: every strongly
+    /// connected component yields at least one, its shortest cycle through its smallest node,
+    /// however long that is and however many cycles came before.
     pub fn cycles(&self, max_len: usize, max_cycles: usize) -> Cycles<N> {
         let mut out = Cycles {
             cycles: Vec::new(),
@@ -349,6 +352,9 @@ impl<N: Node, E> OrderGraph<N, E> {
         // Per slot: its rank in the component being searched (NONE: not a member).
         let mut rank = vec![NONE; self.slots.len()];
         let mut on_path = vec![false; self.slots.len()];
+        let mut enumerating = true;
+        // Components the enumeration listed no cycle of.
+        let mut unlisted: Vec<Vec<u32>> = Vec::new();
         for mut component in self.tarjan() {
             if component.len() == 1 {
                 let slot = component[0];
@@ -362,32 +368,83 @@ impl<N: Node, E> OrderGraph<N, E> {
                 continue;
             }
             component.sort_unstable_by_key(|&s| self.node_of(s));
-            for (position, &slot) in component.iter().enumerate() {
-                rank[slot as usize] = position as u32;
-            }
-            // Shortest cycles first (iterative deepening): when a limit stops the search in a
-            // dense component, what was found is the short cycles, the ones worth reporting.
-            for length in 1..=max_len.min(component.len()) {
-                for (start_rank, &start) in component.iter().enumerate() {
-                    let search = CycleSearch {
-                        start,
-                        start_rank: start_rank as u32,
-                        length,
-                        last: length == max_len,
-                        max_cycles,
-                    };
-                    self.cycles_from(&search, &rank, &mut on_path, &mut steps, &mut out);
-                    if out.cycles.len() >= max_cycles || steps == 0 {
-                        out.complete = false;
-                        return out;
+            let listed = out.cycles.len();
+            if enumerating {
+                for (position, &slot) in component.iter().enumerate() {
+                    rank[slot as usize] = position as u32;
+                }
+                // Shortest cycles first (iterative deepening): when a limit stops the search in
+                // a dense component, what was found is the short cycles, the ones worth
+                // reporting.
+                'deepening: for length in 1..=max_len.min(component.len()) {
+                    for (start_rank, &start) in component.iter().enumerate() {
+                        let search = CycleSearch {
+                            start,
+                            start_rank: start_rank as u32,
+                            length,
+                            last: length == max_len,
+                            max_cycles,
+                        };
+                        self.cycles_from(&search, &rank, &mut on_path, &mut steps, &mut out);
+                        if out.cycles.len() >= max_cycles || steps == 0 {
+                            out.complete = false;
+                            enumerating = false;
+                            break 'deepening;
+                        }
                     }
                 }
+                for &slot in &component {
+                    rank[slot as usize] = NONE;
+                }
             }
-            for &slot in &component {
-                rank[slot as usize] = NONE;
+            if out.cycles.len() == listed {
+                unlisted.push(component);
             }
         }
+        for component in unlisted {
+            out.cycles
+                .extend(self.shortest_cycle(&component, &mut rank));
+        }
         out
+    }
+
+    /// The shortest cycle through the first node of `component` (a strongly connected
+    /// component, sorted) of two nodes or more, by breadth-first search inside it; `member` is
+    /// scratch space, all NONE before and after.
+    fn shortest_cycle(&self, component: &[u32], member: &mut [u32]) -> Option<Vec<N>> {
+        for &slot in component {
+            member[slot as usize] = 0;
+        }
+        let start = component[0];
+        let mut parent: FxHashMap<u32, u32> = FxHashMap::default();
+        let mut queue = VecDeque::from([start]);
+        let mut closing = None;
+        'search: while let Some(slot) = queue.pop_front() {
+            for &(target, _) in &self.slots[slot as usize].out {
+                if target == start && slot != start {
+                    closing = Some(slot);
+                    break 'search;
+                }
+                if target != start
+                    && member[target as usize] != NONE
+                    && !parent.contains_key(&target)
+                {
+                    parent.insert(target, slot);
+                    queue.push_back(target);
+                }
+            }
+        }
+        for &slot in component {
+            member[slot as usize] = NONE;
+        }
+        let mut at = closing?;
+        let mut cycle = vec![self.node_of(at)];
+        while at != start {
+            at = parent[&at];
+            cycle.push(self.node_of(at));
+        }
+        cycle.reverse();
+        Some(cycle)
     }
 
     /// How many edges [`cycles`](Self::cycles) follows at most.
@@ -978,6 +1035,25 @@ mod tests {
         assert!(!short.complete);
     }
 
+    /// Regression: a 9-lock cycle passed CI, since the search looked for 8 locks at most.
+    #[test]
+    fn every_component_yields_a_cycle_whatever_the_limits() {
+        let ring: Vec<(u32, u32)> = (0..9).map(|i| (i, (i + 1) % 9)).collect();
+        let mut edges = ring.clone();
+        // A second component, never reached once the first used up the count limit.
+        edges.extend([(20, 21), (21, 20), (21, 22), (22, 20)]);
+        edges.extend([(0, 5), (5, 0)]);
+        let g = graph(&edges);
+        let found = g.cycles(8, 1);
+        assert!(!found.complete);
+        let mut cycles = found.cycles;
+        cycles.sort();
+        assert_eq!(cycles, vec![vec![0, 5], vec![20, 21]]);
+        let ring_only = graph(&ring).cycles(8, 100);
+        assert_eq!(ring_only.cycles, vec![(0..9).collect::<Vec<u32>>()]);
+        assert!(!ring_only.complete);
+    }
+
     /// Regression: a chain of 200,000 locks taken hand over hand overflowed the stack of the
     /// recursive strongly-connected-components search.
     #[test]
@@ -993,10 +1069,14 @@ mod tests {
             Some(n as usize + 1)
         );
         let cycles = g.cycles(8, 10);
-        assert!(
-            cycles.cycles.is_empty() && !cycles.complete,
-            "the only cycle is long"
+        assert!(!cycles.complete, "the only cycle is longer than the limit");
+        assert_eq!(
+            cycles.cycles.len(),
+            1,
+            "but every component yields its shortest cycle"
         );
+        assert_eq!(cycles.cycles[0].len(), n as usize + 1);
+        assert_eq!(cycles.cycles[0][..3], [0, 1, 2]);
         // And the incremental order, from scratch and then kept.
         assert_eq!(g.add_edge(5, 3, || ()), AddEdge::Cycle(vec![5, 3, 4]));
     }

@@ -301,15 +301,17 @@ fn an_unwritable_output_exits_2() {
     );
 }
 
+/// Regression: a cycle longer than `--max-cycle-len` exited 0. The limit bounds how many cycles
+/// are listed, not whether a cycle is found: every strongly connected component yields one.
 #[test]
-fn a_cycle_longer_than_the_limit_is_not_reported_and_the_summary_says_so() {
+fn a_cycle_longer_than_the_limit_is_still_reported_and_the_summary_says_so() {
     let Some(trace) = corpus("std/DiningPhil.std") else {
         return;
     };
     let run = lockscan(&["analyze", "--max-cycle-len", "4", &trace]);
     assert_eq!(
-        run.code, 0,
-        "the 5-cycle is beyond the limit: {}",
+        run.code, 1,
+        "the 5-cycle is beyond the limit, and reported: {}",
         run.stdout
     );
     assert!(
@@ -317,8 +319,10 @@ fn a_cycle_longer_than_the_limit_is_not_reported_and_the_summary_says_so() {
         "{}",
         run.stdout
     );
-    let run = lockscan(&["analyze", "--max-cycle-len", "5", &trace]);
-    assert_eq!(run.code, 1);
+    let within = lockscan(&["analyze", "--max-cycle-len", "5", &trace]);
+    assert_eq!(within.code, 1);
+    let findings = |stdout: &str| stdout.lines().filter(|l| l.starts_with("error[")).count();
+    assert_eq!(findings(&run.stdout), findings(&within.stdout));
 }
 
 #[cfg(unix)]

@@ -241,33 +241,51 @@ struct Search<'a> {
 }
 
 impl Search<'_> {
+    /// Depth-first over the choices, one occurrence per edge in order, with an explicit stack
+    /// (a cycle can be as long as the program has locks).
     fn run(&mut self) {
-        if self.budget == 0 || matches!(self.best, Some((Outcome::Potential, _))) {
-            return;
-        }
-        self.budget -= 1;
-        let depth = self.choice.len();
-        if depth == self.edges.len() {
-            if self.can_block(depth - 1, 0) {
-                let outcome = self.judge();
-                if self
-                    .best
-                    .as_ref()
-                    .is_none_or(|(b, _)| outcome.rank() > b.rank())
-                {
-                    self.best = Some((outcome, self.choice.clone()));
+        let n = self.edges.len();
+        // Per depth: the next occurrence to try there.
+        let mut next = vec![0_usize; n];
+        loop {
+            if self.budget == 0 || matches!(self.best, Some((Outcome::Potential, _))) {
+                return;
+            }
+            let depth = self.choice.len();
+            if depth == n {
+                self.budget -= 1;
+                if self.can_block(n - 1, 0) {
+                    let outcome = self.judge();
+                    if self
+                        .best
+                        .as_ref()
+                        .is_none_or(|(b, _)| outcome.rank() > b.rank())
+                    {
+                        self.best = Some((outcome, self.choice.clone()));
+                    }
                 }
+                self.choice.pop();
+                continue;
             }
-            return;
-        }
-        for index in 0..self.edges[depth].occurrences.len() {
-            self.choice.push(index);
+            if next[depth] >= self.edges[depth].occurrences.len() {
+                next[depth] = 0;
+                if self.choice.pop().is_none() {
+                    return;
+                }
+                continue;
+            }
+            self.choice.push(next[depth]);
+            next[depth] += 1;
             if depth == 0 || self.can_block(depth - 1, depth) {
-                self.run();
+                self.budget -= 1;
+            } else {
+                self.choice.pop();
             }
-            self.choice.pop();
         }
     }
+
+    /// The longest cycle whose occurrences are compared pair by pair.
+    const PAIRWISE_MAX: usize = 64;
 
     fn occurrence(&self, edge: usize) -> &Occurrence {
         &self.edges[edge].occurrences[self.choice[edge]]
@@ -283,6 +301,18 @@ impl Search<'_> {
 
     fn judge(&self) -> Outcome {
         let n = self.edges.len();
+        if n > Self::PAIRWISE_MAX {
+            // A long cycle: only a thread on two edges is looked for (linear). Gates and
+            // spawn/join order are pairwise checks (quadratic); leaving them out can only make
+            // the verdict more severe, never hide the cycle.
+            let mut threads = rustc_hash::FxHashSet::default();
+            let repeated = (0..n).any(|i| !threads.insert(self.occurrence(i).thread));
+            return if repeated {
+                Outcome::Inversion
+            } else {
+                Outcome::Potential
+            };
+        }
         for i in 0..n {
             for j in i + 1..n {
                 if let Some(gate) = self.common_gate(i, j) {

@@ -150,6 +150,10 @@ pub struct Replay {
     events: u64,
     /// Scratch space of the wait-cycle search.
     search_path: Vec<(u32, u32)>,
+    /// Scratch space of the wait-cycle search: per path entry, the next holder to follow; and
+    /// the threads explored without reaching the start.
+    search_next: Vec<usize>,
+    search_explored: FxHashSet<u32>,
     /// Happens-before over locks, spawn and join, for data races on the trace's variables.
     races: RaceEngine,
     var_names: FxHashMap<VarId, Arc<str>>,
@@ -240,6 +244,8 @@ impl Replay {
             warnings: Vec::new(),
             events: 0,
             search_path: Vec::new(),
+            search_next: Vec::new(),
+            search_explored: FxHashSet::default(),
             races: RaceEngine::new(),
             var_names: FxHashMap::default(),
             race_keys: FxHashSet::default(),
@@ -834,52 +840,75 @@ impl Replay {
         self.findings.push(finding);
     }
 
-    /// Looks for a wait cycle through thread `start`, which just made a request.
+    /// Looks for a wait cycle through thread `start`, which just made a request: a depth-first
+    /// search along "waits for a lock held by", with an explicit stack, so a cycle of any number
+    /// of threads is found.
     fn check_wait_cycle(&mut self, start: u32) {
-        self.search_path.clear();
         let mut path = std::mem::take(&mut self.search_path);
-        let found = self.search_wait(start, start, &mut path);
-        if found {
+        let mut next = std::mem::take(&mut self.search_next);
+        let mut explored = std::mem::take(&mut self.search_explored);
+        path.clear();
+        next.clear();
+        explored.clear();
+        if self.search_wait(start, &mut path, &mut next, &mut explored) {
             self.report_deadlock(&path);
         }
-        path.clear();
         self.search_path = path;
+        self.search_next = next;
+        self.search_explored = explored;
     }
 
-    /// Depth-first search along "waits for a lock held by": `path` holds (thread, lock it
-    /// waits for) pairs from `start`.
-    fn search_wait(&self, start: u32, at: u32, path: &mut Vec<(u32, u32)>) -> bool {
-        let Some(pending) = &self.threads[at as usize].request else {
+    /// The lock thread `t` waits for, if it waits for one whose holders it waits on (not a
+    /// semaphore: its capacity is not recorded, so waiting on it need not be waiting on its
+    /// holders).
+    fn waits_for(&self, t: u32) -> Option<(u32, Mode)> {
+        let pending = self.threads[t as usize].request.as_ref()?;
+        (self.locks[pending.lock as usize].kind != LockKind::Semaphore)
+            .then_some((pending.lock, pending.mode))
+    }
+
+    /// Fills `path` with (thread, lock it waits for) pairs of a wait cycle from `start`.
+    /// `next` holds, per path entry, the index of the next holder of its lock to follow;
+    /// `explored`, the threads explored without reaching `start` (they never will).
+    fn search_wait(
+        &self,
+        start: u32,
+        path: &mut Vec<(u32, u32)>,
+        next: &mut Vec<usize>,
+        explored: &mut FxHashSet<u32>,
+    ) -> bool {
+        let Some((lock, _)) = self.waits_for(start) else {
             return false;
         };
-        // Wait chains are short; the bound keeps a corrupt trace from recursing deeply.
-        if path.len() >= 64 {
-            return false;
-        }
-        let lock = &self.locks[pending.lock as usize];
-        if lock.kind == LockKind::Semaphore {
-            // Its capacity is not recorded: waiting on it need not be waiting on its holders.
-            return false;
-        }
-        path.push((at, pending.lock));
-        for &(holder, held_mode) in &lock.holders {
-            if !held_mode.conflicts_with(pending.mode) {
+        next.push(0);
+        path.push((start, lock));
+        while let Some(&(at, lock)) = path.last() {
+            let index = next.last_mut().expect("one per path entry");
+            let state = &self.locks[lock as usize];
+            let Some(&(holder, held_mode)) = state.holders.get(*index) else {
+                explored.insert(at);
+                path.pop();
+                next.pop();
                 continue;
-            }
-            if holder == at && lock.kind == LockKind::Reentrant {
+            };
+            *index += 1;
+            let (_, mode) = self.waits_for(at).expect("on the path, so waiting");
+            if !held_mode.conflicts_with(mode)
+                || (holder == at && state.kind == LockKind::Reentrant)
+            {
                 continue;
             }
             if holder == start {
                 return true;
             }
-            if path.iter().any(|&(t, _)| t == holder) {
+            if explored.contains(&holder) || path.iter().any(|&(t, _)| t == holder) {
                 continue;
             }
-            if self.search_wait(start, holder, path) {
-                return true;
+            if let Some((wanted, _)) = self.waits_for(holder) {
+                path.push((holder, wanted));
+                next.push(0);
             }
         }
-        path.pop();
         false
     }
 

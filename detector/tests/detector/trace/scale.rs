@@ -71,6 +71,9 @@ fn a_60k_lock_ring_replays_without_overflowing_the_stack() {
         !result.complete,
         "the ring is longer than the cycle search's limit"
     );
+    // Reported all the same, as what one thread did: an inversion.
+    assert_eq!(kinds(&result), [FindingKind::LockOrderInversion]);
+    assert_eq!(result.findings[0].locks.len(), n as usize);
 }
 
 /// Each thread holds `depth` locks at once, in turn; the second in the opposite order when
@@ -154,4 +157,38 @@ fn thousands_of_short_threads_spawned_one_after_another_are_clean() {
     let result = replay(events);
     assert_eq!(kinds(&result), [FindingKind::LockOrderInversion]);
     assert_eq!(result.threads, threads as usize + 1);
+}
+
+/// Regression: a wait cycle of more than 64 threads at the end of a trace exited 0 (the search
+/// stopped at 64).
+#[test]
+fn a_wait_cycle_of_a_hundred_threads_is_a_deadlock() {
+    let n = 100;
+    let mut events: Vec<Event> = (1..=n).map(|t| acquire(t, t)).collect();
+    events.extend((1..=n).map(|t| Event::Request {
+        tid: ThreadId(t),
+        lock: LockId(t % n + 1),
+        mode: Mode::Exclusive,
+        site: None,
+    }));
+    let result = replay(events);
+    assert_eq!(kinds(&result), [FindingKind::Deadlock]);
+    assert_eq!(result.findings[0].threads.len(), n as usize);
+}
+
+/// Regression: a 9-lock order cycle exited 0 with the default cycle length limit of 8.
+#[test]
+fn a_nine_lock_order_cycle_is_reported_past_the_length_limit() {
+    let mut events = Vec::new();
+    for t in 1..=9 {
+        let (a, b) = (t, t % 9 + 1);
+        events.extend([acquire(t, a), acquire(t, b), release(t, b), release(t, a)]);
+    }
+    let result = replay(events);
+    assert_eq!(kinds(&result), [FindingKind::PotentialDeadlock]);
+    assert_eq!(result.findings[0].locks.len(), 9);
+    assert!(
+        !result.complete,
+        "the enumeration itself stopped at 8 locks"
+    );
 }
