@@ -124,11 +124,13 @@ struct ReadArgs {
     #[arg(long, value_enum, default_value_t = InputFormatArg::Auto)]
     input_format: InputFormatArg,
 
-    /// The longest lock-order cycle looked for, in locks.
+    /// The longest lock-order cycle listed, in locks. A group of locks whose only cycles are
+    /// longer is still reported, with its shortest cycle.
     #[arg(long, default_value_t = 8, value_name = "N")]
     max_cycle_len: usize,
 
-    /// How many cycles to enumerate at most.
+    /// How many cycles to enumerate at most (each group of locks in a cycle is reported all
+    /// the same).
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     max_cycles: usize,
 }

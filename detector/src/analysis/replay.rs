@@ -39,9 +39,11 @@ use crate::trace::{Event, Format, TraceError, TraceReader};
 /// Limits of the analysis.
 #[derive(Clone, Debug)]
 pub struct ReplayOptions {
-    /// The longest lock-order cycle looked for, in locks.
+    /// The longest lock-order cycle enumerated, in locks. A strongly connected group of locks
+    /// whose cycles are all longer still yields its shortest cycle.
     pub max_cycle_len: usize,
-    /// How many cycles to enumerate at most, per trace and across traces.
+    /// How many cycles to enumerate at most, per trace and across traces; groups of locks
+    /// beyond it still yield their shortest cycle each.
     pub max_cycles: usize,
     /// Whether to keep the order edges between named (or classed) locks for the cross-trace
     /// analysis. STD traces name locks by trace-local tokens, so merging them would invent
