@@ -297,6 +297,11 @@ impl<N: Node, E> OrderGraph<N, E> {
         let emptied = &mut self.slots[slot as usize];
         emptied.node = None;
         emptied.component = NONE;
+        // Keep the lists' allocations for the slot's next node.
+        emptied.out = out;
+        emptied.out.clear();
+        emptied.incoming = incoming;
+        emptied.incoming.clear();
         self.free_slots.push(slot);
     }
 
@@ -554,10 +559,12 @@ impl<N: Node, E> OrderGraph<N, E> {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.components[component as usize] = Component {
-            position,
-            members: vec![slot],
-        };
+        // A freed component keeps its list's allocation: a program that creates and drops
+        // locks reuses it instead of allocating per lock.
+        let fresh_component = &mut self.components[component as usize];
+        fresh_component.position = position;
+        fresh_component.members.clear();
+        fresh_component.members.push(slot);
         let fresh = &mut self.slots[slot as usize];
         fresh.node = Some(node);
         fresh.component = component;

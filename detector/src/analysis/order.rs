@@ -91,10 +91,72 @@ impl Occurrence {
 
 /// The data of an order edge: the distinct ways it was taken (one per thread, first seen
 /// first), at most [`EdgeData::MAX_OCCURRENCES`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EdgeData {
     /// The occurrences.
-    pub occurrences: Vec<Occurrence>,
+    pub occurrences: Occurrences,
+}
+
+/// An edge's occurrences, never empty: the first stored in place, since most edges are taken
+/// one way only, and the others in a list that allocates only for a second.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Occurrences {
+    first: Occurrence,
+    more: Vec<Occurrence>,
+}
+
+impl Occurrences {
+    /// How many.
+    pub fn len(&self) -> usize {
+        1 + self.more.len()
+    }
+
+    /// Never: an edge exists because it was taken once.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// In the order they were seen.
+    pub fn iter(&self) -> impl Iterator<Item = &Occurrence> {
+        std::iter::once(&self.first).chain(&self.more)
+    }
+
+    fn push(&mut self, occurrence: Occurrence) {
+        // Exactly one more: most edges keep one to three occurrences, and a doubling vector
+        // would leave room for four.
+        self.more.reserve_exact(1);
+        self.more.push(occurrence);
+    }
+}
+
+impl std::ops::Index<usize> for Occurrences {
+    type Output = Occurrence;
+
+    fn index(&self, index: usize) -> &Occurrence {
+        match index {
+            0 => &self.first,
+            _ => &self.more[index - 1],
+        }
+    }
+}
+
+impl std::ops::IndexMut<usize> for Occurrences {
+    fn index_mut(&mut self, index: usize) -> &mut Occurrence {
+        match index {
+            0 => &mut self.first,
+            _ => &mut self.more[index - 1],
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Occurrences {
+    type Item = &'a Occurrence;
+    type IntoIter =
+        std::iter::Chain<std::iter::Once<&'a Occurrence>, std::slice::Iter<'a, Occurrence>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        std::iter::once(&self.first).chain(&self.more)
+    }
 }
 
 impl EdgeData {
@@ -105,7 +167,10 @@ impl EdgeData {
     /// An edge with one occurrence.
     pub fn new(first: Occurrence) -> Self {
         EdgeData {
-            occurrences: vec![first],
+            occurrences: Occurrences {
+                first,
+                more: Vec::new(),
+            },
         }
     }
 
@@ -115,9 +180,6 @@ impl EdgeData {
         if self.occurrences.len() >= Self::MAX_OCCURRENCES || !self.wants(&occurrence) {
             return false;
         }
-        // Exactly one more: most edges keep one to three occurrences, and a doubling vector
-        // would leave room for four.
-        self.occurrences.reserve_exact(1);
         self.occurrences.push(occurrence);
         true
     }
@@ -612,7 +674,13 @@ mod tests {
             };
             let all: Vec<EdgeData> = raw
                 .iter()
-                .map(|edge| EdgeData { occurrences: edge.iter().map(occurrence).collect() })
+                .map(|edge| {
+                    let mut data = EdgeData::new(occurrence(&edge[0]));
+                    for o in &edge[1..] {
+                        data.occurrences.push(occurrence(o));
+                    }
+                    data
+                })
                 .collect();
             let filtered: Vec<EdgeData> = raw
                 .iter()

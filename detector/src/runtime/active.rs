@@ -381,6 +381,7 @@ impl LockMeta {
             site,
             info: self.info(),
             out_edge: false,
+            in_graph: self.in_graph.load(Ordering::Relaxed),
         };
         // The fast path: this lock is not held yet, and this thread has recorded every edge
         // from what it holds to this lock before. Nothing but the thread's own state.
@@ -438,7 +439,7 @@ impl LockMeta {
                     let name = (!st.registered).then(|| state::current_thread_name(thread));
                     st.registered = true;
                     let clock = st.order_snapshot();
-                    order::session(thread, name, id, self.info(), mode, site, clock)
+                    order::session(thread, name, &hold, clock)
                 });
                 findings.extend(session.add_edge(&st.held, index));
                 st.held[index].out_edge = true;
@@ -619,6 +620,7 @@ impl LockMeta {
                 site,
                 info,
                 out_edge: false,
+                in_graph: self.in_graph.load(Ordering::Relaxed),
             });
             st.id()
         });

@@ -66,15 +66,12 @@ pub(super) struct Session {
     held: Option<HeldLocks>,
 }
 
-/// Locks the global order state for the new edges of one acquisition. `thread_name` is given
-/// when the thread is not registered yet.
+/// Locks the global order state for the new edges of one acquisition, the hold `to` that
+/// `thread` is about to take. `thread_name` is given when the thread is not registered yet.
 pub(super) fn session(
     thread: ThreadId,
     thread_name: Option<String>,
-    to: LockId,
-    to_info: LockInfo,
-    to_mode: Mode,
-    to_site: &'static std::panic::Location<'static>,
+    to: &Held,
     clock: Arc<VectorClock>,
 ) -> Session {
     // Before the global lock: capturing a stack is slow.
@@ -84,13 +81,15 @@ pub(super) fn session(
     if let Some(name) = thread_name {
         order.threads.insert(thread, name);
     }
-    order.locks.entry(to).or_insert(to_info);
+    if !to.in_graph {
+        order.locks.entry(to.id).or_insert(to.info);
+    }
     Session {
         guard,
         thread,
-        to,
-        to_mode,
-        to_site,
+        to: to.id,
+        to_mode: to.mode,
+        to_site: to.site,
         backtrace,
         clock,
         held: None,
@@ -103,7 +102,9 @@ impl Session {
         let order = self.guard.get_or_insert_with(OrderState::new);
         let from = held[index];
         let to = self.to;
-        order.locks.entry(from.id).or_insert(from.info);
+        if !from.in_graph {
+            order.locks.entry(from.id).or_insert(from.info);
+        }
         let occurrence = Occurrence {
             thread: self.thread,
             from_mode: from.mode,
