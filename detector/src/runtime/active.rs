@@ -243,6 +243,22 @@ impl LockMeta {
         }
     }
 
+    /// Records the re-acquisition, as [`relocked`](Self::relocked) does, when the returned
+    /// guard drops: for code that runs the caller's closure with the lock released
+    /// (`unlocked`), so that a panic in the closure cannot leave the lock taken again by
+    /// parking_lot but not recorded as held (its later order edges would be lost).
+    pub(crate) fn relock_on_drop(
+        &self,
+        mode: Mode,
+        site: &'static Location<'static>,
+    ) -> Relock<'_> {
+        Relock {
+            meta: self,
+            mode,
+            site,
+        }
+    }
+
     /// Records a release, before the lock is actually unlocked.
     #[inline]
     pub(crate) fn release(&self, mode: Mode) {
@@ -630,6 +646,20 @@ impl LockMeta {
             }
         }
         thread
+    }
+}
+
+/// See [`LockMeta::relock_on_drop`].
+#[derive(Debug)]
+pub(crate) struct Relock<'a> {
+    meta: &'a LockMeta,
+    mode: Mode,
+    site: &'static Location<'static>,
+}
+
+impl Drop for Relock<'_> {
+    fn drop(&mut self) {
+        self.meta.relocked(self.mode, self.site);
     }
 }
 

@@ -78,6 +78,11 @@ impl LockMeta {
     pub(crate) fn relocked(&self, _mode: Mode, _site: &'static Location<'static>) {}
 
     #[inline(always)]
+    pub(crate) fn relock_on_drop(&self, _mode: Mode, _site: &'static Location<'static>) -> Relock {
+        Relock
+    }
+
+    #[inline(always)]
     pub(crate) fn change_mode(&self, _from: Mode, _to: Mode) {}
 
     #[inline(always)]
@@ -169,3 +174,7 @@ pub(crate) fn intern(name: Cow<'static, str>) -> &'static str {
         Cow::Owned(_) => "",
     }
 }
+
+/// Nothing to record when detection is off.
+#[derive(Debug)]
+pub(crate) struct Relock;

@@ -239,9 +239,9 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
     pub fn unlocked<F: FnOnce() -> U, U>(s: &mut Self, f: F) -> U {
         let meta = &s.mutex.meta;
         meta.release(Mode::Exclusive);
-        let result = parking_lot::MutexGuard::unlocked(&mut s.inner, f);
-        meta.relocked(Mode::Exclusive, Location::caller());
-        result
+        // Recorded as held again even if `f` panics: parking_lot takes the lock again then too.
+        let _relock = meta.relock_on_drop(Mode::Exclusive, Location::caller());
+        parking_lot::MutexGuard::unlocked(&mut s.inner, f)
     }
 
     /// Unlocks the mutex handing it to a waiting thread, if any (a fair unlock).
@@ -256,9 +256,9 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
     pub fn unlocked_fair<F: FnOnce() -> U, U>(s: &mut Self, f: F) -> U {
         let meta = &s.mutex.meta;
         meta.release(Mode::Exclusive);
-        let result = parking_lot::MutexGuard::unlocked_fair(&mut s.inner, f);
-        meta.relocked(Mode::Exclusive, Location::caller());
-        result
+        // Recorded as held again even if `f` panics: parking_lot takes the lock again then too.
+        let _relock = meta.relock_on_drop(Mode::Exclusive, Location::caller());
+        parking_lot::MutexGuard::unlocked_fair(&mut s.inner, f)
     }
 
     /// Lets a waiting thread take the mutex, if any, then locks it again.

@@ -214,9 +214,9 @@ impl<'a, T: ?Sized> ReentrantMutexGuard<'a, T> {
     pub fn unlocked<F: FnOnce() -> U, U>(s: &mut Self, f: F) -> U {
         let meta = &s.mutex.meta;
         meta.release(Mode::Exclusive);
-        let result = parking_lot::ReentrantMutexGuard::unlocked(&mut s.inner, f);
-        meta.relocked(Mode::Exclusive, Location::caller());
-        result
+        // Recorded as held again even if `f` panics: parking_lot takes the lock again then too.
+        let _relock = meta.relock_on_drop(Mode::Exclusive, Location::caller());
+        parking_lot::ReentrantMutexGuard::unlocked(&mut s.inner, f)
     }
 
     /// Releases this hold with a fair unlock.

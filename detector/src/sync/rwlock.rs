@@ -315,9 +315,9 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
     pub fn unlocked<F: FnOnce() -> U, U>(s: &mut Self, f: F) -> U {
         let meta = &s.lock.meta;
         meta.release(Mode::Shared);
-        let result = parking_lot::RwLockReadGuard::unlocked(&mut s.inner, f);
-        meta.relocked(Mode::Shared, Location::caller());
-        result
+        // Recorded as held again even if `f` panics: parking_lot takes the lock again then too.
+        let _relock = meta.relock_on_drop(Mode::Shared, Location::caller());
+        parking_lot::RwLockReadGuard::unlocked(&mut s.inner, f)
     }
 
     /// Releases the lock with a fair unlock.
@@ -393,9 +393,9 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     pub fn unlocked<F: FnOnce() -> U, U>(s: &mut Self, f: F) -> U {
         let meta = &s.lock.meta;
         meta.release(Mode::Exclusive);
-        let result = parking_lot::RwLockWriteGuard::unlocked(&mut s.inner, f);
-        meta.relocked(Mode::Exclusive, Location::caller());
-        result
+        // Recorded as held again even if `f` panics: parking_lot takes the lock again then too.
+        let _relock = meta.relock_on_drop(Mode::Exclusive, Location::caller());
+        parking_lot::RwLockWriteGuard::unlocked(&mut s.inner, f)
     }
 
     /// Releases the lock with a fair unlock.
@@ -478,9 +478,9 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     pub fn unlocked<F: FnOnce() -> U, U>(s: &mut Self, f: F) -> U {
         let meta = &s.lock.meta;
         meta.release(Mode::Upgradable);
-        let result = parking_lot::RwLockUpgradableReadGuard::unlocked(&mut s.inner, f);
-        meta.relocked(Mode::Upgradable, Location::caller());
-        result
+        // Recorded as held again even if `f` panics: parking_lot takes the lock again then too.
+        let _relock = meta.relock_on_drop(Mode::Upgradable, Location::caller());
+        parking_lot::RwLockUpgradableReadGuard::unlocked(&mut s.inner, f)
     }
 
     /// Releases the lock with a fair unlock.

@@ -509,3 +509,55 @@ fn orders_separated_by_a_condvar_notify_are_an_inversion() {
         [FindingKind::LockOrderInversion]
     );
 }
+
+/// Regression: a panic in the closure of `MutexGuard::unlocked` skipped the detector's relock,
+/// so the lock was held again (parking_lot relocks while unwinding) but not recorded, its next
+/// order edge was lost and the cycle below went unreported.
+#[test]
+fn a_panic_inside_unlocked_keeps_the_lock_recorded_as_held() {
+    setup();
+    let a = Mutex::named("unlocked-panic:A", ());
+    let b = Mutex::named("unlocked-panic:B", ());
+    let mut guard = a.lock();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        lockscan::MutexGuard::unlocked(&mut guard, || panic!("boom with the lock released"))
+    }));
+    assert!(result.is_err());
+    assert!(
+        a.is_locked(),
+        "parking_lot took the lock again while unwinding"
+    );
+    drop(b.lock()); // A -> B, with A held again
+    drop(guard);
+    {
+        let _b = b.lock();
+        let _a = a.lock();
+    }
+    assert_eq!(
+        kinds_about(&["unlocked-panic:A", "unlocked-panic:B"]),
+        [FindingKind::LockOrderInversion]
+    );
+}
+
+/// The same for a write guard of an `RwLock`.
+#[test]
+fn a_panic_inside_a_read_guards_unlocked_keeps_it_recorded() {
+    setup();
+    let a = RwLock::named("unlocked-panic-rw:A", ());
+    let b = Mutex::named("unlocked-panic-rw:B", ());
+    let mut guard = a.write();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        lockscan::RwLockWriteGuard::unlocked(&mut guard, || panic!("boom"))
+    }));
+    assert!(result.is_err());
+    drop(b.lock());
+    drop(guard);
+    {
+        let _b = b.lock();
+        let _a = a.write();
+    }
+    assert_eq!(
+        kinds_about(&["unlocked-panic-rw:A", "unlocked-panic-rw:B"]),
+        [FindingKind::LockOrderInversion]
+    );
+}
