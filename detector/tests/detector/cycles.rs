@@ -541,7 +541,7 @@ fn a_panic_inside_unlocked_keeps_the_lock_recorded_as_held() {
 
 /// The same for a write guard of an `RwLock`.
 #[test]
-fn a_panic_inside_a_read_guards_unlocked_keeps_it_recorded() {
+fn a_panic_inside_a_write_guards_unlocked_keeps_it_recorded() {
     setup();
     let a = RwLock::named("unlocked-panic-rw:A", ());
     let b = Mutex::named("unlocked-panic-rw:B", ());
