@@ -378,3 +378,59 @@ fn a_baseline_hides_known_findings_and_only_new_ones_fail() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("not a JSON report"), "{}", run.stderr);
 }
+
+/// Regression: each of these traces exited 0, though none can be what a program did. They are
+/// bad input, with file and line, for every command that reads traces.
+#[test]
+fn traces_no_program_could_write_exit_2_with_file_and_line() {
+    let dir = scratch("traces_no_program_could_write");
+    let header = r#"{"type":"header","format":"lockscan-trace","version":1}"#;
+    let end = r#"{"type":"end"}"#;
+    let acquire = r#"{"type":"acquire","tid":1,"lock":1}"#;
+    let cases = [
+        (
+            "empty.jsonl",
+            String::new(),
+            "empty.jsonl:1: expected a trace record, found an empty file",
+        ),
+        (
+            "blank.jsonl",
+            "\n  \n".to_owned(),
+            "blank.jsonl:2: expected a trace record, found only blank lines",
+        ),
+        (
+            "two-headers.jsonl",
+            format!("{header}\n{header}\n{end}\n"),
+            "two-headers.jsonl:2: expected one `header` record, on the first line",
+        ),
+        (
+            "after-end.jsonl",
+            format!("{header}\n{end}\n{acquire}\n"),
+            "after-end.jsonl:3: expected nothing after the `end` record, found a `acquire` record",
+        ),
+        (
+            "two-ends.jsonl",
+            format!("{header}\n{end}\n{end}\n"),
+            "two-ends.jsonl:3: expected nothing after the `end` record",
+        ),
+    ];
+    for (name, text, message) in cases {
+        let trace = write(&dir, name, &text);
+        let commands: [&[&str]; 3] = [
+            &["analyze"],
+            &["graph", "--format", "dot"],
+            &["export", "--format", "chrome"],
+        ];
+        for command in commands {
+            let mut args = command.to_vec();
+            args.push(&trace);
+            let run = lockscan(&args);
+            assert_eq!(run.code, 2, "{command:?} {name}: {}", run.stderr);
+            assert!(
+                run.stderr.contains(message),
+                "{command:?} {name}: {}",
+                run.stderr
+            );
+        }
+    }
+}

@@ -96,6 +96,22 @@ impl<R: BufRead> JsonlReader<R> {
         };
         self.timestamp = record.ts_ns;
         let is_header = record.record_type == "header";
+        if self.seen_end {
+            // The recorder writes `end` last: whatever follows was appended by something else,
+            // or two traces were concatenated.
+            return Err(self.lines.problem(
+                "nothing after the `end` record",
+                format!("a `{}` record", record.record_type),
+                false,
+            ));
+        }
+        if is_header && self.seen_header {
+            return Err(self.lines.problem(
+                "one `header` record, on the first line",
+                "a second `header` record",
+                false,
+            ));
+        }
         let event = convert(&record, &mut self.sites)
             .map_err(|(expected, found)| self.lines.problem(expected, found, false))?;
         if !self.seen_header && !is_header {
@@ -146,8 +162,10 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
             match self.lines.next_line() {
                 Ok(LineRead::Line) => {}
                 Ok(LineRead::End) => {
+                    let empty = self.records == 0 && !self.finished;
                     self.finish();
-                    return None;
+                    return empty
+                        .then(|| Err(TraceError::empty(self.lines.file.clone(), self.lines.line)));
                 }
                 Err(err) => return Some(Err(err)),
             }

@@ -90,6 +90,21 @@ pub enum TraceError {
 }
 
 impl TraceError {
+    /// The error for a file with no record at all (empty, or blank lines only): nothing a
+    /// program could have done, and most likely a recording that never started.
+    pub(crate) fn empty(file: Arc<str>, lines: u64) -> TraceError {
+        TraceError::Syntax {
+            file,
+            line: lines.max(1),
+            expected: "a trace record".to_owned(),
+            found: if lines == 0 {
+                "an empty file".to_owned()
+            } else {
+                "only blank lines".to_owned()
+            },
+        }
+    }
+
     /// The line number, for syntax errors.
     pub fn line(&self) -> Option<u64> {
         match self {

@@ -54,6 +54,9 @@ pub struct StdReader<R> {
     /// produce several events.
     queue: VecDeque<Event>,
     warnings: Vec<TraceWarning>,
+    /// Whether a line other than a blank one was read, and whether the end was reached.
+    any_record: bool,
+    ended: bool,
 }
 
 /// One namespace: token → dense id, with the name to show.
@@ -285,6 +288,8 @@ impl<R: BufRead> StdReader<R> {
             sites: FxHashMap::default(),
             queue: VecDeque::new(),
             warnings: Vec::new(),
+            any_record: false,
+            ended: false,
         }
     }
 
@@ -489,8 +494,16 @@ impl<R: BufRead> Iterator for StdReader<R> {
         loop {
             match self.lines.next_line() {
                 Ok(LineRead::Line) => {}
-                Ok(LineRead::End) => return None,
+                Ok(LineRead::End) => {
+                    let empty = !self.any_record && !self.ended;
+                    self.ended = true;
+                    return empty
+                        .then(|| Err(TraceError::empty(self.lines.file.clone(), self.lines.line)));
+                }
                 Err(err) => return Some(Err(err)),
+            }
+            if !self.lines.buffer.iter().all(u8::is_ascii_whitespace) {
+                self.any_record = true;
             }
             match self.parse_line() {
                 Ok(Some(event)) => return Some(Ok(event)),
