@@ -210,11 +210,21 @@ fn a_directory_is_analyzed_trace_by_trace() {
         "each finding names its trace: {deadlock}"
     );
     assert_eq!(report["summary"]["by_kind"]["deadlock"], 1);
-    // The inconsistent STD traces are warned about on stderr.
+    // The inconsistent STD traces are errors about the trace, naming it and the line.
+    let inconsistent = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| {
+            f["kind"] == "api-misuse" && f["trace"].as_str().unwrap().ends_with("cache4j_dlf.std")
+        })
+        .expect("cache4j_dlf's inconsistency is reported");
     assert!(
-        run.stderr.contains("cache4j_dlf.std: inconsistent trace"),
-        "{}",
-        run.stderr
+        inconsistent["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("inconsistent trace:"),
+        "{inconsistent}"
     );
 }
 

@@ -116,6 +116,7 @@ enum Misuse {
     ReleaseNotHeld,
     ReleaseByNonOwner,
     Relock,
+    HeldElsewhere,
 }
 
 /// A wait cycle seen during the replay; whether it lasted to the end decides its wording.
@@ -146,10 +147,10 @@ pub struct Replay {
     wait_keys: FxHashSet<(CondvarId, Vec<LockId>)>,
     /// Rank violations found while adding edges, reported once the edges are in.
     rank_violations: Vec<(u32, Occurrence)>,
-    /// Warning index and count of each inconsistent acquisition (thread, lock).
-    inconsistencies: FxHashMap<(u32, u32), (usize, u64)>,
     warnings: Vec<String>,
     events: u64,
+    /// The trace line of the event being replayed, when the reader says.
+    line: Option<u64>,
     /// Scratch space of the wait-cycle search.
     search_path: Vec<(u32, u32)>,
     /// Scratch space of the wait-cycle search: per path entry, the next holder to follow; and
@@ -242,9 +243,9 @@ impl Replay {
             misuses: FxHashMap::default(),
             wait_keys: FxHashSet::default(),
             rank_violations: Vec::new(),
-            inconsistencies: FxHashMap::default(),
             warnings: Vec::new(),
             events: 0,
+            line: None,
             search_path: Vec::new(),
             search_next: Vec::new(),
             search_explored: FxHashSet::default(),
@@ -271,6 +272,11 @@ impl Replay {
         }
     }
 
+    /// Sets the trace line of the next event, which findings about the trace itself name.
+    pub fn set_line(&mut self, line: Option<u64>) {
+        self.line = line;
+    }
+
     /// Replays every event of `reader`, passing each unreadable line to `on_error` and going
     /// on, then finishes.
     pub fn run<R: BufRead>(
@@ -285,6 +291,7 @@ impl Replay {
             match event {
                 Ok(event) => {
                     self.set_timestamp(reader.timestamp());
+                    self.set_line(Some(reader.line()));
                     self.event(event)
                 }
                 Err(err) => on_error(err),
@@ -771,27 +778,11 @@ impl Replay {
 
     /// Notes an acquisition of a lock another thread holds: the trace is inconsistent, which
     /// says nothing about the program, so it is a warning rather than a finding.
+    /// Thread `t` acquired `l` while another thread holds it in a conflicting mode: no program
+    /// can do that, so the trace is wrong (a lost release, an unrecorded wait, events written
+    /// out of order). An error naming the line; the analysis goes on.
     fn inconsistent(&mut self, t: u32, l: u32, site: Option<Site>) {
-        if let Some((_, count)) = self.inconsistencies.get_mut(&(t, l)) {
-            *count += 1;
-            return;
-        }
-        let thread = self.thread_name(self.threads[t as usize].id);
-        let lock = self.lock_name(self.locks[l as usize].id);
-        let holder = self.locks[l as usize]
-            .holders
-            .iter()
-            .find(|&&(h, _)| h != t)
-            .map(|&(h, _)| self.thread_name(self.threads[h as usize].id))
-            .unwrap_or_default();
-        let at = site.map(|s| format!(" at {s}")).unwrap_or_default();
-        let message = format!(
-            "inconsistent trace: thread `{thread}` acquired `{lock}`{at} while thread `{holder}` \
-             holds it (a lost release, an unrecorded wait, or events written out of order)"
-        );
-        self.inconsistencies
-            .insert((t, l), (self.warnings.len(), 1));
-        self.warnings.push(message);
+        self.misuse(Misuse::HeldElsewhere, t, l, site);
     }
 
     fn misuse(&mut self, misuse: Misuse, t: u32, l: u32, site: Option<Site>) {
@@ -828,6 +819,19 @@ impl Replay {
                     self.locks[l as usize].kind.as_str()
                 ),
             ),
+            Misuse::HeldElsewhere => (
+                format!(
+                    "inconsistent trace: thread `{thread}` acquired `{lock}` while thread \
+                     `{holder}` holds it"
+                ),
+                "no program can do this: the trace lost a release or a wait, or its events \
+                 were written out of order, so what follows about this lock is uncertain"
+                    .to_owned(),
+            ),
+        };
+        let message = match self.line {
+            Some(line) => format!("{message} (line {line})"),
+            None => message,
         };
         let mut finding = Finding::new(FindingKind::ApiMisuse, message);
         finding.reason = reason;
@@ -1046,11 +1050,6 @@ impl Replay {
             if count > 1 {
                 let reason = &mut self.findings[index].reason;
                 reason.push_str(&format!(" (seen {count} times)"));
-            }
-        }
-        for &(index, count) in self.inconsistencies.values() {
-            if count > 1 {
-                self.warnings[index].push_str(&format!(" (seen {count} times)"));
             }
         }
         let cycles = self
@@ -1730,11 +1729,16 @@ mod tests {
     }
 
     #[test]
-    fn an_acquisition_of_a_held_lock_is_a_trace_warning() {
-        let result = replay("acq 1 1; acq 2 1");
-        assert!(result.findings.is_empty());
-        assert_eq!(result.warnings.len(), 1);
-        assert!(result.warnings[0].contains("inconsistent trace"));
+    fn an_acquisition_of_a_held_lock_is_an_error_about_the_trace() {
+        let result = replay("acq 1 1; acq 2 1; rel 2 1; acq 2 1");
+        assert_eq!(kinds(&result), [FindingKind::ApiMisuse]);
+        let finding = &result.findings[0];
+        assert!(
+            finding.message.starts_with("inconsistent trace"),
+            "{finding}"
+        );
+        assert_eq!(finding.severity, crate::Severity::Error);
+        assert!(finding.reason.ends_with("(seen 2 times)"), "{finding}");
         // Shared holders do not conflict.
         let result = replay("rwlock 1; racq 1 1; racq 2 1");
         assert!(result.warnings.is_empty());

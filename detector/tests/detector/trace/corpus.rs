@@ -301,8 +301,8 @@ fn transfer_one_cycle() {
 fn cache4j_no_cycle_one_inconsistency() {
     // README: 0 cycles, 0 deadlocks. Same verdict. The trace has T2 acquire L13 while T0
     // holds it (lines 3691-3696, the _dlf recorder wrote the two critical sections out of
-    // order); that is a fault of the trace, not of the program, so it is a warning, not a
-    // finding.
+    // order); no program can do that, so it is an error about the trace (api-misuse, naming
+    // the line), and the analysis goes on.
     //
     // Data races: 8, between T0 and T2 on V828-V832. T2 acts without a `fork` record (the
     // trace forks T1, which never acts), so no spawn edge orders T0's earlier accesses before
@@ -311,14 +311,23 @@ fn cache4j_no_cycle_one_inconsistency() {
     let Some(outcome) = verdict_of("cache4j_dlf") else {
         return;
     };
-    assert_eq!(outcome.verdict(), "data-race:8");
+    assert_eq!(outcome.verdict(), "data-race:8 api-misuse:1");
     for race in outcome.of(FindingKind::DataRace) {
         let mut threads = race.threads.clone();
         threads.sort();
         assert_eq!(threads, ["T0", "T2"], "{race}");
     }
-    assert_eq!(outcome.result.warnings.len(), 1);
-    assert!(outcome.result.warnings[0].contains("`T2` acquired `L13`"));
+    let inconsistency = outcome.of(FindingKind::ApiMisuse)[0];
+    assert!(
+        inconsistency
+            .message
+            .starts_with("inconsistent trace: thread `T2` acquired `L13`"),
+        "{inconsistency}"
+    );
+    assert!(
+        inconsistency.message.contains("(line 369"),
+        "{inconsistency}"
+    );
 }
 
 #[test]
@@ -327,8 +336,9 @@ fn jigsaw_eight_two_lock_cycles_and_more() {
     // held sets, no happens-before). lockscan's potential deadlocks include exactly those
     // 8 two-lock cycles, plus 2 three-lock cycles that the two-lock pass cannot see.
     // Besides, it reports single-thread (or fork-ordered) lock-order inversions and gated
-    // cycles, grouped per connected lock group (8 groups each), and warns about 4 places
-    // where the trace has two threads holding one monitor (unrecorded waits or reordering).
+    // cycles, grouped per connected lock group (8 groups each), and reports 4 places where
+    // the trace has two threads holding one monitor (unrecorded waits or reordering) as
+    // errors about the trace.
     let Some(outcome) = verdict_of("jigsaw") else {
         return;
     };
@@ -339,7 +349,7 @@ fn jigsaw_eight_two_lock_cycles_and_more() {
     // counter of the server's thread pool).
     assert_eq!(
         outcome.verdict(),
-        "potential-deadlock:10 lock-order-inversion:8 gated-cycle:8 data-race:27"
+        "potential-deadlock:10 lock-order-inversion:8 gated-cycle:8 data-race:27 api-misuse:4"
     );
     assert!(outcome.of(FindingKind::DataRace).iter().any(|f| {
         f.vars.iter().all(|v| v.var == "V2328")
@@ -350,7 +360,13 @@ fn jigsaw_eight_two_lock_cycles_and_more() {
     let two: Vec<&Vec<String>> = sets.iter().filter(|s| s.len() == 2).collect();
     assert_eq!(two.len(), 8, "{sets:?}");
     assert_eq!(sets.iter().filter(|s| s.len() == 3).count(), 2, "{sets:?}");
-    assert_eq!(outcome.result.warnings.len(), 4);
+    assert!(outcome.result.warnings.is_empty());
+    assert!(
+        outcome
+            .of(FindingKind::ApiMisuse)
+            .iter()
+            .all(|f| f.message.starts_with("inconsistent trace:") && f.message.contains("(line "))
+    );
 }
 
 #[test]
@@ -395,9 +411,14 @@ fn every_malformed_trace_has_a_stated_verdict() {
             0,
             "which thread `T6` holds",
         ),
-        // T7 acquires lock 9 while T6 holds it: the trace is inconsistent, which says
-        // nothing about the program, so it is a replay warning rather than a finding.
-        ("repeated_lock_acquisition.std", "", 0, ""),
+        // T7 acquires lock 9 while T6 holds it: no program can, so it is an error about the
+        // trace, naming the line.
+        (
+            "repeated_lock_acquisition.std",
+            "api-misuse:1",
+            0,
+            "while thread `T6` holds it (line",
+        ),
         (
             "repeated_lock_release.std",
             "api-misuse:1",
@@ -444,6 +465,7 @@ fn every_malformed_trace_has_a_stated_verdict() {
     let Some(outcome) = malformed("repeated_lock_acquisition.std") else {
         return;
     };
-    assert_eq!(outcome.result.warnings.len(), 1);
-    assert!(outcome.result.warnings[0].contains("`T7` acquired `9`"));
+    assert!(outcome.result.warnings.is_empty());
+    let message = &outcome.result.findings[0].message;
+    assert!(message.contains("`T7` acquired `9`"), "{message}");
 }
