@@ -12,7 +12,7 @@ use super::hb::{LockClock, races_on};
 use super::order;
 use super::recorder::{self, Event};
 use super::state::{self, Held, LockInfo, ThreadState};
-use super::waits::{self, OwnerCell, Waiter};
+use super::waits::{self, Waiter};
 use crate::analysis::VectorClock;
 use crate::analysis::rules::{self, LockAt};
 use crate::finding::{Finding, FindingEdge, FindingKind};
@@ -50,9 +50,6 @@ fn fresh_lock_id() -> u64 {
 pub(crate) struct LockMeta {
     /// Assigned on first use, so that constructors can be `const`; 0 until then.
     id: AtomicU64,
-    /// The thread holding the lock exclusively (or upgradably), 0 when none: what the wait-for
-    /// check follows.
-    owner: AtomicU64,
     /// Whether the lock is a node of the global order graph, to leave when dropped.
     in_graph: AtomicBool,
     /// The recording in which the lock was last declared to the trace (0: none).
@@ -69,7 +66,6 @@ impl LockMeta {
     pub(crate) const fn new(kind: LockKind, class: &'static Location<'static>) -> Self {
         LockMeta {
             id: AtomicU64::new(0),
-            owner: AtomicU64::new(0),
             in_graph: AtomicBool::new(false),
             traced: AtomicU64::new(0),
             clock: LockClock::new(),
@@ -152,12 +148,9 @@ impl LockMeta {
         let thread = self.enter(id, mode, recursive, site);
         let guard = match attempt() {
             Some(guard) => guard,
-            None => self.block(id, mode, site, block),
+            None => self.block(id, mode, site, true, block),
         };
         if let Some(thread) = thread {
-            if mode != Mode::Shared {
-                self.owner.store(thread.0, Ordering::Relaxed);
-            }
             if races_on() {
                 self.clock.acquired();
             }
@@ -231,9 +224,6 @@ impl LockMeta {
     pub(crate) fn relocked(&self, mode: Mode, site: &'static Location<'static>) {
         let id = self.id();
         if let Some(thread) = self.enter(id, mode, true, site) {
-            if mode != Mode::Shared {
-                self.owner.store(thread.0, Ordering::Relaxed);
-            }
             if races_on() {
                 self.clock.acquired();
             }
@@ -274,7 +264,6 @@ impl LockMeta {
     #[inline]
     fn release_as(&self, mode: Mode, wait: Option<(&CondvarMeta, &'static Location<'static>)>) {
         let id = LockId(self.id.load(Ordering::Relaxed));
-        let reentrant = self.kind == LockKind::Reentrant;
         let released = state::with(|st| {
             // Guards usually drop in reverse order: the hold is the last one.
             let held = match st.held.last() {
@@ -285,24 +274,14 @@ impl LockMeta {
             if races_on() {
                 self.clock.releasing(thread, &mut st.clock);
             }
-            Some((
-                held.out_edge,
-                reentrant && st.position(id).is_some(),
-                thread,
-            ))
+            Some((held.out_edge, thread))
         })
         .flatten();
-        let Some((out_edge, still_held, thread)) = released else {
-            if mode != Mode::Shared {
-                self.owner.store(0, Ordering::Relaxed);
-            }
+        let Some((out_edge, thread)) = released else {
             return;
         };
         if out_edge {
             self.in_graph.store(true, Ordering::Relaxed);
-        }
-        if mode != Mode::Shared && !still_held {
-            self.owner.store(0, Ordering::Relaxed);
         }
         if recorder::on() {
             self.record_release(thread, id, mode, wait);
@@ -333,22 +312,13 @@ impl LockMeta {
     }
 
     /// Records an upgrade or downgrade of a held read-write lock.
-    pub(crate) fn change_mode(&self, from: Mode, to: Mode) {
+    pub(crate) fn change_mode(&self, _from: Mode, to: Mode) {
         let id = LockId(self.id.load(Ordering::Relaxed));
-        let thread = state::with(|st| {
+        state::with(|st| {
             if let Some(index) = st.position(id) {
                 st.held[index].mode = to;
             }
-            st.id()
         });
-        match (from, to) {
-            (_, Mode::Shared) => self.owner.store(0, Ordering::Relaxed),
-            (_, _) => {
-                if let Some(thread) = thread {
-                    self.owner.store(thread.0, Ordering::Relaxed);
-                }
-            }
-        }
     }
 
     /// A condition-variable wait on this lock: reports holding other locks meanwhile.
@@ -443,27 +413,7 @@ impl LockMeta {
                 st.held.push(hold);
                 return Next::Pushed(thread);
             }
-            let mut session = None;
-            let mut findings = Vec::new();
-            for index in 0..st.held.len() {
-                let from = st.held[index];
-                if st.cache.contains(from.id, from.mode, id, mode) {
-                    continue;
-                }
-                findings.extend(self.rank_violation(thread, &from, mode, site));
-                let session = session.get_or_insert_with(|| {
-                    let name = (!st.registered).then(|| state::current_thread_name(thread));
-                    st.registered = true;
-                    let clock = st.order_snapshot();
-                    order::session(thread, name, &hold, clock)
-                });
-                findings.extend(session.add_edge(&st.held, index));
-                st.held[index].out_edge = true;
-                st.cache.insert(from.id, from.mode, id, mode);
-            }
-            if session.is_some() {
-                self.in_graph.store(true, Ordering::Relaxed);
-            }
+            let findings = self.record_edges(st, &hold, None);
             if findings.is_empty() {
                 st.held.push(hold);
                 return Next::Pushed(thread);
@@ -483,6 +433,74 @@ impl LockMeta {
                 Some(thread)
             }
         }
+    }
+
+    /// Records the order edges from every lock this thread holds (but `skip`) to `hold`, the
+    /// acquisition it is about to make, in the global graph when new; returns the findings,
+    /// for the caller to report once the thread's state is let go.
+    fn record_edges(
+        &self,
+        st: &mut ThreadState,
+        hold: &Held,
+        skip: Option<LockId>,
+    ) -> Vec<Finding> {
+        let thread = st.id();
+        let Held { id, mode, site, .. } = *hold;
+        let mut session = None;
+        let mut findings = Vec::new();
+        for index in 0..st.held.len() {
+            let from = st.held[index];
+            if Some(from.id) == skip || st.cache.contains(from.id, from.mode, id, mode) {
+                continue;
+            }
+            findings.extend(self.rank_violation(thread, &from, mode, site));
+            let session = session.get_or_insert_with(|| {
+                let name = (!st.registered).then(|| state::current_thread_name(thread));
+                st.registered = true;
+                let clock = st.order_snapshot();
+                order::session(thread, name, hold, clock)
+            });
+            findings.extend(session.add_edge(&st.held, index));
+            st.held[index].out_edge = true;
+            st.cache.insert(from.id, from.mode, id, mode);
+        }
+        if session.is_some() {
+            self.in_graph.store(true, Ordering::Relaxed);
+        }
+        findings
+    }
+
+    /// An upgrade of this read-write lock, held upgradable by this thread, to exclusive access:
+    /// an exclusive request made while holding it and whatever else the thread holds. Records
+    /// the order edges from the other held locks (reporting the cycles they close before
+    /// anything blocks), tries `attempt`, and when that fails registers the thread as blocked —
+    /// on the readers, which the wait-for check follows — and `block`s.
+    pub(crate) fn upgrade<G, W>(
+        &self,
+        site: &'static Location<'static>,
+        guard: G,
+        attempt: impl FnOnce(G) -> Result<W, G>,
+        block: impl FnOnce(G) -> W,
+    ) -> W {
+        let id = self.id();
+        let request = Held {
+            id,
+            mode: Mode::Exclusive,
+            site,
+            info: self.info(),
+            out_edge: false,
+            in_graph: self.in_graph.load(Ordering::Relaxed),
+        };
+        let findings = state::with(|st| self.record_edges(st, &request, Some(id)));
+        for finding in findings.into_iter().flatten() {
+            report(finding);
+        }
+        let upgraded = match attempt(guard) {
+            Ok(upgraded) => upgraded,
+            Err(guard) => self.block(id, Mode::Exclusive, site, false, move || block(guard)),
+        };
+        self.change_mode(Mode::Upgradable, Mode::Exclusive);
+        upgraded
     }
 
     /// The finding for acquiring this lock while holding `held`, when their declared ranks say
@@ -562,19 +580,22 @@ impl LockMeta {
     /// The contended path: registers this thread as blocked, reports a deadlock that closes,
     /// and blocks.
     #[cold]
+    ///
+    /// `pushed`: whether the last hold of the thread's stack is this very acquisition, pushed
+    /// by `enter` and not held yet (an upgrade pushes none: the lock is held, upgradable).
     fn block<G>(
         &self,
         id: LockId,
         mode: Mode,
         site: &'static Location<'static>,
+        pushed: bool,
         block: impl FnOnce() -> G,
     ) -> G {
         let Some((thread, name, held)) = state::with(|st| {
             let thread = st.id();
             let name = (!st.registered).then(|| state::current_thread_name(thread));
             st.registered = true;
-            // The last hold is this very acquisition, pushed by `enter`: not held yet.
-            let held = st.held[..st.held.len().saturating_sub(1)].to_vec();
+            let held = st.held[..st.held.len().saturating_sub(usize::from(pushed))].to_vec();
             (thread, name, held)
         }) else {
             return block();
@@ -597,11 +618,11 @@ impl LockMeta {
             info: self.info(),
             mode,
             site,
-            owner: OwnerCell::new(&self.owner),
             held,
         };
         if let Err(deadlock) = waits::begin(waiter) {
-            // This thread will not get the lock: drop the hold `enter` pushed for it.
+            // This thread will not get the lock: drop the hold `enter` pushed for it (or, for
+            // an upgrade, the upgradable hold, which unwinding releases).
             state::with(|st| {
                 if let Some(index) = st.position(id) {
                     st.held.remove(index);
@@ -629,7 +650,7 @@ impl LockMeta {
         site: &'static Location<'static>,
     ) -> Option<ThreadId> {
         let info = self.info();
-        let thread = state::with(|st| {
+        state::with(|st| {
             st.held.push(Held {
                 id,
                 mode,
@@ -639,13 +660,7 @@ impl LockMeta {
                 in_graph: self.in_graph.load(Ordering::Relaxed),
             });
             st.id()
-        });
-        if mode != Mode::Shared {
-            if let Some(thread) = thread {
-                self.owner.store(thread.0, Ordering::Relaxed);
-            }
-        }
-        thread
+        })
     }
 }
 

@@ -78,6 +78,17 @@ impl LockMeta {
     pub(crate) fn relocked(&self, _mode: Mode, _site: &'static Location<'static>) {}
 
     #[inline(always)]
+    pub(crate) fn upgrade<G, W>(
+        &self,
+        _site: &'static Location<'static>,
+        guard: G,
+        _attempt: impl FnOnce(G) -> Result<W, G>,
+        block: impl FnOnce(G) -> W,
+    ) -> W {
+        block(guard)
+    }
+
+    #[inline(always)]
     pub(crate) fn relock_on_drop(&self, _mode: Mode, _site: &'static Location<'static>) -> Relock {
         Relock
     }

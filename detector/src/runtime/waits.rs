@@ -1,14 +1,15 @@
 //! Threads blocked on a lock, and the wait-for check that finds a deadlock the moment the last
 //! thread of the cycle blocks.
 //!
-//! A thread registers here just before it blocks and leaves after it got the lock; the check
-//! runs under the same mutex, so of the threads that close a wait cycle, the last one to block
-//! sees every other. A registered thread releases nothing until it leaves, so the owners it
+//! A thread registers here just before it blocks, with the locks it holds, and leaves after it
+//! got the lock; the check runs under the same mutex, so of the threads that close a wait
+//! cycle, the last one to block sees every other. A wait cycle is made of blocked threads
+//! only, so following the registered threads that hold the awaited lock in a conflicting mode
+//! finds it: exclusive owners and readers alike (a thread upgrading a read lock waits for the
+//! readers). A registered thread releases nothing until it leaves, so the held locks it
 //! published stay true while the check reads them.
 
 use std::panic::Location;
-use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
@@ -25,31 +26,18 @@ pub(super) struct Waiter {
     pub info: LockInfo,
     pub mode: Mode,
     pub site: &'static Location<'static>,
-    /// The owner cell of the lock waited for.
-    pub owner: OwnerCell,
     /// What the thread holds while it waits.
     pub held: Vec<Held>,
 }
 
-/// A pointer to the owner field of a lock that a registered thread is blocked on.
-pub(super) struct OwnerCell(NonNull<AtomicU64>);
-
-impl OwnerCell {
-    pub fn new(cell: &AtomicU64) -> Self {
-        OwnerCell(NonNull::from(cell))
-    }
-
-    fn load(&self) -> u64 {
-        // SAFETY: the cell belongs to a lock that the registered thread is blocked on, through
-        // a borrow of the lock that lasts until the thread has left the registry; cells are
-        // only read under the registry mutex, which the thread must take to leave.
-        unsafe { self.0.as_ref() }.load(Ordering::Relaxed)
+impl Waiter {
+    /// Whether this thread holds `lock` in a mode that a request in `mode` must wait for.
+    fn blocks(&self, lock: LockId, mode: Mode) -> bool {
+        self.held
+            .iter()
+            .any(|h| h.id == lock && mode.conflicts_with(h.mode))
     }
 }
-
-// SAFETY: an `OwnerCell` is only dereferenced under `WAITERS`' mutex while the lock it points
-// into is alive (see `OwnerCell::load`); the target is an atomic, safe to read from any thread.
-unsafe impl Send for OwnerCell {}
 
 static WAITERS: Mutex<Vec<Waiter>> = Mutex::new(Vec::new());
 
@@ -57,32 +45,50 @@ static WAITERS: Mutex<Vec<Waiter>> = Mutex::new(Vec::new());
 /// was not left registered.
 pub(super) fn begin(me: Waiter) -> Result<(), Box<Finding>> {
     let mut waiters = WAITERS.lock();
-    let mut chain: Vec<usize> = Vec::new();
-    let mut owner = me.owner.load();
-    let cycle = loop {
-        if owner == 0 {
-            break false;
-        }
-        if owner == me.thread.0 {
-            break true;
-        }
-        let Some(next) = waiters.iter().position(|w| w.thread.0 == owner) else {
-            break false;
-        };
-        if chain.contains(&next) {
-            // A wait cycle that does not include this thread: its last thread reported it.
-            break false;
-        }
-        chain.push(next);
-        owner = waiters[next].owner.load();
-    };
-    if cycle {
+    if let Some(chain) = cycle_through(&me, &waiters) {
         let blocked: Vec<&Waiter> = chain.iter().map(|&i| &waiters[i]).collect();
-        let finding = deadlock_finding(&me, &blocked);
-        return Err(Box::new(finding));
+        return Err(Box::new(deadlock_finding(&me, &blocked)));
     }
     waiters.push(me);
     Ok(())
+}
+
+/// A wait cycle through `me`: registered waiters `chain` such that `me` waits for `chain[0]`,
+/// which waits for `chain[1]`, ..., whose last waits for `me`. Depth first, with an explicit
+/// stack: a cycle can have any number of threads.
+fn cycle_through(me: &Waiter, waiters: &[Waiter]) -> Option<Vec<usize>> {
+    let mut chain: Vec<usize> = Vec::new();
+    // Per depth: the next waiter to try as the one the thread at that depth waits for.
+    let mut next: Vec<usize> = vec![0];
+    // Waiters reached before: from them `me` was not reached, or the search returned.
+    let mut reached = vec![false; waiters.len()];
+    loop {
+        let depth = chain.len();
+        let current = match chain.last() {
+            Some(&index) => &waiters[index],
+            None => me,
+        };
+        let candidate = next[depth];
+        if candidate >= waiters.len() {
+            chain.pop()?;
+            next.pop();
+            continue;
+        }
+        next[depth] += 1;
+        let holder = &waiters[candidate];
+        if reached[candidate]
+            || holder.thread == current.thread
+            || !holder.blocks(current.lock, current.mode)
+        {
+            continue;
+        }
+        reached[candidate] = true;
+        chain.push(candidate);
+        if me.thread != holder.thread && me.blocks(holder.lock, holder.mode) {
+            return Some(chain);
+        }
+        next.push(0);
+    }
 }
 
 /// Leaves the registry after the lock was acquired (or the wait gave up).

@@ -420,10 +420,19 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     }
 
     /// Turns this into write access, waiting for the readers to leave.
+    ///
+    /// This is an exclusive request made while holding the lock: lockscan records it as an
+    /// order edge from every other lock the thread holds, and a reader that waits for one of
+    /// those locks is a deadlock, reported the moment it closes.
+    #[track_caller]
     pub fn upgrade(s: Self) -> RwLockWriteGuard<'a, T> {
         let (lock, inner) = into_parts!(s, lock, inner);
-        let inner = parking_lot::RwLockUpgradableReadGuard::upgrade(inner);
-        lock.meta.change_mode(Mode::Upgradable, Mode::Exclusive);
+        let inner = lock.meta.upgrade(
+            Location::caller(),
+            inner,
+            parking_lot::RwLockUpgradableReadGuard::try_upgrade,
+            parking_lot::RwLockUpgradableReadGuard::upgrade,
+        );
         RwLockWriteGuard { lock, inner }
     }
 

@@ -143,3 +143,84 @@ fn try_lock_on_a_held_mutex_just_fails() {
     );
     assert_eq!(findings_about(&["self:try"]), []);
 }
+
+/// Regression: thread A holds `rw` upgradable and `m`; B holds `rw` for reading and waits for
+/// `m`; A upgrades, waiting for B's read lock. This hung forever with no finding: the upgrade
+/// recorded no order edge, and the wait-for check followed exclusive owners only, not readers.
+#[test]
+fn an_upgrade_that_waits_for_a_reader_waiting_for_the_upgrader_is_a_deadlock() {
+    setup();
+    let outcome = within(HANG, || {
+        let rw = Arc::new(RwLock::named("upgrade:RW", 0));
+        let m = Arc::new(Mutex::named("upgrade:M", 0));
+        let holding = Arc::new(Barrier::new(2));
+        let reading = Arc::new(Barrier::new(2));
+        let upgrader = {
+            let (rw, m, holding, reading) =
+                (rw.clone(), m.clone(), holding.clone(), reading.clone());
+            thread::Builder::new()
+                .name("upgrader".into())
+                .spawn(move || {
+                    let upgradable = rw.upgradable_read();
+                    let _m = m.lock();
+                    holding.wait();
+                    reading.wait(); // the reader holds its read lock now
+                    let mut writer = lockscan::RwLockUpgradableReadGuard::upgrade(upgradable);
+                    *writer += 1;
+                })
+                .unwrap()
+        };
+        let reader = thread::Builder::new()
+            .name("reader".into())
+            .spawn(move || {
+                holding.wait();
+                let _read = rw.read();
+                reading.wait();
+                let _m = m.lock();
+            })
+            .unwrap();
+        [upgrader.join().is_ok(), reader.join().is_ok()]
+    });
+    // Whichever blocked last closed the cycle and was unwound; the other finished.
+    let mut outcome = outcome.to_vec();
+    outcome.sort();
+    assert_eq!(outcome, [false, true]);
+    let kinds = kinds_about(&["upgrade:RW", "upgrade:M"]);
+    assert!(kinds.contains(&FindingKind::Deadlock), "{kinds:?}");
+    assert!(kinds.contains(&FindingKind::PotentialDeadlock), "{kinds:?}");
+    let deadlock = findings_about(&["upgrade:RW", "upgrade:M"])
+        .into_iter()
+        .find(|f| f.kind == FindingKind::Deadlock)
+        .unwrap();
+    let mut threads = deadlock.threads.clone();
+    threads.sort();
+    assert_eq!(threads, ["reader", "upgrader"]);
+}
+
+/// The order edge of an upgrade alone, without the deadlock happening: the reader takes `m`
+/// before the upgrader holds it, so both finish, and the inconsistent order is reported.
+#[test]
+fn an_upgrade_is_an_exclusive_request_in_the_lock_order() {
+    setup();
+    let rw = RwLock::named("upgrade-order:RW", 0);
+    let m = Mutex::named("upgrade-order:M", 0);
+    thread::scope(|s| {
+        s.spawn(|| {
+            let _read = rw.read();
+            let _m = m.lock();
+        })
+        .join()
+        .unwrap();
+        s.spawn(|| {
+            let upgradable = rw.upgradable_read();
+            let _m = m.lock();
+            let _writer = lockscan::RwLockUpgradableReadGuard::upgrade(upgradable);
+        })
+        .join()
+        .unwrap();
+    });
+    assert_eq!(
+        kinds_about(&["upgrade-order:RW", "upgrade-order:M"]),
+        [FindingKind::PotentialDeadlock]
+    );
+}
