@@ -999,6 +999,60 @@ impl Replay {
         self.findings.push(finding);
     }
 
+    /// At the end of the trace: a thread still blocked requesting a lock that a thread waiting
+    /// on a condition variable holds, with no notify after that wait. Neither can go on — the
+    /// wait holds a lock another thread needs, perhaps the one that would notify — so it is a
+    /// deadlock through the condition variable. (A wait while holding other locks with nobody
+    /// blocked stays the `wait-while-holding` warning.)
+    fn report_stalls(&mut self) {
+        let mut found = Vec::new();
+        for (t, state) in self.threads.iter().enumerate() {
+            let Some(pending) = &state.request else {
+                continue;
+            };
+            let lock = &self.locks[pending.lock as usize];
+            for &(holder, mode) in &lock.holders {
+                let waiter = &self.threads[holder as usize];
+                if holder as usize == t || !pending.mode.conflicts_with(mode) {
+                    continue;
+                }
+                if let (Some((condvar, _)), None) = (waiter.waiting, &waiter.wake) {
+                    found.push((t, holder, pending.lock, condvar, pending.site.clone()));
+                }
+            }
+        }
+        for (t, holder, l, condvar, site) in found {
+            let blocked = self.thread_name(self.threads[t].id);
+            let waiting = self.thread_name(self.threads[holder as usize].id);
+            let lock = self.lock_name(self.locks[l as usize].id);
+            let condvar = self
+                .condvar_names
+                .get(&condvar)
+                .map_or_else(|| condvar.to_string(), ToString::to_string);
+            let mut finding = Finding::new(
+                FindingKind::Deadlock,
+                format!(
+                    "deadlock: thread `{blocked}` is blocked on `{lock}`, held by thread \
+                     `{waiting}`, which waits on condition variable `{condvar}` and was never \
+                     notified"
+                ),
+            );
+            finding.reason = format!(
+                "the trace ends with `{waiting}` waiting on `{condvar}` while holding `{lock}`, \
+                 and `{blocked}` blocked requesting `{lock}`; no notify followed the wait, so \
+                 neither can go on"
+            );
+            finding.locks = vec![lock.clone()];
+            finding.threads = vec![blocked, waiting];
+            finding.site = site;
+            finding.help = Some(format!(
+                "release `{lock}` before waiting (a wait releases only its own mutex), or make \
+                 sure the thread that notifies does not need `{lock}`"
+            ));
+            self.findings.push(finding);
+        }
+    }
+
     /// The name reports use for a lock: its name, else its class, else its id.
     fn lock_name(&self, id: LockId) -> String {
         match self.lock_index.get(&id).map(|&l| &self.locks[l as usize]) {
@@ -1046,6 +1100,7 @@ impl Replay {
                     .to_owned()
             };
         }
+        self.report_stalls();
         for &(index, count) in self.misuses.values() {
             if count > 1 {
                 let reason = &mut self.findings[index].reason;
@@ -1855,6 +1910,26 @@ mod tests {
         assert_eq!(result.findings[0].locks, ["lock#2", "lock#1"]);
         assert_eq!(result.findings[0].edges[0].from, "lock#1");
         assert!(replay("acq 1 2; wait 1 7 2").findings.is_empty());
+    }
+
+    /// Regression: a trace ending with thread 1 waiting on a condition variable while holding
+    /// lock 1, and thread 2 blocked requesting lock 1, with no notify after the wait, was a
+    /// warning and exit 0.
+    #[test]
+    fn a_thread_blocked_behind_a_condvar_wait_that_nobody_notified_is_a_deadlock() {
+        let stalled = "acq 1 1; acq 1 2; wait 1 7 2; req 2 1";
+        assert_eq!(
+            kinds(&replay(stalled)),
+            [FindingKind::Deadlock, FindingKind::WaitWhileHolding]
+        );
+        let finding = &replay(stalled).findings[0];
+        assert!(finding.message.contains("was never notified"), "{finding}");
+        assert_eq!(finding.locks, ["lock#1"]);
+        // A notify after the wait may have woken it: the thread is not stuck.
+        let notified = "acq 1 1; acq 1 2; wait 1 7 2; req 2 1; notify 3 7";
+        assert_eq!(kinds(&replay(notified)), [FindingKind::WaitWhileHolding]);
+        // A blocked thread whose lock is held by a thread that is not waiting: no stall.
+        assert!(replay("acq 1 1; req 2 1").findings.is_empty());
     }
 
     #[test]
