@@ -72,13 +72,13 @@ impl<T> Tracked<T> {
         T: Clone,
     {
         let site = Location::caller();
-        let (value, race) = {
+        let (value, races) = {
             let mut slot = self.slot.lock();
             let Slot { value, state } = &mut *slot;
-            let race = self.meta.access(state, false, site);
-            (value.clone(), race)
+            let races = self.meta.access(state, false, site);
+            (value.clone(), races)
         };
-        if let Some(race) = race {
+        for race in races {
             report(race);
         }
         value
@@ -95,13 +95,13 @@ impl<T> Tracked<T> {
     #[track_caller]
     pub fn update<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         let site = Location::caller();
-        let (result, race) = {
+        let (result, races) = {
             let mut slot = self.slot.lock();
             let Slot { value, state } = &mut *slot;
-            let race = self.meta.access(state, true, site);
-            (f(value), race)
+            let races = self.meta.access(state, true, site);
+            (f(value), races)
         };
-        if let Some(race) = race {
+        for race in races {
             report(race);
         }
         result

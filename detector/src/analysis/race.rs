@@ -82,110 +82,76 @@ pub fn race_finding(var: &str, race: &Race, name_of: impl Fn(ThreadId) -> String
     finding
 }
 
-/// What a variable remembers about its accesses.
+/// What a variable remembers about its accesses: the latest access of each thread at each
+/// site, reading and writing apart. That is enough to find every racy pair of sites under
+/// happens-before: accesses of one thread at one site are ordered by the thread's program
+/// order, so an earlier access there happens before a later one exactly when the latest of
+/// them does. (FastTrack's single last-write epoch loses earlier unordered accesses once a
+/// later write replaces it.) The list grows with the distinct (thread, site, kind) triples that
+/// touch the variable, not with the number of accesses.
 #[derive(Clone, Debug, Default)]
 pub struct VarState {
-    write: Option<Access>,
-    reads: Reads,
-}
-
-#[derive(Clone, Debug, Default)]
-enum Reads {
-    #[default]
-    None,
-    /// The last read, when every read so far is ordered before it.
-    Epoch(Access),
-    /// Concurrent reads: the last read of each thread.
-    Shared(Vec<Access>),
+    accesses: Vec<Access>,
 }
 
 impl VarState {
     /// An untouched variable.
     pub const fn new() -> Self {
         VarState {
-            write: None,
-            reads: Reads::None,
+            accesses: Vec::new(),
         }
     }
 
-    /// Records a read by `thread` whose clock is `now`; returns the race with the last write
-    /// when they are concurrent.
-    pub fn read(
+    /// Records a read by `thread` whose clock is `now`; returns the races with the writes it
+    /// is concurrent with, one per earlier (thread, site).
+    pub fn read(&mut self, thread: ThreadId, now: &VectorClock, site: Option<Site>) -> Vec<Race> {
+        self.access(thread, now, site, false)
+    }
+
+    /// Records a write by `thread` whose clock is `now`; returns the races with the accesses it
+    /// is concurrent with, one per earlier (thread, site, kind).
+    pub fn write(&mut self, thread: ThreadId, now: &VectorClock, site: Option<Site>) -> Vec<Race> {
+        self.access(thread, now, site, true)
+    }
+
+    fn access(
         &mut self,
         thread: ThreadId,
         now: &VectorClock,
         site: Option<Site>,
-    ) -> Option<Race> {
-        let clock = now.get(thread);
-        // The same epoch read again: nothing new to learn.
-        if let Reads::Epoch(last) = &self.reads {
-            if last.thread == thread && last.clock == clock {
-                return None;
-            }
-        }
-        let access = Access {
-            thread,
-            clock,
-            site,
-            write: false,
-        };
-        let race = match &self.write {
-            Some(write) if write.thread != thread && !write.before(now) => Some(Race {
-                earlier: write.clone(),
-                later: access.clone(),
-            }),
-            _ => None,
-        };
-        self.reads = match std::mem::take(&mut self.reads) {
-            Reads::None => Reads::Epoch(access),
-            Reads::Epoch(last) if last.thread == thread || last.before(now) => Reads::Epoch(access),
-            Reads::Epoch(last) => Reads::Shared(vec![last, access]),
-            Reads::Shared(mut reads) => {
-                match reads.iter_mut().find(|r| r.thread == thread) {
-                    Some(slot) => *slot = access,
-                    None => reads.push(access),
-                }
-                Reads::Shared(reads)
-            }
-        };
-        race
-    }
-
-    /// Records a write by `thread` whose clock is `now`; returns a race with the last write or
-    /// with a read that is concurrent with it.
-    pub fn write(
-        &mut self,
-        thread: ThreadId,
-        now: &VectorClock,
-        site: Option<Site>,
-    ) -> Option<Race> {
+        write: bool,
+    ) -> Vec<Race> {
         let access = Access {
             thread,
             clock: now.get(thread),
             site,
-            write: true,
+            write,
         };
-        let concurrent = |earlier: &Access| earlier.thread != thread && !earlier.before(now);
-        let mut race = self.write.as_ref().filter(|w| concurrent(w)).map(|w| Race {
-            earlier: w.clone(),
-            later: access.clone(),
+        let mine = self.accesses.iter().position(|earlier| {
+            earlier.thread == thread && earlier.write == write && earlier.site == access.site
         });
-        if race.is_none() {
-            race = match &self.reads {
-                Reads::None => None,
-                Reads::Epoch(read) => concurrent(read).then(|| read.clone()),
-                Reads::Shared(reads) => reads.iter().find(|r| concurrent(r)).cloned(),
-            }
-            .map(|read| Race {
-                earlier: read,
-                later: access.clone(),
-            });
+        // The same access in the same epoch (nothing synchronized since): every pair of sites
+        // it could race in was reported the first time (FastTrack's fast path).
+        if mine.is_some_and(|index| self.accesses[index].clock == access.clock) {
+            return Vec::new();
         }
-        self.write = Some(access);
-        // Every read is now ordered before this write or reported: forget them (FastTrack's
-        // write resets read-shared state).
-        self.reads = Reads::None;
-        race
+        let mut races = Vec::new();
+        for earlier in &self.accesses {
+            if earlier.thread == thread {
+                continue;
+            }
+            if (write || earlier.write) && !earlier.before(now) {
+                races.push(Race {
+                    earlier: earlier.clone(),
+                    later: access.clone(),
+                });
+            }
+        }
+        match mine {
+            Some(index) => self.accesses[index] = access,
+            None => self.accesses.push(access),
+        }
+        races
     }
 }
 
@@ -259,13 +225,13 @@ impl RaceEngine {
     }
 
     /// A read of `var` by `thread`.
-    pub fn read(&mut self, thread: ThreadId, var: VarId, site: Option<Site>) -> Option<Race> {
+    pub fn read(&mut self, thread: ThreadId, var: VarId, site: Option<Site>) -> Vec<Race> {
         let now = clock_of(&mut self.threads, thread);
         self.vars.entry(var).or_default().read(thread, now, site)
     }
 
     /// A write of `var` by `thread`.
-    pub fn write(&mut self, thread: ThreadId, var: VarId, site: Option<Site>) -> Option<Race> {
+    pub fn write(&mut self, thread: ThreadId, var: VarId, site: Option<Site>) -> Vec<Race> {
         let now = clock_of(&mut self.threads, thread);
         self.vars.entry(var).or_default().write(thread, now, site)
     }
@@ -295,10 +261,11 @@ mod tests {
     fn unprotected_increment_in_parent_and_child_races() {
         let mut e = RaceEngine::new();
         e.spawn(T1, T2);
-        assert_eq!(e.read(T1, X, None), None);
-        assert_eq!(e.write(T1, X, None), None);
-        assert!(
-            e.read(T2, X, None).is_some(),
+        assert!(e.read(T1, X, None).is_empty());
+        assert!(e.write(T1, X, None).is_empty());
+        assert_eq!(
+            e.read(T2, X, None).len(),
+            1,
             "the child's read races the parent's write"
         );
     }
@@ -309,7 +276,7 @@ mod tests {
         e.spawn(T1, T2);
         for t in [T1, T2, T1] {
             e.acquire(t, M);
-            assert_eq!(e.write(t, X, None), None);
+            assert!(e.write(t, X, None).is_empty());
             e.release(t, M);
         }
     }
@@ -322,7 +289,7 @@ mod tests {
         e.write(T1, X, None);
         e.release(T1, M);
         e.acquire(T2, N);
-        assert!(e.write(T2, X, None).is_some());
+        assert_eq!(e.write(T2, X, None).len(), 1);
         e.release(T2, N);
     }
 
@@ -331,10 +298,10 @@ mod tests {
         let mut e = RaceEngine::new();
         e.write(T1, X, None);
         e.spawn(T1, T2);
-        assert_eq!(e.write(T2, X, None), None, "after the spawn");
+        assert!(e.write(T2, X, None).is_empty(), "after the spawn");
         e.finish(T2);
         e.join(T1, T2);
-        assert_eq!(e.write(T1, X, None), None, "after the join");
+        assert!(e.write(T1, X, None).is_empty(), "after the join");
     }
 
     #[test]
@@ -349,9 +316,9 @@ mod tests {
         e.write(T1, flag, None);
         e.release(T1, M);
         e.acquire(T2, M);
-        assert_eq!(e.read(T2, flag, None), None);
+        assert!(e.read(T2, flag, None).is_empty());
         e.release(T2, M);
-        assert_eq!(e.write(T2, X, None), None);
+        assert!(e.write(T2, X, None).is_empty());
     }
 
     #[test]
@@ -360,13 +327,15 @@ mod tests {
         e.write(T1, X, None);
         e.spawn(T1, T2);
         e.spawn(T1, T3);
-        assert_eq!(e.read(T2, X, None), None);
-        assert_eq!(e.read(T3, X, None), None, "concurrent reads do not race");
-        let race = e
-            .write(T2, X, None)
-            .expect("T3's read is concurrent with T2's write");
-        assert_eq!(race.earlier.thread, T3);
-        assert!(!race.earlier.write && race.later.write);
+        assert!(e.read(T2, X, None).is_empty());
+        assert!(
+            e.read(T3, X, None).is_empty(),
+            "concurrent reads do not race"
+        );
+        let races = e.write(T2, X, None);
+        assert_eq!(races.len(), 1, "T3's read is concurrent with T2's write");
+        assert_eq!(races[0].earlier.thread, T3);
+        assert!(!races[0].earlier.write && races[0].later.write);
     }
 
     #[test]
@@ -374,8 +343,30 @@ mod tests {
         let mut e = RaceEngine::new();
         e.spawn(T1, T2);
         e.write(T1, X, Some(Site::from("a.rs:1:1")));
-        let race = e.write(T2, X, Some(Site::from("b.rs:2:2"))).unwrap();
+        let race = e.write(T2, X, Some(Site::from("b.rs:2:2"))).remove(0);
         assert_eq!(race.earlier.site, Some(Site::from("a.rs:1:1")));
         assert_eq!(race.later.site, Some(Site::from("b.rs:2:2")));
+    }
+
+    /// Regression: with FastTrack's single last-write epoch, T1's write at site 1 was lost
+    /// once T2's own write (ordered after nothing) replaced it, and T2's later read at site 3
+    /// was not reported against it. Every racy pair of sites is reported.
+    #[test]
+    fn every_racy_pair_of_sites_is_found_after_a_later_write() {
+        let mut e = RaceEngine::new();
+        e.spawn(T1, T2);
+        let at = |n: u32| Some(Site::from(format!("s.rs:{n}:1").as_str()));
+        assert!(e.write(T1, X, at(1)).is_empty());
+        assert_eq!(e.read(T2, X, at(2)).len(), 1, "(1, 2)");
+        assert_eq!(e.write(T2, X, at(3)).len(), 1, "(1, 3)");
+        let races = e.read(T2, X, at(4));
+        assert_eq!(
+            races.len(),
+            1,
+            "(1, 4): T1's write is still unordered with T2"
+        );
+        assert_eq!(races[0].earlier.site, at(1));
+        // The same thread and site again, in the same epoch: nothing new.
+        assert!(e.read(T2, X, at(4)).is_empty());
     }
 }

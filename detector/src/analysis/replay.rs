@@ -368,13 +368,13 @@ impl Replay {
             }
             Event::Read { tid, var, site } => {
                 self.active(tid);
-                let race = self.races.read(tid, var, site);
-                self.race(var, race);
+                let races = self.races.read(tid, var, site);
+                self.races(var, races);
             }
             Event::Write { tid, var, site } => {
                 self.active(tid);
-                let race = self.races.write(tid, var, site);
-                self.race(var, race);
+                let races = self.races.write(tid, var, site);
+                self.races(var, races);
             }
             Event::Thread { tid, name, .. } => {
                 let t = self.thread(tid) as usize;
@@ -479,11 +479,15 @@ impl Replay {
         }
     }
 
+    /// Reports the races of one access to `var`, each pair of sites once.
+    fn races(&mut self, var: VarId, races: Vec<Race>) {
+        for race in races {
+            self.race(var, race);
+        }
+    }
+
     /// Reports a race on `var`, once per pair of sites.
-    fn race(&mut self, var: VarId, race: Option<Race>) {
-        let Some(race) = race else {
-            return;
-        };
+    fn race(&mut self, var: VarId, race: Race) {
         let site = |s: &Option<Site>| s.as_ref().map(ToString::to_string).unwrap_or_default();
         let (mut a, mut b) = (site(&race.earlier.site), site(&race.later.site));
         if a > b {

@@ -141,11 +141,11 @@ impl VarMeta {
         state: &mut VarState,
         write: bool,
         site: &'static Location<'static>,
-    ) -> Option<Finding> {
+    ) -> Vec<Finding> {
         if !RACES.load(Ordering::Relaxed) {
             RACES.store(true, Ordering::Relaxed);
         }
-        let (thread, race) = state::with(|st| {
+        let Some((thread, races)) = state::with(|st| {
             let thread = st.id();
             if !st.registered {
                 st.registered = true;
@@ -159,7 +159,9 @@ impl VarMeta {
                 state.read(thread, now, site)
             };
             (thread, race)
-        })?;
+        }) else {
+            return Vec::new();
+        };
         if recorder::on() {
             let var = self.id();
             let epoch = recorder::epoch();
@@ -184,7 +186,10 @@ impl VarMeta {
                 }
             });
         }
-        race.map(|race| race_finding(&self.display_name(), &race, thread_name))
+        races
+            .iter()
+            .map(|race| race_finding(&self.display_name(), race, thread_name))
+            .collect()
     }
 }
 

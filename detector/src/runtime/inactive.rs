@@ -173,8 +173,8 @@ impl VarMeta {
         _state: &mut VarState,
         _write: bool,
         _site: &'static Location<'static>,
-    ) -> Option<Finding> {
-        None
+    ) -> Vec<Finding> {
+        Vec::new()
     }
 }
 

@@ -121,12 +121,12 @@ fn account_three_cycles_all_potential() {
     let Some(outcome) = verdict_of("Account") else {
         return;
     };
-    // Data races (issue: race detection): 6, on V14 and V38, two accounts' balances. The
-    // benchmark's known bug: a transfer, synchronized on the source account only, also
-    // updates the destination's balance (T4 writes V38 at 96 holding L3, T5 reads and writes
-    // it at 80/81 and 85/86 holding L4; likewise T5 and T4 on V14). Three pairs of sites on
-    // each variable, each reported once.
-    assert_eq!(outcome.verdict(), "potential-deadlock:3 data-race:6");
+    // Data races: 15 racy pairs of sites, every one that full happens-before finds (checked
+    // against the independent checker in `races.rs`), on V14 and V38, two accounts' balances,
+    // and more. The benchmark's known bug: a transfer, synchronized on the source account
+    // only, also updates the destination's balance (T4 writes V38 at 96 holding L3, T5 reads
+    // and writes it at 80/81 and 85/86 holding L4; likewise T5 and T4 on V14).
+    assert_eq!(outcome.verdict(), "potential-deadlock:3 data-race:15");
     let mut raced: Vec<&str> = outcome
         .of(FindingKind::DataRace)
         .iter()
@@ -229,14 +229,15 @@ fn deadlock_one_cycle() {
     // T0 before either edge: the cycle, reported as potential (see the module docs for why
     // lockscan does not narrow it to "no deadlock").
     //
-    // Data races: 2, on V2. T1 and T2 both read and write V2 right after they start (lines
-    // 11-12 and 25-26) before taking any lock; fork orders them after T0 but not after each
-    // other: T1's write at 11 races T2's read at 16 and its write at 17. Their accesses inside
-    // the critical sections share L0 and L1 and do not race.
+    // Data races: 6 racy pairs of sites (all that full happens-before finds; `races.rs`
+    // checks them against an independent checker). T1 and T2 both read and write V2 right
+    // after they start (lines 11-12 and 25-26) before taking any lock; fork orders them after
+    // T0 but not after each other: T1's write at 11 races T2's read at 16 and its write at 17,
+    // and the other accesses of the two before their critical sections pair up likewise.
     let Some(outcome) = verdict_of("Deadlock") else {
         return;
     };
-    assert_eq!(outcome.verdict(), "potential-deadlock:1 data-race:2");
+    assert_eq!(outcome.verdict(), "potential-deadlock:1 data-race:6");
     assert!(
         outcome
             .of(FindingKind::DataRace)
@@ -304,14 +305,15 @@ fn cache4j_no_cycle_one_inconsistency() {
     // order); no program can do that, so it is an error about the trace (api-misuse, naming
     // the line), and the analysis goes on.
     //
-    // Data races: 8, between T0 and T2 on V828-V832. T2 acts without a `fork` record (the
+    // Data races: 10 racy pairs of sites (as full happens-before finds them, see `races.rs`),
+    // between T0 and T2 on V828-V832. T2 acts without a `fork` record (the
     // trace forks T1, which never acts), so no spawn edge orders T0's earlier accesses before
     // T2's, and these variables are accessed without a common lock. As in Bensalem_dlf, the
     // missing fork makes some of them artifacts of the recording.
     let Some(outcome) = verdict_of("cache4j_dlf") else {
         return;
     };
-    assert_eq!(outcome.verdict(), "data-race:8 api-misuse:1");
+    assert_eq!(outcome.verdict(), "data-race:10 api-misuse:1");
     for race in outcome.of(FindingKind::DataRace) {
         let mut threads = race.threads.clone();
         threads.sort();
@@ -343,13 +345,14 @@ fn jigsaw_eight_two_lock_cycles_and_more() {
         return;
     };
     //
-    // Data races: 27 pairs of sites on 15 variables. Every jigsaw thread is forked by T0, so
+    // Data races: 62 racy pairs of sites, every one full happens-before finds (`races.rs`
+    // checks them against an independent checker). Every jigsaw thread is forked by T0, so
     // these are not fork artifacts: for example V2328, which T6 and T7 both increment at
     // locations 13668/13669 and 13906/13907 while holding no lock (an unsynchronized
     // counter of the server's thread pool).
     assert_eq!(
         outcome.verdict(),
-        "potential-deadlock:10 lock-order-inversion:8 gated-cycle:8 data-race:27 api-misuse:4"
+        "potential-deadlock:10 lock-order-inversion:8 gated-cycle:8 data-race:62 api-misuse:4"
     );
     assert!(outcome.of(FindingKind::DataRace).iter().any(|f| {
         f.vars.iter().all(|v| v.var == "V2328")

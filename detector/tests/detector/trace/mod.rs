@@ -5,6 +5,7 @@
 mod allocations;
 mod corpus;
 mod order_property;
+mod races;
 mod replay;
 mod robust;
 mod roundtrip;
