@@ -239,7 +239,7 @@ pub fn classify(locks: &[LockId], edges: &[&EdgeData]) -> Option<Classification>
         Outcome::Potential => (
             FindingKind::PotentialDeadlock,
             "the edges were taken by different threads that hold no common lock and are not \
-             ordered by spawn, join or notify: another schedule can deadlock"
+             ordered by spawn or join: another schedule can deadlock"
                 .to_owned(),
         ),
         Outcome::Inversion => {
@@ -248,7 +248,7 @@ pub fn classify(locks: &[LockId], edges: &[&EdgeData]) -> Option<Classification>
                 "one thread took the locks in both orders, so this run could not deadlock; two \
                  threads running these paths at once can"
             } else {
-                "the threads were ordered by spawn, join or notify, so this run could not \
+                "the threads were ordered by spawn or join, so this run could not \
                  deadlock; the lock order is still inconsistent and can deadlock when these \
                  paths run concurrently"
             };
@@ -423,7 +423,7 @@ impl Search<'_> {
     }
 }
 
-/// Whether one occurrence happened before the other through spawn, join or notify.
+/// Whether one occurrence happened before the other through spawn or join.
 fn ordered(a: &Occurrence, b: &Occurrence) -> bool {
     match (&a.clock, &b.clock) {
         (Some(ca), Some(cb)) => {

@@ -13,7 +13,6 @@ use super::order;
 use super::recorder::{self, Event};
 use super::state::{self, Held, LockInfo, ThreadState};
 use super::waits::{self, Waiter};
-use crate::analysis::VectorClock;
 use crate::analysis::rules::{self, LockAt};
 use crate::finding::{Finding, FindingEdge, FindingKind};
 use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId};
@@ -696,9 +695,6 @@ pub(crate) struct CondvarMeta {
     /// The recording in which it was last declared.
     traced: AtomicU64,
     site: &'static Location<'static>,
-    /// The threads waiting now, each with what the notifies since it began waiting knew (its
-    /// spawn/join clock): a notify orders what came before it before the wake-up it causes.
-    waiters: Mutex<Vec<(ThreadId, VectorClock)>>,
 }
 
 impl CondvarMeta {
@@ -707,7 +703,6 @@ impl CondvarMeta {
             id: AtomicU64::new(0),
             traced: AtomicU64::new(0),
             site,
-            waiters: Mutex::new(Vec::new()),
         }
     }
 
@@ -736,46 +731,14 @@ impl CondvarMeta {
         CondvarId(id)
     }
 
-    /// The current thread begins to wait, still holding the mutex: a notify from now on can
-    /// be the one that wakes it.
-    pub(crate) fn waiting(&self) {
-        if let Some(thread) = state::with(|st| st.id()) {
-            self.waiters.lock().push((thread, VectorClock::new()));
-        }
-    }
-
-    /// The current thread woke up (or timed out): it learns what the notifies since it began
-    /// waiting knew. Which waiter a `notify_one` woke is not known, so each waiter learns.
-    pub(crate) fn woken(&self) {
-        state::with(|st| {
-            let thread = st.id();
-            let mut waiters = self.waiters.lock();
-            if let Some(index) = waiters.iter().position(|(t, _)| *t == thread) {
-                let (_, learned) = waiters.swap_remove(index);
-                st.order_clock.join(&learned);
-                st.order_snapshot = None;
-            }
-        });
-    }
-
-    /// A notification: ordered before the wake-ups of the current waiters; recorded when
-    /// recording.
+    /// A notification, recorded when recording. It orders nothing for the lock order: a
+    /// wake-up can come from a time-out, a spurious wake-up or another notifier, so it proves
+    /// no order in another schedule.
     pub(crate) fn notified(&self, all: bool, site: &'static Location<'static>) {
-        let Some(tid) = state::with(|st| {
-            let thread = st.id();
-            let mut waiters = self.waiters.lock();
-            if !waiters.is_empty() {
-                for (_, learned) in waiters.iter_mut() {
-                    learned.join(&st.order_clock);
-                }
-                st.order_clock.tick(thread);
-                st.order_snapshot = None;
-            }
-            thread
-        }) else {
-            return;
-        };
         if recorder::on() {
+            let Some(tid) = state::with(|st| st.id()) else {
+                return;
+            };
             let condvar = self.declare();
             recorder::push(Event::Notify {
                 tid,

@@ -112,12 +112,6 @@ impl CondvarMeta {
 
     #[inline(always)]
     pub(crate) fn notified(&self, _all: bool, _site: &'static Location<'static>) {}
-
-    #[inline(always)]
-    pub(crate) fn waiting(&self) {}
-
-    #[inline(always)]
-    pub(crate) fn woken(&self) {}
 }
 
 /// Nothing to hand over: without detection, threads carry no clocks.

@@ -187,11 +187,8 @@ impl Condvar {
     ) -> R {
         let meta = MutexGuard::meta(guard);
         meta.before_wait(site);
-        self.meta.waiting();
         meta.release_for_wait(&self.meta, site);
         let result = wait(&mut guard.inner);
-        // Before the re-acquisition, so that its order edges know what the notifier knew.
-        self.meta.woken();
         meta.relocked(Mode::Exclusive, site);
         result
     }

@@ -415,7 +415,7 @@ fn orders_separated_by_a_lockscan_spawn_are_an_inversion() {
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(found[0].kind, FindingKind::LockOrderInversion);
     assert!(
-        found[0].reason.contains("spawn, join or notify"),
+        found[0].reason.contains("spawn or join"),
         "{}",
         found[0].reason
     );
@@ -472,8 +472,14 @@ fn unordered_lockscan_threads_are_a_potential_deadlock() {
     );
 }
 
+/// A notify → wake-up does not order a cycle's edges, even in a handshake like this one: the
+/// wake-up of this run proves nothing about another schedule in general (a wait that timed
+/// out, another notifier, a chain of notifies through condition variables that have nothing to
+/// do with the locks), and lockscan cannot see the predicate that makes this handshake hold in
+/// every schedule. Regression: in a stress program, unrelated condition-variable traffic turned
+/// a real AB/BA cycle into a `lock-order-inversion` ("could not deadlock").
 #[test]
-fn orders_separated_by_a_condvar_notify_are_an_inversion() {
+fn orders_separated_by_a_condvar_notify_stay_a_potential_deadlock() {
     setup();
     let a = Arc::new(Mutex::named("notified:A", ()));
     let b = Arc::new(Mutex::named("notified:B", ()));
@@ -506,7 +512,7 @@ fn orders_separated_by_a_condvar_notify_are_an_inversion() {
     waiter.join().unwrap();
     assert_eq!(
         kinds_about(&["notified:A", "notified:B", "notified:gate"]),
-        [FindingKind::LockOrderInversion]
+        [FindingKind::PotentialDeadlock]
     );
 }
 

@@ -30,7 +30,7 @@ fn pair(var: String, a: String, b: String) -> RacyPair {
 
 /// Every racy pair of sites, by brute force.
 fn oracle(events: &[Event]) -> BTreeSet<RacyPair> {
-    fn clock<'a>(threads: &'a mut HashMap<ThreadId, Clock>, t: ThreadId) -> &'a mut Clock {
+    fn clock(threads: &mut HashMap<ThreadId, Clock>, t: ThreadId) -> &mut Clock {
         threads.entry(t).or_insert_with(|| HashMap::from([(t, 1)]))
     }
     fn join(into: &mut Clock, from: &Clock) {

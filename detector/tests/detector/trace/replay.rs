@@ -212,7 +212,7 @@ fn fork_argument_names_a_thread_not_the_lock_with_the_same_number() {
     assert_eq!(outcome.verdict(), "lock-order-inversion:1");
     let finding = &outcome.result.findings[0];
     assert!(
-        finding.reason.contains("spawn, join or notify"),
+        finding.reason.contains("spawn or join"),
         "{}",
         finding.reason
     );
