@@ -444,3 +444,27 @@ fn traces_no_program_could_write_exit_2_with_file_and_line() {
         }
     }
 }
+
+/// Invalid UTF-8 where a program may put anything (an STD location, a JSONL field lockscan
+/// does not know) is accepted, and shown replaced, not dropped.
+#[test]
+fn invalid_utf8_in_locations_and_unknown_fields_is_accepted_and_shown_replaced() {
+    let dir = scratch("invalid_utf8_is_accepted");
+    let std_trace = dir.join("bytes.std");
+    std::fs::write(
+        &std_trace,
+        b"T1|acq(L1)|a\xffb\nT2|acq(L2)|c\nT2|acq(L1)|d\nT1|acq(L2)|e\n".as_slice(),
+    )
+    .unwrap();
+    let run = lockscan(&["analyze", &std_trace.display().to_string()]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stdout.contains("a\u{fffd}b"), "{}", run.stdout);
+    let jsonl = dir.join("unknown.jsonl");
+    let mut text =
+        b"{\"type\":\"header\",\"format\":\"lockscan-trace\",\"version\":1,\"note\":\"\xff\"}\n"
+            .to_vec();
+    text.extend_from_slice(b"{\"type\":\"end\"}\n");
+    std::fs::write(&jsonl, text).unwrap();
+    let run = lockscan(&["analyze", &jsonl.display().to_string()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
