@@ -201,3 +201,27 @@ fn each_pair_of_sites_is_reported_once() {
     }
     assert_eq!(races_on("race:once").len(), 1);
 }
+
+/// Regression: live, as offline, only the first racy pair was kept once a later write of the
+/// second thread replaced the first's; every racy pair of sites is reported.
+#[test]
+fn every_racy_pair_of_sites_is_reported_live() {
+    setup();
+    let x = Arc::new(Tracked::named("race:every-pair", 0));
+    let written = Arc::new(std::sync::Barrier::new(2));
+    let other = {
+        let (x, written) = (x.clone(), written.clone());
+        thread::spawn(move || {
+            written.wait(); // after the first thread's write, unordered with it
+            let _ = x.get();
+            x.set(2);
+            let _ = x.get();
+        })
+    };
+    x.set(1);
+    written.wait();
+    other.join().unwrap();
+    // The write at `x.set(1)` races the read, the write and the second read of the other
+    // thread: three pairs of sites.
+    assert_eq!(races_on("race:every-pair").len(), 3);
+}
