@@ -244,25 +244,6 @@ fn measure(samples: usize, mut sample: impl FnMut() -> Duration) -> Measured {
     }
 }
 
-/// splitmix64: a tiny deterministic generator, so that the workload needs no `rand`.
-#[derive(Debug)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number below `bound` (the modulo bias is irrelevant here).
-    fn below(&mut self, bound: usize) -> usize {
-        (self.next() % bound as u64) as usize
-    }
-}
-
 /// One operation of the per-object workload: lock `count` (2 or 3) distinct locks, ascending
 /// by index so that no cycle can ever form, then release them in reverse.
 #[derive(Debug, Clone, Copy)]
@@ -274,14 +255,14 @@ struct Operation {
 /// The per-object workload's operations over `locks` locks, drawn before timing starts so that
 /// every lock type runs exactly the same sequence and the generator is not timed.
 fn per_object_operations(locks: usize) -> Vec<Operation> {
-    let mut rng = SplitMix64(SEED ^ locks as u64);
+    let mut rng = fastrand::Rng::with_seed(SEED ^ locks as u64);
     (0..OPERATIONS)
         .map(|_| {
-            let count = 2 + rng.below(2);
+            let count = rng.usize(2..4);
             let mut indices = [0; 3];
             let mut chosen = 0;
             while chosen < count {
-                let index = rng.below(locks);
+                let index = rng.usize(..locks);
                 if !indices[..chosen].contains(&index) {
                     indices[chosen] = index;
                     chosen += 1;

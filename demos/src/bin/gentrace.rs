@@ -411,25 +411,6 @@ impl TraceWriter {
     }
 }
 
-/// splitmix64: a tiny deterministic generator, so that a seed always gives the same trace.
-#[derive(Debug)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number below `bound` (the modulo bias is irrelevant here).
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
-}
-
 /// Random nested operations of `threads` threads over locks 1..=`locks`, then one AB/BA
 /// inversion on two extra locks, so that the only cycle in the trace is the planted one.
 fn nested(
@@ -452,16 +433,16 @@ fn nested(
     trace.lock(first, Some("inversion:X"), site(FILE, 11))?;
     trace.lock(second, Some("inversion:Y"), site(FILE, 12))?;
 
-    let mut rng = SplitMix64(seed);
+    let mut rng = fastrand::Rng::with_seed(seed);
     let mut held = [0_u64; 3];
     let mut written = 0;
     while written < events {
         // One thread's whole operation at a time: no lock is ever held by two threads.
-        let tid = 1 + rng.below(threads);
-        let count = 2 + rng.below(2) as usize;
+        let tid = 1 + rng.u64(..threads);
+        let count = rng.usize(2..4);
         let mut chosen = 0;
         while chosen < count {
-            let lock = 1 + rng.below(locks);
+            let lock = 1 + rng.u64(..locks);
             if !held[..chosen].contains(&lock) {
                 held[chosen] = lock;
                 chosen += 1;
