@@ -103,6 +103,9 @@ pub struct EdgeData {
 pub struct Occurrences {
     first: Occurrence,
     more: Vec<Occurrence>,
+    /// Bit `thread % 64` set for each thread with an occurrence here: most checks are for a
+    /// thread the edge has not seen, and answering them needs no look at the occurrences.
+    threads: u64,
 }
 
 impl Occurrences {
@@ -121,12 +124,22 @@ impl Occurrences {
         std::iter::once(&self.first).chain(&self.more)
     }
 
+    /// Whether `thread` may have an occurrence here (false: certainly not).
+    pub fn may_have(&self, thread: ThreadId) -> bool {
+        self.threads & thread_bit(thread) != 0
+    }
+
     fn push(&mut self, occurrence: Occurrence) {
+        self.threads |= thread_bit(occurrence.thread);
         // Exactly one more: most edges keep one to three occurrences, and a doubling vector
         // would leave room for four.
         self.more.reserve_exact(1);
         self.more.push(occurrence);
     }
+}
+
+fn thread_bit(thread: ThreadId) -> u64 {
+    1 << (thread.0 % 64)
 }
 
 impl std::ops::Index<usize> for Occurrences {
@@ -136,15 +149,6 @@ impl std::ops::Index<usize> for Occurrences {
         match index {
             0 => &self.first,
             _ => &self.more[index - 1],
-        }
-    }
-}
-
-impl std::ops::IndexMut<usize> for Occurrences {
-    fn index_mut(&mut self, index: usize) -> &mut Occurrence {
-        match index {
-            0 => &mut self.first,
-            _ => &mut self.more[index - 1],
         }
     }
 }
@@ -168,6 +172,7 @@ impl EdgeData {
     pub fn new(first: Occurrence) -> Self {
         EdgeData {
             occurrences: Occurrences {
+                threads: thread_bit(first.thread),
                 first,
                 more: Vec::new(),
             },
@@ -188,16 +193,17 @@ impl EdgeData {
     /// [`covers`](Occurrence::covers) it.
     pub fn wants(&self, occurrence: &Occurrence) -> bool {
         self.occurrences.len() < Self::MAX_OCCURRENCES
-            && !self.occurrences.iter().any(|o| {
-                o.covers(
-                    occurrence.thread,
-                    occurrence.from_mode,
-                    occurrence.to_mode,
-                    occurrence.clock.as_ref(),
-                    occurrence.held.len(),
-                    occurrence.held.iter().copied(),
-                )
-            })
+            && !(self.occurrences.may_have(occurrence.thread)
+                && self.occurrences.iter().any(|o| {
+                    o.covers(
+                        occurrence.thread,
+                        occurrence.from_mode,
+                        occurrence.to_mode,
+                        occurrence.clock.as_ref(),
+                        occurrence.held.len(),
+                        occurrence.held.iter().copied(),
+                    )
+                }))
     }
 }
 
@@ -556,10 +562,11 @@ mod tests {
         let edges = [EdgeData::new(occ(1, &[G])), EdgeData::new(occ(2, &[G]))];
         assert_eq!(kind(&[A, B], &edges), Some(FindingKind::GatedCycle));
         // A gate held in shared mode by both does not serialize anything.
-        let mut shared = edges.clone();
-        for e in &mut shared {
-            e.occurrences[0].held = [(G, Mode::Shared)].into();
-        }
+        let shared = [1, 2].map(|thread| {
+            let mut occurrence = occ(thread, &[]);
+            occurrence.held = [(G, Mode::Shared)].into();
+            EdgeData::new(occurrence)
+        });
         assert_eq!(kind(&[A, B], &shared), Some(FindingKind::PotentialDeadlock));
     }
 

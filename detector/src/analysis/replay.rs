@@ -160,6 +160,11 @@ pub struct Replay {
     search_explored: FxHashSet<u32>,
     /// Happens-before over locks, spawn and join, for data races on the trace's variables.
     races: RaceEngine,
+    /// Whether a variable was accessed yet. Until then the race engine is not fed: an order
+    /// that a lock hand-off, spawn or join makes before any access can order no access (every
+    /// access of the releasing side comes after it), so starting the clocks at the first
+    /// access finds exactly the same races, and a trace without variables pays nothing.
+    accessed: bool,
     var_names: FxHashMap<VarId, Arc<str>>,
     /// Each racing variable and pair of sites is reported once.
     race_keys: FxHashSet<(VarId, String, String)>,
@@ -251,6 +256,7 @@ impl Replay {
             search_next: Vec::new(),
             search_explored: FxHashSet::default(),
             races: RaceEngine::new(),
+            accessed: false,
             var_names: FxHashMap::default(),
             race_keys: FxHashSet::default(),
             timeline: None,
@@ -369,11 +375,13 @@ impl Replay {
             }
             Event::Read { tid, var, site } => {
                 self.active(tid);
+                self.accessed = true;
                 let races = self.races.read(tid, var, site);
                 self.races(var, races);
             }
             Event::Write { tid, var, site } => {
                 self.active(tid);
+                self.accessed = true;
                 let races = self.races.write(tid, var, site);
                 self.races(var, races);
             }
@@ -410,7 +418,9 @@ impl Replay {
                 }
             }
             Event::Spawn { tid, child, .. } => {
-                self.races.spawn(tid, child);
+                if self.accessed {
+                    self.races.spawn(tid, child);
+                }
                 let parent = self.active(tid);
                 let child = self.thread(child) as usize;
                 let known = self.threads[parent].clock.clone();
@@ -419,7 +429,9 @@ impl Replay {
                 self.tick(parent);
             }
             Event::Join { tid, child, .. } => {
-                self.races.join(tid, child);
+                if self.accessed {
+                    self.races.join(tid, child);
+                }
                 let joiner = self.active(tid);
                 let child = self.thread(child) as usize;
                 // The child is over: its clock moves into the joiner's (occurrences keep their
@@ -447,7 +459,9 @@ impl Replay {
                 lock,
                 site,
             } => {
-                self.races.release(tid, lock);
+                if self.accessed {
+                    self.races.release(tid, lock);
+                }
                 self.wait(tid, condvar, lock, site);
             }
             Event::Request {
@@ -463,13 +477,17 @@ impl Replay {
                 try_lock,
                 site,
             } => {
-                self.races.acquire(tid, lock);
+                if self.accessed {
+                    self.races.acquire(tid, lock);
+                }
                 self.acquire(tid, lock, mode, try_lock, site);
             }
             Event::Release {
                 tid, lock, site, ..
             } => {
-                self.races.release(tid, lock);
+                if self.accessed {
+                    self.races.release(tid, lock);
+                }
                 self.release(tid, lock, site);
             }
         }
@@ -618,7 +636,7 @@ impl Replay {
             };
             if let Some(data) = self.graph.edge(from.id, to)
                 && (data.occurrences.len() >= EdgeData::MAX_OCCURRENCES
-                    || data.occurrences.iter().any(same))
+                    || (data.occurrences.may_have(thread.id) && data.occurrences.iter().any(same)))
             {
                 continue;
             }
