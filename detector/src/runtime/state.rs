@@ -79,7 +79,8 @@ pub(super) struct EdgeCache {
 
 impl EdgeCache {
     const SLOTS: usize = 64;
-    const MAX_EDGES: usize = 1 << 16;
+    // About 400 KB per thread at most (a pool of 64 threads: 25 MB).
+    const MAX_EDGES: usize = 1 << 14;
 
     const fn new() -> Self {
         EdgeCache {
