@@ -656,39 +656,35 @@ impl<N: Node, E> OrderGraph<N, E> {
             &mut reached_backward,
         );
 
+        // The pool of positions to hand out again: those of every component that moves (a
+        // component on the cycle was reached both ways, hence the dedup).
         let mut positions = std::mem::take(&mut self.scratch.positions);
         positions.clear();
-        let by_position = |components: &[Component], list: &mut Vec<u32>| {
-            list.sort_unstable_by_key(|&c| components[c as usize].position);
-        };
+        positions.extend(
+            reached_forward
+                .iter()
+                .chain(&reached_backward)
+                .map(|&c| self.components[c as usize].position),
+        );
+        positions.sort_unstable();
+        positions.dedup();
         let mut merged = Vec::new();
         if cycle {
             // The components both reached from `cv` and reaching `cu` lie on a cycle with the
             // new edge: they become one. Those before them keep coming first, those after last.
-            let forward = &self.scratch.forward;
+            let (forward, backward) = (&self.scratch.forward, &self.scratch.backward);
             merged.extend(
                 reached_backward
                     .iter()
                     .copied()
                     .filter(|&c| forward[c as usize] == generation),
             );
-            for &c in reached_forward.iter().chain(&reached_backward) {
-                positions.push(self.components[c as usize].position);
-            }
-            positions.sort_unstable();
-            positions.dedup();
-            let backward = &self.scratch.backward;
             reached_forward.retain(|&c| backward[c as usize] != generation);
-            let forward = &self.scratch.forward;
             reached_backward.retain(|&c| forward[c as usize] != generation);
-        } else {
-            for &c in reached_forward.iter().chain(&reached_backward) {
-                positions.push(self.components[c as usize].position);
-            }
-            positions.sort_unstable();
         }
-        by_position(&self.components, &mut reached_backward);
-        by_position(&self.components, &mut reached_forward);
+        let components = &self.components;
+        reached_backward.sort_unstable_by_key(|&c| components[c as usize].position);
+        reached_forward.sort_unstable_by_key(|&c| components[c as usize].position);
         // Those that must come first take the lowest positions, the merged component the next
         // one, those that must come last the highest: no position of an unmoved component lies
         // between them, so every other edge keeps its direction (Pearce & Kelly's argument).
