@@ -305,6 +305,17 @@ impl<N: Node, E> OrderGraph<N, E> {
         self.free_slots.push(slot);
     }
 
+    /// The edges into and out of `node`, as (from, to) pairs.
+    pub fn edges_of(&self, node: N) -> Vec<(N, N)> {
+        let Some(&slot) = self.index.get(&node) else {
+            return Vec::new();
+        };
+        let entry = &self.slots[slot as usize];
+        let out = entry.out.iter().map(|&(t, _)| (node, self.node_of(t)));
+        let incoming = entry.incoming.iter().map(|&s| (self.node_of(s), node));
+        out.chain(incoming).collect()
+    }
+
     /// Whether the node is in the graph.
     pub fn contains_node(&self, node: N) -> bool {
         self.index.contains_key(&node)

@@ -453,6 +453,11 @@ impl LockMeta {
                 continue;
             }
             findings.extend(self.rank_violation(thread, &from, mode, site));
+            if order::is_full(from.id, id) {
+                // Nothing to add to it, and no cycle to look for again.
+                st.cache.insert(from.id, from.mode, id, mode);
+                continue;
+            }
             let session = session.get_or_insert_with(|| {
                 let name = (!st.registered).then(|| state::current_thread_name(thread));
                 st.registered = true;
@@ -789,6 +794,26 @@ mod tests {
             nodes_after <= nodes_before + 1,
             "{nodes_before} nodes before, {nodes_after} after ({edges_after} edges)"
         );
+    }
+
+    #[test]
+    fn a_full_edge_is_known_without_the_graph_and_forgotten_with_its_lock() {
+        let a = Mutex::new(());
+        let b = Mutex::new(());
+        std::thread::scope(|s| {
+            for _ in 0..12 {
+                s.spawn(|| {
+                    let _a = a.lock();
+                    drop(b.lock());
+                })
+                .join()
+                .unwrap();
+            }
+        });
+        let (ida, idb) = (a.meta.id(), b.meta.id());
+        assert!(order::is_full(ida, idb), "eight threads fill the edge");
+        drop(a);
+        assert!(!order::is_full(ida, idb), "gone with its lock");
     }
 
     #[test]

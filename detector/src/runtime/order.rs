@@ -3,8 +3,9 @@
 
 use std::sync::{Arc, OnceLock};
 
+use dashmap::DashMap;
 use parking_lot::Mutex;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use super::state::{Held, LockInfo};
 use crate::analysis::{
@@ -47,6 +48,21 @@ impl Names for OrderState {
 }
 
 static ORDER: Mutex<Option<OrderState>> = Mutex::new(None);
+
+/// The edges that keep no more occurrences ([`EdgeData::MAX_OCCURRENCES`]), read without the
+/// graph mutex: a thread's first take of one of them has nothing to add, so a pool of threads
+/// that all take the same edges goes to the graph only until the edge is full.
+static FULL: OnceLock<DashMap<(LockId, LockId), (), FxBuildHasher>> = OnceLock::new();
+
+fn full_edges() -> &'static DashMap<(LockId, LockId), (), FxBuildHasher> {
+    FULL.get_or_init(|| DashMap::with_hasher(FxBuildHasher))
+}
+
+/// Whether the edge `from -> to` keeps no more occurrences.
+pub(super) fn is_full(from: LockId, to: LockId) -> bool {
+    FULL.get()
+        .is_some_and(|full| full.contains_key(&(from, to)))
+}
 
 fn with_order<R>(f: impl FnOnce(&mut OrderState) -> R) -> R {
     // The global lock is held only by lockscan's own code, never across user code.
@@ -126,7 +142,13 @@ impl Session {
             || EdgeData::new(occurrence.take().expect("taken once")),
             // A new thread on a known edge can turn an inversion into a potential deadlock:
             // the graph looks at the cycles through it again (only if it lies on one).
-            |edge| edge.add(occurrence.take().expect("taken once")),
+            |edge| {
+                let kept = edge.add(occurrence.take().expect("taken once"));
+                if edge.occurrences.len() >= EdgeData::MAX_OCCURRENCES {
+                    full_edges().insert((from.id, to), ());
+                }
+                kept
+            },
         );
         let AddEdge::Cycle(cycle) = added else {
             return None;
@@ -158,6 +180,11 @@ pub(super) fn names<R>(f: impl FnOnce(&dyn Names) -> R) -> R {
 /// Drops a lock from the graph: it can never be acquired again, so its edges can close no cycle.
 pub(super) fn forget_lock(lock: LockId) {
     with_order(|order| {
+        if let Some(full) = FULL.get().filter(|full| !full.is_empty()) {
+            for edge in order.graph.edges_of(lock) {
+                full.remove(&edge);
+            }
+        }
         order.graph.remove_node(lock);
         order.locks.remove(&lock);
     });
