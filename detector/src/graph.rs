@@ -592,10 +592,11 @@ impl<N: Node, E> OrderGraph<N, E> {
     ) -> Result<(u32, u32), (u32, u32, u32)> {
         let (u, u_new) = self.slot(from, End::Source);
         let (v, v_new) = self.slot(to, End::Target);
-        if !u_new && !v_new {
-            if let Some(&edge) = self.edge_index.get(&(from, to)) {
-                return Err((u, v, edge));
-            }
+        if !u_new
+            && !v_new
+            && let Some(&edge) = self.edge_index.get(&(from, to))
+        {
+            return Err((u, v, edge));
         }
         let edge = EdgeSlot {
             from,

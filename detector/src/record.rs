@@ -65,10 +65,10 @@ impl Recording {
 
 impl Drop for Recording {
     fn drop(&mut self) {
-        if !self.finished {
-            if let Err(err) = recorder::finish() {
-                eprintln!("lockscan: {err}");
-            }
+        if !self.finished
+            && let Err(err) = recorder::finish()
+        {
+            eprintln!("lockscan: {err}");
         }
     }
 }

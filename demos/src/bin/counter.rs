@@ -82,7 +82,7 @@ fn count_unlocked() -> u64 {
     run(move || {
         // Two separate steps: another thread's increment between them is overwritten.
         let value = shared.get();
-        if value % 64 == 0 {
+        if value.is_multiple_of(64) {
             // Now and then, a pause between the read and the write, as a busy machine would
             // make, so that the lost updates show up in a short run.
             thread::yield_now();

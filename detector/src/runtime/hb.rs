@@ -40,14 +40,14 @@ pub(crate) fn fork(site: &'static Location<'static>) -> Fork {
         (Some(parent), clocks)
     })
     .unwrap_or_default();
-    if let Some(parent) = parent {
-        if recorder::on() {
-            recorder::push(Event::Spawn {
-                tid: parent,
-                child,
-                site,
-            });
-        }
+    if let Some(parent) = parent
+        && recorder::on()
+    {
+        recorder::push(Event::Spawn {
+            tid: parent,
+            child,
+            site,
+        });
     }
     Fork { child, clocks }
 }
@@ -74,14 +74,14 @@ pub(crate) fn joined(
         }
         st.id()
     });
-    if let Some(parent) = parent {
-        if recorder::on() {
-            recorder::push(Event::Join {
-                tid: parent,
-                child,
-                site,
-            });
-        }
+    if let Some(parent) = parent
+        && recorder::on()
+    {
+        recorder::push(Event::Join {
+            tid: parent,
+            child,
+            site,
+        });
     }
 }
 
