@@ -8,35 +8,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
-/// The same workload over both lock types: each case is written once, generic over this.
-trait Lock: Sync + Send + 'static {
-    type Guard<'a>;
-    const NAME: &'static str;
-    fn create(value: u64) -> Self;
-    fn acquire(&self) -> Self::Guard<'_>;
-}
+mod support;
 
-impl Lock for parking_lot::Mutex<u64> {
-    type Guard<'a> = parking_lot::MutexGuard<'a, u64>;
-    const NAME: &'static str = "parking_lot";
-    fn create(value: u64) -> Self {
-        parking_lot::Mutex::new(value)
-    }
-    fn acquire(&self) -> Self::Guard<'_> {
-        self.lock()
-    }
-}
-
-impl Lock for lockscan::Mutex<u64> {
-    type Guard<'a> = lockscan::MutexGuard<'a, u64>;
-    const NAME: &'static str = "lockscan";
-    fn create(value: u64) -> Self {
-        lockscan::Mutex::new(value)
-    }
-    fn acquire(&self) -> Self::Guard<'_> {
-        self.lock()
-    }
-}
+use support::BenchLock as Lock;
 
 fn uncontended<L: Lock>(c: &mut Criterion) {
     uncontended_labelled::<L>(c, "uncontended lock+unlock");

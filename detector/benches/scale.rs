@@ -29,6 +29,10 @@ use std::io::Write;
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
+mod support;
+
+use support::BenchLock;
+
 /// Set on the child process that measures one table only; its value is the table's id.
 const ONLY_TABLE_ENV: &str = "LOCKSCAN_SCALE_ONLY";
 
@@ -163,15 +167,6 @@ fn print_preamble(options: &Options) {
     println!();
 }
 
-/// The same workloads over each lock type: every case is written once, generic over this.
-trait BenchLock: 'static {
-    type Guard<'a>;
-    /// The name in table headers.
-    const NAME: &'static str;
-    fn create(value: u64) -> Self;
-    fn acquire(&self) -> Self::Guard<'_>;
-}
-
 /// The floor: plain parking_lot, no detection.
 type ParkingLotMutex = parking_lot::Mutex<u64>;
 /// tracing-mutex's always-tracing parking_lot mutex (its top-level alias traces only in debug
@@ -179,33 +174,11 @@ type ParkingLotMutex = parking_lot::Mutex<u64>;
 type TracingMutex = tracing_mutex::parkinglot::tracing::Mutex<u64>;
 type LockscanMutex = lockscan::Mutex<u64>;
 
-impl BenchLock for ParkingLotMutex {
-    type Guard<'a> = parking_lot::MutexGuard<'a, u64>;
-    const NAME: &'static str = "parking_lot";
-    fn create(value: u64) -> Self {
-        parking_lot::Mutex::new(value)
-    }
-    fn acquire(&self) -> Self::Guard<'_> {
-        self.lock()
-    }
-}
-
 impl BenchLock for TracingMutex {
     type Guard<'a> = tracing_mutex::parkinglot::tracing::MutexGuard<'a, u64>;
     const NAME: &'static str = "tracing-mutex";
     fn create(value: u64) -> Self {
         tracing_mutex::parkinglot::tracing::Mutex::new(value)
-    }
-    fn acquire(&self) -> Self::Guard<'_> {
-        self.lock()
-    }
-}
-
-impl BenchLock for LockscanMutex {
-    type Guard<'a> = lockscan::MutexGuard<'a, u64>;
-    const NAME: &'static str = "lockscan";
-    fn create(value: u64) -> Self {
-        lockscan::Mutex::new(value)
     }
     fn acquire(&self) -> Self::Guard<'_> {
         self.lock()
