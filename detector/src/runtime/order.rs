@@ -1,6 +1,7 @@
 //! The process-wide lock-order graph. Only reached when a thread records an edge it has not
 //! recorded before, and when a lock that entered the graph is dropped.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use dashmap::DashMap;
@@ -54,8 +55,15 @@ static ORDER: Mutex<Option<OrderState>> = Mutex::new(None);
 /// that all take the same edges goes to the graph only until the edge is full.
 static FULL: OnceLock<DashMap<(LockId, LockId), (), FxBuildHasher>> = OnceLock::new();
 
-fn full_edges() -> &'static DashMap<(LockId, LockId), (), FxBuildHasher> {
-    FULL.get_or_init(|| DashMap::with_hasher(FxBuildHasher))
+/// How many edges `FULL` holds, so that dropping a lock looks there only when it is not empty
+/// (a `DashMap`'s own emptiness check visits every shard).
+static FULL_COUNT: AtomicUsize = AtomicUsize::new(0);
+
+fn mark_full(from: LockId, to: LockId) {
+    let full = FULL.get_or_init(|| DashMap::with_hasher(FxBuildHasher));
+    if full.insert((from, to), ()).is_none() {
+        FULL_COUNT.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// Whether the edge `from -> to` keeps no more occurrences.
@@ -145,7 +153,7 @@ impl Session {
             |edge| {
                 let kept = edge.add(occurrence.take().expect("taken once"));
                 if edge.occurrences.len() >= EdgeData::MAX_OCCURRENCES {
-                    full_edges().insert((from.id, to), ());
+                    mark_full(from.id, to);
                 }
                 kept
             },
@@ -180,9 +188,13 @@ pub(super) fn names<R>(f: impl FnOnce(&dyn Names) -> R) -> R {
 /// Drops a lock from the graph: it can never be acquired again, so its edges can close no cycle.
 pub(super) fn forget_lock(lock: LockId) {
     with_order(|order| {
-        if let Some(full) = FULL.get().filter(|full| !full.is_empty()) {
+        if FULL_COUNT.load(Ordering::Relaxed) > 0
+            && let Some(full) = FULL.get()
+        {
             for edge in order.graph.edges_of(lock) {
-                full.remove(&edge);
+                if full.remove(&edge).is_some() {
+                    FULL_COUNT.fetch_sub(1, Ordering::Relaxed);
+                }
             }
         }
         order.graph.remove_node(lock);

@@ -37,16 +37,22 @@ fn kinds(result: &TraceResult) -> Vec<FindingKind> {
     result.findings.iter().map(|f| f.kind).collect()
 }
 
-/// Regression: a linked-list walk that locks 60,000 nodes hand over hand overflowed the stack
-/// (the strongly-connected-components search recursed once per lock of the chain).
-#[test]
-fn a_hand_over_hand_walk_of_60k_locks_replays_without_overflowing_the_stack() {
-    let n = 60_000;
+/// Thread 1 walks locks 1..=n hand over hand, ending with lock `n` held.
+fn hand_over_hand(n: u64) -> Vec<Event> {
     let mut events = vec![acquire(1, 1)];
     for lock in 2..=n {
         events.push(acquire(1, lock));
         events.push(release(1, lock - 1));
     }
+    events
+}
+
+/// Regression: a linked-list walk that locks 60,000 nodes hand over hand overflowed the stack
+/// (the strongly-connected-components search recursed once per lock of the chain).
+#[test]
+fn a_hand_over_hand_walk_of_60k_locks_replays_without_overflowing_the_stack() {
+    let n = 60_000;
+    let mut events = hand_over_hand(n);
     events.push(release(1, n));
     let result = replay(events);
     assert!(result.findings.is_empty(), "{:?}", kinds(&result));
@@ -58,11 +64,7 @@ fn a_hand_over_hand_walk_of_60k_locks_replays_without_overflowing_the_stack() {
 #[test]
 fn a_60k_lock_ring_replays_without_overflowing_the_stack() {
     let n = 60_000;
-    let mut events = vec![acquire(1, 1)];
-    for lock in 2..=n {
-        events.push(acquire(1, lock));
-        events.push(release(1, lock - 1));
-    }
+    let mut events = hand_over_hand(n);
     events.push(acquire(1, 1));
     events.extend([release(1, 1), release(1, n)]);
     let result = replay(events);
