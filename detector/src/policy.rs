@@ -3,6 +3,7 @@
 //! Every distinct finding (by [`Finding::fingerprint`]) is handled once, however often the code
 //! that causes it runs, and is kept in a list that [`findings`] returns.
 
+use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -195,7 +196,9 @@ fn warn(finding: &Finding) {
     let no_subscriber =
         tracing::dispatcher::get_default(|d| d.is::<tracing::subscriber::NoSubscriber>());
     if no_subscriber {
-        eprintln!("lockscan: {finding}");
+        // Straight to the process's stderr, not through `eprintln!`: libtest captures what the
+        // print macros write in a passing test, and a warning nobody sees is no warning.
+        let _ = writeln!(std::io::stderr().lock(), "lockscan: {finding}");
     } else {
         tracing::warn!(
             target: "lockscan",

@@ -153,7 +153,9 @@ fn svg_is_drawn_by_graphviz_when_it_is_installed() {
             std::env::var_os("LOCKSCAN_REQUIRE_GRAPHVIZ").is_none(),
             "LOCKSCAN_REQUIRE_GRAPHVIZ is set but Graphviz's `dot` is not on PATH"
         );
-        eprintln!("skipped: Graphviz's `dot` is not installed (apt-get install graphviz)");
+        crate::util::skipped(format_args!(
+            "Graphviz's `dot` is not installed (apt-get install graphviz)"
+        ));
         return;
     }
     let dir = scratch("graph_svg");

@@ -60,7 +60,9 @@ fn on_a_terminal(trace: &str, ci: bool) -> Option<String> {
     match command.output() {
         Ok(output) if output.status.success() => Some(String::from_utf8(output.stdout).unwrap()),
         _ => {
-            eprintln!("skipped: no working util-linux `script` for a pseudo-terminal");
+            crate::util::skipped(format_args!(
+                "no working util-linux `script` for a pseudo-terminal"
+            ));
             None
         }
     }

@@ -12,7 +12,9 @@ fn schema() -> Option<jsonschema::Validator> {
             std::env::var_os("LOCKSCAN_REQUIRE_SARIF_SCHEMA").is_none(),
             "LOCKSCAN_SARIF_SCHEMA is not set, and the schema is required"
         );
-        eprintln!("skipped: set LOCKSCAN_SARIF_SCHEMA to the SARIF 2.1.0 schema (see .ci/run)");
+        crate::util::skipped(format_args!(
+            "set LOCKSCAN_SARIF_SCHEMA to the SARIF 2.1.0 schema (see .ci/run)"
+        ));
         return None;
     };
     let text = std::fs::read_to_string(&path).expect("the schema file");

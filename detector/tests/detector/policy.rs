@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lockscan::Mutex;
 
-use crate::support::{in_child, run_child};
+use crate::support::{Capture, in_child, run_child, run_child_with};
 
 /// The scenario of the children: AB on one thread, then BA on another.
 fn ab_then_ba() {
@@ -73,6 +73,22 @@ fn the_environment_variable_can_make_findings_warnings() {
         "{output}"
     );
     assert!(output.contains("child finished; findings: 1"), "{output}");
+}
+
+#[test]
+fn warnings_show_in_a_plain_cargo_test_whose_output_libtest_captures() {
+    let (ok, output) = run_child_with(
+        "policy::child_ab_then_ba",
+        &[("LOCKSCAN_ON_FINDING", "warn".as_ref())],
+        Capture::On,
+    );
+    assert!(ok, "warn must not fail the child:\n{output}");
+    assert!(
+        output.contains("lockscan: error[potential-deadlock]"),
+        "{output}"
+    );
+    // The test's own prints were captured (it passed, so libtest did not show them).
+    assert!(!output.contains("child finished"), "{output}");
 }
 
 #[test]

@@ -57,15 +57,28 @@ const CHILD: &str = "LOCKSCAN_TEST_CHILD";
 /// success and its combined output. For behaviour that is process-wide (the default policy,
 /// recording), which parallel tests in one process would disturb.
 pub fn run_child(name: &str, env: &[(&str, &std::ffi::OsStr)]) -> (bool, String) {
+    run_child_with(name, env, Capture::Off)
+}
+
+/// Whether a child test's output is captured by libtest, as in a plain `cargo test`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Capture {
+    On,
+    Off,
+}
+
+/// [`run_child`], with libtest's output capture as `capture` says.
+pub fn run_child_with(
+    name: &str,
+    env: &[(&str, &std::ffi::OsStr)],
+    capture: Capture,
+) -> (bool, String) {
     let mut command = Command::new(std::env::current_exe().unwrap());
+    command.args(["--exact", name, "--ignored", "--test-threads=1"]);
+    if capture == Capture::Off {
+        command.arg("--nocapture");
+    }
     command
-        .args([
-            "--exact",
-            name,
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
         .env(CHILD, "1")
         .env_remove(lockscan::POLICY_ENV)
         .env_remove(lockscan::record::TRACE_ENV)

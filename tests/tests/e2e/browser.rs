@@ -25,11 +25,11 @@ fn chromium() -> Option<PathBuf> {
         "LOCKSCAN_REQUIRE_CHROMIUM=1 but there is no browser at {} (apt-get install chromium)",
         path.display()
     );
-    eprintln!(
-        "skipped: no Chromium at {} (apt-get install chromium, or set LOCKSCAN_CHROMIUM); the \
-         HTML report was not looked at",
+    crate::support::skipped(format_args!(
+        "no Chromium at {} (apt-get install chromium, or set LOCKSCAN_CHROMIUM); the HTML \
+         report was not looked at",
         path.display()
-    );
+    ));
     None
 }
 
