@@ -1,8 +1,9 @@
 //! lockscan finds deadlocks before they reach production.
 //!
 //! Its [`Mutex`], [`RwLock`], [`ReentrantMutex`] and [`Condvar`] have parking_lot's API, so
-//! swapping them into a program or its tests is a one-line import change. They record every
-//! acquisition into a lock-order graph and report:
+//! swapping them into a program or its tests is a one-line import change; [`std_sync`] has the
+//! same locks with `std::sync`'s API (poisoning included) for code that uses std's. They record
+//! every acquisition into a lock-order graph and report:
 //!
 //! - a **potential deadlock** the first time two code paths take the same locks in opposite
 //!   orders, even in different tests, even if the threads never collided;
@@ -66,6 +67,7 @@ pub mod record;
 pub mod report;
 mod runtime;
 pub mod site;
+pub mod std_sync;
 pub mod sync;
 pub mod thread;
 pub mod trace;

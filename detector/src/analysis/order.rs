@@ -449,6 +449,34 @@ pub trait Names {
     fn thread_name(&self, thread: ThreadId) -> String;
 }
 
+/// The names of a cycle's locks, told apart when two share one: unnamed locks are named after
+/// where they were made, and one line can make many (`accounts.map(Mutex::new)`). Those get
+/// ` #1`, ` #2`, ... in the order the cycle meets them, so the report says which is which and
+/// the finding's fingerprint stays the same from run to run.
+fn distinct_names(locks: &[LockId], names: &dyn Names) -> Vec<String> {
+    use rustc_hash::FxHashMap;
+    let named: Vec<String> = locks.iter().map(|&l| names.lock_name(l)).collect();
+    // Per name: its locks, numbered in the order the cycle meets them.
+    let mut numbers: FxHashMap<&str, FxHashMap<LockId, usize>> = FxHashMap::default();
+    for (name, &lock) in named.iter().zip(locks) {
+        let locks_named = numbers.entry(name).or_default();
+        let next = locks_named.len() + 1;
+        locks_named.entry(lock).or_insert(next);
+    }
+    named
+        .iter()
+        .zip(locks)
+        .map(|(name, lock)| {
+            let locks_named = &numbers[name.as_str()];
+            if locks_named.len() > 1 {
+                format!("{name} #{}", locks_named[lock])
+            } else {
+                name.clone()
+            }
+        })
+        .collect()
+}
+
 /// The finding for a classified cycle.
 pub fn cycle_finding(
     locks: &[LockId],
@@ -456,7 +484,7 @@ pub fn cycle_finding(
     class: &Classification,
     names: &dyn Names,
 ) -> Finding {
-    let lock_names: Vec<String> = locks.iter().map(|&l| names.lock_name(l)).collect();
+    let lock_names = distinct_names(locks, names);
     let mut threads: Vec<String> = Vec::new();
     let mut finding_edges = Vec::with_capacity(edges.len());
     for (i, edge) in edges.iter().enumerate() {
@@ -639,6 +667,38 @@ mod tests {
         assert_eq!(
             kind(&[A, B, C], &edges),
             Some(FindingKind::LockOrderInversion)
+        );
+    }
+
+    #[test]
+    fn locks_that_share_a_name_are_numbered_in_a_cycle() {
+        struct ByClass;
+        impl Names for ByClass {
+            fn lock_name(&self, lock: LockId) -> String {
+                if lock.0 < 100 {
+                    "src/lib.rs:10:49".to_owned()
+                } else {
+                    format!("own{}", lock.0)
+                }
+            }
+            fn thread_name(&self, thread: ThreadId) -> String {
+                thread.to_string()
+            }
+        }
+        let cycle = [LockId(7), LockId(100), LockId(3), LockId(7)];
+        assert_eq!(
+            distinct_names(&cycle, &ByClass),
+            [
+                "src/lib.rs:10:49 #1",
+                "own100",
+                "src/lib.rs:10:49 #2",
+                "src/lib.rs:10:49 #1"
+            ]
+        );
+        // One lock of a name: no number.
+        assert_eq!(
+            distinct_names(&[LockId(7), LockId(100)], &ByClass),
+            ["src/lib.rs:10:49", "own100"]
         );
     }
 

@@ -14,6 +14,10 @@ use crate::sync::MutexGuard;
 pub struct WaitTimeoutResult(bool);
 
 impl WaitTimeoutResult {
+    pub(crate) fn new(timed_out: bool) -> Self {
+        WaitTimeoutResult(timed_out)
+    }
+
     /// Whether the wait timed out.
     pub fn timed_out(self) -> bool {
         self.0

@@ -23,8 +23,8 @@ use crate::sync::{guard_impls, into_parts};
 /// writer.push(3);
 /// ```
 pub struct RwLock<T: ?Sized> {
-    meta: LockMeta,
-    inner: parking_lot::RwLock<T>,
+    pub(crate) meta: LockMeta,
+    pub(crate) inner: parking_lot::RwLock<T>,
 }
 
 /// Creates a read-write lock in a `const` context, like `parking_lot::const_rwlock`.

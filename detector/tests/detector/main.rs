@@ -24,5 +24,7 @@ mod ranks;
 #[cfg(lockscan_active)]
 mod record;
 #[cfg(lockscan_active)]
+mod std_sync;
+#[cfg(lockscan_active)]
 mod support;
 mod trace;

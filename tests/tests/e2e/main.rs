@@ -5,4 +5,5 @@
 
 mod browser;
 mod demos;
+mod fresh_crate;
 mod support;
