@@ -398,13 +398,22 @@ impl LockMeta {
             Pushed(ThreadId),
             SelfDeadlock(ThreadId, Held),
             Report(ThreadId, Vec<Finding>),
+            /// A second `read`, pushed already.
+            ReadAgain(ThreadId, Finding),
         }
         let next = state::with(|st| {
             let thread = st.id();
             if let Some(index) = st.position(id) {
                 let held = st.held[index];
-                let reentrant = self.kind == LockKind::Reentrant
-                    || (recursive && held.mode == Mode::Shared && mode == Mode::Shared);
+                let shared_again = held.mode == Mode::Shared && mode == Mode::Shared;
+                if self.kind == LockKind::RwLock && shared_again && !recursive {
+                    // A second `read`: it waits only if a writer is queued between the two
+                    // (then `block` unwinds it). Reported either way; the policy decides.
+                    let finding = self.self_deadlock(thread, held, mode, site);
+                    st.held.push(hold);
+                    return Next::ReadAgain(thread, finding);
+                }
+                let reentrant = self.kind == LockKind::Reentrant || (recursive && shared_again);
                 if !reentrant {
                     return Next::SelfDeadlock(thread, held);
                 }
@@ -423,6 +432,13 @@ impl LockMeta {
             Next::Pushed(thread) => Some(thread),
             Next::SelfDeadlock(thread, held) => {
                 report_fatal(self.self_deadlock(thread, held, mode, site))
+            }
+            Next::ReadAgain(thread, finding) => {
+                // The hold has no guard yet: if a panicking policy unwinds here, pop it.
+                let pop = PopOnUnwind(id);
+                report(finding);
+                std::mem::forget(pop);
+                Some(thread)
             }
             Next::Report(thread, findings) => {
                 for finding in findings {
@@ -595,6 +611,26 @@ impl LockMeta {
         pushed: bool,
         block: impl FnOnce() -> G,
     ) -> G {
+        if pushed && let Some(first) = self.held_before(id) {
+            // This thread holds the lock already and still has to wait: a second `read` behind
+            // a queued writer, which waits for the first. It can never be granted.
+            state::with(|st| {
+                if st.held.last().is_some_and(|h| h.id == id) {
+                    st.held.pop();
+                }
+            });
+            let thread = state::with(ThreadState::id).unwrap_or(ThreadId(0));
+            let mut finding = self.self_deadlock(thread, first, mode, site);
+            finding.kind = FindingKind::Deadlock;
+            finding.message = format!(
+                "`{}` read again by a thread that holds it, behind a queued writer",
+                self.info().display_name()
+            );
+            finding.reason = "the writer waits for this thread's first read lock, and this read \
+                waits for the writer: use `read_recursive`, or do not read the lock twice"
+                .to_owned();
+            report_fatal(finding);
+        }
         let Some((thread, name, held)) = state::with(|st| {
             let thread = st.id();
             let name = (!st.registered).then(|| state::current_thread_name(thread));
@@ -643,6 +679,15 @@ impl LockMeta {
         }
         let _leave = Leave(thread);
         block()
+    }
+
+    /// The hold of `id` this thread had before the one `enter` just pushed, if any.
+    fn held_before(&self, id: LockId) -> Option<Held> {
+        state::with(|st| {
+            let before = &st.held[..st.held.len().saturating_sub(1)];
+            before.iter().find(|h| h.id == id).copied()
+        })
+        .flatten()
     }
 
     /// Records a hold taken without blocking.
@@ -771,6 +816,20 @@ pub(crate) fn intern(name: Cow<'static, str>) -> &'static str {
             names.insert(leaked);
             leaked
         }
+    }
+}
+
+/// Pops the hold of the lock from the top of the thread's stack if a report unwinds before
+/// the guard for it exists (see `enter_slow`); forgotten when the report returns.
+struct PopOnUnwind(LockId);
+
+impl Drop for PopOnUnwind {
+    fn drop(&mut self) {
+        state::with(|st| {
+            if st.held.last().is_some_and(|h| h.id == self.0) {
+                st.held.pop();
+            }
+        });
     }
 }
 

@@ -91,7 +91,14 @@ impl<T: ?Sized> RwLock<T> {
 
     /// Acquires shared read access, blocking while a writer holds the lock (or, parking_lot
     /// being fair, waits for it). Taking it again while this thread holds a read lock can
-    /// deadlock, and is reported: use [`read_recursive`](Self::read_recursive) for that.
+    /// deadlock, and is reported (`api-misuse`, handled by the policy): use
+    /// [`read_recursive`](Self::read_recursive) for that.
+    ///
+    /// # Panics
+    ///
+    /// With the default policy, when this acquisition closes a lock-order cycle or is a
+    /// second read by this thread; whatever the policy, when it would wait for this thread's
+    /// own first read lock (a writer queued in between) or complete a deadlock.
     #[track_caller]
     pub fn read(&self) -> RwLockReadGuard<'_, T> {
         let inner = self.meta.lock(
