@@ -7,7 +7,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use parking_lot::{Mutex, RwLock};
+use crate::raw::{Mutex, RwLock};
 use rustc_hash::FxHashSet;
 
 use crate::finding::{Finding, FindingKind, Severity};

@@ -4,7 +4,7 @@ use std::fmt;
 use std::panic::Location;
 use std::sync::{Arc, OnceLock};
 
-use parking_lot::Mutex;
+use crate::raw::Mutex;
 
 /// Where something happened in the program: a `file:line:col` captured by `#[track_caller]` when
 /// running live, or the text a trace recorded.

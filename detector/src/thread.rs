@@ -25,7 +25,7 @@ use std::marker::PhantomData;
 use std::panic::Location;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use crate::raw::Mutex;
 
 use crate::ids::ThreadId;
 use crate::runtime::{self, Fork, ThreadClocks};

@@ -32,7 +32,7 @@ use crate::runtime::{VarMeta, intern};
 /// ```
 pub struct Tracked<T> {
     meta: VarMeta,
-    slot: parking_lot::Mutex<Slot<T>>,
+    slot: crate::raw::Mutex<Slot<T>>,
 }
 
 struct Slot<T> {
@@ -46,7 +46,7 @@ impl<T> Tracked<T> {
     pub const fn new(value: T) -> Tracked<T> {
         Tracked {
             meta: VarMeta::new(Location::caller(), None),
-            slot: parking_lot::Mutex::new(Slot {
+            slot: crate::raw::Mutex::new(Slot {
                 value,
                 state: VarState::new(),
             }),
@@ -58,7 +58,7 @@ impl<T> Tracked<T> {
     pub fn named(name: impl Into<Cow<'static, str>>, value: T) -> Tracked<T> {
         Tracked {
             meta: VarMeta::new(Location::caller(), Some(intern(name.into()))),
-            slot: parking_lot::Mutex::new(Slot {
+            slot: crate::raw::Mutex::new(Slot {
                 value,
                 state: VarState::new(),
             }),

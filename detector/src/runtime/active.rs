@@ -3,9 +3,9 @@
 
 use std::borrow::Cow;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
-use parking_lot::Mutex;
+use crate::raw::Mutex;
 use rustc_hash::FxHashSet;
 
 use super::hb::{LockClock, races_on};
@@ -55,7 +55,11 @@ pub(crate) struct LockMeta {
     traced: AtomicU64,
     /// What the last release knew, for race detection.
     clock: LockClock,
-    class: &'static Location<'static>,
+    /// Where the lock was made; for a lock whose maker is not known (a raw lock made from a
+    /// `const`, see [`unclassified`](Self::unclassified)), where it was first acquired.
+    class: AtomicPtr<Location<'static>>,
+    /// Whether `class` is still to be set by the first acquisition.
+    class_at_first_use: bool,
     name: Option<&'static str>,
     kind: LockKind,
     rank: Option<u32>,
@@ -68,11 +72,43 @@ impl LockMeta {
             in_graph: AtomicBool::new(false),
             traced: AtomicU64::new(0),
             clock: LockClock::new(),
-            class,
+            // Never written through: only ever turned back into a shared reference.
+            class: AtomicPtr::new(class as *const Location<'static> as *mut Location<'static>),
+            class_at_first_use: false,
             name: None,
             kind,
             rank: None,
         }
+    }
+
+    /// A lock whose maker is not known: it is named after the site of its first acquisition.
+    #[track_caller]
+    pub(crate) const fn unclassified(kind: LockKind) -> Self {
+        let mut meta = LockMeta::new(kind, Location::caller());
+        meta.class_at_first_use = true;
+        meta
+    }
+
+    /// Sets the class of an [`unclassified`](Self::unclassified) lock to `site`, once.
+    #[inline]
+    fn classify_at(&self, site: &'static Location<'static>) {
+        if self.class_at_first_use {
+            self.adopt_class(site);
+        }
+    }
+
+    #[cold]
+    fn adopt_class(&self, site: &'static Location<'static>) {
+        if self.id.load(Ordering::Relaxed) == 0 {
+            // Before the first id: racing first acquisitions each store one of their sites.
+            let site = site as *const Location<'static> as *mut Location<'static>;
+            self.class.store(site, Ordering::Relaxed);
+        }
+    }
+
+    fn class(&self) -> &'static Location<'static> {
+        // SAFETY: `class` only ever holds pointers made from `&'static Location` references.
+        unsafe { &*self.class.load(Ordering::Relaxed) }
     }
 
     pub(crate) fn named(
@@ -123,7 +159,7 @@ impl LockMeta {
 
     fn info(&self) -> LockInfo {
         LockInfo {
-            class: self.class,
+            class: self.class(),
             name: self.name,
             rank: self.rank,
         }
@@ -140,6 +176,7 @@ impl LockMeta {
         attempt: impl FnOnce() -> Option<G>,
         block: impl FnOnce() -> G,
     ) -> G {
+        self.classify_at(site);
         let id = self.id();
         // The hold is pushed before the lock is taken, so the fast path touches the thread's
         // state once; taking the lock cannot fail, only unwind through `report_fatal`, which
@@ -171,7 +208,7 @@ impl LockMeta {
                 lock: id,
                 kind: self.kind,
                 name: self.name,
-                class: self.class,
+                class: self.class(),
                 rank: self.rank,
             });
         }
@@ -206,6 +243,7 @@ impl LockMeta {
         attempt: impl FnOnce() -> Option<G>,
     ) -> Option<G> {
         let guard = attempt()?;
+        self.classify_at(site);
         let id = self.id();
         if let Some(thread) = self.acquired(id, mode, site) {
             if races_on() {

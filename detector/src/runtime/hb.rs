@@ -4,7 +4,7 @@
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use parking_lot::Mutex;
+use crate::raw::Mutex;
 
 use super::recorder::{self, Event};
 use super::state::{self, ThreadClocks};

@@ -18,6 +18,11 @@ impl LockMeta {
     }
 
     #[inline(always)]
+    pub(crate) const fn unclassified(_kind: LockKind) -> Self {
+        LockMeta
+    }
+
+    #[inline(always)]
     pub(crate) fn named(
         _kind: LockKind,
         _class: &'static Location<'static>,

@@ -4,8 +4,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use crate::raw::Mutex;
 use dashmap::DashMap;
-use parking_lot::Mutex;
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use super::state::{Held, LockInfo};
@@ -79,7 +79,7 @@ fn with_order<R>(f: impl FnOnce(&mut OrderState) -> R) -> R {
 
 /// The global order state, locked for the new edges of one acquisition: `thread` requests `to`.
 pub(super) struct Session {
-    guard: parking_lot::MutexGuard<'static, Option<OrderState>>,
+    guard: crate::raw::MutexGuard<'static, Option<OrderState>>,
     thread: ThreadId,
     to: LockId,
     to_mode: Mode,

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use parking_lot::{Condvar, Mutex};
+use crate::raw::{Condvar, Mutex};
 use rustc_hash::FxHashSet;
 
 use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId, VarId};

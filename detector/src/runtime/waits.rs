@@ -11,7 +11,7 @@
 
 use std::panic::Location;
 
-use parking_lot::Mutex;
+use crate::raw::Mutex;
 
 use super::order;
 use super::state::{Held, LockInfo};

@@ -24,8 +24,8 @@ impl WaitTimeoutResult {
     }
 }
 
-impl From<parking_lot::WaitTimeoutResult> for WaitTimeoutResult {
-    fn from(result: parking_lot::WaitTimeoutResult) -> Self {
+impl From<crate::raw::WaitTimeoutResult> for WaitTimeoutResult {
+    fn from(result: crate::raw::WaitTimeoutResult) -> Self {
         WaitTimeoutResult(result.timed_out())
     }
 }
@@ -52,7 +52,7 @@ impl From<parking_lot::WaitTimeoutResult> for WaitTimeoutResult {
 /// ```
 pub struct Condvar {
     meta: CondvarMeta,
-    inner: parking_lot::Condvar,
+    inner: crate::raw::Condvar,
 }
 
 impl Condvar {
@@ -61,7 +61,7 @@ impl Condvar {
     pub const fn new() -> Condvar {
         Condvar {
             meta: CondvarMeta::new(Location::caller()),
-            inner: parking_lot::Condvar::new(),
+            inner: crate::raw::Condvar::new(),
         }
     }
 
@@ -187,7 +187,7 @@ impl Condvar {
         &self,
         guard: &mut MutexGuard<'_, T>,
         site: &'static Location<'static>,
-        wait: impl FnOnce(&mut parking_lot::MutexGuard<'_, T>) -> R,
+        wait: impl FnOnce(&mut crate::raw::MutexGuard<'_, T>) -> R,
     ) -> R {
         let meta = MutexGuard::meta(guard);
         meta.before_wait(site);

@@ -11,12 +11,12 @@ mod mutex;
 mod reentrant;
 mod rwlock;
 
-pub use condvar::{Condvar, WaitTimeoutResult};
-pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, const_mutex};
 /// parking_lot's `Once`, re-exported unchanged so that a `use parking_lot::{...}` line that
 /// names it can switch to lockscan whole. It is not instrumented: a `Once` holds no lock that
 /// another can wait for in a cycle (parking_lot panics on a recursive `call_once`).
-pub use parking_lot::{Once, OnceState};
+pub use crate::raw::{Once, OnceState};
+pub use condvar::{Condvar, WaitTimeoutResult};
+pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, const_mutex};
 pub use reentrant::{
     MappedReentrantMutexGuard, ReentrantMutex, ReentrantMutexGuard, const_reentrant_mutex,
 };

@@ -28,7 +28,7 @@ use crate::sync::{guard_impls, into_parts};
 /// ```
 pub struct Mutex<T: ?Sized> {
     pub(crate) meta: LockMeta,
-    pub(crate) inner: parking_lot::Mutex<T>,
+    pub(crate) inner: crate::raw::Mutex<T>,
 }
 
 /// Creates a mutex in a `const` context, like `parking_lot::const_mutex`.
@@ -43,7 +43,7 @@ impl<T> Mutex<T> {
     pub const fn new(value: T) -> Mutex<T> {
         Mutex {
             meta: LockMeta::new(LockKind::Mutex, Location::caller()),
-            inner: parking_lot::Mutex::new(value),
+            inner: crate::raw::Mutex::new(value),
         }
     }
 
@@ -53,7 +53,7 @@ impl<T> Mutex<T> {
     pub fn named(name: impl Into<Cow<'static, str>>, value: T) -> Mutex<T> {
         Mutex {
             meta: LockMeta::named(LockKind::Mutex, Location::caller(), name.into()),
-            inner: parking_lot::Mutex::new(value),
+            inner: crate::raw::Mutex::new(value),
         }
     }
 
@@ -194,7 +194,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MutexGuard<'a, T: ?Sized> {
     mutex: &'a Mutex<T>,
-    pub(crate) inner: parking_lot::MutexGuard<'a, T>,
+    pub(crate) inner: crate::raw::MutexGuard<'a, T>,
 }
 
 impl<'a, T: ?Sized> MutexGuard<'a, T> {
@@ -215,7 +215,7 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
         let (mutex, inner) = into_parts!(s, mutex, inner);
         MappedMutexGuard {
             meta: &mutex.meta,
-            inner: parking_lot::MutexGuard::map(inner, f),
+            inner: crate::raw::MutexGuard::map(inner, f),
         }
     }
 
@@ -225,7 +225,7 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
         F: FnOnce(&mut T) -> Option<&mut U>,
     {
         let (mutex, inner) = into_parts!(s, mutex, inner);
-        match parking_lot::MutexGuard::try_map(inner, f) {
+        match crate::raw::MutexGuard::try_map(inner, f) {
             Ok(inner) => Ok(MappedMutexGuard {
                 meta: &mutex.meta,
                 inner,
@@ -241,14 +241,14 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
         meta.release(Mode::Exclusive);
         // Recorded as held again even if `f` panics: parking_lot takes the lock again then too.
         let _relock = meta.relock_on_drop(Mode::Exclusive, Location::caller());
-        parking_lot::MutexGuard::unlocked(&mut s.inner, f)
+        crate::raw::MutexGuard::unlocked(&mut s.inner, f)
     }
 
     /// Unlocks the mutex handing it to a waiting thread, if any (a fair unlock).
     pub fn unlock_fair(s: Self) {
         let (mutex, inner) = into_parts!(s, mutex, inner);
         mutex.meta.release(Mode::Exclusive);
-        parking_lot::MutexGuard::unlock_fair(inner);
+        crate::raw::MutexGuard::unlock_fair(inner);
     }
 
     /// Like [`unlocked`](Self::unlocked), with a fair unlock.
@@ -258,7 +258,7 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
         meta.release(Mode::Exclusive);
         // Recorded as held again even if `f` panics: parking_lot takes the lock again then too.
         let _relock = meta.relock_on_drop(Mode::Exclusive, Location::caller());
-        parking_lot::MutexGuard::unlocked_fair(&mut s.inner, f)
+        crate::raw::MutexGuard::unlocked_fair(&mut s.inner, f)
     }
 
     /// Lets a waiting thread take the mutex, if any, then locks it again.
@@ -266,14 +266,14 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
     pub fn bump(s: &mut Self) {
         let meta = &s.mutex.meta;
         meta.release(Mode::Exclusive);
-        parking_lot::MutexGuard::bump(&mut s.inner);
+        crate::raw::MutexGuard::bump(&mut s.inner);
         meta.relocked(Mode::Exclusive, Location::caller());
     }
 
     /// Leaks the guard: the mutex stays locked for good, and lockscan keeps it as held.
     pub fn leak(s: Self) -> &'a mut T {
         let (_mutex, inner) = into_parts!(s, mutex, inner);
-        parking_lot::MutexGuard::leak(inner)
+        crate::raw::MutexGuard::leak(inner)
     }
 }
 
@@ -287,7 +287,7 @@ impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MappedMutexGuard<'a, T: ?Sized> {
     meta: &'a LockMeta,
-    inner: parking_lot::MappedMutexGuard<'a, T>,
+    inner: crate::raw::MappedMutexGuard<'a, T>,
 }
 
 impl<'a, T: ?Sized> MappedMutexGuard<'a, T> {
@@ -299,7 +299,7 @@ impl<'a, T: ?Sized> MappedMutexGuard<'a, T> {
         let (meta, inner) = into_parts!(s, meta, inner);
         MappedMutexGuard {
             meta,
-            inner: parking_lot::MappedMutexGuard::map(inner, f),
+            inner: crate::raw::MappedMutexGuard::map(inner, f),
         }
     }
 
@@ -309,7 +309,7 @@ impl<'a, T: ?Sized> MappedMutexGuard<'a, T> {
         F: FnOnce(&mut T) -> Option<&mut U>,
     {
         let (meta, inner) = into_parts!(s, meta, inner);
-        match parking_lot::MappedMutexGuard::try_map(inner, f) {
+        match crate::raw::MappedMutexGuard::try_map(inner, f) {
             Ok(inner) => Ok(MappedMutexGuard { meta, inner }),
             Err(inner) => Err(MappedMutexGuard { meta, inner }),
         }
@@ -319,7 +319,7 @@ impl<'a, T: ?Sized> MappedMutexGuard<'a, T> {
     pub fn unlock_fair(s: Self) {
         let (meta, inner) = into_parts!(s, meta, inner);
         meta.release(Mode::Exclusive);
-        parking_lot::MappedMutexGuard::unlock_fair(inner);
+        crate::raw::MappedMutexGuard::unlock_fair(inner);
     }
 }
 

@@ -24,7 +24,7 @@ use crate::sync::{guard_impls, into_parts};
 /// ```
 pub struct ReentrantMutex<T: ?Sized> {
     meta: LockMeta,
-    inner: parking_lot::ReentrantMutex<T>,
+    inner: crate::raw::ReentrantMutex<T>,
 }
 
 /// Creates a re-entrant mutex in a `const` context.
@@ -39,7 +39,7 @@ impl<T> ReentrantMutex<T> {
     pub const fn new(value: T) -> ReentrantMutex<T> {
         ReentrantMutex {
             meta: LockMeta::new(LockKind::Reentrant, Location::caller()),
-            inner: parking_lot::ReentrantMutex::new(value),
+            inner: crate::raw::ReentrantMutex::new(value),
         }
     }
 
@@ -48,7 +48,7 @@ impl<T> ReentrantMutex<T> {
     pub fn named(name: impl Into<Cow<'static, str>>, value: T) -> ReentrantMutex<T> {
         ReentrantMutex {
             meta: LockMeta::named(LockKind::Reentrant, Location::caller(), name.into()),
-            inner: parking_lot::ReentrantMutex::new(value),
+            inner: crate::raw::ReentrantMutex::new(value),
         }
     }
 
@@ -172,7 +172,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for ReentrantMutex<T> {
 #[must_use = "if unused the ReentrantMutex will immediately unlock"]
 pub struct ReentrantMutexGuard<'a, T: ?Sized> {
     mutex: &'a ReentrantMutex<T>,
-    inner: parking_lot::ReentrantMutexGuard<'a, T>,
+    inner: crate::raw::ReentrantMutexGuard<'a, T>,
 }
 
 impl<'a, T: ?Sized> ReentrantMutexGuard<'a, T> {
@@ -189,7 +189,7 @@ impl<'a, T: ?Sized> ReentrantMutexGuard<'a, T> {
         let (mutex, inner) = into_parts!(s, mutex, inner);
         MappedReentrantMutexGuard {
             meta: &mutex.meta,
-            inner: parking_lot::ReentrantMutexGuard::map(inner, f),
+            inner: crate::raw::ReentrantMutexGuard::map(inner, f),
         }
     }
 
@@ -199,7 +199,7 @@ impl<'a, T: ?Sized> ReentrantMutexGuard<'a, T> {
         F: FnOnce(&T) -> Option<&U>,
     {
         let (mutex, inner) = into_parts!(s, mutex, inner);
-        match parking_lot::ReentrantMutexGuard::try_map(inner, f) {
+        match crate::raw::ReentrantMutexGuard::try_map(inner, f) {
             Ok(inner) => Ok(MappedReentrantMutexGuard {
                 meta: &mutex.meta,
                 inner,
@@ -216,14 +216,14 @@ impl<'a, T: ?Sized> ReentrantMutexGuard<'a, T> {
         meta.release(Mode::Exclusive);
         // Recorded as held again even if `f` panics: parking_lot takes the lock again then too.
         let _relock = meta.relock_on_drop(Mode::Exclusive, Location::caller());
-        parking_lot::ReentrantMutexGuard::unlocked(&mut s.inner, f)
+        crate::raw::ReentrantMutexGuard::unlocked(&mut s.inner, f)
     }
 
     /// Releases this hold with a fair unlock.
     pub fn unlock_fair(s: Self) {
         let (mutex, inner) = into_parts!(s, mutex, inner);
         mutex.meta.release(Mode::Exclusive);
-        parking_lot::ReentrantMutexGuard::unlock_fair(inner);
+        crate::raw::ReentrantMutexGuard::unlock_fair(inner);
     }
 }
 
@@ -231,7 +231,7 @@ impl<'a, T: ?Sized> ReentrantMutexGuard<'a, T> {
 #[must_use = "if unused the ReentrantMutex will immediately unlock"]
 pub struct MappedReentrantMutexGuard<'a, T: ?Sized> {
     meta: &'a LockMeta,
-    inner: parking_lot::MappedReentrantMutexGuard<'a, T>,
+    inner: crate::raw::MappedReentrantMutexGuard<'a, T>,
 }
 
 impl<'a, T: ?Sized> MappedReentrantMutexGuard<'a, T> {
@@ -243,7 +243,7 @@ impl<'a, T: ?Sized> MappedReentrantMutexGuard<'a, T> {
         let (meta, inner) = into_parts!(s, meta, inner);
         MappedReentrantMutexGuard {
             meta,
-            inner: parking_lot::MappedReentrantMutexGuard::map(inner, f),
+            inner: crate::raw::MappedReentrantMutexGuard::map(inner, f),
         }
     }
 }

@@ -24,7 +24,7 @@ use crate::sync::{guard_impls, into_parts};
 /// ```
 pub struct RwLock<T: ?Sized> {
     pub(crate) meta: LockMeta,
-    pub(crate) inner: parking_lot::RwLock<T>,
+    pub(crate) inner: crate::raw::RwLock<T>,
 }
 
 /// Creates a read-write lock in a `const` context, like `parking_lot::const_rwlock`.
@@ -39,7 +39,7 @@ impl<T> RwLock<T> {
     pub const fn new(value: T) -> RwLock<T> {
         RwLock {
             meta: LockMeta::new(LockKind::RwLock, Location::caller()),
-            inner: parking_lot::RwLock::new(value),
+            inner: crate::raw::RwLock::new(value),
         }
     }
 
@@ -48,7 +48,7 @@ impl<T> RwLock<T> {
     pub fn named(name: impl Into<Cow<'static, str>>, value: T) -> RwLock<T> {
         RwLock {
             meta: LockMeta::named(LockKind::RwLock, Location::caller(), name.into()),
-            inner: parking_lot::RwLock::new(value),
+            inner: crate::raw::RwLock::new(value),
         }
     }
 
@@ -77,14 +77,14 @@ impl<T> RwLock<T> {
 impl<T: ?Sized> RwLock<T> {
     fn read_guard<'a>(
         &'a self,
-        inner: parking_lot::RwLockReadGuard<'a, T>,
+        inner: crate::raw::RwLockReadGuard<'a, T>,
     ) -> RwLockReadGuard<'a, T> {
         RwLockReadGuard { lock: self, inner }
     }
 
     fn write_guard<'a>(
         &'a self,
-        inner: parking_lot::RwLockWriteGuard<'a, T>,
+        inner: crate::raw::RwLockWriteGuard<'a, T>,
     ) -> RwLockWriteGuard<'a, T> {
         RwLockWriteGuard { lock: self, inner }
     }
@@ -281,7 +281,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockReadGuard<'a, T: ?Sized> {
     lock: &'a RwLock<T>,
-    inner: parking_lot::RwLockReadGuard<'a, T>,
+    inner: crate::raw::RwLockReadGuard<'a, T>,
 }
 
 impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
@@ -298,7 +298,7 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
         let (lock, inner) = into_parts!(s, lock, inner);
         MappedRwLockReadGuard {
             meta: &lock.meta,
-            inner: parking_lot::RwLockReadGuard::map(inner, f),
+            inner: crate::raw::RwLockReadGuard::map(inner, f),
         }
     }
 
@@ -308,7 +308,7 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
         F: FnOnce(&T) -> Option<&U>,
     {
         let (lock, inner) = into_parts!(s, lock, inner);
-        match parking_lot::RwLockReadGuard::try_map(inner, f) {
+        match crate::raw::RwLockReadGuard::try_map(inner, f) {
             Ok(inner) => Ok(MappedRwLockReadGuard {
                 meta: &lock.meta,
                 inner,
@@ -324,14 +324,14 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
         meta.release(Mode::Shared);
         // Recorded as held again even if `f` panics: parking_lot takes the lock again then too.
         let _relock = meta.relock_on_drop(Mode::Shared, Location::caller());
-        parking_lot::RwLockReadGuard::unlocked(&mut s.inner, f)
+        crate::raw::RwLockReadGuard::unlocked(&mut s.inner, f)
     }
 
     /// Releases the lock with a fair unlock.
     pub fn unlock_fair(s: Self) {
         let (lock, inner) = into_parts!(s, lock, inner);
         lock.meta.release(Mode::Shared);
-        parking_lot::RwLockReadGuard::unlock_fair(inner);
+        crate::raw::RwLockReadGuard::unlock_fair(inner);
     }
 }
 
@@ -339,7 +339,7 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockWriteGuard<'a, T: ?Sized> {
     lock: &'a RwLock<T>,
-    inner: parking_lot::RwLockWriteGuard<'a, T>,
+    inner: crate::raw::RwLockWriteGuard<'a, T>,
 }
 
 impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
@@ -356,7 +356,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
         let (lock, inner) = into_parts!(s, lock, inner);
         MappedRwLockWriteGuard {
             meta: &lock.meta,
-            inner: parking_lot::RwLockWriteGuard::map(inner, f),
+            inner: crate::raw::RwLockWriteGuard::map(inner, f),
         }
     }
 
@@ -366,7 +366,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
         F: FnOnce(&mut T) -> Option<&mut U>,
     {
         let (lock, inner) = into_parts!(s, lock, inner);
-        match parking_lot::RwLockWriteGuard::try_map(inner, f) {
+        match crate::raw::RwLockWriteGuard::try_map(inner, f) {
             Ok(inner) => Ok(MappedRwLockWriteGuard {
                 meta: &lock.meta,
                 inner,
@@ -381,7 +381,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
         lock.meta.change_mode(Mode::Exclusive, Mode::Shared);
         RwLockReadGuard {
             lock,
-            inner: parking_lot::RwLockWriteGuard::downgrade(inner),
+            inner: crate::raw::RwLockWriteGuard::downgrade(inner),
         }
     }
 
@@ -391,7 +391,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
         lock.meta.change_mode(Mode::Exclusive, Mode::Upgradable);
         RwLockUpgradableReadGuard {
             lock,
-            inner: parking_lot::RwLockWriteGuard::downgrade_to_upgradable(inner),
+            inner: crate::raw::RwLockWriteGuard::downgrade_to_upgradable(inner),
         }
     }
 
@@ -402,14 +402,14 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
         meta.release(Mode::Exclusive);
         // Recorded as held again even if `f` panics: parking_lot takes the lock again then too.
         let _relock = meta.relock_on_drop(Mode::Exclusive, Location::caller());
-        parking_lot::RwLockWriteGuard::unlocked(&mut s.inner, f)
+        crate::raw::RwLockWriteGuard::unlocked(&mut s.inner, f)
     }
 
     /// Releases the lock with a fair unlock.
     pub fn unlock_fair(s: Self) {
         let (lock, inner) = into_parts!(s, lock, inner);
         lock.meta.release(Mode::Exclusive);
-        parking_lot::RwLockWriteGuard::unlock_fair(inner);
+        crate::raw::RwLockWriteGuard::unlock_fair(inner);
     }
 }
 
@@ -417,7 +417,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockUpgradableReadGuard<'a, T: ?Sized> {
     lock: &'a RwLock<T>,
-    inner: parking_lot::RwLockUpgradableReadGuard<'a, T>,
+    inner: crate::raw::RwLockUpgradableReadGuard<'a, T>,
 }
 
 impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
@@ -437,8 +437,8 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
         let inner = lock.meta.upgrade(
             Location::caller(),
             inner,
-            parking_lot::RwLockUpgradableReadGuard::try_upgrade,
-            parking_lot::RwLockUpgradableReadGuard::upgrade,
+            crate::raw::RwLockUpgradableReadGuard::try_upgrade,
+            crate::raw::RwLockUpgradableReadGuard::upgrade,
         );
         RwLockWriteGuard { lock, inner }
     }
@@ -446,7 +446,7 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     /// Turns this into write access if no reader is there right now.
     pub fn try_upgrade(s: Self) -> Result<RwLockWriteGuard<'a, T>, Self> {
         let (lock, inner) = into_parts!(s, lock, inner);
-        match parking_lot::RwLockUpgradableReadGuard::try_upgrade(inner) {
+        match crate::raw::RwLockUpgradableReadGuard::try_upgrade(inner) {
             Ok(inner) => {
                 lock.meta.change_mode(Mode::Upgradable, Mode::Exclusive);
                 Ok(RwLockWriteGuard { lock, inner })
@@ -458,7 +458,7 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     /// Turns this into write access, waiting at most `timeout` for the readers to leave.
     pub fn try_upgrade_for(s: Self, timeout: Duration) -> Result<RwLockWriteGuard<'a, T>, Self> {
         let (lock, inner) = into_parts!(s, lock, inner);
-        match parking_lot::RwLockUpgradableReadGuard::try_upgrade_for(inner, timeout) {
+        match crate::raw::RwLockUpgradableReadGuard::try_upgrade_for(inner, timeout) {
             Ok(inner) => {
                 lock.meta.change_mode(Mode::Upgradable, Mode::Exclusive);
                 Ok(RwLockWriteGuard { lock, inner })
@@ -470,7 +470,7 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     /// Turns this into write access, waiting until `deadline` at most.
     pub fn try_upgrade_until(s: Self, deadline: Instant) -> Result<RwLockWriteGuard<'a, T>, Self> {
         let (lock, inner) = into_parts!(s, lock, inner);
-        match parking_lot::RwLockUpgradableReadGuard::try_upgrade_until(inner, deadline) {
+        match crate::raw::RwLockUpgradableReadGuard::try_upgrade_until(inner, deadline) {
             Ok(inner) => {
                 lock.meta.change_mode(Mode::Upgradable, Mode::Exclusive);
                 Ok(RwLockWriteGuard { lock, inner })
@@ -485,7 +485,7 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
         lock.meta.change_mode(Mode::Upgradable, Mode::Shared);
         RwLockReadGuard {
             lock,
-            inner: parking_lot::RwLockUpgradableReadGuard::downgrade(inner),
+            inner: crate::raw::RwLockUpgradableReadGuard::downgrade(inner),
         }
     }
 
@@ -496,14 +496,14 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
         meta.release(Mode::Upgradable);
         // Recorded as held again even if `f` panics: parking_lot takes the lock again then too.
         let _relock = meta.relock_on_drop(Mode::Upgradable, Location::caller());
-        parking_lot::RwLockUpgradableReadGuard::unlocked(&mut s.inner, f)
+        crate::raw::RwLockUpgradableReadGuard::unlocked(&mut s.inner, f)
     }
 
     /// Releases the lock with a fair unlock.
     pub fn unlock_fair(s: Self) {
         let (lock, inner) = into_parts!(s, lock, inner);
         lock.meta.release(Mode::Upgradable);
-        parking_lot::RwLockUpgradableReadGuard::unlock_fair(inner);
+        crate::raw::RwLockUpgradableReadGuard::unlock_fair(inner);
     }
 }
 
@@ -511,7 +511,7 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct MappedRwLockReadGuard<'a, T: ?Sized> {
     meta: &'a LockMeta,
-    inner: parking_lot::MappedRwLockReadGuard<'a, T>,
+    inner: crate::raw::MappedRwLockReadGuard<'a, T>,
 }
 
 impl<'a, T: ?Sized> MappedRwLockReadGuard<'a, T> {
@@ -523,7 +523,7 @@ impl<'a, T: ?Sized> MappedRwLockReadGuard<'a, T> {
         let (meta, inner) = into_parts!(s, meta, inner);
         MappedRwLockReadGuard {
             meta,
-            inner: parking_lot::MappedRwLockReadGuard::map(inner, f),
+            inner: crate::raw::MappedRwLockReadGuard::map(inner, f),
         }
     }
 }
@@ -532,7 +532,7 @@ impl<'a, T: ?Sized> MappedRwLockReadGuard<'a, T> {
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct MappedRwLockWriteGuard<'a, T: ?Sized> {
     meta: &'a LockMeta,
-    inner: parking_lot::MappedRwLockWriteGuard<'a, T>,
+    inner: crate::raw::MappedRwLockWriteGuard<'a, T>,
 }
 
 impl<'a, T: ?Sized> MappedRwLockWriteGuard<'a, T> {
@@ -544,7 +544,7 @@ impl<'a, T: ?Sized> MappedRwLockWriteGuard<'a, T> {
         let (meta, inner) = into_parts!(s, meta, inner);
         MappedRwLockWriteGuard {
             meta,
-            inner: parking_lot::MappedRwLockWriteGuard::map(inner, f),
+            inner: crate::raw::MappedRwLockWriteGuard::map(inner, f),
         }
     }
 }

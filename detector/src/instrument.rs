@@ -1,0 +1,193 @@
+//! Instrumenting a [`lock_api`] raw lock: the hooks lockscan's own locks run on every
+//! acquisition and release, for a raw lock type of your own, or for the parking_lot stand-in
+//! crate that instruments a whole dependency tree (see the README).
+//!
+//! A raw lock keeps a [`LockHooks`] next to the real lock and calls it around each operation:
+//! [`lock`](LockHooks::lock) with a non-blocking attempt and the blocking acquisition (order
+//! edges are recorded and cycles reported before anything blocks, and a wait that would
+//! complete a deadlock unwinds instead), [`try_lock`](LockHooks::try_lock) for the non-blocking
+//! and timed ones, and [`release`](LockHooks::release) *before* the real unlock. Its methods
+//! are `#[track_caller]`, and so are lock_api's, so the sites in reports are the caller's.
+//!
+//! A raw lock is made from a `const` (`lock_api`'s `INIT`), so nobody knows where it was
+//! created: it is named after the site of its first acquisition.
+//!
+//! ```
+//! use lockscan::instrument::LockHooks;
+//! use lockscan::{LockKind, Mode};
+//!
+//! /// A spin lock that lockscan sees.
+//! pub struct RawSpin {
+//!     locked: std::sync::atomic::AtomicBool,
+//!     hooks: LockHooks,
+//! }
+//!
+//! impl RawSpin {
+//!     fn try_take(&self) -> bool {
+//!         use std::sync::atomic::Ordering::{Acquire, Relaxed};
+//!         self.locked.compare_exchange(false, true, Acquire, Relaxed).is_ok()
+//!     }
+//! }
+//!
+//! // SAFETY: `try_take` succeeds for one thread at a time until `unlock`.
+//! unsafe impl lock_api::RawMutex for RawSpin {
+//!     const INIT: Self = RawSpin {
+//!         locked: std::sync::atomic::AtomicBool::new(false),
+//!         hooks: LockHooks::new(LockKind::Mutex),
+//!     };
+//!     type GuardMarker = lock_api::GuardNoSend;
+//!
+//!     #[track_caller]
+//!     fn lock(&self) {
+//!         self.hooks.lock(Mode::Exclusive, false, || self.try_take(), || {
+//!             while !self.try_take() {
+//!                 std::hint::spin_loop();
+//!             }
+//!         });
+//!     }
+//!
+//!     #[track_caller]
+//!     fn try_lock(&self) -> bool {
+//!         self.hooks.try_lock(Mode::Exclusive, || self.try_take())
+//!     }
+//!
+//!     unsafe fn unlock(&self) {
+//!         self.hooks.release(Mode::Exclusive);
+//!         self.locked.store(false, std::sync::atomic::Ordering::Release);
+//!     }
+//! }
+//!
+//! let counter = lock_api::Mutex::<RawSpin, u32>::new(0);
+//! *counter.lock() += 1;
+//! assert_eq!(*counter.lock(), 1);
+//! ```
+
+use std::panic::Location;
+
+use crate::ids::{LockKind, Mode};
+use crate::runtime::{CondvarMeta, LockMeta};
+
+/// What lockscan keeps for one raw lock. Dropping it forgets the lock (its order edges can close
+/// no cycle any more).
+#[derive(Debug)]
+pub struct LockHooks {
+    meta: LockMeta,
+}
+
+impl LockHooks {
+    /// The hooks of a lock of `kind` that is named after the site of its first acquisition.
+    #[track_caller]
+    pub const fn new(kind: LockKind) -> Self {
+        LockHooks {
+            meta: LockMeta::unclassified(kind),
+        }
+    }
+
+    /// A blocking acquisition in `mode`: records it (and the order edges into it), then runs
+    /// `attempt`, a non-blocking try, and if that fails `block`, which must take the lock.
+    /// `recursive`: a shared acquisition that may re-enter a shared hold of this thread (a
+    /// recursive read), which is no misuse.
+    ///
+    /// # Panics
+    ///
+    /// With the default policy, when the acquisition closes a lock-order cycle; whatever the
+    /// policy, when the wait would complete a deadlock or wait for this thread itself.
+    #[track_caller]
+    #[inline]
+    pub fn lock(
+        &self,
+        mode: Mode,
+        recursive: bool,
+        attempt: impl FnOnce() -> bool,
+        block: impl FnOnce(),
+    ) {
+        self.meta.lock(
+            mode,
+            recursive,
+            Location::caller(),
+            || attempt().then_some(()),
+            block,
+        );
+    }
+
+    /// A non-blocking or timed acquisition in `mode`: `attempt` tries; a success is recorded,
+    /// with no order edge into the lock (it could not wait forever). Returns what `attempt` did.
+    #[track_caller]
+    #[inline]
+    pub fn try_lock(&self, mode: Mode, attempt: impl FnOnce() -> bool) -> bool {
+        self.meta
+            .try_lock(mode, Location::caller(), || attempt().then_some(()))
+            .is_some()
+    }
+
+    /// Records a release in `mode`; call it before the real unlock.
+    #[inline]
+    pub fn release(&self, mode: Mode) {
+        self.meta.release(mode);
+    }
+
+    /// Records that this thread's hold changed mode (a downgrade, or an upgrade that was
+    /// granted without waiting).
+    pub fn change_mode(&self, from: Mode, to: Mode) {
+        self.meta.change_mode(from, to);
+    }
+
+    /// An upgrade of this thread's upgradable hold to exclusive: records the order edges of an
+    /// exclusive request, runs `attempt`, and if that fails `block` (registered as waiting, so
+    /// that a deadlock through it is found), then records the new mode.
+    #[track_caller]
+    pub fn upgrade(&self, attempt: impl FnOnce() -> bool, block: impl FnOnce()) {
+        self.meta.upgrade(
+            Location::caller(),
+            (),
+            |()| if attempt() { Ok(()) } else { Err(()) },
+            |()| block(),
+        );
+    }
+
+    /// Records that a condition-variable wait on `condvar` released this lock (it reports a
+    /// wait made while holding other locks); call it before the real wait.
+    #[track_caller]
+    pub fn release_for_wait(&self, condvar: &CondvarHooks) {
+        let site = Location::caller();
+        self.meta.before_wait(site);
+        self.meta.release_for_wait(&condvar.meta, site);
+    }
+
+    /// Records that the lock was taken again after a condition-variable wait (or by code that
+    /// released and re-took it without going through [`lock`](Self::lock)): order edges as for
+    /// `lock`, no wait check.
+    #[track_caller]
+    pub fn relocked(&self, mode: Mode) {
+        self.meta.relocked(mode, Location::caller());
+    }
+}
+
+/// What lockscan keeps for one condition variable.
+#[derive(Debug)]
+pub struct CondvarHooks {
+    meta: CondvarMeta,
+}
+
+impl CondvarHooks {
+    /// The hooks of a condition variable made at the caller's location.
+    #[track_caller]
+    pub const fn new() -> Self {
+        CondvarHooks {
+            meta: CondvarMeta::new(Location::caller()),
+        }
+    }
+
+    /// Records a notification (of every waiter when `all`).
+    #[track_caller]
+    pub fn notified(&self, all: bool) {
+        self.meta.notified(all, Location::caller());
+    }
+}
+
+impl Default for CondvarHooks {
+    #[track_caller]
+    fn default() -> Self {
+        CondvarHooks::new()
+    }
+}
