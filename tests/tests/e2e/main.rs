@@ -6,4 +6,6 @@
 mod browser;
 mod demos;
 mod fresh_crate;
+mod parity;
+mod parking_lot_shim;
 mod support;
