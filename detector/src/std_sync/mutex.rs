@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::panic::{RefUnwindSafe, UnwindSafe};
-use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
+use std::sync::{LockResult, TryLockError, TryLockResult};
 
 use super::poison::{Flag, Panicking};
 
@@ -60,13 +60,8 @@ impl<T> Mutex<T> {
 
     /// Consumes the mutex and returns the data; `Err` with the data inside if it is poisoned.
     pub fn into_inner(self) -> LockResult<T> {
-        let poisoned = self.poison.get();
-        let value = self.inner.into_inner();
-        if poisoned {
-            Err(PoisonError::new(value))
-        } else {
-            Ok(value)
-        }
+        let Mutex { poison, inner } = self;
+        poison.result(inner.into_inner())
     }
 }
 
@@ -110,13 +105,7 @@ impl<T: ?Sized> Mutex<T> {
     /// The data, through exclusive access to the mutex: no locking needed. `Err` with the
     /// reference inside if it is poisoned.
     pub fn get_mut(&mut self) -> LockResult<&mut T> {
-        let poisoned = self.poison.get();
-        let value = self.inner.get_mut();
-        if poisoned {
-            Err(PoisonError::new(value))
-        } else {
-            Ok(value)
-        }
+        self.poison.result(self.inner.get_mut())
     }
 
     /// The declared rank, if any (always `None` when detection is off).
