@@ -139,6 +139,11 @@ pub fn take_findings() -> Vec<Finding> {
 /// Hands a finding to the policy. Must be called with no lockscan-internal lock held and no
 /// thread state borrowed, because it may panic and run user code.
 pub(crate) fn report(finding: Finding) {
+    report_as(finding, false);
+}
+
+/// [`report`], for a finding that stops the thread (`fatal`) or not.
+fn report_as(finding: Finding, fatal: bool) {
     let first_time = SEEN
         .lock()
         .get_or_insert_with(FxHashSet::default)
@@ -151,7 +156,12 @@ pub(crate) fn report(finding: Finding) {
     if let Some(hook) = hook {
         hook(&finding);
     }
-    match policy_for(finding.severity) {
+    let policy = policy_for(finding.severity);
+    if fatal || policy == Policy::Panic {
+        // The thread stops here: the trace must say why.
+        crate::runtime::record_finding(&finding);
+    }
+    match policy {
         Policy::Panic => panic!("lockscan: {finding}"),
         Policy::Warn => warn(&finding),
         Policy::Collect => {}
@@ -165,7 +175,7 @@ pub(crate) fn report(finding: Finding) {
 pub(crate) fn report_fatal(finding: Finding) -> ! {
     let text = finding.to_string();
     let kind = finding.kind;
-    report(finding);
+    report_as(finding, true);
     let what = match kind {
         FindingKind::Deadlock => "this thread is part of a deadlock",
         _ => "this thread would wait for itself forever",

@@ -41,6 +41,46 @@ fn an_error_finding_exits_1() {
     );
 }
 
+/// Regression: a thread that re-locked a mutex it held was unwound live, before it blocked, so
+/// the events showed nothing and `lockscan run` said "no findings".
+#[test]
+fn a_finding_the_program_recorded_before_it_unwound_exits_1() {
+    let dir = scratch("a_finding_the_program_recorded_before_it_unwound_exits_1");
+    let trace = write(
+        &dir,
+        "relock.jsonl",
+        &jsonl(&[
+            r#"{"type":"lock","lock":1,"kind":"mutex","name":"cache"}"#,
+            r#"{"type":"acquire","tid":1,"lock":1,"site":"src/cache.rs:10:5"}"#,
+            r#"{"type":"finding","finding":{"kind":"api-misuse","message":"`cache` locked again by the thread that holds it","reason":"a `Mutex` is not re-entrant","locks":["cache"],"threads":["main"],"site":"src/cache.rs:12:9","edges":[{"from":"cache","to":"cache","thread":"main","from_site":"src/cache.rs:10:5","to_site":"src/cache.rs:12:9","blocked":true}]}}"#,
+            r#"{"type":"release","tid":1,"lock":1}"#,
+        ]),
+    );
+    let run = lockscan(&["analyze", &trace]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .starts_with("error[api-misuse]: `cache` locked again by the thread that holds it"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("src/cache.rs:12:9"), "{}", run.stdout);
+}
+
+#[test]
+fn a_finding_record_with_an_unknown_kind_is_an_error_with_its_line() {
+    let dir = scratch("a_finding_record_with_an_unknown_kind_is_an_error_with_its_line");
+    let trace = write(
+        &dir,
+        "bad.jsonl",
+        &jsonl(&[r#"{"type":"finding","finding":{"kind":"gremlins","message":"?"}}"#]),
+    );
+    let run = lockscan(&["analyze", &trace]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("bad.jsonl:2"), "{}", run.stderr);
+    assert!(run.stderr.contains("a finding kind"), "{}", run.stderr);
+}
+
 #[test]
 fn the_string_buffer_deadlock_exits_1() {
     let Some(trace) = corpus("std/StringBuffer.std") else {

@@ -141,6 +141,8 @@ pub struct Replay {
     waiters: FxHashMap<CondvarId, Vec<u32>>,
     graph: OrderGraph<LockId, EdgeData>,
     findings: Vec<Finding>,
+    /// The findings the program reported live and wrote into the trace (`finding` records).
+    recorded: Vec<Finding>,
     deadlocks: Vec<WaitCycle>,
     deadlock_keys: FxHashSet<Vec<LockId>>,
     /// Finding index and count of each misuse.
@@ -244,6 +246,7 @@ impl Replay {
             waiters: FxHashMap::default(),
             graph: OrderGraph::new(),
             findings: Vec::new(),
+            recorded: Vec::new(),
             deadlocks: Vec::new(),
             deadlock_keys: FxHashSet::default(),
             misuses: FxHashMap::default(),
@@ -368,6 +371,7 @@ impl Replay {
         }
         match event {
             Event::Header(_) | Event::End { .. } => {}
+            Event::Finding(finding) => self.recorded.push(*finding),
             Event::Var { var, name, .. } => {
                 if let Some(name) = name {
                     self.var_names.insert(var, name);
@@ -1127,6 +1131,14 @@ impl Replay {
             .cycles(self.options.max_cycle_len, self.options.max_cycles);
         let found = classify_cycles(&self.graph, &cycles.cycles, &self, &self.deadlock_keys);
         self.findings.extend(found);
+        // What the program reported live and the events do not show (a thread unwound before
+        // it blocked), unless the replay found it too.
+        for recorded in std::mem::take(&mut self.recorded) {
+            let fingerprint = recorded.fingerprint();
+            if !self.findings.iter().any(|f| f.fingerprint() == fingerprint) {
+                self.findings.push(recorded);
+            }
+        }
         // Most severe first, then in the order of the public contract; stable, so findings of
         // one kind keep the order the trace showed them in.
         self.findings

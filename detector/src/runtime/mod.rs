@@ -26,6 +26,8 @@ pub(crate) use active::{CondvarMeta, LockMeta, intern};
 #[cfg(lockscan_active)]
 pub(crate) use hb::{Fork, VarMeta, adopt, child_id, final_clock, fork, joined};
 #[cfg(lockscan_active)]
+pub(crate) use recorder::record_finding;
+#[cfg(lockscan_active)]
 pub(crate) use state::ThreadClocks;
 
 #[cfg(not(lockscan_active))]
@@ -33,7 +35,7 @@ mod inactive;
 #[cfg(not(lockscan_active))]
 pub(crate) use inactive::{
     CondvarMeta, Fork, LockMeta, ThreadClocks, VarMeta, adopt, child_id, final_clock, fork, intern,
-    joined,
+    joined, record_finding,
 };
 
 /// Whether this build of lockscan instruments its locks.

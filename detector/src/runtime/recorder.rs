@@ -89,6 +89,8 @@ pub(crate) enum Event {
         child: ThreadId,
         site: &'static Location<'static>,
     },
+    /// A finding that stopped a thread (see [`record_finding`]).
+    Finding(Box<crate::trace::wire::WireFinding>),
 }
 
 impl Event {
@@ -103,7 +105,9 @@ impl Event {
             | Event::Write { tid, .. }
             | Event::Spawn { tid, .. }
             | Event::Join { tid, .. } => Some(*tid),
-            Event::Lock { .. } | Event::Condvar { .. } | Event::Var { .. } => None,
+            Event::Lock { .. } | Event::Condvar { .. } | Event::Var { .. } | Event::Finding(_) => {
+                None
+            }
         }
     }
 }
@@ -341,6 +345,20 @@ pub(crate) fn push(event: Event) {
         queue.last_thread = thread;
     }
     queue.events.push((event, name));
+}
+
+/// Writes a finding that stops a thread into the trace, and the trace to disk at once: the
+/// events may not show it (the thread unwinds before it blocks, so no acquisition follows),
+/// and the process may be about to end. A data race is left out: its accesses are events, and
+/// the replay finds it in them.
+pub(crate) fn record_finding(finding: &crate::Finding) {
+    if !on() || finding.kind == crate::FindingKind::DataRace {
+        return;
+    }
+    push(Event::Finding(Box::new(
+        crate::trace::wire::WireFinding::from_finding(finding),
+    )));
+    drain();
 }
 
 fn writer_loop() {
@@ -581,6 +599,10 @@ impl Writer {
                 self.number(b"tid", tid.0)?;
                 self.number(b"child", child.0)?;
                 self.site(site)?;
+            }
+            Event::Finding(finding) => {
+                self.out.write_all(b"{\"type\":\"finding\",\"finding\":")?;
+                serde_json::to_writer(&mut self.out, finding).map_err(io::Error::from)?;
             }
         }
         self.out.write_all(b"}\n")

@@ -162,6 +162,10 @@ pub enum Event {
         /// Where.
         site: Option<Site>,
     },
+    /// A finding the program reported live that stopped a thread (an actual deadlock or a
+    /// re-lock, unwound; any finding under the `panic` policy): the events may not show it,
+    /// since the thread unwound before it blocked.
+    Finding(Box<crate::Finding>),
     /// The last record of a complete trace.
     End {
         /// How many events the recorder wrote, when it says.
@@ -186,6 +190,7 @@ impl Event {
             | Event::Read { tid, .. }
             | Event::Write { tid, .. } => Some(*tid),
             Event::Header(_)
+            | Event::Finding(_)
             | Event::Lock { .. }
             | Event::Condvar { .. }
             | Event::Var { .. }

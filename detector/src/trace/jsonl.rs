@@ -14,7 +14,8 @@ use crate::site::Site;
 
 /// The record types, for error messages.
 const RECORD_TYPES: &str = "a record type (`header`, `thread`, `lock`, `condvar`, `var`, \
-     `spawn`, `join`, `request`, `acquire`, `release`, `wait`, `notify`, `read`, `write`, `end`)";
+     `spawn`, `join`, `request`, `acquire`, `release`, `wait`, `notify`, `read`, `write`, \
+     `finding`, `end`)";
 
 /// Reads a JSONL trace line by line; an iterator of events.
 #[derive(Debug)]
@@ -83,7 +84,7 @@ impl<R: BufRead> JsonlReader<R> {
             return Ok(None);
         }
         self.records += 1;
-        let record: Record<'_> = match serde_json::from_slice(line) {
+        let mut record: Record<'_> = match serde_json::from_slice(line) {
             Ok(record) => record,
             Err(err) => {
                 let cut_short = err.classify() == Category::Eof;
@@ -112,7 +113,7 @@ impl<R: BufRead> JsonlReader<R> {
                 false,
             ));
         }
-        let event = convert(&record, &mut self.sites)
+        let event = convert(&mut record, &mut self.sites)
             .map_err(|(expected, found)| self.lines.problem(expected, found, false))?;
         if !self.seen_header && !is_header {
             self.seen_header = true; // complain once
@@ -233,7 +234,10 @@ fn intern(sites: &mut FxHashMap<Box<str>, Site>, text: &Option<Text<'_>>) -> Opt
     Some(site)
 }
 
-fn convert(record: &Record<'_>, sites: &mut FxHashMap<Box<str>, Site>) -> Result<Event, Mismatch> {
+fn convert(
+    record: &mut Record<'_>,
+    sites: &mut FxHashMap<Box<str>, Site>,
+) -> Result<Event, Mismatch> {
     let tid = || required(record, record.tid, "tid").map(ThreadId);
     let lock = || required(record, record.lock, "lock").map(LockId);
     let child = || required(record, record.child, "child").map(ThreadId);
@@ -336,6 +340,16 @@ fn convert(record: &Record<'_>, sites: &mut FxHashMap<Box<str>, Site>) -> Result
             var: var()?,
             site: intern(sites, &record.site),
         },
+        "finding" => {
+            let finding = record
+                .finding
+                .take()
+                .ok_or_else(|| ("a `finding` field".to_owned(), "none".to_owned()))?;
+            let finding = finding
+                .into_finding()
+                .map_err(|expected| (expected, "something else in `finding`".to_owned()))?;
+            Event::Finding(Box::new(finding))
+        }
         "end" => Event::End {
             events: record.events,
             dropped: record.dropped,

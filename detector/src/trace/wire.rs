@@ -91,6 +91,68 @@ pub struct Record<'a> {
     /// Lock and access records: when, in nanoseconds from an origin of the writer's choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ts_ns: Option<u64>,
+    /// `finding`: what the program reported live.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finding: Option<Box<WireFinding>>,
+}
+
+/// A finding as a `finding` record carries it: one the program reported live and that stopped
+/// a thread (an actual deadlock or a re-lock, unwound; any finding under the `panic` policy).
+/// Such a finding may have left no trace in the events themselves (the thread unwound before
+/// it blocked), so the recorder writes it out and the replay reports it.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct WireFinding {
+    /// `deadlock`, `api-misuse`, ...
+    pub kind: String,
+    /// One line.
+    pub message: String,
+    /// Why.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    /// How to fix it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+    /// Where it was detected, when it is one place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
+    /// The locks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locks: Vec<String>,
+    /// The threads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub threads: Vec<String>,
+    /// The edges.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edges: Vec<WireFindingEdge>,
+}
+
+/// One edge of a [`WireFinding`].
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct WireFindingEdge {
+    /// The held lock.
+    pub from: String,
+    /// The requested lock.
+    pub to: String,
+    /// The thread.
+    pub thread: String,
+    /// Where `from` was acquired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_site: Option<String>,
+    /// Where `to` was requested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_site: Option<String>,
+    /// The mode `from` was held in, when not exclusive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_mode: Option<String>,
+    /// The mode `to` was requested in, when not exclusive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_mode: Option<String>,
+    /// Other locks held.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<String>,
+    /// Whether the thread was blocked on `to`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub blocked: bool,
 }
 
 /// A string field that borrows from the line when it can (no escapes) and owns otherwise.
@@ -139,6 +201,79 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
 impl Serialize for Text<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.0)
+    }
+}
+
+impl WireFinding {
+    /// What a `finding` record keeps of `finding`: everything but a data race's accesses and
+    /// the backtraces (the text of each stack is in the live report).
+    pub fn from_finding(finding: &crate::Finding) -> Self {
+        let mode =
+            |mode: crate::Mode| (mode != crate::Mode::Exclusive).then(|| mode.as_str().to_owned());
+        WireFinding {
+            kind: finding.kind.as_str().to_owned(),
+            message: finding.message.clone(),
+            reason: finding.reason.clone(),
+            help: finding.help.clone(),
+            site: finding.site.as_ref().map(ToString::to_string),
+            locks: finding.locks.clone(),
+            threads: finding.threads.clone(),
+            edges: finding
+                .edges
+                .iter()
+                .map(|edge| WireFindingEdge {
+                    from: edge.from.clone(),
+                    to: edge.to.clone(),
+                    thread: edge.thread.clone(),
+                    from_site: edge.from_site.as_ref().map(ToString::to_string),
+                    to_site: edge.to_site.as_ref().map(ToString::to_string),
+                    from_mode: mode(edge.from_mode),
+                    to_mode: mode(edge.to_mode),
+                    held: edge.held.clone(),
+                    blocked: edge.blocked,
+                })
+                .collect(),
+        }
+    }
+
+    /// The finding, with its kind's default severity; `Err` names what is wrong with a field.
+    pub fn into_finding(self) -> Result<crate::Finding, String> {
+        let kind: crate::FindingKind = self
+            .kind
+            .parse()
+            .map_err(|_| format!("a finding kind, not `{}`", self.kind))?;
+        let mode = |text: Option<String>| match text.as_deref() {
+            None | Some("exclusive") => Ok(crate::Mode::Exclusive),
+            Some("shared") => Ok(crate::Mode::Shared),
+            Some("upgradable") => Ok(crate::Mode::Upgradable),
+            Some(other) => Err(format!("a mode, not `{other}`")),
+        };
+        let site = |text: Option<String>| text.map(|t| crate::Site::from(t.as_str()));
+        let mut finding = crate::Finding::new(kind, self.message);
+        finding.reason = self.reason;
+        finding.help = self.help;
+        finding.site = site(self.site);
+        finding.locks = self.locks;
+        finding.threads = self.threads;
+        finding.edges = self
+            .edges
+            .into_iter()
+            .map(|edge| {
+                Ok(crate::FindingEdge {
+                    from: edge.from,
+                    to: edge.to,
+                    thread: edge.thread,
+                    from_site: site(edge.from_site),
+                    to_site: site(edge.to_site),
+                    from_mode: mode(edge.from_mode)?,
+                    to_mode: mode(edge.to_mode)?,
+                    held: edge.held,
+                    blocked: edge.blocked,
+                    backtrace: None,
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(finding)
     }
 }
 

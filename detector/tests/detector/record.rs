@@ -340,3 +340,64 @@ fn the_trace_is_complete_after_a_finding_panic() {
     let acquires = records.iter().filter(|r| r["type"] == "acquire").count();
     assert!(acquires >= 3, "{records:?}");
 }
+
+#[test]
+#[ignore = "a scenario that the record tests run in a child process"]
+fn child_relocks_a_mutex() {
+    assert!(in_child(), "run by the record tests");
+    lockscan::set_policy(lockscan::Policy::Collect);
+    let cache = Mutex::named("rec:cache", 0);
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _first = cache.lock();
+        let _second = cache.lock();
+    }));
+    assert!(unwound.is_err(), "a re-lock unwinds whatever the policy");
+}
+
+/// Regression: a thread that re-locked a mutex it held was unwound before it blocked, so the
+/// trace showed nothing wrong and `lockscan run` reported no findings.
+#[test]
+fn a_fatal_relock_is_in_the_trace_and_the_replay_reports_it() {
+    let dir = scratch_dir("record-relock");
+    let spec = format!("{}/", dir.display());
+    let (ok, output) = run_child(
+        "record::child_relocks_a_mutex",
+        &[("LOCKSCAN_TRACE", spec.as_ref())],
+    );
+    assert!(ok, "{output}");
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let records = read_trace(&files[0]);
+    let recorded: Vec<&Value> = records.iter().filter(|r| r["type"] == "finding").collect();
+    assert_eq!(recorded.len(), 1, "{records:?}");
+    assert_eq!(recorded[0]["finding"]["kind"], "api-misuse");
+
+    let file = std::io::BufReader::new(std::fs::File::open(&files[0]).unwrap());
+    let mut reader = lockscan::trace::TraceReader::new(
+        file,
+        files[0].display().to_string(),
+        lockscan::trace::InputFormat::Auto,
+    )
+    .unwrap();
+    let mut errors = Vec::new();
+    let result = lockscan::analysis::Replay::default().run(&mut reader, |e| errors.push(e));
+    assert!(errors.is_empty(), "{errors:?}");
+    let misuse: Vec<&lockscan::Finding> = result
+        .findings
+        .iter()
+        .filter(|f| f.locks == ["rec:cache"])
+        .collect();
+    assert_eq!(misuse.len(), 1, "{:?}", result.findings);
+    assert_eq!(misuse[0].kind, lockscan::FindingKind::ApiMisuse);
+    assert_eq!(misuse[0].severity, lockscan::Severity::Error);
+    let sites: Vec<String> = misuse[0].edges[0]
+        .from_site
+        .iter()
+        .chain(&misuse[0].edges[0].to_site)
+        .map(ToString::to_string)
+        .collect();
+    assert!(sites.iter().all(|s| s.contains("record.rs")), "{sites:?}");
+}
