@@ -20,6 +20,7 @@ use lockscan::trace::{InputFormat, TraceReader};
 
 mod baseline;
 mod config;
+mod convert;
 mod progress;
 mod run;
 
@@ -37,7 +38,7 @@ const STEP_SUMMARY_ENV: &str = "GITHUB_STEP_SUMMARY";
 const MAX_ERRORS_SHOWN: usize = 20;
 
 /// The extensions a directory's trace files have.
-const TRACE_EXTENSIONS: [&str; 4] = ["std", "json", "jsonl", "ndjson"];
+const TRACE_EXTENSIONS: [&str; 5] = ["std", "json", "jsonl", "ndjson", "lstrace"];
 
 const ANALYZE_HELP: &str = "\
 Examples:
@@ -54,7 +55,7 @@ Exit codes:
   1  findings at or above --fail-on
   2  usage, I/O, parse or configuration error
 
-A directory is searched recursively for *.std, *.json, *.jsonl and *.ndjson files. When several
+A directory is searched recursively for *.std, *.json, *.jsonl, *.ndjson and *.lstrace files. When several
 traces are given, locks are also matched across them by name (else class) to find lock-order
 cycles that only their union shows.";
 
@@ -105,7 +106,7 @@ enum Command {
     /// Run a command (say `cargo test`) recording lock traces, then analyze them.
     #[command(after_help = run::HELP)]
     Run(run::RunArgs),
-    /// Analyze traces (lockscan JSONL or RAPID STD) and report what they show.
+    /// Analyze traces (lockscan JSONL or compact, or RAPID STD) and report what they show.
     #[command(after_help = ANALYZE_HELP)]
     Analyze(AnalyzeArgs),
     /// Draw the lock-order graph of traces, with the findings' cycles highlighted (DOT, a
@@ -115,6 +116,9 @@ enum Command {
     /// Export a trace for a timeline viewer (Chrome trace-event JSON, for Perfetto).
     #[command(after_help = EXPORT_HELP)]
     Export(ExportArgs),
+    /// Convert a trace between JSONL and the compact encoding (or from RAPID STD).
+    #[command(after_help = convert::HELP)]
+    Convert(convert::ConvertArgs),
 }
 
 /// What the picture commands share with `analyze`: how traces are read and searched.
@@ -280,6 +284,7 @@ impl FailOn {
 enum InputFormatArg {
     Auto,
     Jsonl,
+    Compact,
     Std,
 }
 
@@ -288,6 +293,7 @@ impl From<InputFormatArg> for InputFormat {
         match format {
             InputFormatArg::Auto => InputFormat::Auto,
             InputFormatArg::Jsonl => InputFormat::Jsonl,
+            InputFormatArg::Compact => InputFormat::Compact,
             InputFormatArg::Std => InputFormat::Std,
         }
     }
@@ -328,6 +334,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Run(args) => run::run(&args, analyze),
         Command::Graph(args) => graph(&args),
         Command::Export(args) => export(&args),
+        Command::Convert(args) => convert::convert(&args),
     }
 }
 

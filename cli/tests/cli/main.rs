@@ -3,6 +3,7 @@
 mod analyze;
 mod baseline;
 mod config;
+mod convert;
 mod formats;
 mod pictures;
 mod progress;

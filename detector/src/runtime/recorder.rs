@@ -11,6 +11,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::panic::Location;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -19,6 +20,9 @@ use crate::raw::{Condvar, Mutex};
 use rustc_hash::FxHashSet;
 
 use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId, VarId};
+use crate::site::Site;
+use crate::trace::Header;
+use crate::trace::compact::{self, CompactWriter};
 
 /// One recorded operation, before formatting.
 #[derive(Clone, Debug)]
@@ -153,6 +157,19 @@ struct Writer {
     /// `,"site":"file:line:col"` of each site seen, escaped once.
     sites: rustc_hash::FxHashMap<usize, Box<[u8]>>,
     numbers: itoa::Buffer,
+    /// The compact encoder, for a compact trace: it encodes a batch into its buffer, which
+    /// then goes to `out` whole (`out` gets no JSON then).
+    compact: Option<CompactWriter<Vec<u8>>>,
+}
+
+/// The environment variable that picks the encoding of the traces `LOCKSCAN_TRACE` puts in a
+/// directory: `jsonl` (the default) or `compact`. A trace file named explicitly is compact when
+/// its name ends in `.lstrace`.
+pub const TRACE_FORMAT_ENV: &str = "LOCKSCAN_TRACE_FORMAT";
+
+/// Whether `path` names a compact trace.
+fn is_compact(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == compact::EXTENSION)
 }
 
 static WRITER: Mutex<Option<Writer>> = Mutex::new(None);
@@ -217,7 +234,9 @@ pub(crate) fn trace_path(spec: &Path) -> PathBuf {
     let pid = std::process::id();
     let text = spec.to_string_lossy();
     if spec.is_dir() || text.ends_with('/') || text.ends_with(std::path::MAIN_SEPARATOR) {
-        return spec.join(format!("{}-{pid}.json", program_name()));
+        let compact = std::env::var(TRACE_FORMAT_ENV).is_ok_and(|f| f == "compact");
+        let extension = if compact { compact::EXTENSION } else { "json" };
+        return spec.join(format!("{}-{pid}.{extension}", program_name()));
     }
     PathBuf::from(text.replace("%p", &pid.to_string()))
 }
@@ -266,7 +285,21 @@ pub(crate) fn start(path: &Path) -> Result<(), RecordError> {
         std::fs::create_dir_all(parent).map_err(io_error)?;
     }
     let mut out = BufWriter::with_capacity(1 << 18, File::create(path).map_err(io_error)?);
-    write_header(&mut out).map_err(io_error)?;
+    let mut compact = None;
+    if is_compact(path) {
+        let header = Header {
+            version: crate::trace::wire::FORMAT_VERSION,
+            tool: Some(concat!("lockscan ", env!("CARGO_PKG_VERSION")).into()),
+            pid: Some(u64::from(std::process::id())),
+            program: Some(program_name().into()),
+        };
+        let mut encoder = CompactWriter::new(Vec::new(), &header).map_err(io_error)?;
+        out.write_all(encoder.get_mut()).map_err(io_error)?;
+        encoder.get_mut().clear();
+        compact = Some(encoder);
+    } else {
+        write_header(&mut out).map_err(io_error)?;
+    }
     out.flush().map_err(io_error)?;
     *writer = Some(Writer {
         out,
@@ -276,6 +309,7 @@ pub(crate) fn start(path: &Path) -> Result<(), RecordError> {
         failed: None,
         sites: rustc_hash::FxHashMap::default(),
         numbers: itoa::Buffer::new(),
+        compact,
     });
     drop(writer);
     {
@@ -393,13 +427,21 @@ fn drain() {
         return;
     }
     let mut result = Ok(());
-    for (event, name) in &batch {
-        if let Some(name) = name {
-            result = result.and_then(|()| write_thread(&mut writer.out, event, name));
+    if let Some(encoder) = &mut writer.compact {
+        for (event, name) in &batch {
+            result = result.and_then(|()| encode(encoder, event, name.as_deref()));
+        }
+        result = result.and_then(|()| writer.out.write_all(encoder.get_mut()));
+        encoder.get_mut().clear();
+    } else {
+        for (event, name) in &batch {
+            if let Some(name) = name {
+                result = result.and_then(|()| write_thread(&mut writer.out, event, name));
+                writer.written += 1;
+            }
+            result = result.and_then(|()| writer.write_event(event));
             writer.written += 1;
         }
-        result = result.and_then(|()| writer.write_event(event));
-        writer.written += 1;
     }
     if let Err(err) = result.and_then(|()| writer.out.flush()) {
         eprintln!(
@@ -609,7 +651,142 @@ impl Writer {
     }
 }
 
+/// Encodes a recorded event, after the `thread` record of its thread when `thread_name` says it
+/// is the thread's first.
+fn encode(
+    encoder: &mut CompactWriter<Vec<u8>>,
+    event: &Event,
+    thread_name: Option<&str>,
+) -> io::Result<()> {
+    use crate::trace::Event as T;
+    if let (Some(name), Some(tid)) = (thread_name, event.thread()) {
+        encoder.write(&T::Thread {
+            tid,
+            name: Some(name.into()),
+            parent: None,
+        })?;
+    }
+    let site = |site: &'static Location<'static>| Some(Site::Caller(site));
+    let event = match *event {
+        Event::Finding(ref finding) => return encoder.write_wire_finding(finding),
+        Event::Lock {
+            lock,
+            kind,
+            name,
+            class,
+            rank,
+        } => T::Lock {
+            lock,
+            kind,
+            name: name.map(Arc::from),
+            class: Some(site_text(class).into()),
+            site: site(class),
+            rank: rank.map(u64::from),
+        },
+        Event::Condvar { condvar, site: s } => T::Condvar {
+            condvar,
+            name: None,
+            site: site(s),
+        },
+        Event::Request {
+            tid,
+            lock,
+            mode,
+            site: s,
+        } => T::Request {
+            tid,
+            lock,
+            mode,
+            site: site(s),
+        },
+        Event::Acquire {
+            tid,
+            lock,
+            mode,
+            try_lock,
+            site: s,
+        } => T::Acquire {
+            tid,
+            lock,
+            mode,
+            try_lock,
+            site: site(s),
+        },
+        Event::Release { tid, lock, mode } => T::Release {
+            tid,
+            lock,
+            mode,
+            site: None,
+        },
+        Event::Wait {
+            tid,
+            condvar,
+            lock,
+            site: s,
+        } => T::Wait {
+            tid,
+            condvar,
+            lock,
+            site: site(s),
+        },
+        Event::Notify {
+            tid,
+            condvar,
+            all,
+            site: s,
+        } => T::Notify {
+            tid,
+            condvar,
+            all,
+            site: site(s),
+        },
+        Event::Var { var, name, site: s } => T::Var {
+            var,
+            name: name.map(Arc::from),
+            site: site(s),
+        },
+        Event::Read { tid, var, site: s } => T::Read {
+            tid,
+            var,
+            site: site(s),
+        },
+        Event::Write { tid, var, site: s } => T::Write {
+            tid,
+            var,
+            site: site(s),
+        },
+        Event::Spawn {
+            tid,
+            child,
+            site: s,
+        } => T::Spawn {
+            tid,
+            child,
+            site: site(s),
+        },
+        Event::Join {
+            tid,
+            child,
+            site: s,
+        } => T::Join {
+            tid,
+            child,
+            site: site(s),
+        },
+    };
+    encoder.write(&event)
+}
+
 fn write_end(writer: &mut Writer) -> io::Result<()> {
+    if let Some(encoder) = &mut writer.compact {
+        encoder.write(&crate::trace::Event::End {
+            events: None,
+            dropped: Some(0),
+        })?;
+        writer.out.write_all(encoder.get_mut())?;
+        encoder.get_mut().clear();
+        return Ok(());
+    }
     writeln!(
         writer.out,
         "{{\"type\":\"end\",\"events\":{},\"dropped\":0}}",

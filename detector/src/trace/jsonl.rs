@@ -1,13 +1,13 @@
 //! The streaming reader of lockscan's JSON Lines traces.
 
-use std::io::BufRead;
+use std::io::{self, BufRead, Write};
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 use serde_json::error::Category;
 
 use super::event::{Event, Header};
-use super::wire::{FORMAT_NAME, FORMAT_VERSION, Record, Text};
+use super::wire::{FORMAT_NAME, FORMAT_VERSION, Record, Text, WireFinding};
 use super::{LineRead, LineSource, Problem, TraceError, TraceWarning, quote};
 use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId, VarId};
 use crate::site::Site;
@@ -357,6 +357,194 @@ fn convert(
         other => return Err((RECORD_TYPES.to_owned(), format!("`{other}`"))),
     };
     Ok(event)
+}
+
+/// Writes events as JSONL records, one line each: for converting a trace read from another
+/// encoding (`lockscan convert`). The recorder has its own, faster writer for live events.
+#[derive(Debug)]
+pub struct JsonlWriter<W> {
+    out: W,
+    /// Records written, header included: what `end` counts.
+    records: u64,
+}
+
+impl<W: Write> JsonlWriter<W> {
+    /// A writer of `out`; the first event written should be the header.
+    pub fn new(out: W) -> Self {
+        JsonlWriter { out, records: 0 }
+    }
+
+    /// The underlying writer.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+
+    /// Writes one record.
+    pub fn write(&mut self, event: &Event) -> io::Result<()> {
+        let record = to_record(event, self.records);
+        serde_json::to_writer(&mut self.out, &record).map_err(io::Error::from)?;
+        self.out.write_all(b"\n")?;
+        self.records += 1;
+        Ok(())
+    }
+}
+
+/// The JSONL record of `event`; `records` is what an `end` without a count counts.
+fn to_record(event: &Event, records: u64) -> Record<'_> {
+    fn text(value: &str) -> Option<Text<'_>> {
+        Some(Text(value.into()))
+    }
+    let site = |site: &Option<Site>| site.as_ref().map(|s| Text(s.to_string().into()));
+    let mode = |mode: Mode| (mode != Mode::Exclusive).then(|| Text(mode.as_str().into()));
+    let mut record = Record::default();
+    let kind: &'static str = match event {
+        Event::Header(header) => {
+            record.format = text(FORMAT_NAME);
+            record.version = Some(header.version);
+            record.tool = header.tool.as_deref().and_then(text);
+            record.pid = header.pid;
+            record.program = header.program.as_deref().and_then(text);
+            "header"
+        }
+        Event::Thread { tid, name, parent } => {
+            record.tid = Some(tid.0);
+            record.name = name.as_deref().and_then(text);
+            record.parent = parent.map(|p| p.0);
+            "thread"
+        }
+        Event::Lock {
+            lock,
+            kind,
+            name,
+            class,
+            site: s,
+            rank,
+        } => {
+            record.lock = Some(lock.0);
+            record.kind = text(kind.as_str());
+            record.name = name.as_deref().and_then(text);
+            record.class = class.as_deref().and_then(text);
+            record.site = site(s);
+            record.rank = *rank;
+            "lock"
+        }
+        Event::Condvar {
+            condvar,
+            name,
+            site: s,
+        } => {
+            record.condvar = Some(condvar.0);
+            record.name = name.as_deref().and_then(text);
+            record.site = site(s);
+            "condvar"
+        }
+        Event::Var { var, name, site: s } => {
+            record.var = Some(var.0);
+            record.name = name.as_deref().and_then(text);
+            record.site = site(s);
+            "var"
+        }
+        Event::Spawn {
+            tid,
+            child,
+            site: s,
+        }
+        | Event::Join {
+            tid,
+            child,
+            site: s,
+        } => {
+            record.tid = Some(tid.0);
+            record.child = Some(child.0);
+            record.site = site(s);
+            if matches!(event, Event::Spawn { .. }) {
+                "spawn"
+            } else {
+                "join"
+            }
+        }
+        Event::Request {
+            tid,
+            lock,
+            mode: m,
+            site: s,
+        }
+        | Event::Release {
+            tid,
+            lock,
+            mode: m,
+            site: s,
+        } => {
+            record.tid = Some(tid.0);
+            record.lock = Some(lock.0);
+            record.mode = mode(*m);
+            record.site = site(s);
+            if matches!(event, Event::Request { .. }) {
+                "request"
+            } else {
+                "release"
+            }
+        }
+        Event::Acquire {
+            tid,
+            lock,
+            mode: m,
+            try_lock,
+            site: s,
+        } => {
+            record.tid = Some(tid.0);
+            record.lock = Some(lock.0);
+            record.mode = mode(*m);
+            record.try_lock = try_lock.then_some(true);
+            record.site = site(s);
+            "acquire"
+        }
+        Event::Wait {
+            tid,
+            condvar,
+            lock,
+            site: s,
+        } => {
+            record.tid = Some(tid.0);
+            record.condvar = Some(condvar.0);
+            record.lock = Some(lock.0);
+            record.site = site(s);
+            "wait"
+        }
+        Event::Notify {
+            tid,
+            condvar,
+            all,
+            site: s,
+        } => {
+            record.tid = Some(tid.0);
+            record.condvar = Some(condvar.0);
+            record.all = all.then_some(true);
+            record.site = site(s);
+            "notify"
+        }
+        Event::Read { tid, var, site: s } | Event::Write { tid, var, site: s } => {
+            record.tid = Some(tid.0);
+            record.var = Some(var.0);
+            record.site = site(s);
+            if matches!(event, Event::Read { .. }) {
+                "read"
+            } else {
+                "write"
+            }
+        }
+        Event::Finding(finding) => {
+            record.finding = Some(Box::new(WireFinding::from_finding(finding)));
+            "finding"
+        }
+        Event::End { events, dropped } => {
+            record.events = Some(events.unwrap_or(records));
+            record.dropped = Some(dropped.unwrap_or(0));
+            "end"
+        }
+    };
+    record.record_type = kind.into();
+    record
 }
 
 #[cfg(test)]

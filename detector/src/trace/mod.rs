@@ -1,5 +1,5 @@
-//! Reading traces: the lockscan JSONL format and RAPID STD text traces, both turned into
-//! [`Event`]s.
+//! Reading traces: the lockscan JSONL format, its compact binary encoding ([`compact`]) and
+//! RAPID STD text traces, all turned into [`Event`]s.
 //!
 //! Readers stream: they hold one line at a time, so memory does not grow with the trace. A
 //! malformed line is an error naming the file, the line and what was expected; the reader goes
@@ -16,6 +16,7 @@
 //! assert!(events.len() >= 2);
 //! ```
 
+pub mod compact;
 pub mod event;
 pub mod jsonl;
 pub mod std;
@@ -26,8 +27,9 @@ use ::std::io::{self, BufRead};
 use ::std::sync::Arc;
 
 pub use self::std::StdReader;
+pub use compact::{CompactReader, CompactWriter};
 pub use event::{Event, Header};
-pub use jsonl::JsonlReader;
+pub use jsonl::{JsonlReader, JsonlWriter};
 
 /// The longest line a reader accepts; longer lines are an error, so a corrupt file without line
 /// breaks cannot make the reader buffer all of it.
@@ -36,11 +38,14 @@ pub const MAX_LINE_BYTES: usize = 1 << 20;
 /// Which reader to use.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum InputFormat {
-    /// Decide from the first non-blank byte: `{` is JSONL, anything else STD.
+    /// Decide from the first bytes: the compact encoding's magic bytes, `{` (after blanks)
+    /// for JSONL, anything else STD.
     #[default]
     Auto,
     /// The lockscan JSON Lines format.
     Jsonl,
+    /// The lockscan compact encoding.
+    Compact,
     /// RAPID STD text.
     Std,
 }
@@ -51,6 +56,7 @@ impl InputFormat {
         match self {
             InputFormat::Auto => "auto",
             InputFormat::Jsonl => "jsonl",
+            InputFormat::Compact => "compact",
             InputFormat::Std => "std",
         }
     }
@@ -87,6 +93,19 @@ pub enum TraceError {
         /// What it found instead (quoted).
         found: String,
     },
+    /// A record of a compact trace is not valid. The reader stops there: a byte stream cannot
+    /// be resynchronised.
+    #[error("{file}: byte {offset}: expected {expected}, found {found}")]
+    Binary {
+        /// The file.
+        file: Arc<str>,
+        /// Where the record starts, in bytes from the start of the file.
+        offset: u64,
+        /// What the reader expected there.
+        expected: String,
+        /// What it found instead.
+        found: String,
+    },
 }
 
 impl TraceError {
@@ -109,7 +128,7 @@ impl TraceError {
     pub fn line(&self) -> Option<u64> {
         match self {
             TraceError::Syntax { line, .. } => Some(*line),
-            TraceError::Io { .. } => None,
+            TraceError::Io { .. } | TraceError::Binary { .. } => None,
         }
     }
 }
@@ -131,6 +150,15 @@ pub enum TraceWarning {
         line: u64,
         /// What the reader expected where the text stopped.
         expected: String,
+    },
+    /// The last record of a compact trace stops before its end: the writer was cut off. The
+    /// record is ignored.
+    #[error("{file}: byte {offset}: the last record is truncated; ignored")]
+    TruncatedRecord {
+        /// The file.
+        file: Arc<str>,
+        /// Where the record starts.
+        offset: u64,
     },
     /// A JSONL trace has no `end` record: the process died or was killed while recording.
     #[error(
@@ -169,26 +197,32 @@ pub enum TraceWarning {
 pub enum Format {
     /// The lockscan JSON Lines format.
     Jsonl,
+    /// The lockscan compact encoding.
+    Compact,
     /// RAPID STD text.
     Std,
 }
 
 impl Format {
-    /// `jsonl` or `std`.
+    /// `jsonl`, `compact` or `std`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Format::Jsonl => "jsonl",
+            Format::Compact => "compact",
             Format::Std => "std",
         }
     }
 }
 
-/// Guesses the format from the start of the input without consuming it: `{` (after blanks) is
-/// JSONL, anything else STD.
+/// Guesses the format from the start of the input without consuming it: the compact
+/// encoding's magic bytes, `{` (after blanks) for JSONL, anything else STD.
 pub fn detect_format<R: BufRead>(input: &mut R) -> io::Result<Format> {
     // `fill_buf` shows the buffered prefix without consuming it; a buffer that starts with
     // whitespace only is unusual enough that STD is a fine guess for it.
     let buffer = input.fill_buf()?;
+    if buffer.first() == Some(&compact::MAGIC[0]) {
+        return Ok(Format::Compact);
+    }
     let first = buffer.iter().find(|byte| !byte.is_ascii_whitespace());
     Ok(match first {
         Some(b'{') => Format::Jsonl,
@@ -203,6 +237,8 @@ pub fn detect_format<R: BufRead>(input: &mut R) -> io::Result<Format> {
 pub enum TraceReader<R> {
     /// A JSONL reader.
     Jsonl(JsonlReader<R>),
+    /// A compact reader.
+    Compact(CompactReader<R>),
     /// An STD reader.
     Std(StdReader<R>),
 }
@@ -217,6 +253,7 @@ impl<R: BufRead> TraceReader<R> {
         let file = file.into();
         let format = match format {
             InputFormat::Jsonl => Format::Jsonl,
+            InputFormat::Compact => Format::Compact,
             InputFormat::Std => Format::Std,
             InputFormat::Auto => detect_format(&mut input).map_err(|source| TraceError::Io {
                 file: file.clone(),
@@ -225,6 +262,7 @@ impl<R: BufRead> TraceReader<R> {
         };
         Ok(match format {
             Format::Jsonl => TraceReader::Jsonl(JsonlReader::new(input, file)),
+            Format::Compact => TraceReader::Compact(CompactReader::new(input, file)),
             Format::Std => TraceReader::Std(StdReader::new(input, file)),
         })
     }
@@ -233,6 +271,7 @@ impl<R: BufRead> TraceReader<R> {
     pub fn format(&self) -> Format {
         match self {
             TraceReader::Jsonl(_) => Format::Jsonl,
+            TraceReader::Compact(_) => Format::Compact,
             TraceReader::Std(_) => Format::Std,
         }
     }
@@ -241,6 +280,7 @@ impl<R: BufRead> TraceReader<R> {
     pub fn line(&self) -> u64 {
         match self {
             TraceReader::Jsonl(reader) => reader.line(),
+            TraceReader::Compact(reader) => reader.line(),
             TraceReader::Std(reader) => reader.line(),
         }
     }
@@ -249,6 +289,7 @@ impl<R: BufRead> TraceReader<R> {
     pub fn warnings(&self) -> &[TraceWarning] {
         match self {
             TraceReader::Jsonl(reader) => reader.warnings(),
+            TraceReader::Compact(reader) => reader.warnings(),
             TraceReader::Std(reader) => reader.warnings(),
         }
     }
@@ -258,7 +299,7 @@ impl<R: BufRead> TraceReader<R> {
     pub fn timestamp(&self) -> Option<u64> {
         match self {
             TraceReader::Jsonl(reader) => reader.timestamp(),
-            TraceReader::Std(_) => None,
+            TraceReader::Compact(_) | TraceReader::Std(_) => None,
         }
     }
 }
@@ -269,6 +310,7 @@ impl<R: BufRead> Iterator for TraceReader<R> {
     fn next(&mut self) -> Option<Self::Item> {
         match self {
             TraceReader::Jsonl(reader) => reader.next(),
+            TraceReader::Compact(reader) => reader.next(),
             TraceReader::Std(reader) => reader.next(),
         }
     }

@@ -85,6 +85,13 @@ fn read_trace(path: &Path) -> Vec<Value> {
 /// The format's rules: header first, end last with the count, ids declared before use, and a
 /// replay order in which every lock is held by one exclusive owner at a time.
 fn check_trace(records: &[Value]) {
+    check_order(records);
+    check_scenario(records);
+}
+
+/// The format's rules: header first, `end` last with the count, every thread and lock declared
+/// before use, and each lock held by one thread at a time in file order.
+fn check_order(records: &[Value]) {
     assert_eq!(records[0]["type"], "header");
     assert_eq!(records[0]["format"], "lockscan-trace");
     assert_eq!(records[0]["version"], 1);
@@ -144,6 +151,22 @@ fn check_trace(records: &[Value]) {
             _ => {}
         }
     }
+}
+
+/// What `scenario` must have left in the trace.
+fn check_scenario(records: &[Value]) {
+    let declared = |kind: &str, key: &str| -> HashMap<u64, Value> {
+        records
+            .iter()
+            .filter(|r| r["type"] == kind)
+            .map(|r| (r[key].as_u64().unwrap(), r.clone()))
+            .collect()
+    };
+    let locks = declared("lock", "lock");
+    let threads: HashMap<u64, Value> = declared("thread", "tid")
+        .into_iter()
+        .map(|(tid, r)| (tid, r["name"].clone()))
+        .collect();
     let kinds: Vec<&str> = records
         .iter()
         .map(|r| r["type"].as_str().unwrap())
@@ -400,4 +423,98 @@ fn a_fatal_relock_is_in_the_trace_and_the_replay_reports_it() {
         .map(ToString::to_string)
         .collect();
     assert!(sites.iter().all(|s| s.contains("record.rs")), "{sites:?}");
+}
+
+/// Sixteen threads taking four shared locks in turns, recorded to `TRACE_PATH`.
+#[test]
+#[ignore = "a scenario that the record tests run in a child process"]
+fn child_sixteen_threads() {
+    assert!(in_child(), "run by the record tests");
+    lockscan::set_policy(lockscan::Policy::Collect);
+    let path = PathBuf::from(std::env::var_os(TRACE_PATH).unwrap());
+    let recording = lockscan::record::start(&path).unwrap();
+    let locks: Arc<Vec<Mutex<u64>>> = Arc::new(
+        (0..4)
+            .map(|i| Mutex::named(format!("rec16:{i}"), 0))
+            .collect(),
+    );
+    let threads: Vec<_> = (0..16)
+        .map(|t| {
+            let locks = locks.clone();
+            thread::spawn(move || {
+                for round in 0..500 {
+                    let first = &locks[(t + round) % 4];
+                    let second = &locks[(t + round + 1) % 4];
+                    let (first, second) = if first.sequence() < second.sequence() {
+                        (first, second)
+                    } else {
+                        (second, first)
+                    };
+                    let mut a = first.lock();
+                    let mut b = second.lock();
+                    *a += 1;
+                    *b += 1;
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    recording.finish().unwrap();
+}
+
+/// The records of a compact trace, as the JSONL records `lockscan convert` would write.
+fn read_compact_trace(path: &Path) -> Vec<Value> {
+    let file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
+    let reader = lockscan::trace::CompactReader::new(file, path.display().to_string());
+    let mut jsonl = lockscan::trace::JsonlWriter::new(Vec::new());
+    for event in reader {
+        jsonl.write(&event.unwrap()).unwrap();
+    }
+    let text = String::from_utf8(std::mem::take(jsonl.get_mut())).unwrap();
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[test]
+fn sixteen_threads_recorded_in_either_encoding_keep_every_locks_holder_sequence() {
+    let dir = scratch_dir("record-sixteen");
+    for name in ["sixteen.json", "sixteen.lstrace"] {
+        let path = dir.join(name);
+        let (ok, output) = run_child(
+            "record::child_sixteen_threads",
+            &[(TRACE_PATH, path.as_os_str())],
+        );
+        assert!(ok, "{output}");
+        let records = if name.ends_with(".json") {
+            read_trace(&path)
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            assert_eq!(&bytes[..8], lockscan::trace::compact::MAGIC.as_slice());
+            read_compact_trace(&path)
+        };
+        check_order(&records);
+        let acquires = records.iter().filter(|r| r["type"] == "acquire").count();
+        assert_eq!(acquires, 16 * 500 * 2, "{name}");
+    }
+    // The same run, a fraction of the size.
+    let json = std::fs::metadata(dir.join("sixteen.json")).unwrap().len();
+    let compact = std::fs::metadata(dir.join("sixteen.lstrace"))
+        .unwrap()
+        .len();
+    assert!(compact * 5 < json, "compact {compact} bytes, JSONL {json}");
+}
+
+#[test]
+fn a_compact_recording_of_every_record_kind_follows_the_format_once_converted() {
+    let dir = scratch_dir("record-compact");
+    let path = dir.join("trace.lstrace");
+    let (ok, output) = run_child(
+        "record::child_records_through_the_api",
+        &[(TRACE_PATH, path.as_os_str())],
+    );
+    assert!(ok, "{output}");
+    check_trace(&read_compact_trace(&path));
 }

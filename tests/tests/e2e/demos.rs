@@ -166,6 +166,27 @@ fn every_demo_mode_is_recorded_and_analyzed() {
             "{what}: live and offline\n{}",
             run.stdout
         );
+        // In the compact encoding, and back to JSONL: the same report.
+        let compact = trace.with_extension("lstrace");
+        let back = trace.with_extension("back.json");
+        for (from, to) in [(&trace, &compact), (&compact, &back)] {
+            let status = std::process::Command::new(crate::support::bin_dir().join("lockscan"))
+                .arg("convert")
+                .arg(from)
+                .arg("-o")
+                .arg(to)
+                .status()
+                .unwrap();
+            assert!(status.success(), "{what}: convert {}", from.display());
+        }
+        for converted in [&compact, &back] {
+            let again = analyze(&[converted], &[]);
+            assert_eq!(again.code, analysis.code, "{what}: {}", converted.display());
+            let messages = |a: &crate::support::Analysis| -> Vec<String> {
+                a.findings().map(|f| f["message"].to_string()).collect()
+            };
+            assert_eq!(messages(&again), messages(&analysis), "{what}");
+        }
     }
 }
 

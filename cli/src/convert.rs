@@ -1,0 +1,144 @@
+//! `lockscan convert`: a trace from one encoding to another (JSONL, the compact encoding, or
+//! from RAPID STD), record for record.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use lockscan::trace::compact::{self, CompactWriter};
+use lockscan::trace::{Event, Format, Header, JsonlWriter, TraceReader};
+
+use crate::{EXIT_CLEAN, InputFormatArg, open_output};
+
+pub(crate) const HELP: &str = "\
+Examples:
+  lockscan convert target/lockscan/bank-4242.lstrace -o bank.json    # compact -> JSONL
+  lockscan convert bank.json -o bank.lstrace                         # JSONL -> compact
+  lockscan convert corpus/Deadlock.std --to jsonl -o -               # STD -> JSONL, on stdout
+
+The output encoding is `compact` for an output named *.lstrace, else JSONL, unless --to says.
+Every command reads both encodings (and STD), whatever the file is named.
+
+Exit codes:
+  0  the trace was converted
+  2  usage, I/O or parse error (what was read before the error is written)";
+
+#[derive(Debug, Args)]
+pub(crate) struct ConvertArgs {
+    /// The trace to read (JSONL, compact or RAPID STD), or `-` for standard input.
+    #[arg(value_name = "PATH")]
+    input: PathBuf,
+
+    /// Where to write the converted trace (`-` is standard output).
+    #[arg(long, short, value_name = "FILE")]
+    output: PathBuf,
+
+    /// The encoding to write.
+    #[arg(long, value_enum)]
+    to: Option<Encoding>,
+
+    /// The input's format; `auto` decides from its first bytes.
+    #[arg(long, value_enum, default_value_t = InputFormatArg::Auto)]
+    input_format: InputFormatArg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Encoding {
+    /// JSON Lines, the interchange format.
+    Jsonl,
+    /// The compact encoding (about 5 bytes per lock event).
+    Compact,
+}
+
+/// Writes events in one encoding.
+enum Sink {
+    Jsonl(JsonlWriter<Box<dyn Write>>),
+    Compact(CompactWriter<Box<dyn Write>>),
+}
+
+pub(crate) fn convert(args: &ConvertArgs) -> anyhow::Result<u8> {
+    let encoding = args.to.unwrap_or_else(|| {
+        let compact = args
+            .output
+            .extension()
+            .is_some_and(|e| e == compact::EXTENSION);
+        if compact {
+            Encoding::Compact
+        } else {
+            Encoding::Jsonl
+        }
+    });
+    let name = args.input.display().to_string();
+    let input: Box<dyn Read> = if args.input == Path::new("-") {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(File::open(&args.input).with_context(|| format!("cannot open {name}"))?)
+    };
+    let mut reader = TraceReader::new(
+        BufReader::with_capacity(1 << 16, input),
+        name.as_str(),
+        args.input_format.into(),
+    )?;
+    let mut sink = None;
+    let mut output = Some(open_output(Some(&args.output))?);
+    for event in reader.by_ref() {
+        let event = event?;
+        let sink = match &mut sink {
+            Some(sink) => sink,
+            None => {
+                let out = output.take().expect("opened once");
+                // A trace without a header (STD) gets one.
+                let header = match &event {
+                    Event::Header(header) => header.clone(),
+                    _ => Header {
+                        version: lockscan::trace::wire::FORMAT_VERSION,
+                        tool: Some(concat!("lockscan ", env!("CARGO_PKG_VERSION")).into()),
+                        pid: None,
+                        program: None,
+                    },
+                };
+                let mut new = match encoding {
+                    Encoding::Jsonl => Sink::Jsonl(JsonlWriter::new(out)),
+                    Encoding::Compact => Sink::Compact(CompactWriter::new(out, &header)?),
+                };
+                if let Sink::Jsonl(writer) = &mut new {
+                    writer.write(&Event::Header(header))?;
+                }
+                sink.insert(new)
+            }
+        };
+        if matches!(event, Event::Header(_)) {
+            continue;
+        }
+        match sink {
+            Sink::Jsonl(writer) => writer.write(&event)?,
+            Sink::Compact(writer) => writer.write(&event)?,
+        }
+    }
+    for warning in reader.warnings() {
+        eprintln!("warning: {warning}");
+    }
+    let Some(mut sink) = sink else {
+        bail!("{name}: no records to convert");
+    };
+    // An STD trace is complete as it is, but has no `end` record: give it one, so that the
+    // converted trace does not look cut short.
+    if reader.format() == Format::Std {
+        let end = Event::End {
+            events: None,
+            dropped: None,
+        };
+        match &mut sink {
+            Sink::Jsonl(writer) => writer.write(&end)?,
+            Sink::Compact(writer) => writer.write(&end)?,
+        }
+    }
+    match sink {
+        Sink::Jsonl(mut writer) => writer.get_mut().flush(),
+        Sink::Compact(mut writer) => writer.get_mut().flush(),
+    }
+    .with_context(|| format!("cannot write {}", args.output.display()))?;
+    Ok(EXIT_CLEAN)
+}
