@@ -2,11 +2,12 @@
 //! analyze` (and `lockscan export`) scale with events, locks, threads and held locks.
 //!
 //! ```text
-//! gentrace SHAPE [OPTIONS] -o FILE [--format jsonl|std]
+//! gentrace SHAPE [OPTIONS] -o FILE [--format jsonl|compact|std]
 //! ```
 //!
 //! The output is a lockscan JSONL trace (header, thread and lock declarations, acquire and
-//! release records with sites, an `end` record), or with `--format std` a RAPID STD trace.
+//! release records with sites, an `end` record), the same in lockscan's compact encoding with
+//! `--format compact`, or with `--format std` a RAPID STD trace.
 //! Records are streamed through a buffer: 10^8 events take no more memory than 10.
 //! Every shape has a known verdict, printed on standard error when the trace is written.
 
@@ -14,8 +15,11 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
+use lockscan::trace::{CompactWriter, Event, Header};
+use lockscan::{LockId, LockKind, Mode, ThreadId};
+
 const USAGE: &str = "\
-usage: gentrace SHAPE [OPTIONS] -o FILE [--format jsonl|std]
+usage: gentrace SHAPE [OPTIONS] -o FILE [--format jsonl|compact|std]
 
 shapes (expected verdict in brackets):
   nested  --events N --threads T --locks L --seed S
@@ -37,7 +41,8 @@ shapes (expected verdict in brackets):
 
 options:
   -o, --output FILE   where to write the trace (`-` is standard output)
-  --format FORMAT     jsonl (default: lockscan's trace format) or std (RAPID STD)
+  --format FORMAT     jsonl (default: lockscan's trace format), compact (its compact
+                      encoding) or std (RAPID STD)
   numbers may contain `_` separators (3_000_000)
 
 defaults: --events 1_000_000 --threads 8 (deep: 2) --locks 1000 --seed 1 --depth 1000
@@ -114,6 +119,8 @@ impl Shape {
 enum Format {
     /// lockscan's JSON Lines trace format.
     Jsonl,
+    /// lockscan's compact encoding.
+    Compact,
     /// RAPID's `THREAD|OP(ARG)|LOC` text format.
     Std,
 }
@@ -144,6 +151,7 @@ impl Config {
                 "--format" => {
                     format = match value()? {
                         "jsonl" | "json" => Format::Jsonl,
+                        "compact" => Format::Compact,
                         "std" => Format::Std,
                         other => return Err(format!("unknown format `{other}`")),
                     }
@@ -275,10 +283,15 @@ const fn site(file: &'static str, line: u32) -> Site {
     Site { file, line }
 }
 
-/// Writes one trace, record by record, in either format.
+/// Writes one trace, record by record, in any of the formats.
 struct TraceWriter {
     out: BufWriter<Box<dyn Write>>,
     format: Format,
+    /// The compact encoder, for `--format compact`: records go into its buffer, which is
+    /// moved to `out` now and then.
+    compact: Option<CompactWriter<Vec<u8>>>,
+    /// The sites of the compact encoding, made once each.
+    sites: std::collections::HashMap<(&'static str, u32, u32), lockscan::Site>,
     /// JSONL records written, header included: what the `end` record's `events` counts.
     records: u64,
     lock_events: u64,
@@ -289,6 +302,8 @@ impl TraceWriter {
         TraceWriter {
             out: BufWriter::with_capacity(1 << 20, sink),
             format,
+            compact: None,
+            sites: std::collections::HashMap::new(),
             records: 0,
             lock_events: 0,
         }
@@ -298,7 +313,39 @@ impl TraceWriter {
         self.format == Format::Jsonl
     }
 
+    /// The compact encoding's site for `at`, column `column`.
+    fn site(&mut self, at: Site, column: u32) -> Option<lockscan::Site> {
+        let site = self
+            .sites
+            .entry((at.file, at.line, column))
+            .or_insert_with(|| {
+                lockscan::Site::from(format!("gentrace/{}:{}:{column}", at.file, at.line).as_str())
+            });
+        Some(site.clone())
+    }
+
+    /// Writes an event in the compact encoding, moving the encoded bytes out now and then.
+    fn encode(&mut self, event: &Event) -> io::Result<()> {
+        let compact = self.compact.as_mut().expect("the compact format");
+        compact.write(event)?;
+        if compact.get_mut().len() >= 1 << 16 {
+            self.out.write_all(compact.get_mut())?;
+            compact.get_mut().clear();
+        }
+        Ok(())
+    }
+
     fn header(&mut self) -> io::Result<()> {
+        if self.format == Format::Compact {
+            self.records += 1;
+            let header = Header {
+                version: 1,
+                tool: Some("gentrace".into()),
+                pid: None,
+                program: Some("gentrace".into()),
+            };
+            self.compact = Some(CompactWriter::new(Vec::new(), &header)?);
+        }
         if self.jsonl() {
             self.records += 1;
             writeln!(
@@ -311,6 +358,14 @@ impl TraceWriter {
 
     /// Declares a thread (JSONL only: STD has no declarations).
     fn thread(&mut self, tid: u64, name: &str, parent: Option<u64>) -> io::Result<()> {
+        if self.format == Format::Compact {
+            self.records += 1;
+            return self.encode(&Event::Thread {
+                tid: ThreadId(tid),
+                name: Some(name.into()),
+                parent: parent.map(ThreadId),
+            });
+        }
         if self.jsonl() {
             self.records += 1;
             write!(self.out, r#"{{"type":"thread","tid":{tid},"name":"{name}""#)?;
@@ -325,6 +380,18 @@ impl TraceWriter {
     /// Declares a mutex created at `created` (JSONL only); `name` for locks that a finding
     /// should name readably.
     fn lock(&mut self, lock: u64, name: Option<&str>, created: Site) -> io::Result<()> {
+        if self.format == Format::Compact {
+            self.records += 1;
+            let site = self.site(created, 17);
+            return self.encode(&Event::Lock {
+                lock: LockId(lock),
+                kind: LockKind::Mutex,
+                name: name.map(Into::into),
+                class: None,
+                site,
+                rank: None,
+            });
+        }
         if self.jsonl() {
             self.records += 1;
             write!(self.out, r#"{{"type":"lock","lock":{lock},"kind":"mutex""#)?;
@@ -358,6 +425,27 @@ impl TraceWriter {
     ) -> io::Result<()> {
         self.lock_events += 1;
         self.records += 1;
+        if self.format == Format::Compact {
+            let (tid, lock, site) = (ThreadId(tid), LockId(lock), self.site(at, 9));
+            let mode = Mode::Exclusive;
+            let event = if record == "acquire" {
+                Event::Acquire {
+                    tid,
+                    lock,
+                    mode,
+                    try_lock: false,
+                    site,
+                }
+            } else {
+                Event::Release {
+                    tid,
+                    lock,
+                    mode,
+                    site,
+                }
+            };
+            return self.encode(&event);
+        }
         if self.jsonl() {
             writeln!(
                 self.out,
@@ -386,6 +474,15 @@ impl TraceWriter {
         at: Site,
     ) -> io::Result<()> {
         self.records += 1;
+        if self.format == Format::Compact {
+            let (tid, child, site) = (ThreadId(tid), ThreadId(child), self.site(at, 5));
+            let event = if record == "spawn" {
+                Event::Spawn { tid, child, site }
+            } else {
+                Event::Join { tid, child, site }
+            };
+            return self.encode(&event);
+        }
         if self.jsonl() {
             writeln!(
                 self.out,
@@ -399,6 +496,15 @@ impl TraceWriter {
 
     /// Writes the `end` record (JSONL) and flushes.
     fn finish(mut self) -> io::Result<Written> {
+        if self.format == Format::Compact {
+            self.encode(&Event::End {
+                events: None,
+                dropped: Some(0),
+            })?;
+            self.records += 1;
+            let compact = self.compact.as_mut().expect("the compact format");
+            self.out.write_all(compact.get_mut())?;
+        }
         if self.jsonl() {
             writeln!(self.out, r#"{{"type":"end","events":{}}}"#, self.records)?;
             self.records += 1;
