@@ -19,17 +19,17 @@
 pub mod compact;
 pub mod event;
 pub mod jsonl;
-pub mod std;
+pub mod rapid;
 pub mod wire;
 
-use ::std::fmt;
-use ::std::io::{self, BufRead};
-use ::std::sync::Arc;
+use std::fmt;
+use std::io::{self, BufRead};
+use std::sync::Arc;
 
-pub use self::std::StdReader;
 pub use compact::{CompactReader, CompactWriter};
 pub use event::{Event, Header};
 pub use jsonl::{JsonlReader, JsonlWriter};
+pub use rapid::StdReader;
 
 /// The longest line a reader accepts; longer lines are an error, so a corrupt file without line
 /// breaks cannot make the reader buffer all of it.
