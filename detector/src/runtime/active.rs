@@ -9,6 +9,7 @@ use crate::raw::Mutex;
 use rustc_hash::FxHashSet;
 
 use super::hb::{LockClock, races_on};
+use super::lazy_id::LazyId;
 use super::order;
 use super::recorder::{self, Event};
 use super::state::{self, Held, LockInfo, ThreadState};
@@ -47,8 +48,7 @@ fn fresh_lock_id() -> u64 {
 /// What an instrumented lock knows about itself.
 #[derive(Debug)]
 pub(crate) struct LockMeta {
-    /// Assigned on first use, so that constructors can be `const`; 0 until then.
-    id: AtomicU64,
+    id: LazyId,
     /// Whether the lock is a node of the global order graph, to leave when dropped.
     in_graph: AtomicBool,
     /// The recording in which the lock was last declared to the trace (0: none).
@@ -68,7 +68,7 @@ pub(crate) struct LockMeta {
 impl LockMeta {
     pub(crate) const fn new(kind: LockKind, class: &'static Location<'static>) -> Self {
         LockMeta {
-            id: AtomicU64::new(0),
+            id: LazyId::new(),
             in_graph: AtomicBool::new(false),
             traced: AtomicU64::new(0),
             clock: LockClock::new(),
@@ -99,7 +99,7 @@ impl LockMeta {
 
     #[cold]
     fn adopt_class(&self, site: &'static Location<'static>) {
-        if self.id.load(Ordering::Relaxed) == 0 {
+        if self.id.get() == 0 {
             // Before the first id: racing first acquisitions each store one of their sites.
             let site = site as *const Location<'static> as *mut Location<'static>;
             self.class.store(site, Ordering::Relaxed);
@@ -123,22 +123,7 @@ impl LockMeta {
 
     #[inline]
     fn id(&self) -> LockId {
-        match self.id.load(Ordering::Relaxed) {
-            0 => self.assign_id(),
-            id => LockId(id),
-        }
-    }
-
-    #[cold]
-    fn assign_id(&self) -> LockId {
-        let fresh = fresh_lock_id();
-        match self
-            .id
-            .compare_exchange(0, fresh, Ordering::Relaxed, Ordering::Relaxed)
-        {
-            Ok(_) => LockId(fresh),
-            Err(winner) => LockId(winner),
-        }
+        LockId(self.id.get_or_assign(fresh_lock_id))
     }
 
     /// Declares the lock's rank.
@@ -300,7 +285,7 @@ impl LockMeta {
 
     #[inline]
     fn release_as(&self, mode: Mode, wait: Option<(&CondvarMeta, &'static Location<'static>)>) {
-        let id = LockId(self.id.load(Ordering::Relaxed));
+        let id = LockId(self.id.get());
         let released = state::with(|st| {
             // Guards usually drop in reverse order: the hold is the last one.
             let held = match st.held.last() {
@@ -350,7 +335,7 @@ impl LockMeta {
 
     /// Records an upgrade or downgrade of a held read-write lock.
     pub(crate) fn change_mode(&self, _from: Mode, to: Mode) {
-        let id = LockId(self.id.load(Ordering::Relaxed));
+        let id = LockId(self.id.get());
         state::with(|st| {
             if let Some(index) = st.position(id) {
                 st.held[index].mode = to;
@@ -768,7 +753,7 @@ impl Drop for Relock<'_> {
 impl Drop for LockMeta {
     fn drop(&mut self) {
         if *self.in_graph.get_mut() {
-            order::forget_lock(LockId(*self.id.get_mut()));
+            order::forget_lock(LockId(self.id.get_mut()));
         }
     }
 }
@@ -778,8 +763,7 @@ static NEXT_CONDVAR: AtomicU64 = AtomicU64::new(1);
 /// What an instrumented condition variable knows about itself.
 #[derive(Debug)]
 pub(crate) struct CondvarMeta {
-    /// Assigned on first use; 0 until then.
-    id: AtomicU64,
+    id: LazyId,
     /// The recording in which it was last declared.
     traced: AtomicU64,
     site: &'static Location<'static>,
@@ -788,7 +772,7 @@ pub(crate) struct CondvarMeta {
 impl CondvarMeta {
     pub(crate) const fn new(site: &'static Location<'static>) -> Self {
         CondvarMeta {
-            id: AtomicU64::new(0),
+            id: LazyId::new(),
             traced: AtomicU64::new(0),
             site,
         }
@@ -796,17 +780,9 @@ impl CondvarMeta {
 
     /// The id, declaring the condition variable to the running recording once.
     fn declare(&self) -> CondvarId {
-        let mut id = self.id.load(Ordering::Relaxed);
-        if id == 0 {
-            let fresh = NEXT_CONDVAR.fetch_add(1, Ordering::Relaxed);
-            id = match self
-                .id
-                .compare_exchange(0, fresh, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => fresh,
-                Err(winner) => winner,
-            };
-        }
+        let id = self
+            .id
+            .get_or_assign(|| NEXT_CONDVAR.fetch_add(1, Ordering::Relaxed));
         let epoch = recorder::epoch();
         if self.traced.load(Ordering::Relaxed) != epoch
             && self.traced.swap(epoch, Ordering::Relaxed) != epoch

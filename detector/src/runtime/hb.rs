@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::raw::Mutex;
 
+use super::lazy_id::LazyId;
 use super::recorder::{self, Event};
 use super::state::{self, ThreadClocks};
 use crate::analysis::{VarState, VectorClock, race_finding};
@@ -95,7 +96,7 @@ static NEXT_VAR: AtomicU64 = AtomicU64::new(1);
 /// What a tracked variable knows about itself.
 #[derive(Debug)]
 pub(crate) struct VarMeta {
-    id: AtomicU64,
+    id: LazyId,
     traced: AtomicU64,
     class: &'static Location<'static>,
     name: Option<&'static str>,
@@ -104,7 +105,7 @@ pub(crate) struct VarMeta {
 impl VarMeta {
     pub(crate) const fn new(class: &'static Location<'static>, name: Option<&'static str>) -> Self {
         VarMeta {
-            id: AtomicU64::new(0),
+            id: LazyId::new(),
             traced: AtomicU64::new(0),
             class,
             name,
@@ -112,18 +113,10 @@ impl VarMeta {
     }
 
     fn id(&self) -> VarId {
-        let id = self.id.load(Ordering::Relaxed);
-        if id != 0 {
-            return VarId(id);
-        }
-        let fresh = NEXT_VAR.fetch_add(1, Ordering::Relaxed);
-        match self
-            .id
-            .compare_exchange(0, fresh, Ordering::Relaxed, Ordering::Relaxed)
-        {
-            Ok(_) => VarId(fresh),
-            Err(winner) => VarId(winner),
-        }
+        VarId(
+            self.id
+                .get_or_assign(|| NEXT_VAR.fetch_add(1, Ordering::Relaxed)),
+        )
     }
 
     fn display_name(&self) -> String {

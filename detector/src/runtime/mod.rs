@@ -11,6 +11,8 @@ mod active;
 #[cfg(lockscan_active)]
 pub(crate) mod hb;
 #[cfg(lockscan_active)]
+mod lazy_id;
+#[cfg(lockscan_active)]
 mod order;
 #[cfg(lockscan_active)]
 mod state;
