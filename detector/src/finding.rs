@@ -176,7 +176,28 @@ pub struct VarAccess {
 
 /// A problem lockscan found: structured, so tests, renderers and baselines can use its parts.
 ///
-/// `Display` renders the rustc-style text report.
+/// `Display` renders the rustc-style text report; [`fingerprint`](Finding::fingerprint) names
+/// the problem stably across runs (baselines and de-duplication use it).
+///
+/// ```
+/// use lockscan::{FindingKind, Mutex, Policy, Severity};
+///
+/// lockscan::set_policy(Policy::Collect);
+/// let a = Mutex::named("finding-doc:A", ());
+/// let b = Mutex::named("finding-doc:B", ());
+/// drop((a.lock(), b.lock()));
+/// drop((b.lock(), a.lock()));
+/// # if lockscan::is_active() {
+/// let finding = lockscan::findings()
+///     .into_iter()
+///     .find(|f| f.locks.contains(&"finding-doc:A".to_owned()))
+///     .expect("the inversion");
+/// assert_eq!(finding.kind, FindingKind::LockOrderInversion);
+/// assert_eq!(finding.severity, Severity::Error);
+/// assert_eq!(finding.edges.len(), 2); // each with both acquisition sites
+/// assert!(finding.to_string().starts_with("error[lock-order-inversion]"));
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Finding {

@@ -128,7 +128,24 @@ struct WaitCycle {
     requests: Vec<(u32, u64)>,
 }
 
-/// Replays one trace. Feed it events with [`Replay::event`], then call [`Replay::finish`].
+/// Replays one trace. Feed it events with [`Replay::event`], then call [`Replay::finish`]; or
+/// give it a whole reader with [`Replay::run`].
+///
+/// ```
+/// use lockscan::analysis::Replay;
+/// use lockscan::trace::{InputFormat, TraceReader};
+/// use lockscan::FindingKind;
+///
+/// // Thread 1 takes A then B; thread 2, B then A (RAPID STD text: `THREAD|OP(ARG)|LOC`).
+/// let trace = "T1|acq(A)|1\nT1|acq(B)|2\nT1|rel(B)|3\nT1|rel(A)|4\n\
+///              T2|acq(B)|5\nT2|acq(A)|6\nT2|rel(A)|7\nT2|rel(B)|8\n";
+/// let mut reader = TraceReader::new(trace.as_bytes(), "example.std", InputFormat::Auto)?;
+/// let result = Replay::default().run(&mut reader, |error| panic!("{error}"));
+/// assert_eq!(result.findings.len(), 1);
+/// assert_eq!(result.findings[0].kind, FindingKind::PotentialDeadlock);
+/// println!("{}", result.findings[0]); // the rustc-style report
+/// # Ok::<(), lockscan::trace::TraceError>(())
+/// ```
 #[derive(Debug)]
 pub struct Replay {
     options: ReplayOptions,
