@@ -20,9 +20,9 @@
 //! minutes on a slow engine. A measurement whose first sample takes longer than a minute is not
 //! repeated; its table cell says so.
 //!
-//! The per-object table runs a second time in a child process with `RUST_BACKTRACE=1`: both
-//! detectors then capture a stack for every new order edge, which is what a user who runs
-//! their tests with backtraces on pays.
+//! The per-object table runs a second time in a child process with `RUST_BACKTRACE=1` and
+//! `LOCKSCAN_BACKTRACE=1`: both detectors then capture a stack for every new order edge, which
+//! is what a user who asks for stacks pays. (lockscan ignores `RUST_BACKTRACE` alone.)
 
 use std::hint::black_box;
 use std::io::Write;
@@ -362,6 +362,8 @@ fn per_object_table_in_child(options: &Options) -> bool {
     child
         .env(ONLY_TABLE_ENV, PER_OBJECT_BACKTRACE)
         .env("RUST_BACKTRACE", "1")
+        // lockscan takes stacks only when asked by its own variable: both detectors capture.
+        .env("LOCKSCAN_BACKTRACE", "1")
         .env_remove("RUST_LIB_BACKTRACE");
     match child.status() {
         Ok(status) if status.success() => true,

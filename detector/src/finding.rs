@@ -157,7 +157,7 @@ pub struct FindingEdge {
     /// Whether the thread was actually blocked on `to` (a wait-for edge of a real deadlock)
     /// rather than having acquired it.
     pub blocked: bool,
-    /// The stack, when backtraces were asked for (`LOCKSCAN_BACKTRACE=1` or `RUST_BACKTRACE`).
+    /// The stack, when backtraces were asked for (`LOCKSCAN_BACKTRACE=1`).
     pub backtrace: Option<String>,
 }
 

@@ -208,13 +208,14 @@ pub(super) fn size() -> (usize, usize) {
     with_order(|order| (order.graph.node_count(), order.graph.edge_count()))
 }
 
-/// A backtrace of the current thread when `LOCKSCAN_BACKTRACE` or `RUST_BACKTRACE` asks for
-/// one; captured once per new edge, never on the fast path, and resolved only if reported.
+/// A backtrace of the current thread when `LOCKSCAN_BACKTRACE` asks for one; captured once per
+/// new edge, never on the fast path, and resolved only if reported. Not `RUST_BACKTRACE`: many
+/// CI set-ups export it for panics, and a stack per new edge made a lock-heavy suite 1.3x
+/// slower again (docs/acceptance.md), while the report names both sites of every edge anyway.
 fn capture_backtrace() -> Option<Arc<Stack>> {
     static WANTED: OnceLock<bool> = OnceLock::new();
     let wanted = *WANTED.get_or_init(|| {
-        let on = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0");
-        on("LOCKSCAN_BACKTRACE") || on("RUST_BACKTRACE")
+        std::env::var("LOCKSCAN_BACKTRACE").is_ok_and(|v| !v.is_empty() && v != "0")
     });
     wanted.then(|| Arc::new(Stack::capture()))
 }
