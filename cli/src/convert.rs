@@ -10,7 +10,9 @@ use clap::{Args, ValueEnum};
 use lockscan::trace::compact::{self, CompactWriter};
 use lockscan::trace::{Event, Format, Header, JsonlWriter, TraceReader};
 
-use crate::{EXIT_CLEAN, InputFormatArg, open_output};
+use crate::EXIT_CLEAN;
+use crate::args::InputFormatArg;
+use crate::output::open_output;
 
 pub(crate) const HELP: &str = "\
 Examples:

@@ -8,7 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use clap::Args;
 
-use crate::{EXIT_ERROR, ReportArgs};
+use crate::EXIT_ERROR;
+use crate::args::ReportArgs;
 
 pub(crate) const HELP: &str = "\
 Examples:

@@ -1,0 +1,126 @@
+//! `lockscan analyze`: the report, the exit code, and GitHub's job summary.
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use lockscan::report::github::StepSummaryRenderer;
+use lockscan::report::{OutputFormat, Render, Summary};
+
+use crate::args::*;
+use crate::inputs::*;
+use crate::output::*;
+use crate::replay::*;
+use crate::{EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, baseline, config};
+
+/// The variable GitHub Actions sets to the file a step appends its Markdown summary to.
+pub(crate) const STEP_SUMMARY_ENV: &str = "GITHUB_STEP_SUMMARY";
+
+pub(crate) fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<u8> {
+    let inputs = collect_inputs(paths)?;
+    // Read first: a wrong baseline path is a usage error, better found before the analysis.
+    let baseline = match &args.baseline {
+        Some(path) => Some(baseline::read(path)?),
+        None => None,
+    };
+    let mut suppressions = config::Suppressions::load(args.config.as_deref())?;
+    let Pictured {
+        mut findings,
+        mut summary,
+        ..
+    } = replay_pictured(&inputs, &args.read, false)?;
+    let stderr = io::stderr();
+    let mut diagnostics = stderr.lock();
+    // Suppressions first: a finding both allowed and baselined counts as allowed, so its entry
+    // is not reported as unused.
+    if let Some(suppressions) = &mut suppressions {
+        summary.suppressed = suppressions.apply(&mut findings);
+        summary.unused_suppressions = suppressions.unused();
+        for unused in &summary.unused_suppressions {
+            writeln!(diagnostics, "warning: {}", config::unused_warning(unused))?;
+        }
+    }
+    // Written before the old baseline filters anything: the new file holds every finding that
+    // is not suppressed, so rewriting it also forgets the fixed ones.
+    if let Some(path) = &args.write_baseline {
+        let written = baseline::write(path, &findings)?;
+        writeln!(
+            diagnostics,
+            "lockscan: {}: {written} finding{} accepted",
+            path.display(),
+            if written == 1 { "" } else { "s" }
+        )?;
+    }
+    if let Some(known) = &baseline {
+        let before = findings.len();
+        findings.retain(|finding| !known.contains(&finding.fingerprint()));
+        summary.baselined = before - findings.len();
+    }
+
+    let color = match args.color {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => {
+            let set =
+                |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
+            // NO_COLOR (no-color.org) wins over CLICOLOR_FORCE; an explicit flag wins over both.
+            !set("NO_COLOR")
+                && (set("CLICOLOR_FORCE")
+                    || (writes_to_stdout(args.output.as_deref()) && io::stdout().is_terminal()))
+        }
+    };
+    let renderer = OutputFormat::from(args.format).renderer(color);
+    let mut out: Box<dyn Write> = match args.output.as_deref() {
+        Some(path) if path != Path::new("-") => Box::new(BufWriter::new(
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        _ => Box::new(BufWriter::new(io::stdout().lock())),
+    };
+    renderer
+        .render(&findings, &summary, &mut out)
+        .and_then(|()| out.flush())
+        .context("cannot write the report")?;
+    if args.format == FormatArg::Github {
+        append_step_summary(&findings, &summary)?;
+    }
+
+    if summary.trace_errors > 0 {
+        return Ok(EXIT_ERROR);
+    }
+    // The findings just written to a baseline are accepted: as `--baseline` with that file
+    // would, they do not fail the run.
+    let failing = args.write_baseline.is_none()
+        && args
+            .fail_on
+            .threshold()
+            .is_some_and(|threshold| findings.iter().any(|f| f.severity >= threshold));
+    Ok(if failing { EXIT_FINDINGS } else { EXIT_CLEAN })
+}
+
+/// Appends the Markdown job summary to the file GitHub Actions names in `GITHUB_STEP_SUMMARY`,
+/// when it names one.
+pub(crate) fn append_step_summary(
+    findings: &[lockscan::Finding],
+    summary: &Summary,
+) -> anyhow::Result<()> {
+    let Some(path) = std::env::var_os(STEP_SUMMARY_ENV).filter(|p| !p.is_empty()) else {
+        return Ok(());
+    };
+    let path = PathBuf::from(path);
+    let write = || -> io::Result<()> {
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&path)?;
+        let mut out = BufWriter::new(file);
+        StepSummaryRenderer.render(findings, summary, &mut out)?;
+        out.flush()
+    };
+    write().with_context(|| {
+        format!(
+            "cannot append the job summary to {} ({STEP_SUMMARY_ENV})",
+            path.display()
+        )
+    })
+}

@@ -1,0 +1,276 @@
+//! The command line: clap's types, their help texts, and how they map to the library's.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use lockscan::Severity;
+use lockscan::report::OutputFormat;
+use lockscan::trace::InputFormat;
+
+use crate::{convert, run};
+
+const ANALYZE_HELP: &str = "\
+Examples:
+  lockscan analyze target/lockscan/bank-4242.json
+  lockscan analyze target/lockscan/ --format json --output report.json
+  lockscan analyze --fail-on never ../shared/corpus/std/StringBuffer.std
+  lockscan analyze --input-format std - < trace.txt
+  lockscan analyze traces/ --write-baseline baseline.json     # accept today's findings...
+  lockscan analyze traces/ --baseline baseline.json           # ...and fail only on new ones
+  lockscan analyze traces/ --config ci/lockscan.toml          # [[allow]] suppressions
+
+Exit codes:
+  0  no finding at or above --fail-on (or --write-baseline accepted them)
+  1  findings at or above --fail-on
+  2  usage, I/O, parse or configuration error
+
+A directory is searched recursively for *.std, *.json, *.jsonl, *.ndjson and *.lstrace files. When several
+traces are given, locks are also matched across them by name (else class) to find lock-order
+cycles that only their union shows.";
+
+const GRAPH_HELP: &str = "\
+Examples:
+  lockscan graph target/lockscan/bank-4242.json --format html --output report.html
+  lockscan graph target/lockscan/ --format dot > locks.dot
+  lockscan graph target/bank.json --format svg -o locks.svg    # needs Graphviz's `dot`
+
+Formats:
+  dot   Graphviz DOT: locks as nodes (name, kind), order edges labelled with thread and
+        sites, the findings' cycles in red; sorted, so the output is stable
+  html  one self-contained page (nothing fetched): the graph with every cycle highlighted,
+        the findings beside it, each edge's threads and sites, and a per-thread timeline of
+        lock holds and blocked waits
+  svg   the DOT graph drawn by Graphviz's `dot` (install Graphviz for it)
+
+Exit codes:
+  0  the picture was written
+  2  usage, I/O or parse error (the picture is still written when the traces could be read
+     in part)
+
+Traces usually have no timestamps: the timeline's time is then the event number.";
+
+const EXPORT_HELP: &str = "\
+Examples:
+  lockscan export --format chrome target/bank.json --output bank.trace.json
+  then open bank.trace.json in https://ui.perfetto.dev or chrome://tracing
+
+The Chrome trace-event JSON has lock holds as async slices named after the lock, blocked
+waits as slices on the thread's track, findings as instant events, and thread names as
+metadata. A trace without timestamps is drawn with 1 µs per event.
+
+Exit codes:
+  0  the export was written
+  2  usage, I/O or parse error";
+
+/// Find deadlocks, lock-order inversions and lock misuse in recorded traces.
+#[derive(Debug, Parser)]
+#[command(name = "lockscan", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run a command (say `cargo test`) recording lock traces, then analyze them.
+    #[command(after_help = run::HELP)]
+    Run(run::RunArgs),
+    /// Analyze traces (lockscan JSONL or compact, or RAPID STD) and report what they show.
+    #[command(after_help = ANALYZE_HELP)]
+    Analyze(AnalyzeArgs),
+    /// Draw the lock-order graph of traces, with the findings' cycles highlighted (DOT, a
+    /// self-contained HTML report with timelines, or SVG).
+    #[command(after_help = GRAPH_HELP)]
+    Graph(GraphArgs),
+    /// Export a trace for a timeline viewer (Chrome trace-event JSON, for Perfetto).
+    #[command(after_help = EXPORT_HELP)]
+    Export(ExportArgs),
+    /// Convert a trace between JSONL and the compact encoding (or from RAPID STD).
+    #[command(after_help = convert::HELP)]
+    Convert(convert::ConvertArgs),
+}
+
+/// What the picture commands share with `analyze`: how traces are read and searched.
+#[derive(Debug, Args)]
+pub(crate) struct ReadArgs {
+    /// The trace format; `auto` decides from the first byte of each trace.
+    #[arg(long, value_enum, default_value_t = InputFormatArg::Auto)]
+    pub(crate) input_format: InputFormatArg,
+
+    /// The longest lock-order cycle listed, in locks. A group of locks whose only cycles are
+    /// longer is still reported, with its shortest cycle.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub(crate) max_cycle_len: usize,
+
+    /// How many cycles to enumerate at most (each group of locks in a cycle is reported all
+    /// the same).
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub(crate) max_cycles: usize,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GraphArgs {
+    /// Trace files, directories of traces, or `-` for standard input.
+    #[arg(required = true, value_name = "PATH")]
+    pub(crate) paths: Vec<PathBuf>,
+
+    /// The picture format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub(crate) format: GraphFormat,
+
+    /// Where to write the picture (`-` is standard output).
+    #[arg(long, short, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) read: ReadArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum GraphFormat {
+    Dot,
+    Html,
+    Svg,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    /// The trace file, or `-` for standard input.
+    #[arg(value_name = "PATH")]
+    pub(crate) path: PathBuf,
+
+    /// The export format.
+    #[arg(long, value_enum)]
+    pub(crate) format: ExportFormat,
+
+    /// Where to write the export (`-` is standard output).
+    #[arg(long, short, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) read: ReadArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ExportFormat {
+    /// Chrome trace-event JSON (Perfetto, chrome://tracing).
+    Chrome,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AnalyzeArgs {
+    /// Trace files, directories of traces, or `-` for standard input.
+    #[arg(required = true, value_name = "PATH")]
+    pub(crate) paths: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) report: ReportArgs,
+}
+
+/// What to report and how: shared by `analyze` and `run`.
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    /// The report format. With `github`, a Markdown summary is also appended to the file
+    /// GITHUB_STEP_SUMMARY names, when it is set.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    pub(crate) format: FormatArg,
+
+    /// Where to write the report (`-` is standard output).
+    #[arg(long, short, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+
+    /// The least severity that makes the exit code 1.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub(crate) fail_on: FailOn,
+
+    #[command(flatten)]
+    pub(crate) read: ReadArgs,
+
+    /// When to color the text report. `auto` colors a terminal, unless NO_COLOR is set;
+    /// CLICOLOR_FORCE colors a pipe too.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    pub(crate) color: ColorArg,
+
+    /// A baseline (from `--write-baseline`) or a previous `--format json` report: findings
+    /// with a fingerprint in it are known, not shown, and do not fail the run.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) baseline: Option<PathBuf>,
+
+    /// Accept today's findings: write their fingerprints to FILE (for `--baseline`). The
+    /// report still shows them, but they do not fail this run.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) write_baseline: Option<PathBuf>,
+
+    /// The configuration with `[[allow]]` suppressions [default: lockscan.toml in the current
+    /// directory, when there is one].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FormatArg {
+    Text,
+    Json,
+    Sarif,
+    Github,
+    Junit,
+    Dot,
+}
+
+impl From<FormatArg> for OutputFormat {
+    fn from(format: FormatArg) -> Self {
+        match format {
+            FormatArg::Text => OutputFormat::Text,
+            FormatArg::Json => OutputFormat::Json,
+            FormatArg::Sarif => OutputFormat::Sarif,
+            FormatArg::Github => OutputFormat::Github,
+            FormatArg::Junit => OutputFormat::Junit,
+            FormatArg::Dot => OutputFormat::Dot,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FailOn {
+    Error,
+    Warning,
+    Note,
+    Never,
+}
+
+impl FailOn {
+    pub(crate) fn threshold(self) -> Option<Severity> {
+        match self {
+            FailOn::Error => Some(Severity::Error),
+            FailOn::Warning => Some(Severity::Warning),
+            FailOn::Note => Some(Severity::Note),
+            FailOn::Never => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum InputFormatArg {
+    Auto,
+    Jsonl,
+    Compact,
+    Std,
+}
+
+impl From<InputFormatArg> for InputFormat {
+    fn from(format: InputFormatArg) -> Self {
+        match format {
+            InputFormatArg::Auto => InputFormat::Auto,
+            InputFormatArg::Jsonl => InputFormat::Jsonl,
+            InputFormatArg::Compact => InputFormat::Compact,
+            InputFormatArg::Std => InputFormat::Std,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
