@@ -30,6 +30,49 @@
 //! What is not here: std's unstable lock APIs (`MappedMutexGuard`, `Mutex::map`, ...), and
 //! `Condvar::wait_timeout_ms` (deprecated since Rust 1.6).
 
+/// What std's `Mutex` and `RwLock` share beyond locking: the poison flag's API, `get_mut`,
+/// `rank`, `Default` and `From`.
+macro_rules! poison_api {
+    ($lock:ident) => {
+        impl<T: ?Sized> $lock<T> {
+            /// Whether a thread panicked while holding the lock (for an `RwLock`, for writing).
+            pub fn is_poisoned(&self) -> bool {
+                self.poison.get()
+            }
+
+            /// Clears the poisoned state, for code that has restored the data's invariants.
+            pub fn clear_poison(&self) {
+                self.poison.clear();
+            }
+
+            /// The data, through exclusive access to the lock: no locking needed. `Err` with the
+            /// reference inside if it is poisoned.
+            pub fn get_mut(&mut self) -> LockResult<&mut T> {
+                self.poison.result(self.inner.get_mut())
+            }
+
+            /// The declared rank, if any (always `None` when detection is off).
+            pub fn rank(&self) -> Option<u32> {
+                self.inner.rank()
+            }
+        }
+
+        impl<T: Default> Default for $lock<T> {
+            #[track_caller]
+            fn default() -> Self {
+                $lock::new(T::default())
+            }
+        }
+
+        impl<T> From<T> for $lock<T> {
+            #[track_caller]
+            fn from(value: T) -> Self {
+                $lock::new(value)
+            }
+        }
+    };
+}
+
 mod condvar;
 mod mutex;
 mod poison;

@@ -91,42 +91,9 @@ impl<T: ?Sized> Mutex<T> {
         let inner = self.inner.try_lock().ok_or(TryLockError::WouldBlock)?;
         Ok(self.poison.result(MutexGuard::new(self, inner))?)
     }
-
-    /// Whether a thread panicked while holding the mutex.
-    pub fn is_poisoned(&self) -> bool {
-        self.poison.get()
-    }
-
-    /// Clears the poisoned state, for code that has restored the data's invariants.
-    pub fn clear_poison(&self) {
-        self.poison.clear();
-    }
-
-    /// The data, through exclusive access to the mutex: no locking needed. `Err` with the
-    /// reference inside if it is poisoned.
-    pub fn get_mut(&mut self) -> LockResult<&mut T> {
-        self.poison.result(self.inner.get_mut())
-    }
-
-    /// The declared rank, if any (always `None` when detection is off).
-    pub fn rank(&self) -> Option<u32> {
-        self.inner.rank()
-    }
 }
 
-impl<T: Default> Default for Mutex<T> {
-    #[track_caller]
-    fn default() -> Self {
-        Mutex::new(T::default())
-    }
-}
-
-impl<T> From<T> for Mutex<T> {
-    #[track_caller]
-    fn from(value: T) -> Self {
-        Mutex::new(value)
-    }
-}
+poison_api!(Mutex);
 
 impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -112,42 +112,9 @@ impl<T: ?Sized> RwLock<T> {
         let inner = self.inner.try_write().ok_or(TryLockError::WouldBlock)?;
         Ok(self.poison.result(RwLockWriteGuard::new(self, inner))?)
     }
-
-    /// Whether a thread panicked while holding the lock for writing.
-    pub fn is_poisoned(&self) -> bool {
-        self.poison.get()
-    }
-
-    /// Clears the poisoned state, for code that has restored the data's invariants.
-    pub fn clear_poison(&self) {
-        self.poison.clear();
-    }
-
-    /// The data, through exclusive access to the lock: no locking needed. `Err` with the
-    /// reference inside if it is poisoned.
-    pub fn get_mut(&mut self) -> LockResult<&mut T> {
-        self.poison.result(self.inner.get_mut())
-    }
-
-    /// The declared rank, if any (always `None` when detection is off).
-    pub fn rank(&self) -> Option<u32> {
-        self.inner.rank()
-    }
 }
 
-impl<T: Default> Default for RwLock<T> {
-    #[track_caller]
-    fn default() -> Self {
-        RwLock::new(T::default())
-    }
-}
-
-impl<T> From<T> for RwLock<T> {
-    #[track_caller]
-    fn from(value: T) -> Self {
-        RwLock::new(value)
-    }
-}
+poison_api!(RwLock);
 
 impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
