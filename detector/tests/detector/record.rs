@@ -74,6 +74,35 @@ fn child_records_through_the_environment() {
     // No explicit finish: the exit handler writes the end of the trace.
 }
 
+/// Runs the child scenario `test` with `LOCKSCAN_TRACE` set to a fresh directory `dir_name`;
+/// returns whether it succeeded, its output, and the one trace it must have written there.
+fn record_child_in_dir(dir_name: &str, test: &str) -> (bool, String, PathBuf) {
+    let dir = scratch_dir(dir_name);
+    let spec = format!("{}/", dir.display());
+    let (ok, output) = run_child(test, &[("LOCKSCAN_TRACE", spec.as_ref())]);
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "one trace per process: {files:?}\n{output}");
+    (ok, output, files.into_iter().next().unwrap())
+}
+
+/// Replays the trace at `path` with the library, failing on any unreadable record.
+fn replay_file(path: &Path) -> lockscan::analysis::TraceResult {
+    let file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
+    let mut reader = lockscan::trace::TraceReader::new(
+        file,
+        path.display().to_string(),
+        lockscan::trace::InputFormat::Auto,
+    )
+    .unwrap();
+    let mut errors = Vec::new();
+    let result = lockscan::analysis::Replay::default().run(&mut reader, |e| errors.push(e));
+    assert!(errors.is_empty(), "{errors:?}");
+    result
+}
+
 fn read_trace(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap();
     assert!(text.ends_with('\n'), "every line is complete");
@@ -213,24 +242,17 @@ fn a_recording_started_through_the_api_follows_the_format() {
 
 #[test]
 fn lockscan_trace_in_a_directory_writes_one_complete_trace_per_process() {
-    let dir = scratch_dir("record-env");
-    let spec = format!("{}/", dir.display());
-    let (ok, output) = run_child(
+    let (ok, output, trace) = record_child_in_dir(
+        "record-env",
         "record::child_records_through_the_environment",
-        &[("LOCKSCAN_TRACE", spec.as_ref())],
     );
     assert!(ok, "{output}");
-    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(files.len(), 1, "{files:?}");
-    let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
+    let name = trace.file_name().unwrap().to_string_lossy().into_owned();
     assert!(
         name.starts_with("detector-") && name.ends_with(".json"),
         "{name}"
     );
-    check_trace(&read_trace(&files[0]));
+    check_trace(&read_trace(&trace));
 }
 
 #[test]
@@ -319,16 +341,7 @@ fn the_offline_replay_finds_the_races_the_live_check_found() {
     assert!(!live.is_empty(), "the live check found the race:\n{output}");
     assert!(live.iter().all(|k| k.starts_with("rec:racy ")), "{live:?}");
 
-    let file = std::io::BufReader::new(std::fs::File::open(&path).unwrap());
-    let mut reader = lockscan::trace::TraceReader::new(
-        file,
-        path.display().to_string(),
-        lockscan::trace::InputFormat::Auto,
-    )
-    .unwrap();
-    let mut errors = Vec::new();
-    let result = lockscan::analysis::Replay::default().run(&mut reader, |e| errors.push(e));
-    assert!(errors.is_empty(), "{errors:?}");
+    let result = replay_file(&path);
     let mut offline: Vec<String> = result
         .findings
         .iter()
@@ -343,19 +356,9 @@ fn the_offline_replay_finds_the_races_the_live_check_found() {
 fn the_trace_is_complete_after_a_finding_panic() {
     // The policy test's scenario under the default policy: the second thread panics at the
     // acquisition that closes the cycle, and the test's main thread fails on the join.
-    let dir = scratch_dir("record-panic");
-    let spec = format!("{}/", dir.display());
-    let (ok, output) = run_child(
-        "policy::child_ab_then_ba",
-        &[("LOCKSCAN_TRACE", spec.as_ref())],
-    );
+    let (ok, output, trace) = record_child_in_dir("record-panic", "policy::child_ab_then_ba");
     assert!(!ok, "the child fails on the finding:\n{output}");
-    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(files.len(), 1, "{files:?}");
-    let records = read_trace(&files[0]);
+    let records = read_trace(&trace);
     let end = records.last().unwrap();
     assert_eq!(end["type"], "end", "the exit handler ended the trace");
     assert_eq!(end["events"], records.len() as u64 - 1);
@@ -381,33 +384,14 @@ fn child_relocks_a_mutex() {
 /// trace showed nothing wrong and `lockscan run` reported no findings.
 #[test]
 fn a_fatal_relock_is_in_the_trace_and_the_replay_reports_it() {
-    let dir = scratch_dir("record-relock");
-    let spec = format!("{}/", dir.display());
-    let (ok, output) = run_child(
-        "record::child_relocks_a_mutex",
-        &[("LOCKSCAN_TRACE", spec.as_ref())],
-    );
+    let (ok, output, trace) = record_child_in_dir("record-relock", "record::child_relocks_a_mutex");
     assert!(ok, "{output}");
-    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(files.len(), 1, "{files:?}");
-    let records = read_trace(&files[0]);
+    let records = read_trace(&trace);
     let recorded: Vec<&Value> = records.iter().filter(|r| r["type"] == "finding").collect();
     assert_eq!(recorded.len(), 1, "{records:?}");
     assert_eq!(recorded[0]["finding"]["kind"], "api-misuse");
 
-    let file = std::io::BufReader::new(std::fs::File::open(&files[0]).unwrap());
-    let mut reader = lockscan::trace::TraceReader::new(
-        file,
-        files[0].display().to_string(),
-        lockscan::trace::InputFormat::Auto,
-    )
-    .unwrap();
-    let mut errors = Vec::new();
-    let result = lockscan::analysis::Replay::default().run(&mut reader, |e| errors.push(e));
-    assert!(errors.is_empty(), "{errors:?}");
+    let result = replay_file(&trace);
     let misuse: Vec<&lockscan::Finding> = result
         .findings
         .iter()
