@@ -11,7 +11,7 @@ use rustc_hash::FxHashSet;
 use super::hb::{LockClock, races_on};
 use super::lazy_id::LazyId;
 use super::order;
-use super::recorder::{self, Event};
+use super::recorder::{self, Rec, RecordSeq};
 use super::state::{self, Held, LockInfo, ThreadState};
 use super::waits::{self, Waiter};
 use crate::analysis::rules::{self, LockAt};
@@ -51,8 +51,8 @@ pub(crate) struct LockMeta {
     id: LazyId,
     /// Whether the lock is a node of the global order graph, to leave when dropped.
     in_graph: AtomicBool,
-    /// The recording in which the lock was last declared to the trace (0: none).
-    traced: AtomicU64,
+    /// Its operations in the running recording, numbered for the trace's reader.
+    recorded: RecordSeq,
     /// What the last release knew, for race detection.
     clock: LockClock,
     /// Where the lock was made; for a lock whose maker is not known (a raw lock made from a
@@ -70,7 +70,7 @@ impl LockMeta {
         LockMeta {
             id: LazyId::new(),
             in_graph: AtomicBool::new(false),
-            traced: AtomicU64::new(0),
+            recorded: RecordSeq::new(),
             clock: LockClock::new(),
             // Never written through: only ever turned back into a shared reference.
             class: AtomicPtr::new(class as *const Location<'static> as *mut Location<'static>),
@@ -182,24 +182,23 @@ impl LockMeta {
         guard
     }
 
-    /// Declares the lock to the running recording, once per recording.
+    /// The lock's next operation number in the running recording (see `recorder`), declaring
+    /// the lock to the recording first when it is its first operation there. Called only while
+    /// holding the lock: a mutex is numbered without a read-modify-write.
     #[inline]
-    fn declare(&self, id: LockId) {
+    fn record_seq(&self, id: LockId) -> u64 {
         let epoch = recorder::epoch();
-        if self.traced.load(Ordering::Relaxed) != epoch
-            && self.traced.swap(epoch, Ordering::Relaxed) != epoch
-        {
-            recorder::push(Event::Lock {
-                lock: id,
-                kind: self.kind,
-                name: self.name,
-                class: self.class(),
-                rank: self.rank,
-            });
+        let seq = match self.kind {
+            LockKind::Mutex | LockKind::Reentrant => self.recorded.next_exclusive(epoch),
+            LockKind::RwLock | LockKind::Semaphore => self.recorded.next_shared(epoch),
+        };
+        if seq == 0 {
+            recorder::declare_lock(id, self.kind, self.name, self.class(), self.rank);
         }
+        seq
     }
 
-    #[cold]
+    #[inline]
     fn record_acquire(
         &self,
         tid: ThreadId,
@@ -208,14 +207,17 @@ impl LockMeta {
         try_lock: bool,
         site: &'static Location<'static>,
     ) {
-        self.declare(lock);
-        recorder::push(Event::Acquire {
+        let seq = self.record_seq(lock);
+        recorder::record(
             tid,
-            lock,
-            mode,
-            try_lock,
-            site,
-        });
+            Rec::Acquire {
+                lock,
+                seq,
+                mode,
+                try_lock,
+                site,
+            },
+        );
     }
 
     /// A non-blocking (or timed) acquisition: no edge into this lock, since it cannot wait
@@ -310,7 +312,7 @@ impl LockMeta {
         }
     }
 
-    #[cold]
+    #[inline]
     fn record_release(
         &self,
         tid: ThreadId,
@@ -318,19 +320,21 @@ impl LockMeta {
         mode: Mode,
         wait: Option<(&CondvarMeta, &'static Location<'static>)>,
     ) {
-        self.declare(lock);
-        match wait {
+        let seq = self.record_seq(lock);
+        let rec = match wait {
             Some((condvar, site)) => {
-                let condvar = condvar.declare();
-                recorder::push(Event::Wait {
-                    tid,
+                let (condvar, condvar_seq) = condvar.record_seq();
+                Rec::Wait {
                     condvar,
+                    condvar_seq,
                     lock,
+                    lock_seq: seq,
                     site,
-                });
+                }
             }
-            None => recorder::push(Event::Release { tid, lock, mode }),
-        }
+            None => Rec::Release { lock, seq, mode },
+        };
+        recorder::record(tid, rec);
     }
 
     /// Records an upgrade or downgrade of a held read-write lock.
@@ -667,13 +671,16 @@ impl LockMeta {
             order::register_thread(thread, name);
         }
         if recorder::on() {
-            self.declare(id);
-            recorder::push(Event::Request {
-                tid: thread,
-                lock: id,
-                mode,
-                site,
-            });
+            // Not numbered (this thread does not hold the lock): the trace's reader puts it
+            // right after this thread's previous event.
+            recorder::record(
+                thread,
+                Rec::Request {
+                    lock: id,
+                    mode,
+                    site,
+                },
+            );
         }
         let waiter = Waiter {
             thread,
@@ -764,8 +771,8 @@ static NEXT_CONDVAR: AtomicU64 = AtomicU64::new(1);
 #[derive(Debug)]
 pub(crate) struct CondvarMeta {
     id: LazyId,
-    /// The recording in which it was last declared.
-    traced: AtomicU64,
+    /// Its operations in the running recording, numbered for the trace's reader.
+    recorded: RecordSeq,
     site: &'static Location<'static>,
 }
 
@@ -773,26 +780,23 @@ impl CondvarMeta {
     pub(crate) const fn new(site: &'static Location<'static>) -> Self {
         CondvarMeta {
             id: LazyId::new(),
-            traced: AtomicU64::new(0),
+            recorded: RecordSeq::new(),
             site,
         }
     }
 
-    /// The id, declaring the condition variable to the running recording once.
-    fn declare(&self) -> CondvarId {
-        let id = self
-            .id
-            .get_or_assign(|| NEXT_CONDVAR.fetch_add(1, Ordering::Relaxed));
-        let epoch = recorder::epoch();
-        if self.traced.load(Ordering::Relaxed) != epoch
-            && self.traced.swap(epoch, Ordering::Relaxed) != epoch
-        {
-            recorder::push(Event::Condvar {
-                condvar: CondvarId(id),
-                site: self.site,
-            });
+    /// The id and the next operation number in the running recording, declaring the condition
+    /// variable to the recording first when it is its first operation there.
+    fn record_seq(&self) -> (CondvarId, u64) {
+        let id = CondvarId(
+            self.id
+                .get_or_assign(|| NEXT_CONDVAR.fetch_add(1, Ordering::Relaxed)),
+        );
+        let seq = self.recorded.next_shared(recorder::epoch());
+        if seq == 0 {
+            recorder::declare_condvar(id, self.site);
         }
-        CondvarId(id)
+        (id, seq)
     }
 
     /// A notification, recorded when recording. It orders nothing for the lock order: a
@@ -803,13 +807,16 @@ impl CondvarMeta {
             let Some(tid) = state::with(|st| st.id()) else {
                 return;
             };
-            let condvar = self.declare();
-            recorder::push(Event::Notify {
+            let (condvar, seq) = self.record_seq();
+            recorder::record(
                 tid,
-                condvar,
-                all,
-                site,
-            });
+                Rec::Notify {
+                    condvar,
+                    seq,
+                    all,
+                    site,
+                },
+            );
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::raw::Mutex;
 
 use super::lazy_id::LazyId;
-use super::recorder::{self, Event};
+use super::recorder::{self, Rec, RecordSeq};
 use super::state::{self, ThreadClocks};
 use crate::analysis::{VarState, VectorClock, race_finding};
 use crate::finding::Finding;
@@ -28,6 +28,9 @@ pub(crate) fn races_on() -> bool {
 pub(crate) struct Fork {
     child: ThreadId,
     clocks: ThreadClocks,
+    /// The recording in which the spawn was recorded (0: none): the child's events come after
+    /// it in that recording's trace.
+    recorded_spawn: u64,
 }
 
 /// The parent side of a spawn: picks the child's id, and everything the parent did so far
@@ -41,26 +44,39 @@ pub(crate) fn fork(site: &'static Location<'static>) -> Fork {
         (Some(parent), clocks)
     })
     .unwrap_or_default();
+    let mut recorded_spawn = 0;
     if let Some(parent) = parent
         && recorder::on()
     {
-        recorder::push(Event::Spawn {
-            tid: parent,
-            child,
-            site,
-        });
+        recorded_spawn = recorder::epoch();
+        recorder::record(parent, Rec::Spawn { child, site });
     }
-    Fork { child, clocks }
+    Fork {
+        child,
+        clocks,
+        recorded_spawn,
+    }
 }
 
 /// The child side of a spawn, first thing in the new thread.
 pub(crate) fn adopt(fork: Fork) {
     state::with(|st| st.adopt(fork.child, &fork.clocks));
+    if recorder::on() && fork.recorded_spawn == recorder::epoch() {
+        recorder::record(fork.child, Rec::Start);
+    }
 }
 
-/// The clocks of the current thread, handed to whoever joins it.
+/// The clocks of the current thread, handed to whoever joins it, last thing in the thread.
 pub(crate) fn final_clock() -> ThreadClocks {
-    state::with(|st| st.clocks()).unwrap_or_default()
+    let Some((thread, mut clocks)) = state::with(|st| (st.id(), st.clocks())) else {
+        return ThreadClocks::default();
+    };
+    if recorder::on() {
+        // Its join comes after all of its events in the trace.
+        clocks.recorded_exit = recorder::epoch();
+        recorder::record(thread, Rec::Exit);
+    }
+    clocks
 }
 
 /// The parent side of a join: it learns everything the child did.
@@ -78,11 +94,15 @@ pub(crate) fn joined(
     if let Some(parent) = parent
         && recorder::on()
     {
-        recorder::push(Event::Join {
-            tid: parent,
-            child,
-            site,
-        });
+        let after_exit = clocks.is_some_and(|c| c.recorded_exit == recorder::epoch());
+        recorder::record(
+            parent,
+            Rec::Join {
+                child,
+                site,
+                after_exit,
+            },
+        );
     }
 }
 
@@ -97,7 +117,8 @@ static NEXT_VAR: AtomicU64 = AtomicU64::new(1);
 #[derive(Debug)]
 pub(crate) struct VarMeta {
     id: LazyId,
-    traced: AtomicU64,
+    /// Its accesses in the running recording, numbered for the trace's reader.
+    recorded: RecordSeq,
     class: &'static Location<'static>,
     name: Option<&'static str>,
 }
@@ -106,7 +127,7 @@ impl VarMeta {
     pub(crate) const fn new(class: &'static Location<'static>, name: Option<&'static str>) -> Self {
         VarMeta {
             id: LazyId::new(),
-            traced: AtomicU64::new(0),
+            recorded: RecordSeq::new(),
             class,
             name,
         }
@@ -157,27 +178,21 @@ impl VarMeta {
         };
         if recorder::on() {
             let var = self.id();
-            let epoch = recorder::epoch();
-            if self.traced.swap(epoch, Ordering::Relaxed) != epoch {
-                recorder::push(Event::Var {
-                    var,
-                    name: self.name,
-                    site: self.class,
-                });
+            // Under the variable's internal lock, but numbered atomically all the same: the
+            // lock is not this one's to rely on.
+            let seq = self.recorded.next_shared(recorder::epoch());
+            if seq == 0 {
+                recorder::declare_var(var, self.name, self.class);
             }
-            recorder::push(if write {
-                Event::Write {
-                    tid: thread,
+            recorder::record(
+                thread,
+                Rec::Access {
+                    write,
                     var,
+                    seq,
                     site,
-                }
-            } else {
-                Event::Read {
-                    tid: thread,
-                    var,
-                    site,
-                }
-            });
+                },
+            );
         }
         races
             .iter()

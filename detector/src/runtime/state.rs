@@ -185,6 +185,7 @@ impl ThreadState {
         ThreadClocks {
             race: self.clock.clone(),
             order: self.order_clock.clone(),
+            recorded_exit: 0,
         }
     }
 
@@ -221,6 +222,8 @@ impl ThreadState {
 pub(crate) struct ThreadClocks {
     race: VectorClock,
     order: VectorClock,
+    /// The recording in which the thread recorded its exit (0: none), for its join's place.
+    pub(crate) recorded_exit: u64,
 }
 
 /// A fresh thread id.

@@ -4,9 +4,10 @@
 //! trace file name ending in `.lstrace`, or `lockscan run`), every command reads it, and
 //! `lockscan convert` turns it into JSONL and back.
 //!
-//! # Layout, version 1
+//! # Layout, version 2
 //!
-//! - The 8 bytes [`MAGIC`], then the format version as a varint (1).
+//! - The 8 bytes [`MAGIC`], then the format version as a varint (2; version 1, the same without
+//!   `block`, `start` and `exit`, is read too).
 //! - Records, each a tag byte and its fields. The tag's low 5 bits are the record type; bits 5
 //!   and 6 a lock mode (0 exclusive, 1 shared, 2 upgradable) where the record has one; bit 7 a
 //!   flag whose meaning depends on the type (`try`, `all`, a name or parent follows, ...).
@@ -35,9 +36,34 @@
 //! | 13 / 14 | read / write | tid, var, site |
 //! | 15 | finding | string (JSON finding object) |
 //! | 16 | end | events, dropped |
+//! | 17 | block | tid, record count, byte length, then that many bytes of thread records |
 //!
-//! `end` counts every record before it but `site` records (which are the encoding's, not
-//! events), header included, as the JSONL `end` does.
+//! Records 6 to 14 at the top level are in replay order: a trace converted or generated from
+//! one total order uses them. The recorder writes each thread's events into a buffer of its
+//! own and the trace gets them in `block`s, each block one thread's events in that thread's
+//! order. Inside a block the records have no tid, and every operation on a shared object carries
+//! the object's operation number, counted from 0 in each recording and taken while the
+//! operation held the object (a lock) or atomically (a condition variable, a variable). The
+//! reader restores a replay order from the threads' orders and these numbers
+//! ([`merge`](self::merge)):
+//!
+//! | tag | thread record | fields after the tag |
+//! |---:|---|---|
+//! | 6 | spawn | child, site |
+//! | 7 | join | child, site; flag = after the child's `exit` |
+//! | 8 | request | lock, site; mode bits (not numbered: it goes right after the thread's previous record) |
+//! | 9 | acquire | lock, number, site; mode bits, flag = `try` |
+//! | 10 | release | lock, number; mode bits |
+//! | 11 | wait | condvar, number, lock, number, site |
+//! | 12 | notify | condvar, number, site; flag = `all` |
+//! | 13 / 14 | read / write | var, number, site |
+//! | 18 | start | flag = the thread's events come after its `spawn` |
+//! | 19 | exit | none: the thread's last record |
+//!
+//! Declarations (`thread`, `lock`, `condvar`, `var`) and `site`s stay at the top level, before
+//! the first block that uses them. `end` counts every record before it but `site` and `block`
+//! records (which are the encoding's, not events), header and thread records included, as the
+//! JSONL `end` does.
 
 use std::io::{self, Read, Write};
 use std::sync::Arc;
@@ -49,12 +75,17 @@ use super::{Event, Header, TraceError, TraceWarning};
 use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId, VarId};
 use crate::site::Site;
 
+pub(crate) mod block;
+pub(crate) mod merge;
+
+use merge::{Item, Key, Merge, Order};
+
 /// The first 8 bytes of a compact trace. The high first byte and the line ends tell it apart
 /// from text, and show when a transfer changed line ends.
 pub const MAGIC: [u8; 8] = *b"\x89LSTRC\r\n";
 
 /// The version of the compact layout this module writes and reads.
-pub const COMPACT_VERSION: u64 = 1;
+pub const COMPACT_VERSION: u64 = 2;
 
 /// The file extension that selects the compact encoding where a name is chosen by extension.
 pub const EXTENSION: &str = "lstrace";
@@ -77,6 +108,9 @@ mod tag {
     pub const WRITE: u8 = 14;
     pub const FINDING: u8 = 15;
     pub const END: u8 = 16;
+    pub const BLOCK: u8 = 17;
+    pub const START: u8 = 18;
+    pub const EXIT: u8 = 19;
     pub const TYPE_MASK: u8 = 0x1f;
     pub const MODE_SHIFT: u8 = 5;
     pub const FLAG: u8 = 0x80;
@@ -176,30 +210,15 @@ impl<W: Write> CompactWriter<W> {
                 rank,
             } => {
                 let site = self.site_number(site.as_ref())?;
-                let b = &mut self.buffer;
-                let mut t = tag::LOCK;
-                if class.is_some() {
-                    t |= tag::FLAG;
-                }
-                if name.is_some() {
-                    t |= tag::LOCK_NAME;
-                }
-                if rank.is_some() {
-                    t |= tag::LOCK_RANK;
-                }
-                b.push(t);
-                varint(b, lock.0);
-                b.push(kind_byte(*kind));
-                varint(b, site);
-                if let Some(class) = class {
-                    string(b, class);
-                }
-                if let Some(name) = name {
-                    string(b, name);
-                }
-                if let Some(rank) = rank {
-                    varint(b, *rank);
-                }
+                lock_record(
+                    &mut self.buffer,
+                    lock.0,
+                    *kind,
+                    site,
+                    class.as_deref(),
+                    name.as_deref(),
+                    *rank,
+                );
             }
             Event::Condvar {
                 condvar,
@@ -207,11 +226,17 @@ impl<W: Write> CompactWriter<W> {
                 site,
             } => {
                 let site = self.site_number(site.as_ref())?;
-                named(&mut self.buffer, tag::CONDVAR, condvar.0, site, name);
+                named(
+                    &mut self.buffer,
+                    tag::CONDVAR,
+                    condvar.0,
+                    site,
+                    name.as_deref(),
+                );
             }
             Event::Var { var, name, site } => {
                 let site = self.site_number(site.as_ref())?;
-                named(&mut self.buffer, tag::VAR, var.0, site, name);
+                named(&mut self.buffer, tag::VAR, var.0, site, name.as_deref());
             }
             Event::Spawn { tid, child, site } | Event::Join { tid, child, site } => {
                 let t = if matches!(event, Event::Spawn { .. }) {
@@ -305,13 +330,10 @@ impl<W: Write> CompactWriter<W> {
             Event::Finding(finding) => {
                 let json = serde_json::to_string(&WireFinding::from_finding(finding))
                     .map_err(io::Error::from)?;
-                b.push(tag::FINDING);
-                string(b, &json);
+                finding_record(b, &json);
             }
             Event::End { events, dropped } => {
-                b.push(tag::END);
-                varint(b, events.unwrap_or(self.records));
-                varint(b, dropped.unwrap_or(0));
+                end_record(b, events.unwrap_or(self.records), dropped.unwrap_or(0));
             }
         }
         self.records += 1;
@@ -322,8 +344,7 @@ impl<W: Write> CompactWriter<W> {
     pub fn write_wire_finding(&mut self, finding: &WireFinding) -> io::Result<()> {
         let json = serde_json::to_string(finding).map_err(io::Error::from)?;
         self.buffer.clear();
-        self.buffer.push(tag::FINDING);
-        string(&mut self.buffer, &json);
+        finding_record(&mut self.buffer, &json);
         self.records += 1;
         self.flush_record()
     }
@@ -349,8 +370,7 @@ impl<W: Write> CompactWriter<W> {
         let number = self.sites.len() as u64 + 1;
         self.sites.insert(key, number);
         let mut record = Vec::with_capacity(48);
-        record.push(tag::SITE);
-        string(&mut record, &site.to_string());
+        site_record(&mut record, &site.to_string());
         self.out.write_all(&record)?;
         Ok(number)
     }
@@ -383,7 +403,8 @@ fn triple(out: &mut Vec<u8>, tag: u8, a: u64, b: u64, site: u64) {
     varint(out, site);
 }
 
-fn named(out: &mut Vec<u8>, tag: u8, id: u64, site: u64, name: &Option<Arc<str>>) {
+/// A `condvar` or `var` declaration.
+fn named(out: &mut Vec<u8>, tag: u8, id: u64, site: u64, name: Option<&str>) {
     out.push(tag | if name.is_some() { tag::FLAG } else { 0 });
     varint(out, id);
     varint(out, site);
@@ -391,6 +412,89 @@ fn named(out: &mut Vec<u8>, tag: u8, id: u64, site: u64, name: &Option<Arc<str>>
         string(out, name);
     }
 }
+
+/// A `condvar` declaration without a name.
+pub(crate) fn condvar_record(out: &mut Vec<u8>, condvar: u64, site: u64) {
+    named(out, tag::CONDVAR, condvar, site, None);
+}
+
+/// A `var` declaration.
+pub(crate) fn var_record(out: &mut Vec<u8>, var: u64, site: u64, name: Option<&str>) {
+    named(out, tag::VAR, var, site, name);
+}
+
+/// A `site` record: the next site number stands for `text`.
+pub(crate) fn site_record(out: &mut Vec<u8>, text: &str) {
+    out.push(tag::SITE);
+    string(out, text);
+}
+
+/// A `thread` record without a parent.
+pub(crate) fn thread_record(out: &mut Vec<u8>, tid: u64, name: &str) {
+    out.push(tag::THREAD);
+    varint(out, tid);
+    string(out, name);
+}
+
+/// A `lock` declaration.
+pub(crate) fn lock_record(
+    out: &mut Vec<u8>,
+    lock: u64,
+    kind: LockKind,
+    site: u64,
+    class: Option<&str>,
+    name: Option<&str>,
+    rank: Option<u64>,
+) {
+    let mut t = tag::LOCK;
+    if class.is_some() {
+        t |= tag::FLAG;
+    }
+    if name.is_some() {
+        t |= tag::LOCK_NAME;
+    }
+    if rank.is_some() {
+        t |= tag::LOCK_RANK;
+    }
+    out.push(t);
+    varint(out, lock);
+    out.push(kind_byte(kind));
+    varint(out, site);
+    if let Some(class) = class {
+        string(out, class);
+    }
+    if let Some(name) = name {
+        string(out, name);
+    }
+    if let Some(rank) = rank {
+        varint(out, rank);
+    }
+}
+
+/// A `finding` record holding `json`, a finding's wire form.
+pub(crate) fn finding_record(out: &mut Vec<u8>, json: &str) {
+    out.push(tag::FINDING);
+    string(out, json);
+}
+
+/// The `end` record.
+pub(crate) fn end_record(out: &mut Vec<u8>, events: u64, dropped: u64) {
+    out.push(tag::END);
+    varint(out, events);
+    varint(out, dropped);
+}
+
+/// The start of a `block` of `len` bytes holding `records` thread records of thread `tid`.
+pub(crate) fn block_header(out: &mut Vec<u8>, tid: u64, records: u64, len: u64) {
+    out.push(tag::BLOCK);
+    varint(out, tid);
+    varint(out, records);
+    varint(out, len);
+}
+
+/// The longest block a reader accepts: a corrupt length cannot make it allocate more. The
+/// recorder's blocks are at most its per-thread buffer (1 MiB).
+const MAX_BLOCK: u64 = 1 << 26;
 
 /// How much the reader buffers.
 const BUFFER: usize = 1 << 16;
@@ -418,6 +522,15 @@ pub struct CompactReader<R> {
     started: bool,
     seen_end: bool,
     finished: bool,
+    /// Where the record being read starts in `buffer`: kept when the buffer is refilled, so a
+    /// record that is not all there yet can be read again when more input comes.
+    record_start: usize,
+    /// The input said "nothing more yet" (`WouldBlock`): a trace being written.
+    input_pending: bool,
+    /// The events of `block`s, put in replay order.
+    merge: Merge,
+    /// A block is being decoded: its end is the end of what may be read.
+    in_block: bool,
 }
 
 /// Why a record could not be read.
@@ -426,6 +539,8 @@ enum Stop {
     Cut,
     /// The input ended between records.
     End,
+    /// A block was read whose events wait in the merge.
+    Block,
     Error(TraceError),
 }
 
@@ -453,7 +568,17 @@ impl<R: Read> CompactReader<R> {
             started: false,
             seen_end: false,
             finished: false,
+            record_start: 0,
+            input_pending: false,
+            merge: Merge::default(),
+            in_block: false,
         }
+    }
+
+    /// The input, to give it more bytes: a reader whose input returned
+    /// [`WouldBlock`](io::ErrorKind::WouldBlock) goes on where it stopped on the next call.
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.input
     }
 
     /// The number of records read so far (what the JSONL reader calls lines).
@@ -482,14 +607,16 @@ impl<R: Read> CompactReader<R> {
     /// Makes at least `n` bytes available from `start`, unless the input ends first.
     fn fill(&mut self, n: usize) -> Result<bool, TraceError> {
         while self.end - self.start < n {
-            if self.eof {
+            if self.eof || self.in_block {
                 return Ok(false);
             }
-            if self.start > 0 {
-                self.buffer.copy_within(self.start..self.end, 0);
-                self.base += self.start as u64;
-                self.end -= self.start;
-                self.start = 0;
+            let keep = self.record_start.min(self.start);
+            if keep > 0 {
+                self.buffer.copy_within(keep..self.end, 0);
+                self.base += keep as u64;
+                self.end -= keep;
+                self.start -= keep;
+                self.record_start -= keep;
             }
             if self.end == self.buffer.len() {
                 // A string longer than the buffer: grow it (bounded by MAX_STRING).
@@ -501,6 +628,10 @@ impl<R: Read> CompactReader<R> {
                 Ok(0) => self.eof = true,
                 Ok(read) => self.end += read,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    self.input_pending = true;
+                    return Ok(false);
+                }
                 Err(source) => {
                     return Err(TraceError::Io {
                         file: self.file.clone(),
@@ -599,32 +730,225 @@ impl<R: Read> CompactReader<R> {
         }
         self.start += MAGIC.len();
         let version = self.varint(MAGIC.len() as u64)?;
-        if version != COMPACT_VERSION {
+        if !(1..=COMPACT_VERSION).contains(&version) {
             return Err(Stop::Error(self.error(
                 MAGIC.len() as u64,
-                format!("version {COMPACT_VERSION} of the compact encoding"),
+                format!("version 1 to {COMPACT_VERSION} of the compact encoding"),
                 format!("version {version}"),
             )));
         }
         Ok(())
     }
 
-    /// The next event; `site` records are taken in on the way.
+    /// The next top-level event; `site` records are taken in and `block`s handed to the merge
+    /// on the way.
     fn record(&mut self) -> Result<Event, Stop> {
         loop {
+            self.record_start = self.start;
             let at = self.offset();
             if self.start == self.end && !self.fill(1)? {
                 return Err(Stop::End);
             }
             let t = self.byte()?;
-            if t & tag::TYPE_MASK == tag::SITE {
-                let text = self.string(at)?;
-                self.sites.push(Site::from(&*text));
-                continue;
+            match t & tag::TYPE_MASK {
+                tag::SITE => {
+                    let text = self.string(at)?;
+                    self.sites.push(Site::from(&*text));
+                }
+                tag::BLOCK => {
+                    self.block(at)?;
+                    if self.merge.pending() > 0 {
+                        return Err(Stop::Block);
+                    }
+                }
+                _ => {
+                    self.records += 1;
+                    return self.event(t, at);
+                }
             }
-            self.records += 1;
-            return self.event(t, at);
         }
+    }
+
+    /// Reads a `block` whole and hands its events to the merge.
+    fn block(&mut self, at: u64) -> Result<(), Stop> {
+        let tid = self.varint(at)?;
+        let records = self.varint(at)?;
+        let len = self.varint(at)?;
+        if len > MAX_BLOCK || records > len {
+            return Err(Stop::Error(self.error(
+                at,
+                format!("a block of at most {MAX_BLOCK} bytes, one or more per record"),
+                format!("{records} records in {len} bytes"),
+            )));
+        }
+        if !self.fill(len as usize)? {
+            return Err(Stop::Cut);
+        }
+        let end = self.start + len as usize;
+        // A corrupt record must not read past the block: the block's end is the end for now.
+        let saved_end = self.end;
+        self.end = end;
+        self.in_block = true;
+        let decoded = (0..records).try_for_each(|_| self.thread_record(tid));
+        self.in_block = false;
+        self.end = saved_end;
+        match decoded {
+            Ok(()) if self.start == end => {}
+            Ok(()) => {
+                return Err(Stop::Error(self.error(
+                    at,
+                    format!("{records} records filling the block's {len} bytes"),
+                    format!("{} bytes left over", end - self.start),
+                )));
+            }
+            Err(Stop::Cut) => {
+                return Err(Stop::Error(self.error(
+                    at,
+                    format!("{records} records in the block's {len} bytes"),
+                    "a record running past the block's end",
+                )));
+            }
+            Err(stop) => return Err(stop),
+        }
+        self.records += records;
+        Ok(())
+    }
+
+    /// One record of a block of thread `tid`, into the merge.
+    fn thread_record(&mut self, tid: u64) -> Result<(), Stop> {
+        let at = self.offset();
+        let t = self.byte()?;
+        let flag = t & tag::FLAG != 0;
+        let thread = ThreadId(tid);
+        let (event, order) = match t & tag::TYPE_MASK {
+            tag::ACQUIRE => {
+                let mode = self.mode(t, at)?;
+                let lock = self.varint(at)?;
+                let seq = self.varint(at)?;
+                let site = self.site(at)?;
+                let event = Event::Acquire {
+                    tid: thread,
+                    lock: LockId(lock),
+                    mode,
+                    try_lock: flag,
+                    site,
+                };
+                (Item::Event(event), Order::Seq(Key::lock(lock), seq))
+            }
+            tag::RELEASE => {
+                let mode = self.mode(t, at)?;
+                let lock = self.varint(at)?;
+                let seq = self.varint(at)?;
+                let event = Event::Release {
+                    tid: thread,
+                    lock: LockId(lock),
+                    mode,
+                    site: None,
+                };
+                (Item::Event(event), Order::Seq(Key::lock(lock), seq))
+            }
+            tag::REQUEST => {
+                let mode = self.mode(t, at)?;
+                let event = Event::Request {
+                    tid: thread,
+                    lock: LockId(self.varint(at)?),
+                    mode,
+                    site: self.site(at)?,
+                };
+                (Item::Event(event), Order::Free)
+            }
+            tag::WAIT => {
+                let condvar = self.varint(at)?;
+                let condvar_seq = self.varint(at)?;
+                let lock = self.varint(at)?;
+                let lock_seq = self.varint(at)?;
+                let event = Event::Wait {
+                    tid: thread,
+                    condvar: CondvarId(condvar),
+                    lock: LockId(lock),
+                    site: self.site(at)?,
+                };
+                let order = Order::Seq2(
+                    Key::lock(lock),
+                    lock_seq,
+                    Key::condvar(condvar),
+                    condvar_seq,
+                );
+                (Item::Event(event), order)
+            }
+            tag::NOTIFY => {
+                let condvar = self.varint(at)?;
+                let seq = self.varint(at)?;
+                let event = Event::Notify {
+                    tid: thread,
+                    condvar: CondvarId(condvar),
+                    all: flag,
+                    site: self.site(at)?,
+                };
+                (Item::Event(event), Order::Seq(Key::condvar(condvar), seq))
+            }
+            tag::READ | tag::WRITE => {
+                let var = self.varint(at)?;
+                let seq = self.varint(at)?;
+                let site = self.site(at)?;
+                let var_id = VarId(var);
+                let event = if t & tag::TYPE_MASK == tag::READ {
+                    Event::Read {
+                        tid: thread,
+                        var: var_id,
+                        site,
+                    }
+                } else {
+                    Event::Write {
+                        tid: thread,
+                        var: var_id,
+                        site,
+                    }
+                };
+                (Item::Event(event), Order::Seq(Key::var(var), seq))
+            }
+            tag::SPAWN => {
+                let child = self.varint(at)?;
+                let event = Event::Spawn {
+                    tid: thread,
+                    child: ThreadId(child),
+                    site: self.site(at)?,
+                };
+                (Item::Event(event), Order::Provide(Key::thread(child), 1))
+            }
+            tag::JOIN => {
+                let child = self.varint(at)?;
+                let event = Event::Join {
+                    tid: thread,
+                    child: ThreadId(child),
+                    site: self.site(at)?,
+                };
+                let order = if flag {
+                    Order::After(Key::thread(child), 2)
+                } else {
+                    Order::Free
+                };
+                (Item::Event(event), order)
+            }
+            tag::START => {
+                let order = if flag {
+                    Order::After(Key::thread(tid), 1)
+                } else {
+                    Order::Free
+                };
+                (Item::Mark, order)
+            }
+            tag::EXIT => (Item::Mark, Order::Provide(Key::thread(tid), 2)),
+            other => {
+                return Err(Stop::Error(self.error(
+                    at,
+                    "a thread record (tag 6 to 14, 18 or 19)",
+                    other.to_string(),
+                )));
+            }
+        };
+        self.merge.push(tid, event, order);
+        Ok(())
     }
 
     fn event(&mut self, t: u8, at: u64) -> Result<Event, Stop> {
@@ -797,7 +1121,7 @@ impl<R: Read> CompactReader<R> {
             other => {
                 return Err(Stop::Error(self.error(
                     at,
-                    "a record tag 0 to 16",
+                    "a record tag 0 to 17",
                     other.to_string(),
                 )));
             }
@@ -842,53 +1166,93 @@ impl<R: Read> Iterator for CompactReader<R> {
     type Item = Result<Event, TraceError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.finished {
-            return None;
-        }
-        if !self.started {
-            self.started = true;
-            match self.start() {
-                Ok(()) => {}
+        loop {
+            if let Some(event) = self.merge.pop() {
+                return Some(Ok(event));
+            }
+            if self.finished {
+                return None;
+            }
+            if !self.started {
+                match self.start() {
+                    Ok(()) => self.started = true,
+                    Err(Stop::Cut | Stop::End) if self.input_pending => return self.pause(),
+                    Err(Stop::Error(error)) => {
+                        self.finished = true;
+                        return Some(Err(error));
+                    }
+                    Err(_) => {
+                        self.finished = true;
+                        return Some(Err(self.error(
+                            0,
+                            "a compact lockscan trace",
+                            "a file shorter than its magic bytes",
+                        )));
+                    }
+                }
+            }
+            let at = self.offset();
+            match self.record() {
+                Ok(event @ Event::End { .. }) => {
+                    self.check_end(&event);
+                    // Everything recorded before the end comes before it, even events whose
+                    // predecessors never came.
+                    self.force_merge();
+                    self.merge.push_free(event);
+                }
+                Ok(event) if self.merge.pending() == 0 => return Some(Ok(event)),
+                Ok(event) => self.merge.push_free(event),
+                Err(Stop::Block) => {}
+                Err(Stop::Cut | Stop::End) if self.input_pending => return self.pause(),
+                Err(Stop::End) => {
+                    self.force_merge();
+                    let empty = self.records == 0;
+                    self.finish();
+                    if empty {
+                        return Some(Err(self.error(
+                            self.offset(),
+                            "a trace record",
+                            "the end of the file",
+                        )));
+                    }
+                }
+                Err(Stop::Cut) => {
+                    self.warnings.push(TraceWarning::TruncatedRecord {
+                        file: self.file.clone(),
+                        offset: at,
+                    });
+                    self.force_merge();
+                    self.finish();
+                }
                 Err(Stop::Error(error)) => {
+                    // The stream cannot be resynchronised after a bad record: stop here.
                     self.finished = true;
+                    self.merge = Merge::default();
                     return Some(Err(error));
                 }
-                Err(Stop::Cut | Stop::End) => {
-                    self.finished = true;
-                    return Some(Err(self.error(
-                        0,
-                        "a compact lockscan trace",
-                        "a file shorter than its magic bytes",
-                    )));
-                }
             }
         }
-        let at = self.offset();
-        match self.record() {
-            Ok(event) => {
-                self.check_end(&event);
-                Some(Ok(event))
-            }
-            Err(Stop::End) => {
-                let empty = self.records == 0;
-                self.finish();
-                empty.then(|| {
-                    Err(self.error(self.offset(), "a trace record", "the end of the file"))
-                })
-            }
-            Err(Stop::Cut) => {
-                self.warnings.push(TraceWarning::TruncatedRecord {
-                    file: self.file.clone(),
-                    offset: at,
-                });
-                self.finish();
-                None
-            }
-            Err(Stop::Error(error)) => {
-                // The stream cannot be resynchronised after a bad record: stop here.
-                self.finished = true;
-                Some(Err(error))
-            }
+    }
+}
+
+impl<R: Read> CompactReader<R> {
+    /// The input has nothing more for now: go back to the start of the record being read, to
+    /// read it whole when the input has more.
+    fn pause(&mut self) -> Option<Result<Event, TraceError>> {
+        self.input_pending = false;
+        self.start = self.record_start;
+        None
+    }
+
+    /// Emits what the merge still holds, saying so when events had to be emitted before
+    /// predecessors that never came.
+    fn force_merge(&mut self) {
+        let forced = self.merge.finish();
+        if forced > 0 {
+            self.warnings.push(TraceWarning::UnorderedEvents {
+                file: self.file.clone(),
+                events: forced as u64,
+            });
         }
     }
 }

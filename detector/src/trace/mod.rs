@@ -190,6 +190,19 @@ pub enum TraceWarning {
         /// The non-blank lines before the `end` record, header included.
         read: u64,
     },
+    /// Events of a recording cut off by a kill, or missing a block, could not all be put in
+    /// replay order: they were replayed in their threads' order where their predecessors on
+    /// another thread never came.
+    #[error(
+        "{file}: {events} events wait for operations of other threads that are not in the \
+         trace (a cut-off recording); replayed in their threads' order"
+    )]
+    UnorderedEvents {
+        /// The file.
+        file: Arc<str>,
+        /// How many.
+        events: u64,
+    },
 }
 
 /// The format a reader actually reads.
