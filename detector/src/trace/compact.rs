@@ -492,6 +492,218 @@ pub(crate) fn block_header(out: &mut Vec<u8>, tid: u64, records: u64, len: u64) 
     varint(out, len);
 }
 
+/// A bad record inside a block, found when the merge decodes it.
+#[derive(Debug)]
+pub(crate) struct BlockError {
+    pub(crate) offset: u64,
+    pub(crate) expected: String,
+    pub(crate) found: String,
+}
+
+/// Decodes the thread records of a block from its bytes.
+struct BlockCursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    /// The file offset of `bytes[0]`.
+    offset: u64,
+    sites: &'a [Site],
+}
+
+impl BlockCursor<'_> {
+    fn error(&self, at: usize, expected: &str, found: String) -> BlockError {
+        BlockError {
+            offset: self.offset + at as u64,
+            expected: expected.to_owned(),
+            found,
+        }
+    }
+
+    #[inline]
+    fn byte(&mut self, start: usize) -> Result<u8, BlockError> {
+        let Some(&byte) = self.bytes.get(self.at) else {
+            return Err(self.error(
+                start,
+                "a record that ends inside its block",
+                "the block's end".into(),
+            ));
+        };
+        self.at += 1;
+        Ok(byte)
+    }
+
+    #[inline]
+    fn varint(&mut self, start: usize) -> Result<u64, BlockError> {
+        let mut value = 0_u64;
+        for shift in (0..64).step_by(7) {
+            let byte = self.byte(start)?;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(self.error(start, "a varint of at most 10 bytes", "a longer one".into()))
+    }
+
+    #[inline]
+    fn site(&mut self, start: usize) -> Result<Option<Site>, BlockError> {
+        match self.varint(start)? {
+            0 => Ok(None),
+            n => match self.sites.get(n as usize - 1) {
+                Some(site) => Ok(Some(site.clone())),
+                None => Err(self.error(
+                    start,
+                    "a site number defined before the block",
+                    n.to_string(),
+                )),
+            },
+        }
+    }
+
+    fn mode(&self, tag: u8, start: usize) -> Result<Mode, BlockError> {
+        match (tag >> tag::MODE_SHIFT) & 0b11 {
+            0 => Ok(Mode::Exclusive),
+            1 => Ok(Mode::Shared),
+            2 => Ok(Mode::Upgradable),
+            _ => Err(self.error(start, "a lock mode 0, 1 or 2", "3".into())),
+        }
+    }
+
+    /// One record of a block of thread `tid`, with what orders it.
+    fn thread_record(&mut self, tid: u64) -> Result<(Item, Order), BlockError> {
+        let start = self.at;
+        let t = self.byte(start)?;
+        let flag = t & tag::FLAG != 0;
+        let thread = ThreadId(tid);
+        let record = match t & tag::TYPE_MASK {
+            tag::ACQUIRE => {
+                let mode = self.mode(t, start)?;
+                let lock = self.varint(start)?;
+                let seq = self.varint(start)?;
+                let event = Event::Acquire {
+                    tid: thread,
+                    lock: LockId(lock),
+                    mode,
+                    try_lock: flag,
+                    site: self.site(start)?,
+                };
+                (Item::Event(event), Order::Seq(Key::lock(lock), seq))
+            }
+            tag::RELEASE => {
+                let mode = self.mode(t, start)?;
+                let lock = self.varint(start)?;
+                let seq = self.varint(start)?;
+                let event = Event::Release {
+                    tid: thread,
+                    lock: LockId(lock),
+                    mode,
+                    site: None,
+                };
+                (Item::Event(event), Order::Seq(Key::lock(lock), seq))
+            }
+            tag::REQUEST => {
+                let mode = self.mode(t, start)?;
+                let event = Event::Request {
+                    tid: thread,
+                    lock: LockId(self.varint(start)?),
+                    mode,
+                    site: self.site(start)?,
+                };
+                (Item::Event(event), Order::Free)
+            }
+            tag::WAIT => {
+                let condvar = self.varint(start)?;
+                let condvar_seq = self.varint(start)?;
+                let lock = self.varint(start)?;
+                let lock_seq = self.varint(start)?;
+                let event = Event::Wait {
+                    tid: thread,
+                    condvar: CondvarId(condvar),
+                    lock: LockId(lock),
+                    site: self.site(start)?,
+                };
+                let order = Order::Seq2(
+                    Key::lock(lock),
+                    lock_seq,
+                    Key::condvar(condvar),
+                    condvar_seq,
+                );
+                (Item::Event(event), order)
+            }
+            tag::NOTIFY => {
+                let condvar = self.varint(start)?;
+                let seq = self.varint(start)?;
+                let event = Event::Notify {
+                    tid: thread,
+                    condvar: CondvarId(condvar),
+                    all: flag,
+                    site: self.site(start)?,
+                };
+                (Item::Event(event), Order::Seq(Key::condvar(condvar), seq))
+            }
+            tag::READ | tag::WRITE => {
+                let var = self.varint(start)?;
+                let seq = self.varint(start)?;
+                let site = self.site(start)?;
+                let var_id = VarId(var);
+                let event = if t & tag::TYPE_MASK == tag::READ {
+                    Event::Read {
+                        tid: thread,
+                        var: var_id,
+                        site,
+                    }
+                } else {
+                    Event::Write {
+                        tid: thread,
+                        var: var_id,
+                        site,
+                    }
+                };
+                (Item::Event(event), Order::Seq(Key::var(var), seq))
+            }
+            tag::SPAWN => {
+                let child = self.varint(start)?;
+                let event = Event::Spawn {
+                    tid: thread,
+                    child: ThreadId(child),
+                    site: self.site(start)?,
+                };
+                (Item::Event(event), Order::Provide(Key::thread(child), 1))
+            }
+            tag::JOIN => {
+                let child = self.varint(start)?;
+                let event = Event::Join {
+                    tid: thread,
+                    child: ThreadId(child),
+                    site: self.site(start)?,
+                };
+                let order = if flag {
+                    Order::After(Key::thread(child), 2)
+                } else {
+                    Order::Free
+                };
+                (Item::Event(event), order)
+            }
+            tag::START => {
+                let order = if flag {
+                    Order::After(Key::thread(tid), 1)
+                } else {
+                    Order::Free
+                };
+                (Item::Mark, order)
+            }
+            tag::EXIT => (Item::Mark, Order::Provide(Key::thread(tid), 2)),
+            other => {
+                return Err(self.error(
+                    start,
+                    "a thread record (tag 6 to 14, 18 or 19)",
+                    other.to_string(),
+                ));
+            }
+        };
+        Ok(record)
+    }
+}
+
 /// The longest block a reader accepts: a corrupt length cannot make it allocate more. The
 /// recorder's blocks are at most its per-thread buffer (1 MiB).
 const MAX_BLOCK: u64 = 1 << 26;
@@ -529,8 +741,8 @@ pub struct CompactReader<R> {
     input_pending: bool,
     /// The events of `block`s, put in replay order.
     merge: Merge,
-    /// A block is being decoded: its end is the end of what may be read.
-    in_block: bool,
+    /// The `end` record, given out once the merge has given out everything before it.
+    held_end: Option<Event>,
 }
 
 /// Why a record could not be read.
@@ -571,7 +783,7 @@ impl<R: Read> CompactReader<R> {
             record_start: 0,
             input_pending: false,
             merge: Merge::default(),
-            in_block: false,
+            held_end: None,
         }
     }
 
@@ -607,7 +819,7 @@ impl<R: Read> CompactReader<R> {
     /// Makes at least `n` bytes available from `start`, unless the input ends first.
     fn fill(&mut self, n: usize) -> Result<bool, TraceError> {
         while self.end - self.start < n {
-            if self.eof || self.in_block {
+            if self.eof {
                 return Ok(false);
             }
             let keep = self.record_start.min(self.start);
@@ -757,9 +969,7 @@ impl<R: Read> CompactReader<R> {
                 }
                 tag::BLOCK => {
                     self.block(at)?;
-                    if self.merge.pending() > 0 {
-                        return Err(Stop::Block);
-                    }
+                    return Err(Stop::Block);
                 }
                 _ => {
                     self.records += 1;
@@ -769,7 +979,7 @@ impl<R: Read> CompactReader<R> {
         }
     }
 
-    /// Reads a `block` whole and hands its events to the merge.
+    /// Reads a `block` whole and hands it to the merge, which decodes it as it gets there.
     fn block(&mut self, at: u64) -> Result<(), Stop> {
         let tid = self.varint(at)?;
         let records = self.varint(at)?;
@@ -784,170 +994,12 @@ impl<R: Read> CompactReader<R> {
         if !self.fill(len as usize)? {
             return Err(Stop::Cut);
         }
-        let end = self.start + len as usize;
-        // A corrupt record must not read past the block: the block's end is the end for now.
-        let saved_end = self.end;
-        self.end = end;
-        self.in_block = true;
-        let decoded = (0..records).try_for_each(|_| self.thread_record(tid));
-        self.in_block = false;
-        self.end = saved_end;
-        match decoded {
-            Ok(()) if self.start == end => {}
-            Ok(()) => {
-                return Err(Stop::Error(self.error(
-                    at,
-                    format!("{records} records filling the block's {len} bytes"),
-                    format!("{} bytes left over", end - self.start),
-                )));
-            }
-            Err(Stop::Cut) => {
-                return Err(Stop::Error(self.error(
-                    at,
-                    format!("{records} records in the block's {len} bytes"),
-                    "a record running past the block's end",
-                )));
-            }
-            Err(stop) => return Err(stop),
-        }
+        let offset = self.offset();
+        let mut bytes = self.merge.block_buffer();
+        bytes.extend_from_slice(&self.buffer[self.start..self.start + len as usize]);
+        self.start += len as usize;
         self.records += records;
-        Ok(())
-    }
-
-    /// One record of a block of thread `tid`, into the merge.
-    fn thread_record(&mut self, tid: u64) -> Result<(), Stop> {
-        let at = self.offset();
-        let t = self.byte()?;
-        let flag = t & tag::FLAG != 0;
-        let thread = ThreadId(tid);
-        let (event, order) = match t & tag::TYPE_MASK {
-            tag::ACQUIRE => {
-                let mode = self.mode(t, at)?;
-                let lock = self.varint(at)?;
-                let seq = self.varint(at)?;
-                let site = self.site(at)?;
-                let event = Event::Acquire {
-                    tid: thread,
-                    lock: LockId(lock),
-                    mode,
-                    try_lock: flag,
-                    site,
-                };
-                (Item::Event(event), Order::Seq(Key::lock(lock), seq))
-            }
-            tag::RELEASE => {
-                let mode = self.mode(t, at)?;
-                let lock = self.varint(at)?;
-                let seq = self.varint(at)?;
-                let event = Event::Release {
-                    tid: thread,
-                    lock: LockId(lock),
-                    mode,
-                    site: None,
-                };
-                (Item::Event(event), Order::Seq(Key::lock(lock), seq))
-            }
-            tag::REQUEST => {
-                let mode = self.mode(t, at)?;
-                let event = Event::Request {
-                    tid: thread,
-                    lock: LockId(self.varint(at)?),
-                    mode,
-                    site: self.site(at)?,
-                };
-                (Item::Event(event), Order::Free)
-            }
-            tag::WAIT => {
-                let condvar = self.varint(at)?;
-                let condvar_seq = self.varint(at)?;
-                let lock = self.varint(at)?;
-                let lock_seq = self.varint(at)?;
-                let event = Event::Wait {
-                    tid: thread,
-                    condvar: CondvarId(condvar),
-                    lock: LockId(lock),
-                    site: self.site(at)?,
-                };
-                let order = Order::Seq2(
-                    Key::lock(lock),
-                    lock_seq,
-                    Key::condvar(condvar),
-                    condvar_seq,
-                );
-                (Item::Event(event), order)
-            }
-            tag::NOTIFY => {
-                let condvar = self.varint(at)?;
-                let seq = self.varint(at)?;
-                let event = Event::Notify {
-                    tid: thread,
-                    condvar: CondvarId(condvar),
-                    all: flag,
-                    site: self.site(at)?,
-                };
-                (Item::Event(event), Order::Seq(Key::condvar(condvar), seq))
-            }
-            tag::READ | tag::WRITE => {
-                let var = self.varint(at)?;
-                let seq = self.varint(at)?;
-                let site = self.site(at)?;
-                let var_id = VarId(var);
-                let event = if t & tag::TYPE_MASK == tag::READ {
-                    Event::Read {
-                        tid: thread,
-                        var: var_id,
-                        site,
-                    }
-                } else {
-                    Event::Write {
-                        tid: thread,
-                        var: var_id,
-                        site,
-                    }
-                };
-                (Item::Event(event), Order::Seq(Key::var(var), seq))
-            }
-            tag::SPAWN => {
-                let child = self.varint(at)?;
-                let event = Event::Spawn {
-                    tid: thread,
-                    child: ThreadId(child),
-                    site: self.site(at)?,
-                };
-                (Item::Event(event), Order::Provide(Key::thread(child), 1))
-            }
-            tag::JOIN => {
-                let child = self.varint(at)?;
-                let event = Event::Join {
-                    tid: thread,
-                    child: ThreadId(child),
-                    site: self.site(at)?,
-                };
-                let order = if flag {
-                    Order::After(Key::thread(child), 2)
-                } else {
-                    Order::Free
-                };
-                (Item::Event(event), order)
-            }
-            tag::START => {
-                let order = if flag {
-                    Order::After(Key::thread(tid), 1)
-                } else {
-                    Order::Free
-                };
-                (Item::Mark, order)
-            }
-            tag::EXIT => (Item::Mark, Order::Provide(Key::thread(tid), 2)),
-            other => {
-                return Err(Stop::Error(self.error(
-                    at,
-                    "a thread record (tag 6 to 14, 18 or 19)",
-                    other.to_string(),
-                )));
-            }
-        };
-        self.merge.push(tid, event, order);
+        self.merge.push_block(tid, bytes, records, offset);
         Ok(())
     }
 
@@ -1167,8 +1219,25 @@ impl<R: Read> Iterator for CompactReader<R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(event) = self.merge.pop() {
-                return Some(Ok(event));
+            match self.merge.next(&self.sites) {
+                Some(Ok(event)) => return Some(Ok(event)),
+                Some(Err(error)) => {
+                    // The merge cannot go on past a bad record: stop here.
+                    self.finished = true;
+                    self.merge = Merge::default();
+                    self.held_end = None;
+                    return Some(Err(TraceError::Binary {
+                        file: self.file.clone(),
+                        offset: error.offset,
+                        expected: error.expected,
+                        found: error.found,
+                    }));
+                }
+                None => {}
+            }
+            self.note_forced();
+            if let Some(end) = self.held_end.take() {
+                return Some(Ok(end));
             }
             if self.finished {
                 return None;
@@ -1197,15 +1266,14 @@ impl<R: Read> Iterator for CompactReader<R> {
                     self.check_end(&event);
                     // Everything recorded before the end comes before it, even events whose
                     // predecessors never came.
-                    self.force_merge();
-                    self.merge.push_free(event);
+                    self.merge.finish();
+                    self.held_end = Some(event);
                 }
-                Ok(event) if self.merge.pending() == 0 => return Some(Ok(event)),
-                Ok(event) => self.merge.push_free(event),
+                Ok(event) => return Some(Ok(event)),
                 Err(Stop::Block) => {}
                 Err(Stop::Cut | Stop::End) if self.input_pending => return self.pause(),
                 Err(Stop::End) => {
-                    self.force_merge();
+                    self.merge.finish();
                     let empty = self.records == 0;
                     self.finish();
                     if empty {
@@ -1221,7 +1289,7 @@ impl<R: Read> Iterator for CompactReader<R> {
                         file: self.file.clone(),
                         offset: at,
                     });
-                    self.force_merge();
+                    self.merge.finish();
                     self.finish();
                 }
                 Err(Stop::Error(error)) => {
@@ -1244,14 +1312,13 @@ impl<R: Read> CompactReader<R> {
         None
     }
 
-    /// Emits what the merge still holds, saying so when events had to be emitted before
-    /// predecessors that never came.
-    fn force_merge(&mut self) {
-        let forced = self.merge.finish();
+    /// Says so when events had to be given out before predecessors that never came.
+    fn note_forced(&mut self) {
+        let forced = self.merge.take_forced();
         if forced > 0 {
             self.warnings.push(TraceWarning::UnorderedEvents {
                 file: self.file.clone(),
-                events: forced as u64,
+                events: forced,
             });
         }
     }

@@ -17,11 +17,17 @@
 //! where one thread of it never gets its lock: each acquisition of such a cycle would otherwise
 //! come after the next one's, through the holder's release. So the replay still reports the
 //! deadlocks the threads were really stuck in (or unwound from), and no others.
+//!
+//! Blocks are kept as bytes and decoded one record at a time as the merge reaches them: memory
+//! is the undecoded bytes (a few per event), and a thread's run of events is emitted in one go
+//! while nothing holds it back.
 
 use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 
+use super::{BlockCursor, BlockError};
+use crate::site::Site;
 use crate::trace::Event;
 
 /// A shared object whose operations are numbered: a lock, condition variable, tracked variable,
@@ -31,21 +37,22 @@ pub(crate) struct Key(u64);
 
 impl Key {
     const SHIFT: u32 = 62;
+    const ID: u64 = !(3 << Self::SHIFT);
 
     pub(crate) const fn lock(id: u64) -> Key {
-        Key(id & !(3 << Self::SHIFT))
+        Key(id & Self::ID)
     }
 
     pub(crate) const fn condvar(id: u64) -> Key {
-        Key(id & !(3 << Self::SHIFT) | 1 << Self::SHIFT)
+        Key(id & Self::ID | 1 << Self::SHIFT)
     }
 
     pub(crate) const fn var(id: u64) -> Key {
-        Key(id & !(3 << Self::SHIFT) | 2 << Self::SHIFT)
+        Key(id & Self::ID | 2 << Self::SHIFT)
     }
 
     pub(crate) const fn thread(id: u64) -> Key {
-        Key(id & !(3 << Self::SHIFT) | 3 << Self::SHIFT)
+        Key(id & Self::ID | 3 << Self::SHIFT)
     }
 }
 
@@ -65,7 +72,7 @@ pub(crate) enum Order {
     Provide(Key, u64),
 }
 
-/// Marks in a thread's stream that order it but are no events: dropped when emitted.
+/// A decoded thread record: an event, or a mark that orders the stream but is no event.
 #[derive(Debug)]
 pub(crate) enum Item {
     Event(Event),
@@ -74,154 +81,287 @@ pub(crate) enum Item {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum StreamState {
+    /// Nothing to emit, and in no list.
     Idle,
+    /// In the work list (or the one being emitted from).
     Work,
+    /// Its head waits for an object, in that object's list.
     Waiting,
 }
+
+/// The undecoded rest of one block.
+#[derive(Debug)]
+struct Block {
+    bytes: Vec<u8>,
+    /// The next record's place in `bytes`.
+    at: usize,
+    /// The records not decoded yet.
+    records: u64,
+    /// The file offset of `bytes[0]`, for errors.
+    offset: u64,
+}
+
+/// One thread's events.
+#[derive(Debug)]
+struct Stream {
+    tid: u64,
+    blocks: VecDeque<Block>,
+    /// The next record, decoded.
+    head: Option<(Item, Order)>,
+    state: StreamState,
+}
+
+impl Stream {
+    /// Decodes the next record into `head`; `false` when the stream has no more. Buffers of
+    /// finished blocks go to `spare`.
+    fn decode_head(
+        &mut self,
+        sites: &[Site],
+        spare: &mut Vec<Vec<u8>>,
+    ) -> Result<bool, BlockError> {
+        loop {
+            let Some(block) = self.blocks.front_mut() else {
+                return Ok(false);
+            };
+            if block.records == 0 {
+                let left = block.bytes.len() - block.at;
+                let offset = block.offset + block.at as u64;
+                let done = self.blocks.pop_front().expect("the front block");
+                if spare.len() < SPARE_BLOCKS {
+                    spare.push(done.bytes);
+                }
+                if left > 0 {
+                    return Err(BlockError {
+                        offset,
+                        expected: "the end of the block after its records".into(),
+                        found: format!("{left} more bytes"),
+                    });
+                }
+                continue;
+            }
+            block.records -= 1;
+            let mut cursor = BlockCursor {
+                bytes: &block.bytes,
+                at: block.at,
+                offset: block.offset,
+                sites,
+            };
+            let decoded = cursor.thread_record(self.tid);
+            block.at = cursor.at;
+            match decoded {
+                Ok(record) => {
+                    self.head = Some(record);
+                    return Ok(true);
+                }
+                Err(error) => {
+                    self.blocks.clear();
+                    return Err(error);
+                }
+            }
+        }
+    }
+}
+
+/// How many buffers of finished blocks are kept for new ones: a large block's buffer would
+/// otherwise be mapped and faulted in afresh each time.
+const SPARE_BLOCKS: usize = 4;
 
 /// Per-thread streams of events, emitted in an order that respects every stream and every
 /// object's numbering.
 #[derive(Debug, Default)]
 pub(crate) struct Merge {
-    streams: Vec<VecDeque<(Item, Order)>>,
-    /// Where each stream is: idle (empty), in the work list, or waiting for an object.
-    state: Vec<StreamState>,
+    streams: Vec<Stream>,
     /// Stream number of each thread id.
     stream_of: FxHashMap<u64, usize>,
     /// How far each object got: the number of its next operation.
     next: FxHashMap<Key, u64>,
-    /// The streams whose first event waits for an object, by object.
+    /// The streams whose head waits for an object, by object.
     waiting: FxHashMap<Key, Vec<usize>>,
     /// The streams that may be able to go on.
     work: Vec<usize>,
-    /// Events ready, in emission order.
-    ready: VecDeque<Event>,
-    pending: usize,
+    /// The stream being emitted from: a thread's run of events goes out in one go.
+    current: Option<usize>,
+    /// Records pushed and not emitted yet.
+    pending: u64,
+    /// The input ended: what is left is emitted in stream order, whatever it waits for.
+    forcing: bool,
+    /// Events emitted by force.
+    forced: u64,
+    /// Buffers of finished blocks, for the next blocks read.
+    spare: Vec<Vec<u8>>,
 }
 
 impl Merge {
-    /// Appends `item` to the stream of thread `tid`, in that thread's order.
-    pub(crate) fn push(&mut self, tid: u64, item: Item, order: Order) {
-        let (streams, state) = (&mut self.streams, &mut self.state);
+    /// Appends a block of `records` records of thread `tid`, in that thread's order; `offset`
+    /// is where its bytes start in the file.
+    pub(crate) fn push_block(&mut self, tid: u64, bytes: Vec<u8>, records: u64, offset: u64) {
+        let streams = &mut self.streams;
         let stream = *self.stream_of.entry(tid).or_insert_with(|| {
-            streams.push(VecDeque::new());
-            state.push(StreamState::Idle);
+            streams.push(Stream {
+                tid,
+                blocks: VecDeque::new(),
+                head: None,
+                state: StreamState::Idle,
+            });
             streams.len() - 1
         });
-        self.streams[stream].push_back((item, order));
-        self.pending += 1;
-        if self.state[stream] == StreamState::Idle {
-            self.state[stream] = StreamState::Work;
+        let target = &mut self.streams[stream];
+        target.blocks.push_back(Block {
+            bytes,
+            at: 0,
+            records,
+            offset,
+        });
+        self.pending += records;
+        if target.state == StreamState::Idle {
+            target.state = StreamState::Work;
             self.work.push(stream);
         }
     }
 
-    /// An event that needs no place among the threads' (a declaration, a finding): it comes
-    /// after everything emitted so far.
-    pub(crate) fn push_free(&mut self, event: Event) {
-        self.run();
-        self.ready.push_back(event);
+    /// An empty buffer for the next block's bytes.
+    pub(crate) fn block_buffer(&mut self) -> Vec<u8> {
+        let mut buffer = self.spare.pop().unwrap_or_default();
+        buffer.clear();
+        buffer
     }
 
-    /// The next event in replay order, if one can be emitted now.
-    pub(crate) fn pop(&mut self) -> Option<Event> {
-        if self.ready.is_empty() {
-            self.run();
-        }
-        self.ready.pop_front()
-    }
-
-    /// The events pushed and not emitted yet.
-    pub(crate) fn pending(&self) -> usize {
+    /// The records pushed and not emitted yet.
+    #[cfg(test)]
+    pub(crate) fn pending(&self) -> u64 {
         self.pending
     }
 
-    /// At the end of the input: emits whatever still waits, in stream order, though its
-    /// predecessors never came (a trace cut off by a kill). Returns how many that were.
-    pub(crate) fn finish(&mut self) -> usize {
-        self.run();
-        let mut forced = 0;
-        for stream in 0..self.streams.len() {
-            while let Some((item, _)) = self.streams[stream].pop_front() {
-                self.pending -= 1;
-                if let Item::Event(event) = item {
-                    forced += 1;
-                    self.ready.push_back(event);
-                }
-            }
-        }
+    /// At the end of the input: from now on whatever is left is emitted in stream order,
+    /// though its predecessors never came (a trace cut off by a kill).
+    pub(crate) fn finish(&mut self) {
+        self.forcing = true;
         self.waiting.clear();
         self.work.clear();
-        self.state.fill(StreamState::Idle);
-        forced
+        self.current = None;
+        for (index, stream) in self.streams.iter_mut().enumerate() {
+            stream.state = StreamState::Work;
+            self.work.push(index);
+        }
+    }
+
+    /// How many events were emitted by force since the last call.
+    pub(crate) fn take_forced(&mut self) -> u64 {
+        std::mem::take(&mut self.forced)
+    }
+
+    /// The next event in replay order, if one can be emitted now; `sites` are the trace's
+    /// sites so far.
+    pub(crate) fn next(&mut self, sites: &[Site]) -> Option<Result<Event, BlockError>> {
+        loop {
+            let index = match self.current {
+                Some(index) => index,
+                None => {
+                    let index = self.work.pop()?;
+                    self.current = Some(index);
+                    index
+                }
+            };
+            let stream = &mut self.streams[index];
+            if stream.head.is_none() {
+                match stream.decode_head(sites, &mut self.spare) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        stream.state = StreamState::Idle;
+                        self.current = None;
+                        continue;
+                    }
+                    Err(error) => {
+                        stream.state = StreamState::Idle;
+                        self.current = None;
+                        return Some(Err(error));
+                    }
+                }
+            }
+            let (_, order) = stream.head.as_ref().expect("decoded");
+            let order = *order;
+            if let Some(key) = self.go(order) {
+                self.streams[index].state = StreamState::Waiting;
+                self.waiting.entry(key).or_default().push(index);
+                self.current = None;
+                continue;
+            }
+            let (item, _) = self.streams[index].head.take().expect("decoded");
+            self.pending -= 1;
+            if let Item::Event(event) = item {
+                if self.forcing {
+                    self.forced += 1;
+                }
+                return Some(Ok(event));
+            }
+        }
+    }
+
+    /// Lets an event with `order` go, counting it on its objects; or returns the object it
+    /// waits for (never when forcing).
+    #[inline]
+    fn go(&mut self, order: Order) -> Option<Key> {
+        match order {
+            Order::Free => None,
+            Order::Seq(key, seq) => self.take(key, seq),
+            Order::Seq2(a, sa, b, sb) => {
+                if !self.forcing {
+                    if self.at(a) < sa {
+                        return Some(a);
+                    }
+                    if self.at(b) < sb {
+                        return Some(b);
+                    }
+                }
+                self.advance(a, sa + 1);
+                self.advance(b, sb + 1);
+                None
+            }
+            Order::After(key, n) => (!self.forcing && self.at(key) < n).then_some(key),
+            Order::Provide(key, n) => {
+                self.advance(key, n);
+                None
+            }
+        }
+    }
+
+    /// Operation `seq` on `key`: counted when it is next (one look-up), else its blocker.
+    #[inline]
+    fn take(&mut self, key: Key, seq: u64) -> Option<Key> {
+        let at = self.next.entry(key).or_insert(0);
+        if *at < seq && !self.forcing {
+            return Some(key);
+        }
+        if *at <= seq {
+            *at = seq + 1;
+            self.wake(key);
+        }
+        None
     }
 
     fn at(&self, key: Key) -> u64 {
         self.next.get(&key).copied().unwrap_or(0)
     }
 
-    /// The object `order` waits for, if it cannot be emitted yet.
-    fn blocker(&self, order: Order) -> Option<Key> {
-        match order {
-            Order::Free | Order::Provide(..) => None,
-            Order::Seq(key, seq) => (self.at(key) < seq).then_some(key),
-            Order::Seq2(a, sa, b, sb) => {
-                if self.at(a) < sa {
-                    Some(a)
-                } else {
-                    (self.at(b) < sb).then_some(b)
-                }
-            }
-            Order::After(key, n) => (self.at(key) < n).then_some(key),
-        }
-    }
-
     fn advance(&mut self, key: Key, to: u64) {
         let at = self.next.entry(key).or_insert(0);
-        if *at >= to {
+        if *at < to {
+            *at = to;
+            self.wake(key);
+        }
+    }
+
+    /// Puts the streams waiting for `key` back to work.
+    #[inline]
+    fn wake(&mut self, key: Key) {
+        if self.waiting.is_empty() {
             return;
         }
-        *at = to;
         if let Some(streams) = self.waiting.remove(&key) {
             for &stream in &streams {
-                self.state[stream] = StreamState::Work;
+                self.streams[stream].state = StreamState::Work;
             }
             self.work.extend(streams);
-        }
-    }
-
-    /// Emits from every stream that can go on until none can.
-    fn run(&mut self) {
-        while let Some(stream) = self.work.pop() {
-            self.drain_stream(stream);
-        }
-    }
-
-    fn drain_stream(&mut self, stream: usize) {
-        loop {
-            let Some(&(_, order)) = self.streams[stream].front() else {
-                self.state[stream] = StreamState::Idle;
-                return;
-            };
-            if let Some(key) = self.blocker(order) {
-                self.state[stream] = StreamState::Waiting;
-                self.waiting.entry(key).or_default().push(stream);
-                return;
-            }
-            let (item, order) = self.streams[stream].pop_front().expect("a front item");
-            self.pending -= 1;
-            match order {
-                Order::Seq(key, seq) => self.advance(key, seq + 1),
-                Order::Seq2(a, sa, b, sb) => {
-                    self.advance(a, sa + 1);
-                    self.advance(b, sb + 1);
-                }
-                Order::Provide(key, n) => self.advance(key, n),
-                Order::Free | Order::After(..) => {}
-            }
-            if let Item::Event(event) = item {
-                self.ready.push_back(event);
-            }
         }
     }
 }
@@ -229,34 +369,43 @@ impl Merge {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{LockId, Mode, ThreadId};
+    use crate::ids::Mode;
+    use crate::trace::compact::block::{self, MAX_RECORD};
 
-    fn acquire(tid: u64, lock: u64) -> Item {
-        Item::Event(Event::Acquire {
-            tid: ThreadId(tid),
-            lock: LockId(lock),
-            mode: Mode::Exclusive,
-            try_lock: false,
-            site: None,
-        })
+    /// A block of records, each encoded by one of `encoders`.
+    fn block(records: &[&dyn Fn(&mut [u8; MAX_RECORD]) -> usize]) -> (Vec<u8>, u64) {
+        let mut bytes = Vec::new();
+        for encode in records {
+            let mut record = [0; MAX_RECORD];
+            let len = encode(&mut record);
+            bytes.extend_from_slice(&record[..len]);
+        }
+        (bytes, records.len() as u64)
     }
 
-    fn release(tid: u64, lock: u64) -> Item {
-        Item::Event(Event::Release {
-            tid: ThreadId(tid),
-            lock: LockId(lock),
-            mode: Mode::Exclusive,
-            site: None,
-        })
+    fn acquire(lock: u64, seq: u64) -> impl Fn(&mut [u8; MAX_RECORD]) -> usize {
+        move |out| block::acquire(out, lock, seq, 0, Mode::Exclusive, false)
+    }
+
+    fn release(lock: u64, seq: u64) -> impl Fn(&mut [u8; MAX_RECORD]) -> usize {
+        move |out| block::release(out, lock, seq, Mode::Exclusive)
+    }
+
+    fn push(merge: &mut Merge, tid: u64, records: &[&dyn Fn(&mut [u8; MAX_RECORD]) -> usize]) {
+        let (bytes, count) = block(records);
+        merge.push_block(tid, bytes, count, 0);
     }
 
     fn drain(merge: &mut Merge) -> Vec<(u64, &'static str)> {
-        std::iter::from_fn(|| merge.pop())
+        std::iter::from_fn(|| merge.next(&[]))
             .map(|event| {
+                let event = event.unwrap();
                 let kind = match event {
                     Event::Acquire { .. } => "acq",
                     Event::Release { .. } => "rel",
                     Event::Request { .. } => "req",
+                    Event::Spawn { .. } => "spawn",
+                    Event::Join { .. } => "join",
                     _ => "other",
                 };
                 (event.thread().map_or(0, |t| t.0), kind)
@@ -267,13 +416,10 @@ mod tests {
     #[test]
     fn a_later_block_of_one_thread_waits_for_the_release_another_thread_made_first() {
         let mut merge = Merge::default();
-        let l = Key::lock(7);
         // Thread 2's block arrives first, but it took the lock second.
-        merge.push(2, acquire(2, 7), Order::Seq(l, 2));
-        merge.push(2, release(2, 7), Order::Seq(l, 3));
-        assert_eq!(merge.pop(), None);
-        merge.push(1, acquire(1, 7), Order::Seq(l, 0));
-        merge.push(1, release(1, 7), Order::Seq(l, 1));
+        push(&mut merge, 2, &[&acquire(7, 2), &release(7, 3)]);
+        assert_eq!(drain(&mut merge), []);
+        push(&mut merge, 1, &[&acquire(7, 0), &release(7, 1)]);
         assert_eq!(
             drain(&mut merge),
             [(1, "acq"), (1, "rel"), (2, "acq"), (2, "rel")]
@@ -284,61 +430,66 @@ mod tests {
     #[test]
     fn a_request_goes_right_after_its_threads_previous_event() {
         let mut merge = Merge::default();
-        let l = Key::lock(1);
-        merge.push(1, acquire(1, 1), Order::Seq(l, 0));
-        let request = Item::Event(Event::Request {
-            tid: ThreadId(2),
-            lock: LockId(1),
-            mode: Mode::Exclusive,
-            site: None,
-        });
-        merge.push(2, request, Order::Free);
-        merge.push(2, acquire(2, 1), Order::Seq(l, 2));
+        push(&mut merge, 1, &[&acquire(1, 0)]);
+        let request = |out: &mut [u8; MAX_RECORD]| block::request(out, 1, 0, Mode::Exclusive);
+        push(&mut merge, 2, &[&request, &acquire(1, 2)]);
         // The request needs nothing from thread 1; the acquisition waits for its release.
         let mut first = drain(&mut merge);
         first.sort_unstable();
         assert_eq!(first, [(1, "acq"), (2, "req")]);
-        merge.push(1, release(1, 1), Order::Seq(l, 1));
+        push(&mut merge, 1, &[&release(1, 1)]);
         assert_eq!(drain(&mut merge), [(1, "rel"), (2, "acq")]);
     }
 
     #[test]
     fn a_child_starts_after_its_spawn_and_its_join_waits_for_its_end() {
         let mut merge = Merge::default();
-        let child = Key::thread(5);
-        merge.push(5, Item::Mark, Order::After(child, 1));
-        merge.push(5, acquire(5, 1), Order::Seq(Key::lock(1), 0));
-        merge.push(5, Item::Mark, Order::Provide(child, 2));
-        let join = Item::Event(Event::Join {
-            tid: ThreadId(1),
-            child: ThreadId(5),
-            site: None,
-        });
-        merge.push(1, join, Order::After(child, 2));
-        assert_eq!(merge.pop(), None);
-        let spawn = Item::Event(Event::Spawn {
-            tid: ThreadId(1),
-            child: ThreadId(5),
-            site: None,
-        });
+        push(
+            &mut merge,
+            5,
+            &[&block::start, &acquire(1, 0), &block::exit],
+        );
+        let join = |out: &mut [u8; MAX_RECORD]| block::join(out, 5, 0, true);
+        push(&mut merge, 1, &[&join]);
+        assert_eq!(drain(&mut merge), []);
+        let spawn = |out: &mut [u8; MAX_RECORD]| block::spawn(out, 5, 0);
         // Thread 1's spawn comes in a later block than its join: impossible in a real trace,
         // but the stream order puts the join first, so it stays stuck...
-        merge.push(1, spawn, Order::Provide(child, 1));
-        assert_eq!(merge.pop(), None);
+        push(&mut merge, 1, &[&spawn]);
+        assert_eq!(drain(&mut merge), []);
         // ...until the end, where whatever waits is emitted anyway.
-        assert_eq!(merge.finish(), 3);
+        merge.finish();
+        assert_eq!(drain(&mut merge).len(), 3);
+        assert_eq!(merge.take_forced(), 3);
         assert_eq!(merge.pending(), 0);
+    }
+
+    #[test]
+    fn a_spawned_thread_goes_after_its_spawn_and_the_join_after_its_exit() {
+        let mut merge = Merge::default();
+        push(
+            &mut merge,
+            5,
+            &[&block::start, &acquire(1, 0), &block::exit],
+        );
+        let spawn = |out: &mut [u8; MAX_RECORD]| block::spawn(out, 5, 0);
+        let join = |out: &mut [u8; MAX_RECORD]| block::join(out, 5, 0, true);
+        push(&mut merge, 1, &[&spawn, &join]);
+        assert_eq!(drain(&mut merge), [(1, "spawn"), (5, "acq"), (1, "join")]);
+        assert_eq!(merge.take_forced(), 0);
     }
 
     #[test]
     fn thousands_of_threads_waiting_on_one_lock_are_emitted_in_lock_order() {
         let mut merge = Merge::default();
-        let l = Key::lock(9);
         let n = 5_000_u64;
         // Blocks arrive newest first: every thread waits for the one before it.
         for t in (0..n).rev() {
-            merge.push(t + 1, acquire(t + 1, 9), Order::Seq(l, 2 * t));
-            merge.push(t + 1, release(t + 1, 9), Order::Seq(l, 2 * t + 1));
+            push(
+                &mut merge,
+                t + 1,
+                &[&acquire(9, 2 * t), &release(9, 2 * t + 1)],
+            );
         }
         let order = drain(&mut merge);
         assert_eq!(order.len(), 2 * n as usize);
@@ -348,5 +499,16 @@ mod tests {
                 .enumerate()
                 .all(|(i, pair)| pair == [(i as u64 + 1, "acq"), (i as u64 + 1, "rel")])
         );
+    }
+
+    #[test]
+    fn a_block_with_bytes_after_its_records_is_an_error() {
+        let mut merge = Merge::default();
+        let (mut bytes, records) = block(&[&acquire(1, 0)]);
+        bytes.push(0);
+        merge.push_block(1, bytes, records, 100);
+        assert!(matches!(merge.next(&[]), Some(Ok(_))));
+        let error = merge.next(&[]).unwrap().unwrap_err();
+        assert_eq!(error.offset, 104);
     }
 }
