@@ -114,7 +114,7 @@ impl Recording {
             }
             let tid = ring.tid.0;
             let header = |out: &mut Vec<u8>, records, len| {
-                compact::block_header(out, tid, records, len);
+                compact::block_header(out, tid, records, len, false);
             };
             // SAFETY: every consumer lives in `rings`, one per ring, and is used only under
             // the `REC` lock: it is the only reader of its ring.
@@ -137,8 +137,8 @@ impl Recording {
             self.records += 1;
         }
         let mut record = [0; MAX_RECORD];
-        let len = log::encode(rec, &mut record, |site| self.site(site));
-        compact::block_header(&mut self.out, tid.0, 1, len as u64);
+        let len = log::encode_detached(rec, &mut record, |site| self.site(site));
+        compact::block_header(&mut self.out, tid.0, 1, len as u64, true);
         self.out.extend_from_slice(&record[..len]);
         self.records += 1;
     }

@@ -111,6 +111,8 @@ mod tag {
     pub const BLOCK: u8 = 17;
     pub const START: u8 = 18;
     pub const EXIT: u8 = 19;
+    pub const NEAR_ACQUIRE: u8 = 20;
+    pub const NEAR_RELEASE: u8 = 21;
     pub const TYPE_MASK: u8 = 0x1f;
     pub const MODE_SHIFT: u8 = 5;
     pub const FLAG: u8 = 0x80;
@@ -484,9 +486,10 @@ pub(crate) fn end_record(out: &mut Vec<u8>, events: u64, dropped: u64) {
     varint(out, dropped);
 }
 
-/// The start of a `block` of `len` bytes holding `records` thread records of thread `tid`.
-pub(crate) fn block_header(out: &mut Vec<u8>, tid: u64, records: u64, len: u64) {
-    out.push(tag::BLOCK);
+/// The start of a `block` of `len` bytes holding `records` thread records of thread `tid`;
+/// `detached`: its records neither use nor change the thread's recent locks.
+pub(crate) fn block_header(out: &mut Vec<u8>, tid: u64, records: u64, len: u64, detached: bool) {
+    out.push(tag::BLOCK | if detached { tag::FLAG } else { 0 });
     varint(out, tid);
     varint(out, records);
     varint(out, len);
@@ -507,6 +510,8 @@ struct BlockCursor<'a> {
     /// The file offset of `bytes[0]`.
     offset: u64,
     sites: &'a [Site],
+    /// The thread's recent locks; `None` in a detached block.
+    recent: Option<&'a mut block::Recent>,
 }
 
 impl BlockCursor<'_> {
@@ -575,28 +580,40 @@ impl BlockCursor<'_> {
         let flag = t & tag::FLAG != 0;
         let thread = ThreadId(tid);
         let record = match t & tag::TYPE_MASK {
-            tag::ACQUIRE => {
+            kind @ (tag::ACQUIRE | tag::NEAR_ACQUIRE | tag::RELEASE | tag::NEAR_RELEASE) => {
                 let mode = self.mode(t, start)?;
-                let lock = self.varint(start)?;
-                let seq = self.varint(start)?;
-                let event = Event::Acquire {
-                    tid: thread,
-                    lock: LockId(lock),
-                    mode,
-                    try_lock: flag,
-                    site: self.site(start)?,
+                let (lock, seq) = if kind == tag::ACQUIRE || kind == tag::RELEASE {
+                    (self.varint(start)?, self.varint(start)?)
+                } else {
+                    let (slot, step) = block::near_byte(self.byte(start)?);
+                    let recent = self.recent.as_deref().and_then(|r| r.slot(slot));
+                    let Some((lock, last)) = recent else {
+                        return Err(self.error(
+                            start,
+                            "a near record naming one of the thread's recent locks",
+                            format!("slot {slot}"),
+                        ));
+                    };
+                    (lock, last + step)
                 };
-                (Item::Event(event), Order::Seq(Key::lock(lock), seq))
-            }
-            tag::RELEASE => {
-                let mode = self.mode(t, start)?;
-                let lock = self.varint(start)?;
-                let seq = self.varint(start)?;
-                let event = Event::Release {
-                    tid: thread,
-                    lock: LockId(lock),
-                    mode,
-                    site: None,
+                if let Some(recent) = self.recent.as_deref_mut() {
+                    recent.note(lock, seq);
+                }
+                let event = if kind == tag::ACQUIRE || kind == tag::NEAR_ACQUIRE {
+                    Event::Acquire {
+                        tid: thread,
+                        lock: LockId(lock),
+                        mode,
+                        try_lock: flag,
+                        site: self.site(start)?,
+                    }
+                } else {
+                    Event::Release {
+                        tid: thread,
+                        lock: LockId(lock),
+                        mode,
+                        site: None,
+                    }
                 };
                 (Item::Event(event), Order::Seq(Key::lock(lock), seq))
             }
@@ -695,7 +712,7 @@ impl BlockCursor<'_> {
             other => {
                 return Err(self.error(
                     start,
-                    "a thread record (tag 6 to 14, 18 or 19)",
+                    "a thread record (tag 6 to 14 or 18 to 21)",
                     other.to_string(),
                 ));
             }
@@ -968,7 +985,7 @@ impl<R: Read> CompactReader<R> {
                     self.sites.push(Site::from(&*text));
                 }
                 tag::BLOCK => {
-                    self.block(at)?;
+                    self.block(at, t & tag::FLAG != 0)?;
                     return Err(Stop::Block);
                 }
                 _ => {
@@ -980,7 +997,7 @@ impl<R: Read> CompactReader<R> {
     }
 
     /// Reads a `block` whole and hands it to the merge, which decodes it as it gets there.
-    fn block(&mut self, at: u64) -> Result<(), Stop> {
+    fn block(&mut self, at: u64, detached: bool) -> Result<(), Stop> {
         let tid = self.varint(at)?;
         let records = self.varint(at)?;
         let len = self.varint(at)?;
@@ -999,7 +1016,7 @@ impl<R: Read> CompactReader<R> {
         bytes.extend_from_slice(&self.buffer[self.start..self.start + len as usize]);
         self.start += len as usize;
         self.records += records;
-        self.merge.push_block(tid, bytes, records, offset);
+        self.merge.push_block(tid, bytes, records, offset, detached);
         Ok(())
     }
 

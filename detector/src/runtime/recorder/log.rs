@@ -9,12 +9,15 @@ use std::sync::Arc;
 use super::ring::{Producer, Ring};
 use super::{REC, epoch, on, wake_writer};
 use crate::ids::{CondvarId, LockId, Mode, ThreadId, VarId};
-use crate::trace::compact::block::{self, RecordBuf};
+use crate::trace::compact::block::{self, Recent, RecordBuf};
 
 /// The ring a thread starts with; it doubles, up to [`MAX_RING`], each time the thread fills it
-/// faster than the writer empties it.
+/// faster than the writer empties it. The writer is woken when a ring is half full, so the
+/// limit need not cover its 20 ms sleep: 128 KiB measured fastest in the tight loops of
+/// `examples/prof_record.rs` (1 MiB rings cost 0.5x to 1x more with 4 threads on 2 cores:
+/// they fall out of the cache between the thread's write and the writer's read).
 const FIRST_RING: usize = 1 << 14;
-const MAX_RING: usize = 1 << 20;
+const MAX_RING: usize = 1 << 17;
 
 /// Slots of the thread's cache of site numbers (direct-mapped by address).
 const SITE_SLOTS: usize = 64;
@@ -89,10 +92,15 @@ impl Rec {
         }
     }
 
-    #[inline]
+    /// Encodes the record; `recent` is the thread's recent locks, for near records (`None`:
+    /// a detached block, full records only).
+    // Always inlined, as the functions of the hot path below: each caller records one kind of
+    // event, and the rest of the match folds away.
+    #[inline(always)]
     fn encode(
         self,
         out: &mut RecordBuf,
+        recent: Option<&mut Recent>,
         mut site: impl FnMut(&'static Location<'static>) -> u64,
     ) -> usize {
         match self {
@@ -102,8 +110,16 @@ impl Rec {
                 mode,
                 try_lock,
                 site: s,
-            } => block::acquire(out, lock.0, seq, site(s), mode, try_lock),
-            Rec::Release { lock, seq, mode } => block::release(out, lock.0, seq, mode),
+            } => match recent {
+                Some(recent) => {
+                    block::lock_op(out, recent, true, lock.0, seq, site(s), mode, try_lock)
+                }
+                None => block::acquire(out, lock.0, seq, site(s), mode, try_lock),
+            },
+            Rec::Release { lock, seq, mode } => match recent {
+                Some(recent) => block::lock_op(out, recent, false, lock.0, seq, 0, mode, false),
+                None => block::release(out, lock.0, seq, mode),
+            },
             Rec::Request {
                 lock,
                 mode,
@@ -156,6 +172,8 @@ struct ThreadLog {
     wake_at: u64,
     /// Site address -> number in this recording.
     sites: [(usize, u64); SITE_SLOTS],
+    /// The thread's recent locks, as the trace's reader will know them.
+    recent: Recent,
 }
 
 /// How [`ThreadLog::attach`] went.
@@ -175,6 +193,7 @@ impl ThreadLog {
         producer: Producer::EMPTY,
         wake_at: 0,
         sites: [(0, 0); SITE_SLOTS],
+        recent: Recent::EMPTY,
     };
 
     fn ring(&self) -> &Ring {
@@ -185,8 +204,11 @@ impl ThreadLog {
     }
 
     /// Gives the log a new ring for thread `tid` in the running recording, registered with the
-    /// writer after the ring it replaces, which is retired.
-    fn attach(&mut self, tid: ThreadId, capacity: usize, keep_sites: bool) -> Attached {
+    /// writer after the ring it replaces, which is retired. `same_stream`: the new ring goes
+    /// on where the old one stopped (same recording and thread), so the site numbers and
+    /// recent locks stay.
+    #[cold]
+    fn attach(&mut self, tid: ThreadId, capacity: usize, same_stream: bool) -> Attached {
         // The owner's destructor lets the ring go at thread exit; past it, a ring would never
         // be retired.
         if LOG_OWNER.try_with(|_| ()).is_err() {
@@ -202,8 +224,9 @@ impl ThreadLog {
         self.ring = Arc::into_raw(ring);
         self.epoch = epoch;
         self.tid = tid;
-        if !keep_sites {
+        if !same_stream {
             self.sites = [(0, 0); SITE_SLOTS];
+            self.recent = Recent::EMPTY;
         }
         Attached::Yes
     }
@@ -221,7 +244,7 @@ impl ThreadLog {
         self.epoch = 0;
     }
 
-    #[inline]
+    #[inline(always)]
     fn site(&mut self, site: &'static Location<'static>) -> u64 {
         let addr = std::ptr::from_ref(site).addr();
         let slot = &mut self.sites[(addr >> 3) % SITE_SLOTS];
@@ -233,12 +256,13 @@ impl ThreadLog {
         number
     }
 
-    #[inline]
+    #[inline(always)]
     fn record(&mut self, rec: Rec) {
         // The site first: numbering a new one takes the writer's lock, which is no place to be
         // half-way through a record.
         let site = rec.site().map_or(0, |site| self.site(site));
-        let encode = |out: &mut RecordBuf| rec.encode(out, |_| site);
+        let recent = &mut self.recent;
+        let encode = |out: &mut RecordBuf| rec.encode(out, Some(recent), |_| site);
         // SAFETY: `producer` was made for this ring, and this log, owned by one thread, is its
         // only producer (a replaced ring is retired and never written again).
         let full = unsafe { self.producer.push_with(&*self.ring, encode) };
@@ -322,43 +346,49 @@ thread_local! {
 }
 
 /// Records `rec` as the next event of thread `tid`.
-#[inline]
+#[inline(always)]
 pub(crate) fn record(tid: ThreadId, rec: Rec) {
-    let done = LOG.with(|cell| {
-        if cell.busy.replace(true) {
-            return false;
-        }
-        // SAFETY: `busy` was clear, so no other reference to the log exists on this thread
-        // (it is set until this one is gone), and no other thread reaches this thread-local.
-        let log = unsafe { &mut *cell.log.get() };
-        let done = if log.epoch == epoch() && log.tid == tid && !log.ring.is_null() {
-            log.record(rec);
-            true
-        } else {
-            match log.attach(tid, FIRST_RING, false) {
-                Attached::Yes => {
-                    log.record(rec);
-                    true
-                }
-                Attached::NotRecording => true,
-                Attached::Ending => false,
-            }
-        };
+    // Only the address is taken inside `with`, so that the call inlines and each caller's
+    // record folds to its own few instructions: the thread-local has no destructor, so it
+    // lives as long as this thread, which is running this call.
+    let cell: *const LogCell = LOG.with(std::ptr::from_ref);
+    // SAFETY: see above; a shared reference (the log itself is behind an `UnsafeCell`).
+    let cell = unsafe { &*cell };
+    if cell.busy.replace(true) {
+        record_elsewhere(tid, rec);
+        return;
+    }
+    // SAFETY: `busy` was clear, so no other reference to the log exists on this thread (it is
+    // set until this one is gone), and no other thread reaches this thread-local.
+    let log = unsafe { &mut *cell.log.get() };
+    if log.epoch == epoch() && log.tid == tid && !log.ring.is_null() {
+        log.record(rec);
         cell.busy.set(false);
-        done
-    });
-    if !done {
-        // The thread is ending (an event from a thread-local destructor) or its log is in use.
-        REC.lock().record_directly(tid, rec);
+    } else {
+        let attached = log.attach(tid, FIRST_RING, false);
+        if let Attached::Yes = attached {
+            log.record(rec);
+        }
+        cell.busy.set(false);
+        if let Attached::Ending = attached {
+            record_elsewhere(tid, rec);
+        }
     }
 }
 
-/// Encodes `rec` with `site` numbering its sites: for the writer's side, which records an
-/// event of a thread whose log is gone.
-pub(super) fn encode(
+/// Records an event of a thread that is ending (an event from a thread-local destructor) or
+/// whose log is in use further up the stack.
+#[cold]
+fn record_elsewhere(tid: ThreadId, rec: Rec) {
+    REC.lock().record_directly(tid, rec);
+}
+
+/// Encodes `rec` for a detached block (full records only), with `site` numbering its sites:
+/// for the writer's side, which records an event of a thread whose log is gone or in use.
+pub(super) fn encode_detached(
     rec: Rec,
     out: &mut RecordBuf,
     site: impl FnMut(&'static Location<'static>) -> u64,
 ) -> usize {
-    rec.encode(out, site)
+    rec.encode(out, None, site)
 }

@@ -116,7 +116,7 @@ impl Producer {
     /// # Safety
     ///
     /// As for [`push`](Self::push).
-    #[inline]
+    #[inline(always)]
     pub(super) unsafe fn push_with(
         &mut self,
         ring: &Ring,

@@ -39,8 +39,123 @@ impl<'a> Cursor<'a> {
         self
     }
 
+    #[inline]
+    fn raw(mut self, byte: u8) -> Self {
+        self.bytes[self.len] = byte;
+        self.len += 1;
+        self
+    }
+
     fn len(self) -> usize {
         self.len
+    }
+}
+
+/// How many of a thread's most recent locks a near record can refer to.
+pub(crate) const RECENT: usize = 4;
+const _: () = assert!(RECENT == 4, "`Recent::note` moves four slots");
+/// The largest step from a lock's last number that a near record holds.
+const NEAR_STEP: u64 = 64;
+
+/// The locks a thread operated on last (`acquire`s and `release`s of its non-detached blocks),
+/// most recent first, with their last numbers. Writer and reader keep one per thread, updated
+/// alike, so that a `near` record needs neither the lock nor its whole number: it names a slot
+/// here and the step from that lock's last number, which for a lock only this thread uses is 1.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Recent {
+    locks: [(u64, u64); RECENT],
+    len: usize,
+}
+
+impl Recent {
+    pub(crate) const EMPTY: Recent = Recent {
+        locks: [(0, 0); RECENT],
+        len: 0,
+    };
+
+    /// Where `lock` is, with its last number.
+    #[inline]
+    fn find(&self, lock: u64) -> Option<(usize, u64)> {
+        (0..RECENT)
+            .find(|&slot| slot < self.len && self.locks[slot].0 == lock)
+            .map(|slot| (slot, self.locks[slot].1))
+    }
+
+    /// The lock in `slot`, with its last number.
+    pub(crate) fn slot(&self, slot: usize) -> Option<(u64, u64)> {
+        (slot < self.len).then(|| self.locks[slot])
+    }
+
+    /// Operation `seq` on `lock`: to the front.
+    #[inline]
+    pub(crate) fn note(&mut self, lock: u64, seq: u64) {
+        let end = match self.find(lock) {
+            Some((slot, _)) => slot,
+            None if self.len < RECENT => {
+                self.len += 1;
+                self.len - 1
+            }
+            None => RECENT - 1,
+        };
+        // Four slots: moved one by one rather than through a `memmove` call.
+        let locks = &mut self.locks;
+        if end >= 3 {
+            locks[3] = locks[2];
+        }
+        if end >= 2 {
+            locks[2] = locks[1];
+        }
+        if end >= 1 {
+            locks[1] = locks[0];
+        }
+        locks[0] = (lock, seq);
+    }
+}
+
+/// A near record's second byte: the slot (high 2 bits) and the step minus 1 (low 6 bits).
+pub(crate) fn near_byte(byte: u8) -> (usize, u64) {
+    (usize::from(byte >> 6), u64::from(byte & 0x3f) + 1)
+}
+
+/// `acquire` or `release` of `lock`, as a near record when the thread's recent locks allow
+/// (then `near acquire`: the slot-and-step byte, site; `near release`: the byte), else as a
+/// full one; `recent` is updated either way.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn lock_op(
+    out: &mut RecordBuf,
+    recent: &mut Recent,
+    acquire: bool,
+    lock: u64,
+    seq: u64,
+    site: u64,
+    mode: Mode,
+    try_lock: bool,
+) -> usize {
+    let near = recent
+        .find(lock)
+        .filter(|&(_, last)| seq > last && seq - last <= NEAR_STEP);
+    recent.note(lock, seq);
+    let Some((slot, last)) = near else {
+        return if acquire {
+            self::acquire(out, lock, seq, site, mode, try_lock)
+        } else {
+            release(out, lock, seq, mode)
+        };
+    };
+    let byte = (slot as u64) << 6 | (seq - last - 1);
+    if acquire {
+        Cursor::new(
+            out,
+            tag::NEAR_ACQUIRE | super::mode_bits(mode) | flag(try_lock),
+        )
+        .raw(byte as u8)
+        .varint(site)
+        .len()
+    } else {
+        Cursor::new(out, tag::NEAR_RELEASE | super::mode_bits(mode))
+            .raw(byte as u8)
+            .len()
     }
 }
 
@@ -156,6 +271,76 @@ mod tests {
         let mut out = [0; MAX_RECORD];
         let len = wait(&mut out, u64::MAX, u64::MAX, u64::MAX, u64::MAX, u64::MAX);
         assert_eq!(len, MAX_RECORD);
+    }
+
+    #[test]
+    fn a_private_locks_next_operations_take_two_and_three_bytes() {
+        let mut recent = Recent::default();
+        let mut out = [0; MAX_RECORD];
+        let full = lock_op(
+            &mut out,
+            &mut recent,
+            true,
+            70_000,
+            5_000,
+            3,
+            Mode::Exclusive,
+            false,
+        );
+        assert_eq!(full, 1 + 3 + 2 + 1);
+        let release = lock_op(
+            &mut out,
+            &mut recent,
+            false,
+            70_000,
+            5_001,
+            0,
+            Mode::Exclusive,
+            false,
+        );
+        assert_eq!(out[..release], [tag::NEAR_RELEASE, 0]);
+        let acquire = lock_op(
+            &mut out,
+            &mut recent,
+            true,
+            70_000,
+            5_002,
+            3,
+            Mode::Shared,
+            true,
+        );
+        assert_eq!(acquire, 3);
+        // A step past 64, or a lock not among the last four, takes the full form.
+        let far = lock_op(
+            &mut out,
+            &mut recent,
+            false,
+            70_000,
+            5_100,
+            0,
+            Mode::Exclusive,
+            false,
+        );
+        assert_eq!(out[0], tag::RELEASE);
+        assert!(far > 2);
+    }
+
+    #[test]
+    fn recent_locks_are_kept_most_recent_first() {
+        let mut recent = Recent::default();
+        for lock in 1..=5 {
+            recent.note(lock, lock * 10);
+        }
+        assert_eq!(recent.slot(0), Some((5, 50)));
+        assert_eq!(recent.slot(3), Some((2, 20)));
+        assert_eq!(recent.slot(4), None);
+        recent.note(3, 31);
+        assert_eq!(
+            (0..4)
+                .map(|s| recent.slot(s).unwrap().0)
+                .collect::<Vec<_>>(),
+            [3, 5, 4, 2]
+        );
     }
 
     #[test]

@@ -26,6 +26,7 @@ use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 
+use super::block::Recent;
 use super::{BlockCursor, BlockError};
 use crate::site::Site;
 use crate::trace::Event;
@@ -99,6 +100,8 @@ struct Block {
     records: u64,
     /// The file offset of `bytes[0]`, for errors.
     offset: u64,
+    /// Its records neither use nor change the thread's recent locks.
+    detached: bool,
 }
 
 /// One thread's events.
@@ -109,6 +112,8 @@ struct Stream {
     /// The next record, decoded.
     head: Option<(Item, Order)>,
     state: StreamState,
+    /// The locks the thread operated on last, for its near records.
+    recent: Recent,
 }
 
 impl Stream {
@@ -145,6 +150,7 @@ impl Stream {
                 at: block.at,
                 offset: block.offset,
                 sites,
+                recent: (!block.detached).then_some(&mut self.recent),
             };
             let decoded = cursor.thread_record(self.tid);
             block.at = cursor.at;
@@ -194,7 +200,14 @@ pub(crate) struct Merge {
 impl Merge {
     /// Appends a block of `records` records of thread `tid`, in that thread's order; `offset`
     /// is where its bytes start in the file.
-    pub(crate) fn push_block(&mut self, tid: u64, bytes: Vec<u8>, records: u64, offset: u64) {
+    pub(crate) fn push_block(
+        &mut self,
+        tid: u64,
+        bytes: Vec<u8>,
+        records: u64,
+        offset: u64,
+        detached: bool,
+    ) {
         let streams = &mut self.streams;
         let stream = *self.stream_of.entry(tid).or_insert_with(|| {
             streams.push(Stream {
@@ -202,6 +215,7 @@ impl Merge {
                 blocks: VecDeque::new(),
                 head: None,
                 state: StreamState::Idle,
+                recent: Recent::EMPTY,
             });
             streams.len() - 1
         });
@@ -211,6 +225,7 @@ impl Merge {
             at: 0,
             records,
             offset,
+            detached,
         });
         self.pending += records;
         if target.state == StreamState::Idle {
@@ -372,8 +387,11 @@ mod tests {
     use crate::ids::Mode;
     use crate::trace::compact::block::{self, MAX_RECORD};
 
-    /// A block of records, each encoded by one of `encoders`.
-    fn block(records: &[&dyn Fn(&mut [u8; MAX_RECORD]) -> usize]) -> (Vec<u8>, u64) {
+    /// Encodes one record, returning its length.
+    type Encode = dyn Fn(&mut [u8; MAX_RECORD]) -> usize;
+
+    /// A block of records, each encoded by one of `records`.
+    fn block(records: &[&Encode]) -> (Vec<u8>, u64) {
         let mut bytes = Vec::new();
         for encode in records {
             let mut record = [0; MAX_RECORD];
@@ -391,9 +409,9 @@ mod tests {
         move |out| block::release(out, lock, seq, Mode::Exclusive)
     }
 
-    fn push(merge: &mut Merge, tid: u64, records: &[&dyn Fn(&mut [u8; MAX_RECORD]) -> usize]) {
+    fn push(merge: &mut Merge, tid: u64, records: &[&Encode]) {
         let (bytes, count) = block(records);
-        merge.push_block(tid, bytes, count, 0);
+        merge.push_block(tid, bytes, count, 0, false);
     }
 
     fn drain(merge: &mut Merge) -> Vec<(u64, &'static str)> {
@@ -502,11 +520,86 @@ mod tests {
     }
 
     #[test]
+    fn near_records_are_read_back_across_blocks_and_detached_blocks_leave_them_alone() {
+        let mut recent = Recent::EMPTY;
+        let mut op = |acquire: bool, lock: u64, seq: u64| {
+            let mut out = [0; MAX_RECORD];
+            let len = block::lock_op(
+                &mut out,
+                &mut recent,
+                acquire,
+                lock,
+                seq,
+                0,
+                Mode::Exclusive,
+                false,
+            );
+            out[..len].to_vec()
+        };
+        let first: Vec<u8> = [
+            op(true, 1, 0),
+            op(true, 2, 0),
+            op(false, 2, 1),
+            op(false, 1, 1),
+        ]
+        .concat();
+        let second: Vec<u8> = [op(true, 1, 2), op(false, 1, 3)].concat();
+        assert!(second.len() == 3 + 2, "both near: {second:?}");
+        let mut merge = Merge::default();
+        merge.push_block(1, first, 4, 0, false);
+        // A detached block in between, with a full record of another lock.
+        let (detached, count) = block(&[&acquire(3, 0)]);
+        merge.push_block(1, detached, count, 0, true);
+        merge.push_block(1, second, 2, 0, false);
+        let locks: Vec<(u64, &str)> = std::iter::from_fn(|| merge.next(&[]))
+            .map(|e| match e.unwrap() {
+                Event::Acquire { lock, .. } => (lock.0, "acq"),
+                Event::Release { lock, .. } => (lock.0, "rel"),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            locks,
+            [
+                (1, "acq"),
+                (2, "acq"),
+                (2, "rel"),
+                (1, "rel"),
+                (3, "acq"),
+                (1, "acq"),
+                (1, "rel")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_near_record_without_recent_locks_is_an_error() {
+        let mut recent = Recent::EMPTY;
+        let mut out = [0; MAX_RECORD];
+        block::lock_op(&mut out, &mut recent, true, 1, 0, 0, Mode::Exclusive, false);
+        let len = block::lock_op(
+            &mut out,
+            &mut recent,
+            false,
+            1,
+            1,
+            0,
+            Mode::Exclusive,
+            false,
+        );
+        let mut merge = Merge::default();
+        merge.push_block(1, out[..len].to_vec(), 1, 40, false);
+        let error = merge.next(&[]).unwrap().unwrap_err();
+        assert_eq!(error.offset, 40);
+        assert!(error.expected.contains("recent locks"), "{error:?}");
+    }
+
+    #[test]
     fn a_block_with_bytes_after_its_records_is_an_error() {
         let mut merge = Merge::default();
         let (mut bytes, records) = block(&[&acquire(1, 0)]);
         bytes.push(0);
-        merge.push_block(1, bytes, records, 100);
+        merge.push_block(1, bytes, records, 100, false);
         assert!(matches!(merge.next(&[]), Some(Ok(_))));
         let error = merge.next(&[]).unwrap().unwrap_err();
         assert_eq!(error.offset, 104);
