@@ -1,69 +1,15 @@
 //! The compact trace encoding: the same records as the JSONL format (trace-format.md), in a
-//! byte stream of about 5 bytes per lock event instead of about 60, and read an order of
-//! magnitude faster. The recorder writes it when asked (`LOCKSCAN_TRACE_FORMAT=compact`, a
-//! trace file name ending in `.lstrace`, or `lockscan run`), every command reads it, and
-//! `lockscan convert` turns it into JSONL and back.
+//! byte stream of 2 to 5 bytes a lock event instead of about 60, and read an order of magnitude
+//! faster. The recorder writes it for `*.lstrace` files, `LOCKSCAN_TRACE_FORMAT=compact` and
+//! `lockscan run`; every command reads it; `lockscan convert` turns it into JSONL and back.
 //!
-//! # Layout, version 2
-//!
-//! - The 8 bytes [`MAGIC`], then the format version as a varint (2; version 1, the same without
-//!   `block`, `start` and `exit`, is read too).
-//! - Records, each a tag byte and its fields. The tag's low 5 bits are the record type; bits 5
-//!   and 6 a lock mode (0 exclusive, 1 shared, 2 upgradable) where the record has one; bit 7 a
-//!   flag whose meaning depends on the type (`try`, `all`, a name or parent follows, ...).
-//! - Integers are LEB128 varints (7 bits a byte, least significant first). Strings are a varint
-//!   byte length and UTF-8 bytes. Sites are numbers: a `site` record defines number `n` (from
-//!   1, in order) as a text `file:line:col`; 0 means no site.
-//! - `header` holds the JSONL header object as a string (self-describing: tool, pid, program);
-//!   `finding` a JSON finding object, as in the JSONL `finding` record.
-//! - Every record is self-delimiting and written whole, so a process killed mid-write leaves a
-//!   readable prefix: the reader warns about a cut-off last record and ignores it.
-//!
-//! | tag | record | fields after the tag |
-//! |---:|---|---|
-//! | 0 | header | string (JSON object) |
-//! | 1 | site | string (`file:line:col`); its number is the count of site records so far |
-//! | 2 | thread | tid, string name, parent (if flag) |
-//! | 3 | lock | lock, kind byte (0 mutex, 1 rwlock, 2 reentrant, 3 semaphore), site, class (string, if flag), name (string, if bit 5), rank (if bit 6) |
-//! | 4 | condvar | condvar, site, name (string, if flag) |
-//! | 5 | var | var, site, name (string, if flag) |
-//! | 6 / 7 | spawn / join | tid, child, site |
-//! | 8 | request | tid, lock, site; mode bits |
-//! | 9 | acquire | tid, lock, site; mode bits, flag = `try` |
-//! | 10 | release | tid, lock, site; mode bits |
-//! | 11 | wait | tid, condvar, lock, site |
-//! | 12 | notify | tid, condvar, site; flag = `all` |
-//! | 13 / 14 | read / write | tid, var, site |
-//! | 15 | finding | string (JSON finding object) |
-//! | 16 | end | events, dropped |
-//! | 17 | block | tid, record count, byte length, then that many bytes of thread records |
-//!
-//! Records 6 to 14 at the top level are in replay order: a trace converted or generated from
-//! one total order uses them. The recorder writes each thread's events into a buffer of its
-//! own and the trace gets them in `block`s, each block one thread's events in that thread's
-//! order. Inside a block the records have no tid, and every operation on a shared object carries
-//! the object's operation number, counted from 0 in each recording and taken while the
-//! operation held the object (a lock) or atomically (a condition variable, a variable). The
-//! reader restores a replay order from the threads' orders and these numbers
-//! ([`merge`](self::merge)):
-//!
-//! | tag | thread record | fields after the tag |
-//! |---:|---|---|
-//! | 6 | spawn | child, site |
-//! | 7 | join | child, site; flag = after the child's `exit` |
-//! | 8 | request | lock, site; mode bits (not numbered: it goes right after the thread's previous record) |
-//! | 9 | acquire | lock, number, site; mode bits, flag = `try` |
-//! | 10 | release | lock, number; mode bits |
-//! | 11 | wait | condvar, number, lock, number, site |
-//! | 12 | notify | condvar, number, site; flag = `all` |
-//! | 13 / 14 | read / write | var, number, site |
-//! | 18 | start | flag = the thread's events come after its `spawn` |
-//! | 19 | exit | none: the thread's last record |
-//!
-//! Declarations (`thread`, `lock`, `condvar`, `var`) and `site`s stay at the top level, before
-//! the first block that uses them. `end` counts every record before it but `site` and `block`
-//! records (which are the encoding's, not events), header and thread records included, as the
-//! JSONL `end` does.
+//! The layout is documented in the repository's `docs/trace-compact.md`. In short: [`MAGIC`],
+//! the version (2) as a varint, then records of a tag byte and varint or string fields, each
+//! written whole (a killed writer leaves a readable prefix). [`CompactWriter`] writes events in
+//! one total order as top-level records. The recorder writes each thread's events in `block`s
+//! of thread records that carry operation numbers of the objects they touch instead of a tid
+//! (`compact/block.rs`), and [`CompactReader`] restores a replay order from them
+//! (`compact/merge.rs`).
 
 use std::io::{self, Read, Write};
 use std::sync::Arc;
