@@ -149,7 +149,11 @@ fn main() {
         config.threads,
         config.iterations,
         config.locks,
-        if parking_lot { "parking_lot" } else { "lockscan" },
+        if parking_lot {
+            "parking_lot"
+        } else {
+            "lockscan"
+        },
         events as f64,
         started.elapsed().as_secs_f64()
     );

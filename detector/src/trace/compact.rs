@@ -441,6 +441,59 @@ pub(crate) fn block_header(out: &mut Vec<u8>, tid: u64, records: u64, len: u64, 
     varint(out, len);
 }
 
+/// What went wrong decoding a field, for the reader or the block cursor to place.
+enum Field {
+    /// The bytes end inside the field.
+    Cut,
+    /// The field is wrong: what was expected, what was found.
+    Bad(&'static str, String),
+}
+
+/// The varint at the start of `bytes`, and its length.
+#[inline]
+fn varint_of(bytes: &[u8]) -> Result<(u64, usize), Field> {
+    let mut value = 0_u64;
+    for (index, &byte) in bytes.iter().take(10).enumerate() {
+        value |= u64::from(byte & 0x7f) << (7 * index);
+        if byte & 0x80 == 0 {
+            return Ok((value, index + 1));
+        }
+    }
+    if bytes.len() < 10 {
+        Err(Field::Cut)
+    } else {
+        Err(Field::Bad(
+            "a varint of at most 10 bytes",
+            "a longer one".into(),
+        ))
+    }
+}
+
+/// Site number `n` (0: none) of the sites defined so far.
+#[inline]
+fn site_of(sites: &[Site], n: u64) -> Result<Option<Site>, Field> {
+    match n {
+        0 => Ok(None),
+        n => match sites.get(n as usize - 1) {
+            Some(site) => Ok(Some(site.clone())),
+            None => Err(Field::Bad(
+                "a site number defined before its use",
+                n.to_string(),
+            )),
+        },
+    }
+}
+
+/// The lock mode in a tag's mode bits.
+fn mode_of(tag: u8) -> Result<Mode, Field> {
+    match (tag >> tag::MODE_SHIFT) & 0b11 {
+        0 => Ok(Mode::Exclusive),
+        1 => Ok(Mode::Shared),
+        2 => Ok(Mode::Upgradable),
+        _ => Err(Field::Bad("a lock mode 0, 1 or 2", "3".into())),
+    }
+}
+
 /// A bad record inside a block, found when the merge decodes it.
 #[derive(Debug)]
 pub(crate) struct BlockError {
@@ -482,41 +535,33 @@ impl BlockCursor<'_> {
         Ok(byte)
     }
 
+    /// `field` placed at the record starting at `start`.
+    fn place<T>(&self, start: usize, field: Result<T, Field>) -> Result<T, BlockError> {
+        field.map_err(|error| match error {
+            Field::Cut => self.error(
+                start,
+                "a record that ends inside its block",
+                "the block's end".into(),
+            ),
+            Field::Bad(expected, found) => self.error(start, expected, found),
+        })
+    }
+
     #[inline]
     fn varint(&mut self, start: usize) -> Result<u64, BlockError> {
-        let mut value = 0_u64;
-        for shift in (0..64).step_by(7) {
-            let byte = self.byte(start)?;
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err(self.error(start, "a varint of at most 10 bytes", "a longer one".into()))
+        let (value, len) = self.place(start, varint_of(&self.bytes[self.at..]))?;
+        self.at += len;
+        Ok(value)
     }
 
     #[inline]
     fn site(&mut self, start: usize) -> Result<Option<Site>, BlockError> {
-        match self.varint(start)? {
-            0 => Ok(None),
-            n => match self.sites.get(n as usize - 1) {
-                Some(site) => Ok(Some(site.clone())),
-                None => Err(self.error(
-                    start,
-                    "a site number defined before the block",
-                    n.to_string(),
-                )),
-            },
-        }
+        let n = self.varint(start)?;
+        self.place(start, site_of(self.sites, n))
     }
 
     fn mode(&self, tag: u8, start: usize) -> Result<Mode, BlockError> {
-        match (tag >> tag::MODE_SHIFT) & 0b11 {
-            0 => Ok(Mode::Exclusive),
-            1 => Ok(Mode::Shared),
-            2 => Ok(Mode::Upgradable),
-            _ => Err(self.error(start, "a lock mode 0, 1 or 2", "3".into())),
-        }
+        self.place(start, mode_of(tag))
     }
 
     /// One record of a block of thread `tid`, with what orders it.
@@ -827,20 +872,20 @@ impl<R: Read> CompactReader<R> {
         Ok(byte)
     }
 
+    /// `field` placed at the record starting at offset `at`.
+    fn place<T>(&self, at: u64, field: Result<T, Field>) -> Result<T, Stop> {
+        field.map_err(|error| match error {
+            Field::Cut => Stop::Cut,
+            Field::Bad(expected, found) => Stop::Error(self.error(at, expected, found)),
+        })
+    }
+
     fn varint(&mut self, at: u64) -> Result<u64, Stop> {
-        let mut value = 0_u64;
-        for shift in (0..64).step_by(7) {
-            let byte = self.byte()?;
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err(Stop::Error(self.error(
-            at,
-            "a varint of at most 10 bytes",
-            "a longer one",
-        )))
+        // Up to a varint's longest, or what is left of the input.
+        self.fill(10)?;
+        let (value, len) = self.place(at, varint_of(&self.buffer[self.start..self.end]))?;
+        self.start += len;
+        Ok(value)
     }
 
     fn string(&mut self, at: u64) -> Result<Arc<str>, Stop> {
@@ -869,26 +914,12 @@ impl<R: Read> CompactReader<R> {
     }
 
     fn site(&mut self, at: u64) -> Result<Option<Site>, Stop> {
-        match self.varint(at)? {
-            0 => Ok(None),
-            n => match self.sites.get(n as usize - 1) {
-                Some(site) => Ok(Some(site.clone())),
-                None => Err(Stop::Error(self.error(
-                    at,
-                    format!("a site number up to {}", self.sites.len()),
-                    n.to_string(),
-                ))),
-            },
-        }
+        let n = self.varint(at)?;
+        self.place(at, site_of(&self.sites, n))
     }
 
     fn mode(&self, tag: u8, at: u64) -> Result<Mode, Stop> {
-        match (tag >> tag::MODE_SHIFT) & 0b11 {
-            0 => Ok(Mode::Exclusive),
-            1 => Ok(Mode::Shared),
-            2 => Ok(Mode::Upgradable),
-            _ => Err(Stop::Error(self.error(at, "a lock mode 0, 1 or 2", "3"))),
-        }
+        self.place(at, mode_of(tag))
     }
 
     /// Checks [`MAGIC`] and the version.
@@ -920,6 +951,8 @@ impl<R: Read> CompactReader<R> {
     fn record(&mut self) -> Result<Event, Stop> {
         loop {
             self.record_start = self.start;
+            // Set again by `fill` if this record is not all there yet.
+            self.input_pending = false;
             let at = self.offset();
             if self.start == self.end && !self.fill(1)? {
                 return Err(Stop::End);
@@ -1439,6 +1472,45 @@ mod tests {
         let per_event = (encode(&events).len() - before) as f64 / 2000.0;
         // Tag, thread (2 bytes), lock (3 bytes), site: at most 7, usually fewer.
         assert!(per_event <= 7.5, "{per_event} bytes per event");
+    }
+
+    /// An input that has part of the bytes, then says "nothing more yet", then has the rest.
+    struct Pending<'a> {
+        parts: [&'a [u8]; 2],
+        given: usize,
+    }
+
+    impl Read for Pending<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let part = &mut self.parts[self.given.min(1)];
+            if part.is_empty() {
+                if self.given == 0 {
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                return Ok(0);
+            }
+            let n = part.len().min(buf.len());
+            buf[..n].copy_from_slice(&part[..n]);
+            *part = &part[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_reader_told_to_wait_goes_on_where_it_stopped_when_more_comes() {
+        let bytes = encode(&sample());
+        let (whole, _) = decode(&bytes);
+        for cut in 0..bytes.len() {
+            let input = Pending {
+                parts: [&bytes[..cut], &bytes[cut..]],
+                given: 0,
+            };
+            let mut reader = CompactReader::new(input, "t.lstrace");
+            let mut read: Vec<_> = reader.by_ref().collect();
+            reader.get_mut().given = 1;
+            read.extend(reader.by_ref());
+            assert_eq!(format!("{read:?}"), format!("{whole:?}"), "cut at {cut}");
+        }
     }
 
     #[test]
