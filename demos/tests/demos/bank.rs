@@ -45,7 +45,10 @@ fn transfer_collide_reports_the_deadlock_and_finishes() {
     assert_eq!(run.kinds(), ["deadlock", "potential-deadlock"], "{run}");
     assert!(
         run.report()
-            .contains("error[deadlock]: deadlock: 2 threads are blocked"),
+            .contains(
+                "error[deadlock]: deadlock: threads `transfer-1`, `transfer-2` are blocked in a \
+                 wait cycle on `account:ACC001`, `account:ACC002`"
+            ),
         "{run}"
     );
     // Exactly one thread was unwound, and the other completed its transfer.

@@ -484,18 +484,29 @@ pub fn cycle_finding(
     class: &Classification,
     names: &dyn Names,
 ) -> Finding {
-    let lock_names = distinct_names(locks, names);
+    let names_in_order = distinct_names(locks, names);
+    // The cycle starts at the lock whose name sorts first, so that it reads the same however
+    // it was found (live, from the edge that closed it; offline, by enumeration).
+    let n = locks.len();
+    let first = (0..n)
+        .min_by(|&a, &b| (&names_in_order[a], locks[a]).cmp(&(&names_in_order[b], locks[b])))
+        .unwrap_or(0);
+    let lock_names: Vec<String> = (0..n)
+        .map(|k| names_in_order[(first + k) % n].clone())
+        .collect();
     let mut threads: Vec<String> = Vec::new();
     let mut finding_edges = Vec::with_capacity(edges.len());
-    for (i, edge) in edges.iter().enumerate() {
+    for k in 0..edges.len() {
+        let i = (first + k) % n;
+        let edge = edges[i];
         let occurrence = &edge.occurrences[class.chosen[i]];
         let thread = names.thread_name(occurrence.thread);
         if !threads.contains(&thread) {
             threads.push(thread.clone());
         }
         finding_edges.push(FindingEdge {
-            from: lock_names[i].clone(),
-            to: lock_names[(i + 1) % locks.len()].clone(),
+            from: lock_names[k].clone(),
+            to: lock_names[(k + 1) % n].clone(),
             thread,
             from_site: occurrence.from_site.clone(),
             to_site: occurrence.to_site.clone(),

@@ -27,11 +27,11 @@ use crate::analysis::order::{
     Classification, EdgeData, HeldLocks, Names, Occurrence, classify, cycle_finding, held_locks,
 };
 use crate::analysis::race::{Race, RaceEngine, race_finding};
-use crate::analysis::rules::{self, LockAt};
+use crate::analysis::rules::{self, BlockedThread, LockAt};
 use crate::analysis::timeline::{
     PictureEdge, PictureLock, PictureOccurrence, PictureThread, TimelineRecorder, TracePicture,
 };
-use crate::finding::{Finding, FindingEdge, FindingKind};
+use crate::finding::{Finding, FindingKind};
 use crate::graph::OrderGraph;
 use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId, VarId};
 use crate::site::Site;
@@ -965,59 +965,36 @@ impl Replay {
             return;
         }
         let n = path.len();
-        let mut edges = Vec::with_capacity(n);
-        let mut locks = Vec::with_capacity(n);
-        let mut threads = Vec::with_capacity(n);
-        for i in 0..n {
-            let (t, wanted) = path[i];
-            // Thread `t` holds the lock the previous thread of the cycle waits for.
-            let (_, held_lock) = path[(i + n - 1) % n];
-            let state = &self.threads[t as usize];
-            let pending = state.request.as_ref();
-            let held = state.held.iter().find(|h| h.lock == held_lock);
-            let from = self.lock_name(self.locks[held_lock as usize].id);
-            let thread = self.thread_name(state.id);
-            locks.push(from.clone());
-            threads.push(thread.clone());
-            edges.push(FindingEdge {
-                from,
-                to: self.lock_name(self.locks[wanted as usize].id),
-                thread,
-                from_site: held.and_then(|h| h.site.clone()),
-                to_site: pending.and_then(|p| p.site.clone()),
-                from_mode: held.map_or(Mode::Exclusive, |h| h.mode),
-                to_mode: pending.map_or(Mode::Exclusive, |p| p.mode),
-                held: state
-                    .held
-                    .iter()
-                    .filter(|h| h.lock != held_lock)
-                    .map(|h| self.lock_name(h.id))
-                    .collect(),
-                blocked: true,
-                backtrace: None,
-            });
-        }
-        let message = if n == 1 {
-            format!(
-                "deadlock: thread `{}` is blocked on `{}`, which it holds itself",
-                threads[0], locks[0]
-            )
-        } else {
-            format!(
-                "deadlock: threads `{}` are blocked in a wait cycle on `{}`",
-                threads.join("`, `"),
-                locks.join("`, `")
-            )
-        };
-        let mut finding = Finding::new(FindingKind::Deadlock, message);
-        finding.locks = locks;
-        finding.threads = threads;
-        finding.edges = edges;
-        finding.help = Some(
-            "acquire these locks in one consistent order everywhere, for example with \
-             `lockscan::lock_all`, or give them ranks"
-                .to_owned(),
-        );
+        let cycle = (0..n)
+            .map(|i| {
+                let (t, wanted) = path[i];
+                // Thread `t` holds the lock the previous thread of the cycle waits for.
+                let (_, held_lock) = path[(i + n - 1) % n];
+                let state = &self.threads[t as usize];
+                let pending = state.request.as_ref();
+                let held = state.held.iter().find(|h| h.lock == held_lock);
+                BlockedThread {
+                    thread: self.thread_name(state.id),
+                    holds: LockAt {
+                        name: self.lock_name(self.locks[held_lock as usize].id),
+                        site: held.and_then(|h| h.site.clone()),
+                        mode: held.map_or(Mode::Exclusive, |h| h.mode),
+                    },
+                    wants: LockAt {
+                        name: self.lock_name(self.locks[wanted as usize].id),
+                        site: pending.and_then(|p| p.site.clone()),
+                        mode: pending.map_or(Mode::Exclusive, |p| p.mode),
+                    },
+                    also_held: state
+                        .held
+                        .iter()
+                        .filter(|h| h.lock != held_lock)
+                        .map(|h| self.lock_name(h.id))
+                        .collect(),
+                }
+            })
+            .collect();
+        let finding = rules::deadlock(cycle);
         let requests = path
             .iter()
             .map(|&(t, _)| {
@@ -1125,10 +1102,19 @@ impl Replay {
                     .as_ref()
                     .is_some_and(|p| p.at == at)
             });
+            let fingerprint = self.findings[cycle.finding].fingerprint();
+            let live = self
+                .recorded
+                .iter()
+                .find(|f| f.kind == FindingKind::Deadlock && f.fingerprint() == fingerprint);
             self.findings[cycle.finding].reason = if lasted {
                 "each thread is blocked requesting a lock the next one holds, and the trace ends \
                  with all of them still blocked: the deadlock happened while recording"
                     .to_owned()
+            } else if let Some(live) = live {
+                // lockscan broke the cycle live (it unwound a thread) and recorded its report:
+                // the same words.
+                live.reason.clone()
             } else {
                 "each thread was blocked requesting a lock the next one held; the trace goes on \
                  afterwards, so a timeout or the recorder broke the cycle, or the trace is \

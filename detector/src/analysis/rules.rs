@@ -1,7 +1,6 @@
-//! Findings about one acquisition or one wait, checked against a rule rather than found in a
-//! cycle: acquiring against declared ranks, and waiting on a condition variable while holding
-//! other locks. The live detector and the trace replay both build them here, so a finding reads
-//! the same whichever way it was found.
+//! Findings that the live detector and the trace replay both make: acquiring against declared
+//! ranks, waiting on a condition variable while holding other locks, and threads blocked in a
+//! wait cycle. Both build them here, so a finding reads the same whichever way it was found.
 
 use crate::finding::{Finding, FindingEdge, FindingKind};
 use crate::ids::Mode;
@@ -111,4 +110,110 @@ pub fn wait_while_holding(
             .to_owned(),
     );
     finding
+}
+
+/// One thread of a wait cycle: it holds `holds`, which the previous thread of the cycle waits
+/// for, and waits for `wants`, which the next one holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockedThread {
+    /// The thread's name.
+    pub thread: String,
+    /// The lock it holds that the previous thread waits for, and where it took it.
+    pub holds: LockAt,
+    /// The lock it waits for, and where it asked.
+    pub wants: LockAt,
+    /// The other locks it holds.
+    pub also_held: Vec<String>,
+}
+
+/// Threads blocked in a wait cycle: `cycle` in cycle order, from any thread of it. The finding
+/// starts the cycle at the lock whose name sorts first, so that it reads the same whichever
+/// thread's request closed the cycle (live, the last one to block; in a trace, the last one
+/// replayed).
+pub fn deadlock(mut cycle: Vec<BlockedThread>) -> Finding {
+    if let Some(first) =
+        (0..cycle.len()).min_by(|&a, &b| cycle[a].holds.name.cmp(&cycle[b].holds.name))
+    {
+        cycle.rotate_left(first);
+    }
+    let threads: Vec<String> = cycle.iter().map(|b| b.thread.clone()).collect();
+    let locks: Vec<String> = cycle.iter().map(|b| b.holds.name.clone()).collect();
+    let message = if let [only] = cycle.as_slice() {
+        format!(
+            "deadlock: thread `{}` is blocked on `{}`, which it holds itself",
+            only.thread, only.holds.name
+        )
+    } else {
+        format!(
+            "deadlock: threads `{}` are blocked in a wait cycle on `{}`",
+            threads.join("`, `"),
+            locks.join("`, `")
+        )
+    };
+    let mut finding = Finding::new(FindingKind::Deadlock, message);
+    finding.reason = "every thread of the cycle is blocked on a lock held by the next one; none \
+                      can go on"
+        .to_owned();
+    finding.site = cycle.first().and_then(|b| b.wants.site.clone());
+    finding.edges = cycle
+        .into_iter()
+        .map(|blocked| FindingEdge {
+            from: blocked.holds.name,
+            to: blocked.wants.name,
+            thread: blocked.thread,
+            from_site: blocked.holds.site,
+            to_site: blocked.wants.site,
+            from_mode: blocked.holds.mode,
+            to_mode: blocked.wants.mode,
+            held: blocked.also_held,
+            blocked: true,
+            backtrace: None,
+        })
+        .collect();
+    finding.locks = locks;
+    finding.threads = threads;
+    finding.help = Some(
+        "acquire these locks in one consistent order everywhere, for example with \
+         `lockscan::lock_all`, or give them ranks"
+            .to_owned(),
+    );
+    finding
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blocked(thread: &str, holds: &str, wants: &str) -> BlockedThread {
+        let at = |name: &str| LockAt {
+            name: name.to_owned(),
+            site: Some(Site::from(format!("src/{name}.rs:1:1").as_str())),
+            mode: Mode::Exclusive,
+        };
+        BlockedThread {
+            thread: thread.to_owned(),
+            holds: at(holds),
+            wants: at(wants),
+            also_held: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_deadlock_reads_the_same_from_whichever_thread_it_was_found() {
+        let cycle = vec![
+            blocked("t1", "A", "B"),
+            blocked("t2", "B", "C"),
+            blocked("t3", "C", "A"),
+        ];
+        let mut rotated = cycle.clone();
+        rotated.rotate_left(2);
+        let (a, b) = (deadlock(cycle), deadlock(rotated));
+        assert_eq!(a, b);
+        assert_eq!(
+            a.message,
+            "deadlock: threads `t1`, `t2`, `t3` are blocked in a wait cycle on `A`, `B`, `C`"
+        );
+        assert_eq!(a.site, Some(Site::from("src/B.rs:1:1")));
+        assert!(a.edges.iter().all(|e| e.blocked));
+    }
 }

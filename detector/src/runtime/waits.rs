@@ -15,7 +15,8 @@ use crate::raw::Mutex;
 
 use super::order;
 use super::state::{Held, LockInfo};
-use crate::finding::{Finding, FindingEdge, FindingKind};
+use crate::analysis::rules::{self, BlockedThread, LockAt};
+use crate::finding::Finding;
 use crate::ids::{LockId, Mode, ThreadId};
 use crate::site::Site;
 
@@ -106,52 +107,31 @@ fn deadlock_finding(me: &Waiter, chain: &[&Waiter]) -> Finding {
     let mut ring: Vec<&Waiter> = chain.to_vec();
     ring.push(me);
     order::names(|names| {
-        let mut edges = Vec::with_capacity(ring.len());
-        let mut locks = Vec::with_capacity(ring.len());
-        let mut threads = Vec::with_capacity(ring.len());
-        for (i, waiter) in ring.iter().enumerate() {
-            let before = ring[(i + ring.len() - 1) % ring.len()];
-            let holding = waiter.held.iter().rev().find(|h| h.id == before.lock);
-            let thread = names.thread_name(waiter.thread);
-            threads.push(thread.clone());
-            locks.push(before.info.display_name());
-            edges.push(FindingEdge {
-                from: before.info.display_name(),
-                to: waiter.info.display_name(),
-                thread,
-                from_site: holding.map(|h| Site::Caller(h.site)),
-                to_site: Some(Site::Caller(waiter.site)),
-                from_mode: holding.map_or(Mode::Exclusive, |h| h.mode),
-                to_mode: waiter.mode,
-                held: waiter
-                    .held
-                    .iter()
-                    .filter(|h| h.id != before.lock)
-                    .map(|h| h.info.display_name())
-                    .collect(),
-                blocked: true,
-                backtrace: None,
-            });
-        }
-        let mut finding = Finding::new(
-            FindingKind::Deadlock,
-            format!(
-                "deadlock: {} threads are blocked waiting for each other's locks",
-                ring.len()
-            ),
-        );
-        finding.reason = "every thread of the cycle is blocked on a lock held by the next one; \
-                          none can go on"
-            .to_owned();
-        finding.locks = locks;
-        finding.threads = threads;
-        finding.edges = edges;
-        finding.help = Some(
-            "acquire these locks in one consistent order everywhere, for example with \
-             `lockscan::lock_all`"
-                .to_owned(),
-        );
-        finding.site = Some(Site::Caller(me.site));
-        finding
+        let cycle = (0..ring.len())
+            .map(|i| {
+                let (waiter, before) = (ring[i], ring[(i + ring.len() - 1) % ring.len()]);
+                let holding = waiter.held.iter().rev().find(|h| h.id == before.lock);
+                BlockedThread {
+                    thread: names.thread_name(waiter.thread),
+                    holds: LockAt {
+                        name: before.info.display_name(),
+                        site: holding.map(|h| Site::Caller(h.site)),
+                        mode: holding.map_or(Mode::Exclusive, |h| h.mode),
+                    },
+                    wants: LockAt {
+                        name: waiter.info.display_name(),
+                        site: Some(Site::Caller(waiter.site)),
+                        mode: waiter.mode,
+                    },
+                    also_held: waiter
+                        .held
+                        .iter()
+                        .filter(|h| h.id != before.lock)
+                        .map(|h| h.info.display_name())
+                        .collect(),
+                }
+            })
+            .collect();
+        rules::deadlock(cycle)
     })
 }
