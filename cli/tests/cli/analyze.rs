@@ -52,7 +52,7 @@ fn a_finding_the_program_recorded_before_it_unwound_exits_1() {
         &jsonl(&[
             r#"{"type":"lock","lock":1,"kind":"mutex","name":"cache"}"#,
             r#"{"type":"acquire","tid":1,"lock":1,"site":"src/cache.rs:10:5"}"#,
-            r#"{"type":"finding","finding":{"kind":"api-misuse","message":"`cache` locked again by the thread that holds it","reason":"a `Mutex` is not re-entrant","locks":["cache"],"threads":["main"],"site":"src/cache.rs:12:9","edges":[{"from":"cache","to":"cache","thread":"main","from_site":"src/cache.rs:10:5","to_site":"src/cache.rs:12:9","blocked":true}]}}"#,
+            r#"{"type":"finding","finding":{"kind":"api-misuse","message":"thread `main` locked `cache` again while holding it","reason":"a `Mutex` is not re-entrant: this thread waits for itself forever","locks":["cache"],"threads":["main"],"site":"src/cache.rs:12:9","edges":[{"from":"cache","to":"cache","thread":"main","from_site":"src/cache.rs:10:5","to_site":"src/cache.rs:12:9","blocked":true}]}}"#,
             r#"{"type":"release","tid":1,"lock":1}"#,
         ]),
     );
@@ -60,7 +60,7 @@ fn a_finding_the_program_recorded_before_it_unwound_exits_1() {
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(
         run.stdout
-            .starts_with("error[api-misuse]: `cache` locked again by the thread that holds it"),
+            .starts_with("error[api-misuse]: thread `main` locked `cache` again while holding it"),
         "{}",
         run.stdout
     );

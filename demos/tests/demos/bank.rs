@@ -44,11 +44,10 @@ fn transfer_collide_reports_the_deadlock_and_finishes() {
         .assert_says("total: 1500 (started with 1500)");
     assert_eq!(run.kinds(), ["deadlock", "potential-deadlock"], "{run}");
     assert!(
-        run.report()
-            .contains(
-                "error[deadlock]: deadlock: threads `transfer-1`, `transfer-2` are blocked in a \
+        run.report().contains(
+            "error[deadlock]: deadlock: threads `transfer-1`, `transfer-2` are blocked in a \
                  wait cycle on `account:ACC001`, `account:ACC002`"
-            ),
+        ),
         "{run}"
     );
     // Exactly one thread was unwound, and the other completed its transfer.

@@ -599,7 +599,13 @@ impl Replay {
             let recursive_read =
                 kind == LockKind::RwLock && mode == Mode::Shared && held_mode == Mode::Shared;
             if kind != LockKind::Reentrant && !recursive_read && !try_lock {
-                self.misuse(Misuse::Relock, t as u32, l, site);
+                let held = &self.threads[t].held[index];
+                let held = LockAt {
+                    name: self.lock_name(held.id),
+                    site: held.site.clone(),
+                    mode: held.mode,
+                };
+                self.relock(t as u32, l, held, mode, site);
             }
             return;
         }
@@ -821,6 +827,27 @@ impl Replay {
         self.misuse(Misuse::HeldElsewhere, t, l, site);
     }
 
+    /// Thread `t` locks `l` (in `mode`, at `site`) again while holding it as `held`.
+    fn relock(&mut self, t: u32, l: u32, held: LockAt, mode: Mode, site: Option<Site>) {
+        if let Some((_, count)) = self.misuses.get_mut(&(Misuse::Relock, t, l)) {
+            *count += 1;
+            return;
+        }
+        let thread = self.thread_name(self.threads[t as usize].id);
+        let again = LockAt {
+            name: self.lock_name(self.locks[l as usize].id),
+            site,
+            mode,
+        };
+        let mut finding = rules::relock(&thread, self.locks[l as usize].kind, held, again);
+        if let Some(line) = self.line {
+            finding.message = format!("{} (line {line})", finding.message);
+        }
+        self.misuses
+            .insert((Misuse::Relock, t, l), (self.findings.len(), 1));
+        self.findings.push(finding);
+    }
+
     fn misuse(&mut self, misuse: Misuse, t: u32, l: u32, site: Option<Site>) {
         if let Some((_, count)) = self.misuses.get_mut(&(misuse, t, l)) {
             *count += 1;
@@ -847,14 +874,7 @@ impl Replay {
                  mutual exclusion"
                     .to_owned(),
             ),
-            Misuse::Relock => (
-                format!("thread `{thread}` locked `{lock}` again while holding it"),
-                format!(
-                    "`{lock}` is a {} and not re-entrant: locking it again from the holding \
-                     thread deadlocks that thread",
-                    self.locks[l as usize].kind.as_str()
-                ),
-            ),
+            Misuse::Relock => unreachable!("a re-lock is built by `relock`, with its sites"),
             Misuse::HeldElsewhere => (
                 format!(
                     "inconsistent trace: thread `{thread}` acquired `{lock}` while thread \

@@ -3,7 +3,7 @@
 //! wait cycle. Both build them here, so a finding reads the same whichever way it was found.
 
 use crate::finding::{Finding, FindingEdge, FindingKind};
-use crate::ids::Mode;
+use crate::ids::{LockKind, Mode};
 use crate::site::Site;
 
 /// A lock as a finding names it: its name, where it was taken (or requested), in which mode.
@@ -107,6 +107,57 @@ pub fn wait_while_holding(
     finding.help = Some(
         "release the other locks before waiting, or make the condition variable's mutex the \
          only lock held"
+            .to_owned(),
+    );
+    finding
+}
+
+/// Thread `thread` locks `again` (a lock of kind `kind`), which it holds already as `held`: a
+/// lock that is not re-entrant, so the thread would wait for itself.
+pub fn relock(thread: &str, kind: LockKind, held: LockAt, again: LockAt) -> Finding {
+    let reason = match kind {
+        LockKind::RwLock if held.mode == Mode::Shared && again.mode == Mode::Shared => {
+            "a read lock taken again with `read` waits behind any queued writer, which waits for \
+             this thread's first read lock; use `read_recursive`"
+                .to_owned()
+        }
+        LockKind::RwLock => {
+            "a read-write lock is not re-entrant: this thread waits for itself".to_owned()
+        }
+        LockKind::Mutex => {
+            "a `Mutex` is not re-entrant: this thread waits for itself forever".to_owned()
+        }
+        other => format!(
+            "a {} is not re-entrant: this thread waits for itself forever",
+            other.as_str()
+        ),
+    };
+    let mut finding = Finding::new(
+        FindingKind::ApiMisuse,
+        format!(
+            "thread `{thread}` locked `{}` again while holding it",
+            again.name
+        ),
+    );
+    finding.reason = reason;
+    finding.locks = vec![again.name.clone()];
+    finding.threads = vec![thread.to_owned()];
+    finding.site = again.site.clone();
+    finding.edges = vec![FindingEdge {
+        from: held.name,
+        to: again.name,
+        thread: thread.to_owned(),
+        from_site: held.site,
+        to_site: again.site,
+        from_mode: held.mode,
+        to_mode: again.mode,
+        held: Vec::new(),
+        blocked: true,
+        backtrace: None,
+    }];
+    finding.help = Some(
+        "release the guard first, pass the guarded data down instead of locking again, or use a \
+         `ReentrantMutex`"
             .to_owned(),
     );
     finding

@@ -15,7 +15,7 @@ use super::recorder::{self, Rec, RecordSeq};
 use super::state::{self, Held, LockInfo, ThreadState};
 use super::waits::{self, Waiter};
 use crate::analysis::rules::{self, LockAt};
-use crate::finding::{Finding, FindingEdge, FindingKind};
+use crate::finding::{Finding, FindingKind};
 use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId};
 use crate::policy::{report, report_fatal};
 use crate::site::Site;
@@ -587,41 +587,20 @@ impl LockMeta {
         site: &'static Location<'static>,
     ) -> Finding {
         let name = self.info().display_name();
-        let thread_name = state::current_thread_name(thread);
-        let what = match self.kind {
-            LockKind::RwLock if held.mode == Mode::Shared && mode == Mode::Shared => {
-                "a read lock taken again with `read` waits behind any queued writer, which waits \
-                 for this thread's first read lock; use `read_recursive`"
-            }
-            LockKind::RwLock => "a read-write lock is not re-entrant: this thread waits for itself",
-            _ => "a `Mutex` is not re-entrant: this thread waits for itself forever",
-        };
-        let mut finding = Finding::new(
-            FindingKind::ApiMisuse,
-            format!("`{name}` locked again by the thread that holds it"),
-        );
-        finding.reason = what.to_owned();
-        finding.locks = vec![name.clone()];
-        finding.threads = vec![thread_name.clone()];
-        finding.edges = vec![FindingEdge {
-            from: name.clone(),
-            to: name,
-            thread: thread_name,
-            from_site: Some(Site::Caller(held.site)),
-            to_site: Some(Site::Caller(site)),
-            from_mode: held.mode,
-            to_mode: mode,
-            held: Vec::new(),
-            blocked: true,
-            backtrace: None,
-        }];
-        finding.site = Some(Site::Caller(site));
-        finding.help = Some(
-            "release the guard first, pass the guarded data down instead of locking again, or \
-             use a `ReentrantMutex`"
-                .to_owned(),
-        );
-        finding
+        rules::relock(
+            &state::current_thread_name(thread),
+            self.kind,
+            LockAt {
+                name: name.clone(),
+                site: Some(Site::Caller(held.site)),
+                mode: held.mode,
+            },
+            LockAt {
+                name,
+                site: Some(Site::Caller(site)),
+                mode,
+            },
+        )
     }
 
     /// The contended path: registers this thread as blocked, reports a deadlock that closes,
