@@ -3,6 +3,7 @@
 //! what lockscan reported live (the demo prints it) and what the offline analysis finds.
 //! One test binary; helpers in `support`.
 
+mod architecture;
 mod browser;
 mod demos;
 mod fresh_crate;
