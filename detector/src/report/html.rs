@@ -709,91 +709,10 @@ fn lanes(picture: &TracePicture) -> Lanes {
     result
 }
 
-const STYLE: &str = r#"
-:root { --red: #c62828; --ink: #263238; --muted: #607d8b; --line: #cfd8dc; }
-* { box-sizing: border-box; }
-body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: var(--ink); background: #fafbfc; }
-header { padding: 14px 24px; background: #263238; color: #fff; }
-header h1 { margin: 0; font-size: 20px; }
-header p { margin: 2px 0 0; color: #cfd8dc; }
-header .bad { color: #ff8a80; font-weight: 600; }
-main { padding: 16px 24px; display: grid; grid-template-columns: minmax(0, 1fr) 420px; gap: 16px 24px; }
-section, aside { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 12px 16px; min-width: 0; }
-h2 { margin: 0 0 8px; font-size: 16px; }
-h3 { margin: 12px 0 4px; font-size: 14px; font-weight: 600; }
-.wide { grid-column: 1 / -1; }
-.scroll { overflow: auto; }
-code { font: 12px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
-.empty { color: var(--muted); }
-#lock-graph { display: block; margin: 0 auto; max-width: 100%; height: auto; }
-#lock-graph .edge { fill: none; stroke: #90a4ae; stroke-width: 1.6; }
-#lock-graph .edge.cycle { stroke: var(--red); stroke-width: 3; }
-#lock-graph .node rect { fill: #fff; stroke: #78909c; stroke-width: 1.5; }
-#lock-graph .node rect.swatch { stroke: none; }
-#lock-graph .node.cycle rect:first-of-type { fill: #ffebee; stroke: var(--red); stroke-width: 3; }
-#lock-graph text { text-anchor: middle; }
-#lock-graph .name { font-size: 13px; font-weight: 600; }
-#lock-graph .kind { font-size: 11px; fill: var(--muted); }
-#lock-graph .edge-label rect { fill: #fff; fill-opacity: .9; }
-#lock-graph .edge-label text { font-size: 11px; fill: var(--muted); }
-#lock-graph .edge-label.cycle text { fill: var(--red); font-weight: 600; }
-#lock-graph.focus .node:not(.hl), #lock-graph.focus .edge:not(.hl), #lock-graph.focus .edge-label:not(.hl) { opacity: .2; }
-.legend { color: var(--muted); font-size: 12px; margin: 6px 0 0; }
-.legend .swatch { display: inline-block; width: 22px; height: 4px; vertical-align: middle; margin: 0 4px 0 12px; }
-.findings { list-style: none; margin: 0; padding: 0; }
-.finding { border-left: 4px solid var(--muted); padding: 6px 10px; margin: 0 0 10px; background: #fafafa; border-radius: 0 6px 6px 0; cursor: pointer; }
-.finding.error { border-color: var(--red); }
-.finding.warning { border-color: #ef6c00; }
-.finding.selected { background: #ffebee; }
-.finding .badge { display: inline-block; padding: 0 6px; border-radius: 4px; color: #fff; background: var(--muted); font-size: 12px; font-weight: 600; }
-.finding.error .badge { background: var(--red); }
-.finding.warning .badge { background: #ef6c00; }
-.finding p { margin: 4px 0; }
-.finding .message { font-weight: 600; }
-.finding .cycle-text { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12px; color: var(--red); }
-.finding .steps { margin: 4px 0; padding-left: 18px; font-size: 13px; }
-.finding .reason, .finding .help, .finding .trace { font-size: 12px; color: #455a64; }
-table.edges { border-collapse: collapse; width: 100%; font-size: 13px; }
-table.edges th, table.edges td { text-align: left; padding: 3px 8px; border-bottom: 1px solid #eceff1; }
-table.edges tr.cycle td { color: var(--red); }
-svg.timeline { display: block; }
-svg.timeline .row-bg { fill: #f5f7f8; }
-svg.timeline .thread-name { font-size: 12px; font-weight: 600; }
-svg.timeline .tick { stroke: #e0e0e0; }
-svg.timeline .tick-label, svg.timeline .axis-unit { font-size: 10px; fill: var(--muted); text-anchor: middle; }
-svg.timeline .axis-unit { text-anchor: end; }
-svg.timeline .bar-label { font-size: 11px; fill: #102027; pointer-events: none; }
-svg.timeline .hold.open rect { stroke: #102027; stroke-dasharray: 3 2; }
-svg.timeline .wait rect { stroke: var(--red); stroke-width: 1; }
-svg.timeline .wait .bar-label { fill: #7f0000; }
-"#;
-
-const SCRIPT: &str = r#"
-(function () {
-  var graph = document.getElementById('lock-graph');
-  var pinned = null;
-  function show(number) {
-    document.querySelectorAll('[data-findings]').forEach(function (element) {
-      var on = number !== null && element.getAttribute('data-findings').split(' ').indexOf(number) >= 0;
-      element.classList.toggle('hl', on);
-    });
-    if (graph) { graph.classList.toggle('focus', number !== null); }
-    document.querySelectorAll('.finding').forEach(function (finding) {
-      finding.classList.toggle('selected', finding.getAttribute('data-finding') === number);
-    });
-  }
-  document.querySelectorAll('.finding[data-finding]').forEach(function (finding) {
-    var number = finding.getAttribute('data-finding');
-    finding.addEventListener('mouseenter', function () { show(number); });
-    finding.addEventListener('mouseleave', function () { show(pinned); });
-    finding.addEventListener('click', function () {
-      pinned = pinned === number ? null : number;
-      show(pinned);
-    });
-  });
-  document.body.setAttribute('data-ready', 'yes');
-})();
-"#;
+// The page's style sheet and script (hovering or clicking a finding highlights its locks and
+// edges) are files of their own, so that editors and linters see CSS and JavaScript.
+const STYLE: &str = include_str!("html/page.css");
+const SCRIPT: &str = include_str!("html/page.js");
 
 impl Render for HtmlRenderer<'_> {
     fn render(
