@@ -1,0 +1,291 @@
+//! The lock protocol of the replay: requests, acquisitions (with their order edges and rank
+//! checks), releases and condition-variable waits, per thread.
+
+use super::*;
+
+impl Replay {
+    pub(super) fn tick(&mut self, t: usize) {
+        let state = &mut self.threads[t];
+        state.clock.tick(state.id);
+        state.snapshot = None;
+    }
+
+    pub(super) fn holds(&self, t: usize, l: u32) -> Option<usize> {
+        self.threads[t].held.iter().rposition(|h| h.lock == l)
+    }
+
+    pub(super) fn request(&mut self, tid: ThreadId, lock: LockId, mode: Mode, site: Option<Site>) {
+        let t = self.thread(tid) as usize;
+        let l = self.lock(lock);
+        if self.holds(t, l).is_some() && self.locks[l as usize].kind == LockKind::Reentrant {
+            // A re-entrant lock the thread holds: the request cannot block.
+            self.threads[t].request = None;
+            return;
+        }
+        self.add_edges(t, l, mode, site.as_ref());
+        self.threads[t].request = Some(Pending {
+            lock: l,
+            mode,
+            site,
+            at: self.events,
+        });
+        self.check_wait_cycle(t as u32);
+    }
+
+    pub(super) fn acquire(
+        &mut self,
+        tid: ThreadId,
+        lock: LockId,
+        mode: Mode,
+        try_lock: bool,
+        site: Option<Site>,
+    ) {
+        let t = self.thread(tid) as usize;
+        let l = self.lock(lock);
+        let state = &mut self.threads[t];
+        if let Some((condvar, wait_lock)) = state.waiting
+            && wait_lock == l
+        {
+            // The wake-up. It orders nothing for the lock order (see the module docs).
+            state.waiting = None;
+            state.notified = false;
+            if let Some(waiters) = self.waiters.get_mut(&condvar) {
+                waiters.retain(|&w| w as usize != t);
+            }
+        }
+        let requested = self.threads[t]
+            .request
+            .take()
+            .is_some_and(|pending| pending.lock == l);
+        if let Some(index) = self.holds(t, l) {
+            let kind = self.locks[l as usize].kind;
+            let held_mode = self.threads[t].held[index].mode;
+            self.threads[t].held[index].count += 1;
+            let recursive_read =
+                kind == LockKind::RwLock && mode == Mode::Shared && held_mode == Mode::Shared;
+            if kind != LockKind::Reentrant && !recursive_read && !try_lock {
+                let held = &self.threads[t].held[index];
+                let held = LockAt {
+                    name: self.lock_name(held.id),
+                    site: held.site.clone(),
+                    mode: held.mode,
+                };
+                self.relock(t as u32, l, held, mode, site);
+            }
+            return;
+        }
+        let conflicting = self.locks[l as usize]
+            .holders
+            .iter()
+            .any(|&(other, other_mode)| other as usize != t && other_mode.conflicts_with(mode));
+        // A semaphore's permits are not owned: several threads hold one legitimately.
+        if conflicting && self.locks[l as usize].kind != LockKind::Semaphore {
+            self.inconsistent(t as u32, l, site.clone());
+        }
+        // A successful try-lock could not have waited: no edge into the lock. An acquisition
+        // after a request took its edges at the request.
+        if !try_lock && !requested {
+            self.add_edges(t, l, mode, site.as_ref());
+        }
+        self.threads[t].held.push(Held {
+            lock: l,
+            id: lock,
+            mode,
+            count: 1,
+            site,
+        });
+        self.locks[l as usize].holders.push((t as u32, mode));
+    }
+
+    /// Adds the order edges `held -> l` of thread `t` about to take `l`.
+    pub(super) fn add_edges(&mut self, t: usize, l: u32, to_mode: Mode, to_site: Option<&Site>) {
+        let to = self.locks[l as usize].id;
+        let thread = &mut self.threads[t];
+        // What the thread holds, as occurrences keep it: made once per acquisition, and only
+        // if some edge is new.
+        let holding = || {
+            thread
+                .held
+                .iter()
+                .filter(move |h| h.lock != l)
+                .map(|h| (h.id, h.mode))
+        };
+        let holding_len = holding().count();
+        let mut held: Option<HeldLocks> = None;
+        for from in &thread.held {
+            if from.lock == l {
+                continue;
+            }
+            let same = |o: &Occurrence| {
+                o.covers(
+                    thread.id,
+                    from.mode,
+                    to_mode,
+                    thread.snapshot.as_ref(),
+                    holding_len,
+                    holding(),
+                )
+            };
+            if let Some(data) = self.graph.edge(from.id, to)
+                && (data.occurrences.len() >= EdgeData::MAX_OCCURRENCES
+                    || (data.occurrences.may_have(thread.id) && data.occurrences.iter().any(same)))
+            {
+                continue;
+            }
+            // A new edge, or a new way to take it: worth an allocation.
+            let clock = thread
+                .snapshot
+                .get_or_insert_with(|| Arc::new(thread.clock.clone()))
+                .clone();
+            let occurrence = Occurrence {
+                thread: thread.id,
+                from_mode: from.mode,
+                to_mode,
+                from_site: from.site.clone(),
+                to_site: to_site.cloned(),
+                held: held
+                    .get_or_insert_with(|| held_locks(holding_len, holding()))
+                    .clone(),
+                clock: Some(clock),
+                backtrace: None,
+            };
+            match self.graph.edge_mut(from.id, to) {
+                Some(data) => {
+                    data.add(occurrence);
+                }
+                None => {
+                    // A new order: check it against the declared ranks, once.
+                    let (from_rank, to_rank) = (
+                        self.locks[from.lock as usize].rank,
+                        self.locks[l as usize].rank,
+                    );
+                    if let (Some(theirs), Some(mine)) = (from_rank, to_rank)
+                        && mine <= theirs
+                    {
+                        self.rank_violations.push((from.lock, occurrence.clone()));
+                    }
+                    // Cycles are looked for once, at the end: no search per edge.
+                    self.graph
+                        .insert_edge(from.id, to, || EdgeData::new(occurrence));
+                }
+            }
+        }
+        for (from, occurrence) in std::mem::take(&mut self.rank_violations) {
+            self.order_violation(from, occurrence, l);
+        }
+    }
+
+    /// The finding for acquiring lock `l` while holding `held_lock`, as in `occurrence`, against
+    /// the declared ranks; worded as the live detector words it.
+    pub(super) fn order_violation(&mut self, held_lock: u32, occurrence: Occurrence, l: u32) {
+        let held = LockAt {
+            name: self.lock_name(self.locks[held_lock as usize].id),
+            site: occurrence.from_site,
+            mode: occurrence.from_mode,
+        };
+        let acquired = LockAt {
+            name: self.lock_name(self.locks[l as usize].id),
+            site: occurrence.to_site,
+            mode: occurrence.to_mode,
+        };
+        let finding = rules::order_violation(
+            &self.thread_name(occurrence.thread),
+            held,
+            self.locks[held_lock as usize].rank.unwrap_or_default(),
+            acquired,
+            self.locks[l as usize].rank.unwrap_or_default(),
+        );
+        self.findings.push(finding);
+    }
+
+    pub(super) fn release(&mut self, tid: ThreadId, lock: LockId, site: Option<Site>) {
+        let t = self.active(tid);
+        let l = self.lock(lock);
+        match self.holds(t, l) {
+            Some(index) => {
+                let held = &mut self.threads[t].held[index];
+                held.count -= 1;
+                if held.count == 0 {
+                    self.threads[t].held.remove(index);
+                    let holders = &mut self.locks[l as usize].holders;
+                    if let Some(at) = holders.iter().position(|&(h, _)| h as usize == t) {
+                        holders.swap_remove(at);
+                    }
+                }
+            }
+            None if self.locks[l as usize].kind == LockKind::Semaphore => {
+                // Any thread may return a permit: take it from a holder, if there is one.
+                if let Some(&(holder, _)) = self.locks[l as usize].holders.first() {
+                    let holder = holder as usize;
+                    if let Some(index) = self.holds(holder, l) {
+                        let held = &mut self.threads[holder].held[index];
+                        held.count -= 1;
+                        if held.count == 0 {
+                            self.threads[holder].held.remove(index);
+                            self.locks[l as usize].holders.remove(0);
+                        }
+                    }
+                }
+            }
+            None => {
+                let owned_elsewhere = !self.locks[l as usize].holders.is_empty();
+                let misuse = if owned_elsewhere {
+                    Misuse::ReleaseByNonOwner
+                } else {
+                    Misuse::ReleaseNotHeld
+                };
+                // The holder's state is left alone: the trace is wrong about this release,
+                // not about the holder.
+                self.misuse(misuse, t as u32, l, site);
+            }
+        }
+    }
+
+    pub(super) fn wait(
+        &mut self,
+        tid: ThreadId,
+        condvar: CondvarId,
+        lock: LockId,
+        site: Option<Site>,
+    ) {
+        let t = self.active(tid);
+        let l = self.lock(lock);
+        // A lockscan trace's `wait` releases the lock; an STD trace shows the `rel` before it.
+        if let Some(index) = self.holds(t, l) {
+            self.threads[t].held.remove(index);
+            let holders = &mut self.locks[l as usize].holders;
+            if let Some(at) = holders.iter().position(|&(h, _)| h as usize == t) {
+                holders.swap_remove(at);
+            }
+        }
+        self.threads[t].waiting = Some((condvar, l));
+        self.threads[t].notified = false;
+        self.waiters.entry(condvar).or_default().push(t as u32);
+        if self.threads[t].held.is_empty() {
+            return;
+        }
+        let mut key: Vec<LockId> = self.threads[t].held.iter().map(|h| h.id).collect();
+        key.sort_unstable();
+        if !self.wait_keys.insert((condvar, key)) {
+            return;
+        }
+        let held: Vec<LockAt> = self.threads[t]
+            .held
+            .iter()
+            .map(|h| LockAt {
+                name: self.lock_name(h.id),
+                site: h.site.clone(),
+                mode: h.mode,
+            })
+            .collect();
+        let condvar_name = self.condvar_names.get(&condvar).map(|n| n.to_string());
+        let finding = rules::wait_while_holding(
+            &self.thread_name(tid),
+            condvar_name.as_deref(),
+            &self.lock_name(lock),
+            &held,
+            site,
+        );
+        self.findings.push(finding);
+    }
+}

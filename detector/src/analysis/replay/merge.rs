@@ -1,0 +1,249 @@
+//! Several traces together: [`Analysis`] merges their locks by name, else by class, and
+//! looks for lock-order cycles across them.
+
+use super::*;
+
+/// An order edge between locks known by name or class, as another trace can see it too.
+#[derive(Clone, Debug)]
+pub struct MergeEdge {
+    /// The held lock's name, else class.
+    pub from: Arc<str>,
+    /// The acquired lock's name, else class.
+    pub to: Arc<str>,
+    /// How it was taken.
+    pub occurrences: Vec<MergeOccurrence>,
+}
+
+/// One way a [`MergeEdge`] was taken.
+#[derive(Clone, Debug)]
+pub struct MergeOccurrence {
+    /// The thread's name in its trace.
+    pub thread: String,
+    /// The mode `from` was held in.
+    pub from_mode: Mode,
+    /// The mode `to` was requested in.
+    pub to_mode: Mode,
+    /// Where `from` was acquired.
+    pub from_site: Option<Site>,
+    /// Where `to` was requested.
+    pub to_site: Option<Site>,
+    /// The other held locks that have a name or class.
+    pub held: Vec<(Arc<str>, Mode)>,
+}
+
+impl Replay {
+    pub(super) fn merge_key(&self, id: LockId) -> Option<Arc<str>> {
+        let lock = &self.locks[*self.lock_index.get(&id)? as usize];
+        lock.name.clone().or_else(|| lock.class.clone())
+    }
+
+    pub(super) fn merge_edges(&self) -> Vec<MergeEdge> {
+        let mut out = Vec::new();
+        for (from, to, data) in self.graph.edges() {
+            let (Some(from_key), Some(to_key)) = (self.merge_key(from), self.merge_key(to)) else {
+                continue;
+            };
+            let occurrences = data
+                .occurrences
+                .iter()
+                .map(|o| MergeOccurrence {
+                    thread: self.thread_name(o.thread),
+                    from_mode: o.from_mode,
+                    to_mode: o.to_mode,
+                    from_site: o.from_site.clone(),
+                    to_site: o.to_site.clone(),
+                    held: o
+                        .held
+                        .iter()
+                        .filter(|&&(l, _)| l != from)
+                        .filter_map(|&(l, mode)| Some((self.merge_key(l)?, mode)))
+                        .collect(),
+                })
+                .collect();
+            out.push(MergeEdge {
+                from: from_key,
+                to: to_key,
+                occurrences,
+            });
+        }
+        out
+    }
+}
+
+/// The results of several traces, and the lock-order cycles that only their union shows.
+#[derive(Debug)]
+pub struct Analysis {
+    options: ReplayOptions,
+    graph: OrderGraph<LockId, EdgeData>,
+    keys: FxHashMap<Arc<str>, LockId>,
+    key_names: Vec<Arc<str>>,
+    thread_names: Vec<String>,
+    /// For each merged edge, the traces that took it.
+    edge_traces: FxHashMap<(LockId, LockId), Vec<u32>>,
+    traces: u32,
+    findings: Vec<Finding>,
+    /// Events replayed in all traces.
+    pub events: u64,
+    /// Whether every cycle search ran to the end.
+    pub complete: bool,
+}
+
+impl Default for Analysis {
+    fn default() -> Self {
+        Self::new(ReplayOptions::default())
+    }
+}
+
+impl Analysis {
+    /// An analysis with no trace yet.
+    pub fn new(options: ReplayOptions) -> Self {
+        Analysis {
+            options,
+            graph: OrderGraph::new(),
+            keys: FxHashMap::default(),
+            key_names: Vec::new(),
+            thread_names: Vec::new(),
+            edge_traces: FxHashMap::default(),
+            traces: 0,
+            findings: Vec::new(),
+            events: 0,
+            complete: true,
+        }
+    }
+
+    /// The options the traces should be replayed with.
+    pub fn options(&self) -> &ReplayOptions {
+        &self.options
+    }
+
+    /// How many traces were added.
+    pub fn traces(&self) -> u32 {
+        self.traces
+    }
+
+    fn key(&mut self, name: &Arc<str>) -> LockId {
+        if let Some(&id) = self.keys.get(name) {
+            return id;
+        }
+        let id = LockId(self.key_names.len() as u64);
+        self.key_names.push(name.clone());
+        self.keys.insert(name.clone(), id);
+        id
+    }
+
+    /// Adds the result of one trace, called `file` in cross-trace findings.
+    pub fn add(&mut self, file: &str, result: TraceResult) {
+        let trace = self.traces;
+        self.traces += 1;
+        self.events += result.events;
+        self.complete &= result.complete;
+        self.findings
+            .extend(result.findings.into_iter().map(|mut finding| {
+                finding.trace = Some(file.to_owned());
+                finding
+            }));
+        let mut threads: FxHashMap<String, ThreadId> = FxHashMap::default();
+        for edge in result.merge_edges {
+            let from = self.key(&edge.from);
+            let to = self.key(&edge.to);
+            if from == to {
+                continue; // two instances of one class nested: not a cycle between classes
+            }
+            for occurrence in edge.occurrences {
+                let thread = *threads.entry(occurrence.thread.clone()).or_insert_with(|| {
+                    self.thread_names
+                        .push(format!("{} ({file})", occurrence.thread));
+                    ThreadId(self.thread_names.len() as u64 - 1)
+                });
+                let held = occurrence
+                    .held
+                    .iter()
+                    .map(|(name, mode)| (self.key(name), *mode))
+                    .collect();
+                // Threads of different traces are different processes: no happens-before.
+                let merged = Occurrence {
+                    thread,
+                    from_mode: occurrence.from_mode,
+                    to_mode: occurrence.to_mode,
+                    from_site: occurrence.from_site,
+                    to_site: occurrence.to_site,
+                    held,
+                    clock: None,
+                    backtrace: None,
+                };
+                match self.graph.edge_mut(from, to) {
+                    Some(data) => {
+                        data.add(merged);
+                    }
+                    None => {
+                        self.graph.insert_edge(from, to, || EdgeData::new(merged));
+                    }
+                }
+            }
+            let traces = self.edge_traces.entry((from, to)).or_default();
+            if traces.last() != Some(&trace) {
+                traces.push(trace);
+            }
+        }
+    }
+
+    /// Every finding: each trace's own, then the cross-trace cycles.
+    pub fn finish(mut self) -> Vec<Finding> {
+        if self.traces < 2 {
+            return self.findings;
+        }
+        let cycles = self
+            .graph
+            .cycles(self.options.max_cycle_len, self.options.max_cycles);
+        self.complete &= cycles.complete;
+        // Only cycles that no single trace closes: the others were found by that trace.
+        let across: Vec<Vec<LockId>> = cycles
+            .cycles
+            .into_iter()
+            .filter(|cycle| {
+                let n = cycle.len();
+                let first = &self.edge_traces[&(cycle[0], cycle[1 % n])];
+                !first.iter().any(|trace| {
+                    (0..n)
+                        .all(|i| self.edge_traces[&(cycle[i], cycle[(i + 1) % n])].contains(trace))
+                })
+            })
+            .collect();
+        let found = classify_cycles(&self.graph, &across, &self, &FxHashSet::default());
+        for mut finding in found {
+            if finding.kind == FindingKind::PotentialDeadlock {
+                // Different traces are different runs: none of them could deadlock.
+                finding.kind = FindingKind::LockOrderInversion;
+                finding.severity = finding.kind.default_severity();
+                finding.message = format!(
+                    "lock-order inversion across traces between `{}`",
+                    finding.locks.join("`, `")
+                );
+                finding.reason = "the edges come from different traces (different runs), \
+                                  matched by lock name or class: no single run could deadlock, \
+                                  but the code takes these locks in inconsistent orders and \
+                                  can deadlock when these paths run concurrently"
+                    .to_owned();
+            } else {
+                finding.message.push_str(" (across traces)");
+            }
+            self.findings.push(finding);
+        }
+        self.findings
+    }
+}
+
+impl Names for Analysis {
+    fn lock_name(&self, lock: LockId) -> String {
+        self.key_names
+            .get(lock.0 as usize)
+            .map_or_else(|| lock.to_string(), |n| n.to_string())
+    }
+
+    fn thread_name(&self, thread: ThreadId) -> String {
+        self.thread_names
+            .get(thread.0 as usize)
+            .cloned()
+            .unwrap_or_else(|| thread.to_string())
+    }
+}

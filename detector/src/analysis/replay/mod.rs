@@ -1,0 +1,695 @@
+//! Replaying a trace through the engine: the offline counterpart of the live detector.
+//!
+//! [`Replay`] consumes [`Event`]s in trace order and keeps, per thread, the stack of held locks
+//! (with re-entrancy counts), the pending lock request and a happens-before [`VectorClock`]
+//! built from spawn and join only: a lock hand-off orders *this* schedule, and a deadlock needs
+//! another one; a condition-variable wake-up can come from a time-out, a spurious wake-up or
+//! another notifier, so a notify proves no order in other schedules either. Every acquisition
+//! while holding other locks adds an order edge to an [`OrderGraph`]; [`Replay::finish`]
+//! classifies the graph's cycles. Along the way it reports what can be seen directly: wait
+//! cycles among pending requests (a deadlock that happened), API misuse, new lock orders against
+//! declared ranks, data races on the trace's variables (there, lock hand-offs do order
+//! accesses), and condition-variable waits while holding other locks.
+//!
+//! [`Analysis`] gathers the results of several traces and looks for lock-order cycles across
+//! them, merging locks by name, else by class.
+//!
+//! The common path — an acquisition whose order edges were seen before by the same thread
+//! with the same held locks — allocates nothing.
+//!
+//! The parts: this file (tables, dispatch, result), `locks` (the lock protocol), `waits`
+//! (deadlocks that happened), `misuse`, `cycles` (classifying the graph's cycles) and `merge`
+//! (several traces).
+
+use std::io::BufRead;
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::analysis::clock::VectorClock;
+use crate::analysis::order::{
+    Classification, EdgeData, HeldLocks, Names, Occurrence, classify, cycle_finding, held_locks,
+};
+use crate::analysis::race::{Race, RaceEngine, race_finding};
+use crate::analysis::rules::{self, BlockedThread, LockAt};
+use crate::analysis::timeline::{
+    PictureEdge, PictureLock, PictureOccurrence, PictureThread, TimelineRecorder, TracePicture,
+};
+use crate::finding::{Finding, FindingKind};
+use crate::graph::OrderGraph;
+use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId, VarId};
+use crate::site::Site;
+use crate::trace::{Event, Format, TraceError, TraceReader};
+
+/// Limits of the analysis.
+#[derive(Clone, Debug)]
+pub struct ReplayOptions {
+    /// The longest lock-order cycle enumerated, in locks. A strongly connected group of locks
+    /// whose cycles are all longer still yields its shortest cycle.
+    pub max_cycle_len: usize,
+    /// How many cycles to enumerate at most, per trace and across traces; groups of locks
+    /// beyond it still yield their shortest cycle each.
+    pub max_cycles: usize,
+    /// Whether to keep the order edges between named (or classed) locks for the cross-trace
+    /// analysis. STD traces name locks by trace-local tokens, so merging them would invent
+    /// cycles between unrelated programs.
+    pub merge: bool,
+}
+
+impl Default for ReplayOptions {
+    fn default() -> Self {
+        ReplayOptions {
+            max_cycle_len: 8,
+            max_cycles: 10_000,
+            merge: true,
+        }
+    }
+}
+
+/// A lock held by a thread.
+#[derive(Clone, Debug)]
+struct Held {
+    lock: u32,
+    id: LockId,
+    mode: Mode,
+    /// Re-entrant acquisitions not yet released.
+    count: u32,
+    site: Option<Site>,
+}
+
+/// A lock request the thread is blocked in.
+#[derive(Clone, Debug)]
+struct Pending {
+    lock: u32,
+    mode: Mode,
+    site: Option<Site>,
+    /// The event number, to tell later whether the request was still pending at the end.
+    at: u64,
+}
+
+#[derive(Debug)]
+struct ThreadState {
+    id: ThreadId,
+    name: Option<Arc<str>>,
+    held: Vec<Held>,
+    clock: VectorClock,
+    /// `clock` shared with the occurrences recorded since it last changed.
+    snapshot: Option<Arc<VectorClock>>,
+    request: Option<Pending>,
+    /// The condition variable and lock of a wait in progress, and whether a notify came since
+    /// it began.
+    waiting: Option<(CondvarId, u32)>,
+    notified: bool,
+}
+
+#[derive(Debug)]
+struct LockState {
+    id: LockId,
+    kind: LockKind,
+    name: Option<Arc<str>>,
+    class: Option<Arc<str>>,
+    /// The declared rank: a lock may only be acquired while holding locks of lower rank.
+    rank: Option<u64>,
+    /// The threads holding it, with their modes (several only for shared modes and
+    /// semaphores).
+    holders: Vec<(u32, Mode)>,
+}
+
+/// The kinds of API misuse, for de-duplication.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Misuse {
+    ReleaseNotHeld,
+    ReleaseByNonOwner,
+    Relock,
+    HeldElsewhere,
+}
+
+/// A wait cycle seen during the replay; whether it lasted to the end decides its wording.
+#[derive(Debug)]
+struct WaitCycle {
+    finding: usize,
+    /// Each blocked thread and the request it was blocked in.
+    requests: Vec<(u32, u64)>,
+}
+
+/// Replays one trace. Feed it events with [`Replay::event`], then call [`Replay::finish`]; or
+/// give it a whole reader with [`Replay::run`].
+///
+/// ```
+/// use lockscan::analysis::Replay;
+/// use lockscan::trace::{InputFormat, TraceReader};
+/// use lockscan::FindingKind;
+///
+/// // Thread 1 takes A then B; thread 2, B then A (RAPID STD text: `THREAD|OP(ARG)|LOC`).
+/// let trace = "T1|acq(A)|1\nT1|acq(B)|2\nT1|rel(B)|3\nT1|rel(A)|4\n\
+///              T2|acq(B)|5\nT2|acq(A)|6\nT2|rel(A)|7\nT2|rel(B)|8\n";
+/// let mut reader = TraceReader::new(trace.as_bytes(), "example.std", InputFormat::Auto)?;
+/// let result = Replay::default().run(&mut reader, |error| panic!("{error}"));
+/// assert_eq!(result.findings.len(), 1);
+/// assert_eq!(result.findings[0].kind, FindingKind::PotentialDeadlock);
+/// println!("{}", result.findings[0]); // the rustc-style report
+/// # Ok::<(), lockscan::trace::TraceError>(())
+/// ```
+#[derive(Debug)]
+pub struct Replay {
+    options: ReplayOptions,
+    threads: Vec<ThreadState>,
+    thread_index: FxHashMap<ThreadId, u32>,
+    locks: Vec<LockState>,
+    lock_index: FxHashMap<LockId, u32>,
+    condvar_names: FxHashMap<CondvarId, Arc<str>>,
+    /// The threads waiting on each condition variable.
+    waiters: FxHashMap<CondvarId, Vec<u32>>,
+    graph: OrderGraph<LockId, EdgeData>,
+    findings: Vec<Finding>,
+    /// The findings the program reported live and wrote into the trace (`finding` records).
+    recorded: Vec<Finding>,
+    deadlocks: Vec<WaitCycle>,
+    deadlock_keys: FxHashSet<Vec<LockId>>,
+    /// Finding index and count of each misuse.
+    misuses: FxHashMap<(Misuse, u32, u32), (usize, u64)>,
+    wait_keys: FxHashSet<(CondvarId, Vec<LockId>)>,
+    /// Rank violations found while adding edges, reported once the edges are in.
+    rank_violations: Vec<(u32, Occurrence)>,
+    warnings: Vec<String>,
+    events: u64,
+    /// The trace line of the event being replayed, when the reader says.
+    line: Option<u64>,
+    /// Scratch space of the wait-cycle search.
+    search_path: Vec<(u32, u32)>,
+    /// Scratch space of the wait-cycle search: per path entry, the next holder to follow; and
+    /// the threads explored without reaching the start.
+    search_next: Vec<usize>,
+    search_explored: FxHashSet<u32>,
+    /// Happens-before over locks, spawn and join, for data races on the trace's variables.
+    races: RaceEngine,
+    /// Whether a variable was accessed yet. Until then the race engine is not fed: an order
+    /// that a lock hand-off, spawn or join makes before any access can order no access (every
+    /// access of the releasing side comes after it), so starting the clocks at the first
+    /// access finds exactly the same races, and a trace without variables pays nothing.
+    accessed: bool,
+    var_names: FxHashMap<VarId, Arc<str>>,
+    /// Each racing variable and pair of sites is reported once.
+    race_keys: FxHashSet<(VarId, String, String)>,
+    /// The holds and waits for a [`TracePicture`], when asked for with
+    /// [`Replay::keep_timeline`].
+    timeline: Option<Box<TimelineRecorder>>,
+}
+
+/// What one trace's replay found.
+#[derive(Debug, Default)]
+pub struct TraceResult {
+    /// The findings of this trace on its own.
+    pub findings: Vec<Finding>,
+    /// How many events were replayed.
+    pub events: u64,
+    /// How many threads and locks the trace used.
+    pub threads: usize,
+    /// How many locks.
+    pub locks: usize,
+    /// The distinct lock-order edges.
+    pub edges: usize,
+    /// False when a cycle limit cut the cycle search short.
+    pub complete: bool,
+    /// The order edges between named or classed locks, for [`Analysis`].
+    pub merge_edges: Vec<MergeEdge>,
+    /// What the replay found odd about the trace itself (not about the program).
+    pub warnings: Vec<String>,
+    /// The trace drawn: locks, order edges and per-thread timeline, when the replay was asked
+    /// to keep it ([`Replay::keep_timeline`]).
+    pub picture: Option<TracePicture>,
+}
+
+impl Default for Replay {
+    fn default() -> Self {
+        Self::new(ReplayOptions::default())
+    }
+}
+
+impl Replay {
+    /// A replay with nothing seen yet.
+    pub fn new(options: ReplayOptions) -> Self {
+        Replay {
+            options,
+            threads: Vec::new(),
+            thread_index: FxHashMap::default(),
+            locks: Vec::new(),
+            lock_index: FxHashMap::default(),
+            condvar_names: FxHashMap::default(),
+            waiters: FxHashMap::default(),
+            graph: OrderGraph::new(),
+            findings: Vec::new(),
+            recorded: Vec::new(),
+            deadlocks: Vec::new(),
+            deadlock_keys: FxHashSet::default(),
+            misuses: FxHashMap::default(),
+            wait_keys: FxHashSet::default(),
+            rank_violations: Vec::new(),
+            warnings: Vec::new(),
+            events: 0,
+            line: None,
+            search_path: Vec::new(),
+            search_next: Vec::new(),
+            search_explored: FxHashSet::default(),
+            races: RaceEngine::new(),
+            accessed: false,
+            var_names: FxHashMap::default(),
+            race_keys: FxHashSet::default(),
+            timeline: None,
+        }
+    }
+
+    /// Asks the replay to keep what a picture of the trace needs (every lock hold and blocked
+    /// wait), returned as [`TraceResult::picture`]. Off by default: it costs memory in
+    /// proportion to the trace.
+    pub fn keep_timeline(mut self) -> Self {
+        self.timeline = Some(Box::new(TimelineRecorder::new()));
+        self
+    }
+
+    /// Sets the timestamp (`ts_ns`) of the next event, for the timeline; readers that know
+    /// one say it before each event.
+    pub fn set_timestamp(&mut self, ts_ns: Option<u64>) {
+        if let Some(timeline) = &mut self.timeline {
+            timeline.next_ts = ts_ns;
+        }
+    }
+
+    /// Sets the trace line of the next event, which findings about the trace itself name.
+    pub fn set_line(&mut self, line: Option<u64>) {
+        self.line = line;
+    }
+
+    /// Replays every event of `reader`, passing each unreadable line to `on_error` and going
+    /// on, then finishes.
+    pub fn run<R: BufRead>(
+        mut self,
+        reader: &mut TraceReader<R>,
+        mut on_error: impl FnMut(TraceError),
+    ) -> TraceResult {
+        if reader.format() == Format::Std {
+            self.options.merge = false;
+        }
+        while let Some(event) = reader.next() {
+            match event {
+                Ok(event) => {
+                    self.set_timestamp(reader.timestamp());
+                    self.set_line(Some(reader.line()));
+                    self.event(event)
+                }
+                Err(err) => on_error(err),
+            }
+        }
+        self.finish()
+    }
+
+    fn thread(&mut self, id: ThreadId) -> u32 {
+        if let Some(&index) = self.thread_index.get(&id) {
+            return index;
+        }
+        let index = self.threads.len() as u32;
+        let mut clock = VectorClock::new();
+        // Each thread's own component starts at 1: 0 means "knows nothing of this thread".
+        clock.set(id, 1);
+        self.threads.push(ThreadState {
+            id,
+            name: None,
+            held: Vec::new(),
+            clock,
+            snapshot: None,
+            request: None,
+            waiting: None,
+            notified: false,
+        });
+        self.thread_index.insert(id, index);
+        index
+    }
+
+    /// The index of `id`, which just did something other than acquiring: whatever it
+    /// requested before, it is not blocked in it (a timed lock attempt that gave up).
+    fn active(&mut self, id: ThreadId) -> usize {
+        let t = self.thread(id) as usize;
+        self.threads[t].request = None;
+        t
+    }
+
+    fn lock(&mut self, id: LockId) -> u32 {
+        if let Some(&index) = self.lock_index.get(&id) {
+            return index;
+        }
+        let index = self.locks.len() as u32;
+        self.locks.push(LockState {
+            id,
+            // An undeclared lock: the strictest reading, so that misuse is not hidden.
+            kind: LockKind::Mutex,
+            name: None,
+            class: None,
+            rank: None,
+            holders: Vec::new(),
+        });
+        self.lock_index.insert(id, index);
+        index
+    }
+
+    /// Replays one event.
+    pub fn event(&mut self, event: Event) {
+        self.events += 1;
+        if let Some(timeline) = &mut self.timeline {
+            let locks = (&self.lock_index, &self.locks);
+            let kind_of = |id: LockId| {
+                let declared = locks.0.get(&id).map(|&l| locks.1[l as usize].kind);
+                declared.unwrap_or(LockKind::Mutex)
+            };
+            timeline.event(&event, self.events, kind_of);
+        }
+        match event {
+            Event::Header(_) | Event::End { .. } => {}
+            Event::Finding(finding) => self.recorded.push(*finding),
+            Event::Var { var, name, .. } => {
+                if let Some(name) = name {
+                    self.var_names.insert(var, name);
+                }
+            }
+            Event::Read { tid, var, site } => {
+                self.active(tid);
+                self.accessed = true;
+                let races = self.races.read(tid, var, site);
+                self.races(var, races);
+            }
+            Event::Write { tid, var, site } => {
+                self.active(tid);
+                self.accessed = true;
+                let races = self.races.write(tid, var, site);
+                self.races(var, races);
+            }
+            Event::Thread { tid, name, .. } => {
+                let t = self.thread(tid) as usize;
+                if name.is_some() {
+                    self.threads[t].name = name;
+                }
+            }
+            Event::Lock {
+                lock,
+                kind,
+                name,
+                class,
+                rank,
+                ..
+            } => {
+                let l = self.lock(lock) as usize;
+                let state = &mut self.locks[l];
+                state.kind = kind;
+                if rank.is_some() {
+                    state.rank = rank;
+                }
+                if name.is_some() {
+                    state.name = name;
+                }
+                if class.is_some() {
+                    state.class = class;
+                }
+            }
+            Event::Condvar { condvar, name, .. } => {
+                if let Some(name) = name {
+                    self.condvar_names.insert(condvar, name);
+                }
+            }
+            Event::Spawn { tid, child, .. } => {
+                if self.accessed {
+                    self.races.spawn(tid, child);
+                }
+                let parent = self.active(tid);
+                let child = self.thread(child) as usize;
+                let known = self.threads[parent].clock.clone();
+                self.threads[child].clock.join(&known);
+                self.threads[child].snapshot = None;
+                self.tick(parent);
+            }
+            Event::Join { tid, child, .. } => {
+                if self.accessed {
+                    self.races.join(tid, child);
+                }
+                let joiner = self.active(tid);
+                let child = self.thread(child) as usize;
+                // The child is over: its clock moves into the joiner's (occurrences keep their
+                // own snapshots), so thousands of short threads keep no clock each.
+                let known = std::mem::take(&mut self.threads[child].clock);
+                self.threads[joiner].clock.join(&known);
+                self.threads[joiner].snapshot = None;
+                let id = self.threads[child].id;
+                self.threads[child].clock.set(id, known.get(id) + 1);
+                self.threads[child].snapshot = None;
+            }
+            Event::Notify { tid, condvar, .. } => {
+                self.active(tid);
+                // Which waiter a `notify_one` woke is not recorded: every current waiter may
+                // have been the one.
+                if let Some(waiters) = self.waiters.get(&condvar) {
+                    for &w in waiters {
+                        self.threads[w as usize].notified = true;
+                    }
+                }
+            }
+            Event::Wait {
+                tid,
+                condvar,
+                lock,
+                site,
+            } => {
+                if self.accessed {
+                    self.races.release(tid, lock);
+                }
+                self.wait(tid, condvar, lock, site);
+            }
+            Event::Request {
+                tid,
+                lock,
+                mode,
+                site,
+            } => self.request(tid, lock, mode, site),
+            Event::Acquire {
+                tid,
+                lock,
+                mode,
+                try_lock,
+                site,
+            } => {
+                if self.accessed {
+                    self.races.acquire(tid, lock);
+                }
+                self.acquire(tid, lock, mode, try_lock, site);
+            }
+            Event::Release {
+                tid, lock, site, ..
+            } => {
+                if self.accessed {
+                    self.races.release(tid, lock);
+                }
+                self.release(tid, lock, site);
+            }
+        }
+    }
+
+    /// Reports the races of one access to `var`, each pair of sites once.
+    fn races(&mut self, var: VarId, races: Vec<Race>) {
+        for race in races {
+            self.race(var, race);
+        }
+    }
+
+    /// Reports a race on `var`, once per pair of sites.
+    fn race(&mut self, var: VarId, race: Race) {
+        let site = |s: &Option<Site>| s.as_ref().map(ToString::to_string).unwrap_or_default();
+        let (mut a, mut b) = (site(&race.earlier.site), site(&race.later.site));
+        if a > b {
+            std::mem::swap(&mut a, &mut b);
+        }
+        if !self.race_keys.insert((var, a, b)) {
+            return;
+        }
+        let name = self
+            .var_names
+            .get(&var)
+            .map_or_else(|| var.to_string(), ToString::to_string);
+        let finding = race_finding(&name, &race, |t| self.thread_name(t));
+        self.findings.push(finding);
+    }
+
+    /// The name reports use for a lock: its name, else its class, else its id.
+    fn lock_name(&self, id: LockId) -> String {
+        match self.lock_index.get(&id).map(|&l| &self.locks[l as usize]) {
+            Some(LockState {
+                name: Some(name), ..
+            }) => name.to_string(),
+            Some(LockState {
+                class: Some(class), ..
+            }) => class.to_string(),
+            _ => id.to_string(),
+        }
+    }
+
+    fn thread_name(&self, id: ThreadId) -> String {
+        match self
+            .thread_index
+            .get(&id)
+            .map(|&t| &self.threads[t as usize])
+        {
+            Some(ThreadState {
+                name: Some(name), ..
+            }) => name.to_string(),
+            _ => id.to_string(),
+        }
+    }
+
+    /// Classifies the lock-order cycles and returns everything found.
+    pub fn finish(mut self) -> TraceResult {
+        // Wait cycles: say whether the threads were still blocked when the trace ended.
+        for cycle in &self.deadlocks {
+            let lasted = cycle.requests.iter().all(|&(t, at)| {
+                self.threads[t as usize]
+                    .request
+                    .as_ref()
+                    .is_some_and(|p| p.at == at)
+            });
+            let fingerprint = self.findings[cycle.finding].fingerprint();
+            let live = self
+                .recorded
+                .iter()
+                .find(|f| f.kind == FindingKind::Deadlock && f.fingerprint() == fingerprint);
+            self.findings[cycle.finding].reason = if lasted {
+                "each thread is blocked requesting a lock the next one holds, and the trace ends \
+                 with all of them still blocked: the deadlock happened while recording"
+                    .to_owned()
+            } else if let Some(live) = live {
+                // lockscan broke the cycle live (it unwound a thread) and recorded its report:
+                // the same words.
+                live.reason.clone()
+            } else {
+                "each thread was blocked requesting a lock the next one held; the trace goes on \
+                 afterwards, so a timeout or the recorder broke the cycle, or the trace is \
+                 inconsistent"
+                    .to_owned()
+            };
+        }
+        self.report_stalls();
+        for &(index, count) in self.misuses.values() {
+            if count > 1 {
+                let reason = &mut self.findings[index].reason;
+                reason.push_str(&format!(" (seen {count} times)"));
+            }
+        }
+        let cycles = self
+            .graph
+            .cycles(self.options.max_cycle_len, self.options.max_cycles);
+        let found = classify_cycles(&self.graph, &cycles.cycles, &self, &self.deadlock_keys);
+        self.findings.extend(found);
+        // What the program reported live and the events do not show (a thread unwound before
+        // it blocked), unless the replay found it too.
+        for recorded in std::mem::take(&mut self.recorded) {
+            let fingerprint = recorded.fingerprint();
+            if !self.findings.iter().any(|f| f.fingerprint() == fingerprint) {
+                self.findings.push(recorded);
+            }
+        }
+        // Most severe first, then in the order of the public contract; stable, so findings of
+        // one kind keep the order the trace showed them in.
+        self.findings
+            .sort_by_key(|f| (std::cmp::Reverse(f.severity), f.kind));
+        let merge_edges = if self.options.merge {
+            self.merge_edges()
+        } else {
+            Vec::new()
+        };
+        let picture = self.picture();
+        TraceResult {
+            findings: std::mem::take(&mut self.findings),
+            events: self.events,
+            threads: self.threads.len(),
+            locks: self.locks.len(),
+            edges: self.graph.edge_count(),
+            complete: cycles.complete,
+            merge_edges,
+            warnings: std::mem::take(&mut self.warnings),
+            picture,
+        }
+    }
+
+    /// The picture of the trace, when the replay kept a timeline.
+    fn picture(&mut self) -> Option<TracePicture> {
+        let timeline = *self.timeline.take()?;
+        let locks = timeline
+            .locks
+            .iter()
+            .map(|&id| {
+                let state = self.lock_index.get(&id).map(|&l| &self.locks[l as usize]);
+                PictureLock {
+                    id,
+                    name: self.lock_name(id),
+                    named: state.is_some_and(|s| s.name.is_some() || s.class.is_some()),
+                    kind: state.map_or(LockKind::Mutex, |s| s.kind),
+                }
+            })
+            .collect();
+        let threads = timeline
+            .threads
+            .iter()
+            .map(|&id| PictureThread {
+                id,
+                name: self.thread_name(id),
+            })
+            .collect();
+        let mut edges: Vec<PictureEdge> = self
+            .graph
+            .edges()
+            .filter_map(|(from, to, data)| {
+                Some(PictureEdge {
+                    from: timeline.lock_position(from)?,
+                    to: timeline.lock_position(to)?,
+                    occurrences: data
+                        .occurrences
+                        .iter()
+                        .map(|o| PictureOccurrence {
+                            thread: self.thread_name(o.thread),
+                            from_site: o.from_site.clone(),
+                            to_site: o.to_site.clone(),
+                            from_mode: o.from_mode,
+                            to_mode: o.to_mode,
+                        })
+                        .collect(),
+                })
+            })
+            .collect();
+        edges.sort_by_key(|e| (e.from, e.to));
+        Some(TracePicture {
+            locks,
+            threads,
+            edges,
+            clock: timeline.clock(),
+            end: timeline.last,
+            holds: timeline.holds,
+            waits: timeline.waits,
+        })
+    }
+}
+
+impl Names for Replay {
+    fn lock_name(&self, lock: LockId) -> String {
+        Replay::lock_name(self, lock)
+    }
+
+    fn thread_name(&self, thread: ThreadId) -> String {
+        Replay::thread_name(self, thread)
+    }
+}
+
+mod cycles;
+mod locks;
+mod merge;
+mod misuse;
+mod waits;
+
+#[cfg(test)]
+mod tests;
+
+use cycles::classify_cycles;
+pub use merge::{Analysis, MergeEdge, MergeOccurrence};
