@@ -2,6 +2,7 @@
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(lockscan_active)");
+    println!("cargo::rustc-check-cfg=cfg(lockscan_unoptimized)");
     println!("cargo::rerun-if-changed=build.rs");
     let detect = std::env::var_os("CARGO_FEATURE_DETECT").is_some();
     let in_release = std::env::var_os("CARGO_FEATURE_DETECT_IN_RELEASE").is_some();
@@ -9,5 +10,11 @@ fn main() {
     let debug_assertions = std::env::var_os("CARGO_CFG_DEBUG_ASSERTIONS").is_some();
     if detect && (debug_assertions || in_release) {
         println!("cargo::rustc-cfg=lockscan_active");
+    }
+    // The opt-level lockscan itself is compiled at (a `[profile.dev.package.lockscan]`
+    // override included): unoptimized, recording costs several times more, which a recording
+    // process says once.
+    if std::env::var("OPT_LEVEL").is_ok_and(|level| level == "0") {
+        println!("cargo::rustc-cfg=lockscan_unoptimized");
     }
 }

@@ -23,6 +23,10 @@ compact encoding, unless LOCKSCAN_TRACE_FORMAT=jsonl is set), and with
 LOCKSCAN_ON_FINDING=collect unless it is set already, so that the analysis, not a panicking
 test, reports the findings. Then every trace in the folder is analyzed together.
 
+Recording from an unoptimized lockscan (plain `cargo test`) costs several times more: add
+`[profile.dev.package.lockscan] opt-level = 3` to the workspace's Cargo.toml (README:
+\"Recording at full speed\").
+
 Exit codes: the command's own, when it failed; otherwise those of `lockscan analyze`:
   0  no finding at or above --fail-on (or --write-baseline accepted them)
   1  findings at or above --fail-on

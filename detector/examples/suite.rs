@@ -76,12 +76,15 @@ fn test<L: Lock>(config: &Config, locks: &[L], number: usize) {
         for thread in 0..config.threads {
             let counter = &counter;
             s.spawn(move || {
-                let mut state = (number * 1000 + thread + 1) as u64 * 0x9e37_79b9_7f4a_7c15;
+                let mut state =
+                    ((number * 1000 + thread + 1) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
                 for iteration in 0..config.iterations {
                     let a = xorshift(&mut state) as usize % WINDOW;
                     let b = (a + 1 + xorshift(&mut state) as usize % (WINDOW - 1)) % WINDOW;
                     let (first, second) = (a.min(b), a.max(b));
-                    window[first].with(|x| window[second].with(|y| *black_box(x) += *y + 1));
+                    window[first].with(|x| {
+                        window[second].with(|y| *black_box(x) = x.wrapping_add(*y).wrapping_add(1))
+                    });
                     if iteration % 16 == 0 {
                         counter.with(|c| *c += 1);
                     }

@@ -103,4 +103,31 @@ fn the_readme_example_builds_in_a_new_crate_and_fails_as_shown() {
     }
     assert!(text.contains(" #1` -> `"), "{text}");
     assert!(text.contains(" #2` -> `"), "{text}");
+
+    // Recording from this crate's unoptimized lockscan says how to make it fast, once.
+    let traces = dir.join("traces");
+    let output = Command::new(env!("CARGO"))
+        .args(["test", "--offline", "--quiet"])
+        .current_dir(&dir)
+        .env(
+            "CARGO_TARGET_DIR",
+            workspace.join("target").join("fresh-crate"),
+        )
+        .env("LOCKSCAN_TRACE", format!("{}/", traces.display()))
+        .env_remove("LOCKSCAN_ON_FINDING")
+        .env_remove("RUSTFLAGS")
+        .output()
+        .expect("run cargo test in the new crate, recording");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr
+            .matches("recording with an unoptimized build of lockscan")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("[profile.dev.package.lockscan] opt-level = 3"),
+        "{stderr}"
+    );
 }
