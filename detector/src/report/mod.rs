@@ -2,6 +2,24 @@
 //!
 //! A renderer turns findings and a [`Summary`] into bytes. The JSON-based formats have their
 //! own wire types, so the public [`Finding`] can change without changing what consumers parse.
+//!
+//! ```
+//! use lockscan::report::{OutputFormat, Summary};
+//! use lockscan::{Finding, FindingKind};
+//!
+//! let mut finding = Finding::new(FindingKind::PotentialDeadlock, "a cycle");
+//! finding.locks = vec!["a".into(), "b".into()];
+//! let summary = Summary { traces: 1, events: 12, complete: true, ..Summary::default() };
+//! let mut text = Vec::new();
+//! OutputFormat::Text.renderer(false).render(&[finding.clone()], &summary, &mut text)?;
+//! assert!(String::from_utf8(text)?.starts_with("error[potential-deadlock]: a cycle"));
+//!
+//! let mut json = Vec::new();
+//! OutputFormat::Json.renderer(false).render(&[finding], &summary, &mut json)?;
+//! let report: serde_json::Value = serde_json::from_slice(&json)?;
+//! assert_eq!(report["findings"][0]["kind"], "potential-deadlock");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod chrome;
 pub mod dot;

@@ -86,6 +86,28 @@ fn kind_byte(kind: LockKind) -> u8 {
 }
 
 /// Writes a compact trace: [`MAGIC`], the version, then one record per [`write`](Self::write).
+///
+/// ```
+/// use lockscan::ids::{LockId, Mode, ThreadId};
+/// use lockscan::trace::{CompactReader, CompactWriter, Event, Header};
+///
+/// let acquire = Event::Acquire {
+///     tid: ThreadId(1),
+///     lock: LockId(7),
+///     mode: Mode::Exclusive,
+///     try_lock: false,
+///     site: Some("src/lib.rs:10:5".into()),
+/// };
+/// let mut writer = CompactWriter::new(Vec::new(), &Header::default())?;
+/// writer.write(&acquire)?;
+/// writer.write(&Event::End { events: None, dropped: None })?;
+/// let bytes = std::mem::take(writer.get_mut());
+///
+/// let events: Vec<Event> = CompactReader::new(&bytes[..], "trace.lstrace")
+///     .collect::<Result<_, _>>()?;
+/// assert_eq!(events[1], acquire); // after the header
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct CompactWriter<W: Write> {
     out: W,
@@ -131,7 +153,8 @@ impl<W: Write> CompactWriter<W> {
                 let record = Record {
                     record_type: "header".into(),
                     format: Some(Text(FORMAT_NAME.into())),
-                    version: Some(header.version),
+                    // The version this writer writes, whatever the header read said.
+                    version: Some(FORMAT_VERSION),
                     tool: header.tool.as_deref().map(|t| Text(t.into())),
                     pid: header.pid,
                     program: header.program.as_deref().map(|p| Text(p.into())),
@@ -723,7 +746,8 @@ const BUFFER: usize = 1 << 16;
 /// more.
 const MAX_STRING: u64 = 1 << 20;
 
-/// Reads a compact trace; an iterator of events, like the JSONL reader.
+/// Reads a compact trace; an iterator of events, like the JSONL reader. A recorded trace's
+/// per-thread blocks come out in one replay order. Example: [`CompactWriter`].
 #[derive(Debug)]
 pub struct CompactReader<R> {
     input: R,

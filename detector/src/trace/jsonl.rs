@@ -361,6 +361,24 @@ fn convert(
 
 /// Writes events as JSONL records, one line each: for converting a trace read from another
 /// encoding (`lockscan convert`), and for the recorder's JSONL traces.
+///
+/// ```
+/// use lockscan::ids::{LockId, Mode, ThreadId};
+/// use lockscan::trace::{Event, JsonlWriter};
+///
+/// let mut writer = JsonlWriter::new(Vec::new());
+/// writer.write(&Event::Release {
+///     tid: ThreadId(2),
+///     lock: LockId(7),
+///     mode: Mode::Shared,
+///     site: None,
+/// })?;
+/// assert_eq!(
+///     String::from_utf8(std::mem::take(writer.get_mut()))?,
+///     "{\"type\":\"release\",\"tid\":2,\"lock\":7,\"mode\":\"shared\"}\n"
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct JsonlWriter<W> {
     out: W,
@@ -478,7 +496,8 @@ fn to_record<'a>(event: &'a Event, records: u64) -> Record<'a> {
     let kind: &'static str = match event {
         Event::Header(header) => {
             record.format = text(FORMAT_NAME);
-            record.version = Some(header.version);
+            // The version this writer writes, whatever the header read said.
+            record.version = Some(FORMAT_VERSION);
             record.tool = header.tool.as_deref().and_then(text);
             record.pid = header.pid;
             record.program = header.program.as_deref().and_then(text);

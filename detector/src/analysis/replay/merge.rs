@@ -71,6 +71,38 @@ impl Replay {
 }
 
 /// The results of several traces, and the lock-order cycles that only their union shows.
+///
+/// Two test processes, each taking the same two named locks in one order, the other's opposite:
+/// neither trace has a cycle, their union does.
+///
+/// ```
+/// use lockscan::analysis::{Analysis, Replay};
+/// use lockscan::trace::{InputFormat, TraceReader};
+///
+/// let header = r#"{"type":"header","format":"lockscan-trace","version":1}"#;
+/// let locks = r#"{"type":"lock","lock":1,"kind":"mutex","name":"a"}
+/// {"type":"lock","lock":2,"kind":"mutex","name":"b"}"#;
+/// let first = format!(
+///     "{header}\n{locks}\n{}",
+///     r#"{"type":"acquire","tid":1,"lock":1}
+/// {"type":"acquire","tid":1,"lock":2}"#
+/// );
+/// let second = first.replace(r#""lock":1}"#, r#""lock":0}"#)
+///     .replace(r#""lock":2}"#, r#""lock":1}"#)
+///     .replace(r#""lock":0}"#, r#""lock":2}"#);
+///
+/// let mut analysis = Analysis::default();
+/// for (file, text) in [("first.json", &first), ("second.json", &second)] {
+///     let mut reader = TraceReader::new(text.as_bytes(), file, InputFormat::Auto)?;
+///     let result = Replay::default().run(&mut reader, |error| panic!("{error}"));
+///     assert!(result.findings.is_empty(), "one order in each trace");
+///     analysis.add(file, result);
+/// }
+/// let findings = analysis.finish();
+/// assert_eq!(findings.len(), 1);
+/// assert_eq!(findings[0].locks, ["a", "b"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Analysis {
     options: ReplayOptions,
