@@ -4,9 +4,10 @@ use crate::util::*;
 
 #[test]
 fn no_findings_exits_0() {
-    let dir = scratch("no_findings_exits_0");
+    let dir_tmp = scratch("no_findings_exits_0");
+    let dir = dir_tmp.path();
     let trace = write(
-        &dir,
+        dir,
         "clean.jsonl",
         &jsonl(&[
             r#"{"type":"acquire","tid":1,"lock":1}"#,
@@ -21,8 +22,9 @@ fn no_findings_exits_0() {
 
 #[test]
 fn an_error_finding_exits_1() {
-    let dir = scratch("an_error_finding_exits_1");
-    let trace = write(&dir, "abba.jsonl", &ab_ba());
+    let dir_tmp = scratch("an_error_finding_exits_1");
+    let dir = dir_tmp.path();
+    let trace = write(dir, "abba.jsonl", &ab_ba());
     let run = lockscan(&["analyze", &trace]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
@@ -45,9 +47,10 @@ fn an_error_finding_exits_1() {
 /// the events showed nothing and `lockscan run` said "no findings".
 #[test]
 fn a_finding_the_program_recorded_before_it_unwound_exits_1() {
-    let dir = scratch("a_finding_the_program_recorded_before_it_unwound_exits_1");
+    let dir_tmp = scratch("a_finding_the_program_recorded_before_it_unwound_exits_1");
+    let dir = dir_tmp.path();
     let trace = write(
-        &dir,
+        dir,
         "relock.jsonl",
         &jsonl(&[
             r#"{"type":"lock","lock":1,"kind":"mutex","name":"cache"}"#,
@@ -69,9 +72,10 @@ fn a_finding_the_program_recorded_before_it_unwound_exits_1() {
 
 #[test]
 fn a_finding_record_with_an_unknown_kind_is_an_error_with_its_line() {
-    let dir = scratch("a_finding_record_with_an_unknown_kind_is_an_error_with_its_line");
+    let dir_tmp = scratch("a_finding_record_with_an_unknown_kind_is_an_error_with_its_line");
+    let dir = dir_tmp.path();
     let trace = write(
-        &dir,
+        dir,
         "bad.jsonl",
         &jsonl(&[r#"{"type":"finding","finding":{"kind":"gremlins","message":"?"}}"#]),
     );
@@ -123,8 +127,9 @@ fn a_parse_error_exits_2_with_file_and_line() {
 
 #[test]
 fn parse_errors_win_over_findings() {
-    let dir = scratch("parse_errors_win_over_findings");
-    let trace = write(&dir, "t.jsonl", &format!("{}not json\n", ab_ba()));
+    let dir_tmp = scratch("parse_errors_win_over_findings");
+    let dir = dir_tmp.path();
+    let trace = write(dir, "t.jsonl", &format!("{}not json\n", ab_ba()));
     let run = lockscan(&["analyze", &trace]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
@@ -135,8 +140,9 @@ fn parse_errors_win_over_findings() {
 
 #[test]
 fn a_missing_file_exits_2_and_the_others_are_analyzed() {
-    let dir = scratch("a_missing_file_exits_2");
-    let trace = write(&dir, "abba.jsonl", &ab_ba());
+    let dir_tmp = scratch("a_missing_file_exits_2");
+    let dir = dir_tmp.path();
+    let trace = write(dir, "abba.jsonl", &ab_ba());
     let missing = dir.join("missing.jsonl").display().to_string();
     let run = lockscan(&["analyze", &missing, &trace]);
     assert_eq!(run.code, 2);
@@ -165,7 +171,8 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn an_empty_directory_exits_2() {
-    let dir = scratch("an_empty_directory_exits_2");
+    let dir_tmp = scratch("an_empty_directory_exits_2");
+    let dir = dir_tmp.path();
     let run = lockscan(&["analyze", &dir.display().to_string()]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("no trace files"), "{}", run.stderr);
@@ -182,10 +189,11 @@ fn help_has_examples_and_exits_0() {
 
 #[test]
 fn fail_on_sets_the_threshold() {
-    let dir = scratch("fail_on_sets_the_threshold");
-    let warning = write(&dir, "wait.jsonl", &wait_holding());
-    let note = write(&dir, "gated.jsonl", &gated());
-    let error = write(&dir, "abba.jsonl", &ab_ba());
+    let dir_tmp = scratch("fail_on_sets_the_threshold");
+    let dir = dir_tmp.path();
+    let warning = write(dir, "wait.jsonl", &wait_holding());
+    let note = write(dir, "gated.jsonl", &gated());
+    let error = write(dir, "abba.jsonl", &ab_ba());
     let cases = [
         (&warning, "error", 0),
         (&warning, "warning", 1),
@@ -270,9 +278,10 @@ fn a_directory_is_analyzed_trace_by_trace() {
 
 #[test]
 fn traces_of_one_program_are_matched_by_lock_name() {
-    let dir = scratch("traces_of_one_program_are_matched");
+    let dir_tmp = scratch("traces_of_one_program_are_matched");
+    let dir = dir_tmp.path();
     write(
-        &dir,
+        dir,
         "one.jsonl",
         &jsonl(&[
             r#"{"type":"lock","lock":1,"kind":"mutex","name":"a"}"#,
@@ -282,7 +291,7 @@ fn traces_of_one_program_are_matched_by_lock_name() {
         ]),
     );
     write(
-        &dir,
+        dir,
         "two.jsonl",
         &jsonl(&[
             r#"{"type":"lock","lock":5,"kind":"mutex","name":"b"}"#,
@@ -303,8 +312,9 @@ fn traces_of_one_program_are_matched_by_lock_name() {
 
 #[test]
 fn output_goes_to_a_file() {
-    let dir = scratch("output_goes_to_a_file");
-    let trace = write(&dir, "abba.jsonl", &ab_ba());
+    let dir_tmp = scratch("output_goes_to_a_file");
+    let dir = dir_tmp.path();
+    let trace = write(dir, "abba.jsonl", &ab_ba());
     let report = dir.join("report.json");
     let run = lockscan(&[
         "analyze",
@@ -326,11 +336,12 @@ fn output_goes_to_a_file() {
 
 #[test]
 fn a_truncated_trace_is_a_warning_not_an_error() {
-    let dir = scratch("a_truncated_trace_is_a_warning");
+    let dir_tmp = scratch("a_truncated_trace_is_a_warning");
+    let dir = dir_tmp.path();
     let mut text = ab_ba();
     text.truncate(text.rfind("{\"type\":\"end\"}").unwrap());
     text.push_str("{\"type\":\"rel");
-    let trace = write(&dir, "cut.jsonl", &text);
+    let trace = write(dir, "cut.jsonl", &text);
     let run = lockscan(&["analyze", &trace]);
     assert_eq!(run.code, 1, "findings, not an error: {}", run.stderr);
     assert!(run.stderr.contains("warning: "), "{}", run.stderr);
@@ -339,8 +350,9 @@ fn a_truncated_trace_is_a_warning_not_an_error() {
 
 #[test]
 fn an_unwritable_output_exits_2() {
-    let dir = scratch("an_unwritable_output_exits_2");
-    let trace = write(&dir, "abba.jsonl", &ab_ba());
+    let dir_tmp = scratch("an_unwritable_output_exits_2");
+    let dir = dir_tmp.path();
+    let trace = write(dir, "abba.jsonl", &ab_ba());
     // A directory cannot be created as a file.
     let run = lockscan(&["analyze", "--output", &dir.display().to_string(), &trace]);
     assert_eq!(run.code, 2);
@@ -378,9 +390,10 @@ fn a_cycle_longer_than_the_limit_is_still_reported_and_the_summary_says_so() {
 #[cfg(unix)]
 #[test]
 fn a_symlink_loop_in_a_directory_is_not_followed() {
-    let dir = scratch("a_symlink_loop_in_a_directory");
-    write(&dir, "abba.jsonl", &ab_ba());
-    std::os::unix::fs::symlink(&dir, dir.join("loop")).unwrap();
+    let dir_tmp = scratch("a_symlink_loop_in_a_directory");
+    let dir = dir_tmp.path();
+    write(dir, "abba.jsonl", &ab_ba());
+    std::os::unix::fs::symlink(dir, dir.join("loop")).unwrap();
     std::os::unix::fs::symlink(dir.join("abba.jsonl"), dir.join("linked.jsonl")).unwrap();
     let run = lockscan(&["analyze", "--format", "json", &dir.display().to_string()]);
     assert_eq!(run.code, 1, "{}", run.stderr);
@@ -393,8 +406,9 @@ fn a_symlink_loop_in_a_directory_is_not_followed() {
 
 #[test]
 fn a_baseline_hides_known_findings_and_only_new_ones_fail() {
-    let dir = scratch("a_baseline_hides_known_findings");
-    let known = write(&dir, "abba.jsonl", &ab_ba());
+    let dir_tmp = scratch("a_baseline_hides_known_findings");
+    let dir = dir_tmp.path();
+    let known = write(dir, "abba.jsonl", &ab_ba());
     let baseline = dir.join("baseline.json").display().to_string();
     let run = lockscan(&["analyze", "--format", "json", "-o", &baseline, &known]);
     assert_eq!(run.code, 1);
@@ -407,7 +421,7 @@ fn a_baseline_hides_known_findings_and_only_new_ones_fail() {
         run.stdout
     );
     // The known finding stays hidden next to a new one, which fails the run.
-    let wait = write(&dir, "wait.jsonl", &wait_holding());
+    let wait = write(dir, "wait.jsonl", &wait_holding());
     let run = lockscan(&[
         "analyze",
         "--fail-on",
@@ -433,7 +447,8 @@ fn a_baseline_hides_known_findings_and_only_new_ones_fail() {
 /// bad input, with file and line, for every command that reads traces.
 #[test]
 fn traces_no_program_could_write_exit_2_with_file_and_line() {
-    let dir = scratch("traces_no_program_could_write");
+    let dir_tmp = scratch("traces_no_program_could_write");
+    let dir = dir_tmp.path();
     let header = r#"{"type":"header","format":"lockscan-trace","version":1}"#;
     let end = r#"{"type":"end"}"#;
     let acquire = r#"{"type":"acquire","tid":1,"lock":1}"#;
@@ -465,7 +480,7 @@ fn traces_no_program_could_write_exit_2_with_file_and_line() {
         ),
     ];
     for (name, text, message) in cases {
-        let trace = write(&dir, name, &text);
+        let trace = write(dir, name, &text);
         let commands: [&[&str]; 3] = [
             &["analyze"],
             &["graph", "--format", "dot"],
@@ -489,7 +504,8 @@ fn traces_no_program_could_write_exit_2_with_file_and_line() {
 /// does not know) is accepted, and shown replaced, not dropped.
 #[test]
 fn invalid_utf8_in_locations_and_unknown_fields_is_accepted_and_shown_replaced() {
-    let dir = scratch("invalid_utf8_is_accepted");
+    let dir_tmp = scratch("invalid_utf8_is_accepted");
+    let dir = dir_tmp.path();
     let std_trace = dir.join("bytes.std");
     std::fs::write(
         &std_trace,

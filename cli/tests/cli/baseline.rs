@@ -4,8 +4,9 @@ use crate::util::*;
 
 #[test]
 fn a_written_baseline_accepts_todays_findings_and_a_new_one_still_fails() {
-    let dir = scratch("write_baseline_round_trip");
-    let abba = write(&dir, "abba.jsonl", &ab_ba());
+    let dir_tmp = scratch("write_baseline_round_trip");
+    let dir = dir_tmp.path();
+    let abba = write(dir, "abba.jsonl", &ab_ba());
     let baseline = dir.join("baseline.json").display().to_string();
     // Writing shows the findings it accepts, and they do not fail this run.
     let run = lockscan(&["analyze", "--write-baseline", &baseline, &abba]);
@@ -49,7 +50,7 @@ fn a_written_baseline_accepts_todays_findings_and_a_new_one_still_fails() {
     let other = ab_ba()
         .replace(r#""name":"a""#, r#""name":"c""#)
         .replace(r#""name":"b""#, r#""name":"d""#);
-    let new = write(&dir, "new.jsonl", &other);
+    let new = write(dir, "new.jsonl", &other);
     let run = lockscan(&[
         "analyze",
         "--format",
@@ -69,16 +70,17 @@ fn a_written_baseline_accepts_todays_findings_and_a_new_one_still_fails() {
 
 #[test]
 fn a_suppressed_finding_is_not_written_to_the_baseline() {
-    let dir = scratch("write_baseline_suppressed");
-    write(&dir, "abba.jsonl", &ab_ba());
-    write(&dir, "wait.jsonl", &wait_holding());
+    let dir_tmp = scratch("write_baseline_suppressed");
+    let dir = dir_tmp.path();
+    write(dir, "abba.jsonl", &ab_ba());
+    write(dir, "wait.jsonl", &wait_holding());
     write(
-        &dir,
+        dir,
         "lockscan.toml",
         "[[allow]]\nkind = \"potential-deadlock\"\nlocks = [\"a\", \"b\"]\nreason = \"r\"\n",
     );
     let run = lockscan_in(
-        &dir,
+        dir,
         &[
             "analyze",
             "--write-baseline",
@@ -101,8 +103,9 @@ fn a_suppressed_finding_is_not_written_to_the_baseline() {
 
 #[test]
 fn an_unwritable_baseline_is_an_error() {
-    let dir = scratch("write_baseline_unwritable");
-    let abba = write(&dir, "abba.jsonl", &ab_ba());
+    let dir_tmp = scratch("write_baseline_unwritable");
+    let dir = dir_tmp.path();
+    let abba = write(dir, "abba.jsonl", &ab_ba());
     let target = dir.join("no/such/dir/b.json").display().to_string();
     let run = lockscan(&["analyze", "--write-baseline", &target, &abba]);
     assert_eq!(run.code, 2);

@@ -18,10 +18,11 @@ reason = "fixed since"
 
 #[test]
 fn lockscan_toml_in_the_current_directory_suppresses_a_finding() {
-    let dir = scratch("config_implicit");
-    write(&dir, "abba.jsonl", &ab_ba());
-    write(&dir, "lockscan.toml", ALLOW_AB);
-    let run = lockscan_in(&dir, &["analyze", "abba.jsonl"]);
+    let dir_tmp = scratch("config_implicit");
+    let dir = dir_tmp.path();
+    write(dir, "abba.jsonl", &ab_ba());
+    write(dir, "lockscan.toml", ALLOW_AB);
+    let run = lockscan_in(dir, &["analyze", "abba.jsonl"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         run.stdout,
@@ -30,7 +31,7 @@ fn lockscan_toml_in_the_current_directory_suppresses_a_finding() {
     assert_eq!(run.stderr, "");
     // `run` shares the report options, and the configuration with them.
     let script = "cp abba.jsonl \"$LOCKSCAN_TRACE/t.json\"";
-    let run = lockscan_in(&dir, &["run", "--", "sh", "-c", script]);
+    let run = lockscan_in(dir, &["run", "--", "sh", "-c", script]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stdout.contains("1 finding suppressed"),
@@ -41,13 +42,14 @@ fn lockscan_toml_in_the_current_directory_suppresses_a_finding() {
 
 #[test]
 fn an_explicit_config_wins_and_unused_entries_are_reported() {
-    let dir = scratch("config_explicit");
-    write(&dir, "abba.jsonl", &ab_ba());
+    let dir_tmp = scratch("config_explicit");
+    let dir = dir_tmp.path();
+    write(dir, "abba.jsonl", &ab_ba());
     // The implicit file would suppress the finding; the explicit one does not.
-    write(&dir, "lockscan.toml", ALLOW_AB);
-    write(&dir, "stale.toml", ALLOW_STALE);
+    write(dir, "lockscan.toml", ALLOW_AB);
+    write(dir, "stale.toml", ALLOW_STALE);
     let run = lockscan_in(
-        &dir,
+        dir,
         &[
             "analyze",
             "--config",
@@ -77,9 +79,10 @@ fn an_explicit_config_wins_and_unused_entries_are_reported() {
 
 #[test]
 fn a_missing_explicit_config_is_a_usage_error() {
-    let dir = scratch("config_missing");
-    write(&dir, "abba.jsonl", &ab_ba());
-    let run = lockscan_in(&dir, &["analyze", "--config", "nope.toml", "abba.jsonl"]);
+    let dir_tmp = scratch("config_missing");
+    let dir = dir_tmp.path();
+    write(dir, "abba.jsonl", &ab_ba());
+    let run = lockscan_in(dir, &["analyze", "--config", "nope.toml", "abba.jsonl"]);
     assert_eq!(run.code, 2);
     assert!(
         run.stderr
@@ -92,8 +95,9 @@ fn a_missing_explicit_config_is_a_usage_error() {
 
 #[test]
 fn config_errors_name_the_file_and_line_and_exit_2() {
-    let dir = scratch("config_errors");
-    write(&dir, "abba.jsonl", &ab_ba());
+    let dir_tmp = scratch("config_errors");
+    let dir = dir_tmp.path();
+    write(dir, "abba.jsonl", &ab_ba());
     for (text, expected) in [
         (
             "[[allow]]\nkind = \"potential-deadlock\"\nlocks = [\"a\", \"b\"]\n",
@@ -109,8 +113,8 @@ fn config_errors_name_the_file_and_line_and_exit_2() {
         ),
         ("[[allow]\n", "error: lockscan.toml:1: "),
     ] {
-        write(&dir, "lockscan.toml", text);
-        let run = lockscan_in(&dir, &["analyze", "abba.jsonl"]);
+        write(dir, "lockscan.toml", text);
+        let run = lockscan_in(dir, &["analyze", "abba.jsonl"]);
         assert_eq!(run.code, 2, "{text}: {}", run.stderr);
         assert!(run.stderr.starts_with(expected), "{text}: {}", run.stderr);
     }
@@ -118,20 +122,21 @@ fn config_errors_name_the_file_and_line_and_exit_2() {
 
 #[test]
 fn a_data_race_is_allowed_by_its_variables() {
-    let dir = scratch("config_vars");
-    write(&dir, "race.jsonl", &race());
+    let dir_tmp = scratch("config_vars");
+    let dir = dir_tmp.path();
+    write(dir, "race.jsonl", &race());
     write(
-        &dir,
+        dir,
         "lockscan.toml",
         "[[allow]]\nkind = \"data-race\"\nvars = [\"other\"]\nreason = \"r\"\n",
     );
-    let run = lockscan_in(&dir, &["analyze", "race.jsonl"]);
+    let run = lockscan_in(dir, &["analyze", "race.jsonl"]);
     assert_eq!(run.code, 1, "another variable's entry does not allow it");
     write(
-        &dir,
+        dir,
         "lockscan.toml",
         "[[allow]]\nkind = \"data-race\"\nvars = [\"balance\"]\nreason = \"r\"\n",
     );
-    let run = lockscan_in(&dir, &["analyze", "race.jsonl"]);
+    let run = lockscan_in(dir, &["analyze", "race.jsonl"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
 }

@@ -30,7 +30,8 @@ fn every_corpus_trace_converts_both_ways_with_identical_findings() {
     let Some(dir) = corpus("std") else {
         return;
     };
-    let out = scratch("every_corpus_trace_converts_both_ways_with_identical_findings");
+    let out_tmp = scratch("every_corpus_trace_converts_both_ways_with_identical_findings");
+    let out = out_tmp.path();
     let mut traces: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -70,9 +71,10 @@ fn every_corpus_trace_converts_both_ways_with_identical_findings() {
 
 #[test]
 fn to_overrides_the_extension_and_dash_is_stdout() {
-    let dir = scratch("to_overrides_the_extension_and_dash_is_stdout");
+    let dir_tmp = scratch("to_overrides_the_extension_and_dash_is_stdout");
+    let dir = dir_tmp.path();
     let trace = write(
-        &dir,
+        dir,
         "t.jsonl",
         &jsonl(&[
             r#"{"type":"acquire","tid":1,"lock":1}"#,
@@ -98,12 +100,9 @@ fn to_overrides_the_extension_and_dash_is_stdout() {
 
 #[test]
 fn a_broken_input_is_an_error_with_its_line() {
-    let dir = scratch("a_broken_input_is_an_error_with_its_line");
-    let trace = write(
-        &dir,
-        "bad.jsonl",
-        &jsonl(&[r#"{"type":"acquire","tid":1}"#]),
-    );
+    let dir_tmp = scratch("a_broken_input_is_an_error_with_its_line");
+    let dir = dir_tmp.path();
+    let trace = write(dir, "bad.jsonl", &jsonl(&[r#"{"type":"acquire","tid":1}"#]));
     let out = dir.join("out.lstrace").display().to_string();
     let run = lockscan(&["convert", &trace, "-o", &out]);
     assert_eq!(run.code, 2, "{}", run.stderr);

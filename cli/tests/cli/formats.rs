@@ -3,8 +3,9 @@
 use crate::util::*;
 
 fn abba_report(format: &str, extra: &[&str]) -> Run {
-    let dir = scratch(&format!("format_{format}"));
-    let trace = write(&dir, "abba.jsonl", &ab_ba());
+    let dir_tmp = scratch(&format!("format_{format}"));
+    let dir = dir_tmp.path();
+    let trace = write(dir, "abba.jsonl", &ab_ba());
     let mut args = vec!["analyze", "--format", format];
     args.extend_from_slice(extra);
     args.push(&trace);
@@ -45,11 +46,12 @@ fn json_has_the_contract_shape() {
 #[test]
 fn the_fingerprint_is_stable_across_runs_with_other_ids() {
     let first = abba_report("json", &[]);
-    let dir = scratch("fingerprint_other_ids");
+    let dir_tmp = scratch("fingerprint_other_ids");
+    let dir = dir_tmp.path();
     let other = ab_ba()
         .replace("\"lock\":1", "\"lock\":71")
         .replace("\"lock\":2", "\"lock\":72");
-    let trace = write(&dir, "t.jsonl", &other);
+    let trace = write(dir, "t.jsonl", &other);
     let second = lockscan(&["analyze", "--format", "json", &trace]);
     let fingerprint = |run: &Run| {
         let value: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
@@ -114,13 +116,21 @@ fn color_is_off_unless_asked_for() {
         colored.stdout
     );
     let never = abba_report("text", &["--color", "never"]);
-    assert_eq!(never.stdout, plain.stdout);
+    // The same report, but for the trace's path, in a fresh folder each run.
+    let without_path = |text: &str| {
+        text.lines()
+            .filter(|l| !l.starts_with("   = trace: "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(without_path(&never.stdout), without_path(&plain.stdout));
 }
 
 #[test]
 fn no_color_is_honoured_by_auto() {
-    let dir = scratch("no_color");
-    let trace = write(&dir, "abba.jsonl", &ab_ba());
+    let dir_tmp = scratch("no_color");
+    let dir = dir_tmp.path();
+    let trace = write(dir, "abba.jsonl", &ab_ba());
     let run = |env: &[(&str, &str)], color: &str| {
         let mut command = assert_cmd::cargo::cargo_bin_cmd!("lockscan");
         command.env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE");
@@ -146,9 +156,10 @@ fn no_color_is_honoured_by_auto() {
 
 #[test]
 fn github_appends_a_job_summary_when_github_step_summary_is_set() {
-    let dir = scratch("github_step_summary");
-    let trace = write(&dir, "abba.jsonl", &ab_ba());
-    let summary = write(&dir, "summary.md", "earlier step\n");
+    let dir_tmp = scratch("github_step_summary");
+    let dir = dir_tmp.path();
+    let trace = write(dir, "abba.jsonl", &ab_ba());
+    let summary = write(dir, "summary.md", "earlier step\n");
     let run = |format: &str| {
         let output = lockscan_command()
             .env("GITHUB_STEP_SUMMARY", &summary)
@@ -182,14 +193,15 @@ fn github_appends_a_job_summary_when_github_step_summary_is_set() {
 
 #[test]
 fn github_escapes_names_and_files_in_workflow_commands() {
-    let dir = scratch("github_escaping");
+    let dir_tmp = scratch("github_escaping");
+    let dir = dir_tmp.path();
     // Lock names with the characters workflow commands give meaning to, and a file name with
     // `:` and `,`, which delimit properties.
     let trace = ab_ba()
         .replace(r#""name":"a""#, r#""name":"50%\r\nx""#)
         .replace(r#""name":"b""#, r#""name":"y::z,w""#)
         .replace("src/x.rs:2:1", "src/we:ird,name.rs:2:1");
-    let trace = write(&dir, "t.jsonl", &trace);
+    let trace = write(dir, "t.jsonl", &trace);
     let run = lockscan(&["analyze", "--format", "github", &trace]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let lines: Vec<&str> = run.stdout.lines().collect();

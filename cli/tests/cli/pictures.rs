@@ -88,8 +88,9 @@ fn assert_snapshot(name: &str, actual: &str) {
 
 #[test]
 fn dot_of_the_ring_matches_its_snapshot() {
-    let dir = scratch("graph_dot_ring");
-    let trace = write(&dir, "ring.jsonl", &ring());
+    let dir_tmp = scratch("graph_dot_ring");
+    let dir = dir_tmp.path();
+    let trace = write(dir, "ring.jsonl", &ring());
     let run = lockscan(&["graph", "--format", "dot", &trace]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_snapshot("ring.dot", &run.stdout);
@@ -99,8 +100,9 @@ fn dot_of_the_ring_matches_its_snapshot() {
 
 #[test]
 fn dot_of_a_deadlock_matches_its_snapshot() {
-    let dir = scratch("graph_dot_blocked");
-    let trace = write(&dir, "blocked.jsonl", &blocked());
+    let dir_tmp = scratch("graph_dot_blocked");
+    let dir = dir_tmp.path();
+    let trace = write(dir, "blocked.jsonl", &blocked());
     let run = lockscan(&["graph", "--format", "dot", &trace]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_snapshot("deadlock.dot", &run.stdout);
@@ -108,8 +110,9 @@ fn dot_of_a_deadlock_matches_its_snapshot() {
 
 #[test]
 fn html_goes_to_the_output_file_and_shows_the_cycle() {
-    let dir = scratch("graph_html");
-    let trace = write(&dir, "ring.jsonl", &ring());
+    let dir_tmp = scratch("graph_html");
+    let dir = dir_tmp.path();
+    let trace = write(dir, "ring.jsonl", &ring());
     let report = dir.join("report.html");
     let run = lockscan(&[
         "graph",
@@ -158,8 +161,9 @@ fn svg_is_drawn_by_graphviz_when_it_is_installed() {
         ));
         return;
     }
-    let dir = scratch("graph_svg");
-    let trace = write(&dir, "ring.jsonl", &ring());
+    let dir_tmp = scratch("graph_svg");
+    let dir = dir_tmp.path();
+    let trace = write(dir, "ring.jsonl", &ring());
     let run = lockscan(&["graph", "--format", "svg", &trace]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("<svg"), "{}", run.stdout);
@@ -174,8 +178,9 @@ fn svg_is_drawn_by_graphviz_when_it_is_installed() {
 
 #[test]
 fn svg_without_graphviz_says_how_to_install_it() {
-    let dir = scratch("graph_svg_no_dot");
-    let trace = write(&dir, "ring.jsonl", &ring());
+    let dir_tmp = scratch("graph_svg_no_dot");
+    let dir = dir_tmp.path();
+    let trace = write(dir, "ring.jsonl", &ring());
     let empty = dir.join("empty-path");
     std::fs::create_dir_all(&empty).unwrap();
     let output = assert_cmd::cargo::cargo_bin_cmd!("lockscan")
@@ -200,15 +205,16 @@ fn svg_without_graphviz_says_how_to_install_it() {
 
 #[test]
 fn graph_usage_and_read_errors_exit_2() {
-    let dir = scratch("graph_errors");
-    let trace = write(&dir, "ring.jsonl", &ring());
+    let dir_tmp = scratch("graph_errors");
+    let dir = dir_tmp.path();
+    let trace = write(dir, "ring.jsonl", &ring());
     assert_eq!(lockscan(&["graph", "--format", "png", &trace]).code, 2);
     assert_eq!(lockscan(&["graph"]).code, 2);
     let missing = dir.join("missing.json");
     let run = lockscan(&["graph", missing.to_str().unwrap()]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("cannot open"), "{}", run.stderr);
-    let bad = write(&dir, "bad.jsonl", &jsonl(&["{not json"]));
+    let bad = write(dir, "bad.jsonl", &jsonl(&["{not json"]));
     let run = lockscan(&["graph", &bad]);
     assert_eq!(run.code, 2, "an unreadable line is an error");
     assert!(run.stdout.contains("digraph"), "the picture is still drawn");
@@ -216,9 +222,10 @@ fn graph_usage_and_read_errors_exit_2() {
 
 #[test]
 fn graph_merges_several_traces_by_lock_name() {
-    let dir = scratch("graph_two_traces");
+    let dir_tmp = scratch("graph_two_traces");
+    let dir = dir_tmp.path();
     let first = write(
-        &dir,
+        dir,
         "one.jsonl",
         &jsonl(&[
             r#"{"type":"lock","lock":1,"kind":"mutex","name":"a"}"#,
@@ -228,7 +235,7 @@ fn graph_merges_several_traces_by_lock_name() {
         ]),
     );
     let second = write(
-        &dir,
+        dir,
         "two.jsonl",
         &jsonl(&[
             r#"{"type":"lock","lock":7,"kind":"mutex","name":"b"}"#,
@@ -250,8 +257,9 @@ fn graph_merges_several_traces_by_lock_name() {
 }
 
 fn chrome_export(text: &str, test: &str) -> serde_json::Value {
-    let dir = scratch(test);
-    let trace = write(&dir, "t.jsonl", text);
+    let dir_tmp = scratch(test);
+    let dir = dir_tmp.path();
+    let trace = write(dir, "t.jsonl", text);
     let run = lockscan(&["export", "--format", "chrome", &trace]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     serde_json::from_str(&run.stdout).unwrap()
@@ -305,7 +313,8 @@ fn chrome_export_uses_timestamps_when_the_trace_has_them() {
 
 #[test]
 fn export_errors_exit_2() {
-    let dir = scratch("export_errors");
+    let dir_tmp = scratch("export_errors");
+    let dir = dir_tmp.path();
     let missing = dir.join("missing.json");
     assert_eq!(
         lockscan(&["export", "--format", "chrome", missing.to_str().unwrap()]).code,
@@ -314,7 +323,7 @@ fn export_errors_exit_2() {
     let run = lockscan(&["export", "--format", "chrome", dir.to_str().unwrap()]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("one trace file"), "{}", run.stderr);
-    let trace = write(&dir, "t.jsonl", &blocked());
+    let trace = write(dir, "t.jsonl", &blocked());
     assert_eq!(
         lockscan(&["export", &trace]).code,
         2,

@@ -22,8 +22,9 @@ fn large_trace(dir: &std::path::Path) -> String {
 
 #[test]
 fn nothing_is_drawn_on_a_standard_error_that_is_not_a_terminal() {
-    let dir = scratch("progress_pipe");
-    let trace = large_trace(&dir);
+    let dir_tmp = scratch("progress_pipe");
+    let dir = dir_tmp.path();
+    let trace = large_trace(dir);
     // Not in CI as far as lockscan can tell: only the pipe keeps the line away.
     let output = lockscan_command()
         .env_remove("CI")
@@ -71,8 +72,9 @@ fn on_a_terminal(trace: &str, ci: bool) -> Option<String> {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_terminal_gets_a_line_that_is_erased_afterwards_unless_in_ci() {
-    let dir = scratch("progress_terminal");
-    let trace = large_trace(&dir);
+    let dir_tmp = scratch("progress_terminal");
+    let dir = dir_tmp.path();
+    let trace = large_trace(dir);
     let Some(shown) = on_a_terminal(&trace, false) else {
         return;
     };

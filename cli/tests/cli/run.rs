@@ -16,10 +16,11 @@ fn run_sh(dir: &std::path::Path, extra: &[&str], script: &str) -> Run {
 
 #[test]
 fn the_command_records_into_a_fresh_folder_and_the_traces_are_analyzed() {
-    let dir = scratch("run_records");
-    let trace = write(&dir, "abba.jsonl", &ab_ba());
+    let dir_tmp = scratch("run_records");
+    let dir = dir_tmp.path();
+    let trace = write(dir, "abba.jsonl", &ab_ba());
     let run = run_sh(
-        &dir,
+        dir,
         &[],
         &format!("cp {trace} \"$LOCKSCAN_TRACE/test-1.json\""),
     );
@@ -41,10 +42,11 @@ fn the_command_records_into_a_fresh_folder_and_the_traces_are_analyzed() {
 
 #[test]
 fn report_options_apply() {
-    let dir = scratch("run_options");
-    let trace = write(&dir, "abba.jsonl", &ab_ba());
+    let dir_tmp = scratch("run_options");
+    let dir = dir_tmp.path();
+    let trace = write(dir, "abba.jsonl", &ab_ba());
     let script = format!("cp {trace} \"$LOCKSCAN_TRACE/t.json\"");
-    let run = run_sh(&dir, &["--format", "json", "--fail-on", "never"], &script);
+    let run = run_sh(dir, &["--format", "json", "--fail-on", "never"], &script);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(report["findings"][0]["kind"], "potential-deadlock");
@@ -52,8 +54,9 @@ fn report_options_apply() {
 
 #[test]
 fn the_policy_is_collect_unless_set() {
-    let dir = scratch("run_policy");
-    let run = run_sh(&dir, &[], "echo \"policy=$LOCKSCAN_ON_FINDING\"");
+    let dir_tmp = scratch("run_policy");
+    let dir = dir_tmp.path();
+    let run = run_sh(dir, &[], "echo \"policy=$LOCKSCAN_ON_FINDING\"");
     assert!(run.stdout.contains("policy=collect"), "{}", run.stdout);
     let mut command = assert_cmd::cargo::cargo_bin_cmd!("lockscan");
     let trace_dir = dir.join("traces").display().to_string();
@@ -68,10 +71,11 @@ fn the_policy_is_collect_unless_set() {
 
 #[test]
 fn a_failing_command_exits_with_its_own_code() {
-    let dir = scratch("run_fails");
-    let trace = write(&dir, "abba.jsonl", &ab_ba());
+    let dir_tmp = scratch("run_fails");
+    let dir = dir_tmp.path();
+    let trace = write(dir, "abba.jsonl", &ab_ba());
     let run = run_sh(
-        &dir,
+        dir,
         &[],
         &format!("cp {trace} \"$LOCKSCAN_TRACE/t.json\"; exit 3"),
     );
@@ -86,8 +90,9 @@ fn a_failing_command_exits_with_its_own_code() {
 
 #[test]
 fn nothing_recorded_is_said_and_not_an_error() {
-    let dir = scratch("run_nothing");
-    let run = run_sh(&dir, &[], "true");
+    let dir_tmp = scratch("run_nothing");
+    let dir = dir_tmp.path();
+    let run = run_sh(dir, &[], "true");
     assert_eq!(run.code, 0);
     assert!(
         run.stderr.contains("nothing was recorded"),
@@ -98,7 +103,8 @@ fn nothing_recorded_is_said_and_not_an_error() {
 
 #[test]
 fn a_command_that_cannot_start_exits_2() {
-    let dir = scratch("run_missing");
+    let dir_tmp = scratch("run_missing");
+    let dir = dir_tmp.path();
     let trace_dir = dir.display().to_string();
     let run = lockscan(&[
         "run",

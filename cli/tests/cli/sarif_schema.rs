@@ -70,15 +70,16 @@ fn sarif_output_is_valid_against_the_2_1_0_schema() {
     // The validator rejects what is not SARIF 2.1.0.
     let wrong = serde_json::json!({"version": "2.0.0", "runs": [{"tool": {}}]});
     assert!(!validator.is_valid(&wrong));
-    let dir = scratch("sarif_schema");
+    let dir_tmp = scratch("sarif_schema");
+    let dir = dir_tmp.path();
     let mut inputs = vec![
-        ("ab/ba", write(&dir, "abba.jsonl", &ab_ba())),
+        ("ab/ba", write(dir, "abba.jsonl", &ab_ba())),
         (
             "wait while holding",
-            write(&dir, "wait.jsonl", &wait_holding()),
+            write(dir, "wait.jsonl", &wait_holding()),
         ),
-        ("gated cycle", write(&dir, "gated.jsonl", &gated())),
-        ("data race", write(&dir, "race.jsonl", &race())),
+        ("gated cycle", write(dir, "gated.jsonl", &gated())),
+        ("data race", write(dir, "race.jsonl", &race())),
     ];
     // Corpus traces give every other kind: a deadlock, races, inversions, misuse.
     for trace in [

@@ -58,13 +58,14 @@ fn check(name: &str, actual: &str) -> Option<String> {
 fn reports_match_their_snapshots() {
     // Relative trace names from a directory with no sources: no absolute path, and no source
     // snippet, in the reports.
-    let dir = scratch("snapshots");
+    let dir_tmp = scratch("snapshots");
+    let dir = dir_tmp.path();
     let mut differences = Vec::new();
     for (fixture, trace) in fixtures() {
         let file = format!("{fixture}.jsonl");
-        write(&dir, &file, &trace);
+        write(dir, &file, &trace);
         for (format, extension) in FORMATS {
-            let run = lockscan_in(&dir, &["analyze", "--format", format, &file]);
+            let run = lockscan_in(dir, &["analyze", "--format", format, &file]);
             assert_eq!(run.code, 1, "{fixture} {format}: {}", run.stderr);
             assert_eq!(run.stderr, "", "{fixture} {format}");
             // The tool's version is not pinned: a release would otherwise rewrite every file.
@@ -80,10 +81,11 @@ fn reports_match_their_snapshots() {
 
 #[test]
 fn reports_are_the_same_run_after_run() {
-    let dir = scratch("snapshots_repeat");
+    let dir_tmp = scratch("snapshots_repeat");
+    let dir = dir_tmp.path();
     let traces: Vec<String> = fixtures()
         .iter()
-        .map(|(fixture, trace)| write(&dir, &format!("{fixture}.jsonl"), trace))
+        .map(|(fixture, trace)| write(dir, &format!("{fixture}.jsonl"), trace))
         .collect();
     let mut args = vec!["analyze", "--format", "json"];
     args.extend(traces.iter().map(String::as_str));

@@ -1,6 +1,6 @@
 //! Helpers: running the binary, locating the corpus, writing fixtures.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use assert_cmd::cargo::cargo_bin_cmd;
@@ -70,12 +70,12 @@ pub fn corpus(relative: &str) -> Option<String> {
     }
 }
 
-/// A fresh directory for one test's files.
-pub fn scratch(test: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(test);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch directory");
-    dir
+/// A fresh directory for one test's files, under the target directory; removed when dropped.
+pub fn scratch(test: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("{test}-"))
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .expect("a scratch directory")
 }
 
 /// Writes `text` to `dir/name` and returns the path.

@@ -75,17 +75,19 @@ fn child_records_through_the_environment() {
 }
 
 /// Runs the child scenario `test` with `LOCKSCAN_TRACE` set to a fresh directory `dir_name`;
-/// returns whether it succeeded, its output, and the one trace it must have written there.
-fn record_child_in_dir(dir_name: &str, test: &str) -> (bool, String, PathBuf) {
-    let dir = scratch_dir(dir_name);
+/// returns whether it succeeded, its output, the one trace it must have written there, and the
+/// directory (removed when dropped).
+fn record_child_in_dir(dir_name: &str, test: &str) -> (bool, String, PathBuf, tempfile::TempDir) {
+    let dir_tmp = scratch_dir(dir_name);
+    let dir = dir_tmp.path();
     let spec = format!("{}/", dir.display());
     let (ok, output) = run_child(test, &[("LOCKSCAN_TRACE", spec.as_ref())]);
-    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+    let files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
     assert_eq!(files.len(), 1, "one trace per process: {files:?}\n{output}");
-    (ok, output, files.into_iter().next().unwrap())
+    (ok, output, files.into_iter().next().unwrap(), dir_tmp)
 }
 
 /// Replays the trace at `path` with the library, failing on any unreadable record.
@@ -230,7 +232,8 @@ fn check_scenario(records: &[Value]) {
 
 #[test]
 fn a_recording_started_through_the_api_follows_the_format() {
-    let dir = scratch_dir("record-api");
+    let dir_tmp = scratch_dir("record-api");
+    let dir = dir_tmp.path();
     let path = dir.join("nested/trace.json");
     let (ok, output) = run_child(
         "record::child_records_through_the_api",
@@ -242,7 +245,7 @@ fn a_recording_started_through_the_api_follows_the_format() {
 
 #[test]
 fn lockscan_trace_in_a_directory_writes_one_complete_trace_per_process() {
-    let (ok, output, trace) = record_child_in_dir(
+    let (ok, output, trace, _dir) = record_child_in_dir(
         "record-env",
         "record::child_records_through_the_environment",
     );
@@ -257,14 +260,15 @@ fn lockscan_trace_in_a_directory_writes_one_complete_trace_per_process() {
 
 #[test]
 fn percent_p_in_the_trace_path_is_the_pid() {
-    let dir = scratch_dir("record-pid");
+    let dir_tmp = scratch_dir("record-pid");
+    let dir = dir_tmp.path();
     let spec = dir.join("t-%p.json");
     let (ok, output) = run_child(
         "record::child_records_through_the_environment",
         &[("LOCKSCAN_TRACE", spec.as_os_str())],
     );
     assert!(ok, "{output}");
-    let files: Vec<String> = std::fs::read_dir(&dir)
+    let files: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
@@ -325,7 +329,8 @@ fn race_key(finding: &lockscan::Finding) -> String {
 
 #[test]
 fn the_offline_replay_finds_the_races_the_live_check_found() {
-    let dir = scratch_dir("record-races");
+    let dir_tmp = scratch_dir("record-races");
+    let dir = dir_tmp.path();
     let path = dir.join("races.json");
     let (ok, output) = run_child(
         "record::child_records_races",
@@ -356,7 +361,7 @@ fn the_offline_replay_finds_the_races_the_live_check_found() {
 fn the_trace_is_complete_after_a_finding_panic() {
     // The policy test's scenario under the default policy: the second thread panics at the
     // acquisition that closes the cycle, and the test's main thread fails on the join.
-    let (ok, output, trace) = record_child_in_dir("record-panic", "policy::child_ab_then_ba");
+    let (ok, output, trace, _dir) = record_child_in_dir("record-panic", "policy::child_ab_then_ba");
     assert!(!ok, "the child fails on the finding:\n{output}");
     let records = read_trace(&trace);
     let end = records.last().unwrap();
@@ -384,7 +389,8 @@ fn child_relocks_a_mutex() {
 /// trace showed nothing wrong and `lockscan run` reported no findings.
 #[test]
 fn a_fatal_relock_is_in_the_trace_and_the_replay_reports_it() {
-    let (ok, output, trace) = record_child_in_dir("record-relock", "record::child_relocks_a_mutex");
+    let (ok, output, trace, _dir) =
+        record_child_in_dir("record-relock", "record::child_relocks_a_mutex");
     assert!(ok, "{output}");
     let records = read_trace(&trace);
     let recorded: Vec<&Value> = records.iter().filter(|r| r["type"] == "finding").collect();
@@ -464,7 +470,8 @@ fn read_compact_trace(path: &Path) -> Vec<Value> {
 
 #[test]
 fn sixteen_threads_recorded_in_either_encoding_keep_every_locks_holder_sequence() {
-    let dir = scratch_dir("record-sixteen");
+    let dir_tmp = scratch_dir("record-sixteen");
+    let dir = dir_tmp.path();
     for name in ["sixteen.json", "sixteen.lstrace"] {
         let path = dir.join(name);
         let (ok, output) = run_child(
@@ -493,7 +500,8 @@ fn sixteen_threads_recorded_in_either_encoding_keep_every_locks_holder_sequence(
 
 #[test]
 fn a_compact_recording_of_every_record_kind_follows_the_format_once_converted() {
-    let dir = scratch_dir("record-compact");
+    let dir_tmp = scratch_dir("record-compact");
+    let dir = dir_tmp.path();
     let path = dir.join("trace.lstrace");
     let (ok, output) = run_child(
         "record::child_records_through_the_api",
@@ -546,7 +554,8 @@ fn read_bytes(bytes: &[u8]) -> (Vec<lockscan::trace::Event>, Vec<String>) {
 
 #[test]
 fn a_recorder_killed_mid_run_leaves_a_readable_compact_prefix() {
-    let dir = scratch_dir("record-killed");
+    let dir_tmp = scratch_dir("record-killed");
+    let dir = dir_tmp.path();
     let path = dir.join("killed.lstrace");
     let (ok, output) = run_child(
         "record::child_killed_mid_run",
@@ -578,7 +587,8 @@ fn a_recorder_killed_mid_run_leaves_a_readable_compact_prefix() {
 
 #[test]
 fn a_corrupt_recorded_trace_is_an_error_with_its_offset_never_a_panic() {
-    let dir = scratch_dir("record-corrupt");
+    let dir_tmp = scratch_dir("record-corrupt");
+    let dir = dir_tmp.path();
     let path = dir.join("trace.lstrace");
     let (ok, output) = run_child(
         "record::child_records_through_the_api",

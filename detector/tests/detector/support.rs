@@ -100,10 +100,10 @@ pub fn in_child() -> bool {
     std::env::var_os(CHILD).is_some()
 }
 
-/// A fresh, empty directory for one test's files.
-pub fn scratch_dir(test: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("lockscan-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh, empty directory for one test's files, removed when dropped.
+pub fn scratch_dir(test: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("lockscan-{test}-"))
+        .tempdir()
+        .expect("a scratch directory")
 }

@@ -90,7 +90,8 @@ fn decode_png(path: &Path) -> (u32, u32, Vec<[u8; 3]>) {
 #[test]
 fn the_html_report_of_the_bank_transfer_shows_the_cycle() {
     let Some(browser) = chromium() else { return };
-    let dir = scratch("browser");
+    let dir_tmp = scratch("browser");
+    let dir = dir_tmp.path();
     let trace = dir.join("bank.json");
     run_demo("bank", &["transfer"], &trace);
     let report = dir.join("report.html");

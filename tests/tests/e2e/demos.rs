@@ -139,7 +139,8 @@ fn comparable(live: &[String], offline: &[String]) -> Vec<String> {
 
 #[test]
 fn every_demo_mode_is_recorded_and_analyzed() {
-    let dir = scratch("demos");
+    let dir_tmp = scratch("demos");
+    let dir = dir_tmp.path();
     for case in CASES {
         let trace = dir.join(trace_name(case));
         let run = run_demo(case.demo, case.args, &trace);
@@ -192,7 +193,8 @@ fn every_demo_mode_is_recorded_and_analyzed() {
 
 #[test]
 fn the_naive_philosophers_form_a_five_lock_cycle() {
-    let dir = scratch("philosophers");
+    let dir_tmp = scratch("philosophers");
+    let dir = dir_tmp.path();
     let trace = dir.join("naive.json");
     let run = run_demo("philosophers", &["naive"], &trace);
     let analysis = analyze(&[&trace], &[]);
@@ -216,7 +218,8 @@ fn the_naive_philosophers_form_a_five_lock_cycle() {
 
 #[test]
 fn a_warning_fails_ci_when_asked_to() {
-    let dir = scratch("fail-on");
+    let dir_tmp = scratch("fail-on");
+    let dir = dir_tmp.path();
     let trace = dir.join("hold.json");
     run_demo("pipeline", &["hold"], &trace);
     assert_eq!(analyze(&[&trace], &[]).code, 0);
@@ -225,7 +228,8 @@ fn a_warning_fails_ci_when_asked_to() {
 
 #[test]
 fn all_demo_traces_analyzed_together_as_one_ci_run() {
-    let dir = scratch("together");
+    let dir_tmp = scratch("together");
+    let dir = dir_tmp.path();
     let mut expected: Vec<String> = Vec::new();
     for case in CASES {
         run_demo(case.demo, case.args, &dir.join(trace_name(case)));
@@ -233,7 +237,7 @@ fn all_demo_traces_analyzed_together_as_one_ci_run() {
     }
     expected.sort();
     expected.dedup();
-    let together = analyze(&[&dir], &[]);
+    let together = analyze(&[dir], &[]);
     assert_eq!(together.code, 1, "there are errors among the demos");
     assert_eq!(
         together.json["summary"]["traces"],
@@ -258,10 +262,11 @@ fn all_demo_traces_analyzed_together_as_one_ci_run() {
 
 #[test]
 fn lockscan_run_records_a_real_program_and_fails_on_its_findings() {
-    let dir = scratch("run");
+    let dir_tmp = scratch("run");
+    let dir = dir_tmp.path();
     let output = std::process::Command::new(crate::support::bin_dir().join("lockscan"))
         .args(["run", "--trace-dir"])
-        .arg(&dir)
+        .arg(dir)
         .arg("--")
         .arg(crate::support::bin_dir().join("bank"))
         .arg("transfer")

@@ -38,7 +38,9 @@ fn the_readme_example_builds_in_a_new_crate_and_fails_as_shown() {
         "the README's marked blocks"
     );
 
-    let dir = scratch("fresh-crate");
+    let dir_tmp = scratch("fresh-crate");
+
+    let dir = dir_tmp.path();
     let detector = workspace.join("detector");
     for (path, text) in &files {
         let text = if path == "Cargo.toml" {
@@ -64,7 +66,7 @@ fn the_readme_example_builds_in_a_new_crate_and_fails_as_shown() {
 
     let output = Command::new(env!("CARGO"))
         .args(["test", "--offline", "--quiet"])
-        .current_dir(&dir)
+        .current_dir(dir)
         // Kept between runs, so only the first run builds lockscan's dependencies.
         .env(
             "CARGO_TARGET_DIR",
@@ -108,7 +110,7 @@ fn the_readme_example_builds_in_a_new_crate_and_fails_as_shown() {
     let traces = dir.join("traces");
     let output = Command::new(env!("CARGO"))
         .args(["test", "--offline", "--quiet"])
-        .current_dir(&dir)
+        .current_dir(dir)
         .env(
             "CARGO_TARGET_DIR",
             workspace.join("target").join("fresh-crate"),

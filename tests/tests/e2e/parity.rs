@@ -2,7 +2,7 @@
 //! public item (`tests/fixtures/parity-probe`) compiles and runs against both, and the two
 //! declare the same features.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use crate::support::scratch;
@@ -11,9 +11,10 @@ fn workspace() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
 }
 
-fn probe_copy(test: &str, patched: bool) -> PathBuf {
+fn probe_copy(test: &str, patched: bool) -> tempfile::TempDir {
     let from = workspace().join("tests/fixtures/parity-probe");
-    let dir = scratch(test);
+    let dir_tmp = scratch(test);
+    let dir = dir_tmp.path();
     std::fs::create_dir_all(dir.join("src")).unwrap();
     std::fs::copy(from.join("src/lib.rs"), dir.join("src/lib.rs")).unwrap();
     let mut manifest = std::fs::read_to_string(from.join("Cargo.toml")).unwrap();
@@ -26,7 +27,7 @@ fn probe_copy(test: &str, patched: bool) -> PathBuf {
     }
     std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
     std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
-    dir
+    dir_tmp
 }
 
 /// Runs cargo in `dir`; the real crate's `deadlock_detection` needs crates this workspace does
@@ -79,15 +80,15 @@ fn features(dir: &Path) -> Vec<String> {
 #[test]
 fn every_public_item_of_parking_lot_0_12_compiles_and_runs_against_the_stand_in() {
     let real = probe_copy("parity-real", false);
-    let (ok, text) = cargo(&real, &["test", "--quiet"]);
+    let (ok, text) = cargo(real.path(), &["test", "--quiet"]);
     assert!(
         ok,
         "the probe must pass against the real parking_lot:\n{text}"
     );
 
     let patched = probe_copy("parity-patched", true);
-    let (ok, text) = cargo(&patched, &["test", "--quiet"]);
+    let (ok, text) = cargo(patched.path(), &["test", "--quiet"]);
     assert!(ok, "the probe must pass against the stand-in:\n{text}");
 
-    assert_eq!(features(&patched), features(&real));
+    assert_eq!(features(patched.path()), features(real.path()));
 }

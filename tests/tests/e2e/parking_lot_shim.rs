@@ -3,7 +3,7 @@
 //! without the patch its tests pass; with it, the same unedited tests report the lock-order
 //! inversion of its transfers.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::support::scratch;
@@ -14,15 +14,16 @@ fn workspace() -> &'static Path {
 
 /// A copy of the fixture in a fresh folder, with the workspace's lock file (the versions this
 /// workspace was tested with, and no network needed).
-fn fixture_copy(test: &str) -> PathBuf {
+fn fixture_copy(test: &str) -> tempfile::TempDir {
     let from = workspace().join("tests/fixtures/parking-lot-user");
-    let dir = scratch(test);
+    let dir_tmp = scratch(test);
+    let dir = dir_tmp.path();
     std::fs::create_dir_all(dir.join("src")).unwrap();
     for file in ["Cargo.toml", "src/lib.rs"] {
         std::fs::copy(from.join(file), dir.join(file)).unwrap();
     }
     std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
-    dir
+    dir_tmp
 }
 
 fn patch_in_the_stand_in(dir: &Path) {
@@ -59,23 +60,25 @@ fn cargo(dir: &Path, args: &[&str]) -> (Output, String) {
 
 #[test]
 fn the_fixture_passes_with_the_real_parking_lot() {
-    let dir = fixture_copy("parking-lot-real");
-    let (output, text) = cargo(&dir, &["test", "--quiet"]);
+    let dir_tmp = fixture_copy("parking-lot-real");
+    let dir = dir_tmp.path();
+    let (output, text) = cargo(dir, &["test", "--quiet"]);
     assert!(output.status.success(), "{text}");
     assert!(!text.contains("lockscan"), "{text}");
 }
 
 #[test]
 fn the_stand_in_patched_into_an_unedited_crate_reports_its_inversion() {
-    let dir = fixture_copy("parking-lot-patched");
-    patch_in_the_stand_in(&dir);
+    let dir_tmp = fixture_copy("parking-lot-patched");
+    let dir = dir_tmp.path();
+    patch_in_the_stand_in(dir);
 
     // How a user checks that the patch is in use: `cargo tree` shows the stand-in's path.
-    let (output, tree) = cargo(&dir, &["tree", "-i", "parking_lot", "-e", "normal"]);
+    let (output, tree) = cargo(dir, &["tree", "-i", "parking_lot", "-e", "normal"]);
     assert!(output.status.success(), "{tree}");
     assert!(tree.contains("shims/parking_lot-0.12"), "{tree}");
 
-    let (output, text) = cargo(&dir, &["test", "--quiet"]);
+    let (output, text) = cargo(dir, &["test", "--quiet"]);
     assert!(
         !output.status.success(),
         "the inversion must fail the test:\n{text}"

@@ -31,12 +31,12 @@ pub fn bin_dir() -> &'static Path {
     })
 }
 
-/// A fresh folder for one test's traces.
-pub fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lockscan-e2e-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh folder for one test's traces, removed when dropped.
+pub fn scratch(test: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("lockscan-e2e-{test}-"))
+        .tempdir()
+        .expect("a scratch directory")
 }
 
 /// What a demo run printed, and the kinds of the findings it reported live.

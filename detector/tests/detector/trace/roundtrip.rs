@@ -127,7 +127,8 @@ fn child_runs_and_records_a_scenario() {
 
 #[test]
 fn a_recorded_program_gives_the_live_findings_offline() {
-    let dir = scratch_dir("trace-roundtrip");
+    let dir_tmp = scratch_dir("trace-roundtrip");
+    let dir = dir_tmp.path();
     let (ok, output) = run_child(
         "trace::roundtrip::child_runs_and_records_a_scenario",
         &[(DIR, dir.as_os_str())],
