@@ -45,6 +45,9 @@ pub fn start(path: impl AsRef<Path>) -> Result<Recording, RecordError> {
         return Err(RecordError::Inactive);
     }
     recorder::start(path.as_ref())?;
+    if cfg!(lockscan_unoptimized) {
+        recorder::say_unoptimized(None);
+    }
     Ok(Recording { finished: false })
 }
 

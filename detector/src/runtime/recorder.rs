@@ -258,6 +258,12 @@ fn start_from_env() -> bool {
         let path = trace_path(Path::new(&spec));
         match start(&path) {
             Ok(()) => {
+                if cfg!(lockscan_unoptimized) {
+                    // A folder of traces is one run of many processes (`lockscan run -- cargo
+                    // test`): one of them says it.
+                    let folder = path.parent().filter(|p| *p == Path::new(&spec));
+                    say_unoptimized(folder);
+                }
                 // SAFETY: `finish_at_exit` is an `extern "C" fn()` that does not unwind (it
                 // catches panics) and only touches statics that live for the whole process.
                 unsafe { libc::atexit(finish_at_exit) };
@@ -466,18 +472,25 @@ pub(crate) fn start(path: &Path) -> Result<(), RecordError> {
         .spawn(writer_loop)
         .map_err(io_error)?;
     *WRITER_THREAD.lock() = Some(handle);
-    if cfg!(lockscan_unoptimized) {
-        say_unoptimized();
-    }
     Ok(())
 }
 
-/// Says, once per process, that this build of lockscan is unoptimized: recording then costs
-/// several times what it costs optimized (quick_cache's suite: 2.7x the tests' time instead of
-/// 1.3x to 1.4x), and one line of the workspace's manifest fixes it.
-fn say_unoptimized() {
+/// Says that this build of lockscan is unoptimized: recording then costs several times what it
+/// costs optimized (quick_cache's suite: 2.7x the tests' time instead of 1.3x to 1.4x), and one
+/// line of the workspace's manifest fixes it. Once per process, and once per `folder` of traces
+/// when there is one: the first process to leave a marker file there says it.
+pub(crate) fn say_unoptimized(folder: Option<&Path>) {
     static SAID: std::sync::Once = std::sync::Once::new();
     SAID.call_once(|| {
+        if let Some(folder) = folder {
+            let marker = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(folder.join(".lockscan-unoptimized"));
+            if marker.is_err_and(|err| err.kind() == io::ErrorKind::AlreadyExists) {
+                return;
+            }
+        }
         // Straight to the process's stderr: libtest captures what `eprintln!` writes in a test.
         let _ = writeln!(
             io::stderr().lock(),
