@@ -98,7 +98,7 @@ impl LockHooks {
         &self,
         mode: Mode,
         recursive: bool,
-        attempt: impl FnOnce() -> bool,
+        mut attempt: impl FnMut() -> bool,
         block: impl FnOnce(),
     ) {
         self.meta.lock(

@@ -158,7 +158,7 @@ impl LockMeta {
         mode: Mode,
         recursive: bool,
         site: &'static Location<'static>,
-        attempt: impl FnOnce() -> Option<G>,
+        mut attempt: impl FnMut() -> Option<G>,
         block: impl FnOnce() -> G,
     ) -> G {
         self.classify_at(site);
@@ -167,7 +167,7 @@ impl LockMeta {
         // state once; taking the lock cannot fail, only unwind through `report_fatal`, which
         // pops it first.
         let thread = self.enter(id, mode, recursive, site);
-        let guard = match attempt() {
+        let guard = match attempt().or_else(|| spin(&mut attempt)) {
             Some(guard) => guard,
             None => self.block(id, mode, site, true, block),
         };
@@ -798,6 +798,26 @@ impl CondvarMeta {
             );
         }
     }
+}
+
+/// A lock that is taken is usually let go within a few microseconds: try again a few times, as
+/// parking_lot spins before it parks, before registering as a blocked thread (the registry of
+/// blocked threads is one lock for the whole process).
+#[cold]
+fn spin<G>(attempt: &mut impl FnMut() -> Option<G>) -> Option<G> {
+    for round in 0..10_u32 {
+        if round < 3 {
+            for _ in 0..(2_u32 << round) {
+                std::hint::spin_loop();
+            }
+        } else {
+            std::thread::yield_now();
+        }
+        if let Some(guard) = attempt() {
+            return Some(guard);
+        }
+    }
+    None
 }
 
 /// Lock names live as long as the program, one copy per distinct name: a lock's name must
