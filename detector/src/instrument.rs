@@ -84,7 +84,8 @@ impl LockHooks {
     }
 
     /// A blocking acquisition in `mode`: records it (and the order edges into it), then runs
-    /// `attempt`, a non-blocking try, and if that fails `block`, which must take the lock.
+    /// `attempt`, a non-blocking try (again a few times, spinning, while it fails), and if that
+    /// still fails `block`, which must take the lock.
     /// `recursive`: a shared acquisition that may re-enter a shared hold of this thread (a
     /// recursive read), which is no misuse.
     ///
