@@ -25,8 +25,12 @@ use std::time::Duration;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-pub(crate) use log::{Rec, record};
+pub(crate) use log::Rec;
+// These two are used by the active runtime only (detection off, this module is dead code).
+#[cfg(lockscan_active)]
+pub(crate) use log::record;
 use ring::{Consumer, Ring};
+#[cfg(lockscan_active)]
 pub(crate) use seq::RecordSeq;
 
 use crate::ids::{CondvarId, LockId, LockKind, ThreadId, VarId};
