@@ -17,6 +17,23 @@ pub struct LockAt {
     pub mode: Mode,
 }
 
+/// The edge `from` -> `to` taken by `thread` while holding `held` as well; `blocked`: the
+/// thread waited (or would have waited) for `to` there.
+fn edge(thread: String, from: LockAt, to: LockAt, held: Vec<String>, blocked: bool) -> FindingEdge {
+    FindingEdge {
+        from: from.name,
+        to: to.name,
+        thread,
+        from_site: from.site,
+        to_site: to.site,
+        from_mode: from.mode,
+        to_mode: to.mode,
+        held,
+        blocked,
+        backtrace: None,
+    }
+}
+
 /// Thread `thread` acquired `acquired` (rank `rank`) while holding `held` (rank `held_rank`,
 /// not lower).
 pub fn order_violation(
@@ -39,18 +56,7 @@ pub fn order_violation(
     finding.locks = vec![held.name.clone(), acquired.name.clone()];
     finding.threads = vec![thread.to_owned()];
     finding.site = acquired.site.clone();
-    finding.edges = vec![FindingEdge {
-        from: held.name,
-        to: acquired.name,
-        thread: thread.to_owned(),
-        from_site: held.site,
-        to_site: acquired.site,
-        from_mode: held.mode,
-        to_mode: acquired.mode,
-        held: Vec::new(),
-        blocked: false,
-        backtrace: None,
-    }];
+    finding.edges = vec![edge(thread.to_owned(), held, acquired, Vec::new(), false)];
     finding.help = Some(
         "take the lower-ranked lock first, for example with `lockscan::lock_all`, or fix the \
          declared ranks"
@@ -143,18 +149,7 @@ pub fn relock(thread: &str, kind: LockKind, held: LockAt, again: LockAt) -> Find
     finding.locks = vec![again.name.clone()];
     finding.threads = vec![thread.to_owned()];
     finding.site = again.site.clone();
-    finding.edges = vec![FindingEdge {
-        from: held.name,
-        to: again.name,
-        thread: thread.to_owned(),
-        from_site: held.site,
-        to_site: again.site,
-        from_mode: held.mode,
-        to_mode: again.mode,
-        held: Vec::new(),
-        blocked: true,
-        backtrace: None,
-    }];
+    finding.edges = vec![edge(thread.to_owned(), held, again, Vec::new(), true)];
     finding.help = Some(
         "release the guard first, pass the guarded data down instead of locking again, or use a \
          `ReentrantMutex`"
@@ -208,18 +203,7 @@ pub fn deadlock(mut cycle: Vec<BlockedThread>) -> Finding {
     finding.site = cycle.first().and_then(|b| b.wants.site.clone());
     finding.edges = cycle
         .into_iter()
-        .map(|blocked| FindingEdge {
-            from: blocked.holds.name,
-            to: blocked.wants.name,
-            thread: blocked.thread,
-            from_site: blocked.holds.site,
-            to_site: blocked.wants.site,
-            from_mode: blocked.holds.mode,
-            to_mode: blocked.wants.mode,
-            held: blocked.also_held,
-            blocked: true,
-            backtrace: None,
-        })
+        .map(|b| edge(b.thread, b.holds, b.wants, b.also_held, true))
         .collect();
     finding.locks = locks;
     finding.threads = threads;

@@ -90,6 +90,14 @@ fn record_child_in_dir(dir_name: &str, test: &str) -> (bool, String, PathBuf, te
     (ok, output, files.into_iter().next().unwrap(), dir_tmp)
 }
 
+/// Runs the child scenario `test` recording to the trace file `path`, which must succeed;
+/// returns its output.
+fn record_child_to(path: &Path, test: &str) -> String {
+    let (ok, output) = run_child(test, &[(TRACE_PATH, path.as_os_str())]);
+    assert!(ok, "{output}");
+    output
+}
+
 /// Replays the trace at `path` with the library, failing on any unreadable record.
 fn replay_file(path: &Path) -> lockscan::analysis::TraceResult {
     let file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
@@ -235,11 +243,7 @@ fn a_recording_started_through_the_api_follows_the_format() {
     let dir_tmp = scratch_dir("record-api");
     let dir = dir_tmp.path();
     let path = dir.join("nested/trace.json");
-    let (ok, output) = run_child(
-        "record::child_records_through_the_api",
-        &[(TRACE_PATH, path.as_os_str())],
-    );
-    assert!(ok, "{output}");
+    record_child_to(&path, "record::child_records_through_the_api");
     check_trace(&read_trace(&path));
 }
 
@@ -332,11 +336,7 @@ fn the_offline_replay_finds_the_races_the_live_check_found() {
     let dir_tmp = scratch_dir("record-races");
     let dir = dir_tmp.path();
     let path = dir.join("races.json");
-    let (ok, output) = run_child(
-        "record::child_records_races",
-        &[(TRACE_PATH, path.as_os_str())],
-    );
-    assert!(ok, "{output}");
+    let output = record_child_to(&path, "record::child_records_races");
     // libtest prints `test NAME ... ` before the test's own output, on the same line.
     let mut live: Vec<&str> = output
         .lines()
@@ -474,11 +474,7 @@ fn sixteen_threads_recorded_in_either_encoding_keep_every_locks_holder_sequence(
     let dir = dir_tmp.path();
     for name in ["sixteen.json", "sixteen.lstrace"] {
         let path = dir.join(name);
-        let (ok, output) = run_child(
-            "record::child_sixteen_threads",
-            &[(TRACE_PATH, path.as_os_str())],
-        );
-        assert!(ok, "{output}");
+        record_child_to(&path, "record::child_sixteen_threads");
         let records = if name.ends_with(".json") {
             read_trace(&path)
         } else {
@@ -503,11 +499,7 @@ fn a_compact_recording_of_every_record_kind_follows_the_format_once_converted() 
     let dir_tmp = scratch_dir("record-compact");
     let dir = dir_tmp.path();
     let path = dir.join("trace.lstrace");
-    let (ok, output) = run_child(
-        "record::child_records_through_the_api",
-        &[(TRACE_PATH, path.as_os_str())],
-    );
-    assert!(ok, "{output}");
+    record_child_to(&path, "record::child_records_through_the_api");
     check_trace(&read_compact_trace(&path));
 }
 
@@ -590,11 +582,7 @@ fn a_corrupt_recorded_trace_is_an_error_with_its_offset_never_a_panic() {
     let dir_tmp = scratch_dir("record-corrupt");
     let dir = dir_tmp.path();
     let path = dir.join("trace.lstrace");
-    let (ok, output) = run_child(
-        "record::child_records_through_the_api",
-        &[(TRACE_PATH, path.as_os_str())],
-    );
-    assert!(ok, "{output}");
+    record_child_to(&path, "record::child_records_through_the_api");
     let good = std::fs::read(&path).unwrap();
     for at in 8..good.len() {
         for value in [0x00, 0x11, 0x7f, 0x80, 0xff] {
