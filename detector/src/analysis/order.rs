@@ -192,18 +192,34 @@ impl EdgeData {
     /// Whether `add` would keep the occurrence: the edge has room, and no occurrence kept
     /// [`covers`](Occurrence::covers) it.
     pub fn wants(&self, occurrence: &Occurrence) -> bool {
+        self.wants_taken(
+            occurrence.thread,
+            occurrence.from_mode,
+            occurrence.to_mode,
+            occurrence.clock.as_ref(),
+            occurrence.held.len(),
+            occurrence.held.iter().copied(),
+        )
+    }
+
+    /// [`wants`](Self::wants) for an occurrence described by its parts, as
+    /// [`covers`](Occurrence::covers) takes them: a replay asks before it builds the
+    /// occurrence, which allocates.
+    pub fn wants_taken(
+        &self,
+        thread: ThreadId,
+        from_mode: Mode,
+        to_mode: Mode,
+        clock: Option<&Arc<VectorClock>>,
+        held_len: usize,
+        held: impl Iterator<Item = (LockId, Mode)> + Clone,
+    ) -> bool {
         self.occurrences.len() < Self::MAX_OCCURRENCES
-            && !(self.occurrences.may_have(occurrence.thread)
-                && self.occurrences.iter().any(|o| {
-                    o.covers(
-                        occurrence.thread,
-                        occurrence.from_mode,
-                        occurrence.to_mode,
-                        occurrence.clock.as_ref(),
-                        occurrence.held.len(),
-                        occurrence.held.iter().copied(),
-                    )
-                }))
+            && !(self.occurrences.may_have(thread)
+                && self
+                    .occurrences
+                    .iter()
+                    .any(|o| o.covers(thread, from_mode, to_mode, clock, held_len, held.clone())))
     }
 }
 

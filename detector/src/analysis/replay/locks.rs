@@ -116,8 +116,8 @@ impl Replay {
             if from.lock == l {
                 continue;
             }
-            let same = |o: &Occurrence| {
-                o.covers(
+            if let Some(data) = self.graph.edge(from.id, to)
+                && !data.wants_taken(
                     thread.id,
                     from.mode,
                     to_mode,
@@ -125,10 +125,6 @@ impl Replay {
                     holding_len,
                     holding(),
                 )
-            };
-            if let Some(data) = self.graph.edge(from.id, to)
-                && (data.occurrences.len() >= EdgeData::MAX_OCCURRENCES
-                    || (data.occurrences.may_have(thread.id) && data.occurrences.iter().any(same)))
             {
                 continue;
             }
