@@ -55,6 +55,14 @@
 //! builds without them (`--release`) unless the feature `detect-in-release` is on. Without the
 //! default feature `detect` it is always off. When off, the types are parking_lot's locks with
 //! nothing added: same size, same code, and [`is_active`] returns `false`.
+//!
+//! # Reading traces and rendering reports
+//!
+//! What the `lockscan` command does with a recorded trace (read every trace format, replay it
+//! through the same rules, render text, JSON, SARIF and pictures) is in this crate too, behind
+//! the feature `analyze`, off by default: tests that only swap the locks in, and programs
+//! that only record, do not compile it. With it on: the trace readers
+//! (`trace::TraceReader`, `trace::rapid`), `analysis::Replay` and `report`.
 #![deny(missing_docs)]
 
 pub mod analysis;
@@ -66,6 +74,7 @@ pub mod order;
 mod policy;
 pub mod raw;
 pub mod record;
+#[cfg(feature = "analyze")]
 pub mod report;
 mod runtime;
 pub mod site;

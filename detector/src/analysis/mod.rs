@@ -4,8 +4,10 @@
 pub mod clock;
 pub mod order;
 pub mod race;
+#[cfg(feature = "analyze")]
 pub mod replay;
 pub mod rules;
+#[cfg(feature = "analyze")]
 pub mod timeline;
 
 pub use clock::VectorClock;
@@ -13,5 +15,7 @@ pub use order::{
     Classification, EdgeData, HeldLocks, Names, Occurrence, classify, cycle_finding, held_locks,
 };
 pub use race::{Access, Race, RaceEngine, VarState, race_finding};
+#[cfg(feature = "analyze")]
 pub use replay::{Analysis, Replay, ReplayOptions, TraceResult};
+#[cfg(feature = "analyze")]
 pub use timeline::TracePicture;

@@ -3,6 +3,8 @@
 //! graph and timeline renderers need; [`Replay::keep_timeline`](super::Replay::keep_timeline)
 //! asks a replay to build one.
 //!
+//! Built with the feature `analyze`.
+//!
 //! Traces usually have no timestamps, so time is the event number (the record's position in
 //! the trace, from 1). When every lock event of a trace has a `ts_ns`, those are used instead.
 

@@ -1,5 +1,7 @@
 //! Renderers: one per output format, behind [`Render`].
 //!
+//! Built with the feature `analyze`.
+//!
 //! A renderer turns findings and a [`Summary`] into bytes. The JSON-based formats have their
 //! own wire types, so the public [`Finding`] can change without changing what consumers parse.
 //!

@@ -19,16 +19,17 @@
 pub mod compact;
 pub mod event;
 pub mod jsonl;
+#[cfg(feature = "analyze")]
 pub mod rapid;
 pub mod wire;
 
-use std::fmt;
 use std::io::{self, BufRead};
 use std::sync::Arc;
 
 pub use compact::{CompactReader, CompactWriter};
 pub use event::{Event, Header};
 pub use jsonl::{JsonlReader, JsonlWriter};
+#[cfg(feature = "analyze")]
 pub use rapid::StdReader;
 
 /// The longest line a reader accepts; longer lines are an error, so a corrupt file without line
@@ -36,6 +37,7 @@ pub use rapid::StdReader;
 pub const MAX_LINE_BYTES: usize = 1 << 20;
 
 /// Which reader to use.
+#[cfg(feature = "analyze")]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum InputFormat {
     /// Decide from the first bytes: the compact encoding's magic bytes, `{` (after blanks)
@@ -50,6 +52,7 @@ pub enum InputFormat {
     Std,
 }
 
+#[cfg(feature = "analyze")]
 impl InputFormat {
     /// `auto`, `jsonl` or `std`.
     pub const fn as_str(self) -> &'static str {
@@ -62,8 +65,9 @@ impl InputFormat {
     }
 }
 
-impl fmt::Display for InputFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+#[cfg(feature = "analyze")]
+impl std::fmt::Display for InputFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
@@ -206,6 +210,7 @@ pub enum TraceWarning {
 }
 
 /// The format a reader actually reads.
+#[cfg(feature = "analyze")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// The lockscan JSON Lines format.
@@ -216,6 +221,7 @@ pub enum Format {
     Std,
 }
 
+#[cfg(feature = "analyze")]
 impl Format {
     /// `jsonl`, `compact` or `std`.
     pub const fn as_str(self) -> &'static str {
@@ -229,6 +235,7 @@ impl Format {
 
 /// Guesses the format from the start of the input without consuming it: the compact
 /// encoding's magic bytes, `{` (after blanks) for JSONL, anything else STD.
+#[cfg(feature = "analyze")]
 pub fn detect_format<R: BufRead>(input: &mut R) -> io::Result<Format> {
     // `fill_buf` shows the buffered prefix without consuming it; a buffer that starts with
     // whitespace only is unusual enough that STD is a fine guess for it.
@@ -244,6 +251,7 @@ pub fn detect_format<R: BufRead>(input: &mut R) -> io::Result<Format> {
 }
 
 /// A reader of either format, chosen by [`InputFormat`].
+#[cfg(feature = "analyze")]
 #[derive(Debug)]
 // One reader exists per file; boxing would only add an indirection to every event.
 #[allow(clippy::large_enum_variant)]
@@ -256,6 +264,7 @@ pub enum TraceReader<R> {
     Std(StdReader<R>),
 }
 
+#[cfg(feature = "analyze")]
 impl<R: BufRead> TraceReader<R> {
     /// A reader of `input`, called `file` in messages.
     pub fn new(
@@ -317,6 +326,7 @@ impl<R: BufRead> TraceReader<R> {
     }
 }
 
+#[cfg(feature = "analyze")]
 impl<R: BufRead> Iterator for TraceReader<R> {
     type Item = Result<Event, TraceError>;
 

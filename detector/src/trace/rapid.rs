@@ -1,5 +1,7 @@
 //! The reader of RAPID "STD" text traces: `THREAD|OP(ARG)|LOC`, one event a line.
 //!
+//! Built with the feature `analyze`.
+//!
 //! STD traces come from Java programs: every lock is a monitor, which is re-entrant, so each
 //! lock is declared [`LockKind::Reentrant`]. Threads, locks and variables live in separate
 //! namespaces (`fork(12)` is thread 12, `acq(12)` lock 12), and a name may be written bare

@@ -1,5 +1,7 @@
 //! Replaying a trace through the engine: the offline counterpart of the live detector.
 //!
+//! Built with the feature `analyze`.
+//!
 //! [`Replay`] consumes [`Event`]s in trace order and keeps, per thread, the stack of held locks
 //! (with re-entrancy counts), the pending lock request and a happens-before [`VectorClock`]
 //! built from spawn and join only: a lock hand-off orders *this* schedule, and a deadlock needs
