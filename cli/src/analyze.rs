@@ -70,7 +70,7 @@ pub(crate) fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<u8
                     || (writes_to_stdout(args.output.as_deref()) && io::stdout().is_terminal()))
         }
     };
-    let renderer = OutputFormat::from(args.format).renderer(color);
+    let renderer = args.format.renderer(color);
     let mut out: Box<dyn Write> = match args.output.as_deref() {
         Some(path) if path != Path::new("-") => Box::new(BufWriter::new(
             File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
@@ -81,7 +81,7 @@ pub(crate) fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<u8
         .render(&findings, &summary, &mut out)
         .and_then(|()| out.flush())
         .context("cannot write the report")?;
-    if args.format == FormatArg::Github {
+    if args.format == OutputFormat::Github {
         append_step_summary(&findings, &summary)?;
     }
 

@@ -1,4 +1,5 @@
-//! The command line: clap's types, their help texts, and how they map to the library's.
+//! The command line: clap's types and their help texts. The report and trace formats are the
+//! library's own enums (its `clap` feature).
 
 use std::path::PathBuf;
 
@@ -94,8 +95,8 @@ pub(crate) enum Command {
 #[derive(Debug, Args)]
 pub(crate) struct ReadArgs {
     /// The trace format; `auto` decides from the first byte of each trace.
-    #[arg(long, value_enum, default_value_t = InputFormatArg::Auto)]
-    pub(crate) input_format: InputFormatArg,
+    #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
+    pub(crate) input_format: InputFormat,
 
     /// The longest lock-order cycle listed, in locks. A group of locks whose only cycles are
     /// longer is still reported, with its shortest cycle.
@@ -172,8 +173,8 @@ pub(crate) struct AnalyzeArgs {
 pub(crate) struct ReportArgs {
     /// The report format. With `github`, a Markdown summary is also appended to the file
     /// GITHUB_STEP_SUMMARY names, when it is set.
-    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
-    pub(crate) format: FormatArg,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub(crate) format: OutputFormat,
 
     /// Where to write the report (`-` is standard output).
     #[arg(long, short, value_name = "FILE")]
@@ -207,29 +208,7 @@ pub(crate) struct ReportArgs {
     pub(crate) config: Option<PathBuf>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub(crate) enum FormatArg {
-    Text,
-    Json,
-    Sarif,
-    Github,
-    Junit,
-    Dot,
-}
-
-impl From<FormatArg> for OutputFormat {
-    fn from(format: FormatArg) -> Self {
-        match format {
-            FormatArg::Text => OutputFormat::Text,
-            FormatArg::Json => OutputFormat::Json,
-            FormatArg::Sarif => OutputFormat::Sarif,
-            FormatArg::Github => OutputFormat::Github,
-            FormatArg::Junit => OutputFormat::Junit,
-            FormatArg::Dot => OutputFormat::Dot,
-        }
-    }
-}
-
+/// `--fail-on`: a severity, or `never`; not the library's `Severity`, which has no `never`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum FailOn {
     Error,
@@ -245,25 +224,6 @@ impl FailOn {
             FailOn::Warning => Some(Severity::Warning),
             FailOn::Note => Some(Severity::Note),
             FailOn::Never => None,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub(crate) enum InputFormatArg {
-    Auto,
-    Jsonl,
-    Compact,
-    Std,
-}
-
-impl From<InputFormatArg> for InputFormat {
-    fn from(format: InputFormatArg) -> Self {
-        match format {
-            InputFormatArg::Auto => InputFormat::Auto,
-            InputFormatArg::Jsonl => InputFormat::Jsonl,
-            InputFormatArg::Compact => InputFormat::Compact,
-            InputFormatArg::Std => InputFormat::Std,
         }
     }
 }
