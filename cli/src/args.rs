@@ -63,6 +63,9 @@ Exit codes:
   0  the export was written
   2  usage, I/O or parse error";
 
+const COLOR_HELP: &str = "When to color the text report. `auto` colors a terminal, unless \
+    NO_COLOR is set or CLICOLOR is 0; CLICOLOR_FORCE colors a pipe or a file too";
+
 /// Find deadlocks, lock-order inversions and lock misuse in recorded traces.
 #[derive(Debug, Parser)]
 #[command(name = "lockscan", version, about, propagate_version = true)]
@@ -170,6 +173,8 @@ pub(crate) struct AnalyzeArgs {
 
 /// What to report and how: shared by `analyze` and `run`.
 #[derive(Debug, Args)]
+// colorchoice-clap's `--color` says only "Controls when to use color"; say what `auto` means.
+#[command(mut_arg("color", |arg| arg.help(COLOR_HELP)))]
 pub(crate) struct ReportArgs {
     /// The report format. With `github`, a Markdown summary is also appended to the file
     /// GITHUB_STEP_SUMMARY names, when it is set.
@@ -187,10 +192,9 @@ pub(crate) struct ReportArgs {
     #[command(flatten)]
     pub(crate) read: ReadArgs,
 
-    /// When to color the text report. `auto` colors a terminal, unless NO_COLOR is set;
-    /// CLICOLOR_FORCE colors a pipe too.
-    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
-    pub(crate) color: ColorArg,
+    /// `--color`, with COLOR_HELP.
+    #[command(flatten)]
+    pub(crate) color: colorchoice_clap::Color,
 
     /// A baseline (from `--write-baseline`) or a previous `--format json` report: findings
     /// with a fingerprint in it are known, not shown, and do not fail the run.
@@ -226,11 +230,4 @@ impl FailOn {
             FailOn::Never => None,
         }
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub(crate) enum ColorArg {
-    Auto,
-    Always,
-    Never,
 }

@@ -46,6 +46,7 @@ pub fn lockscan_command() -> assert_cmd::Command {
     let mut command = cargo_bin_cmd!("lockscan");
     command
         .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR")
         .env_remove("CLICOLOR_FORCE")
         .env_remove("GITHUB_STEP_SUMMARY");
     command
