@@ -1,8 +1,7 @@
 //! `lockscan analyze`: the report, the exit code, and GitHub's job summary.
 
-use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use lockscan::report::github::StepSummaryRenderer;
@@ -58,30 +57,18 @@ pub(crate) fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<u8
         summary.baselined = before - findings.len();
     }
 
-    let color = match args.color {
-        ColorArg::Always => true,
-        ColorArg::Never => false,
-        ColorArg::Auto => {
-            let set =
-                |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
-            // NO_COLOR (no-color.org) wins over CLICOLOR_FORCE; an explicit flag wins over both.
-            !set("NO_COLOR")
-                && (set("CLICOLOR_FORCE")
-                    || (writes_to_stdout(args.output.as_deref()) && io::stdout().is_terminal()))
-        }
+    // Only the text report has color; the other formats are data, written byte for byte.
+    let (mut out, color) = if args.format == OutputFormat::Text {
+        open_colored_output(args.output.as_deref(), args.color.as_choice())?
+    } else {
+        (open_output(args.output.as_deref())?, false)
     };
-    let renderer = OutputFormat::from(args.format).renderer(color);
-    let mut out: Box<dyn Write> = match args.output.as_deref() {
-        Some(path) if path != Path::new("-") => Box::new(BufWriter::new(
-            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
-        )),
-        _ => Box::new(BufWriter::new(io::stdout().lock())),
-    };
+    let renderer = args.format.renderer(color);
     renderer
         .render(&findings, &summary, &mut out)
         .and_then(|()| out.flush())
         .context("cannot write the report")?;
-    if args.format == FormatArg::Github {
+    if args.format == OutputFormat::Github {
         append_step_summary(&findings, &summary)?;
     }
 

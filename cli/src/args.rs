@@ -1,4 +1,5 @@
-//! The command line: clap's types, their help texts, and how they map to the library's.
+//! The command line: clap's types and their help texts. The report and trace formats are the
+//! library's own enums (its `clap` feature).
 
 use std::path::PathBuf;
 
@@ -62,6 +63,9 @@ Exit codes:
   0  the export was written
   2  usage, I/O or parse error";
 
+const COLOR_HELP: &str = "When to color the text report. `auto` colors a terminal, unless \
+    NO_COLOR is set or CLICOLOR is 0; CLICOLOR_FORCE colors a pipe or a file too";
+
 /// Find deadlocks, lock-order inversions and lock misuse in recorded traces.
 #[derive(Debug, Parser)]
 #[command(name = "lockscan", version, about, propagate_version = true)]
@@ -94,8 +98,8 @@ pub(crate) enum Command {
 #[derive(Debug, Args)]
 pub(crate) struct ReadArgs {
     /// The trace format; `auto` decides from the first byte of each trace.
-    #[arg(long, value_enum, default_value_t = InputFormatArg::Auto)]
-    pub(crate) input_format: InputFormatArg,
+    #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
+    pub(crate) input_format: InputFormat,
 
     /// The longest lock-order cycle listed, in locks. A group of locks whose only cycles are
     /// longer is still reported, with its shortest cycle.
@@ -169,11 +173,13 @@ pub(crate) struct AnalyzeArgs {
 
 /// What to report and how: shared by `analyze` and `run`.
 #[derive(Debug, Args)]
+// colorchoice-clap's `--color` says only "Controls when to use color"; say what `auto` means.
+#[command(mut_arg("color", |arg| arg.help(COLOR_HELP)))]
 pub(crate) struct ReportArgs {
     /// The report format. With `github`, a Markdown summary is also appended to the file
     /// GITHUB_STEP_SUMMARY names, when it is set.
-    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
-    pub(crate) format: FormatArg,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub(crate) format: OutputFormat,
 
     /// Where to write the report (`-` is standard output).
     #[arg(long, short, value_name = "FILE")]
@@ -186,10 +192,9 @@ pub(crate) struct ReportArgs {
     #[command(flatten)]
     pub(crate) read: ReadArgs,
 
-    /// When to color the text report. `auto` colors a terminal, unless NO_COLOR is set;
-    /// CLICOLOR_FORCE colors a pipe too.
-    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
-    pub(crate) color: ColorArg,
+    /// `--color`, with COLOR_HELP.
+    #[command(flatten)]
+    pub(crate) color: colorchoice_clap::Color,
 
     /// A baseline (from `--write-baseline`) or a previous `--format json` report: findings
     /// with a fingerprint in it are known, not shown, and do not fail the run.
@@ -207,29 +212,7 @@ pub(crate) struct ReportArgs {
     pub(crate) config: Option<PathBuf>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub(crate) enum FormatArg {
-    Text,
-    Json,
-    Sarif,
-    Github,
-    Junit,
-    Dot,
-}
-
-impl From<FormatArg> for OutputFormat {
-    fn from(format: FormatArg) -> Self {
-        match format {
-            FormatArg::Text => OutputFormat::Text,
-            FormatArg::Json => OutputFormat::Json,
-            FormatArg::Sarif => OutputFormat::Sarif,
-            FormatArg::Github => OutputFormat::Github,
-            FormatArg::Junit => OutputFormat::Junit,
-            FormatArg::Dot => OutputFormat::Dot,
-        }
-    }
-}
-
+/// `--fail-on`: a severity, or `never`; not the library's `Severity`, which has no `never`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum FailOn {
     Error,
@@ -247,30 +230,4 @@ impl FailOn {
             FailOn::Never => None,
         }
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub(crate) enum InputFormatArg {
-    Auto,
-    Jsonl,
-    Compact,
-    Std,
-}
-
-impl From<InputFormatArg> for InputFormat {
-    fn from(format: InputFormatArg) -> Self {
-        match format {
-            InputFormatArg::Auto => InputFormat::Auto,
-            InputFormatArg::Jsonl => InputFormat::Jsonl,
-            InputFormatArg::Compact => InputFormat::Compact,
-            InputFormatArg::Std => InputFormat::Std,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub(crate) enum ColorArg {
-    Auto,
-    Always,
-    Never,
 }

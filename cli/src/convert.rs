@@ -8,10 +8,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use lockscan::trace::compact::{self, CompactWriter};
-use lockscan::trace::{Event, Format, Header, JsonlWriter, TraceReader};
+use lockscan::trace::{Event, Format, Header, InputFormat, JsonlWriter, TraceReader};
 
 use crate::EXIT_CLEAN;
-use crate::args::InputFormatArg;
 use crate::output::open_output;
 
 pub(crate) const HELP: &str = "\
@@ -42,10 +41,11 @@ pub(crate) struct ConvertArgs {
     to: Option<Encoding>,
 
     /// The input's format; `auto` decides from its first bytes.
-    #[arg(long, value_enum, default_value_t = InputFormatArg::Auto)]
-    input_format: InputFormatArg,
+    #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
+    input_format: InputFormat,
 }
 
+/// What `--to` chooses from: the encodings lockscan writes (it reads STD, but does not write it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Encoding {
     /// JSON Lines, the interchange format.
@@ -81,7 +81,7 @@ pub(crate) fn convert(args: &ConvertArgs) -> anyhow::Result<u8> {
     let mut reader = TraceReader::new(
         BufReader::with_capacity(1 << 16, input),
         name.as_str(),
-        args.input_format.into(),
+        args.input_format,
     )?;
     let mut sink = None;
     let mut output = Some(open_output(Some(&args.output))?);

@@ -60,8 +60,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
 #[cfg(test)]
 mod tests {
     use crate::args::{Cli, FailOn};
-    use clap::CommandFactory;
+    use clap::{CommandFactory, ValueEnum};
     use lockscan::Severity;
+    use lockscan::report::OutputFormat;
+    use lockscan::trace::InputFormat;
 
     #[test]
     fn the_command_line_definition_is_valid() {
@@ -72,5 +74,31 @@ mod tests {
     fn fail_on_thresholds() {
         assert_eq!(FailOn::Warning.threshold(), Some(Severity::Warning));
         assert_eq!(FailOn::Never.threshold(), None);
+    }
+
+    /// The names a value enum accepts, in order.
+    fn names<T: ValueEnum>() -> Vec<String> {
+        T::value_variants()
+            .iter()
+            .filter_map(ValueEnum::to_possible_value)
+            .map(|value| value.get_name().to_owned())
+            .collect()
+    }
+
+    /// The command line spells the library's formats as it did before they were the library's
+    /// enums, and as the library names them (`as_str`, in reports and configuration).
+    #[test]
+    fn format_values_are_the_library_names() {
+        assert_eq!(
+            names::<OutputFormat>(),
+            ["text", "json", "sarif", "github", "junit", "dot"]
+        );
+        assert_eq!(names::<InputFormat>(), ["auto", "jsonl", "compact", "std"]);
+        assert_eq!(
+            names::<OutputFormat>(),
+            OutputFormat::ALL.map(OutputFormat::as_str)
+        );
+        let input = InputFormat::value_variants().iter().map(|f| f.as_str());
+        assert!(names::<InputFormat>().iter().map(String::as_str).eq(input));
     }
 }

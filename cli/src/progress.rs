@@ -78,6 +78,8 @@ impl ProgressLine {
 
     fn draw(&self) {
         let text = self.text();
+        // `\x1b[2K` erases the line: a terminal control, not a color, so anstyle has no name
+        // for it, and this line is drawn on a terminal only (`wanted`).
         self.write(&format!("\r\x1b[2K{text}"));
         self.shown.set(true);
     }

@@ -70,7 +70,7 @@ pub(crate) fn replay_pictured(
                 }
             },
         };
-        let mut reader = match TraceReader::new(source, name.as_str(), read.input_format.into()) {
+        let mut reader = match TraceReader::new(source, name.as_str(), read.input_format) {
             Ok(reader) => reader,
             Err(err) => {
                 writeln!(diagnostics, "error: {err}")?;

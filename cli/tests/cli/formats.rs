@@ -132,8 +132,7 @@ fn no_color_is_honoured_by_auto() {
     let dir = dir_tmp.path();
     let trace = write(dir, "abba.jsonl", &ab_ba());
     let run = |env: &[(&str, &str)], color: &str| {
-        let mut command = assert_cmd::cargo::cargo_bin_cmd!("lockscan");
-        command.env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE");
+        let mut command = lockscan_command();
         for (name, value) in env {
             command.env(name, value);
         }
@@ -152,6 +151,30 @@ fn no_color_is_honoured_by_auto() {
     // An explicit flag wins over the environment.
     assert!(run(&[("NO_COLOR", "1")], "always"));
     assert!(!run(&[("CLICOLOR_FORCE", "1")], "never"));
+}
+
+#[test]
+fn a_report_file_is_colored_only_when_asked_for() {
+    let dir_tmp = scratch("color_file");
+    let dir = dir_tmp.path();
+    let trace = write(dir, "abba.jsonl", &ab_ba());
+    let report = dir.join("report.txt");
+    let colored = |env: &[(&str, &str)], color: &str| {
+        let mut command = lockscan_command();
+        command.envs(env.iter().copied());
+        let output = command
+            .args(["analyze", "--color", color, "-o"])
+            .arg(&report)
+            .arg(&trace)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        std::fs::read_to_string(&report).unwrap().contains('\x1b')
+    };
+    assert!(!colored(&[], "auto"), "a file is no terminal");
+    assert!(colored(&[("CLICOLOR_FORCE", "1")], "auto"));
+    assert!(colored(&[], "always"));
+    assert!(!colored(&[("CLICOLOR_FORCE", "1")], "never"));
 }
 
 #[test]

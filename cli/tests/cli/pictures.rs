@@ -1,7 +1,5 @@
 //! `lockscan graph` and `lockscan export`: the pictures of a trace.
 
-use std::path::{Path, PathBuf};
-
 use crate::util::*;
 
 /// Five locks in a cycle across four threads (`compactor` also takes `index` -> `wal`
@@ -56,36 +54,6 @@ fn blocked() -> String {
     ])
 }
 
-/// The file `name` under `cli/tests/snapshots/`.
-fn snapshot_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/snapshots")
-        .join(name)
-}
-
-/// Compares `actual` with the snapshot `name` exactly; `UPDATE_SNAPSHOTS=1` rewrites it.
-fn assert_snapshot(name: &str, actual: &str) {
-    let path = snapshot_path(name);
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        eprintln!("updated {}", path.display());
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|err| {
-        panic!(
-            "{}: {err}; run with UPDATE_SNAPSHOTS=1 to write it",
-            path.display()
-        )
-    });
-    assert!(
-        expected == actual,
-        "{} differs (UPDATE_SNAPSHOTS=1 rewrites it after a deliberate change)\n--- expected\n\
-         {expected}\n--- actual\n{actual}",
-        path.display()
-    );
-}
-
 #[test]
 fn dot_of_the_ring_matches_its_snapshot() {
     let dir_tmp = scratch("graph_dot_ring");
@@ -93,7 +61,7 @@ fn dot_of_the_ring_matches_its_snapshot() {
     let trace = write(dir, "ring.jsonl", &ring());
     let run = lockscan(&["graph", "--format", "dot", &trace]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_snapshot("ring.dot", &run.stdout);
+    insta::assert_snapshot!("ring.dot", exact_for_snapshot("ring.dot", &run.stdout));
     // Stable: the same trace gives the same bytes.
     assert_eq!(lockscan(&["graph", &trace]).stdout, run.stdout);
 }
@@ -105,7 +73,10 @@ fn dot_of_a_deadlock_matches_its_snapshot() {
     let trace = write(dir, "blocked.jsonl", &blocked());
     let run = lockscan(&["graph", "--format", "dot", &trace]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_snapshot("deadlock.dot", &run.stdout);
+    insta::assert_snapshot!(
+        "deadlock.dot",
+        exact_for_snapshot("deadlock.dot", &run.stdout)
+    );
 }
 
 #[test]

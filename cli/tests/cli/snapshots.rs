@@ -1,8 +1,7 @@
 //! Snapshots: the whole `text`, `json` and `sarif` reports of fixed traces, compared exactly
-//! with the files in `cli/tests/snapshots/`. `UPDATE_SNAPSHOTS=1` rewrites those files;
-//! review the diff before committing it.
-
-use std::path::{Path, PathBuf};
+//! with insta's files in `cli/tests/cli/snapshots/`. After a deliberate change,
+//! `INSTA_UPDATE=always cargo test -p lockscan-cli --test cli` rewrites them (or
+//! `cargo insta review`, with cargo-insta installed); review the diff before committing it.
 
 use crate::util::*;
 
@@ -15,44 +14,8 @@ fn fixtures() -> [(&'static str, String); 3] {
     ]
 }
 
-/// The reports and the extension their snapshot files have.
+/// The reports, and how their snapshots' names end.
 const FORMATS: [(&str, &str); 3] = [("text", "txt"), ("json", "json"), ("sarif", "sarif")];
-
-fn snapshot_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots")
-}
-
-/// Compares `actual` with the snapshot `name`, or rewrites it when asked to. Returns a
-/// description of the difference, if any.
-fn check(name: &str, actual: &str) -> Option<String> {
-    let path = snapshot_dir().join(name);
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| !v.is_empty() && v != "0") {
-        std::fs::create_dir_all(snapshot_dir()).expect("the snapshot directory");
-        std::fs::write(&path, actual).expect("the snapshot is written");
-        return None;
-    }
-    let Ok(expected) = std::fs::read_to_string(&path) else {
-        return Some(format!(
-            "{name}: no snapshot at {}; run with UPDATE_SNAPSHOTS=1 to write it",
-            path.display()
-        ));
-    };
-    if expected == actual {
-        return None;
-    }
-    let line = expected
-        .lines()
-        .zip(actual.lines())
-        .position(|(e, a)| e != a)
-        .unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
-    Some(format!(
-        "{name}: differs from line {} on\n  expected: {:?}\n  actual:   {:?}\n\
-         (UPDATE_SNAPSHOTS=1 rewrites the snapshot)",
-        line + 1,
-        expected.lines().nth(line),
-        actual.lines().nth(line),
-    ))
-}
 
 #[test]
 fn reports_match_their_snapshots() {
@@ -60,7 +23,6 @@ fn reports_match_their_snapshots() {
     // snippet, in the reports.
     let dir_tmp = scratch("snapshots");
     let dir = dir_tmp.path();
-    let mut differences = Vec::new();
     for (fixture, trace) in fixtures() {
         let file = format!("{fixture}.jsonl");
         write(dir, &file, &trace);
@@ -73,10 +35,10 @@ fn reports_match_their_snapshots() {
                 &format!("\"version\": \"{}\"", env!("CARGO_PKG_VERSION")),
                 "\"version\": \"[lockscan version]\"",
             );
-            differences.extend(check(&format!("{fixture}.{extension}"), &report));
+            let name = format!("{fixture}.{extension}");
+            insta::assert_snapshot!(name.as_str(), exact_for_snapshot(&name, &report));
         }
     }
-    assert!(differences.is_empty(), "{}", differences.join("\n"));
 }
 
 #[test]

@@ -22,6 +22,20 @@ impl From<Output> for Run {
     }
 }
 
+/// Checks what insta's comparison leaves out and returns `text` for `insta::assert_snapshot!`.
+/// insta compares snapshots with their trailing whitespace trimmed and CRLF read as LF, so a
+/// snapshot pins `text` byte for byte only together with these checks: one final newline and
+/// no carriage return.
+pub fn exact_for_snapshot<'t>(name: &str, text: &'t str) -> &'t str {
+    assert!(
+        text.ends_with('\n') && text.trim_end().len() + 1 == text.len(),
+        "{name}: does not end in exactly one newline: {:?}",
+        &text[text.trim_end().len()..]
+    );
+    assert!(!text.contains('\r'), "{name}: has a carriage return");
+    text
+}
+
 /// Runs `lockscan` with `args`, with the color variables unset.
 pub fn lockscan(args: &[&str]) -> Run {
     lockscan_with_stdin(args, "")
@@ -46,6 +60,7 @@ pub fn lockscan_command() -> assert_cmd::Command {
     let mut command = cargo_bin_cmd!("lockscan");
     command
         .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR")
         .env_remove("CLICOLOR_FORCE")
         .env_remove("GITHUB_STEP_SUMMARY");
     command

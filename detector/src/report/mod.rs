@@ -142,19 +142,29 @@ pub trait Render {
 }
 
 /// The output formats.
+///
+/// With the `clap` feature it is a `clap::ValueEnum` whose names are [`OutputFormat::as_str`]'s;
+/// the variants' docs are for this page, not for the command line's help (`help = None`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum OutputFormat {
     /// rustc-style text.
+    #[cfg_attr(feature = "clap", value(name = "text", help = None))]
     Text,
     /// One JSON object.
+    #[cfg_attr(feature = "clap", value(name = "json", help = None))]
     Json,
     /// SARIF 2.1.0, for code-scanning services.
+    #[cfg_attr(feature = "clap", value(name = "sarif", help = None))]
     Sarif,
     /// GitHub Actions workflow commands (annotations).
+    #[cfg_attr(feature = "clap", value(name = "github", help = None))]
     Github,
     /// JUnit XML, one test case per finding.
+    #[cfg_attr(feature = "clap", value(name = "junit", help = None))]
     Junit,
     /// Graphviz DOT, one cluster per finding.
+    #[cfg_attr(feature = "clap", value(name = "dot", help = None))]
     Dot,
 }
 

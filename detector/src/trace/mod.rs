@@ -37,24 +37,32 @@ pub use rapid::StdReader;
 pub const MAX_LINE_BYTES: usize = 1 << 20;
 
 /// Which reader to use.
+///
+/// With the `clap` feature it is a `clap::ValueEnum` whose names are [`InputFormat::as_str`]'s;
+/// the variants' docs are for this page, not for the command line's help (`help = None`).
 #[cfg(feature = "analyze")]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum InputFormat {
     /// Decide from the first bytes: the compact encoding's magic bytes, `{` (after blanks)
     /// for JSONL, anything else STD.
     #[default]
+    #[cfg_attr(feature = "clap", value(name = "auto", help = None))]
     Auto,
     /// The lockscan JSON Lines format.
+    #[cfg_attr(feature = "clap", value(name = "jsonl", help = None))]
     Jsonl,
     /// The lockscan compact encoding.
+    #[cfg_attr(feature = "clap", value(name = "compact", help = None))]
     Compact,
     /// RAPID STD text.
+    #[cfg_attr(feature = "clap", value(name = "std", help = None))]
     Std,
 }
 
 #[cfg(feature = "analyze")]
 impl InputFormat {
-    /// `auto`, `jsonl` or `std`.
+    /// `auto`, `jsonl`, `compact` or `std`.
     pub const fn as_str(self) -> &'static str {
         match self {
             InputFormat::Auto => "auto",
