@@ -8,7 +8,7 @@ use lockscan::Severity;
 use lockscan::report::OutputFormat;
 use lockscan::trace::InputFormat;
 
-use crate::{convert, run};
+use crate::commands::{convert, run};
 
 const ANALYZE_HELP: &str = "\
 Examples:

@@ -5,18 +5,16 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::args::{Cli, Command};
+use crate::commands::{analyze, convert, export, graph, run};
 
-mod analyze;
 mod args;
 mod baseline;
+mod commands;
 mod config;
-mod convert;
 mod inputs;
 mod output;
-mod pictures;
 mod progress;
 mod replay;
-mod run;
 
 /// Exit code: no finding at or above `--fail-on`.
 const EXIT_CLEAN: u8 = 0;
@@ -51,8 +49,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Analyze(args) => analyze::analyze(&args.paths, &args.report),
         Command::Run(args) => run::run(&args, analyze::analyze),
-        Command::Graph(args) => pictures::graph(&args),
-        Command::Export(args) => pictures::export(&args),
+        Command::Graph(args) => graph::graph(&args),
+        Command::Export(args) => export::export(&args),
         Command::Convert(args) => convert::convert(&args),
     }
 }

@@ -10,8 +10,8 @@ use lockscan::report::Summary;
 use lockscan::report::picture::NamedPicture;
 use lockscan::trace::TraceReader;
 
-use crate::args::*;
-use crate::inputs::*;
+use crate::args::ReadArgs;
+use crate::inputs::Input;
 use crate::progress;
 
 /// How many unreadable lines of one trace are shown before the rest are only counted.

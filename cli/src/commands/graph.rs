@@ -1,18 +1,17 @@
-//! `lockscan graph` and `lockscan export`: the pictures of traces.
+//! `lockscan graph`: the lock-order graph of traces, as HTML, DOT or SVG.
 
 use std::io::{self, Write};
 
 use anyhow::{Context, bail};
-use lockscan::report::chrome::ChromeRenderer;
 use lockscan::report::dot::LockGraphRenderer;
 use lockscan::report::html::HtmlRenderer;
 use lockscan::report::picture::LockGraph;
 use lockscan::report::{Render, Summary};
 
-use crate::args::*;
-use crate::inputs::*;
-use crate::output::*;
-use crate::replay::*;
+use crate::args::{GraphArgs, GraphFormat};
+use crate::inputs::collect_inputs;
+use crate::output::open_output;
+use crate::replay::replay_pictured;
 use crate::{EXIT_CLEAN, EXIT_ERROR};
 
 /// The exit code of a picture command that wrote its output.
@@ -89,29 +88,4 @@ pub(crate) fn run_graphviz(dot_text: &[u8]) -> anyhow::Result<Vec<u8>> {
         );
     }
     Ok(output.stdout)
-}
-
-pub(crate) fn export(args: &ExportArgs) -> anyhow::Result<u8> {
-    if args.path.is_dir() {
-        bail!(
-            "{}: export takes one trace file, not a directory",
-            args.path.display()
-        );
-    }
-    let inputs = collect_inputs(std::slice::from_ref(&args.path))?;
-    let pictured = replay_pictured(&inputs, &args.read, true)?;
-    let Some(trace) = pictured.traces.first() else {
-        bail!("{}: the trace could not be read", args.path.display());
-    };
-    let mut out = open_output(args.output.as_deref())?;
-    match args.format {
-        ExportFormat::Chrome => ChromeRenderer {
-            picture: &trace.picture,
-            file: &trace.file,
-        }
-        .render(&pictured.findings, &pictured.summary, &mut out),
-    }
-    .and_then(|()| out.flush())
-    .context("cannot write the export")?;
-    Ok(picture_exit(&pictured.summary))
 }

@@ -7,10 +7,10 @@ use anyhow::Context;
 use lockscan::report::github::StepSummaryRenderer;
 use lockscan::report::{OutputFormat, Render, Summary};
 
-use crate::args::*;
-use crate::inputs::*;
-use crate::output::*;
-use crate::replay::*;
+use crate::args::ReportArgs;
+use crate::inputs::collect_inputs;
+use crate::output::{open_colored_output, open_output};
+use crate::replay::{Pictured, replay_pictured};
 use crate::{EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, baseline, config};
 
 /// The variable GitHub Actions sets to the file a step appends its Markdown summary to.
