@@ -6,7 +6,7 @@ use std::panic::Location;
 use super::LockMeta;
 use crate::ids::{LockId, Mode, ThreadId};
 use crate::policy::report_fatal;
-use crate::runtime::order;
+use crate::runtime::order_graph;
 use crate::runtime::recorder::{self, Rec};
 use crate::runtime::state::{self, Held, ThreadState};
 use crate::runtime::waits::{self, Waiter};
@@ -47,7 +47,7 @@ impl LockMeta {
             return block();
         };
         if let Some(name) = name {
-            order::register_thread(thread, name);
+            order_graph::register_thread(thread, name);
         }
         if recorder::on() {
             // Not numbered (this thread does not hold the lock): the trace's reader puts it

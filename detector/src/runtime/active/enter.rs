@@ -8,7 +8,7 @@ use super::LockMeta;
 use crate::finding::Finding;
 use crate::ids::{LockId, LockKind, Mode, ThreadId};
 use crate::policy::{report, report_fatal};
-use crate::runtime::order;
+use crate::runtime::order_graph;
 use crate::runtime::state::{self, Held, ThreadState};
 
 impl LockMeta {
@@ -132,7 +132,7 @@ impl LockMeta {
                 continue;
             }
             findings.extend(self.rank_violation(thread, &from, mode, site));
-            if order::is_full(from.id, id) {
+            if order_graph::is_full(from.id, id) {
                 // Nothing to add to it, and no cycle to look for again.
                 st.cache.insert(from.id, from.mode, id, mode);
                 continue;
@@ -141,7 +141,7 @@ impl LockMeta {
                 let name = (!st.registered).then(|| state::current_thread_name(thread));
                 st.registered = true;
                 let clock = st.order_snapshot();
-                order::session(thread, name, hold, clock)
+                order_graph::session(thread, name, hold, clock)
             });
             findings.extend(session.add_edge(&st.held, index));
             st.held[index].out_edge = true;

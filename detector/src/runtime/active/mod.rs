@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 use super::hb::LockClock;
 use super::lazy_id::LazyId;
-use super::order;
+use super::order_graph;
 use super::recorder::RecordSeq;
 use super::state::LockInfo;
 use crate::ids::{LockId, LockKind};
@@ -144,7 +144,7 @@ impl LockMeta {
 impl Drop for LockMeta {
     fn drop(&mut self) {
         if *self.in_graph.get_mut() {
-            order::forget_lock(LockId(self.id.get_mut()));
+            order_graph::forget_lock(LockId(self.id.get_mut()));
         }
     }
 }
@@ -158,12 +158,12 @@ mod tests {
     fn dropped_locks_leave_the_graph() {
         let outer = Mutex::new(());
         let _outer = outer.lock();
-        let (nodes_before, _) = order::size();
+        let (nodes_before, _) = order_graph::size();
         for _ in 0..100_000 {
             let inner = Mutex::new(0_u8);
             *inner.lock() += 1;
         }
-        let (nodes_after, edges_after) = order::size();
+        let (nodes_after, edges_after) = order_graph::size();
         // The outer lock may stay; none of the 100k inner locks may.
         assert!(
             nodes_after <= nodes_before + 1,
@@ -186,8 +186,11 @@ mod tests {
             }
         });
         let (ida, idb) = (a.meta.id(), b.meta.id());
-        assert!(order::is_full(ida, idb), "eight threads fill the edge");
+        assert!(
+            order_graph::is_full(ida, idb),
+            "eight threads fill the edge"
+        );
         drop(a);
-        assert!(!order::is_full(ida, idb), "gone with its lock");
+        assert!(!order_graph::is_full(ida, idb), "gone with its lock");
     }
 }
