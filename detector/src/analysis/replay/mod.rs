@@ -26,10 +26,9 @@ use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::analysis::classify::{Classification, Names, classify, cycle_finding};
 use crate::analysis::clock::VectorClock;
-use crate::analysis::order::{
-    Classification, EdgeData, HeldLocks, Names, Occurrence, classify, cycle_finding, held_locks,
-};
+use crate::analysis::edges::{EdgeData, HeldLocks, Occurrence, held_locks};
 use crate::analysis::race::{Race, RaceEngine, race_finding};
 use crate::analysis::rules::{self, BlockedThread, LockAt};
 use crate::analysis::timeline::{
