@@ -215,24 +215,14 @@ impl<W: Write> CompactWriter<W> {
                 } else {
                     tag::JOIN
                 };
-                let site = self.site_number(site.as_ref())?;
-                triple(&mut self.buffer, t, tid.0, child.0, site);
+                self.triple(t, tid.0, child.0, site)?;
             }
             Event::Request {
                 tid,
                 lock,
                 mode,
                 site,
-            } => {
-                let site = self.site_number(site.as_ref())?;
-                triple(
-                    &mut self.buffer,
-                    tag::REQUEST | mode_bits(*mode),
-                    tid.0,
-                    lock.0,
-                    site,
-                );
-            }
+            } => self.triple(tag::REQUEST | mode_bits(*mode), tid.0, lock.0, site)?,
             Event::Acquire {
                 tid,
                 lock,
@@ -240,31 +230,15 @@ impl<W: Write> CompactWriter<W> {
                 try_lock,
                 site,
             } => {
-                let site = self.site_number(site.as_ref())?;
                 let flag = if *try_lock { tag::FLAG } else { 0 };
-                triple(
-                    &mut self.buffer,
-                    tag::ACQUIRE | mode_bits(*mode) | flag,
-                    tid.0,
-                    lock.0,
-                    site,
-                );
+                self.triple(tag::ACQUIRE | mode_bits(*mode) | flag, tid.0, lock.0, site)?;
             }
             Event::Release {
                 tid,
                 lock,
                 mode,
                 site,
-            } => {
-                let site = self.site_number(site.as_ref())?;
-                triple(
-                    &mut self.buffer,
-                    tag::RELEASE | mode_bits(*mode),
-                    tid.0,
-                    lock.0,
-                    site,
-                );
-            }
+            } => self.triple(tag::RELEASE | mode_bits(*mode), tid.0, lock.0, site)?,
             Event::Wait {
                 tid,
                 condvar,
@@ -285,9 +259,8 @@ impl<W: Write> CompactWriter<W> {
                 all,
                 site,
             } => {
-                let site = self.site_number(site.as_ref())?;
                 let flag = if *all { tag::FLAG } else { 0 };
-                triple(&mut self.buffer, tag::NOTIFY | flag, tid.0, condvar.0, site);
+                self.triple(tag::NOTIFY | flag, tid.0, condvar.0, site)?;
             }
             Event::Read { tid, var, site } | Event::Write { tid, var, site } => {
                 let t = if matches!(event, Event::Read { .. }) {
@@ -295,8 +268,7 @@ impl<W: Write> CompactWriter<W> {
                 } else {
                     tag::WRITE
                 };
-                let site = self.site_number(site.as_ref())?;
-                triple(&mut self.buffer, t, tid.0, var.0, site);
+                self.triple(t, tid.0, var.0, site)?;
             }
             Event::Finding(finding) => {
                 let json = serde_json::to_string(&WireFinding::from_finding(finding))
@@ -322,6 +294,14 @@ impl<W: Write> CompactWriter<W> {
 
     fn flush_record(&mut self) -> io::Result<()> {
         self.out.write_all(&self.buffer)
+    }
+
+    /// A record of `tag`, `a`, `b` and `site`'s number (writing its `site` record first if it
+    /// is new): most events' form.
+    fn triple(&mut self, tag: u8, a: u64, b: u64, site: &Option<Site>) -> io::Result<()> {
+        let site = self.site_number(site.as_ref())?;
+        triple(&mut self.buffer, tag, a, b, site);
+        Ok(())
     }
 
     /// The number of `site`, writing its `site` record first if it is new.
