@@ -364,6 +364,13 @@ fn named(out: &mut Vec<u8>, tag: u8, id: u64, site: u64, name: Option<&str>) {
     }
 }
 
+/// A named record (condition variable, variable) as read: what [`named`] wrote.
+struct Named {
+    id: u64,
+    site: Option<Site>,
+    name: Option<Arc<str>>,
+}
+
 /// A `condvar` declaration without a name.
 pub(crate) fn condvar_record(out: &mut Vec<u8>, condvar: u64, site: u64) {
     named(out, tag::CONDVAR, condvar, site, None);
@@ -917,6 +924,15 @@ impl<R: Read> CompactReader<R> {
         }
     }
 
+    /// A named record's fields after the tag (see the writer's `named`): id, site, and the
+    /// name when `flag` says there is one.
+    fn named(&mut self, at: u64, flag: bool) -> Result<Named, Stop> {
+        let id = self.varint(at)?;
+        let site = self.site(at)?;
+        let name = if flag { Some(self.string(at)?) } else { None };
+        Ok(Named { id, site, name })
+    }
+
     fn site(&mut self, at: u64) -> Result<Option<Site>, Stop> {
         let n = self.varint(at)?;
         self.place(at, site_of(&self.sites, n))
@@ -1078,20 +1094,20 @@ impl<R: Read> CompactReader<R> {
                 }
             }
             tag::CONDVAR => {
-                let condvar = CondvarId(self.varint(at)?);
-                let site = self.site(at)?;
-                let name = if flag { Some(self.string(at)?) } else { None };
+                let Named { id, site, name } = self.named(at, flag)?;
                 Event::Condvar {
-                    condvar,
+                    condvar: CondvarId(id),
                     name,
                     site,
                 }
             }
             tag::VAR => {
-                let var = VarId(self.varint(at)?);
-                let site = self.site(at)?;
-                let name = if flag { Some(self.string(at)?) } else { None };
-                Event::Var { var, name, site }
+                let Named { id, site, name } = self.named(at, flag)?;
+                Event::Var {
+                    var: VarId(id),
+                    name,
+                    site,
+                }
             }
             tag::SPAWN | tag::JOIN => {
                 let tid = ThreadId(self.varint(at)?);
