@@ -361,14 +361,7 @@ mod tests {
 
     use super::*;
     use crate::analysis::clock::VectorClock;
-
-    const A: LockId = LockId(1);
-    const B: LockId = LockId(2);
-    const C: LockId = LockId(3);
-    const G: LockId = LockId(9);
-    fn occ(thread: u64, held: &[LockId]) -> Occurrence {
-        Occurrence::for_test(thread, held)
-    }
+    use crate::analysis::edges::tests::{A, B, C, G, occ};
 
     fn kind(locks: &[LockId], edges: &[EdgeData]) -> Option<FindingKind> {
         let refs: Vec<&EdgeData> = edges.iter().collect();

@@ -207,9 +207,18 @@ impl EdgeData {
 }
 
 #[cfg(test)]
-impl Occurrence {
-    /// An occurrence by `thread`, both locks exclusive, holding `held`, for tests.
-    pub(super) fn for_test(thread: u64, held: &[LockId]) -> Occurrence {
+pub(super) mod tests {
+    use super::*;
+    use crate::analysis::classify::classify;
+
+    // Locks of the edge and cycle tests here and in `classify`; `G` for a gate.
+    pub(in crate::analysis) const A: LockId = LockId(1);
+    pub(in crate::analysis) const B: LockId = LockId(2);
+    pub(in crate::analysis) const C: LockId = LockId(3);
+    pub(in crate::analysis) const G: LockId = LockId(9);
+
+    /// An occurrence by `thread`, both locks exclusive, holding `held`.
+    pub(in crate::analysis) fn occ(thread: u64, held: &[LockId]) -> Occurrence {
         Occurrence {
             thread: ThreadId(thread),
             from_mode: Mode::Exclusive,
@@ -220,20 +229,6 @@ impl Occurrence {
             clock: None,
             backtrace: None,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::analysis::classify::classify;
-
-    const A: LockId = LockId(1);
-    const C: LockId = LockId(3);
-    const G: LockId = LockId(9);
-
-    fn occ(thread: u64, held: &[LockId]) -> Occurrence {
-        Occurrence::for_test(thread, held)
     }
 
     #[test]
