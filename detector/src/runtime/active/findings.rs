@@ -1,5 +1,5 @@
 //! The findings the lock protocol reports, built by the rules both paths share
-//! ([`rules`](crate::analysis::rules)).
+//! ([`analysis::rules`](crate::analysis::rules)).
 
 use std::panic::Location;
 
