@@ -1,8 +1,9 @@
 //! The analysis engine: pure functions and data structures fed by lock events, shared by the
 //! live detector and the trace analyzer.
 
+mod classify;
 pub mod clock;
-pub mod order;
+mod edges;
 pub mod race;
 #[cfg(feature = "analyze")]
 pub mod replay;
@@ -10,10 +11,9 @@ pub mod rules;
 #[cfg(feature = "analyze")]
 pub mod timeline;
 
+pub use classify::{Classification, Names, classify, cycle_finding};
 pub use clock::VectorClock;
-pub use order::{
-    Classification, EdgeData, HeldLocks, Names, Occurrence, classify, cycle_finding, held_locks,
-};
+pub use edges::{EdgeData, HeldLocks, Occurrence, Occurrences, held_locks};
 pub use race::{Access, Race, RaceEngine, VarState, race_finding};
 #[cfg(feature = "analyze")]
 pub use replay::{Analysis, Replay, ReplayOptions, TraceResult};

@@ -163,7 +163,7 @@ impl VarMeta {
             let thread = st.id();
             if !st.registered {
                 st.registered = true;
-                super::order::register_thread(thread, state::current_thread_name(thread));
+                super::order_graph::register_thread(thread, state::current_thread_name(thread));
             }
             let now = &st.clock;
             let site = Some(Site::Caller(site));
@@ -203,7 +203,7 @@ impl VarMeta {
 
 /// A thread's name for reports: the registered one, else its id.
 fn thread_name(thread: ThreadId) -> String {
-    super::order::names(|names| names.thread_name(thread))
+    super::order_graph::names(|names| names.thread_name(thread))
 }
 
 /// Lock clocks: what the last release of a lock knew, for the next acquirer.

@@ -13,7 +13,7 @@ pub(crate) mod hb;
 #[cfg(lockscan_active)]
 mod lazy_id;
 #[cfg(lockscan_active)]
-mod order;
+mod order_graph;
 #[cfg(lockscan_active)]
 mod state;
 #[cfg(lockscan_active)]

@@ -13,7 +13,7 @@ use std::panic::Location;
 
 use crate::raw::Mutex;
 
-use super::order;
+use super::order_graph;
 use super::state::{Held, LockInfo};
 use crate::analysis::rules::{self, BlockedThread, LockAt};
 use crate::finding::Finding;
@@ -106,7 +106,7 @@ fn deadlock_finding(me: &Waiter, chain: &[&Waiter]) -> Finding {
     // In cycle order: each waiter holds the lock the one before it waits for.
     let mut ring: Vec<&Waiter> = chain.to_vec();
     ring.push(me);
-    order::names(|names| {
+    order_graph::names(|names| {
         let cycle = (0..ring.len())
             .map(|i| {
                 let (waiter, before) = (ring[i], ring[(i + ring.len() - 1) % ring.len()]);

@@ -215,24 +215,14 @@ impl<W: Write> CompactWriter<W> {
                 } else {
                     tag::JOIN
                 };
-                let site = self.site_number(site.as_ref())?;
-                triple(&mut self.buffer, t, tid.0, child.0, site);
+                self.triple(t, tid.0, child.0, site)?;
             }
             Event::Request {
                 tid,
                 lock,
                 mode,
                 site,
-            } => {
-                let site = self.site_number(site.as_ref())?;
-                triple(
-                    &mut self.buffer,
-                    tag::REQUEST | mode_bits(*mode),
-                    tid.0,
-                    lock.0,
-                    site,
-                );
-            }
+            } => self.triple(tag::REQUEST | mode_bits(*mode), tid.0, lock.0, site)?,
             Event::Acquire {
                 tid,
                 lock,
@@ -240,31 +230,15 @@ impl<W: Write> CompactWriter<W> {
                 try_lock,
                 site,
             } => {
-                let site = self.site_number(site.as_ref())?;
                 let flag = if *try_lock { tag::FLAG } else { 0 };
-                triple(
-                    &mut self.buffer,
-                    tag::ACQUIRE | mode_bits(*mode) | flag,
-                    tid.0,
-                    lock.0,
-                    site,
-                );
+                self.triple(tag::ACQUIRE | mode_bits(*mode) | flag, tid.0, lock.0, site)?;
             }
             Event::Release {
                 tid,
                 lock,
                 mode,
                 site,
-            } => {
-                let site = self.site_number(site.as_ref())?;
-                triple(
-                    &mut self.buffer,
-                    tag::RELEASE | mode_bits(*mode),
-                    tid.0,
-                    lock.0,
-                    site,
-                );
-            }
+            } => self.triple(tag::RELEASE | mode_bits(*mode), tid.0, lock.0, site)?,
             Event::Wait {
                 tid,
                 condvar,
@@ -285,9 +259,8 @@ impl<W: Write> CompactWriter<W> {
                 all,
                 site,
             } => {
-                let site = self.site_number(site.as_ref())?;
                 let flag = if *all { tag::FLAG } else { 0 };
-                triple(&mut self.buffer, tag::NOTIFY | flag, tid.0, condvar.0, site);
+                self.triple(tag::NOTIFY | flag, tid.0, condvar.0, site)?;
             }
             Event::Read { tid, var, site } | Event::Write { tid, var, site } => {
                 let t = if matches!(event, Event::Read { .. }) {
@@ -295,8 +268,7 @@ impl<W: Write> CompactWriter<W> {
                 } else {
                     tag::WRITE
                 };
-                let site = self.site_number(site.as_ref())?;
-                triple(&mut self.buffer, t, tid.0, var.0, site);
+                self.triple(t, tid.0, var.0, site)?;
             }
             Event::Finding(finding) => {
                 let json = serde_json::to_string(&WireFinding::from_finding(finding))
@@ -322,6 +294,14 @@ impl<W: Write> CompactWriter<W> {
 
     fn flush_record(&mut self) -> io::Result<()> {
         self.out.write_all(&self.buffer)
+    }
+
+    /// A record of `tag`, `a`, `b` and `site`'s number (writing its `site` record first if it
+    /// is new): most events' form.
+    fn triple(&mut self, tag: u8, a: u64, b: u64, site: &Option<Site>) -> io::Result<()> {
+        let site = self.site_number(site.as_ref())?;
+        triple(&mut self.buffer, tag, a, b, site);
+        Ok(())
     }
 
     /// The number of `site`, writing its `site` record first if it is new.
@@ -382,6 +362,13 @@ fn named(out: &mut Vec<u8>, tag: u8, id: u64, site: u64, name: Option<&str>) {
     if let Some(name) = name {
         string(out, name);
     }
+}
+
+/// A named record (condition variable, variable) as read: what [`named`] wrote.
+struct Named {
+    id: u64,
+    site: Option<Site>,
+    name: Option<Arc<str>>,
 }
 
 /// A `condvar` declaration without a name.
@@ -937,6 +924,15 @@ impl<R: Read> CompactReader<R> {
         }
     }
 
+    /// A named record's fields after the tag (see the writer's `named`): id, site, and the
+    /// name when `flag` says there is one.
+    fn named(&mut self, at: u64, flag: bool) -> Result<Named, Stop> {
+        let id = self.varint(at)?;
+        let site = self.site(at)?;
+        let name = if flag { Some(self.string(at)?) } else { None };
+        Ok(Named { id, site, name })
+    }
+
     fn site(&mut self, at: u64) -> Result<Option<Site>, Stop> {
         let n = self.varint(at)?;
         self.place(at, site_of(&self.sites, n))
@@ -1098,20 +1094,20 @@ impl<R: Read> CompactReader<R> {
                 }
             }
             tag::CONDVAR => {
-                let condvar = CondvarId(self.varint(at)?);
-                let site = self.site(at)?;
-                let name = if flag { Some(self.string(at)?) } else { None };
+                let Named { id, site, name } = self.named(at, flag)?;
                 Event::Condvar {
-                    condvar,
+                    condvar: CondvarId(id),
                     name,
                     site,
                 }
             }
             tag::VAR => {
-                let var = VarId(self.varint(at)?);
-                let site = self.site(at)?;
-                let name = if flag { Some(self.string(at)?) } else { None };
-                Event::Var { var, name, site }
+                let Named { id, site, name } = self.named(at, flag)?;
+                Event::Var {
+                    var: VarId(id),
+                    name,
+                    site,
+                }
             }
             tag::SPAWN | tag::JOIN => {
                 let tid = ThreadId(self.varint(at)?);

@@ -164,7 +164,6 @@ enum Op {
     Wait,
     Notify,
     NotifyAll,
-    Skip,
 }
 
 fn op(name: &[u8]) -> Option<Op> {
@@ -182,15 +181,20 @@ fn op(name: &[u8]) -> Option<Op> {
         b"wait" => Op::Wait,
         b"notify" => Op::Notify,
         b"notifyAll" => Op::NotifyAll,
-        b"begin" | b"end" | b"branch" => Op::Skip,
         _ => return None,
     })
+}
+
+/// Whether `name` is a marker (`begin`, `end`, `branch`): a line that records no event.
+fn is_marker(name: &[u8]) -> bool {
+    matches!(name, b"begin" | b"end" | b"branch")
 }
 
 /// A parsed line, borrowing from the line buffer.
 struct Parsed<'a> {
     thread: &'a [u8],
-    op: Op,
+    /// `None` for a marker line.
+    op: Option<Op>,
     arg: &'a [u8],
     loc: &'a [u8],
 }
@@ -224,7 +228,8 @@ fn parse(line: &[u8]) -> Result<Parsed<'_>, Unexpected> {
         .count();
     let op_name = &line[op_start..op_start + op_len];
     at += op_len;
-    let Some(op) = op(op_name) else {
+    let op = op(op_name);
+    if op.is_none() && !is_marker(op_name) {
         let cut_short = at >= line.len()
             && OPS
                 .iter()
@@ -234,12 +239,12 @@ fn parse(line: &[u8]) -> Result<Parsed<'_>, Unexpected> {
             at: op_start,
             cut_short,
         });
-    };
+    }
     let mut arg: &[u8] = &[];
     if line.get(at) == Some(&b'(') {
         at += 1;
         let arg_start = at;
-        if op == Op::Skip {
+        if op.is_none() {
             // `begin(...)`: the content means nothing here; skip to the parenthesis.
             at += line[at..].iter().take_while(|&&b| b != b')').count();
         } else {
@@ -253,7 +258,7 @@ fn parse(line: &[u8]) -> Result<Parsed<'_>, Unexpected> {
             return Err(fail("`)`", at));
         }
         at += 1;
-    } else if op != Op::Skip {
+    } else if op.is_some() {
         return Err(fail("`(` and an argument", at));
     }
     if line.get(at) != Some(&b'|') {
@@ -331,9 +336,9 @@ impl<R: BufRead> StdReader<R> {
                 ThreadId(u64::from(id))
             }
         };
-        if parsed.op == Op::Skip {
+        let Some(op) = parsed.op else {
             return Ok(self.queue.pop_front());
-        }
+        };
         let site = Some(match self.sites.get(parsed.loc) {
             Some(site) => site.clone(),
             None => {
@@ -342,7 +347,7 @@ impl<R: BufRead> StdReader<R> {
                 site
             }
         });
-        let event = match parsed.op {
+        let event = match op {
             Op::Acquire
             | Op::Release
             | Op::Request
@@ -350,13 +355,13 @@ impl<R: BufRead> StdReader<R> {
             | Op::ReadAcquire
             | Op::ReadRelease => {
                 let lock = declare_lock(&mut self.locks, &mut self.queue, parsed.arg);
-                let shared = matches!(parsed.op, Op::ReadAcquire | Op::ReadRelease);
+                let shared = matches!(op, Op::ReadAcquire | Op::ReadRelease);
                 let mode = if shared {
                     Mode::Shared
                 } else {
                     Mode::Exclusive
                 };
-                match parsed.op {
+                match op {
                     Op::Request => Event::Request {
                         tid: thread,
                         lock,
@@ -373,7 +378,7 @@ impl<R: BufRead> StdReader<R> {
                         tid: thread,
                         lock,
                         mode,
-                        try_lock: parsed.op == Op::TryAcquire,
+                        try_lock: op == Op::TryAcquire,
                         site,
                     },
                 }
@@ -390,7 +395,7 @@ impl<R: BufRead> StdReader<R> {
                         VarId(u64::from(id))
                     }
                 };
-                if parsed.op == Op::Read {
+                if op == Op::Read {
                     Event::Read {
                         tid: thread,
                         var,
@@ -411,12 +416,12 @@ impl<R: BufRead> StdReader<R> {
                         self.queue.push_back(Event::Thread {
                             tid: ThreadId(u64::from(id)),
                             name: Some(name),
-                            parent: (parsed.op == Op::Fork).then_some(thread),
+                            parent: (op == Op::Fork).then_some(thread),
                         });
                         ThreadId(u64::from(id))
                     }
                 };
-                if parsed.op == Op::Fork {
+                if op == Op::Fork {
                     Event::Spawn {
                         tid: thread,
                         child,
@@ -441,7 +446,7 @@ impl<R: BufRead> StdReader<R> {
                         site: None,
                     });
                 }
-                if parsed.op == Op::Wait {
+                if op == Op::Wait {
                     Event::Wait {
                         tid: thread,
                         condvar,
@@ -452,12 +457,11 @@ impl<R: BufRead> StdReader<R> {
                     Event::Notify {
                         tid: thread,
                         condvar,
-                        all: parsed.op == Op::NotifyAll,
+                        all: op == Op::NotifyAll,
                         site,
                     }
                 }
             }
-            Op::Skip => unreachable!("handled above"),
         };
         if self.queue.is_empty() {
             Ok(Some(event))

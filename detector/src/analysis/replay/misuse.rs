@@ -4,8 +4,6 @@
 use super::*;
 
 impl Replay {
-    /// Notes an acquisition of a lock another thread holds: the trace is inconsistent, which
-    /// says nothing about the program, so it is a warning rather than a finding.
     /// Thread `t` acquired `l` while another thread holds it in a conflicting mode: no program
     /// can do that, so the trace is wrong (a lost release, an unrecorded wait, events written
     /// out of order). An error naming the line; the analysis goes on.
@@ -15,8 +13,8 @@ impl Replay {
 
     /// Thread `t` locks `l` (in `mode`, at `site`) again while holding it as `held`.
     pub(super) fn relock(&mut self, t: u32, l: u32, held: LockAt, mode: Mode, site: Option<Site>) {
-        if let Some((_, count)) = self.misuses.get_mut(&(Misuse::Relock, t, l)) {
-            *count += 1;
+        let key = (Wrong::Relock, t, l);
+        if self.seen_again(key) {
             return;
         }
         let thread = self.thread_name(self.threads[t as usize].id);
@@ -25,18 +23,13 @@ impl Replay {
             site,
             mode,
         };
-        let mut finding = rules::relock(&thread, self.locks[l as usize].kind, held, again);
-        if let Some(line) = self.line {
-            finding.message = format!("{} (line {line})", finding.message);
-        }
-        self.misuses
-            .insert((Misuse::Relock, t, l), (self.findings.len(), 1));
-        self.findings.push(finding);
+        let finding = rules::relock(&thread, self.locks[l as usize].kind, held, again);
+        self.push_counted(key, finding);
     }
 
     pub(super) fn misuse(&mut self, misuse: Misuse, t: u32, l: u32, site: Option<Site>) {
-        if let Some((_, count)) = self.misuses.get_mut(&(misuse, t, l)) {
-            *count += 1;
+        let key = (Wrong::Misuse(misuse), t, l);
+        if self.seen_again(key) {
             return;
         }
         let thread = self.thread_name(self.threads[t as usize].id);
@@ -60,7 +53,6 @@ impl Replay {
                  mutual exclusion"
                     .to_owned(),
             ),
-            Misuse::Relock => unreachable!("a re-lock is built by `relock`, with its sites"),
             Misuse::HeldElsewhere => (
                 format!(
                     "inconsistent trace: thread `{thread}` acquired `{lock}` while thread \
@@ -71,10 +63,6 @@ impl Replay {
                     .to_owned(),
             ),
         };
-        let message = match self.line {
-            Some(line) => format!("{message} (line {line})"),
-            None => message,
-        };
         let mut finding = Finding::new(FindingKind::ApiMisuse, message);
         finding.reason = reason;
         finding.locks = vec![lock];
@@ -83,8 +71,26 @@ impl Replay {
             finding.threads.push(holder);
         }
         finding.site = site;
-        self.misuses
-            .insert((misuse, t, l), (self.findings.len(), 1));
+        self.push_counted(key, finding);
+    }
+
+    /// Counts another occurrence of `key` if it was reported already; returns whether it was.
+    fn seen_again(&mut self, key: (Wrong, u32, u32)) -> bool {
+        match self.misuses.get_mut(&key) {
+            Some((_, count)) => {
+                *count += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Reports the first occurrence of `key`, naming the trace line when known.
+    fn push_counted(&mut self, key: (Wrong, u32, u32), mut finding: Finding) {
+        if let Some(line) = self.line {
+            finding.message = format!("{} (line {line})", finding.message);
+        }
+        self.misuses.insert(key, (self.findings.len(), 1));
         self.findings.push(finding);
     }
 }

@@ -28,10 +28,9 @@ use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::analysis::classify::{Classification, Names, classify, cycle_finding};
 use crate::analysis::clock::VectorClock;
-use crate::analysis::order::{
-    Classification, EdgeData, HeldLocks, Names, Occurrence, classify, cycle_finding, held_locks,
-};
+use crate::analysis::edges::{EdgeData, HeldLocks, Occurrence, held_locks};
 use crate::analysis::race::{Race, RaceEngine, race_finding};
 use crate::analysis::rules::{self, BlockedThread, LockAt};
 use crate::analysis::timeline::{
@@ -117,13 +116,21 @@ struct LockState {
     holders: Vec<(u32, Mode)>,
 }
 
-/// The kinds of API misuse, for de-duplication.
+/// The kinds of API misuse [`Replay::misuse`] words. A re-lock is not one of them: its finding
+/// is the rule both paths share ([`rules::relock`]), built by [`Replay::relock`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Misuse {
     ReleaseNotHeld,
     ReleaseByNonOwner,
-    Relock,
     HeldElsewhere,
+}
+
+/// What a thread does wrong with one lock, reported once and counted after: a misuse or a
+/// re-lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Wrong {
+    Misuse(Misuse),
+    Relock,
 }
 
 /// A wait cycle seen during the replay; whether it lasted to the end decides its wording.
@@ -168,8 +175,8 @@ pub struct Replay {
     recorded: Vec<Finding>,
     deadlocks: Vec<WaitCycle>,
     deadlock_keys: FxHashSet<Vec<LockId>>,
-    /// Finding index and count of each misuse.
-    misuses: FxHashMap<(Misuse, u32, u32), (usize, u64)>,
+    /// Finding index and count of each misuse and re-lock, by thread and lock.
+    misuses: FxHashMap<(Wrong, u32, u32), (usize, u64)>,
     wait_keys: FxHashSet<(CondvarId, Vec<LockId>)>,
     /// Rank violations found while adding edges, reported once the edges are in.
     rank_violations: Vec<(u32, Occurrence)>,

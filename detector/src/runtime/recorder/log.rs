@@ -110,16 +110,8 @@ impl Rec {
                 mode,
                 try_lock,
                 site: s,
-            } => match recent {
-                Some(recent) => {
-                    block::lock_op(out, recent, true, lock.0, seq, site(s), mode, try_lock)
-                }
-                None => block::acquire(out, lock.0, seq, site(s), mode, try_lock),
-            },
-            Rec::Release { lock, seq, mode } => match recent {
-                Some(recent) => block::lock_op(out, recent, false, lock.0, seq, 0, mode, false),
-                None => block::release(out, lock.0, seq, mode),
-            },
+            } => block::acquire(out, recent, lock.0, seq, site(s), mode, try_lock),
+            Rec::Release { lock, seq, mode } => block::release(out, recent, lock.0, seq, mode),
             Rec::Request {
                 lock,
                 mode,

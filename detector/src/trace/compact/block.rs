@@ -117,76 +117,68 @@ pub(crate) fn near_byte(byte: u8) -> (usize, u64) {
     (usize::from(byte >> 6), u64::from(byte & 0x3f) + 1)
 }
 
-/// `acquire` or `release` of `lock`, as a near record when the thread's recent locks allow
-/// (then `near acquire`: the slot-and-step byte, site; `near release`: the byte), else as a
-/// full one; `recent` is updated either way.
+/// The slot-and-step byte of a near record for operation `seq` of `lock`, when the thread's
+/// `recent` locks allow one (`None`: a detached block, full records only); `recent` is updated
+/// either way. The byte: the slot (high 2 bits) and the step minus 1 (low 6 bits).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn lock_op(
-    out: &mut RecordBuf,
-    recent: &mut Recent,
-    acquire: bool,
-    lock: u64,
-    seq: u64,
-    site: u64,
-    mode: Mode,
-    try_lock: bool,
-) -> usize {
+fn near(recent: Option<&mut Recent>, lock: u64, seq: u64) -> Option<u8> {
+    let recent = recent?;
     let near = recent
         .find(lock)
         .filter(|&(_, last)| seq > last && seq - last <= NEAR_STEP);
     recent.note(lock, seq);
-    let Some((slot, last)) = near else {
-        return if acquire {
-            self::acquire(out, lock, seq, site, mode, try_lock)
-        } else {
-            release(out, lock, seq, mode)
-        };
-    };
-    let byte = (slot as u64) << 6 | (seq - last - 1);
-    if acquire {
-        Cursor::new(
-            out,
-            tag::NEAR_ACQUIRE | super::mode_bits(mode) | flag(try_lock),
-        )
-        .raw(byte as u8)
-        .varint(site)
-        .len()
-    } else {
-        Cursor::new(out, tag::NEAR_RELEASE | super::mode_bits(mode))
-            .raw(byte as u8)
-            .len()
-    }
+    let (slot, last) = near?;
+    Some(((slot as u64) << 6 | (seq - last - 1)) as u8)
 }
 
 fn flag(on: bool) -> u8 {
     if on { tag::FLAG } else { 0 }
 }
 
-/// `acquire`: lock, its operation number, site; mode bits; flag = `try`.
-#[inline]
+/// `acquire`: lock, its operation number, site; mode bits; flag = `try`. As a near record
+/// (`near acquire`: the slot-and-step byte, site) when `recent` allows, see [`near`].
+#[inline(always)]
 pub(crate) fn acquire(
     out: &mut RecordBuf,
+    recent: Option<&mut Recent>,
     lock: u64,
     seq: u64,
     site: u64,
     mode: Mode,
     try_lock: bool,
 ) -> usize {
-    Cursor::new(out, tag::ACQUIRE | super::mode_bits(mode) | flag(try_lock))
-        .varint(lock)
-        .varint(seq)
-        .varint(site)
-        .len()
+    let bits = super::mode_bits(mode) | flag(try_lock);
+    match near(recent, lock, seq) {
+        Some(byte) => Cursor::new(out, tag::NEAR_ACQUIRE | bits)
+            .raw(byte)
+            .varint(site)
+            .len(),
+        None => Cursor::new(out, tag::ACQUIRE | bits)
+            .varint(lock)
+            .varint(seq)
+            .varint(site)
+            .len(),
+    }
 }
 
-/// `release`: lock, its operation number; mode bits.
-#[inline]
-pub(crate) fn release(out: &mut RecordBuf, lock: u64, seq: u64, mode: Mode) -> usize {
-    Cursor::new(out, tag::RELEASE | super::mode_bits(mode))
-        .varint(lock)
-        .varint(seq)
-        .len()
+/// `release`: lock, its operation number; mode bits. As a near record (`near release`: the
+/// slot-and-step byte) when `recent` allows, see [`near`].
+#[inline(always)]
+pub(crate) fn release(
+    out: &mut RecordBuf,
+    recent: Option<&mut Recent>,
+    lock: u64,
+    seq: u64,
+    mode: Mode,
+) -> usize {
+    let bits = super::mode_bits(mode);
+    match near(recent, lock, seq) {
+        Some(byte) => Cursor::new(out, tag::NEAR_RELEASE | bits).raw(byte).len(),
+        None => Cursor::new(out, tag::RELEASE | bits)
+            .varint(lock)
+            .varint(seq)
+            .len(),
+    }
 }
 
 /// `request`: lock, site; mode bits. Not numbered: it goes just before its thread's next event.
@@ -277,10 +269,9 @@ mod tests {
     fn a_private_locks_next_operations_take_two_and_three_bytes() {
         let mut recent = Recent::default();
         let mut out = [0; MAX_RECORD];
-        let full = lock_op(
+        let full = acquire(
             &mut out,
-            &mut recent,
-            true,
+            Some(&mut recent),
             70_000,
             5_000,
             3,
@@ -288,39 +279,20 @@ mod tests {
             false,
         );
         assert_eq!(full, 1 + 3 + 2 + 1);
-        let release = lock_op(
+        let near_release = release(&mut out, Some(&mut recent), 70_000, 5_001, Mode::Exclusive);
+        assert_eq!(out[..near_release], [tag::NEAR_RELEASE, 0]);
+        let near_acquire = acquire(
             &mut out,
-            &mut recent,
-            false,
-            70_000,
-            5_001,
-            0,
-            Mode::Exclusive,
-            false,
-        );
-        assert_eq!(out[..release], [tag::NEAR_RELEASE, 0]);
-        let acquire = lock_op(
-            &mut out,
-            &mut recent,
-            true,
+            Some(&mut recent),
             70_000,
             5_002,
             3,
             Mode::Shared,
             true,
         );
-        assert_eq!(acquire, 3);
+        assert_eq!(near_acquire, 3);
         // A step past 64, or a lock not among the last four, takes the full form.
-        let far = lock_op(
-            &mut out,
-            &mut recent,
-            false,
-            70_000,
-            5_100,
-            0,
-            Mode::Exclusive,
-            false,
-        );
+        let far = release(&mut out, Some(&mut recent), 70_000, 5_100, Mode::Exclusive);
         assert_eq!(out[0], tag::RELEASE);
         assert!(far > 2);
     }
@@ -346,7 +318,7 @@ mod tests {
     #[test]
     fn a_lock_event_with_small_numbers_takes_four_bytes() {
         let mut out = [0; MAX_RECORD];
-        let len = acquire(&mut out, 5, 100, 3, Mode::Exclusive, false);
+        let len = acquire(&mut out, None, 5, 100, 3, Mode::Exclusive, false);
         assert_eq!(out[..len], [tag::ACQUIRE, 5, 100, 3]);
     }
 }

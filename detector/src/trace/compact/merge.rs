@@ -402,11 +402,11 @@ mod tests {
     }
 
     fn acquire(lock: u64, seq: u64) -> impl Fn(&mut [u8; MAX_RECORD]) -> usize {
-        move |out| block::acquire(out, lock, seq, 0, Mode::Exclusive, false)
+        move |out| block::acquire(out, None, lock, seq, 0, Mode::Exclusive, false)
     }
 
     fn release(lock: u64, seq: u64) -> impl Fn(&mut [u8; MAX_RECORD]) -> usize {
-        move |out| block::release(out, lock, seq, Mode::Exclusive)
+        move |out| block::release(out, None, lock, seq, Mode::Exclusive)
     }
 
     fn push(merge: &mut Merge, tid: u64, records: &[&Encode]) {
@@ -524,16 +524,19 @@ mod tests {
         let mut recent = Recent::EMPTY;
         let mut op = |acquire: bool, lock: u64, seq: u64| {
             let mut out = [0; MAX_RECORD];
-            let len = block::lock_op(
-                &mut out,
-                &mut recent,
-                acquire,
-                lock,
-                seq,
-                0,
-                Mode::Exclusive,
-                false,
-            );
+            let len = if acquire {
+                block::acquire(
+                    &mut out,
+                    Some(&mut recent),
+                    lock,
+                    seq,
+                    0,
+                    Mode::Exclusive,
+                    false,
+                )
+            } else {
+                block::release(&mut out, Some(&mut recent), lock, seq, Mode::Exclusive)
+            };
             out[..len].to_vec()
         };
         let first: Vec<u8> = [
@@ -576,17 +579,8 @@ mod tests {
     fn a_near_record_without_recent_locks_is_an_error() {
         let mut recent = Recent::EMPTY;
         let mut out = [0; MAX_RECORD];
-        block::lock_op(&mut out, &mut recent, true, 1, 0, 0, Mode::Exclusive, false);
-        let len = block::lock_op(
-            &mut out,
-            &mut recent,
-            false,
-            1,
-            1,
-            0,
-            Mode::Exclusive,
-            false,
-        );
+        block::acquire(&mut out, Some(&mut recent), 1, 0, 0, Mode::Exclusive, false);
+        let len = block::release(&mut out, Some(&mut recent), 1, 1, Mode::Exclusive);
         let mut merge = Merge::default();
         merge.push_block(1, out[..len].to_vec(), 1, 40, false);
         let error = merge.next(&[]).unwrap().unwrap_err();

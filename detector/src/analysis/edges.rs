@@ -1,0 +1,322 @@
+//! Lock-order edges: the ways each edge was taken (its occurrences), kept few and distinct.
+
+use std::sync::Arc;
+
+use crate::analysis::clock::VectorClock;
+use crate::ids::{LockId, Mode, ThreadId};
+use crate::site::{Site, Stack};
+
+/// The locks a thread held at an acquisition, with their modes, in acquisition order.
+pub type HeldLocks = Arc<[(LockId, Mode)]>;
+
+/// What an occurrence keeps of `stack`, the `len` locks the thread held (`from` among them): the
+/// stack, or nothing when it held `from` alone — no other lock can be a gate then — so the most
+/// common acquisition, one lock inside another, shares one empty set instead of allocating.
+pub fn held_locks(len: usize, stack: impl Iterator<Item = (LockId, Mode)>) -> HeldLocks {
+    if len <= 1 {
+        static EMPTY: std::sync::OnceLock<HeldLocks> = std::sync::OnceLock::new();
+        return EMPTY.get_or_init(|| Arc::from([])).clone();
+    }
+    stack.collect()
+}
+
+/// One way an order edge `from -> to` was taken: thread `thread` requested `to` while holding
+/// `from` (and `held`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Occurrence {
+    /// The thread.
+    pub thread: ThreadId,
+    /// The mode `from` was held in.
+    pub from_mode: Mode,
+    /// The mode `to` was requested in.
+    pub to_mode: Mode,
+    /// Where `from` was acquired.
+    pub from_site: Option<Site>,
+    /// Where `to` was requested.
+    pub to_site: Option<Site>,
+    /// The locks held at that moment, with their modes, in acquisition order: the candidates
+    /// for a gate lock. It may include `from` itself, which readers skip. Shared by every edge
+    /// of one acquisition, so a thread holding many locks stores its held set once.
+    pub held: HeldLocks,
+    /// What the thread knew through spawn, join and notify at that moment, when known. Lock
+    /// hand-offs are deliberately not in it: they order *this* schedule only, and a deadlock
+    /// needs another schedule.
+    pub clock: Option<Arc<VectorClock>>,
+    /// The stack at that moment, when backtraces were asked for.
+    pub backtrace: Option<Arc<Stack>>,
+}
+
+impl Occurrence {
+    /// Whether this occurrence makes another, by `thread` in these modes with this clock and
+    /// these `held_len` held locks, redundant: same thread, modes and clock, and this one held
+    /// no lock the other did not. Classification could never prefer the other: every gate it
+    /// has, this one has too or lacks (so this one is at least as severe), and the threads and
+    /// clocks are the same. Keeping one occurrence per thread and clock, not per held set, is
+    /// what keeps an edge taken under many different outer locks small.
+    pub fn covers(
+        &self,
+        thread: ThreadId,
+        from_mode: Mode,
+        to_mode: Mode,
+        clock: Option<&Arc<VectorClock>>,
+        held_len: usize,
+        held: impl Iterator<Item = (LockId, Mode)> + Clone,
+    ) -> bool {
+        if self.thread != thread || self.from_mode != from_mode || self.to_mode != to_mode {
+            return false;
+        }
+        let same_clock = match (&self.clock, clock) {
+            (None, None) => true,
+            (Some(mine), Some(theirs)) => Arc::ptr_eq(mine, theirs) || mine == theirs,
+            _ => false,
+        };
+        if !same_clock || self.held.len() > held_len.max(1) {
+            return false;
+        }
+        // `held` may hold `from` alone where this keeps nothing (see `held_locks`): both mean
+        // no gate.
+        if self.held.is_empty() {
+            return true;
+        }
+        if held_len > 16 {
+            // Deep sets: equality only, so the check stays linear.
+            return self.held.len() == held_len && self.held.iter().copied().eq(held);
+        }
+        self.held
+            .iter()
+            .all(|kept| held.clone().any(|other| other == *kept))
+    }
+}
+
+/// The data of an order edge: the distinct ways it was taken (one per thread, first seen
+/// first), at most [`EdgeData::MAX_OCCURRENCES`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EdgeData {
+    /// The occurrences.
+    pub occurrences: Occurrences,
+}
+
+/// An edge's occurrences, never empty: the first stored in place, since most edges are taken
+/// one way only, and the others in a list that allocates only for a second.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Occurrences {
+    first: Occurrence,
+    more: Vec<Occurrence>,
+    /// Bit `thread % 64` set for each thread with an occurrence here: most checks are for a
+    /// thread the edge has not seen, and answering them needs no look at the occurrences.
+    threads: u64,
+}
+
+impl Occurrences {
+    /// How many.
+    pub fn len(&self) -> usize {
+        1 + self.more.len()
+    }
+
+    /// Never: an edge exists because it was taken once.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// In the order they were seen.
+    pub fn iter(&self) -> impl Iterator<Item = &Occurrence> {
+        std::iter::once(&self.first).chain(&self.more)
+    }
+
+    /// Whether `thread` may have an occurrence here (false: certainly not).
+    pub fn may_have(&self, thread: ThreadId) -> bool {
+        self.threads & thread_bit(thread) != 0
+    }
+
+    fn push(&mut self, occurrence: Occurrence) {
+        self.threads |= thread_bit(occurrence.thread);
+        // Exactly one more: most edges keep one to three occurrences, and a doubling vector
+        // would leave room for four.
+        self.more.reserve_exact(1);
+        self.more.push(occurrence);
+    }
+}
+
+fn thread_bit(thread: ThreadId) -> u64 {
+    1 << (thread.0 % 64)
+}
+
+impl std::ops::Index<usize> for Occurrences {
+    type Output = Occurrence;
+
+    fn index(&self, index: usize) -> &Occurrence {
+        match index {
+            0 => &self.first,
+            _ => &self.more[index - 1],
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Occurrences {
+    type Item = &'a Occurrence;
+    type IntoIter =
+        std::iter::Chain<std::iter::Once<&'a Occurrence>, std::slice::Iter<'a, Occurrence>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        std::iter::once(&self.first).chain(&self.more)
+    }
+}
+
+impl EdgeData {
+    /// How many occurrences an edge keeps: enough to find two threads that disagree, bounded so
+    /// that a lock taken by every thread of a pool costs no more than a few.
+    pub const MAX_OCCURRENCES: usize = 8;
+
+    /// An edge with one occurrence.
+    pub fn new(first: Occurrence) -> Self {
+        EdgeData {
+            occurrences: Occurrences {
+                threads: thread_bit(first.thread),
+                first,
+                more: Vec::new(),
+            },
+        }
+    }
+
+    /// Records another occurrence if it adds a thread, or a gate set, not seen on this edge.
+    /// Returns whether it was kept.
+    pub fn add(&mut self, occurrence: Occurrence) -> bool {
+        if self.occurrences.len() >= Self::MAX_OCCURRENCES || !self.wants(&occurrence) {
+            return false;
+        }
+        self.occurrences.push(occurrence);
+        true
+    }
+
+    /// Whether `add` would keep the occurrence: the edge has room, and no occurrence kept
+    /// [`covers`](Occurrence::covers) it.
+    pub fn wants(&self, occurrence: &Occurrence) -> bool {
+        self.wants_taken(
+            occurrence.thread,
+            occurrence.from_mode,
+            occurrence.to_mode,
+            occurrence.clock.as_ref(),
+            occurrence.held.len(),
+            occurrence.held.iter().copied(),
+        )
+    }
+
+    /// [`wants`](Self::wants) for an occurrence described by its parts, as
+    /// [`covers`](Occurrence::covers) takes them: a replay asks before it builds the
+    /// occurrence, which allocates.
+    pub fn wants_taken(
+        &self,
+        thread: ThreadId,
+        from_mode: Mode,
+        to_mode: Mode,
+        clock: Option<&Arc<VectorClock>>,
+        held_len: usize,
+        held: impl Iterator<Item = (LockId, Mode)> + Clone,
+    ) -> bool {
+        self.occurrences.len() < Self::MAX_OCCURRENCES
+            && !(self.occurrences.may_have(thread)
+                && self
+                    .occurrences
+                    .iter()
+                    .any(|o| o.covers(thread, from_mode, to_mode, clock, held_len, held.clone())))
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use crate::analysis::classify::classify;
+
+    // Locks of the edge and cycle tests here and in `classify`; `G` for a gate.
+    pub(in crate::analysis) const A: LockId = LockId(1);
+    pub(in crate::analysis) const B: LockId = LockId(2);
+    pub(in crate::analysis) const C: LockId = LockId(3);
+    pub(in crate::analysis) const G: LockId = LockId(9);
+
+    /// An occurrence by `thread`, both locks exclusive, holding `held`.
+    pub(in crate::analysis) fn occ(thread: u64, held: &[LockId]) -> Occurrence {
+        Occurrence {
+            thread: ThreadId(thread),
+            from_mode: Mode::Exclusive,
+            to_mode: Mode::Exclusive,
+            from_site: None,
+            to_site: None,
+            held: held.iter().map(|&l| (l, Mode::Exclusive)).collect(),
+            clock: None,
+            backtrace: None,
+        }
+    }
+
+    #[test]
+    fn edges_keep_distinct_occurrences_only() {
+        let mut edge = EdgeData::new(occ(1, &[G, C]));
+        assert!(!edge.add(occ(1, &[G, C])));
+        // Fewer held locks is a weaker gate: kept. More is redundant: what it could show, the
+        // occurrence with fewer shows too.
+        assert!(edge.add(occ(1, &[G])));
+        assert!(!edge.add(occ(1, &[G, C, A])));
+        // A different clock (here: none against one) is another moment of the thread: kept.
+        let mut later = occ(1, &[G, C]);
+        later.clock = Some(Arc::new(VectorClock::new()));
+        assert!(edge.add(later));
+        assert_eq!(edge.occurrences.len(), 3);
+        for t in 2..20 {
+            edge.add(occ(t, &[]));
+        }
+        assert_eq!(edge.occurrences.len(), EdgeData::MAX_OCCURRENCES);
+    }
+
+    proptest::proptest! {
+        /// Dropping the occurrences that another covers never changes a cycle's classification
+        /// (nor which occurrences show it): the search prefers the earlier, covering one.
+        #[test]
+        fn covered_occurrences_change_no_classification(
+            raw in proptest::collection::vec(
+                proptest::collection::vec((1..4_u64, 0..2_u8, proptest::collection::vec(0..4_usize, 0..3)), 1..5),
+                2..4,
+            )
+        ) {
+            let gates = [G, LockId(10), LockId(11), LockId(12)];
+            let clocks = [None, Some(Arc::new(VectorClock::new()))];
+            let locks: Vec<LockId> = (0..raw.len() as u64).map(|i| LockId(100 + i)).collect();
+            let occurrence = |&(thread, clock, ref held): &(u64, u8, Vec<usize>)| {
+                let mut o = occ(thread, &held.iter().map(|&g| gates[g]).collect::<Vec<_>>());
+                o.clock = clocks[clock as usize].clone();
+                o
+            };
+            let all: Vec<EdgeData> = raw
+                .iter()
+                .map(|edge| {
+                    let mut data = EdgeData::new(occurrence(&edge[0]));
+                    for o in &edge[1..] {
+                        data.occurrences.push(occurrence(o));
+                    }
+                    data
+                })
+                .collect();
+            let filtered: Vec<EdgeData> = raw
+                .iter()
+                .map(|edge| {
+                    let mut data = EdgeData::new(occurrence(&edge[0]));
+                    for o in &edge[1..] {
+                        data.add(occurrence(o));
+                    }
+                    data
+                })
+                .collect();
+            let view = |edges: &[EdgeData]| {
+                let refs: Vec<&EdgeData> = edges.iter().collect();
+                classify(&locks, &refs).map(|c| {
+                    let shown: Vec<Occurrence> = c
+                        .chosen
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &k)| edges[i].occurrences[k].clone())
+                        .collect();
+                    (c.kind, c.gate, shown)
+                })
+            };
+            proptest::prop_assert_eq!(view(&all), view(&filtered));
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! The acquisitions the `sync` shells call: blocking, non-blocking, the re-acquisition after a
+//! condition-variable wait, and the upgrade of a read-write lock.
+
+use std::panic::Location;
+use std::sync::atomic::Ordering;
+
+use super::LockMeta;
+use super::contended::spin;
+use crate::ids::{LockId, Mode, ThreadId};
+use crate::policy::report;
+use crate::runtime::hb::races_on;
+use crate::runtime::recorder;
+use crate::runtime::state::{self, Held};
+
+impl LockMeta {
+    /// A blocking acquisition: records order edges (reporting the cycles they close before
+    /// anything blocks), tries `attempt`, and when that fails checks for a deadlock and `block`s.
+    #[inline]
+    pub(crate) fn lock<G>(
+        &self,
+        mode: Mode,
+        recursive: bool,
+        site: &'static Location<'static>,
+        mut attempt: impl FnMut() -> Option<G>,
+        block: impl FnOnce() -> G,
+    ) -> G {
+        self.classify_at(site);
+        let id = self.id();
+        // The hold is pushed before the lock is taken, so the fast path touches the thread's
+        // state once; taking the lock cannot fail, only unwind through `report_fatal`, which
+        // pops it first.
+        let thread = self.enter(id, mode, recursive, site);
+        let guard = match attempt().or_else(|| spin(&mut attempt)) {
+            Some(guard) => guard,
+            None => self.block(id, mode, site, true, block),
+        };
+        if let Some(thread) = thread {
+            if races_on() {
+                self.clock.acquired();
+            }
+            if recorder::on() {
+                self.record_acquire(thread, id, mode, false, site);
+            }
+        }
+        guard
+    }
+
+    /// A non-blocking (or timed) acquisition: no edge into this lock, since it cannot wait
+    /// forever, but once held it is the source of edges like any other.
+    #[inline]
+    pub(crate) fn try_lock<G>(
+        &self,
+        mode: Mode,
+        site: &'static Location<'static>,
+        attempt: impl FnOnce() -> Option<G>,
+    ) -> Option<G> {
+        let guard = attempt()?;
+        self.classify_at(site);
+        let id = self.id();
+        if let Some(thread) = self.acquired(id, mode, site) {
+            if races_on() {
+                self.clock.acquired();
+            }
+            if recorder::on() {
+                self.record_acquire(thread, id, mode, true, site);
+            }
+        }
+        Some(guard)
+    }
+
+    /// Records that the lock was re-acquired by code that blocks inside parking_lot (a
+    /// condition variable wake-up, the end of `unlocked`): edges as for `lock`, no wait check.
+    pub(crate) fn relocked(&self, mode: Mode, site: &'static Location<'static>) {
+        let id = self.id();
+        if let Some(thread) = self.enter(id, mode, true, site) {
+            if races_on() {
+                self.clock.acquired();
+            }
+            if recorder::on() {
+                self.record_acquire(thread, id, mode, false, site);
+            }
+        }
+    }
+
+    /// Records the re-acquisition, as [`relocked`](Self::relocked) does, when the returned
+    /// guard drops: for code that runs the caller's closure with the lock released
+    /// (`unlocked`), so that a panic in the closure cannot leave the lock taken again by
+    /// parking_lot but not recorded as held (its later order edges would be lost).
+    pub(crate) fn relock_on_drop(
+        &self,
+        mode: Mode,
+        site: &'static Location<'static>,
+    ) -> Relock<'_> {
+        Relock {
+            meta: self,
+            mode,
+            site,
+        }
+    }
+
+    /// An upgrade of this read-write lock, held upgradable by this thread, to exclusive access:
+    /// an exclusive request made while holding it and whatever else the thread holds. Records
+    /// the order edges from the other held locks (reporting the cycles they close before
+    /// anything blocks), tries `attempt`, and when that fails registers the thread as blocked —
+    /// on the readers, which the wait-for check follows — and `block`s.
+    pub(crate) fn upgrade<G, W>(
+        &self,
+        site: &'static Location<'static>,
+        guard: G,
+        attempt: impl FnOnce(G) -> Result<W, G>,
+        block: impl FnOnce(G) -> W,
+    ) -> W {
+        let id = self.id();
+        let request = Held {
+            id,
+            mode: Mode::Exclusive,
+            site,
+            info: self.info(),
+            out_edge: false,
+            in_graph: self.in_graph.load(Ordering::Relaxed),
+        };
+        let findings = state::with(|st| self.record_edges(st, &request, Some(id)));
+        for finding in findings.into_iter().flatten() {
+            report(finding);
+        }
+        let upgraded = match attempt(guard) {
+            Ok(upgraded) => upgraded,
+            Err(guard) => self.block(id, Mode::Exclusive, site, false, move || block(guard)),
+        };
+        self.change_mode(Mode::Upgradable, Mode::Exclusive);
+        upgraded
+    }
+
+    /// Records a hold taken without blocking.
+    #[inline]
+    fn acquired(
+        &self,
+        id: LockId,
+        mode: Mode,
+        site: &'static Location<'static>,
+    ) -> Option<ThreadId> {
+        let info = self.info();
+        state::with(|st| {
+            st.held.push(Held {
+                id,
+                mode,
+                site,
+                info,
+                out_edge: false,
+                in_graph: self.in_graph.load(Ordering::Relaxed),
+            });
+            st.id()
+        })
+    }
+}
+
+/// See [`LockMeta::relock_on_drop`].
+#[derive(Debug)]
+pub(crate) struct Relock<'a> {
+    meta: &'a LockMeta,
+    mode: Mode,
+    site: &'static Location<'static>,
+}
+
+impl Drop for Relock<'_> {
+    fn drop(&mut self) {
+        self.meta.relocked(self.mode, self.site);
+    }
+}

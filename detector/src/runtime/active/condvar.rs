@@ -1,0 +1,78 @@
+//! Condition variables: their metadata and notifications, and the check on a lock before a wait
+//! on it.
+
+use std::panic::Location;
+
+use super::LockMeta;
+use super::ids::fresh_condvar_id;
+use crate::ids::CondvarId;
+use crate::policy::report;
+use crate::runtime::lazy_id::LazyId;
+use crate::runtime::recorder::{self, Rec, RecordSeq};
+use crate::runtime::state::{self, Held};
+
+/// What an instrumented condition variable knows about itself.
+#[derive(Debug)]
+pub(crate) struct CondvarMeta {
+    id: LazyId,
+    /// Its operations in the running recording, numbered for the trace's reader.
+    recorded: RecordSeq,
+    site: &'static Location<'static>,
+}
+
+impl CondvarMeta {
+    pub(crate) const fn new(site: &'static Location<'static>) -> Self {
+        CondvarMeta {
+            id: LazyId::new(),
+            recorded: RecordSeq::new(),
+            site,
+        }
+    }
+
+    /// The id and the next operation number in the running recording, declaring the condition
+    /// variable to the recording first when it is its first operation there.
+    pub(super) fn record_seq(&self) -> (CondvarId, u64) {
+        let id = CondvarId(self.id.get_or_assign(fresh_condvar_id));
+        let seq = self.recorded.next_shared(recorder::epoch());
+        if seq == 0 {
+            recorder::declare_condvar(id, self.site);
+        }
+        (id, seq)
+    }
+
+    /// A notification, recorded when recording. It orders nothing for the lock order: a
+    /// wake-up can come from a time-out, a spurious wake-up or another notifier, so it proves
+    /// no order in another schedule.
+    pub(crate) fn notified(&self, all: bool, site: &'static Location<'static>) {
+        if recorder::on() {
+            let Some(tid) = state::with(|st| st.id()) else {
+                return;
+            };
+            let (condvar, seq) = self.record_seq();
+            recorder::record(
+                tid,
+                Rec::Notify {
+                    condvar,
+                    seq,
+                    all,
+                    site,
+                },
+            );
+        }
+    }
+}
+
+impl LockMeta {
+    /// A condition-variable wait on this lock: reports holding other locks meanwhile.
+    pub(crate) fn before_wait(&self, site: &'static Location<'static>) {
+        let id = self.id();
+        let others = state::with(|st| {
+            let others: Vec<Held> = st.held.iter().filter(|h| h.id != id).copied().collect();
+            (!others.is_empty()).then(|| (st.id(), others))
+        })
+        .flatten();
+        if let Some((thread, others)) = others {
+            report(self.wait_finding(thread, &others, site));
+        }
+    }
+}

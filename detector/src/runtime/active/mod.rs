@@ -1,0 +1,196 @@
+//! The metadata every instrumented lock carries, and the acquire/release protocol the `sync`
+//! shells call. A lock's identity is here; each part of the protocol has a file:
+//!
+//! - [`acquire`]: the acquisitions `sync` calls (blocking, try, upgrade, re-lock after a wait);
+//! - [`enter`]: the checks before an acquisition (re-locks, order edges, ranks);
+//! - [`contended`]: the wait for a lock that is taken (the wait-for check, spinning);
+//! - [`release`]: releases and mode changes;
+//! - [`condvar`]: condition variables;
+//! - [`findings`]: the findings the protocol reports;
+//! - [`recording`]: what the protocol writes into a running recording;
+//! - [`ids`], [`names`]: lock ids and lock names.
+
+mod acquire;
+mod condvar;
+mod contended;
+mod enter;
+mod findings;
+mod ids;
+mod names;
+mod recording;
+mod release;
+
+use std::borrow::Cow;
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+
+use super::hb::LockClock;
+use super::lazy_id::LazyId;
+use super::order_graph;
+use super::recorder::RecordSeq;
+use super::state::LockInfo;
+use crate::ids::{LockId, LockKind};
+use ids::fresh_lock_id;
+
+pub(crate) use condvar::CondvarMeta;
+pub(crate) use names::intern;
+
+/// What an instrumented lock knows about itself.
+#[derive(Debug)]
+pub(crate) struct LockMeta {
+    id: LazyId,
+    /// Whether the lock is a node of the global order graph, to leave when dropped.
+    in_graph: AtomicBool,
+    /// Its operations in the running recording, numbered for the trace's reader.
+    recorded: RecordSeq,
+    /// What the last release knew, for race detection.
+    clock: LockClock,
+    /// Where the lock was made; for a lock whose maker is not known (a raw lock made from a
+    /// `const`, see [`unclassified`](Self::unclassified)), where it was first acquired.
+    class: AtomicPtr<Location<'static>>,
+    /// Whether `class` is still to be set by the first acquisition.
+    class_at_first_use: bool,
+    name: Option<&'static str>,
+    kind: LockKind,
+    rank: Option<u32>,
+}
+
+impl LockMeta {
+    pub(crate) const fn new(kind: LockKind, class: &'static Location<'static>) -> Self {
+        LockMeta {
+            id: LazyId::new(),
+            in_graph: AtomicBool::new(false),
+            recorded: RecordSeq::new(),
+            clock: LockClock::new(),
+            // Never written through: only ever turned back into a shared reference.
+            class: AtomicPtr::new(class as *const Location<'static> as *mut Location<'static>),
+            class_at_first_use: false,
+            name: None,
+            kind,
+            rank: None,
+        }
+    }
+
+    /// A lock whose maker is not known: it is named after the site of its first acquisition.
+    #[track_caller]
+    pub(crate) const fn unclassified(kind: LockKind) -> Self {
+        let mut meta = LockMeta::new(kind, Location::caller());
+        meta.class_at_first_use = true;
+        meta
+    }
+
+    /// Sets the class of an [`unclassified`](Self::unclassified) lock to `site`, once.
+    #[inline]
+    pub(super) fn classify_at(&self, site: &'static Location<'static>) {
+        if self.class_at_first_use {
+            self.adopt_class(site);
+        }
+    }
+
+    #[cold]
+    fn adopt_class(&self, site: &'static Location<'static>) {
+        if self.id.get() == 0 {
+            // Before the first id: racing first acquisitions each store one of their sites.
+            let site = site as *const Location<'static> as *mut Location<'static>;
+            self.class.store(site, Ordering::Relaxed);
+        }
+    }
+
+    pub(super) fn class(&self) -> &'static Location<'static> {
+        // SAFETY: `class` only ever holds pointers made from `&'static Location` references.
+        unsafe { &*self.class.load(Ordering::Relaxed) }
+    }
+
+    pub(crate) fn named(
+        kind: LockKind,
+        class: &'static Location<'static>,
+        name: Cow<'static, str>,
+    ) -> Self {
+        let mut meta = LockMeta::new(kind, class);
+        meta.name = Some(intern(name));
+        meta
+    }
+
+    #[inline]
+    pub(super) fn id(&self) -> LockId {
+        LockId(self.id.get_or_assign(fresh_lock_id))
+    }
+
+    /// Declares the lock's rank.
+    pub(crate) const fn set_rank(&mut self, rank: u32) {
+        self.rank = Some(rank);
+    }
+
+    /// The declared rank.
+    pub(crate) fn rank(&self) -> Option<u32> {
+        self.rank
+    }
+
+    /// A number that orders locks globally and never changes for this lock: its id, assigned on
+    /// first use from a counter.
+    pub(crate) fn sequence(&self) -> u64 {
+        self.id().0
+    }
+
+    pub(super) fn info(&self) -> LockInfo {
+        LockInfo {
+            class: self.class(),
+            name: self.name,
+            rank: self.rank,
+        }
+    }
+}
+
+impl Drop for LockMeta {
+    fn drop(&mut self) {
+        if *self.in_graph.get_mut() {
+            order_graph::forget_lock(LockId(self.id.get_mut()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::Mutex;
+
+    #[test]
+    fn dropped_locks_leave_the_graph() {
+        let outer = Mutex::new(());
+        let _outer = outer.lock();
+        let (nodes_before, _) = order_graph::size();
+        for _ in 0..100_000 {
+            let inner = Mutex::new(0_u8);
+            *inner.lock() += 1;
+        }
+        let (nodes_after, edges_after) = order_graph::size();
+        // The outer lock may stay; none of the 100k inner locks may.
+        assert!(
+            nodes_after <= nodes_before + 1,
+            "{nodes_before} nodes before, {nodes_after} after ({edges_after} edges)"
+        );
+    }
+
+    #[test]
+    fn a_full_edge_is_known_without_the_graph_and_forgotten_with_its_lock() {
+        let a = Mutex::new(());
+        let b = Mutex::new(());
+        std::thread::scope(|s| {
+            for _ in 0..12 {
+                s.spawn(|| {
+                    let _a = a.lock();
+                    drop(b.lock());
+                })
+                .join()
+                .unwrap();
+            }
+        });
+        let (ida, idb) = (a.meta.id(), b.meta.id());
+        assert!(
+            order_graph::is_full(ida, idb),
+            "eight threads fill the edge"
+        );
+        drop(a);
+        assert!(!order_graph::is_full(ida, idb), "gone with its lock");
+    }
+}
