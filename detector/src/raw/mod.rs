@@ -29,6 +29,7 @@
 mod condvar;
 mod mutex;
 mod once;
+mod parking;
 mod rwlock;
 mod thread_id;
 

@@ -10,7 +10,9 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use parking_lot_core::{DEFAULT_PARK_TOKEN, DEFAULT_UNPARK_TOKEN, SpinWait};
+use parking_lot_core::{DEFAULT_UNPARK_TOKEN, SpinWait};
+
+use super::parking;
 
 /// A closure completed: the `Once` is done for good.
 const DONE: u8 = 0b0001;
@@ -127,11 +129,6 @@ impl Once {
         });
     }
 
-    /// The address waiters park on.
-    fn key(&self) -> usize {
-        std::ptr::from_ref(self).addr()
-    }
-
     /// Takes `RUNNING` and runs `f`, or waits for the thread running a closure. Not generic, to
     /// keep the generic wrappers small.
     #[cold]
@@ -158,34 +155,16 @@ impl Once {
                 }
                 continue;
             }
-            if state & PARKED == 0 {
-                if spin.spin() {
-                    state = self.state.load(Ordering::Acquire);
-                    continue;
-                }
-                if let Err(now) = self.state.compare_exchange_weak(
-                    state,
-                    state | PARKED,
-                    Ordering::Acquire,
-                    Ordering::Acquire,
-                ) {
-                    state = now;
-                    continue;
-                }
+            if let Some(now) =
+                parking::spin_or_flag(&self.state, &mut spin, state, PARKED, Ordering::Acquire)
+            {
+                state = now;
+                continue;
             }
             let validate = || self.state.load(Ordering::Relaxed) == RUNNING | PARKED;
             // SAFETY: the key is this `Once`'s address, used only by it; validate neither
             // panics nor calls into parking_lot_core; there is no timeout.
-            unsafe {
-                parking_lot_core::park(
-                    self.key(),
-                    validate,
-                    || {},
-                    |_, _| {},
-                    DEFAULT_PARK_TOKEN,
-                    None,
-                );
-            }
+            unsafe { parking::park(parking::key(self), validate, |_, _| {}, None) };
             spin.reset();
             state = self.state.load(Ordering::Acquire);
         };
@@ -213,7 +192,7 @@ impl Once {
         if before & PARKED != 0 {
             // SAFETY: the key is this `Once`'s address, used only by it.
             unsafe {
-                parking_lot_core::unpark_all(self.key(), DEFAULT_UNPARK_TOKEN);
+                parking_lot_core::unpark_all(parking::key(self), DEFAULT_UNPARK_TOKEN);
             }
         }
     }
