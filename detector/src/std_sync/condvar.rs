@@ -140,15 +140,10 @@ impl Condvar {
     }
 }
 
-impl Default for Condvar {
-    #[track_caller]
-    fn default() -> Self {
-        Condvar::new()
-    }
-}
+crate::sync::default_at_caller!(Condvar);
 
 impl fmt::Debug for Condvar {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Condvar").finish_non_exhaustive()
+        fmt::Debug::fmt(&self.inner, f)
     }
 }

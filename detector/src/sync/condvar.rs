@@ -198,12 +198,7 @@ impl Condvar {
     }
 }
 
-impl Default for Condvar {
-    #[track_caller]
-    fn default() -> Self {
-        Condvar::new()
-    }
-}
+crate::sync::default_at_caller!(Condvar);
 
 impl fmt::Debug for Condvar {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
