@@ -115,7 +115,7 @@ pub const fn const_reentrant_mutex<T>(val: T) -> ReentrantMutex<T> {
 
 /// The deadline `timeout` from now; `None`, waiting forever, when it is beyond the clock's range
 /// (as parking_lot does with `Duration::MAX`).
-fn deadline_after(timeout: Duration) -> Option<Instant> {
+pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
     Instant::now().checked_add(timeout)
 }
 

@@ -123,29 +123,13 @@ macro_rules! poison_api {
     };
 }
 
-/// Deref, Debug and Display for a guard of this module, whose field `inner` is the detecting
-/// lock's guard; with `poisons`, also DerefMut and a Drop that poisons the lock if the guard is
-/// dropped during a panic (its fields `panicking` and `holder`, the lock).
+/// Deref, Debug and Display for a guard of this module (`deref_and_fmt!`),
+/// whose field `inner` is the detecting lock's guard; with `poisons`, also DerefMut and a Drop
+/// that poisons the lock if the guard is dropped during a panic (its fields `panicking` and
+/// `holder`, the lock).
 macro_rules! guard_impls {
     ($Guard:ident) => {
-        impl<T: ?Sized> ::std::ops::Deref for $Guard<'_, T> {
-            type Target = T;
-            fn deref(&self) -> &T {
-                &self.inner
-            }
-        }
-
-        impl<T: ?Sized + ::std::fmt::Debug> ::std::fmt::Debug for $Guard<'_, T> {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                ::std::fmt::Debug::fmt(&**self, f)
-            }
-        }
-
-        impl<T: ?Sized + ::std::fmt::Display> ::std::fmt::Display for $Guard<'_, T> {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                ::std::fmt::Display::fmt(&**self, f)
-            }
-        }
+        crate::sync::deref_and_fmt!($Guard);
     };
     ($Guard:ident, poisons through $holder:ident) => {
         guard_impls!($Guard);

@@ -53,7 +53,7 @@ impl Held for LockMeta {
 
 /// The methods every instrumented lock has, with the same code: `lock_methods! { Lock, Kind;
 /// items }` inside the lock's `impl` block, where `Lock` is also the name of the raw lock it
-/// wraps, `Kind` its [`LockKind`](crate::ids::LockKind) and each item one method, written
+/// wraps, `Kind` its `LockKind` and each item one method, written
 /// with its docs:
 ///
 /// - `fn new;`, `fn named;`, `fn into_inner;` (in `impl<T>`), `fn get_mut;`, `fn is_locked;`;
@@ -240,8 +240,8 @@ macro_rules! default_at_caller {
 }
 pub(crate) use default_at_caller;
 
-/// [`default_and_from!`], `Debug` (the raw lock's, which formats the data if it is free) and
-/// [`Held`] (for its guards) for a lock.
+/// `default_and_from!`, `Debug` (the raw lock's, which formats the data if it is free) and
+/// `Held` (for its guards) for a lock.
 macro_rules! lock_impls {
     ($Lock:ident) => {
         $crate::sync::default_and_from!($Lock);
@@ -263,7 +263,7 @@ pub(crate) use lock_impls;
 
 /// The methods guards share, with the same code: `guard_methods! { Raw by holder in Mode;
 /// items }` inside the guard's `impl` block, where `Raw` is the raw guard type it wraps (its
-/// field `inner`), `holder` its field holding the lock ([`Held`]) and `Mode` the mode it holds
+/// field `inner`), `holder` its field holding the lock (`Held`) and `Mode` the mode it holds
 /// the lock in. Each item is one method, written with its docs:
 ///
 /// - `fn map -> Mapped, &mut;` (or `&` for a guard giving shared access only), and `fn try_map`
@@ -394,7 +394,8 @@ pub(crate) use guard_methods;
 /// the guard wraps the raw guard of the same name (its field `inner`) and holds `Lock` in `Mode`
 /// through its field `holder`: `lock`, the lock itself, or for a mapped guard `meta`, the lock's
 /// metadata. With `, DerefMut` it gives mutable access. Besides the struct, this writes the
-/// impls every guard has: Deref (and DerefMut), Drop (recording the release), Debug and Display.
+/// impls every guard has: `deref_and_fmt!`'s, DerefMut if named, and Drop (recording the
+/// release).
 macro_rules! guard {
     (
         $(#[$doc:meta])*
@@ -411,12 +412,7 @@ macro_rules! guard {
     (@holder lock $Lock:ident) => { &'a $Lock<T> };
     (@holder meta $Lock:ident) => { &'a $crate::runtime::LockMeta };
     (@impls $Guard:ident $holder:ident $mode:ident $($DerefMut:ident)?) => {
-        impl<T: ?Sized> ::core::ops::Deref for $Guard<'_, T> {
-            type Target = T;
-            fn deref(&self) -> &T {
-                &self.inner
-            }
-        }
+        $crate::sync::deref_and_fmt!($Guard);
 
         $(
             impl<T: ?Sized> ::core::ops::$DerefMut for $Guard<'_, T> {
@@ -429,6 +425,20 @@ macro_rules! guard {
         impl<T: ?Sized> Drop for $Guard<'_, T> {
             fn drop(&mut self) {
                 $crate::sync::Held::lock_meta(self.$holder).release($crate::ids::Mode::$mode);
+            }
+        }
+    };
+}
+pub(crate) use guard;
+
+/// Deref to the data, the guard's field `inner`, and Debug and Display as the data's: what every
+/// guard of this crate has.
+macro_rules! deref_and_fmt {
+    ($Guard:ident) => {
+        impl<T: ?Sized> ::core::ops::Deref for $Guard<'_, T> {
+            type Target = T;
+            fn deref(&self) -> &T {
+                &self.inner
             }
         }
 
@@ -445,4 +455,4 @@ macro_rules! guard {
         }
     };
 }
-pub(crate) use guard;
+pub(crate) use deref_and_fmt;

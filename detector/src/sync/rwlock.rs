@@ -257,15 +257,28 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
         /// Turns this into write access if no reader is there right now.
         ///
         /// ```
+        /// use std::sync::Barrier;
         /// use lockscan::{RwLock, RwLockUpgradableReadGuard};
         ///
         /// let lock = RwLock::new(0);
-        /// let reader = lock.read();
+        /// let (reading, done) = (Barrier::new(2), Barrier::new(2));
         /// let upgradable = lock.upgradable_read();
-        /// let upgradable = RwLockUpgradableReadGuard::try_upgrade(upgradable).unwrap_err();
-        /// drop(reader);
+        /// let upgradable = std::thread::scope(|s| {
+        ///     s.spawn(|| {
+        ///         let _reader = lock.read();
+        ///         reading.wait();
+        ///         done.wait();
+        ///     });
+        ///     reading.wait();
+        ///     // Another thread reads: no upgrade now, and the guard comes back.
+        ///     let upgradable = RwLockUpgradableReadGuard::try_upgrade(upgradable).unwrap_err();
+        ///     done.wait();
+        ///     upgradable
+        /// });
         /// let mut writer = RwLockUpgradableReadGuard::try_upgrade(upgradable).unwrap();
         /// *writer += 1;
+        /// drop(writer);
+        /// assert_eq!(*lock.read(), 1);
         /// ```
         fn try_upgrade -> RwLockWriteGuard: tries_change(Upgradable => Exclusive);
         /// Turns this into write access, waiting at most `timeout` for the readers to leave.
