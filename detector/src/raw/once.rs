@@ -56,6 +56,21 @@ impl OnceState {
 ///
 /// If the closure panics, the `Once` is poisoned: later [`call_once`](Self::call_once) calls
 /// panic, while [`call_once_force`](Self::call_once_force) runs its closure again.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use lockscan::{Once, OnceState};
+///
+/// static INIT: Once = Once::new();
+/// static RUNS: AtomicU32 = AtomicU32::new(0);
+/// std::thread::scope(|s| {
+///     for _ in 0..4 {
+///         s.spawn(|| INIT.call_once(|| drop(RUNS.fetch_add(1, Ordering::Relaxed))));
+///     }
+/// });
+/// assert_eq!(RUNS.load(Ordering::Relaxed), 1);
+/// assert_eq!(INIT.state(), OnceState::Done);
+/// ```
 pub struct Once {
     state: AtomicU8,
 }

@@ -86,6 +86,17 @@ impl Condvar {
 
     /// Blocks until notified or until `timeout` has passed.
     ///
+    /// ```
+    /// use std::time::Duration;
+    /// use lockscan::std_sync::{Condvar, Mutex};
+    ///
+    /// let (queue, arrived) = (Mutex::new(0), Condvar::new());
+    /// let guard = queue.lock().unwrap();
+    /// let (guard, result) = arrived.wait_timeout(guard, Duration::from_millis(1)).unwrap();
+    /// assert!(result.timed_out()); // nobody notified
+    /// assert_eq!(*guard, 0);
+    /// ```
+    ///
     /// # Errors
     ///
     /// A [`PoisonError`](std::sync::PoisonError) with the guard and the result inside if the

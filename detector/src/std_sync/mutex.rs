@@ -84,6 +84,16 @@ impl<T: ?Sized> Mutex<T> {
 
 /// Access to the data of a locked [`Mutex`]; unlocks when dropped, and poisons the mutex if
 /// dropped during a panic.
+///
+/// ```
+/// use lockscan::std_sync::{Mutex, MutexGuard};
+///
+/// let queue = Mutex::new(Vec::new());
+/// let mut guard: MutexGuard<'_, Vec<u32>> = queue.lock().unwrap();
+/// guard.push(1);
+/// drop(guard);
+/// assert_eq!(queue.into_inner().unwrap(), [1]);
+/// ```
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MutexGuard<'a, T: ?Sized> {
     mutex: &'a Mutex<T>,

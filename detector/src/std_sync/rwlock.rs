@@ -89,12 +89,39 @@ impl<T: ?Sized> RwLock<T> {
 }
 
 /// Shared access to the data of an [`RwLock`]. A read guard never poisons the lock (as in std).
+///
+/// ```
+/// use std::panic::{AssertUnwindSafe, catch_unwind};
+/// use lockscan::std_sync::RwLock;
+///
+/// let table = RwLock::new(vec![1]);
+/// let _ = catch_unwind(AssertUnwindSafe(|| {
+///     let _reader = table.read().unwrap();
+///     panic!("a reader panics");
+/// }));
+/// assert!(!table.is_poisoned());
+/// assert_eq!(table.read().unwrap().len(), 1);
+/// ```
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockReadGuard<'a, T: ?Sized> {
     inner: crate::RwLockReadGuard<'a, T>,
 }
 
 /// Exclusive access to the data of an [`RwLock`]; poisons the lock if dropped during a panic.
+///
+/// ```
+/// use std::panic::{AssertUnwindSafe, catch_unwind};
+/// use lockscan::std_sync::RwLock;
+///
+/// let table = RwLock::new(vec![1]);
+/// let _ = catch_unwind(AssertUnwindSafe(|| {
+///     table.write().unwrap().push(2);
+///     let _writer = table.write().unwrap();
+///     panic!("a writer panics");
+/// }));
+/// assert!(table.is_poisoned());
+/// assert_eq!(table.read().unwrap_err().into_inner().len(), 2);
+/// ```
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockWriteGuard<'a, T: ?Sized> {
     lock: &'a RwLock<T>,

@@ -120,6 +120,17 @@ lock_impls!(Mutex);
 
 guard! {
     /// Access to the data of a locked [`Mutex`]; unlocks (and records the release) when dropped.
+    ///
+    /// ```
+    /// use lockscan::{Mutex, MutexGuard};
+    ///
+    /// let names = Mutex::new(vec!["a"]);
+    /// let mut guard: MutexGuard<'_, Vec<&str>> = names.lock();
+    /// guard.push("b"); // DerefMut to the data
+    /// assert!(std::ptr::eq(MutexGuard::mutex(&guard), &names));
+    /// drop(guard);
+    /// assert!(!names.is_locked());
+    /// ```
     pub struct MutexGuard of Mutex by lock in Exclusive, DerefMut;
 }
 
@@ -201,6 +212,17 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
 
 guard! {
     /// A guard for a part of a locked mutex's data, made by [`MutexGuard::map`].
+    ///
+    /// ```
+    /// use lockscan::{MappedMutexGuard, Mutex, MutexGuard};
+    ///
+    /// let grid = Mutex::new([[0; 3]; 3]);
+    /// let row = MutexGuard::map(grid.lock(), |grid| &mut grid[1]);
+    /// let mut cell = MappedMutexGuard::map(row, |row| &mut row[2]);
+    /// *cell = 9;
+    /// drop(cell);
+    /// assert_eq!(grid.lock()[1][2], 9);
+    /// ```
     pub struct MappedMutexGuard of Mutex by meta in Exclusive, DerefMut;
 }
 

@@ -88,6 +88,17 @@ lock_impls!(ReentrantMutex);
 
 guard! {
     /// Shared access to the data of a locked [`ReentrantMutex`].
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use lockscan::{ReentrantMutex, ReentrantMutexGuard};
+    ///
+    /// let log = ReentrantMutex::new(RefCell::new(Vec::new()));
+    /// let guard = log.lock();
+    /// guard.borrow_mut().push("shared access: mutate through a RefCell");
+    /// assert!(std::ptr::eq(ReentrantMutexGuard::remutex(&guard), &log));
+    /// assert_eq!(log.lock().borrow().len(), 1);
+    /// ```
     pub struct ReentrantMutexGuard of ReentrantMutex by lock in Exclusive;
 }
 

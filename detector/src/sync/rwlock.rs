@@ -128,6 +128,17 @@ lock_impls!(RwLock);
 
 guard! {
     /// Shared access to the data of an [`RwLock`].
+    ///
+    /// ```
+    /// use lockscan::{RwLock, RwLockReadGuard};
+    ///
+    /// let lock = RwLock::new(5);
+    /// let reader = lock.read();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert_eq!(*lock.read(), 5)); // readers share the lock
+    /// });
+    /// assert!(std::ptr::eq(RwLockReadGuard::rwlock(&reader), &lock));
+    /// ```
     pub struct RwLockReadGuard of RwLock by lock in Shared;
 }
 
@@ -169,6 +180,15 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
 
 guard! {
     /// Exclusive access to the data of an [`RwLock`].
+    ///
+    /// ```
+    /// let lock = lockscan::RwLock::new(5);
+    /// let mut writer = lock.write();
+    /// *writer += 1;
+    /// assert!(lock.is_locked_exclusive());
+    /// drop(writer);
+    /// assert_eq!(*lock.read(), 6);
+    /// ```
     pub struct RwLockWriteGuard of RwLock by lock in Exclusive, DerefMut;
 }
 
@@ -215,6 +235,14 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
 
 guard! {
     /// Upgradable read access to an [`RwLock`].
+    ///
+    /// ```
+    /// let lock = lockscan::RwLock::new(5);
+    /// let upgradable = lock.upgradable_read();
+    /// assert!(lock.try_read().is_some()); // shared with readers
+    /// assert!(lock.try_upgradable_read().is_none()); // not with another upgradable reader
+    /// assert_eq!(*upgradable, 5);
+    /// ```
     pub struct RwLockUpgradableReadGuard of RwLock by lock in Upgradable;
 }
 
