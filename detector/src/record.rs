@@ -36,6 +36,11 @@ pub struct Recording {
 /// Starts recording every lock operation of this process to `path` (created, with its parent
 /// folders; truncated if it exists).
 ///
+/// # Errors
+///
+/// When a recording is already running, when detection is compiled out (there is nothing to
+/// record), or when the file cannot be created.
+///
 /// ```
 /// use lockscan::record::{self, RecordError};
 ///
@@ -56,11 +61,6 @@ pub struct Recording {
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-///
-/// # Errors
-///
-/// When a recording is already running, when detection is compiled out (there is nothing to
-/// record), or when the file cannot be created.
 pub fn start(path: impl AsRef<Path>) -> Result<Recording, RecordError> {
     if !is_active() {
         return Err(RecordError::Inactive);

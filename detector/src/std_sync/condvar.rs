@@ -86,6 +86,11 @@ impl Condvar {
 
     /// Blocks until notified or until `timeout` has passed.
     ///
+    /// # Errors
+    ///
+    /// A [`PoisonError`](std::sync::PoisonError) with the guard and the result inside if the
+    /// mutex is poisoned when the thread wakes up.
+    ///
     /// ```
     /// use std::time::Duration;
     /// use lockscan::std_sync::{Condvar, Mutex};
@@ -96,11 +101,6 @@ impl Condvar {
     /// assert!(result.timed_out()); // nobody notified
     /// assert_eq!(*guard, 0);
     /// ```
-    ///
-    /// # Errors
-    ///
-    /// A [`PoisonError`](std::sync::PoisonError) with the guard and the result inside if the
-    /// mutex is poisoned when the thread wakes up.
     #[track_caller]
     pub fn wait_timeout<'a, T: ?Sized>(
         &self,

@@ -30,14 +30,12 @@
 //! What is not here: std's unstable lock APIs (`MappedMutexGuard`, `Mutex::map`, ...), and
 //! `Condvar::wait_timeout_ms` (deprecated since Rust 1.6).
 
-/// What std's `Mutex` and `RwLock` share beyond locking, inside `poison_api! { Lock, peek;
-/// items }`: the constructors, each item written with its docs (`fn new;`, `fn named;`,
-/// `fn into_inner;`) and `with_rank`'s written here; the poison flag's API, `get_mut`, `rank`,
-/// `Default`, `From`, and `Debug`, which looks at the data through the raw lock's `peek` (an
-/// attempt to lock that is not recorded) as std does.
-macro_rules! poison_api {
+/// The constructors std's `Mutex` and `RwLock` share, inside `constructors! { Lock; items }`:
+/// `fn new;`, `fn named;` and `fn into_inner;`, each written with its docs, and `with_rank`,
+/// whose docs are written here.
+macro_rules! constructors {
     (
-        $Lock:ident, $peek:ident;
+        $Lock:ident;
         $(#[$new:meta])* fn new;
         $(#[$named:meta])* fn named;
         $(#[$into_inner:meta])* fn into_inner;
@@ -76,7 +74,14 @@ macro_rules! poison_api {
                 poison.result(inner.into_inner())
             }
         }
+    };
+}
 
+/// What std's `Mutex` and `RwLock` share beyond locking and constructing: the poison flag's
+/// API, `get_mut`, `rank`, `Default`, `From`, unwind safety, and `Debug`, which looks at the
+/// data through the raw lock's `peek` (an attempt to lock that is not recorded) as std does.
+macro_rules! poison_api {
+    ($Lock:ident, $peek:ident) => {
         impl<T: ?Sized> $Lock<T> {
             /// Whether a thread panicked while holding the lock (for an `RwLock`, for writing).
             pub fn is_poisoned(&self) -> bool {

@@ -22,7 +22,7 @@ pub struct Mutex<T: ?Sized> {
     pub(super) inner: crate::Mutex<T>,
 }
 
-poison_api! { Mutex, try_lock;
+constructors! { Mutex;
     /// Creates an unlocked mutex. Its class, used in reports, is the caller's location.
     fn new;
     /// Creates an unlocked mutex with a name that every report uses, such as
@@ -81,6 +81,8 @@ impl<T: ?Sized> Mutex<T> {
         Ok(self.poison.result(MutexGuard::new(self, inner))?)
     }
 }
+
+poison_api!(Mutex, try_lock);
 
 /// Access to the data of a locked [`Mutex`]; unlocks when dropped, and poisons the mutex if
 /// dropped during a panic.

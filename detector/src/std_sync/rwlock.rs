@@ -23,7 +23,7 @@ pub struct RwLock<T: ?Sized> {
     inner: crate::RwLock<T>,
 }
 
-poison_api! { RwLock, try_read;
+constructors! { RwLock;
     /// Creates an unlocked lock. Its class, used in reports, is the caller's location.
     fn new;
     /// Creates an unlocked lock with a name that every report uses.
@@ -87,6 +87,8 @@ impl<T: ?Sized> RwLock<T> {
         Ok(self.poison.result(RwLockWriteGuard::new(self, inner))?)
     }
 }
+
+poison_api!(RwLock, try_read);
 
 /// Shared access to the data of an [`RwLock`]. A read guard never poisons the lock (as in std).
 ///
