@@ -158,7 +158,7 @@ impl LockHooks {
     /// let hooks = LockHooks::new(LockKind::RwLock);
     /// assert!(!hooks.try_lock(Mode::Upgradable, || false)); // the raw attempt failed
     /// hooks.lock(Mode::Upgradable, false, || true, || {});
-    /// hooks.upgrade(|| true, || unreachable!("granted at once"));
+    /// hooks.upgrade(|| true, || {}); // `block` would wait for the readers to leave
     /// hooks.change_mode(Mode::Exclusive, Mode::Shared); // a downgrade
     /// hooks.release(Mode::Shared);
     /// assert!(lockscan::findings().is_empty());
