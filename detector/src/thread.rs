@@ -172,6 +172,31 @@ impl Builder {
     }
 }
 
+/// The methods both join handles have, over std's handle `inner`: `join` (its docs written at
+/// the call site), which records that the thread's `child` id and clock (`handoff`) happen
+/// before what follows, `thread` and `is_finished`.
+macro_rules! handle_methods {
+    ($(#[$join:meta])* fn join;) => {
+        $(#[$join])*
+        #[track_caller]
+        pub fn join(self) -> std::thread::Result<T> {
+            let result = self.inner.join();
+            runtime::joined(self.child, self.handoff.lock().as_ref(), Location::caller());
+            result
+        }
+
+        /// The thread.
+        pub fn thread(&self) -> &std::thread::Thread {
+            self.inner.thread()
+        }
+
+        /// Whether the thread has finished.
+        pub fn is_finished(&self) -> bool {
+            self.inner.is_finished()
+        }
+    };
+}
+
 /// A handle to join a thread, like [`std::thread::JoinHandle`].
 #[derive(Debug)]
 pub struct JoinHandle<T> {
@@ -181,26 +206,13 @@ pub struct JoinHandle<T> {
 }
 
 impl<T> JoinHandle<T> {
-    /// Waits for the thread; what it did happens before what follows.
-    ///
-    /// # Errors
-    ///
-    /// The thread's panic payload, when it panicked.
-    #[track_caller]
-    pub fn join(self) -> std::thread::Result<T> {
-        let result = self.inner.join();
-        runtime::joined(self.child, self.handoff.lock().as_ref(), Location::caller());
-        result
-    }
-
-    /// The thread.
-    pub fn thread(&self) -> &std::thread::Thread {
-        self.inner.thread()
-    }
-
-    /// Whether the thread has finished.
-    pub fn is_finished(&self) -> bool {
-        self.inner.is_finished()
+    handle_methods! {
+        /// Waits for the thread; what it did happens before what follows.
+        ///
+        /// # Errors
+        ///
+        /// The thread's panic payload, when it panicked.
+        fn join;
     }
 }
 
@@ -279,25 +291,12 @@ pub struct ScopedJoinHandle<'scope, T> {
 }
 
 impl<T> ScopedJoinHandle<'_, T> {
-    /// Waits for the thread.
-    ///
-    /// # Errors
-    ///
-    /// The thread's panic payload, when it panicked.
-    #[track_caller]
-    pub fn join(self) -> std::thread::Result<T> {
-        let result = self.inner.join();
-        runtime::joined(self.child, self.handoff.lock().as_ref(), Location::caller());
-        result
-    }
-
-    /// The thread.
-    pub fn thread(&self) -> &std::thread::Thread {
-        self.inner.thread()
-    }
-
-    /// Whether the thread has finished.
-    pub fn is_finished(&self) -> bool {
-        self.inner.is_finished()
+    handle_methods! {
+        /// Waits for the thread.
+        ///
+        /// # Errors
+        ///
+        /// The thread's panic payload, when it panicked.
+        fn join;
     }
 }
