@@ -11,6 +11,17 @@ use crate::site::Site;
 
 /// What kind of problem a finding is. The names are part of lockscan's public contract (JSON
 /// output, baselines, suppressions).
+///
+/// ```
+/// use lockscan::{FindingKind, Severity};
+///
+/// let kind: FindingKind = "potential-deadlock".parse().unwrap();
+/// assert_eq!(kind, FindingKind::PotentialDeadlock);
+/// assert_eq!(kind.to_string(), "potential-deadlock");
+/// assert_eq!(kind.default_severity(), Severity::Error);
+/// assert!("deadlocks".parse::<FindingKind>().is_err());
+/// assert_eq!(FindingKind::ALL.len(), 8);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum FindingKind {
@@ -90,6 +101,14 @@ impl std::str::FromStr for FindingKind {
 }
 
 /// How serious a finding is. Ordered: `Note < Warning < Error`.
+///
+/// ```
+/// use lockscan::{FindingKind, Severity};
+///
+/// assert!(Severity::Note < Severity::Warning && Severity::Warning < Severity::Error);
+/// assert_eq!("warning".parse(), Ok(Severity::Warning));
+/// assert_eq!(FindingKind::WaitWhileHolding.default_severity().as_str(), "warning");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Severity {
     /// Worth knowing; not a bug by itself.
@@ -227,6 +246,14 @@ pub struct Finding {
 
 impl Finding {
     /// A finding of `kind` with its default severity and nothing else filled in.
+    ///
+    /// ```
+    /// use lockscan::{Finding, FindingKind, Severity};
+    ///
+    /// let finding = Finding::new(FindingKind::GatedCycle, "a cycle behind a gate lock");
+    /// assert_eq!(finding.severity, Severity::Note);
+    /// assert!(finding.locks.is_empty() && finding.help.is_none());
+    /// ```
     pub fn new(kind: FindingKind, message: impl Into<String>) -> Finding {
         Finding {
             kind,
@@ -246,6 +273,17 @@ impl Finding {
     /// A stable identity for baselines and de-duplication: the kind and the sorted lock and
     /// variable names. Ids, thread names and line numbers do not enter it, so the same bug
     /// found in another run, or after unrelated edits, has the same fingerprint.
+    ///
+    /// ```
+    /// use lockscan::{Finding, FindingKind};
+    ///
+    /// let mut found = Finding::new(FindingKind::PotentialDeadlock, "found by one test");
+    /// found.locks = vec!["A".into(), "B".into()];
+    /// let mut again = Finding::new(FindingKind::PotentialDeadlock, "found by another");
+    /// again.locks = vec!["B".into(), "A".into()];
+    /// assert_eq!(found.fingerprint(), again.fingerprint());
+    /// assert_eq!(found.fingerprint().len(), 16);
+    /// ```
     pub fn fingerprint(&self) -> String {
         let mut parts: Vec<&str> = self.locks.iter().map(String::as_str).collect();
         parts.sort_unstable();
@@ -267,6 +305,22 @@ impl Finding {
     }
 
     /// The cycle as `A -> B -> A`, or `None` when the finding is not about a cycle.
+    ///
+    /// ```
+    /// use lockscan::{FindingKind, Mutex, Policy};
+    ///
+    /// lockscan::set_policy(Policy::Collect);
+    /// let a = Mutex::named("doc:cycle-a", ());
+    /// let b = Mutex::named("doc:cycle-b", ());
+    /// drop((a.lock(), b.lock()));
+    /// drop((b.lock(), a.lock()));
+    /// # if lockscan::is_active() {
+    /// let finding = lockscan::findings().pop().unwrap();
+    /// let cycle = finding.cycle_text().unwrap();
+    /// assert!(cycle.contains("`doc:cycle-a`") && cycle.contains("`doc:cycle-b`"));
+    /// # }
+    /// assert_eq!(lockscan::Finding::new(FindingKind::DataRace, "").cycle_text(), None);
+    /// ```
     pub fn cycle_text(&self) -> Option<String> {
         let is_cycle = matches!(
             self.kind,

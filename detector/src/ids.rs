@@ -47,6 +47,15 @@ id_type!(
 );
 
 /// How a lock is held or requested.
+///
+/// ```
+/// use lockscan::Mode;
+///
+/// assert!(Mode::Shared.conflicts_with(Mode::Exclusive));
+/// assert!(!Mode::Shared.conflicts_with(Mode::Upgradable));
+/// assert!(Mode::Upgradable.conflicts_with(Mode::Upgradable));
+/// assert_eq!(Mode::Upgradable.as_str(), "upgradable");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum Mode {
     /// Exclusive (a mutex, or the write side of a read-write lock).
@@ -80,6 +89,10 @@ impl Mode {
 }
 
 /// What kind of lock a lock is.
+///
+/// ```
+/// assert_eq!(lockscan::LockKind::Reentrant.as_str(), "reentrant");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LockKind {
     /// A mutual-exclusion lock; re-locking it from the holding thread deadlocks.

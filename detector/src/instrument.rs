@@ -69,6 +69,27 @@ use crate::runtime::{CondvarMeta, LockMeta};
 
 /// What lockscan keeps for one raw lock. Dropping it forgets the lock (its order edges can close
 /// no cycle any more).
+///
+/// The hooks alone record the order, whatever the lock beside them does:
+///
+/// ```
+/// use lockscan::instrument::LockHooks;
+/// use lockscan::{FindingKind, LockKind, Mode, Policy};
+///
+/// lockscan::set_policy(Policy::Collect);
+/// let (a, b) = (LockHooks::new(LockKind::Mutex), LockHooks::new(LockKind::Mutex));
+/// let take = |hooks: &LockHooks| hooks.lock(Mode::Exclusive, false, || true, || {});
+/// take(&a);
+/// take(&b);
+/// b.release(Mode::Exclusive);
+/// a.release(Mode::Exclusive);
+/// take(&b);
+/// take(&a); // `a` after `b`: the opposite order
+/// a.release(Mode::Exclusive);
+/// b.release(Mode::Exclusive);
+/// let inverted = lockscan::findings().iter().any(|f| f.kind == FindingKind::LockOrderInversion);
+/// assert_eq!(inverted, lockscan::is_active());
+/// ```
 #[derive(Debug)]
 pub struct LockHooks {
     meta: LockMeta,
@@ -129,6 +150,19 @@ impl LockHooks {
 
     /// Records that this thread's hold changed mode (a downgrade, or an upgrade that was
     /// granted without waiting).
+    ///
+    /// ```
+    /// use lockscan::instrument::LockHooks;
+    /// use lockscan::{LockKind, Mode};
+    ///
+    /// let hooks = LockHooks::new(LockKind::RwLock);
+    /// assert!(!hooks.try_lock(Mode::Upgradable, || false)); // the raw attempt failed
+    /// hooks.lock(Mode::Upgradable, false, || true, || {});
+    /// hooks.upgrade(|| true, || {}); // `block` would wait for the readers to leave
+    /// hooks.change_mode(Mode::Exclusive, Mode::Shared); // a downgrade
+    /// hooks.release(Mode::Shared);
+    /// assert!(lockscan::findings().is_empty());
+    /// ```
     pub fn change_mode(&self, from: Mode, to: Mode) {
         self.meta.change_mode(from, to);
     }
@@ -165,6 +199,24 @@ impl LockHooks {
 }
 
 /// What lockscan keeps for one condition variable.
+///
+/// ```
+/// use lockscan::instrument::{CondvarHooks, LockHooks};
+/// use lockscan::{FindingKind, LockKind, Mode, Policy};
+///
+/// lockscan::set_policy(Policy::Collect);
+/// let (outer, inner) = (LockHooks::new(LockKind::Mutex), LockHooks::new(LockKind::Mutex));
+/// let ready = CondvarHooks::new();
+/// outer.lock(Mode::Exclusive, false, || true, || {});
+/// inner.lock(Mode::Exclusive, false, || true, || {});
+/// inner.release_for_wait(&ready); // a wait on `inner` while `outer` is held
+/// ready.notified(false); // (another thread would notify while the waiter sleeps)
+/// inner.relocked(Mode::Exclusive);
+/// inner.release(Mode::Exclusive);
+/// outer.release(Mode::Exclusive);
+/// let reported = lockscan::findings().iter().any(|f| f.kind == FindingKind::WaitWhileHolding);
+/// assert_eq!(reported, lockscan::is_active());
+/// ```
 #[derive(Debug)]
 pub struct CondvarHooks {
     meta: CondvarMeta,

@@ -159,6 +159,16 @@ pub fn lock_both<'a, 'b, A: ?Sized, B: ?Sized>(
 
 /// A set of same-typed mutexes that [`lock_all`] can lock: an array, a slice or a `Vec` of
 /// `&Mutex<T>`.
+///
+/// ```
+/// use lockscan::{LockSet, Mutex};
+///
+/// let shards: Vec<Mutex<u32>> = (0..3).map(Mutex::new).collect();
+/// let all: Vec<&Mutex<u32>> = shards.iter().rev().collect();
+/// // The same as `lockscan::lock_all(all)`: guards in the set's order, locked in lockscan's.
+/// let guards = all.lock_in_global_order();
+/// assert_eq!(guards.iter().map(|g| **g).collect::<Vec<_>>(), [2, 1, 0]);
+/// ```
 pub trait LockSet<'a> {
     /// The guards, in the order of the mutexes in the set.
     type Guards;

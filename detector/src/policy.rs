@@ -13,6 +13,14 @@ use rustc_hash::FxHashSet;
 use crate::finding::{Finding, FindingKind, Severity};
 
 /// What lockscan does with a finding.
+///
+/// ```
+/// use lockscan::Policy;
+///
+/// assert_eq!(lockscan::POLICY_ENV, "LOCKSCAN_ON_FINDING"); // `panic`, `warn` or `collect`
+/// lockscan::set_policy(Policy::Warn);
+/// assert_eq!(lockscan::policy(), Some(Policy::Warn));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Policy {
     /// Panic on the thread that found it, with the report as the message, so a test fails at
@@ -63,11 +71,22 @@ pub fn set_policy(policy: Policy) {
 }
 
 /// Goes back to the default: errors panic, warnings and notes are logged.
+///
+/// ```
+/// lockscan::set_policy(lockscan::Policy::Collect);
+/// lockscan::reset_policy();
+/// assert_eq!(lockscan::policy(), None);
+/// ```
 pub fn reset_policy() {
     POLICY.store(BY_SEVERITY, Ordering::Relaxed);
 }
 
 /// The policy in force, or `None` for the default (errors panic, the rest warn).
+///
+/// ```
+/// lockscan::set_policy(lockscan::Policy::Panic);
+/// assert_eq!(lockscan::policy(), Some(lockscan::Policy::Panic));
+/// ```
 pub fn policy() -> Option<Policy> {
     let mut value = POLICY.load(Ordering::Relaxed);
     if value == 0 {
@@ -108,17 +127,41 @@ static SEEN: Mutex<Option<FxHashSet<String>>> = Mutex::new(None);
 ///
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use lockscan::{Mutex, Policy};
+///
 /// static SEEN: AtomicUsize = AtomicUsize::new(0);
+/// lockscan::set_policy(Policy::Collect);
 /// lockscan::set_finding_hook(|finding| {
 ///     SEEN.fetch_add(1, Ordering::Relaxed);
 ///     eprintln!("{}", finding.kind);
 /// });
+/// let a = Mutex::named("doc:hook-a", ());
+/// let b = Mutex::named("doc:hook-b", ());
+/// drop((a.lock(), b.lock()));
+/// drop((b.lock(), a.lock())); // the opposite order: a finding, handed to the hook
+/// lockscan::clear_finding_hook();
+/// let expected = if lockscan::is_active() { 1 } else { 0 };
+/// assert_eq!(SEEN.load(Ordering::Relaxed), expected);
 /// ```
 pub fn set_finding_hook(hook: impl Fn(&Finding) + Send + Sync + 'static) {
     *HOOK.write() = Some(Arc::new(hook));
 }
 
 /// Removes the hook set by [`set_finding_hook`].
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+///
+/// static CALLED: AtomicBool = AtomicBool::new(false);
+/// lockscan::set_policy(lockscan::Policy::Collect);
+/// lockscan::set_finding_hook(|_| CALLED.store(true, Ordering::Relaxed));
+/// lockscan::clear_finding_hook();
+/// let a = lockscan::Mutex::named("doc:unhooked-a", ());
+/// let b = lockscan::Mutex::named("doc:unhooked-b", ());
+/// drop((a.lock(), b.lock()));
+/// drop((b.lock(), a.lock()));
+/// assert!(!CALLED.load(Ordering::Relaxed));
+/// ```
 pub fn clear_finding_hook() {
     *HOOK.write() = None;
 }
@@ -126,12 +169,47 @@ pub fn clear_finding_hook() {
 /// Every distinct finding reported so far in this process, oldest first.
 ///
 /// Tests that run in parallel share this list: look for the findings about your own locks.
+///
+/// ```
+/// use lockscan::{FindingKind, Mutex, Policy};
+///
+/// lockscan::set_policy(Policy::Collect);
+/// let config = Mutex::named("doc:config", ());
+/// let cache = Mutex::named("doc:cache", ());
+/// drop((config.lock(), cache.lock()));
+/// drop((cache.lock(), config.lock()));
+/// let mine: Vec<_> = lockscan::findings()
+///     .into_iter()
+///     .filter(|f| f.locks.iter().any(|lock| lock == "doc:config"))
+///     .collect();
+/// if lockscan::is_active() {
+///     assert_eq!(mine.len(), 1);
+///     assert_eq!(mine[0].kind, FindingKind::LockOrderInversion);
+/// } else {
+///     assert!(mine.is_empty());
+/// }
+/// ```
 pub fn findings() -> Vec<Finding> {
     FINDINGS.lock().clone()
 }
 
 /// Removes and returns the findings reported so far. The same findings are not reported
 /// again: de-duplication outlives this call.
+///
+/// ```
+/// use lockscan::{Mutex, Policy};
+///
+/// lockscan::set_policy(Policy::Collect);
+/// let a = Mutex::named("doc:take-a", ());
+/// let b = Mutex::named("doc:take-b", ());
+/// drop((a.lock(), b.lock()));
+/// drop((b.lock(), a.lock()));
+/// let taken = lockscan::take_findings();
+/// assert_eq!(taken.len(), if lockscan::is_active() { 1 } else { 0 });
+/// assert!(lockscan::findings().is_empty());
+/// drop((b.lock(), a.lock())); // the same inversion: not reported again
+/// assert!(lockscan::findings().is_empty());
+/// ```
 pub fn take_findings() -> Vec<Finding> {
     std::mem::take(&mut *FINDINGS.lock())
 }

@@ -40,6 +40,27 @@ pub struct Recording {
 ///
 /// When a recording is already running, when detection is compiled out (there is nothing to
 /// record), or when the file cannot be created.
+///
+/// ```
+/// use lockscan::record::{self, RecordError};
+///
+/// let path = std::env::temp_dir().join(format!("lockscan-doc-{}.json", std::process::id()));
+/// match record::start(&path) {
+///     Ok(recording) => {
+///         assert!(record::is_recording());
+///         let jobs = lockscan::Mutex::named("doc:recorded", 0);
+///         *jobs.lock() += 1;
+///         let written = recording.finish()?;
+///         assert!(!record::is_recording());
+///         assert!(std::fs::read_to_string(&written)?.contains("doc:recorded"));
+///         std::fs::remove_file(written)?;
+///     }
+///     // Detection compiled out (a release build): there is nothing to record.
+///     Err(RecordError::Inactive) => assert!(!lockscan::is_active()),
+///     Err(other) => return Err(other.into()),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn start(path: impl AsRef<Path>) -> Result<Recording, RecordError> {
     if !is_active() {
         return Err(RecordError::Inactive);

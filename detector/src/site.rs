@@ -10,6 +10,14 @@ use crate::raw::Mutex;
 /// running live, or the text a trace recorded.
 ///
 /// Cloning is cheap (a pointer copy or a reference-count increment).
+///
+/// ```
+/// use lockscan::Site;
+///
+/// let here = Site::caller();
+/// assert_eq!(here.file(), Some(file!()));
+/// assert!(here.line().is_some() && here.column().is_some());
+/// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub enum Site {
     /// A call site captured live.

@@ -42,6 +42,12 @@ struct Slot<T> {
 
 impl<T> Tracked<T> {
     /// A tracked value. Reports name it by the caller's location.
+    ///
+    /// ```
+    /// let flag = lockscan::Tracked::new(false);
+    /// flag.set(true);
+    /// assert!(flag.get());
+    /// ```
     #[track_caller]
     pub const fn new(value: T) -> Tracked<T> {
         Tracked {
@@ -54,6 +60,25 @@ impl<T> Tracked<T> {
     }
 
     /// A tracked value with a name that reports use, such as `"balance:ACC001"`.
+    ///
+    /// Two threads that read and write it with nothing ordering them race, whichever way
+    /// this run's schedule went:
+    ///
+    /// ```
+    /// use lockscan::{FindingKind, Policy, Tracked};
+    ///
+    /// lockscan::set_policy(Policy::Collect); // the default, `Panic`, fails right there
+    /// let hits = Tracked::named("doc:hits", 0);
+    /// lockscan::thread::scope(|s| {
+    ///     s.spawn(|| hits.set(hits.get() + 1));
+    ///     s.spawn(|| hits.set(hits.get() + 1));
+    /// });
+    /// assert!(hits.get() >= 1); // 2, or 1 when an update was lost
+    /// # if lockscan::is_active() {
+    /// let race = lockscan::findings().into_iter().find(|f| f.kind == FindingKind::DataRace);
+    /// assert!(race.unwrap().vars.iter().any(|access| access.var == "doc:hits"));
+    /// # }
+    /// ```
     #[track_caller]
     pub fn named(name: impl Into<Cow<'static, str>>, value: T) -> Tracked<T> {
         Tracked {
@@ -108,6 +133,12 @@ impl<T> Tracked<T> {
     }
 
     /// The value, through exclusive access: no other thread can race with it.
+    ///
+    /// ```
+    /// let mut total = lockscan::Tracked::new(1);
+    /// *total.get_mut() += 1;
+    /// assert_eq!(total.into_inner(), 2);
+    /// ```
     pub fn get_mut(&mut self) -> &mut T {
         &mut self.slot.get_mut().value
     }

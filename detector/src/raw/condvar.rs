@@ -56,7 +56,7 @@ impl Condvar {
 
     /// The address waiters park on.
     fn key(&self) -> usize {
-        ptr::from_ref(self).addr()
+        super::parking::key(self)
     }
 
     /// Wakes one waiting thread, if any. Returns whether one was woken.
@@ -308,23 +308,25 @@ mod tests {
     use std::thread;
     use std::time::{Duration, Instant};
 
-    use super::super::{Mutex, wait_until_true};
+    use super::super::{Mutex, MutexGuard, wait_until_true};
     use super::{Condvar, WaitTimeoutResult};
 
     const LIMIT: Duration = Duration::from_secs(60);
 
-    #[test]
-    fn notify_one_wakes_a_waiter() {
+    /// Has a thread wait with `wait` for a flag under a mutex, then sets the flag and wakes it
+    /// with one `notify_one`, which must find it queued.
+    fn wake_one_waiter(
+        condvar: &Condvar,
+        wait: impl Fn(&Condvar, &mut MutexGuard<'_, bool>) + Sync,
+    ) {
         let mutex = Mutex::new(false);
-        let condvar = Condvar::new();
-        assert!(!condvar.notify_one(), "nobody waits yet");
         let (tx, rx) = mpsc::channel();
         thread::scope(|s| {
             s.spawn(|| {
                 let mut ready = mutex.lock();
                 tx.send(()).unwrap();
                 while !*ready {
-                    condvar.wait(&mut ready);
+                    wait(condvar, &mut ready);
                 }
             });
             rx.recv().unwrap();
@@ -333,6 +335,13 @@ mod tests {
             *ready = true;
             assert!(condvar.notify_one());
         });
+    }
+
+    #[test]
+    fn notify_one_wakes_a_waiter() {
+        let condvar = Condvar::new();
+        assert!(!condvar.notify_one(), "nobody waits yet");
+        wake_one_waiter(&condvar, |condvar, ready| condvar.wait(ready));
         assert!(!condvar.notify_one(), "the queue is empty again");
     }
 
@@ -392,22 +401,8 @@ mod tests {
 
     #[test]
     fn wait_for_is_woken_before_its_timeout() {
-        let mutex = Mutex::new(false);
-        let condvar = Condvar::new();
-        let (tx, rx) = mpsc::channel();
-        thread::scope(|s| {
-            s.spawn(|| {
-                let mut ready = mutex.lock();
-                tx.send(()).unwrap();
-                while !*ready {
-                    assert!(!condvar.wait_for(&mut ready, LIMIT).timed_out());
-                }
-            });
-            rx.recv().unwrap();
-            // The waiter released the mutex only by parking: it is in the queue now.
-            let mut ready = mutex.lock();
-            *ready = true;
-            assert!(condvar.notify_one());
+        wake_one_waiter(&Condvar::new(), |condvar, ready| {
+            assert!(!condvar.wait_for(ready, LIMIT).timed_out());
         });
     }
 

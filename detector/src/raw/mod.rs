@@ -29,6 +29,7 @@
 mod condvar;
 mod mutex;
 mod once;
+mod parking;
 mod rwlock;
 mod thread_id;
 
@@ -114,7 +115,7 @@ pub const fn const_reentrant_mutex<T>(val: T) -> ReentrantMutex<T> {
 
 /// The deadline `timeout` from now; `None`, waiting forever, when it is beyond the clock's range
 /// (as parking_lot does with `Duration::MAX`).
-fn deadline_after(timeout: Duration) -> Option<Instant> {
+pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
     Instant::now().checked_add(timeout)
 }
 

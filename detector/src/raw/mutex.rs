@@ -15,17 +15,14 @@ use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot_core::{DEFAULT_PARK_TOKEN, ParkResult, SpinWait, UnparkResult, UnparkToken};
+use parking_lot_core::UnparkResult;
+
+use super::parking::{self, TOKEN_HANDOFF, TOKEN_RETRY};
 
 /// A thread holds the mutex.
 const LOCKED: u8 = 0b01;
 /// Threads may be parked on the mutex.
 const PARKED: u8 = 0b10;
-
-/// Passed to a woken waiter: the mutex was released, try to take it.
-const TOKEN_RETRY: UnparkToken = UnparkToken(0);
-/// Passed to a woken waiter: the mutex was handed over still locked, the waiter now holds it.
-const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
 
 /// The raw mutex behind [`Mutex`](super::Mutex): one byte, eventually fair.
 ///
@@ -37,77 +34,20 @@ pub struct RawMutex {
 }
 
 impl RawMutex {
-    /// The address threads park on.
-    fn key(&self) -> usize {
-        std::ptr::from_ref(self).addr()
-    }
-
     /// Takes the mutex, blocking until `deadline` (`None`: forever). True if taken.
     #[cold]
     fn lock_slow(&self, deadline: Option<Instant>) -> bool {
-        let mut spin = SpinWait::new();
-        let mut state = self.state.load(Ordering::Relaxed);
-        loop {
-            // Free, even with waiters parked: take it (barging).
-            if state & LOCKED == 0 {
-                match self.state.compare_exchange_weak(
-                    state,
-                    state | LOCKED,
-                    Ordering::Acquire,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => return true,
-                    Err(now) => state = now,
-                }
-                continue;
-            }
-            // Nobody parked yet: spin a little before parking.
-            if state & PARKED == 0 {
-                if spin.spin() {
-                    state = self.state.load(Ordering::Relaxed);
-                    continue;
-                }
-                if let Err(now) = self.state.compare_exchange_weak(
-                    state,
-                    state | PARKED,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                ) {
-                    state = now;
-                    continue;
-                }
-            }
-            // Park, unless the holder unlocked (clearing both bits) since the check above.
-            let validate = || self.state.load(Ordering::Relaxed) == LOCKED | PARKED;
-            // The last waiter to give up clears PARKED, or unlocks would keep taking the slow path.
-            let timed_out = |_key: usize, was_last: bool| {
-                if was_last {
-                    self.state.fetch_and(!PARKED, Ordering::Relaxed);
-                }
-            };
-            // SAFETY: the key is this mutex's address, used only by this mutex's protocol; the
-            // validate and timed-out callbacks neither panic nor call into parking_lot_core.
-            let result = unsafe {
-                parking_lot_core::park(
-                    self.key(),
-                    validate,
-                    || {},
-                    timed_out,
-                    DEFAULT_PARK_TOKEN,
-                    deadline,
-                )
-            };
-            match result {
-                ParkResult::Unparked(TOKEN_HANDOFF) => {
-                    // The unlocker stored the locked state with Release; acquire its writes.
-                    let _ = self.state.load(Ordering::Acquire);
-                    return true;
-                }
-                ParkResult::TimedOut => return false,
-                ParkResult::Unparked(_) | ParkResult::Invalid => {}
-            }
-            spin.reset();
-            state = self.state.load(Ordering::Relaxed);
+        // SAFETY: the key is this mutex's address, used only by this mutex's protocol; the
+        // blocked check only reads the state.
+        unsafe {
+            parking::acquire_slow(
+                &self.state,
+                parking::key(self),
+                PARKED,
+                deadline,
+                |state| state & LOCKED != 0,
+                |state| state | LOCKED,
+            )
         }
     }
 
@@ -132,7 +72,7 @@ impl RawMutex {
         // SAFETY: the key is this mutex's address; the callback neither panics nor calls into
         // parking_lot_core.
         unsafe {
-            parking_lot_core::unpark_one(self.key(), callback);
+            parking_lot_core::unpark_one(parking::key(self), callback);
         }
     }
 
@@ -180,21 +120,11 @@ unsafe impl lock_api::RawMutex for RawMutex {
 
     #[inline]
     fn try_lock(&self) -> bool {
-        let mut state = self.state.load(Ordering::Relaxed);
-        loop {
-            if state & LOCKED != 0 {
-                return false;
-            }
-            match self.state.compare_exchange_weak(
-                state,
-                state | LOCKED,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return true,
-                Err(now) => state = now,
-            }
-        }
+        parking::try_acquire(
+            &self.state,
+            |state| state & LOCKED != 0,
+            |state| state | LOCKED,
+        )
     }
 
     #[inline]

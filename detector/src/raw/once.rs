@@ -10,7 +10,9 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use parking_lot_core::{DEFAULT_PARK_TOKEN, DEFAULT_UNPARK_TOKEN, SpinWait};
+use parking_lot_core::{DEFAULT_UNPARK_TOKEN, SpinWait};
+
+use super::parking;
 
 /// A closure completed: the `Once` is done for good.
 const DONE: u8 = 0b0001;
@@ -54,6 +56,21 @@ impl OnceState {
 ///
 /// If the closure panics, the `Once` is poisoned: later [`call_once`](Self::call_once) calls
 /// panic, while [`call_once_force`](Self::call_once_force) runs its closure again.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use lockscan::{Once, OnceState};
+///
+/// static INIT: Once = Once::new();
+/// static RUNS: AtomicU32 = AtomicU32::new(0);
+/// std::thread::scope(|s| {
+///     for _ in 0..4 {
+///         s.spawn(|| INIT.call_once(|| drop(RUNS.fetch_add(1, Ordering::Relaxed))));
+///     }
+/// });
+/// assert_eq!(RUNS.load(Ordering::Relaxed), 1);
+/// assert_eq!(INIT.state(), OnceState::Done);
+/// ```
 pub struct Once {
     state: AtomicU8,
 }
@@ -127,11 +144,6 @@ impl Once {
         });
     }
 
-    /// The address waiters park on.
-    fn key(&self) -> usize {
-        std::ptr::from_ref(self).addr()
-    }
-
     /// Takes `RUNNING` and runs `f`, or waits for the thread running a closure. Not generic, to
     /// keep the generic wrappers small.
     #[cold]
@@ -158,34 +170,16 @@ impl Once {
                 }
                 continue;
             }
-            if state & PARKED == 0 {
-                if spin.spin() {
-                    state = self.state.load(Ordering::Acquire);
-                    continue;
-                }
-                if let Err(now) = self.state.compare_exchange_weak(
-                    state,
-                    state | PARKED,
-                    Ordering::Acquire,
-                    Ordering::Acquire,
-                ) {
-                    state = now;
-                    continue;
-                }
+            if let Some(now) =
+                parking::spin_or_flag(&self.state, &mut spin, state, PARKED, Ordering::Acquire)
+            {
+                state = now;
+                continue;
             }
             let validate = || self.state.load(Ordering::Relaxed) == RUNNING | PARKED;
             // SAFETY: the key is this `Once`'s address, used only by it; validate neither
             // panics nor calls into parking_lot_core; there is no timeout.
-            unsafe {
-                parking_lot_core::park(
-                    self.key(),
-                    validate,
-                    || {},
-                    |_, _| {},
-                    DEFAULT_PARK_TOKEN,
-                    None,
-                );
-            }
+            unsafe { parking::park(parking::key(self), validate, |_, _| {}, None) };
             spin.reset();
             state = self.state.load(Ordering::Acquire);
         };
@@ -213,7 +207,7 @@ impl Once {
         if before & PARKED != 0 {
             // SAFETY: the key is this `Once`'s address, used only by it.
             unsafe {
-                parking_lot_core::unpark_all(self.key(), DEFAULT_UNPARK_TOKEN);
+                parking_lot_core::unpark_all(parking::key(self), DEFAULT_UNPARK_TOKEN);
             }
         }
     }

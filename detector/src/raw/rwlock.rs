@@ -49,7 +49,11 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering, fence};
 use std::time::{Duration, Instant};
 
-use parking_lot_core::{DEFAULT_PARK_TOKEN, DEFAULT_UNPARK_TOKEN, ParkResult, SpinWait};
+use parking_lot_core::{DEFAULT_UNPARK_TOKEN, ParkResult, SpinWait};
+
+use super::parking;
+// For `Self::` paths to the trait methods.
+use lock_api::{RawRwLock as _, RawRwLockUpgrade as _};
 
 /// Threads may be parked in the main queue.
 const PARKED: usize = 0b0001;
@@ -104,7 +108,7 @@ fn upgraded(state: usize) -> usize {
 impl RawRwLock {
     /// The main queue's key: readers, writers and upgradable readers waiting to get in.
     fn key(&self) -> usize {
-        std::ptr::from_ref(self).addr()
+        parking::key(self)
     }
 
     /// The drain queue's key: the writer waiting for the readers to leave. The lock's address
@@ -115,90 +119,20 @@ impl RawRwLock {
 
     /// Takes the lock without blocking: applies `next` to the state unless `blocked`.
     fn try_acquire(&self, blocked: impl Fn(usize) -> bool, next: impl Fn(usize) -> usize) -> bool {
-        let mut state = self.state.load(Ordering::Relaxed);
-        loop {
-            if blocked(state) {
-                return false;
-            }
-            match self.state.compare_exchange_weak(
-                state,
-                next(state),
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return true,
-                Err(now) => state = now,
-            }
-        }
+        parking::try_acquire(&self.state, blocked, next)
     }
 
     /// Takes the lock, waiting in the main queue while `blocked`, until `deadline` (`None`:
     /// forever). True if taken. `blocked` runs under the queue lock, so it must not panic.
-    #[cold]
     fn acquire_slow(
         &self,
         deadline: Option<Instant>,
         blocked: impl Fn(usize) -> bool,
         next: impl Fn(usize) -> usize,
     ) -> bool {
-        let mut spin = SpinWait::new();
-        let mut state = self.state.load(Ordering::Relaxed);
-        loop {
-            if !blocked(state) {
-                match self.state.compare_exchange_weak(
-                    state,
-                    next(state),
-                    Ordering::Acquire,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => return true,
-                    Err(now) => state = now,
-                }
-                continue;
-            }
-            if state & PARKED == 0 {
-                if spin.spin() {
-                    state = self.state.load(Ordering::Relaxed);
-                    continue;
-                }
-                if let Err(now) = self.state.compare_exchange_weak(
-                    state,
-                    state | PARKED,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                ) {
-                    state = now;
-                    continue;
-                }
-            }
-            // Sleep only if nobody released the lock (clearing PARKED) since the check above.
-            let validate = || {
-                let state = self.state.load(Ordering::Relaxed);
-                state & PARKED != 0 && blocked(state)
-            };
-            let timed_out = |_key: usize, was_last: bool| {
-                if was_last {
-                    self.state.fetch_and(!PARKED, Ordering::Relaxed);
-                }
-            };
-            // SAFETY: the key is this lock's address, used only by this lock; the callbacks
-            // neither panic nor call into parking_lot_core.
-            let result = unsafe {
-                parking_lot_core::park(
-                    self.key(),
-                    validate,
-                    || {},
-                    timed_out,
-                    DEFAULT_PARK_TOKEN,
-                    deadline,
-                )
-            };
-            if result == ParkResult::TimedOut {
-                return false;
-            }
-            spin.reset();
-            state = self.state.load(Ordering::Relaxed);
-        }
+        // SAFETY: the key is this lock's address, used only by this lock; the `blocked` checks
+        // this lock passes are bit tests, which do not panic.
+        unsafe { parking::acquire_slow(&self.state, self.key(), PARKED, deadline, blocked, next) }
     }
 
     /// Second step of a write lock or an upgrade: with `WRITER` set by this thread, waits in the
@@ -211,20 +145,15 @@ impl RawRwLock {
             if state & READERS == 0 {
                 return self.finish_write();
             }
-            if state & WRITER_PARKED == 0 {
-                if spin.spin() {
-                    state = self.state.load(Ordering::Relaxed);
-                    continue;
-                }
-                if let Err(now) = self.state.compare_exchange_weak(
-                    state,
-                    state | WRITER_PARKED,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                ) {
-                    state = now;
-                    continue;
-                }
+            if let Some(now) = parking::spin_or_flag(
+                &self.state,
+                &mut spin,
+                state,
+                WRITER_PARKED,
+                Ordering::Relaxed,
+            ) {
+                state = now;
+                continue;
             }
             // Sleep only if the last reader did not leave (and clear the bit) in between.
             let validate = || {
@@ -232,17 +161,8 @@ impl RawRwLock {
                 state & READERS != 0 && state & WRITER_PARKED != 0
             };
             // SAFETY: the key is this lock's address + 1, inside the lock, used only by this
-            // lock; the callbacks neither panic nor call into parking_lot_core.
-            let result = unsafe {
-                parking_lot_core::park(
-                    self.drain_key(),
-                    validate,
-                    || {},
-                    |_, _| {},
-                    DEFAULT_PARK_TOKEN,
-                    deadline,
-                )
-            };
+            // lock; validate neither panics nor calls into parking_lot_core.
+            let result = unsafe { parking::park(self.drain_key(), validate, |_, _| {}, deadline) };
             if result == ParkResult::TimedOut {
                 return self.abandon_write(restore);
             }
@@ -368,6 +288,23 @@ impl RawRwLock {
         self.wait_for_readers(deadline, ONE_READER | UPGRADABLE)
     }
 
+    /// A bump of a writer or upgradable reader: if threads wait in the main queue, releases the
+    /// lock with `unlock`, yields the CPU so that they may get in first, and takes it again
+    /// with `lock`.
+    ///
+    /// # Safety
+    ///
+    /// The current context must hold the lock in the mode that `unlock` releases.
+    unsafe fn bump(&self, unlock: unsafe fn(&Self), lock: fn(&Self)) {
+        if self.state.load(Ordering::Relaxed) & PARKED != 0 {
+            // SAFETY: the caller holds the lock in `unlock`'s mode (this method's contract); it
+            // holds it again when `lock` returns.
+            unsafe { unlock(self) };
+            std::thread::yield_now();
+            lock(self);
+        }
+    }
+
     /// Applies `update` to the state atomically.
     fn update(&self, update: impl Fn(usize) -> usize) {
         let mut state = self.state.load(Ordering::Relaxed);
@@ -468,13 +405,9 @@ unsafe impl lock_api::RawRwLockFair for RawRwLock {
 
     #[inline]
     unsafe fn bump_exclusive(&self) {
-        if self.state.load(Ordering::Relaxed) & PARKED != 0 {
-            // SAFETY: the caller holds the exclusive lock (this method's contract); it holds it
-            // again when `lock_exclusive` returns.
-            unsafe { lock_api::RawRwLock::unlock_exclusive(self) };
-            std::thread::yield_now();
-            lock_api::RawRwLock::lock_exclusive(self);
-        }
+        // SAFETY: the caller holds the exclusive lock (this method's contract), which these
+        // release and take.
+        unsafe { self.bump(Self::unlock_exclusive, Self::lock_exclusive) }
     }
 }
 
@@ -585,13 +518,9 @@ unsafe impl lock_api::RawRwLockUpgradeFair for RawRwLock {
 
     #[inline]
     unsafe fn bump_upgradable(&self) {
-        if self.state.load(Ordering::Relaxed) & PARKED != 0 {
-            // SAFETY: the caller holds an upgradable read lock (this method's contract); it
-            // holds one again when `lock_upgradable` returns.
-            unsafe { lock_api::RawRwLockUpgrade::unlock_upgradable(self) };
-            std::thread::yield_now();
-            lock_api::RawRwLockUpgrade::lock_upgradable(self);
-        }
+        // SAFETY: the caller holds an upgradable read lock (this method's contract), which these
+        // release and take.
+        unsafe { self.bump(Self::unlock_upgradable, Self::lock_upgradable) }
     }
 }
 

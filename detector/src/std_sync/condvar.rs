@@ -90,6 +90,17 @@ impl Condvar {
     ///
     /// A [`PoisonError`](std::sync::PoisonError) with the guard and the result inside if the
     /// mutex is poisoned when the thread wakes up.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use lockscan::std_sync::{Condvar, Mutex};
+    ///
+    /// let (queue, arrived) = (Mutex::new(0), Condvar::new());
+    /// let guard = queue.lock().unwrap();
+    /// let (guard, result) = arrived.wait_timeout(guard, Duration::from_millis(1)).unwrap();
+    /// assert!(result.timed_out()); // nobody notified
+    /// assert_eq!(*guard, 0);
+    /// ```
     #[track_caller]
     pub fn wait_timeout<'a, T: ?Sized>(
         &self,
@@ -140,15 +151,10 @@ impl Condvar {
     }
 }
 
-impl Default for Condvar {
-    #[track_caller]
-    fn default() -> Self {
-        Condvar::new()
-    }
-}
+crate::sync::default_at_caller!(Condvar);
 
 impl fmt::Debug for Condvar {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Condvar").finish_non_exhaustive()
+        fmt::Debug::fmt(&self.inner, f)
     }
 }

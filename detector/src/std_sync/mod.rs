@@ -30,11 +30,59 @@
 //! What is not here: std's unstable lock APIs (`MappedMutexGuard`, `Mutex::map`, ...), and
 //! `Condvar::wait_timeout_ms` (deprecated since Rust 1.6).
 
-/// What std's `Mutex` and `RwLock` share beyond locking: the poison flag's API, `get_mut`,
-/// `rank`, `Default` and `From`.
+/// The constructors std's `Mutex` and `RwLock` share, inside `constructors! { Lock; items }`:
+/// `fn new;`, `fn named;` and `fn into_inner;`, each written with its docs, and `with_rank`,
+/// whose docs are written here.
+macro_rules! constructors {
+    (
+        $Lock:ident;
+        $(#[$new:meta])* fn new;
+        $(#[$named:meta])* fn named;
+        $(#[$into_inner:meta])* fn into_inner;
+    ) => {
+        impl<T> $Lock<T> {
+            $(#[$new])*
+            #[track_caller]
+            pub const fn new(value: T) -> $Lock<T> {
+                $Lock {
+                    poison: Flag::new(),
+                    inner: crate::$Lock::new(value),
+                }
+            }
+
+            $(#[$named])*
+            #[track_caller]
+            pub fn named(name: impl Into<::std::borrow::Cow<'static, str>>, value: T) -> $Lock<T> {
+                $Lock {
+                    poison: Flag::new(),
+                    inner: crate::$Lock::named(name, value),
+                }
+            }
+
+            #[doc = concat!(
+                "Declares the lock's rank, as [`crate::", stringify!($Lock), "::with_rank`] does."
+            )]
+            #[must_use]
+            pub const fn with_rank(mut self, rank: u32) -> Self {
+                self.inner.meta.set_rank(rank);
+                self
+            }
+
+            $(#[$into_inner])*
+            pub fn into_inner(self) -> LockResult<T> {
+                let $Lock { poison, inner } = self;
+                poison.result(inner.into_inner())
+            }
+        }
+    };
+}
+
+/// What std's `Mutex` and `RwLock` share beyond locking and constructing: the poison flag's
+/// API, `get_mut`, `rank`, `Default`, `From`, unwind safety, and `Debug`, which looks at the
+/// data through the raw lock's `peek` (an attempt to lock that is not recorded) as std does.
 macro_rules! poison_api {
-    ($lock:ident) => {
-        impl<T: ?Sized> $lock<T> {
+    ($Lock:ident, $peek:ident) => {
+        impl<T: ?Sized> $Lock<T> {
             /// Whether a thread panicked while holding the lock (for an `RwLock`, for writing).
             pub fn is_poisoned(&self) -> bool {
                 self.poison.get()
@@ -57,17 +105,49 @@ macro_rules! poison_api {
             }
         }
 
-        impl<T: Default> Default for $lock<T> {
-            #[track_caller]
-            fn default() -> Self {
-                $lock::new(T::default())
+        crate::sync::default_and_from!($Lock);
+
+        impl<T: ?Sized + ::std::fmt::Debug> ::std::fmt::Debug for $Lock<T> {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                let mut d = f.debug_struct(stringify!($Lock));
+                // The raw lock, as std and parking_lot do: formatting is not an acquisition to
+                // record.
+                match self.inner.inner.$peek() {
+                    Some(data) => d.field("data", &&*data),
+                    None => d.field("data", &format_args!("<locked>")),
+                };
+                d.field("poisoned", &self.poison.get());
+                d.finish_non_exhaustive()
             }
         }
 
-        impl<T> From<T> for $lock<T> {
-            #[track_caller]
-            fn from(value: T) -> Self {
-                $lock::new(value)
+        // As in std: a lock that a panic left in the middle of an update says so (poisoning),
+        // so catching the panic and going on is not silently unsafe.
+        impl<T: ?Sized> ::std::panic::UnwindSafe for $Lock<T> {}
+        impl<T: ?Sized> ::std::panic::RefUnwindSafe for $Lock<T> {}
+    };
+}
+
+/// Deref, Debug and Display for a guard of this module (`deref_and_fmt!`),
+/// whose field `inner` is the detecting lock's guard; with `poisons`, also DerefMut and a Drop
+/// that poisons the lock if the guard is dropped during a panic (its fields `panicking` and
+/// `holder`, the lock).
+macro_rules! guard_impls {
+    ($Guard:ident) => {
+        crate::sync::deref_and_fmt!($Guard);
+    };
+    ($Guard:ident, poisons through $holder:ident) => {
+        guard_impls!($Guard);
+
+        impl<T: ?Sized> ::std::ops::DerefMut for $Guard<'_, T> {
+            fn deref_mut(&mut self) -> &mut T {
+                &mut self.inner
+            }
+        }
+
+        impl<T: ?Sized> Drop for $Guard<'_, T> {
+            fn drop(&mut self) {
+                self.$holder.poison.done(&self.panicking);
             }
         }
     };

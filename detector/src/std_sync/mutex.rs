@@ -1,9 +1,5 @@
 //! [`Mutex`] and [`MutexGuard`], with std's API.
 
-use std::borrow::Cow;
-use std::fmt;
-use std::ops::{Deref, DerefMut};
-use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::{LockResult, TryLockError, TryLockResult};
 
 use super::poison::{Flag, Panicking};
@@ -26,43 +22,19 @@ pub struct Mutex<T: ?Sized> {
     pub(super) inner: crate::Mutex<T>,
 }
 
-// As in std: a lock that a panic left in the middle of an update says so (poisoning), so
-// catching the panic and going on is not silently unsafe.
-impl<T: ?Sized> UnwindSafe for Mutex<T> {}
-impl<T: ?Sized> RefUnwindSafe for Mutex<T> {}
-
-impl<T> Mutex<T> {
+constructors! { Mutex;
     /// Creates an unlocked mutex. Its class, used in reports, is the caller's location.
-    #[track_caller]
-    pub const fn new(value: T) -> Mutex<T> {
-        Mutex {
-            poison: Flag::new(),
-            inner: crate::Mutex::new(value),
-        }
-    }
-
+    fn new;
     /// Creates an unlocked mutex with a name that every report uses, such as
     /// `"account:ACC001"`.
-    #[track_caller]
-    pub fn named(name: impl Into<Cow<'static, str>>, value: T) -> Mutex<T> {
-        Mutex {
-            poison: Flag::new(),
-            inner: crate::Mutex::named(name, value),
-        }
-    }
-
-    /// Declares the lock's rank, as [`crate::Mutex::with_rank`] does.
-    #[must_use]
-    pub const fn with_rank(mut self, rank: u32) -> Self {
-        self.inner.meta.set_rank(rank);
-        self
-    }
-
+    ///
+    /// ```
+    /// let account = lockscan::std_sync::Mutex::named("std:ACC001", 100);
+    /// assert_eq!(*account.lock().unwrap(), 100);
+    /// ```
+    fn named;
     /// Consumes the mutex and returns the data; `Err` with the data inside if it is poisoned.
-    pub fn into_inner(self) -> LockResult<T> {
-        let Mutex { poison, inner } = self;
-        poison.result(inner.into_inner())
-    }
+    fn into_inner;
 }
 
 impl<T: ?Sized> Mutex<T> {
@@ -74,6 +46,23 @@ impl<T: ?Sized> Mutex<T> {
     /// As [`crate::Mutex::lock`]: with the default policy, when this acquisition closes a
     /// lock-order cycle; whatever the policy, when the thread already holds this mutex (std
     /// may deadlock or panic then) or this wait would complete a deadlock.
+    ///
+    /// ```
+    /// use std::panic::{AssertUnwindSafe, catch_unwind};
+    /// use lockscan::std_sync::Mutex;
+    ///
+    /// let total = Mutex::new(10);
+    /// // A panic while the guard is held poisons the mutex.
+    /// let _ = catch_unwind(AssertUnwindSafe(|| {
+    ///     let _guard = total.lock().unwrap();
+    ///     panic!("interrupted mid-update");
+    /// }));
+    /// let guard = total.lock().unwrap_err().into_inner(); // the data is still there
+    /// assert_eq!(*guard, 10);
+    /// drop(guard);
+    /// total.clear_poison();
+    /// assert!(total.lock().is_ok());
+    /// ```
     #[track_caller]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
         let inner = self.inner.lock();
@@ -93,23 +82,20 @@ impl<T: ?Sized> Mutex<T> {
     }
 }
 
-poison_api!(Mutex);
-
-impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("Mutex");
-        // The raw lock, as std and parking_lot do: formatting is not an acquisition to record.
-        match self.inner.inner.try_lock() {
-            Some(data) => d.field("data", &&*data),
-            None => d.field("data", &format_args!("<locked>")),
-        };
-        d.field("poisoned", &self.poison.get());
-        d.finish_non_exhaustive()
-    }
-}
+poison_api!(Mutex, try_lock);
 
 /// Access to the data of a locked [`Mutex`]; unlocks when dropped, and poisons the mutex if
 /// dropped during a panic.
+///
+/// ```
+/// use lockscan::std_sync::{Mutex, MutexGuard};
+///
+/// let queue = Mutex::new(Vec::new());
+/// let mut guard: MutexGuard<'_, Vec<u32>> = queue.lock().unwrap();
+/// guard.push(1);
+/// drop(guard);
+/// assert_eq!(queue.into_inner().unwrap(), [1]);
+/// ```
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MutexGuard<'a, T: ?Sized> {
     mutex: &'a Mutex<T>,
@@ -133,33 +119,4 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
     }
 }
 
-impl<T: ?Sized> Deref for MutexGuard<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.inner
-    }
-}
-
-impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.inner
-    }
-}
-
-impl<T: ?Sized> Drop for MutexGuard<'_, T> {
-    fn drop(&mut self) {
-        self.mutex.poison.done(&self.panicking);
-    }
-}
-
-impl<T: ?Sized + fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&**self, f)
-    }
-}
-
-impl<T: ?Sized + fmt::Display> fmt::Display for MutexGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&**self, f)
-    }
-}
+guard_impls!(MutexGuard, poisons through mutex);

@@ -1,9 +1,5 @@
 //! [`RwLock`] and its guards, with std's API.
 
-use std::borrow::Cow;
-use std::fmt;
-use std::ops::{Deref, DerefMut};
-use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::{LockResult, TryLockError, TryLockResult};
 
 use super::poison::{Flag, Panicking};
@@ -27,41 +23,19 @@ pub struct RwLock<T: ?Sized> {
     inner: crate::RwLock<T>,
 }
 
-// As in std (see `Mutex`).
-impl<T: ?Sized> UnwindSafe for RwLock<T> {}
-impl<T: ?Sized> RefUnwindSafe for RwLock<T> {}
-
-impl<T> RwLock<T> {
+constructors! { RwLock;
     /// Creates an unlocked lock. Its class, used in reports, is the caller's location.
-    #[track_caller]
-    pub const fn new(value: T) -> RwLock<T> {
-        RwLock {
-            poison: Flag::new(),
-            inner: crate::RwLock::new(value),
-        }
-    }
-
+    fn new;
     /// Creates an unlocked lock with a name that every report uses.
-    #[track_caller]
-    pub fn named(name: impl Into<Cow<'static, str>>, value: T) -> RwLock<T> {
-        RwLock {
-            poison: Flag::new(),
-            inner: crate::RwLock::named(name, value),
-        }
-    }
-
-    /// Declares the lock's rank, as [`crate::RwLock::with_rank`] does.
-    #[must_use]
-    pub const fn with_rank(mut self, rank: u32) -> Self {
-        self.inner.meta.set_rank(rank);
-        self
-    }
-
+    ///
+    /// ```
+    /// let hosts = lockscan::std_sync::RwLock::named("std:hosts", vec!["a"]);
+    /// hosts.write().unwrap().push("b");
+    /// assert_eq!(hosts.read().unwrap().len(), 2);
+    /// ```
+    fn named;
     /// Consumes the lock and returns the data; `Err` with the data inside if it is poisoned.
-    pub fn into_inner(self) -> LockResult<T> {
-        let RwLock { poison, inner } = self;
-        poison.result(inner.into_inner())
-    }
+    fn into_inner;
 }
 
 impl<T: ?Sized> RwLock<T> {
@@ -114,28 +88,42 @@ impl<T: ?Sized> RwLock<T> {
     }
 }
 
-poison_api!(RwLock);
-
-impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("RwLock");
-        // The raw lock, as std and parking_lot do: formatting is not an acquisition to record.
-        match self.inner.inner.try_read() {
-            Some(data) => d.field("data", &&*data),
-            None => d.field("data", &format_args!("<locked>")),
-        };
-        d.field("poisoned", &self.poison.get());
-        d.finish_non_exhaustive()
-    }
-}
+poison_api!(RwLock, try_read);
 
 /// Shared access to the data of an [`RwLock`]. A read guard never poisons the lock (as in std).
+///
+/// ```
+/// use std::panic::{AssertUnwindSafe, catch_unwind};
+/// use lockscan::std_sync::RwLock;
+///
+/// let table = RwLock::new(vec![1]);
+/// let _ = catch_unwind(AssertUnwindSafe(|| {
+///     let _reader = table.read().unwrap();
+///     panic!("a reader panics");
+/// }));
+/// assert!(!table.is_poisoned());
+/// assert_eq!(table.read().unwrap().len(), 1);
+/// ```
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockReadGuard<'a, T: ?Sized> {
     inner: crate::RwLockReadGuard<'a, T>,
 }
 
 /// Exclusive access to the data of an [`RwLock`]; poisons the lock if dropped during a panic.
+///
+/// ```
+/// use std::panic::{AssertUnwindSafe, catch_unwind};
+/// use lockscan::std_sync::RwLock;
+///
+/// let table = RwLock::new(vec![1]);
+/// let _ = catch_unwind(AssertUnwindSafe(|| {
+///     table.write().unwrap().push(2);
+///     let _writer = table.write().unwrap();
+///     panic!("a writer panics");
+/// }));
+/// assert!(table.is_poisoned());
+/// assert_eq!(table.read().unwrap_err().into_inner().len(), 2);
+/// ```
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockWriteGuard<'a, T: ?Sized> {
     lock: &'a RwLock<T>,
@@ -154,47 +142,5 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     }
 }
 
-impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.inner
-    }
-}
-
-impl<T: ?Sized> Deref for RwLockWriteGuard<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.inner
-    }
-}
-
-impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.inner
-    }
-}
-
-impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
-    fn drop(&mut self) {
-        self.lock.poison.done(&self.panicking);
-    }
-}
-
-macro_rules! format_impls {
-    ($guard:ident) => {
-        impl<T: ?Sized + fmt::Debug> fmt::Debug for $guard<'_, T> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Debug::fmt(&**self, f)
-            }
-        }
-
-        impl<T: ?Sized + fmt::Display> fmt::Display for $guard<'_, T> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(&**self, f)
-            }
-        }
-    };
-}
-
-format_impls!(RwLockReadGuard);
-format_impls!(RwLockWriteGuard);
+guard_impls!(RwLockReadGuard);
+guard_impls!(RwLockWriteGuard, poisons through lock);

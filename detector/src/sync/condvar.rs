@@ -82,20 +82,33 @@ impl Condvar {
     /// Blocks until notified, releasing the guard's mutex meanwhile.
     #[track_caller]
     pub fn wait<T: ?Sized>(&self, guard: &mut MutexGuard<'_, T>) {
-        let site = Location::caller();
-        self.around_wait(guard, site, |inner| self.inner.wait(inner));
+        self.wait_at(guard, None, Location::caller());
     }
 
     /// Blocks until notified or until `timeout` has passed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use lockscan::{Condvar, Mutex};
+    ///
+    /// let (jobs, arrived) = (Mutex::new(0), Condvar::new());
+    /// let mut count = jobs.lock();
+    /// // Nobody notifies: the wait times out, holding the mutex again.
+    /// let result = arrived.wait_for(&mut count, Duration::from_millis(1));
+    /// assert!(result.timed_out());
+    /// *count += 1;
+    /// ```
     #[track_caller]
     pub fn wait_for<T: ?Sized>(
         &self,
         guard: &mut MutexGuard<'_, T>,
         timeout: Duration,
     ) -> WaitTimeoutResult {
-        let site = Location::caller();
-        self.around_wait(guard, site, |inner| self.inner.wait_for(inner, timeout))
-            .into()
+        self.wait_at(
+            guard,
+            crate::raw::deadline_after(timeout),
+            Location::caller(),
+        )
     }
 
     /// Blocks until notified or until `deadline`.
@@ -105,21 +118,16 @@ impl Condvar {
         guard: &mut MutexGuard<'_, T>,
         deadline: Instant,
     ) -> WaitTimeoutResult {
-        let site = Location::caller();
-        self.around_wait(guard, site, |inner| self.inner.wait_until(inner, deadline))
-            .into()
+        self.wait_at(guard, Some(deadline), Location::caller())
     }
 
     /// Blocks while `condition` holds for the data, re-checking after every wake-up.
     #[track_caller]
-    pub fn wait_while<T: ?Sized, F>(&self, guard: &mut MutexGuard<'_, T>, mut condition: F)
+    pub fn wait_while<T: ?Sized, F>(&self, guard: &mut MutexGuard<'_, T>, condition: F)
     where
         F: FnMut(&mut T) -> bool,
     {
-        let site = Location::caller();
-        while condition(&mut **guard) {
-            self.around_wait(guard, site, |inner| self.inner.wait(inner));
-        }
+        self.wait_while_at(guard, condition, None, Location::caller());
     }
 
     /// Blocks while `condition` holds, for at most `timeout` in all.
@@ -133,18 +141,8 @@ impl Condvar {
     where
         F: FnMut(&mut T) -> bool,
     {
-        let site = Location::caller();
-        match Instant::now().checked_add(timeout) {
-            Some(deadline) => self.wait_while_until_at(guard, condition, deadline, site),
-            // A timeout beyond the clock's range never runs out.
-            None => {
-                let mut condition = condition;
-                while condition(&mut **guard) {
-                    self.around_wait(guard, site, |inner| self.inner.wait(inner));
-                }
-                WaitTimeoutResult(false)
-            }
-        }
+        let deadline = crate::raw::deadline_after(timeout);
+        self.wait_while_at(guard, condition, deadline, Location::caller())
     }
 
     /// Blocks while `condition` holds, until `deadline` at most.
@@ -158,23 +156,22 @@ impl Condvar {
     where
         F: FnMut(&mut T) -> bool,
     {
-        self.wait_while_until_at(guard, condition, deadline, Location::caller())
+        self.wait_while_at(guard, condition, Some(deadline), Location::caller())
     }
 
-    fn wait_while_until_at<T: ?Sized, F>(
+    /// Waits while `condition` holds, until `deadline` (`None`: no deadline).
+    fn wait_while_at<T: ?Sized, F>(
         &self,
         guard: &mut MutexGuard<'_, T>,
         mut condition: F,
-        deadline: Instant,
+        deadline: Option<Instant>,
         site: &'static Location<'static>,
     ) -> WaitTimeoutResult
     where
         F: FnMut(&mut T) -> bool,
     {
         while condition(&mut **guard) {
-            let result =
-                self.around_wait(guard, site, |inner| self.inner.wait_until(inner, deadline));
-            if result.timed_out() {
+            if self.wait_at(guard, deadline, site).timed_out() {
                 // Like parking_lot: the condition is checked once more after the timeout.
                 return WaitTimeoutResult(condition(&mut **guard));
             }
@@ -182,28 +179,30 @@ impl Condvar {
         WaitTimeoutResult(false)
     }
 
-    /// Records the release before parking_lot releases the mutex, and the re-acquisition after.
-    fn around_wait<T: ?Sized, R>(
+    /// Waits until notified or until `deadline` (`None`: no deadline), recording the release
+    /// before the raw condition variable releases the mutex, and the re-acquisition after.
+    fn wait_at<T: ?Sized>(
         &self,
         guard: &mut MutexGuard<'_, T>,
+        deadline: Option<Instant>,
         site: &'static Location<'static>,
-        wait: impl FnOnce(&mut crate::raw::MutexGuard<'_, T>) -> R,
-    ) -> R {
+    ) -> WaitTimeoutResult {
         let meta = MutexGuard::meta(guard);
         meta.before_wait(site);
         meta.release_for_wait(&self.meta, site);
-        let result = wait(&mut guard.inner);
+        let result = match deadline {
+            Some(deadline) => self.inner.wait_until(&mut guard.inner, deadline),
+            None => {
+                self.inner.wait(&mut guard.inner);
+                crate::raw::WaitTimeoutResult::default()
+            }
+        };
         meta.relocked(Mode::Exclusive, site);
-        result
+        result.into()
     }
 }
 
-impl Default for Condvar {
-    #[track_caller]
-    fn default() -> Self {
-        Condvar::new()
-    }
-}
+crate::sync::default_at_caller!(Condvar);
 
 impl fmt::Debug for Condvar {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1,14 +1,11 @@
 //! [`Mutex`] and its guards.
 
-use std::borrow::Cow;
-use std::fmt;
-use std::ops::DerefMut;
 use std::panic::Location;
 use std::time::{Duration, Instant};
 
-use crate::ids::{LockKind, Mode};
+use crate::ids::Mode;
 use crate::runtime::LockMeta;
-use crate::sync::{guard_impls, into_parts};
+use crate::sync::{guard, guard_methods, into_parts, lock_impls, lock_methods};
 
 /// A mutual-exclusion lock with parking_lot's API that records its acquisitions.
 ///
@@ -32,114 +29,67 @@ pub struct Mutex<T: ?Sized> {
 }
 
 /// Creates a mutex in a `const` context, like `parking_lot::const_mutex`.
+///
+/// ```
+/// use lockscan::{Mutex, const_mutex};
+///
+/// static REQUESTS: Mutex<u64> = const_mutex(0);
+/// *REQUESTS.lock() += 1;
+/// assert_eq!(*REQUESTS.lock(), 1);
+/// ```
 #[track_caller]
 pub const fn const_mutex<T>(value: T) -> Mutex<T> {
     Mutex::new(value)
 }
 
 impl<T> Mutex<T> {
-    /// Creates an unlocked mutex. Its class, used in reports, is the caller's location.
-    #[track_caller]
-    pub const fn new(value: T) -> Mutex<T> {
-        Mutex {
-            meta: LockMeta::new(LockKind::Mutex, Location::caller()),
-            inner: crate::raw::Mutex::new(value),
-        }
-    }
-
-    /// Creates an unlocked mutex with a name that every report uses, such as
-    /// `"account:ACC001"`. Each distinct name is stored once for the life of the program.
-    #[track_caller]
-    pub fn named(name: impl Into<Cow<'static, str>>, value: T) -> Mutex<T> {
-        Mutex {
-            meta: LockMeta::named(LockKind::Mutex, Location::caller(), name.into()),
-            inner: crate::raw::Mutex::new(value),
-        }
-    }
-
-    /// Declares the lock's rank: while holding a lock of rank `r`, a thread may only acquire
-    /// locks of rank higher than `r`. An acquisition against the ranks is an `order-violation`
-    /// finding at once, before any cycle exists. [`lock_all`](crate::lock_all) takes ranked
-    /// locks in rank order. Ranks are checked only while detection is on.
-    ///
-    /// ```
-    /// let accounts = lockscan::Mutex::new(()).with_rank(1);
-    /// let log = lockscan::Mutex::new(()).with_rank(2);
-    /// assert_eq!(accounts.rank(), if lockscan::is_active() { Some(1) } else { None });
-    /// ```
-    #[must_use]
-    pub const fn with_rank(mut self, rank: u32) -> Self {
-        self.meta.set_rank(rank);
-        self
-    }
-
-    /// Consumes the mutex and returns the data.
-    pub fn into_inner(self) -> T {
-        self.inner.into_inner()
+    lock_methods! { Mutex, Mutex;
+        /// Creates an unlocked mutex. Its class, used in reports, is the caller's location.
+        fn new;
+        /// Creates an unlocked mutex with a name that every report uses, such as
+        /// `"account:ACC001"`. Each distinct name is stored once for the life of the program.
+        ///
+        /// ```
+        /// let account = lockscan::Mutex::named(format!("account:{}", "ACC001"), 100_u64);
+        /// *account.lock() -= 30;
+        /// assert_eq!(*account.lock(), 70);
+        /// ```
+        fn named;
+        fn with_rank;
+        /// Consumes the mutex and returns the data.
+        fn into_inner;
     }
 }
 
 impl<T: ?Sized> Mutex<T> {
-    /// Acquires the mutex, blocking until it is free.
-    ///
-    /// # Panics
-    ///
-    /// With the default policy, when this acquisition closes a lock-order cycle; whatever the
-    /// policy, when the thread already holds this mutex or this wait would complete a deadlock,
-    /// since then the lock can never be acquired.
-    #[track_caller]
-    pub fn lock(&self) -> MutexGuard<'_, T> {
-        let inner = self.meta.lock(
-            Mode::Exclusive,
-            false,
-            Location::caller(),
-            || self.inner.try_lock(),
-            || self.inner.lock(),
-        );
-        MutexGuard { mutex: self, inner }
-    }
-
-    /// Acquires the mutex if it is free right now.
-    #[track_caller]
-    pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        let inner = self
-            .meta
-            .try_lock(Mode::Exclusive, Location::caller(), || {
-                self.inner.try_lock()
-            })?;
-        Some(MutexGuard { mutex: self, inner })
-    }
-
-    /// Acquires the mutex, waiting at most `timeout`.
-    #[track_caller]
-    pub fn try_lock_for(&self, timeout: Duration) -> Option<MutexGuard<'_, T>> {
-        let inner = self
-            .meta
-            .try_lock(Mode::Exclusive, Location::caller(), || {
-                self.inner.try_lock_for(timeout)
-            })?;
-        Some(MutexGuard { mutex: self, inner })
-    }
-
-    /// Acquires the mutex, waiting until `deadline` at most.
-    #[track_caller]
-    pub fn try_lock_until(&self, deadline: Instant) -> Option<MutexGuard<'_, T>> {
-        let inner = self
-            .meta
-            .try_lock(Mode::Exclusive, Location::caller(), || {
-                self.inner.try_lock_until(deadline)
-            })?;
-        Some(MutexGuard { mutex: self, inner })
-    }
-
-    /// The declared rank, if any (always `None` when detection is off).
-    pub fn rank(&self) -> Option<u32> {
-        self.meta.rank()
-    }
-
-    /// Whether some thread holds the mutex.
-    pub fn is_locked(&self) -> bool {
-        self.inner.is_locked()
+    lock_methods! { Mutex, Mutex;
+        /// Acquires the mutex, blocking until it is free.
+        ///
+        /// # Panics
+        ///
+        /// With the default policy, when this acquisition closes a lock-order cycle; whatever the
+        /// policy, when the thread already holds this mutex or this wait would complete a deadlock,
+        /// since then the lock can never be acquired.
+        fn lock -> MutexGuard: blocks(Exclusive, try_lock);
+        /// Acquires the mutex if it is free right now.
+        ///
+        /// ```
+        /// let mutex = lockscan::Mutex::new(1);
+        /// let guard = mutex.try_lock().unwrap();
+        /// std::thread::scope(|s| {
+        ///     s.spawn(|| assert!(mutex.try_lock().is_none()));
+        /// });
+        /// drop(guard);
+        /// assert!(mutex.try_lock().is_some());
+        /// ```
+        fn try_lock -> MutexGuard: tries(Exclusive);
+        /// Acquires the mutex, waiting at most `timeout`.
+        fn try_lock_for(timeout: Duration) -> MutexGuard: tries(Exclusive);
+        /// Acquires the mutex, waiting until `deadline` at most.
+        fn try_lock_until(deadline: Instant) -> MutexGuard: tries(Exclusive);
+        fn rank;
+        /// Whether some thread holds the mutex.
+        fn is_locked;
     }
 
     /// The lock's place in lockscan's global order: assigned on first use from a counter,
@@ -148,14 +98,10 @@ impl<T: ?Sized> Mutex<T> {
         self.meta.sequence()
     }
 
-    /// The data, through exclusive access to the mutex: no locking needed.
-    pub fn get_mut(&mut self) -> &mut T {
-        self.inner.get_mut()
-    }
-
-    /// A raw pointer to the data.
-    pub fn data_ptr(&self) -> *mut T {
-        self.inner.data_ptr()
+    lock_methods! { Mutex, Mutex;
+        /// The data, through exclusive access to the mutex: no locking needed.
+        fn get_mut;
+        fn data_ptr;
     }
 
     /// Unlocks a mutex whose guard was leaked with [`std::mem::forget`].
@@ -170,101 +116,88 @@ impl<T: ?Sized> Mutex<T> {
     }
 }
 
-impl<T: Default> Default for Mutex<T> {
-    #[track_caller]
-    fn default() -> Self {
-        Mutex::new(T::default())
-    }
-}
+lock_impls!(Mutex);
 
-impl<T> From<T> for Mutex<T> {
-    #[track_caller]
-    fn from(value: T) -> Self {
-        Mutex::new(value)
-    }
-}
-
-impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.inner, f)
-    }
-}
-
-/// Access to the data of a locked [`Mutex`]; unlocks (and records the release) when dropped.
-#[must_use = "if unused the Mutex will immediately unlock"]
-pub struct MutexGuard<'a, T: ?Sized> {
-    mutex: &'a Mutex<T>,
-    pub(crate) inner: crate::raw::MutexGuard<'a, T>,
+guard! {
+    /// Access to the data of a locked [`Mutex`]; unlocks (and records the release) when dropped.
+    ///
+    /// ```
+    /// use lockscan::{Mutex, MutexGuard};
+    ///
+    /// let names = Mutex::new(vec!["a"]);
+    /// let mut guard: MutexGuard<'_, Vec<&str>> = names.lock();
+    /// guard.push("b"); // DerefMut to the data
+    /// assert!(std::ptr::eq(MutexGuard::mutex(&guard), &names));
+    /// drop(guard);
+    /// assert!(!names.is_locked());
+    /// ```
+    pub struct MutexGuard of Mutex by lock in Exclusive, DerefMut;
 }
 
 impl<'a, T: ?Sized> MutexGuard<'a, T> {
     /// The mutex this guard locks.
     pub fn mutex(s: &Self) -> &'a Mutex<T> {
-        s.mutex
+        s.lock
     }
 
     pub(crate) fn meta(s: &Self) -> &'a LockMeta {
-        &s.mutex.meta
+        &s.lock.meta
     }
 
-    /// A guard for a part of the data; the mutex stays locked until that guard drops.
-    pub fn map<U: ?Sized, F>(s: Self, f: F) -> MappedMutexGuard<'a, U>
-    where
-        F: FnOnce(&mut T) -> &mut U,
-    {
-        let (mutex, inner) = into_parts!(s, mutex, inner);
-        MappedMutexGuard {
-            meta: &mutex.meta,
-            inner: crate::raw::MutexGuard::map(inner, f),
-        }
-    }
-
-    /// Like [`map`](Self::map), giving the guard back when `f` returns `None`.
-    pub fn try_map<U: ?Sized, F>(s: Self, f: F) -> Result<MappedMutexGuard<'a, U>, Self>
-    where
-        F: FnOnce(&mut T) -> Option<&mut U>,
-    {
-        let (mutex, inner) = into_parts!(s, mutex, inner);
-        match crate::raw::MutexGuard::try_map(inner, f) {
-            Ok(inner) => Ok(MappedMutexGuard {
-                meta: &mutex.meta,
-                inner,
-            }),
-            Err(inner) => Err(MutexGuard { mutex, inner }),
-        }
-    }
-
-    /// Unlocks the mutex while `f` runs, then locks it again.
-    #[track_caller]
-    pub fn unlocked<F: FnOnce() -> U, U>(s: &mut Self, f: F) -> U {
-        let meta = &s.mutex.meta;
-        meta.release(Mode::Exclusive);
-        // Recorded as held again even if `f` panics: parking_lot takes the lock again then too.
-        let _relock = meta.relock_on_drop(Mode::Exclusive, Location::caller());
-        crate::raw::MutexGuard::unlocked(&mut s.inner, f)
-    }
-
-    /// Unlocks the mutex handing it to a waiting thread, if any (a fair unlock).
-    pub fn unlock_fair(s: Self) {
-        let (mutex, inner) = into_parts!(s, mutex, inner);
-        mutex.meta.release(Mode::Exclusive);
-        crate::raw::MutexGuard::unlock_fair(inner);
-    }
-
-    /// Like [`unlocked`](Self::unlocked), with a fair unlock.
-    #[track_caller]
-    pub fn unlocked_fair<F: FnOnce() -> U, U>(s: &mut Self, f: F) -> U {
-        let meta = &s.mutex.meta;
-        meta.release(Mode::Exclusive);
-        // Recorded as held again even if `f` panics: parking_lot takes the lock again then too.
-        let _relock = meta.relock_on_drop(Mode::Exclusive, Location::caller());
-        crate::raw::MutexGuard::unlocked_fair(&mut s.inner, f)
+    guard_methods! { MutexGuard by lock in Exclusive;
+        /// A guard for a part of the data; the mutex stays locked until that guard drops.
+        ///
+        /// ```
+        /// use lockscan::{Mutex, MutexGuard};
+        ///
+        /// let point = Mutex::new((1, 2));
+        /// let mut y = MutexGuard::map(point.lock(), |point| &mut point.1);
+        /// *y += 10;
+        /// assert!(point.is_locked());
+        /// drop(y);
+        /// assert_eq!(*point.lock(), (1, 12));
+        /// ```
+        fn map -> MappedMutexGuard, &mut;
+        /// Like [`map`](Self::map), giving the guard back when `f` returns `None`.
+        ///
+        /// ```
+        /// use lockscan::{Mutex, MutexGuard};
+        ///
+        /// let names = Mutex::new(vec!["a".to_string()]);
+        /// let missing = MutexGuard::try_map(names.lock(), |names| names.get_mut(5));
+        /// let guard = missing.unwrap_err(); // the guard comes back, still locked
+        /// let mut first = MutexGuard::try_map(guard, |names| names.first_mut()).unwrap();
+        /// first.push('b');
+        /// drop(first);
+        /// assert_eq!(names.lock()[0], "ab");
+        /// ```
+        fn try_map -> MappedMutexGuard, &mut;
+        /// Unlocks the mutex while `f` runs, then locks it again.
+        ///
+        /// ```
+        /// use lockscan::{Mutex, MutexGuard};
+        ///
+        /// let queue = Mutex::new(vec![1]);
+        /// let mut guard = queue.lock();
+        /// // Another thread may take the mutex meanwhile: here, to push a job.
+        /// MutexGuard::unlocked(&mut guard, || {
+        ///     std::thread::scope(|s| {
+        ///         s.spawn(|| queue.lock().push(2));
+        ///     });
+        /// });
+        /// assert_eq!(*guard, [1, 2]);
+        /// ```
+        fn unlocked;
+        /// Unlocks the mutex handing it to a waiting thread, if any (a fair unlock).
+        fn unlock_fair;
+        /// Like [`unlocked`](Self::unlocked), with a fair unlock.
+        fn unlocked_fair;
     }
 
     /// Lets a waiting thread take the mutex, if any, then locks it again.
     #[track_caller]
     pub fn bump(s: &mut Self) {
-        let meta = &s.mutex.meta;
+        let meta = &s.lock.meta;
         meta.release(Mode::Exclusive);
         crate::raw::MutexGuard::bump(&mut s.inner);
         meta.relocked(Mode::Exclusive, Location::caller());
@@ -272,62 +205,34 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
 
     /// Leaks the guard: the mutex stays locked for good, and lockscan keeps it as held.
     pub fn leak(s: Self) -> &'a mut T {
-        let (_mutex, inner) = into_parts!(s, mutex, inner);
+        let (_lock, inner) = into_parts!(s, lock, inner);
         crate::raw::MutexGuard::leak(inner)
     }
 }
 
-impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.inner
-    }
-}
-
-/// A guard for a part of a locked mutex's data, made by [`MutexGuard::map`].
-#[must_use = "if unused the Mutex will immediately unlock"]
-pub struct MappedMutexGuard<'a, T: ?Sized> {
-    meta: &'a LockMeta,
-    inner: crate::raw::MappedMutexGuard<'a, T>,
+guard! {
+    /// A guard for a part of a locked mutex's data, made by [`MutexGuard::map`].
+    ///
+    /// ```
+    /// use lockscan::{MappedMutexGuard, Mutex, MutexGuard};
+    ///
+    /// let grid = Mutex::new([[0; 3]; 3]);
+    /// let row = MutexGuard::map(grid.lock(), |grid| &mut grid[1]);
+    /// let mut cell = MappedMutexGuard::map(row, |row| &mut row[2]);
+    /// *cell = 9;
+    /// drop(cell);
+    /// assert_eq!(grid.lock()[1][2], 9);
+    /// ```
+    pub struct MappedMutexGuard of Mutex by meta in Exclusive, DerefMut;
 }
 
 impl<'a, T: ?Sized> MappedMutexGuard<'a, T> {
-    /// A guard for a part of this part.
-    pub fn map<U: ?Sized, F>(s: Self, f: F) -> MappedMutexGuard<'a, U>
-    where
-        F: FnOnce(&mut T) -> &mut U,
-    {
-        let (meta, inner) = into_parts!(s, meta, inner);
-        MappedMutexGuard {
-            meta,
-            inner: crate::raw::MappedMutexGuard::map(inner, f),
-        }
-    }
-
-    /// Like [`map`](Self::map), giving the guard back when `f` returns `None`.
-    pub fn try_map<U: ?Sized, F>(s: Self, f: F) -> Result<MappedMutexGuard<'a, U>, Self>
-    where
-        F: FnOnce(&mut T) -> Option<&mut U>,
-    {
-        let (meta, inner) = into_parts!(s, meta, inner);
-        match crate::raw::MappedMutexGuard::try_map(inner, f) {
-            Ok(inner) => Ok(MappedMutexGuard { meta, inner }),
-            Err(inner) => Err(MappedMutexGuard { meta, inner }),
-        }
-    }
-
-    /// Unlocks the mutex handing it to a waiting thread, if any.
-    pub fn unlock_fair(s: Self) {
-        let (meta, inner) = into_parts!(s, meta, inner);
-        meta.release(Mode::Exclusive);
-        crate::raw::MappedMutexGuard::unlock_fair(inner);
+    guard_methods! { MappedMutexGuard by meta in Exclusive;
+        /// A guard for a part of this part.
+        fn map -> MappedMutexGuard, &mut;
+        /// Like [`map`](Self::map), giving the guard back when `f` returns `None`.
+        fn try_map -> MappedMutexGuard, &mut;
+        /// Unlocks the mutex handing it to a waiting thread, if any.
+        fn unlock_fair;
     }
 }
-
-impl<T: ?Sized> DerefMut for MappedMutexGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.inner
-    }
-}
-
-guard_impls!(MutexGuard, Mode::Exclusive, |g| g.mutex.meta);
-guard_impls!(MappedMutexGuard, Mode::Exclusive, |g| g.meta);
