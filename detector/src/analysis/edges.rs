@@ -46,22 +46,56 @@ pub struct Occurrence {
     pub backtrace: Option<Arc<Stack>>,
 }
 
+/// An occurrence as [`Occurrence::covers`] compares it, described by its parts: a replay
+/// asks whether an edge [`wants`](EdgeData::wants) one before it builds it, which allocates.
+#[derive(Clone, Debug)]
+pub struct Taking<'a, I> {
+    /// The thread.
+    pub thread: ThreadId,
+    /// The mode `from` is held in.
+    pub from_mode: Mode,
+    /// The mode `to` is requested in.
+    pub to_mode: Mode,
+    /// The thread's clock.
+    pub clock: Option<&'a Arc<VectorClock>>,
+    /// How many locks `held` yields.
+    pub held_len: usize,
+    /// The locks held, with their modes, in acquisition order.
+    pub held: I,
+}
+
 impl Occurrence {
-    /// Whether this occurrence makes another, by `thread` in these modes with this clock and
-    /// these `held_len` held locks, redundant: same thread, modes and clock, and this one held
-    /// no lock the other did not. Classification could never prefer the other: every gate it
-    /// has, this one has too or lacks (so this one is at least as severe), and the threads and
-    /// clocks are the same. Keeping one occurrence per thread and clock, not per held set, is
-    /// what keeps an edge taken under many different outer locks small.
-    pub fn covers(
-        &self,
-        thread: ThreadId,
-        from_mode: Mode,
-        to_mode: Mode,
-        clock: Option<&Arc<VectorClock>>,
-        held_len: usize,
-        held: impl Iterator<Item = (LockId, Mode)> + Clone,
-    ) -> bool {
+    /// This occurrence as [`Occurrence::covers`] compares it.
+    pub fn taking(&self) -> Taking<'_, impl Iterator<Item = (LockId, Mode)> + Clone + '_> {
+        Taking {
+            thread: self.thread,
+            from_mode: self.from_mode,
+            to_mode: self.to_mode,
+            clock: self.clock.as_ref(),
+            held_len: self.held.len(),
+            held: self.held.iter().copied(),
+        }
+    }
+
+    /// Whether this occurrence makes another one, `other`, redundant: same thread, modes and
+    /// clock, and this one held no lock the other did not. Classification could never prefer
+    /// the other: every gate it has, this one has too or lacks (so this one is at least as
+    /// severe), and the threads and clocks are the same. Keeping one occurrence per thread and
+    /// clock, not per held set, is what keeps an edge taken under many different outer locks
+    /// small.
+    pub fn covers<I>(&self, other: &Taking<'_, I>) -> bool
+    where
+        I: Iterator<Item = (LockId, Mode)> + Clone,
+    {
+        let Taking {
+            thread,
+            from_mode,
+            to_mode,
+            clock,
+            held_len,
+            ref held,
+        } = *other;
+        let held = held.clone();
         if self.thread != thread || self.from_mode != from_mode || self.to_mode != to_mode {
             return false;
         }
@@ -181,44 +215,22 @@ impl EdgeData {
     /// Records another occurrence if it adds a thread, or a gate set, not seen on this edge.
     /// Returns whether it was kept.
     pub fn add(&mut self, occurrence: Occurrence) -> bool {
-        if self.occurrences.len() >= Self::MAX_OCCURRENCES || !self.wants(&occurrence) {
+        if self.occurrences.len() >= Self::MAX_OCCURRENCES || !self.wants(&occurrence.taking()) {
             return false;
         }
         self.occurrences.push(occurrence);
         true
     }
 
-    /// Whether `add` would keep the occurrence: the edge has room, and no occurrence kept
+    /// Whether `add` would keep an occurrence: the edge has room, and no occurrence kept
     /// [`covers`](Occurrence::covers) it.
-    pub fn wants(&self, occurrence: &Occurrence) -> bool {
-        self.wants_taken(
-            occurrence.thread,
-            occurrence.from_mode,
-            occurrence.to_mode,
-            occurrence.clock.as_ref(),
-            occurrence.held.len(),
-            occurrence.held.iter().copied(),
-        )
-    }
-
-    /// [`wants`](Self::wants) for an occurrence described by its parts, as
-    /// [`covers`](Occurrence::covers) takes them: a replay asks before it builds the
-    /// occurrence, which allocates.
-    pub fn wants_taken(
-        &self,
-        thread: ThreadId,
-        from_mode: Mode,
-        to_mode: Mode,
-        clock: Option<&Arc<VectorClock>>,
-        held_len: usize,
-        held: impl Iterator<Item = (LockId, Mode)> + Clone,
-    ) -> bool {
+    pub fn wants<I>(&self, occurrence: &Taking<'_, I>) -> bool
+    where
+        I: Iterator<Item = (LockId, Mode)> + Clone,
+    {
         self.occurrences.len() < Self::MAX_OCCURRENCES
-            && !(self.occurrences.may_have(thread)
-                && self
-                    .occurrences
-                    .iter()
-                    .any(|o| o.covers(thread, from_mode, to_mode, clock, held_len, held.clone())))
+            && !(self.occurrences.may_have(occurrence.thread)
+                && self.occurrences.iter().any(|o| o.covers(occurrence)))
     }
 }
 

@@ -13,7 +13,7 @@ pub mod timeline;
 
 pub use classify::{Classification, Names, classify, cycle_finding};
 pub use clock::VectorClock;
-pub use edges::{EdgeData, HeldLocks, Occurrence, Occurrences, held_locks};
+pub use edges::{EdgeData, HeldLocks, Occurrence, Occurrences, Taking, held_locks};
 pub use race::{Access, Race, RaceEngine, VarState, race_finding};
 #[cfg(feature = "analyze")]
 pub use replay::{Analysis, Replay, ReplayOptions, TraceResult};

@@ -117,14 +117,14 @@ impl Replay {
                 continue;
             }
             if let Some(data) = self.graph.edge(from.id, to)
-                && !data.wants_taken(
-                    thread.id,
-                    from.mode,
+                && !data.wants(&Taking {
+                    thread: thread.id,
+                    from_mode: from.mode,
                     to_mode,
-                    thread.snapshot.as_ref(),
-                    holding_len,
-                    holding(),
-                )
+                    clock: thread.snapshot.as_ref(),
+                    held_len: holding_len,
+                    held: holding(),
+                })
             {
                 continue;
             }

@@ -30,7 +30,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::analysis::classify::{Classification, Names, classify, cycle_finding};
 use crate::analysis::clock::VectorClock;
-use crate::analysis::edges::{EdgeData, HeldLocks, Occurrence, held_locks};
+use crate::analysis::edges::{EdgeData, HeldLocks, Occurrence, Taking, held_locks};
 use crate::analysis::race::{Race, RaceEngine, race_finding};
 use crate::analysis::rules::{self, BlockedThread, LockAt};
 use crate::analysis::timeline::{
