@@ -19,6 +19,28 @@
 //! No search here recurses: strongly connected components ([`OrderGraph::components`]), the
 //! cycle enumeration and the order maintenance keep explicit stacks, so a chain of a million
 //! locks taken hand over hand costs memory, not the call stack.
+//!
+//! ```
+//! use lockscan::graph::{AddEdge, OrderGraph};
+//!
+//! // Nodes are any small key; edge data is whatever the caller keeps per edge (here, where the
+//! // order was seen).
+//! let mut graph: OrderGraph<u32, &str> = OrderGraph::new();
+//! assert_eq!(graph.add_edge(1, 2, || "a.rs:10"), AddEdge::Added);
+//! assert_eq!(graph.add_edge(2, 3, || "b.rs:20"), AddEdge::Added);
+//! assert_eq!(graph.add_edge(1, 2, || "unused"), AddEdge::Existing);
+//! // The edge that closes a cycle is added, and the cycle comes back as data.
+//! assert_eq!(graph.add_edge(3, 1, || "c.rs:30"), AddEdge::Cycle(vec![3, 1, 2]));
+//! assert_eq!(graph.edge(1, 2), Some(&"a.rs:10"));
+//! // One strongly connected component, the three locks (in no particular order).
+//! let components = graph.components();
+//! assert_eq!(components.len(), 1);
+//! assert_eq!(components[0].len(), 3);
+//!
+//! let found = graph.cycles(8, 100);
+//! assert!(found.complete);
+//! assert_eq!(found.cycles, vec![vec![1, 2, 3]]);
+//! ```
 
 use std::collections::VecDeque;
 use std::fmt::Debug;

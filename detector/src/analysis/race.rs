@@ -157,6 +157,26 @@ impl VarState {
 
 /// Happens-before and races over a replayed trace: thread clocks, lock release clocks, and the
 /// state of every variable.
+///
+/// ```
+/// use lockscan::analysis::RaceEngine;
+/// use lockscan::{LockId, ThreadId, VarId};
+///
+/// let (main, worker) = (ThreadId(1), ThreadId(2));
+/// let (balance, lock) = (VarId(1), LockId(1));
+/// let mut engine = RaceEngine::new();
+/// engine.spawn(main, worker);
+/// // Both threads update the balance under the lock: ordered, no race.
+/// for thread in [worker, main] {
+///     engine.acquire(thread, lock);
+///     assert!(engine.read(thread, balance, None).is_empty());
+///     assert!(engine.write(thread, balance, None).is_empty());
+///     engine.release(thread, lock);
+/// }
+/// // The worker writes again without the lock: it races with main's read and main's write.
+/// let races = engine.write(worker, balance, None);
+/// assert_eq!(races.len(), 2);
+/// ```
 #[derive(Debug, Default)]
 pub struct RaceEngine {
     threads: FxHashMap<ThreadId, VectorClock>,

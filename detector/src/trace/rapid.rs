@@ -44,6 +44,18 @@ const EXPECTED_OP: &str = "an operation (`acq`, `rel`, `req`, `tryacq`, `racq`, 
      `fork`, `join`, `wait`, `notify`, `notifyAll`, `begin`, `end`, `branch`)";
 
 /// Reads an STD trace line by line; an iterator of events.
+///
+/// ```
+/// use lockscan::trace::{Event, StdReader};
+///
+/// let trace = "T1|fork(T2)|1\nT1|acq(L1)|2\nT1|acq(L2)|3\nT1|rel(L2)|4\nT1|rel(L1)|5\n";
+/// let mut reader = StdReader::new(trace.as_bytes(), "example.std");
+/// let events: Vec<Event> = reader.by_ref().collect::<Result<_, _>>().unwrap();
+/// let acquires = events.iter().filter(|e| matches!(e, Event::Acquire { .. })).count();
+/// assert_eq!(acquires, 2);
+/// assert_eq!(reader.line(), 5);
+/// assert!(reader.warnings().is_empty());
+/// ```
 #[derive(Debug)]
 pub struct StdReader<R> {
     lines: LineSource<R>,
