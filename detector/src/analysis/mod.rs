@@ -6,7 +6,7 @@ pub mod order;
 pub mod race;
 pub mod replay;
 pub mod rules;
-pub mod timeline;
+pub(crate) mod timeline;
 
 pub use clock::VectorClock;
 pub use order::{
@@ -14,4 +14,3 @@ pub use order::{
 };
 pub use race::{Access, Race, RaceEngine, VarState, race_finding};
 pub use replay::{Analysis, Replay, ReplayOptions, TraceResult};
-pub use timeline::TracePicture;

@@ -17,8 +17,8 @@ use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
+use super::picture::{Clock, Moment, TracePicture, WaitFor};
 use super::{Render, Summary};
-use crate::analysis::timeline::{Clock, Moment, TracePicture, WaitFor};
 use crate::finding::Finding;
 
 /// The process id the events use: a trace is one process.
