@@ -72,7 +72,7 @@ impl Render for GithubRenderer {
                 escape_property(&format!("lockscan {}", finding.kind))
             ));
             // The whole rustc-style text, so the annotation carries the cycle and the sites.
-            let text = finding.to_string();
+            let text = super::text::plain_report(finding);
             writeln!(
                 out,
                 "::{command} {}::{}",

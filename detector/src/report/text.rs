@@ -1,108 +1,371 @@
-//! The rustc-style text report: each finding as its `Display` shows it, with the source line
-//! of its main site when the file is readable, then a summary line.
+//! The rustc-style text report, laid out by annotate-snippets (what rustc uses): each
+//! finding's headline, the source lines of its sites with both ends of every lock-order edge
+//! labelled when the files are readable from here, plain `= thread ...` lines for the sites
+//! that are not, then why and how to fix it; a summary line ends the report.
+//!
+//! A finding's `Display` (the live report, when a test panics or warns) is the same layout
+//! without colour: `finding_report` builds both. GitHub annotations and JUnit failures, whose
+//! readers show the location themselves, take `plain_report`: the lines alone.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
+use std::ops::Range;
+use std::rc::Rc;
 
-use super::{Counts, Render, Summary, plural, summary_remarks};
-use crate::finding::{Finding, Severity};
+use annotate_snippets::{
+    Annotation, AnnotationKind, Element, Group, Level, Origin, Renderer, Snippet,
+};
+use anstyle::Style;
+
+use super::{Counts, Render, Summary, first_site, plural, summary_remarks};
+use crate::finding::{Finding, FindingEdge, Severity};
+use crate::ids::Mode;
 use crate::site::Site;
 
-/// Renders the text report; `color` adds ANSI colors to severities and the summary.
+/// Renders the text report; `color` styles it as rustc does.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TextRenderer {
     /// Whether to color the output.
     pub color: bool,
 }
 
-const RESET: &str = "\x1b[0m";
-const BOLD: &str = "\x1b[1m";
-const BLUE: &str = "\x1b[1;34m";
-
-fn severity_color(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Error => "\x1b[1;31m",
-        Severity::Warning => "\x1b[1;33m",
-        Severity::Note => "\x1b[1;36m",
-    }
-}
-
-impl TextRenderer {
-    fn paint<'a>(&self, code: &'a str) -> &'a str {
-        if self.color { code } else { "" }
-    }
-
-    fn finding(&self, finding: &Finding, out: &mut dyn Write) -> io::Result<()> {
-        let text = finding.to_string();
-        let mut lines = text.lines();
-        // The first line is `severity[kind]: message`; color it as rustc does.
-        if let Some(_first) = lines.next() {
-            writeln!(
-                out,
-                "{}{}[{}]{}{}: {}{}",
-                self.paint(severity_color(finding.severity)),
-                finding.severity,
-                finding.kind,
-                self.paint(RESET),
-                self.paint(BOLD),
-                finding.message,
-                self.paint(RESET),
-            )?;
+/// The whole report of one finding, without a final newline.
+///
+/// It reads the source files its sites name. That is affordable on the live path too, where
+/// `Display` calls it: a finding is formatted at most once, never per lock operation.
+pub(crate) fn finding_report(finding: &Finding, renderer: &Renderer) -> String {
+    let mut sources = Sources::default();
+    let mut snippets: Vec<Element<'static>> = Vec::new();
+    // What cannot be drawn on its source, as lines.
+    let mut lines: Vec<String> = Vec::new();
+    if let Some(site) = &finding.site {
+        // Drawn with the edge or access at the same place, if there is one.
+        let drawn_later = finding
+            .edges
+            .iter()
+            .any(|e| e.to_site.as_ref() == Some(site))
+            || finding.vars.iter().any(|v| v.site.as_ref() == Some(site));
+        match sources.mark(site) {
+            Some(_) if drawn_later => {}
+            Some(mark) => snippets.push(draw(&[(mark, AnnotationKind::Primary, None)])),
+            None => snippets.push(origin(site)),
         }
-        let snippet = main_site(finding).and_then(|site| Some((site, source_line(site)?)));
-        let mut lines = lines.peekable();
-        if let Some((site, source)) = snippet {
-            // rustc's layout: the location and the source line right under the headline.
-            if finding.site.is_some() {
-                lines.next_if(|line| line.trim_start().starts_with("-->"));
+    }
+    let mut previous: Option<&FindingEdge> = None;
+    for edge in &finding.edges {
+        // A chain a -> b -> c holds `b` from the acquisition the last step drew.
+        let chained = previous.is_some_and(|p| {
+            p.thread == edge.thread && p.to == edge.from && p.to_site == edge.from_site
+        });
+        previous = Some(edge);
+        match draw_edge(edge, chained, &mut sources) {
+            Some(drawn) => snippets.extend(drawn),
+            None => lines.push(match also_holding(edge) {
+                Some(also) => format!("{}\n  {also}", edge_line(edge)),
+                None => edge_line(edge),
+            }),
+        }
+        if let Some(backtrace) = &edge.backtrace {
+            let mut text = format!("stack of thread `{}` taking `{}`:", edge.thread, edge.to);
+            for frame in backtrace.lines() {
+                // Under the line, as the plain report indents them.
+                text.push_str("\n  | ");
+                text.push_str(frame);
             }
-            let number = site.line().unwrap_or(0).to_string();
-            let pad = " ".repeat(number.len());
-            let blue = self.paint(BLUE);
-            let reset = self.paint(RESET);
-            writeln!(out, "{pad}{blue}-->{reset} {site}")?;
-            writeln!(out, "{pad} {blue}|{reset}")?;
-            writeln!(out, "{blue}{number} |{reset} {source}")?;
-            match site.column().filter(|&c| c >= 1) {
-                Some(column) => {
-                    let indent: String = source
-                        .chars()
-                        .take(column as usize - 1)
-                        .map(|c| if c == '\t' { '\t' } else { ' ' })
-                        .collect();
-                    writeln!(out, "{pad} {blue}|{reset} {indent}{blue}^{reset}")?;
+            lines.push(text);
+        }
+    }
+    // A race's accesses in one file are drawn together: often the same line twice.
+    let mut accesses: Vec<Vec<(Mark, AnnotationKind, Option<String>)>> = Vec::new();
+    for access in &finding.vars {
+        let what = if access.write { "wrote" } else { "read" };
+        let label = format!("thread `{}` {what} `{}`", access.thread, access.var);
+        match access.site.as_ref().and_then(|site| sources.mark(site)) {
+            Some(mark) => {
+                let drawn = (mark, AnnotationKind::Primary, Some(label));
+                match accesses
+                    .iter_mut()
+                    .find(|file| file[0].0.path == drawn.0.path)
+                {
+                    Some(file) => file.push(drawn),
+                    None => accesses.push(vec![drawn]),
                 }
-                None => writeln!(out, "{pad} {blue}|{reset}")?,
+            }
+            None => lines.push(match &access.site {
+                Some(site) => format!("{label} at {site}"),
+                None => label,
+            }),
+        }
+    }
+    snippets.extend(accesses.iter().map(|file| draw(file)));
+    if snippets.is_empty()
+        && let Some(site) = first_site(finding)
+    {
+        // Nothing drawn: still say where, as rustc's reports always do.
+        snippets.push(origin(site));
+    }
+    let mut notes: Vec<Element<'_>> = Vec::new();
+    let mut plain = |text: String| notes.push(Level::NOTE.no_name().message(text).into());
+    if let Some(trace) = &finding.trace {
+        plain(format!("trace: {trace}"));
+    }
+    if let Some(cycle) = finding.cycle_text() {
+        plain(format!("cycle: {cycle}"));
+    }
+    lines.into_iter().for_each(plain);
+    if !finding.reason.is_empty() {
+        notes.push(Level::NOTE.message(finding.reason.as_str()).into());
+    }
+    if let Some(help) = &finding.help {
+        notes.push(Level::HELP.message(help.as_str()).into());
+    }
+    let level = match finding.severity {
+        Severity::Error => Level::ERROR,
+        Severity::Warning => Level::WARNING,
+        Severity::Note => Level::NOTE,
+    };
+    let title = level
+        .primary_title(finding.message.as_str())
+        .id(finding.kind.as_str());
+    renderer.render(&[Group::with_title(title).elements(snippets).elements(notes)])
+}
+
+/// The report of one finding as lines, drawing no source: for the formats whose readers show
+/// the location themselves (GitHub annotations, JUnit failures). It keeps names exactly as
+/// they are, where the terminal layout makes control characters visible.
+pub(crate) fn plain_report(finding: &Finding) -> String {
+    use std::fmt::Write as _;
+
+    let mut text = format!(
+        "{}[{}]: {}\n",
+        finding.severity, finding.kind, finding.message
+    );
+    // Writing to a `String` cannot fail.
+    let mut line = |args: std::fmt::Arguments<'_>| {
+        let _ = writeln!(text, "{args}");
+    };
+    if let Some(site) = &finding.site {
+        line(format_args!("  --> {site}"));
+    }
+    if let Some(cycle) = finding.cycle_text() {
+        line(format_args!("   = cycle: {cycle}"));
+    }
+    for edge in &finding.edges {
+        line(format_args!("   = {}", edge_line(edge)));
+        if let Some(also) = also_holding(edge) {
+            line(format_args!("     {also}"));
+        }
+        for frame in edge.backtrace.iter().flat_map(|b| b.lines()) {
+            line(format_args!("     | {frame}"));
+        }
+    }
+    for access in &finding.vars {
+        let what = if access.write { "wrote" } else { "read" };
+        match &access.site {
+            Some(site) => line(format_args!(
+                "   = thread `{}` {what} `{}` at {site}",
+                access.thread, access.var
+            )),
+            None => line(format_args!(
+                "   = thread `{}` {what} `{}`",
+                access.thread, access.var
+            )),
+        }
+    }
+    if !finding.reason.is_empty() {
+        line(format_args!("   = note: {}", finding.reason));
+    }
+    if let Some(help) = &finding.help {
+        line(format_args!("   = help: {help}"));
+    }
+    text
+}
+
+/// `--> site`, for a site whose source is not readable.
+fn origin(site: &Site) -> Element<'static> {
+    let origin = match (site.file(), site.line()) {
+        (Some(file), Some(line)) => {
+            let origin = Origin::path(file.to_owned()).line(line as usize);
+            match site.column().filter(|&c| c >= 1) {
+                Some(column) => origin.char_column(column as usize),
+                None => origin,
             }
         }
-        if let Some(trace) = &finding.trace {
-            // After the location, if `Display` gave one and no snippet took its place.
-            if let Some(arrow) = lines.next_if(|line| line.trim_start().starts_with("-->")) {
-                writeln!(out, "{arrow}")?;
-            }
-            writeln!(out, "   = trace: {trace}")?;
-        }
-        for line in lines {
-            writeln!(out, "{line}")?;
-        }
-        writeln!(out)
+        _ => Origin::path(site.to_string()),
+    };
+    origin.into()
+}
+
+/// What happened at an edge's end: `acquired `b``, `is blocked acquiring `b` (read)`.
+fn acquisition(edge: &FindingEdge) -> String {
+    let verb = if edge.blocked {
+        "is blocked acquiring"
+    } else {
+        "acquired"
+    };
+    match edge.to_mode {
+        Mode::Exclusive => format!("{verb} `{}`", edge.to),
+        mode => format!("{verb} `{}` ({})", edge.to, mode.as_str()),
     }
 }
 
-/// The site a snippet shows: the finding's own, else the first edge's target.
-fn main_site(finding: &Finding) -> Option<&Site> {
-    finding
-        .site
-        .as_ref()
-        .or_else(|| finding.edges.first().and_then(|e| e.to_site.as_ref()))
+/// `also holding: `x``, when the thread held more than the edge's lock.
+fn also_holding(edge: &FindingEdge) -> Option<String> {
+    (!edge.held.is_empty()).then(|| format!("also holding: `{}`", edge.held.join("`, `")))
 }
 
-/// The line of `site` in its file, when the file is readable from here.
-fn source_line(site: &Site) -> Option<String> {
-    let file = site.file()?;
-    let line = site.line()? as usize;
-    let text = std::fs::read_to_string(file).ok()?;
-    let source = text.lines().nth(line.checked_sub(1)?)?;
-    Some(source.trim_end().to_owned())
+/// An edge as a line, for when its sites cannot be drawn.
+fn edge_line(edge: &FindingEdge) -> String {
+    let mut text = format!("thread `{}` {}", edge.thread, acquisition(edge));
+    if let Some(site) = &edge.to_site {
+        text.push_str(&format!(" at {site}"));
+    }
+    text.push_str(&format!(" while holding `{}`", edge.from));
+    if let Some(site) = &edge.from_site {
+        text.push_str(&format!(" (acquired at {site})"));
+    }
+    text
+}
+
+/// An edge drawn on its source: where the held lock was acquired, then where the next one
+/// was. `None` when the second site cannot be drawn. The first is drawn when it can be and
+/// the previous step of a chain did not draw it already.
+fn draw_edge(
+    edge: &FindingEdge,
+    chained: bool,
+    sources: &mut Sources,
+) -> Option<Vec<Element<'static>>> {
+    let to = sources.mark(edge.to_site.as_ref()?)?;
+    let from = match &edge.from_site {
+        Some(site) if !chained => sources.mark(site),
+        _ => None,
+    };
+    let mut then = match &from {
+        Some(_) => format!("then {} while holding `{}`", acquisition(edge), edge.from),
+        None => format!(
+            "thread `{}` {} while holding `{}`",
+            edge.thread,
+            acquisition(edge),
+            edge.from
+        ),
+    };
+    if from.is_none()
+        && !chained
+        && let Some(site) = &edge.from_site
+    {
+        then.push_str(&format!(" (acquired at {site})"));
+    }
+    if let Some(also) = also_holding(edge) {
+        then.push_str(", ");
+        then.push_str(&also);
+    }
+    let second = (to, AnnotationKind::Primary, Some(then));
+    let Some(from) = from else {
+        return Some(vec![draw(&[second])]);
+    };
+    let first_label = format!("thread `{}` acquired `{}`", edge.thread, edge.from);
+    let first = (from, AnnotationKind::Context, Some(first_label));
+    if first.0.path == second.0.path {
+        Some(vec![draw(&[first, second])])
+    } else {
+        Some(vec![draw(&[first]), draw(&[second])])
+    }
+}
+
+/// A site found in its source file.
+#[derive(Clone, Debug)]
+struct Mark {
+    path: String,
+    text: Rc<str>,
+    /// The site's line, from 1.
+    line: usize,
+    /// The line's bytes in `text`, without its line break.
+    line_bytes: Range<usize>,
+    /// The bytes to underline in `text`.
+    span: Range<usize>,
+}
+
+/// Source files read so far, by path; `None` for one that could not be read.
+#[derive(Default)]
+struct Sources {
+    files: HashMap<String, Option<Rc<str>>>,
+}
+
+impl Sources {
+    /// Where `site` is in its file, when the file is readable from here and has that line.
+    fn mark(&mut self, site: &Site) -> Option<Mark> {
+        let path = site.file()?;
+        let line = site.line()? as usize;
+        let text = self
+            .files
+            .entry(path.to_owned())
+            .or_insert_with(|| std::fs::read_to_string(path).ok().map(Rc::from))
+            .clone()?;
+        let start = match line {
+            0 => return None,
+            1 => 0,
+            _ => text.match_indices('\n').nth(line - 2)?.0 + 1,
+        };
+        let end = text[start..].find('\n').map_or(text.len(), |n| start + n);
+        let end = if text[start..end].ends_with('\r') {
+            end - 1
+        } else {
+            end
+        };
+        let source = &text[start..end];
+        let span = match site.column().filter(|&c| c >= 1) {
+            Some(column) => {
+                let at = source
+                    .char_indices()
+                    .nth(column as usize - 1)
+                    .map_or(source.len(), |(i, _)| i);
+                start + at..start + at + name_len(&source[at..])
+            }
+            // No column: the line without its indentation.
+            None => {
+                let indent = source.len() - source.trim_start().len();
+                start + indent..end
+            }
+        };
+        Some(Mark {
+            path: path.to_owned(),
+            text,
+            line,
+            line_bytes: start..end,
+            span,
+        })
+    }
+}
+
+/// How many bytes of `code` to underline: the name it starts with (the method or function
+/// called there, with its path), else one character. Only the name: a label after a whole
+/// call's arguments would be pushed far to the right.
+fn name_len(code: &str) -> usize {
+    match code.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':')) {
+        Some(0) => code.chars().next().map_or(0, char::len_utf8),
+        Some(end) => end,
+        None => code.len(),
+    }
+}
+
+/// A snippet of one file with the given marks annotated: the lines from the first mark's to
+/// the last one's (annotate-snippets folds what lies between).
+fn draw(marks: &[(Mark, AnnotationKind, Option<String>)]) -> Element<'static> {
+    let first = marks.iter().map(|(m, ..)| m).min_by_key(|m| m.line);
+    let first = first.expect("at least one mark");
+    let last = marks.iter().map(|(m, ..)| m.line_bytes.end).max();
+    let lines = first.line_bytes.start..last.expect("at least one mark");
+    let annotations = marks
+        .iter()
+        .map(|(mark, kind, label)| -> Annotation<'static> {
+            let span = mark.span.start - lines.start..mark.span.end - lines.start;
+            kind.span(span).label(label.clone())
+        });
+    Snippet::source(first.text[lines.clone()].to_owned())
+        .path(first.path.clone())
+        .line_start(first.line)
+        .annotations(annotations.collect::<Vec<_>>())
+        .into()
 }
 
 impl Render for TextRenderer {
@@ -112,14 +375,24 @@ impl Render for TextRenderer {
         summary: &Summary,
         out: &mut dyn Write,
     ) -> io::Result<()> {
+        let renderer = if self.color {
+            Renderer::styled()
+        } else {
+            Renderer::plain()
+        };
         for finding in findings {
-            self.finding(finding, out)?;
+            writeln!(out, "{}\n", finding_report(finding, &renderer))?;
         }
         let counts = Counts::of(findings);
         let traces = plural(summary.traces, "trace", "traces");
         let events = plural(summary.events as usize, "event", "events");
-        let bold = self.paint(BOLD);
-        let reset = self.paint(RESET);
+        let bold = if self.color {
+            Style::new().bold()
+        } else {
+            Style::new()
+        };
+        let reset = bold.render_reset();
+        let bold = bold.render();
         let trouble = summary_remarks(summary);
         if findings.is_empty() {
             writeln!(
@@ -193,10 +466,13 @@ mod tests {
     #[test]
     fn color_paints_the_severity() {
         let text = render(TextRenderer { color: true }, &[testing::cycle()]);
-        assert!(
-            text.starts_with("\x1b[1;31merror[potential-deadlock]\x1b[0m"),
-            "{text:?}"
+        let error = annotate_snippets::renderer::DEFAULT_ERROR_STYLE;
+        let painted = format!(
+            "{}error[potential-deadlock]{}",
+            error.render(),
+            error.render_reset()
         );
+        assert!(text.starts_with(&painted), "{text:?}");
     }
 
     #[test]
@@ -218,13 +494,58 @@ mod tests {
         finding.trace = Some("t.std".into());
         let text = render(TextRenderer { color: false }, &[finding]);
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[1], "  --> 17");
-        assert_eq!(lines[2], "   = trace: t.std");
+        assert_eq!(lines[1], "--> 17");
+        assert_eq!(lines[2], " = trace: t.std");
     }
 
     #[test]
     fn an_unreadable_site_gets_none() {
         let text = render(TextRenderer { color: false }, &[testing::misuse()]);
         assert!(!text.contains(" | "), "{text}");
+    }
+
+    #[test]
+    fn both_sites_of_a_readable_edge_are_labelled_in_the_source() {
+        let mut finding = testing::cycle();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/report/text.rs");
+        let site = |line: u32| Some(Site::from(format!("{path}:{line}:13").as_str()));
+        let line = line!() + 1;
+        let held = "the first lock's line";
+        let next = "the second lock's line";
+        finding.edges[0].from_site = site(line);
+        finding.edges[0].to_site = site(line + 1);
+        let text = render(TextRenderer { color: false }, &[finding]);
+        assert!(
+            text.contains(&format!("{line} |         let held = \"{held}\";")),
+            "{text}"
+        );
+        assert!(
+            text.contains("|             ---- thread `t1` acquired `a`"),
+            "{text}"
+        );
+        let second = format!("{} |         let next = \"{next}\";", line + 1);
+        assert!(text.contains(&second), "{text}");
+        assert!(
+            text.contains("|             ^^^^ then acquired `b` while holding `a`"),
+            "{text}"
+        );
+        // The second edge's sites are not readable: its line stays.
+        assert!(
+            text.contains(" = thread `t2` acquired `a` at src/bank.rs:21:9 while holding `b`"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_plain_report_keeps_names_as_they_are() {
+        let mut finding = testing::cycle();
+        finding.locks[0] = "a\r\nb".into();
+        finding.message = "cycle between `a\r\nb`".into();
+        let text = plain_report(&finding);
+        assert!(text.starts_with("error[potential-deadlock]: cycle between `a\r\nb`\n"));
+        assert!(
+            text.contains("   = thread `t1` acquired `b` at src/bank.rs:11:9"),
+            "{text}"
+        );
     }
 }
