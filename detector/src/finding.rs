@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+pub(crate) mod layout;
+
 use crate::ids::Mode;
 use crate::site::Site;
 
@@ -245,6 +247,24 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// Where a reader should look first: the finding's own site, else where the first edge's
+    /// lock was requested, else the first access of a race.
+    ///
+    /// ```
+    /// use lockscan::{Finding, FindingKind, Site};
+    ///
+    /// let mut finding = Finding::new(FindingKind::ApiMisuse, "a re-lock");
+    /// assert_eq!(finding.main_site(), None);
+    /// finding.site = Some(Site::from("src/bank.rs:12:9"));
+    /// assert_eq!(finding.main_site().map(ToString::to_string).as_deref(), Some("src/bank.rs:12:9"));
+    /// ```
+    pub fn main_site(&self) -> Option<&Site> {
+        self.site
+            .as_ref()
+            .or_else(|| self.edges.first().and_then(|e| e.to_site.as_ref()))
+            .or_else(|| self.vars.iter().find_map(|v| v.site.as_ref()))
+    }
+
     /// A finding of `kind` with its default severity and nothing else filled in.
     ///
     /// ```
@@ -367,58 +387,15 @@ impl Fnv64 {
 }
 
 impl fmt::Display for Finding {
-    /// A rustc-style report: what happened, the cycle, every edge with both sites, why, and
-    /// how to fix it.
+    /// A rustc-style report: what happened, every edge with both sites (drawn on the source
+    /// when it is readable from here), the cycle,
+    /// why, and how to fix it. The text report of `lockscan analyze` is the same, coloured.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{}[{}]: {}", self.severity, self.kind, self.message)?;
-        if let Some(site) = &self.site {
-            writeln!(f, "  --> {site}")?;
-        }
-        if let Some(cycle) = self.cycle_text() {
-            writeln!(f, "   = cycle: {cycle}")?;
-        }
-        for edge in &self.edges {
-            let verb = if edge.blocked {
-                "is blocked acquiring"
-            } else {
-                "acquired"
-            };
-            write!(f, "   = thread `{}` {verb} `{}`", edge.thread, edge.to)?;
-            if edge.to_mode != Mode::Exclusive {
-                write!(f, " ({})", edge.to_mode.as_str())?;
-            }
-            if let Some(site) = &edge.to_site {
-                write!(f, " at {site}")?;
-            }
-            write!(f, " while holding `{}`", edge.from)?;
-            if let Some(site) = &edge.from_site {
-                write!(f, " (acquired at {site})")?;
-            }
-            writeln!(f)?;
-            if !edge.held.is_empty() {
-                writeln!(f, "     also holding: `{}`", edge.held.join("`, `"))?;
-            }
-            if let Some(backtrace) = &edge.backtrace {
-                for line in backtrace.lines() {
-                    writeln!(f, "     | {line}")?;
-                }
-            }
-        }
-        for access in &self.vars {
-            let what = if access.write { "wrote" } else { "read" };
-            write!(f, "   = thread `{}` {what} `{}`", access.thread, access.var)?;
-            if let Some(site) = &access.site {
-                write!(f, " at {site}")?;
-            }
-            writeln!(f)?;
-        }
-        if !self.reason.is_empty() {
-            writeln!(f, "   = note: {}", self.reason)?;
-        }
-        if let Some(help) = &self.help {
-            writeln!(f, "   = help: {help}")?;
-        }
-        Ok(())
+        // This reads the source files of the sites. It is no hot path: the live detector
+        // formats a finding at most once (the policy reports each finding once), on the way to
+        // a panic or a warning, never per lock operation. The layout is worth that read.
+        let plain = annotate_snippets::Renderer::plain();
+        writeln!(f, "{}", layout::finding_report(self, &plain))
     }
 }
 

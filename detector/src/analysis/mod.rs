@@ -9,7 +9,7 @@ pub mod race;
 pub mod replay;
 pub mod rules;
 #[cfg(feature = "analyze")]
-pub mod timeline;
+pub(crate) mod timeline;
 
 pub use classify::{Classification, Names, classify, cycle_finding};
 pub use clock::VectorClock;
@@ -17,5 +17,3 @@ pub use edges::{EdgeData, HeldLocks, Occurrence, Occurrences, Taking, held_locks
 pub use race::{Access, Race, RaceEngine, VarState, race_finding};
 #[cfg(feature = "analyze")]
 pub use replay::{Analysis, Replay, ReplayOptions, TraceResult};
-#[cfg(feature = "analyze")]
-pub use timeline::TracePicture;

@@ -1,181 +1,15 @@
-//! What a trace looks like drawn: the locks, the lock-order edges with the ways they were taken,
-//! and per thread the intervals it held a lock or was blocked. [`TracePicture`] is the data the
-//! graph and timeline renderers need; [`Replay::keep_timeline`](super::Replay::keep_timeline)
-//! asks a replay to build one.
-//!
-//! Built with the feature `analyze`.
-//!
-//! Traces usually have no timestamps, so time is the event number (the record's position in
-//! the trace, from 1). When every lock event of a trace has a `ts_ns`, those are used instead.
+//! Builds a [`TracePicture`](crate::report::picture::TracePicture) from a replay: the timeline
+//! recorder watches the events and keeps who held which lock when and who was blocked, with
+//! bookkeeping of its own so that the replay's state stays as it is. The picture model itself
+//! is the report side's ([`crate::report::picture`]). Built with the feature `analyze`.
 
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId};
-use crate::site::Site;
+use crate::ids::{CondvarId, LockId, LockKind, ThreadId};
+use crate::report::picture::{BlockedWait, Clock, Hold, Moment, WaitFor};
 use crate::trace::Event;
-
-/// A moment of a trace: its event number, and its timestamp when the trace has one.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Moment {
-    /// The event's position in the trace, from 1.
-    pub event: u64,
-    /// The event's `ts_ns`, when the trace recorded one.
-    pub ts_ns: Option<u64>,
-}
-
-/// How a picture measures time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Clock {
-    /// Event numbers: the trace has no (or incomplete) timestamps.
-    Events,
-    /// Nanoseconds from the trace's `ts_ns` fields.
-    Nanoseconds,
-}
-
-/// A lock as a picture shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PictureLock {
-    /// Its id in the trace.
-    pub id: LockId,
-    /// The name reports use: its name, else its class, else its id.
-    pub name: String,
-    /// Whether `name` is a real name or class, the same in other traces of the program (an id
-    /// is not).
-    pub named: bool,
-    /// What kind of lock it is.
-    pub kind: LockKind,
-}
-
-/// A thread as a picture shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PictureThread {
-    /// Its id in the trace.
-    pub id: ThreadId,
-    /// Its name, else its id.
-    pub name: String,
-}
-
-/// One way an order edge was taken.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PictureOccurrence {
-    /// The thread's name.
-    pub thread: String,
-    /// Where the held lock was acquired.
-    pub from_site: Option<Site>,
-    /// Where the next lock was acquired or requested.
-    pub to_site: Option<Site>,
-    /// The mode the held lock was held in.
-    pub from_mode: Mode,
-    /// The mode the next lock was requested in.
-    pub to_mode: Mode,
-}
-
-/// A lock-order edge: some thread acquired `to` while holding `from`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PictureEdge {
-    /// The held lock, an index into [`TracePicture::locks`].
-    pub from: usize,
-    /// The acquired lock, an index into [`TracePicture::locks`].
-    pub to: usize,
-    /// The distinct ways it was taken (a bounded number, as the analysis keeps them).
-    pub occurrences: Vec<PictureOccurrence>,
-}
-
-/// An interval a thread held a lock.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Hold {
-    /// The thread, an index into [`TracePicture::threads`].
-    pub thread: usize,
-    /// The lock, an index into [`TracePicture::locks`].
-    pub lock: usize,
-    /// The mode it was held in.
-    pub mode: Mode,
-    /// Whether it was taken with a successful `try_lock`.
-    pub try_lock: bool,
-    /// Where it was acquired.
-    pub site: Option<Site>,
-    /// When it was acquired.
-    pub start: Moment,
-    /// When it was released; `None` when still held at the end of the trace.
-    pub end: Option<Moment>,
-}
-
-/// What a blocked thread waited for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum WaitFor {
-    /// A lock it requested.
-    Lock,
-    /// A condition variable, named, with the lock it waits with.
-    Condvar(String),
-}
-
-/// An interval a thread was blocked.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BlockedWait {
-    /// The thread, an index into [`TracePicture::threads`].
-    pub thread: usize,
-    /// The lock it waited for (or waits with, for a condition variable).
-    pub lock: usize,
-    /// What it waited for.
-    pub waiting_for: WaitFor,
-    /// Where.
-    pub site: Option<Site>,
-    /// When it started waiting.
-    pub start: Moment,
-    /// When it ended; `None` when still blocked at the end of the trace.
-    pub end: Option<Moment>,
-    /// Whether it ended with the lock acquired; false for a request that gave up (a timed
-    /// lock) and for a wait still blocked at the end.
-    pub acquired: bool,
-}
-
-/// Everything a graph or timeline of one trace shows.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TracePicture {
-    /// Every lock the trace used, in order of first appearance.
-    pub locks: Vec<PictureLock>,
-    /// Every thread, in order of first appearance.
-    pub threads: Vec<PictureThread>,
-    /// The lock-order edges, sorted by lock index.
-    pub edges: Vec<PictureEdge>,
-    /// The lock holds, in order of acquisition.
-    pub holds: Vec<Hold>,
-    /// The blocked waits, in order of their start.
-    pub waits: Vec<BlockedWait>,
-    /// The last event of the trace.
-    pub end: Moment,
-    /// Which time the renderers should use.
-    pub clock: Clock,
-}
-
-impl TracePicture {
-    /// A moment as a number on this picture's clock.
-    pub fn time(&self, moment: Moment) -> u64 {
-        match (self.clock, moment.ts_ns) {
-            (Clock::Nanoseconds, Some(ts)) => ts,
-            _ => moment.event,
-        }
-    }
-
-    /// The first moment of the picture's intervals, on its clock (0 when there is none).
-    pub fn start_time(&self) -> u64 {
-        let starts = self.holds.iter().map(|h| h.start);
-        let starts = starts.chain(self.waits.iter().map(|w| w.start));
-        starts.map(|m| self.time(m)).min().unwrap_or(0)
-    }
-
-    /// The end of the trace on the picture's clock.
-    pub fn end_time(&self) -> u64 {
-        self.time(self.end)
-    }
-
-    /// The index of the lock with id `id`.
-    pub fn lock_index(&self, id: LockId) -> Option<usize> {
-        self.locks.iter().position(|l| l.id == id)
-    }
-}
 
 /// A hold or wait not yet closed.
 #[derive(Debug)]
@@ -185,8 +19,8 @@ struct Open {
     count: u32,
 }
 
-/// Builds the timeline part of a [`TracePicture`] from events: its own bookkeeping of who holds
-/// what, so the replay's state stays as it is.
+/// Builds the timeline part of a [`TracePicture`](crate::report::picture::TracePicture) from
+/// events.
 #[derive(Debug, Default)]
 pub(crate) struct TimelineRecorder {
     pub(crate) threads: Vec<ThreadId>,
@@ -431,6 +265,7 @@ impl TimelineRecorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::Mode;
     use crate::report::picture::tests::picture;
 
     #[test]

@@ -13,13 +13,13 @@
 //! Timestamps are microseconds. A trace without timestamps is drawn with one microsecond per
 //! event, so that the order and overlap are right and the scale is the event count.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
-use serde_json::{Value, json};
-
+use super::picture::{Clock, Moment, TracePicture, WaitFor};
 use super::{Render, Summary};
-use crate::analysis::timeline::{Clock, Moment, TracePicture, WaitFor};
 use crate::finding::Finding;
+use wire::{Args, Document, FindingArgs, HoldArgs, Micros, OtherData, TraceEvent, WaitArgs};
 
 /// The process id the events use: a trace is one process.
 const PID: u64 = 1;
@@ -36,12 +36,12 @@ pub struct ChromeRenderer<'a> {
 impl ChromeRenderer<'_> {
     /// A moment in trace-event microseconds, from the picture's start (`origin`, on its clock:
     /// computed once per render, since finding it scans every hold).
-    fn micros(&self, origin: u64, moment: Moment) -> Value {
+    fn micros(&self, origin: u64, moment: Moment) -> Micros {
         let picture = self.picture;
         let since = picture.time(moment).saturating_sub(origin);
         match picture.clock {
-            Clock::Events => json!(since),
-            Clock::Nanoseconds => json!(since as f64 / 1000.0),
+            Clock::Events => Micros::Events(since),
+            Clock::Nanoseconds => Micros::Nanoseconds(since as f64 / 1000.0),
         }
     }
 
@@ -84,20 +84,24 @@ impl Render for ChromeRenderer<'_> {
         let picture = self.picture;
         let end = picture.end;
         let origin = picture.start_time();
-        let mut events: Vec<Value> = Vec::new();
-        events.push(json!({
-            "ph": "M", "name": "process_name", "pid": PID, "tid": 0,
-            "args": { "name": format!("lockscan: {}", self.file) },
-        }));
+        let mut events: Vec<TraceEvent<'_>> = Vec::new();
+        events.push(TraceEvent {
+            args: Some(Args::Name {
+                name: Cow::Owned(format!("lockscan: {}", self.file)),
+            }),
+            ..TraceEvent::new("M", "process_name", 0)
+        });
         for (index, thread) in picture.threads.iter().enumerate() {
-            events.push(json!({
-                "ph": "M", "name": "thread_name", "pid": PID, "tid": thread.id.0,
-                "args": { "name": thread.name },
-            }));
-            events.push(json!({
-                "ph": "M", "name": "thread_sort_index", "pid": PID, "tid": thread.id.0,
-                "args": { "sort_index": index },
-            }));
+            events.push(TraceEvent {
+                args: Some(Args::Name {
+                    name: Cow::Borrowed(&thread.name),
+                }),
+                ..TraceEvent::new("M", "thread_name", thread.id.0)
+            });
+            events.push(TraceEvent {
+                args: Some(Args::SortIndex { sort_index: index }),
+                ..TraceEvent::new("M", "thread_sort_index", thread.id.0)
+            });
         }
         // Per lock, when each of its tracks is free again.
         let mut free_at: Vec<Vec<u64>> = vec![Vec::new(); picture.locks.len()];
@@ -116,30 +120,31 @@ impl Render for ChromeRenderer<'_> {
             let id = ((track as u64) << 32) | hold.lock as u64;
             let lock = &picture.locks[hold.lock];
             let thread = &picture.threads[hold.thread];
-            let mut args = json!({
-                "thread": thread.name,
-                "kind": lock.kind.as_str(),
-                "mode": hold.mode.as_str(),
-                "site": hold.site.as_ref().map(ToString::to_string),
+            let slice = TraceEvent {
+                cat: Some("lock"),
+                id: Some(id),
+                ..TraceEvent::new("b", &lock.name, thread.id.0)
+            };
+            events.push(TraceEvent {
+                args: Some(Args::Hold(HoldArgs {
+                    kind: lock.kind.as_str(),
+                    mode: hold.mode.as_str(),
+                    note: hold
+                        .end
+                        .is_none()
+                        .then_some("still held when the trace ended"),
+                    site: hold.site.as_ref().map(ToString::to_string),
+                    thread: &thread.name,
+                    try_lock: hold.try_lock,
+                })),
+                ts: Some(self.micros(origin, hold.start)),
+                ..slice.clone()
             });
-            if hold.try_lock {
-                args["try_lock"] = json!(true);
-            }
-            if hold.end.is_none() {
-                args["note"] = json!("still held when the trace ended");
-            }
-            let common = json!({
-                "cat": "lock", "name": lock.name, "id": id, "pid": PID, "tid": thread.id.0,
+            events.push(TraceEvent {
+                ph: "e",
+                ts: Some(self.micros(origin, hold.end.unwrap_or(end))),
+                ..slice
             });
-            let mut begin = common.clone();
-            begin["ph"] = json!("b");
-            begin["ts"] = self.micros(origin, hold.start);
-            begin["args"] = args;
-            let mut finish = common;
-            finish["ph"] = json!("e");
-            finish["ts"] = self.micros(origin, hold.end.unwrap_or(end));
-            events.push(begin);
-            events.push(finish);
         }
         for wait in &picture.waits {
             let lock = &picture.locks[wait.lock];
@@ -149,79 +154,204 @@ impl Render for ChromeRenderer<'_> {
             };
             let start = self.micros(origin, wait.start);
             let stop = self.micros(origin, wait.end.unwrap_or(end));
-            let duration = match (&start, &stop) {
-                (Value::Number(a), Value::Number(b)) => {
-                    json!((b.as_f64().unwrap_or(0.0) - a.as_f64().unwrap_or(0.0)).max(0.0))
-                }
-                _ => json!(0),
-            };
-            let mut args = json!({
-                "lock": lock.name,
-                "site": wait.site.as_ref().map(ToString::to_string),
-            });
-            if wait.end.is_none() {
-                args["note"] = json!("still blocked when the trace ended");
+            let note = if wait.end.is_none() {
+                Some("still blocked when the trace ended")
             } else if !wait.acquired {
-                args["note"] = json!("gave up waiting (a timed lock)");
-            }
-            events.push(json!({
-                "ph": "X", "cat": "wait", "name": name, "pid": PID, "tid": self.tid(wait.thread),
-                "ts": start, "dur": duration, "args": args,
-            }));
+                Some("gave up waiting (a timed lock)")
+            } else {
+                None
+            };
+            events.push(TraceEvent {
+                args: Some(Args::Wait(WaitArgs {
+                    lock: &lock.name,
+                    note,
+                    site: wait.site.as_ref().map(ToString::to_string),
+                })),
+                cat: Some("wait"),
+                dur: Some((stop.as_f64() - start.as_f64()).max(0.0)),
+                ts: Some(start),
+                ..TraceEvent::new("X", name, self.tid(wait.thread))
+            });
         }
         for finding in findings {
-            let mut event = json!({
-                "ph": "i", "cat": "finding", "pid": PID,
-                "name": format!("{}: {}", finding.severity, finding.kind),
-                "args": {
-                    "message": finding.message,
-                    "cycle": finding.cycle_text(),
-                    "reason": finding.reason,
-                    "fingerprint": finding.fingerprint(),
-                },
+            // On the thread at the moment of its first step, else global at the end.
+            let (scope, tid, moment) = match self.place(finding) {
+                Some((thread, moment)) => ("t", self.tid(thread), moment),
+                None => ("g", 0, end),
+            };
+            events.push(TraceEvent {
+                args: Some(Args::Finding(FindingArgs {
+                    cycle: finding.cycle_text(),
+                    fingerprint: finding.fingerprint(),
+                    message: &finding.message,
+                    reason: &finding.reason,
+                })),
+                cat: Some("finding"),
+                s: Some(scope),
+                ts: Some(self.micros(origin, moment)),
+                ..TraceEvent::new("i", format!("{}: {}", finding.severity, finding.kind), tid)
             });
-            match self.place(finding) {
-                Some((thread, moment)) => {
-                    event["s"] = json!("t");
-                    event["tid"] = json!(self.tid(thread));
-                    event["ts"] = self.micros(origin, moment);
-                }
-                None => {
-                    event["s"] = json!("g");
-                    event["tid"] = json!(0);
-                    event["ts"] = self.micros(origin, end);
-                }
-            }
-            events.push(event);
         }
-        let time = match picture.clock {
-            Clock::Events => "1 µs per trace event: the trace has no timestamps",
-            Clock::Nanoseconds => "the trace's ts_ns, from its first lock event",
-        };
-        let mut document = json!({
-            "traceEvents": events,
-            "otherData": {
-                "tool": concat!("lockscan ", env!("CARGO_PKG_VERSION")),
-                "trace": self.file,
-                "time": time,
-                "events": summary.events,
-            },
-        });
-        if picture.clock == Clock::Nanoseconds {
+        let document = Document {
             // Real durations are short: show them in ns rather than the default ms.
-            document["displayTimeUnit"] = json!("ns");
-        }
+            display_time_unit: (picture.clock == Clock::Nanoseconds).then_some("ns"),
+            other_data: OtherData {
+                events: summary.events,
+                time: match picture.clock {
+                    Clock::Events => "1 µs per trace event: the trace has no timestamps",
+                    Clock::Nanoseconds => "the trace's ts_ns, from its first lock event",
+                },
+                tool: concat!("lockscan ", env!("CARGO_PKG_VERSION")),
+                trace: self.file,
+            },
+            trace_events: events,
+        };
         serde_json::to_writer_pretty(&mut *out, &document)?;
         writeln!(out)
     }
 }
 
+/// The JSON the export writes, apart from the code that fills it in.
+///
+/// Every struct declares its fields in alphabetical order of their JSON names: the exports
+/// have always listed keys sorted (they were built as `serde_json::Value`s, whose maps sort),
+/// and a field moved here would reorder every file a user diffs against an older export.
+mod wire {
+    use std::borrow::Cow;
+
+    use serde::Serialize;
+
+    /// The trace-event format's object form.
+    #[derive(Debug, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(super) struct Document<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub(super) display_time_unit: Option<&'static str>,
+        pub(super) other_data: OtherData<'a>,
+        pub(super) trace_events: Vec<TraceEvent<'a>>,
+    }
+
+    /// What the export says about itself (`otherData`, shown by the viewers' metadata panel).
+    #[derive(Debug, Serialize)]
+    pub(super) struct OtherData<'a> {
+        pub(super) events: u64,
+        pub(super) time: &'static str,
+        pub(super) tool: &'static str,
+        pub(super) trace: &'a str,
+    }
+
+    /// One trace event. The format has one event object whose phase (`ph`) says which of the
+    /// other fields it uses, so they are optional here rather than one type per phase.
+    #[derive(Clone, Debug, Serialize)]
+    pub(super) struct TraceEvent<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub(super) args: Option<Args<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub(super) cat: Option<&'static str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub(super) dur: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub(super) id: Option<u64>,
+        pub(super) name: Cow<'a, str>,
+        pub(super) ph: &'static str,
+        pub(super) pid: u64,
+        /// An instant event's scope: `t` (its thread) or `g` (global).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub(super) s: Option<&'static str>,
+        pub(super) tid: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub(super) ts: Option<Micros>,
+    }
+
+    impl<'a> TraceEvent<'a> {
+        /// An event of phase `ph` called `name` on thread `tid`, with nothing else yet.
+        pub(super) fn new(ph: &'static str, name: impl Into<Cow<'a, str>>, tid: u64) -> Self {
+            TraceEvent {
+                args: None,
+                cat: None,
+                dur: None,
+                id: None,
+                name: name.into(),
+                ph,
+                pid: super::PID,
+                s: None,
+                tid,
+                ts: None,
+            }
+        }
+    }
+
+    /// A time in microseconds: whole for event numbers, fractional for nanoseconds.
+    #[derive(Clone, Copy, Debug, Serialize)]
+    #[serde(untagged)]
+    pub(super) enum Micros {
+        Events(u64),
+        Nanoseconds(f64),
+    }
+
+    impl Micros {
+        pub(super) fn as_f64(self) -> f64 {
+            match self {
+                Micros::Events(micros) => micros as f64,
+                Micros::Nanoseconds(micros) => micros,
+            }
+        }
+    }
+
+    /// An event's `args`, which the viewers show when it is selected.
+    #[derive(Clone, Debug, Serialize)]
+    #[serde(untagged)]
+    pub(super) enum Args<'a> {
+        /// Of the process and thread name events.
+        Name {
+            name: Cow<'a, str>,
+        },
+        /// Of the thread sort-index events.
+        SortIndex {
+            sort_index: usize,
+        },
+        Hold(HoldArgs<'a>),
+        Wait(WaitArgs<'a>),
+        Finding(FindingArgs<'a>),
+    }
+
+    #[derive(Clone, Debug, Serialize)]
+    pub(super) struct HoldArgs<'a> {
+        pub(super) kind: &'static str,
+        pub(super) mode: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub(super) note: Option<&'static str>,
+        pub(super) site: Option<String>,
+        pub(super) thread: &'a str,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        pub(super) try_lock: bool,
+    }
+
+    #[derive(Clone, Debug, Serialize)]
+    pub(super) struct WaitArgs<'a> {
+        pub(super) lock: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub(super) note: Option<&'static str>,
+        pub(super) site: Option<String>,
+    }
+
+    #[derive(Clone, Debug, Serialize)]
+    pub(super) struct FindingArgs<'a> {
+        pub(super) cycle: Option<String>,
+        pub(super) fingerprint: String,
+        pub(super) message: &'a str,
+        pub(super) reason: &'a str,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use serde_json::{Value, json};
+
     use super::*;
     use crate::report::picture::tests::{AB_BA, picture};
 
-    fn render(steps: &str) -> Value {
+    fn render_text(steps: &str) -> String {
         let (picture, findings) = picture(steps);
         let mut out = Vec::new();
         ChromeRenderer {
@@ -230,7 +360,11 @@ mod tests {
         }
         .render(&findings, &Summary::default(), &mut out)
         .unwrap();
-        serde_json::from_slice(&out).unwrap()
+        String::from_utf8(out).unwrap()
+    }
+
+    fn render(steps: &str) -> Value {
+        serde_json::from_str(&render_text(steps)).unwrap()
     }
 
     fn of_phase<'v>(document: &'v Value, phase: &str) -> Vec<&'v Value> {
@@ -299,5 +433,17 @@ mod tests {
         assert_eq!(waits[0]["dur"], 1.0);
         let instants = of_phase(&document, "i");
         assert_eq!(instants[0]["name"], "error: deadlock");
+    }
+
+    #[test]
+    fn every_object_lists_its_keys_sorted() {
+        // The wire structs' field order is the exports' key order; a `Value` map sorts its
+        // keys, so parsing and writing again changes nothing only if they are sorted.
+        for steps in [AB_BA, "acq 1 1; acq 2 2; req 1 2; req 2 1"] {
+            let text = render_text(steps);
+            let value: Value = serde_json::from_str(&text).unwrap();
+            let canonical = serde_json::to_string_pretty(&value).unwrap() + "\n";
+            assert_eq!(text, canonical);
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::{Counts, Render, Summary, first_site, plural, summary_remarks};
+use super::{Counts, Render, Summary, plural, summary_remarks};
 use crate::finding::{Finding, Severity};
 
 /// Renders workflow commands.
@@ -58,7 +58,7 @@ impl Render for GithubRenderer {
                 Severity::Note => "notice",
             };
             let mut properties = Vec::new();
-            if let Some(site) = first_site(finding)
+            if let Some(site) = finding.main_site()
                 && let (Some(file), Some(line)) = (site.file(), site.line())
             {
                 properties.push(format!("file={}", escape_property(file)));
@@ -72,7 +72,7 @@ impl Render for GithubRenderer {
                 escape_property(&format!("lockscan {}", finding.kind))
             ));
             // The whole rustc-style text, so the annotation carries the cycle and the sites.
-            let text = finding.to_string();
+            let text = crate::finding::layout::plain_report(finding);
             writeln!(
                 out,
                 "::{command} {}::{}",
@@ -130,7 +130,9 @@ impl Render for StepSummaryRenderer {
                 } else {
                     finding.locks.iter().map(String::as_str).collect()
                 };
-                let site = first_site(finding).map_or_else(String::new, ToString::to_string);
+                let site = finding
+                    .main_site()
+                    .map_or_else(String::new, ToString::to_string);
                 writeln!(
                     out,
                     "| {} | {} | {} | {} |",

@@ -14,9 +14,8 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::junit::escape_xml as esc;
-use super::picture::{LockGraph, NamedPicture, is_cycle};
+use super::picture::{Clock, LockGraph, NamedPicture, TracePicture, WaitFor, is_cycle};
 use super::{Counts, Render, Summary, plural};
-use crate::analysis::timeline::{Clock, TracePicture, WaitFor};
 use crate::finding::Finding;
 
 /// Lock colors: distinct hues that keep dark text readable on their tint.

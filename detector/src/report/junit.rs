@@ -70,7 +70,7 @@ impl Render for JunitRenderer {
                 r#"      <failure type="{}" message="{}">{}</failure>"#,
                 finding.severity,
                 escape_xml(&finding.message),
-                escape_xml(&finding.to_string())
+                escape_xml(&crate::finding::layout::plain_report(finding))
             )?;
             writeln!(out, "    </testcase>")?;
         }

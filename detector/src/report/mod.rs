@@ -120,16 +120,6 @@ impl fmt::Display for UnusedSuppression {
     }
 }
 
-/// The site a finding is reported at: its own, else the first edge's target, else a data
-/// race's first access.
-pub(crate) fn first_site(finding: &Finding) -> Option<&crate::site::Site> {
-    finding
-        .site
-        .as_ref()
-        .or_else(|| finding.edges.first().and_then(|e| e.to_site.as_ref()))
-        .or_else(|| finding.vars.iter().find_map(|v| v.site.as_ref()))
-}
-
 /// Renders a report in one format.
 pub trait Render {
     /// Writes the report of `findings` to `out`.

@@ -2,11 +2,14 @@
 
 use std::io::{self, Write};
 
-use serde_json::{Value, json};
-
-use super::{Render, Summary, first_site};
+use super::{Render, Summary};
 use crate::finding::{Finding, FindingEdge, FindingKind, Severity};
 use crate::site::Site;
+use wire::{
+    ArtifactLocation, CodeFlow, Driver, Fingerprints, Location, Log, Message, PhysicalLocation,
+    Region, ResultProperties, Rule, RuleConfiguration, Run, RunProperties, SarifResult, ThreadFlow,
+    ThreadFlowLocation, Tool,
+};
 
 /// Renders a SARIF 2.1.0 log with one run.
 #[derive(Clone, Copy, Debug, Default)]
@@ -38,31 +41,35 @@ fn description(kind: FindingKind) -> &'static str {
 }
 
 /// A SARIF location for a site with a file and a line; `None` for bare STD locations.
-fn location(site: &Site, message: Option<String>) -> Option<Value> {
+fn location(site: &Site, message: Option<String>) -> Option<Location> {
     let file = site.file()?;
     // SARIF regions count from 1; a site with line 0 has no usable position.
-    let mut region = json!({ "startLine": site.line().filter(|&l| l >= 1)? });
-    if let Some(column) = site.column().filter(|&c| c >= 1) {
-        region["startColumn"] = json!(column);
-    }
-    let mut location = json!({
-        "physicalLocation": {
-            "artifactLocation": { "uri": file.replace('\\', "/") },
-            "region": region,
-        }
-    });
-    if let Some(text) = message {
-        location["message"] = json!({ "text": text });
-    }
-    Some(location)
+    let region = Region {
+        start_column: site.column().filter(|&c| c >= 1),
+        start_line: site.line().filter(|&l| l >= 1)?,
+    };
+    Some(Location {
+        id: None,
+        message: message.map(Message::new),
+        physical_location: PhysicalLocation {
+            artifact_location: ArtifactLocation {
+                uri: file.replace('\\', "/"),
+            },
+            region,
+        },
+    })
 }
 
 /// One step of a thread flow: a lock acquisition or a variable access, at a site with a file.
-fn flow_step(site: Option<&Site>, text: String, kinds: &[&str]) -> Option<Value> {
-    Some(json!({
-        "location": location(site?, Some(text))?,
-        "kinds": kinds,
-    }))
+fn flow_step(
+    site: Option<&Site>,
+    text: String,
+    kinds: &'static [&'static str],
+) -> Option<ThreadFlowLocation> {
+    Some(ThreadFlowLocation {
+        kinds,
+        location: location(site?, Some(text))?,
+    })
 }
 
 /// The finding's threads, in the order they first appear (its `threads`, then its edges' and
@@ -84,8 +91,9 @@ fn flow_threads(finding: &Finding) -> Vec<&str> {
 /// thread's edges in order (where the held lock was taken, then where the next one was), or of
 /// its accesses. Steps without a file (an STD trace's bare numbers) are left out, and so is a
 /// thread with none.
-fn code_flows(finding: &Finding) -> Vec<Value> {
-    let thread_flows: Vec<Value> = flow_threads(finding)
+fn code_flows(finding: &Finding) -> Vec<CodeFlow<'_>> {
+    const LOCK: &[&str] = &["acquire", "lock"];
+    let thread_flows: Vec<ThreadFlow<'_>> = flow_threads(finding)
         .into_iter()
         .filter_map(|thread| {
             let mut steps = Vec::new();
@@ -96,11 +104,7 @@ fn code_flows(finding: &Finding) -> Vec<Value> {
                     previous.is_some_and(|p| p.to == edge.from && p.to_site == edge.from_site);
                 if !shown {
                     let text = format!("thread `{thread}` acquired `{}`", edge.from);
-                    steps.extend(flow_step(
-                        edge.from_site.as_ref(),
-                        text,
-                        &["acquire", "lock"],
-                    ));
+                    steps.extend(flow_step(edge.from_site.as_ref(), text, LOCK));
                 }
                 let verb = if edge.blocked {
                     "is blocked acquiring"
@@ -111,7 +115,7 @@ fn code_flows(finding: &Finding) -> Vec<Value> {
                     "thread `{thread}` {verb} `{}` while holding `{}`",
                     edge.to, edge.from
                 );
-                steps.extend(flow_step(edge.to_site.as_ref(), text, &["acquire", "lock"]));
+                steps.extend(flow_step(edge.to_site.as_ref(), text, LOCK));
                 previous = Some(edge);
             }
             for access in finding.vars.iter().filter(|v| v.thread == thread) {
@@ -119,27 +123,26 @@ fn code_flows(finding: &Finding) -> Vec<Value> {
                 let text = format!("thread `{thread}` {verb} `{}`", access.var);
                 steps.extend(flow_step(access.site.as_ref(), text, &["memory"]));
             }
-            (!steps.is_empty()).then(|| {
-                json!({
-                    "id": thread,
-                    "message": { "text": format!("thread `{thread}`") },
-                    "locations": steps,
-                })
+            (!steps.is_empty()).then(|| ThreadFlow {
+                id: thread,
+                locations: steps,
+                message: Message::new(format!("thread `{thread}`")),
             })
         })
         .collect();
     if thread_flows.is_empty() {
         return Vec::new();
     }
-    vec![json!({ "threadFlows": thread_flows })]
+    vec![CodeFlow { thread_flows }]
 }
 
-fn result(finding: &Finding, rule_index: usize) -> Value {
-    let locations: Vec<Value> = first_site(finding)
+fn result(finding: &Finding, rule_index: usize) -> SarifResult<'_> {
+    let locations: Vec<Location> = finding
+        .main_site()
         .and_then(|s| location(s, None))
         .into_iter()
         .collect();
-    let related: Vec<Value> = finding
+    let related: Vec<Location> = finding
         .edges
         .iter()
         .filter_map(|edge| {
@@ -155,9 +158,9 @@ fn result(finding: &Finding, rule_index: usize) -> Value {
             location(edge.to_site.as_ref()?, Some(text))
         })
         .enumerate()
-        .map(|(id, mut location)| {
-            location["id"] = json!(id);
-            location
+        .map(|(id, location)| Location {
+            id: Some(id),
+            ..location
         })
         .collect();
     let mut text = finding.message.clone();
@@ -168,25 +171,23 @@ fn result(finding: &Finding, rule_index: usize) -> Value {
     if let Some(cycle) = finding.cycle_text() {
         text.push_str(&format!(". Cycle: {cycle}"));
     }
-    let mut result = json!({
-        "ruleId": finding.kind.as_str(),
-        "ruleIndex": rule_index,
-        "level": level(finding.severity),
-        "message": { "text": text },
-        "locations": locations,
-        "relatedLocations": related,
-        "partialFingerprints": { "lockscan/v1": finding.fingerprint() },
-        "properties": {
-            "locks": finding.locks,
-            "threads": finding.threads,
-            "trace": finding.trace,
+    SarifResult {
+        code_flows: code_flows(finding),
+        level: level(finding.severity),
+        locations,
+        message: Message::new(text),
+        partial_fingerprints: Fingerprints {
+            lockscan_v1: finding.fingerprint(),
         },
-    });
-    let flows = code_flows(finding);
-    if !flows.is_empty() {
-        result["codeFlows"] = json!(flows);
+        properties: ResultProperties {
+            locks: &finding.locks,
+            threads: &finding.threads,
+            trace: finding.trace.as_deref(),
+        },
+        related_locations: related,
+        rule_id: finding.kind.as_str(),
+        rule_index,
     }
-    result
 }
 
 impl Render for SarifRenderer {
@@ -196,17 +197,17 @@ impl Render for SarifRenderer {
         summary: &Summary,
         out: &mut dyn Write,
     ) -> io::Result<()> {
-        let rules: Vec<Value> = FindingKind::ALL
+        let rules: Vec<Rule> = FindingKind::ALL
             .iter()
-            .map(|&kind| {
-                json!({
-                    "id": kind.as_str(),
-                    "shortDescription": { "text": description(kind) },
-                    "defaultConfiguration": { "level": level(kind.default_severity()) },
-                })
+            .map(|&kind| Rule {
+                default_configuration: RuleConfiguration {
+                    level: level(kind.default_severity()),
+                },
+                id: kind.as_str(),
+                short_description: Message::new(description(kind)),
             })
             .collect();
-        let results: Vec<Value> = findings
+        let results: Vec<SarifResult<'_>> = findings
             .iter()
             .map(|f| {
                 let index = FindingKind::ALL
@@ -216,32 +217,185 @@ impl Render for SarifRenderer {
                 result(f, index)
             })
             .collect();
-        let log = json!({
-            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-            "version": "2.1.0",
-            "runs": [{
-                "tool": {
-                    "driver": {
-                        "name": "lockscan",
-                        "version": env!("CARGO_PKG_VERSION"),
-                        "rules": rules,
-                    }
+        let log = Log {
+            schema: "https://json.schemastore.org/sarif-2.1.0.json",
+            runs: vec![Run {
+                properties: RunProperties {
+                    complete: summary.complete,
+                    events: summary.events,
+                    traces: summary.traces,
                 },
-                "results": results,
-                "properties": {
-                    "traces": summary.traces,
-                    "events": summary.events,
-                    "complete": summary.complete,
+                results,
+                tool: Tool {
+                    driver: Driver {
+                        name: "lockscan",
+                        rules,
+                        version: env!("CARGO_PKG_VERSION"),
+                    },
                 },
             }],
-        });
+            version: "2.1.0",
+        };
         serde_json::to_writer_pretty(&mut *out, &log)?;
         writeln!(out)
     }
 }
 
+/// The SARIF objects the report writes, apart from the code that fills them in: the parts of
+/// SARIF 2.1.0 lockscan uses.
+///
+/// Every struct declares its fields in alphabetical order of their JSON names: the reports have
+/// always listed keys sorted (they were built as `serde_json::Value`s, whose maps sort), and
+/// the snapshot tests and users' stored logs compare them as text.
+mod wire {
+    use std::borrow::Cow;
+
+    use serde::Serialize;
+
+    #[derive(Debug, Serialize)]
+    pub(super) struct Log<'a> {
+        #[serde(rename = "$schema")]
+        pub(super) schema: &'static str,
+        pub(super) runs: Vec<Run<'a>>,
+        pub(super) version: &'static str,
+    }
+
+    #[derive(Debug, Serialize)]
+    pub(super) struct Run<'a> {
+        pub(super) properties: RunProperties,
+        pub(super) results: Vec<SarifResult<'a>>,
+        pub(super) tool: Tool,
+    }
+
+    #[derive(Debug, Serialize)]
+    pub(super) struct RunProperties {
+        pub(super) complete: bool,
+        pub(super) events: u64,
+        pub(super) traces: usize,
+    }
+
+    #[derive(Debug, Serialize)]
+    pub(super) struct Tool {
+        pub(super) driver: Driver,
+    }
+
+    #[derive(Debug, Serialize)]
+    pub(super) struct Driver {
+        pub(super) name: &'static str,
+        pub(super) rules: Vec<Rule>,
+        pub(super) version: &'static str,
+    }
+
+    /// A reporting descriptor: one per finding kind.
+    #[derive(Debug, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(super) struct Rule {
+        pub(super) default_configuration: RuleConfiguration,
+        pub(super) id: &'static str,
+        pub(super) short_description: Message,
+    }
+
+    #[derive(Debug, Serialize)]
+    pub(super) struct RuleConfiguration {
+        pub(super) level: &'static str,
+    }
+
+    /// A SARIF `result` (named so that it does not read as `std::result::Result`).
+    #[derive(Debug, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(super) struct SarifResult<'a> {
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub(super) code_flows: Vec<CodeFlow<'a>>,
+        pub(super) level: &'static str,
+        pub(super) locations: Vec<Location>,
+        pub(super) message: Message,
+        pub(super) partial_fingerprints: Fingerprints,
+        pub(super) properties: ResultProperties<'a>,
+        pub(super) related_locations: Vec<Location>,
+        pub(super) rule_id: &'static str,
+        pub(super) rule_index: usize,
+    }
+
+    #[derive(Debug, Serialize)]
+    pub(super) struct Fingerprints {
+        /// The finding's fingerprint, versioned so that a new scheme can sit beside it.
+        #[serde(rename = "lockscan/v1")]
+        pub(super) lockscan_v1: String,
+    }
+
+    #[derive(Debug, Serialize)]
+    pub(super) struct ResultProperties<'a> {
+        pub(super) locks: &'a [String],
+        pub(super) threads: &'a [String],
+        pub(super) trace: Option<&'a str>,
+    }
+
+    #[derive(Debug, Serialize)]
+    pub(super) struct Message {
+        pub(super) text: Cow<'static, str>,
+    }
+
+    impl Message {
+        pub(super) fn new(text: impl Into<Cow<'static, str>>) -> Message {
+            Message { text: text.into() }
+        }
+    }
+
+    #[derive(Debug, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(super) struct Location {
+        /// Set on related locations, which results refer to by id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub(super) id: Option<usize>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub(super) message: Option<Message>,
+        pub(super) physical_location: PhysicalLocation,
+    }
+
+    #[derive(Debug, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(super) struct PhysicalLocation {
+        pub(super) artifact_location: ArtifactLocation,
+        pub(super) region: Region,
+    }
+
+    #[derive(Debug, Serialize)]
+    pub(super) struct ArtifactLocation {
+        pub(super) uri: String,
+    }
+
+    #[derive(Debug, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(super) struct Region {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub(super) start_column: Option<u32>,
+        pub(super) start_line: u32,
+    }
+
+    #[derive(Debug, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(super) struct CodeFlow<'a> {
+        pub(super) thread_flows: Vec<ThreadFlow<'a>>,
+    }
+
+    #[derive(Debug, Serialize)]
+    pub(super) struct ThreadFlow<'a> {
+        pub(super) id: &'a str,
+        pub(super) locations: Vec<ThreadFlowLocation>,
+        pub(super) message: Message,
+    }
+
+    #[derive(Debug, Serialize)]
+    pub(super) struct ThreadFlowLocation {
+        pub(super) kinds: &'static [&'static str],
+        pub(super) location: Location,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use serde_json::{Value, json};
+
     use super::*;
     use crate::report::testing;
 
@@ -357,5 +511,20 @@ mod tests {
             threads[1]["locations"][0]["location"]["message"]["text"],
             "thread `t2` read `balance`"
         );
+    }
+
+    #[test]
+    fn every_object_lists_its_keys_sorted() {
+        // The wire structs' field order is the report's key order; a `Value` map sorts its
+        // keys, so parsing and writing again changes nothing only if they are sorted.
+        let findings = [testing::cycle(), testing::misuse()];
+        let mut out = Vec::new();
+        SarifRenderer
+            .render(&findings, &Summary::default(), &mut out)
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let value: Value = serde_json::from_str(&text).unwrap();
+        let canonical = serde_json::to_string_pretty(&value).unwrap() + "\n";
+        assert_eq!(text, canonical);
     }
 }

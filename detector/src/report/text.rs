@@ -1,108 +1,20 @@
-//! The rustc-style text report: each finding as its `Display` shows it, with the source line
-//! of its main site when the file is readable, then a summary line.
+//! The rustc-style text report: each finding as [`Finding`]'s `Display` lays it out (see
+//! `finding::layout`), coloured as rustc colours it when asked, then a summary line.
 
 use std::io::{self, Write};
 
-use super::{Counts, Render, Summary, plural, summary_remarks};
-use crate::finding::{Finding, Severity};
-use crate::site::Site;
+use annotate_snippets::Renderer;
+use anstyle::Style;
 
-/// Renders the text report; `color` adds ANSI colors to severities and the summary.
+use super::{Counts, Render, Summary, plural, summary_remarks};
+use crate::finding::Finding;
+use crate::finding::layout::finding_report;
+
+/// Renders the text report; `color` styles it as rustc does.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TextRenderer {
     /// Whether to color the output.
     pub color: bool,
-}
-
-const RESET: &str = "\x1b[0m";
-const BOLD: &str = "\x1b[1m";
-const BLUE: &str = "\x1b[1;34m";
-
-fn severity_color(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Error => "\x1b[1;31m",
-        Severity::Warning => "\x1b[1;33m",
-        Severity::Note => "\x1b[1;36m",
-    }
-}
-
-impl TextRenderer {
-    fn paint<'a>(&self, code: &'a str) -> &'a str {
-        if self.color { code } else { "" }
-    }
-
-    fn finding(&self, finding: &Finding, out: &mut dyn Write) -> io::Result<()> {
-        let text = finding.to_string();
-        let mut lines = text.lines();
-        // The first line is `severity[kind]: message`; color it as rustc does.
-        if let Some(_first) = lines.next() {
-            writeln!(
-                out,
-                "{}{}[{}]{}{}: {}{}",
-                self.paint(severity_color(finding.severity)),
-                finding.severity,
-                finding.kind,
-                self.paint(RESET),
-                self.paint(BOLD),
-                finding.message,
-                self.paint(RESET),
-            )?;
-        }
-        let snippet = main_site(finding).and_then(|site| Some((site, source_line(site)?)));
-        let mut lines = lines.peekable();
-        if let Some((site, source)) = snippet {
-            // rustc's layout: the location and the source line right under the headline.
-            if finding.site.is_some() {
-                lines.next_if(|line| line.trim_start().starts_with("-->"));
-            }
-            let number = site.line().unwrap_or(0).to_string();
-            let pad = " ".repeat(number.len());
-            let blue = self.paint(BLUE);
-            let reset = self.paint(RESET);
-            writeln!(out, "{pad}{blue}-->{reset} {site}")?;
-            writeln!(out, "{pad} {blue}|{reset}")?;
-            writeln!(out, "{blue}{number} |{reset} {source}")?;
-            match site.column().filter(|&c| c >= 1) {
-                Some(column) => {
-                    let indent: String = source
-                        .chars()
-                        .take(column as usize - 1)
-                        .map(|c| if c == '\t' { '\t' } else { ' ' })
-                        .collect();
-                    writeln!(out, "{pad} {blue}|{reset} {indent}{blue}^{reset}")?;
-                }
-                None => writeln!(out, "{pad} {blue}|{reset}")?,
-            }
-        }
-        if let Some(trace) = &finding.trace {
-            // After the location, if `Display` gave one and no snippet took its place.
-            if let Some(arrow) = lines.next_if(|line| line.trim_start().starts_with("-->")) {
-                writeln!(out, "{arrow}")?;
-            }
-            writeln!(out, "   = trace: {trace}")?;
-        }
-        for line in lines {
-            writeln!(out, "{line}")?;
-        }
-        writeln!(out)
-    }
-}
-
-/// The site a snippet shows: the finding's own, else the first edge's target.
-fn main_site(finding: &Finding) -> Option<&Site> {
-    finding
-        .site
-        .as_ref()
-        .or_else(|| finding.edges.first().and_then(|e| e.to_site.as_ref()))
-}
-
-/// The line of `site` in its file, when the file is readable from here.
-fn source_line(site: &Site) -> Option<String> {
-    let file = site.file()?;
-    let line = site.line()? as usize;
-    let text = std::fs::read_to_string(file).ok()?;
-    let source = text.lines().nth(line.checked_sub(1)?)?;
-    Some(source.trim_end().to_owned())
 }
 
 impl Render for TextRenderer {
@@ -112,14 +24,24 @@ impl Render for TextRenderer {
         summary: &Summary,
         out: &mut dyn Write,
     ) -> io::Result<()> {
+        let renderer = if self.color {
+            Renderer::styled()
+        } else {
+            Renderer::plain()
+        };
         for finding in findings {
-            self.finding(finding, out)?;
+            writeln!(out, "{}\n", finding_report(finding, &renderer))?;
         }
         let counts = Counts::of(findings);
         let traces = plural(summary.traces, "trace", "traces");
         let events = plural(summary.events as usize, "event", "events");
-        let bold = self.paint(BOLD);
-        let reset = self.paint(RESET);
+        let bold = if self.color {
+            Style::new().bold()
+        } else {
+            Style::new()
+        };
+        let reset = bold.render_reset();
+        let bold = bold.render();
         let trouble = summary_remarks(summary);
         if findings.is_empty() {
             writeln!(
@@ -148,7 +70,9 @@ impl Render for TextRenderer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::finding::layout::plain_report;
     use crate::report::testing;
+    use crate::site::Site;
 
     fn render(renderer: TextRenderer, findings: &[Finding]) -> String {
         let summary = Summary {
@@ -193,10 +117,13 @@ mod tests {
     #[test]
     fn color_paints_the_severity() {
         let text = render(TextRenderer { color: true }, &[testing::cycle()]);
-        assert!(
-            text.starts_with("\x1b[1;31merror[potential-deadlock]\x1b[0m"),
-            "{text:?}"
+        let error = annotate_snippets::renderer::DEFAULT_ERROR_STYLE;
+        let painted = format!(
+            "{}error[potential-deadlock]{}",
+            error.render(),
+            error.render_reset()
         );
+        assert!(text.starts_with(&painted), "{text:?}");
     }
 
     #[test]
@@ -218,13 +145,58 @@ mod tests {
         finding.trace = Some("t.std".into());
         let text = render(TextRenderer { color: false }, &[finding]);
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[1], "  --> 17");
-        assert_eq!(lines[2], "   = trace: t.std");
+        assert_eq!(lines[1], "--> 17");
+        assert_eq!(lines[2], " = trace: t.std");
     }
 
     #[test]
     fn an_unreadable_site_gets_none() {
         let text = render(TextRenderer { color: false }, &[testing::misuse()]);
         assert!(!text.contains(" | "), "{text}");
+    }
+
+    #[test]
+    fn both_sites_of_a_readable_edge_are_labelled_in_the_source() {
+        let mut finding = testing::cycle();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/report/text.rs");
+        let site = |line: u32| Some(Site::from(format!("{path}:{line}:13").as_str()));
+        let line = line!() + 1;
+        let held = "the first lock's line";
+        let next = "the second lock's line";
+        finding.edges[0].from_site = site(line);
+        finding.edges[0].to_site = site(line + 1);
+        let text = render(TextRenderer { color: false }, &[finding]);
+        assert!(
+            text.contains(&format!("{line} |         let held = \"{held}\";")),
+            "{text}"
+        );
+        assert!(
+            text.contains("|             ---- thread `t1` acquired `a`"),
+            "{text}"
+        );
+        let second = format!("{} |         let next = \"{next}\";", line + 1);
+        assert!(text.contains(&second), "{text}");
+        assert!(
+            text.contains("|             ^^^^ then acquired `b` while holding `a`"),
+            "{text}"
+        );
+        // The second edge's sites are not readable: its line stays.
+        assert!(
+            text.contains(" = thread `t2` acquired `a` at src/bank.rs:21:9 while holding `b`"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_plain_report_keeps_names_as_they_are() {
+        let mut finding = testing::cycle();
+        finding.locks[0] = "a\r\nb".into();
+        finding.message = "cycle between `a\r\nb`".into();
+        let text = plain_report(&finding);
+        assert!(text.starts_with("error[potential-deadlock]: cycle between `a\r\nb`\n"));
+        assert!(
+            text.contains("   = thread `t1` acquired `b` at src/bank.rs:11:9"),
+            "{text}"
+        );
     }
 }

@@ -33,12 +33,13 @@ use crate::analysis::clock::VectorClock;
 use crate::analysis::edges::{EdgeData, HeldLocks, Occurrence, Taking, held_locks};
 use crate::analysis::race::{Race, RaceEngine, race_finding};
 use crate::analysis::rules::{self, BlockedThread, LockAt};
-use crate::analysis::timeline::{
-    PictureEdge, PictureLock, PictureOccurrence, PictureThread, TimelineRecorder, TracePicture,
-};
+use crate::analysis::timeline::TimelineRecorder;
 use crate::finding::{Finding, FindingKind};
 use crate::graph::OrderGraph;
 use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId, VarId};
+use crate::report::picture::{
+    PictureEdge, PictureLock, PictureOccurrence, PictureThread, TracePicture,
+};
 use crate::site::Site;
 use crate::trace::{Event, Format, TraceError, TraceReader};
 

@@ -1,13 +1,20 @@
-//! The lock-order graph of one or more traces, as the picture renderers draw it: locks merged
-//! by the names the findings use, edges with every way they were taken, and the cycles of the
-//! findings marked on both.
+//! Pictures of traces: [`TracePicture`], one trace's locks, order edges and timeline as a
+//! replay kept them (`model.rs`), and [`LockGraph`], the lock-order graph of one or more traces
+//! as the picture renderers draw it: locks merged by the names the findings use, edges with
+//! every way they were taken, and the cycles of the findings marked on both.
+
+mod model;
 
 use std::collections::BTreeMap;
 
-use crate::analysis::timeline::TracePicture;
 use crate::finding::{Finding, FindingKind};
 use crate::ids::{LockKind, Mode};
 use crate::site::Site;
+
+pub use model::{
+    BlockedWait, Clock, Hold, Moment, PictureEdge, PictureLock, PictureOccurrence, PictureThread,
+    TracePicture, WaitFor,
+};
 
 /// One trace's picture and the file it came from.
 #[derive(Clone, Debug)]
