@@ -40,7 +40,20 @@ pub(crate) use inactive::{
     joined, record_finding,
 };
 
-/// Whether this build of lockscan instruments its locks.
+/// Whether this build of lockscan instruments its locks: on in builds with debug assertions
+/// (or with the feature `detect-in-release`), off otherwise, decided at compile time.
+///
+/// ```
+/// // A test that checks what lockscan found only where it looks.
+/// if lockscan::is_active() {
+///     assert!(lockscan::findings().is_empty());
+/// }
+/// // Usable in constants, since it is decided at compile time.
+/// const CHECKED: bool = lockscan::is_active();
+/// if !CHECKED {
+///     eprintln!("lock-order checks are compiled out of this build");
+/// }
+/// ```
 pub const fn is_active() -> bool {
     cfg!(lockscan_active)
 }
