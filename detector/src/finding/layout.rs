@@ -292,7 +292,7 @@ impl Sources {
         let text = self
             .files
             .entry(path.to_owned())
-            .or_insert_with(|| std::fs::read_to_string(path).ok().map(Rc::from))
+            .or_insert_with(|| read_source(path).map(Rc::from))
             .clone()?;
         let start = match line {
             0 => return None,
@@ -330,6 +330,24 @@ impl Sources {
     }
 }
 
+/// The text of the source file `path` names. A site's path is relative to where the compiler
+/// ran, the workspace's root, while a test runs in its package's folder below it: a relative
+/// path not found here is looked for from each folder above too.
+fn read_source(path: &str) -> Option<String> {
+    let relative = std::path::Path::new(path);
+    if let Ok(text) = std::fs::read_to_string(relative) {
+        return Some(text);
+    }
+    if relative.is_absolute() {
+        return None;
+    }
+    let here = std::env::current_dir().ok()?;
+    here.ancestors()
+        .skip(1)
+        .take(8)
+        .find_map(|dir| std::fs::read_to_string(dir.join(relative)).ok())
+}
+
 /// How many bytes of `code` to underline: the name it starts with (the method or function
 /// called there, with its path), else one character. Only the name: a label after a whole
 /// call's arguments would be pushed far to the right.
@@ -359,4 +377,20 @@ fn draw(marks: &[(Mark, AnnotationKind, Option<String>)]) -> Element<'static> {
         .line_start(first.line)
         .annotations(annotations.collect::<Vec<_>>())
         .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: a live report in a workspace's test showed no source, because the test runs
+    /// in its package's folder and the site's path is relative to the workspace's root.
+    #[test]
+    fn a_path_relative_to_the_workspace_root_is_found_from_a_package_folder() {
+        // `cargo test` runs this in `detector/`; the compiler named the file from the root.
+        let text = read_source(file!()).expect("found from a folder above");
+        assert!(text.contains("fn read_source"));
+        assert_eq!(read_source("no/such/file.rs"), None);
+        assert_eq!(read_source("/no/such/file.rs"), None);
+    }
 }
