@@ -7,19 +7,21 @@
 //! engine's own (`classify`, `edges`, `rules`): both detectors use them, users read their
 //! results as [`Finding`](crate::Finding)s.
 
-mod classify;
+// The engine both detectors share: compiled when one of them is.
+#[cfg(any(lockscan_active, feature = "analyze"))]
+pub(crate) mod classify;
 pub mod clock;
-mod edges;
+#[cfg(any(lockscan_active, feature = "analyze"))]
+pub(crate) mod edges;
 pub mod race;
 #[cfg(feature = "analyze")]
 pub mod replay;
+#[cfg(any(lockscan_active, feature = "analyze"))]
 pub(crate) mod rules;
 #[cfg(feature = "analyze")]
 pub(crate) mod timeline;
 
-pub(crate) use classify::{Names, classify, cycle_finding};
 pub use clock::VectorClock;
-pub(crate) use edges::{EdgeData, HeldLocks, Occurrence, held_locks};
 pub use race::{Access, Race, RaceEngine, VarState, race_finding};
 #[cfg(feature = "analyze")]
 pub use replay::{Analysis, Replay, ReplayOptions, TraceResult};

@@ -9,9 +9,9 @@ use dashmap::DashMap;
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use super::state::{Held, LockInfo};
-use crate::analysis::{
-    EdgeData, HeldLocks, Names, Occurrence, VectorClock, classify, cycle_finding, held_locks,
-};
+use crate::analysis::VectorClock;
+use crate::analysis::classify::{Names, classify, cycle_finding};
+use crate::analysis::edges::{EdgeData, HeldLocks, Occurrence, held_locks};
 use crate::finding::Finding;
 use crate::graph::{AddEdge, OrderGraph};
 use crate::ids::{LockId, Mode, ThreadId};
