@@ -77,26 +77,16 @@ impl HtmlRenderer<'_> {
             placed[node].half_width = widths[node] / 2.0;
         }
         let margin = 70.0;
-        let min_x = placed
-            .iter()
-            .map(|p| p.x - p.half_width)
-            .fold(0.0, f64::min)
-            - margin;
-        let max_x = placed
-            .iter()
-            .map(|p| p.x + p.half_width)
-            .fold(0.0, f64::max)
-            + margin;
-        let min_y = placed
-            .iter()
-            .map(|p| p.y - p.half_height)
-            .fold(0.0, f64::min)
-            - margin;
-        let max_y = placed
-            .iter()
-            .map(|p| p.y + p.half_height)
-            .fold(0.0, f64::max)
-            + margin;
+        // The box around every node and the origin, plus the margin.
+        let (mut min_x, mut max_x, mut min_y, mut max_y) = (0.0_f64, 0.0_f64, 0.0_f64, 0.0_f64);
+        for p in &placed {
+            min_x = min_x.min(p.x - p.half_width);
+            max_x = max_x.max(p.x + p.half_width);
+            min_y = min_y.min(p.y - p.half_height);
+            max_y = max_y.max(p.y + p.half_height);
+        }
+        let (min_x, max_x) = (min_x - margin, max_x + margin);
+        let (min_y, max_y) = (min_y - margin, max_y + margin);
         let (width, height) = (max_x - min_x, max_y - min_y);
         let _ = write!(
             svg,
