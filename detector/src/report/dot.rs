@@ -220,16 +220,11 @@ impl Render for LockGraphRenderer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::picture::NamedPicture;
-    use crate::report::picture::tests::{AB_BA, picture};
+    use crate::report::picture::tests::{AB_BA, one_trace};
     use crate::report::testing;
 
     fn render(steps: &str) -> String {
-        let (picture, findings) = picture(steps);
-        let traces = [NamedPicture {
-            file: "t.json".into(),
-            picture,
-        }];
+        let (traces, findings) = one_trace(steps);
         let graph = LockGraph::build(&traces, &findings);
         testing::render(
             &LockGraphRenderer { graph: &graph },

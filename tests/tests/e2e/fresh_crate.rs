@@ -64,16 +64,22 @@ fn the_readme_example_builds_in_a_new_crate_and_fails_as_shown() {
     // The workspace's lock file pins the versions it was tested with, and needs no network.
     std::fs::copy(workspace.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
 
-    let output = Command::new(env!("CARGO"))
-        .args(["test", "--offline", "--quiet"])
-        .current_dir(dir)
-        // Kept between runs, so only the first run builds lockscan's dependencies.
-        .env(
-            "CARGO_TARGET_DIR",
-            workspace.join("target").join("fresh-crate"),
-        )
-        .env_remove("LOCKSCAN_ON_FINDING")
-        .env_remove("RUSTFLAGS")
+    // `cargo test` in the new crate, as its author would run it.
+    let cargo_test = || {
+        let mut command = Command::new(env!("CARGO"));
+        command
+            .args(["test", "--offline", "--quiet"])
+            .current_dir(dir)
+            // Kept between runs, so only the first run builds lockscan's dependencies.
+            .env(
+                "CARGO_TARGET_DIR",
+                workspace.join("target").join("fresh-crate"),
+            )
+            .env_remove("LOCKSCAN_ON_FINDING")
+            .env_remove("RUSTFLAGS");
+        command
+    };
+    let output = cargo_test()
         .output()
         .expect("run cargo test in the new crate");
     let text = format!(
@@ -108,16 +114,8 @@ fn the_readme_example_builds_in_a_new_crate_and_fails_as_shown() {
 
     // Recording from this crate's unoptimized lockscan says how to make it fast, once.
     let traces = dir.join("traces");
-    let output = Command::new(env!("CARGO"))
-        .args(["test", "--offline", "--quiet"])
-        .current_dir(dir)
-        .env(
-            "CARGO_TARGET_DIR",
-            workspace.join("target").join("fresh-crate"),
-        )
+    let output = cargo_test()
         .env("LOCKSCAN_TRACE", format!("{}/", traces.display()))
-        .env_remove("LOCKSCAN_ON_FINDING")
-        .env_remove("RUSTFLAGS")
         .output()
         .expect("run cargo test in the new crate, recording");
     let stderr = String::from_utf8_lossy(&output.stderr);

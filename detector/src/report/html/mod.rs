@@ -327,14 +327,10 @@ impl Render for HtmlRenderer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::picture::tests::{AB_BA, picture};
+    use crate::report::picture::tests::{AB_BA, one_trace};
 
     fn render(steps: &str) -> String {
-        let (picture, findings) = picture(steps);
-        let traces = [NamedPicture {
-            file: "t.json".into(),
-            picture,
-        }];
+        let (traces, findings) = one_trace(steps);
         let graph = LockGraph::build(&traces, &findings);
         let renderer = HtmlRenderer {
             graph: &graph,

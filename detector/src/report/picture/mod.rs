@@ -269,18 +269,24 @@ pub(crate) mod tests {
         (result.picture.take().unwrap(), result.findings)
     }
 
+    /// The replay of `steps` as the one trace `t.json`, and its findings.
+    pub(crate) fn one_trace(steps: &str) -> ([NamedPicture; 1], Vec<Finding>) {
+        let (picture, findings) = picture(steps);
+        let trace = NamedPicture {
+            file: "t.json".into(),
+            picture,
+        };
+        ([trace], findings)
+    }
+
     /// Two threads in opposite orders over `a` and `b`, and `c` taken alone.
     pub(crate) const AB_BA: &str = "acq 1 1; acq 1 2; rel 1 2; rel 1 1; acq 2 2; acq 2 1; \
                                     rel 2 1; rel 2 2; acq 3 3; rel 3 3";
 
     #[test]
     fn the_graph_has_the_ordered_locks_and_marks_the_cycle() {
-        let (picture, findings) = picture(AB_BA);
+        let (traces, findings) = one_trace(AB_BA);
         assert_eq!(findings.len(), 1);
-        let traces = [NamedPicture {
-            file: "t.json".into(),
-            picture,
-        }];
         let graph = LockGraph::build(&traces, &findings);
         let names: Vec<&str> = graph.nodes.iter().map(|n| n.name.as_str()).collect();
         assert_eq!(names, ["a", "b"], "c is in no order edge");
@@ -328,11 +334,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_consistent_order_marks_nothing() {
-        let (picture, findings) = picture("acq 1 1; acq 1 2; rel 1 2; rel 1 1; acq 2 1; acq 2 2");
-        let traces = [NamedPicture {
-            file: "t.json".into(),
-            picture,
-        }];
+        let (traces, findings) = one_trace("acq 1 1; acq 1 2; rel 1 2; rel 1 1; acq 2 1; acq 2 2");
         let graph = LockGraph::build(&traces, &findings);
         assert_eq!(graph.edges.len(), 1);
         assert_eq!(graph.edges[0].uses.len(), 2);
