@@ -259,13 +259,16 @@ fn start_from_env() -> bool {
             let _ = STATE.compare_exchange(UNKNOWN, OFF, Ordering::Relaxed, Ordering::Relaxed);
             return;
         };
-        let path = trace_path(Path::new(&spec));
+        // A relative path: from the workspace root, so that a workspace's members share it.
+        let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR");
+        let spec = crate::record::resolve_trace_spec(&spec, manifest_dir.as_deref());
+        let path = trace_path(&spec);
         match start(&path) {
             Ok(()) => {
                 if cfg!(lockscan_unoptimized) {
                     // A folder of traces is one run of many processes (`lockscan run -- cargo
                     // test`): one of them says it.
-                    let folder = path.parent().filter(|p| *p == Path::new(&spec));
+                    let folder = path.parent().filter(|p| *p == spec.as_path());
                     say_unoptimized(folder);
                 }
                 // SAFETY: `finish_at_exit` is an `extern "C" fn()` that does not unwind (it
