@@ -242,8 +242,24 @@ pub struct Finding {
     pub help: Option<String>,
     /// Where the finding was detected, when it is a single place (a misuse, a rank violation).
     pub site: Option<Site>,
-    /// The trace it was found in, when found offline in one trace (`lockscan analyze`).
+    /// The trace it was found in, when found offline in one trace (`lockscan analyze`); the
+    /// first of them when several traces showed it.
     pub trace: Option<String>,
+    /// How many traces and processes showed it, when found offline (`lockscan analyze`, and
+    /// the `analyze` feature's `analysis::Analysis`, report a finding that several traces
+    /// show once); `None` live.
+    pub occurrences: Option<Occurrences>,
+}
+
+/// How many traces, and how many processes, showed one finding. Copies of one trace are one
+/// process (the same program and pid in their headers); a trace without a header (RAPID STD)
+/// counts as a process of its own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Occurrences {
+    /// Traces that showed the finding.
+    pub traces: usize,
+    /// Distinct processes among them.
+    pub processes: usize,
 }
 
 impl Finding {
@@ -287,6 +303,7 @@ impl Finding {
             help: None,
             site: None,
             trace: None,
+            occurrences: None,
         }
     }
 

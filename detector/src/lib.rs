@@ -84,7 +84,7 @@ pub mod thread;
 pub mod trace;
 mod tracked;
 
-pub use finding::{Finding, FindingEdge, FindingKind, Severity, VarAccess};
+pub use finding::{Finding, FindingEdge, FindingKind, Occurrences, Severity, VarAccess};
 pub use ids::{CondvarId, LockId, LockKind, Mode, ThreadId, VarId};
 pub use order::{LockSet, lock_all, lock_both};
 pub use policy::{

@@ -101,6 +101,9 @@ pub(crate) fn finding_report(finding: &Finding, renderer: &Renderer) -> String {
     if let Some(trace) = &finding.trace {
         plain(format!("trace: {trace}"));
     }
+    if let Some(seen) = seen_in(finding) {
+        plain(seen);
+    }
     if let Some(cycle) = finding.cycle_text() {
         plain(format!("cycle: {cycle}"));
     }
@@ -140,6 +143,9 @@ pub(crate) fn plain_report(finding: &Finding) -> String {
     if let Some(site) = &finding.site {
         line(format_args!("  --> {site}"));
     }
+    if let Some(seen) = seen_in(finding) {
+        line(format_args!("   = {seen}"));
+    }
     if let Some(cycle) = finding.cycle_text() {
         line(format_args!("   = cycle: {cycle}"));
     }
@@ -172,6 +178,20 @@ pub(crate) fn plain_report(finding: &Finding) -> String {
         line(format_args!("   = help: {help}"));
     }
     text
+}
+
+/// `seen in 3 traces (2 processes)`, for a finding that more than one trace showed.
+fn seen_in(finding: &Finding) -> Option<String> {
+    let seen = finding.occurrences.filter(|o| o.traces > 1)?;
+    let processes = if seen.processes == 1 {
+        "process"
+    } else {
+        "processes"
+    };
+    Some(format!(
+        "seen in {} traces ({} {processes})",
+        seen.traces, seen.processes
+    ))
 }
 
 /// `--> site`, for a site whose source is not readable.

@@ -9,7 +9,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::{Counts, Render, Summary};
-use crate::finding::{Finding, FindingEdge, VarAccess};
+use crate::finding::{Finding, FindingEdge, Occurrences, VarAccess};
 
 /// The version of the JSON report's shape.
 pub const JSON_VERSION: u32 = 1;
@@ -78,6 +78,27 @@ pub struct JsonFinding<'a> {
     pub vars: Vec<JsonVar<'a>>,
     /// [`Finding::fingerprint`].
     pub fingerprint: String,
+    /// How many traces and processes showed it (the analysis reports it once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub occurrences: Option<JsonOccurrences>,
+}
+
+/// [`Occurrences`]: `{"traces": 2, "processes": 1}`.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct JsonOccurrences {
+    /// Traces that showed the finding.
+    pub traces: usize,
+    /// Distinct processes among them.
+    pub processes: usize,
+}
+
+impl From<Occurrences> for JsonOccurrences {
+    fn from(occurrences: Occurrences) -> Self {
+        JsonOccurrences {
+            traces: occurrences.traces,
+            processes: occurrences.processes,
+        }
+    }
 }
 
 /// One edge of a finding.
@@ -161,6 +182,7 @@ impl<'a> JsonFinding<'a> {
             edges: finding.edges.iter().map(JsonEdge::new).collect(),
             vars: finding.vars.iter().map(JsonVar::new).collect(),
             fingerprint: finding.fingerprint(),
+            occurrences: finding.occurrences.map(JsonOccurrences::from),
         }
     }
 }

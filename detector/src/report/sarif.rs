@@ -183,6 +183,7 @@ fn result(finding: &Finding, rule_index: usize) -> SarifResult<'_> {
             locks: &finding.locks,
             threads: &finding.threads,
             trace: finding.trace.as_deref(),
+            occurrences: finding.occurrences.map(Into::into),
         },
         related_locations: related,
         rule_id: finding.kind.as_str(),
@@ -328,6 +329,9 @@ mod wire {
         pub(super) locks: &'a [String],
         pub(super) threads: &'a [String],
         pub(super) trace: Option<&'a str>,
+        /// How many traces and processes showed the finding, as in the JSON report.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub(super) occurrences: Option<crate::report::json::JsonOccurrences>,
     }
 
     #[derive(Debug, Serialize)]

@@ -2,6 +2,7 @@
 //! looks for lock-order cycles across them.
 
 use super::*;
+use crate::finding::Occurrences;
 
 /// An order edge between locks known by name or class, as another trace can see it too.
 #[derive(Clone, Debug)]
@@ -72,6 +73,14 @@ impl Replay {
 
 /// The results of several traces, and the lock-order cycles that only their union shows.
 ///
+/// A finding that several traces show (copies of one trace, the traces of several runs, the
+/// test processes of one run reaching the same code) is reported once, with
+/// [`Finding::occurrences`] saying how many traces and processes showed it: findings of
+/// different traces are one when they have the same fingerprint at the same places (the same
+/// sites for each edge, access and the finding itself). Thread names and messages do not
+/// count, as they differ between processes; the sites do, so one lock-order problem reached
+/// by different code is listed for each way. Two findings of one trace are never merged.
+///
 /// Two test processes, each taking the same two named locks in one order, the other's opposite:
 /// neither trace has a cycle, their union does.
 ///
@@ -113,7 +122,13 @@ pub struct Analysis {
     /// For each merged edge, the traces that took it.
     edge_traces: FxHashMap<(LockId, LockId), Vec<u32>>,
     traces: u32,
-    findings: Vec<Finding>,
+    /// Each trace's process, numbered in order of first appearance.
+    trace_processes: Vec<u32>,
+    /// The processes seen, by the program and pid of a trace's header.
+    processes: FxHashMap<(u64, Option<Arc<str>>), u32>,
+    process_count: u32,
+    /// Each trace's own findings, with the trace's number.
+    findings: Vec<(u32, Finding)>,
     /// Events replayed in all traces.
     pub events: u64,
     /// Whether every cycle search ran to the end.
@@ -137,6 +152,9 @@ impl Analysis {
             thread_names: Vec::new(),
             edge_traces: FxHashMap::default(),
             traces: 0,
+            trace_processes: Vec::new(),
+            processes: FxHashMap::default(),
+            process_count: 0,
             findings: Vec::new(),
             events: 0,
             complete: true,
@@ -169,10 +187,25 @@ impl Analysis {
         self.traces += 1;
         self.events += result.events;
         self.complete &= result.complete;
+        // A trace without a pid in its header is a process of its own.
+        let header = result.header.as_ref();
+        let key = header.and_then(|header| Some((header.pid?, header.program.clone())));
+        let known = key
+            .as_ref()
+            .and_then(|key| self.processes.get(key).copied());
+        let process = known.unwrap_or_else(|| {
+            let new = self.process_count;
+            self.process_count += 1;
+            if let Some(key) = key {
+                self.processes.insert(key, new);
+            }
+            new
+        });
+        self.trace_processes.push(process);
         self.findings
             .extend(result.findings.into_iter().map(|mut finding| {
                 finding.trace = Some(file.to_owned());
-                finding
+                (trace, finding)
             }));
         let mut threads: FxHashMap<String, ThreadId> = FxHashMap::default();
         for edge in result.merge_edges {
@@ -219,10 +252,59 @@ impl Analysis {
         }
     }
 
-    /// Every finding: each trace's own, then the cross-trace cycles.
+    /// Every finding: each trace's own, then the cross-trace cycles; a finding several traces
+    /// show once, where the first of them showed it, with its [`Finding::occurrences`].
     pub fn finish(mut self) -> Vec<Finding> {
+        let mut groups: Vec<(Finding, Vec<u32>)> = Vec::new();
+        let mut by_identity: FxHashMap<String, Vec<usize>> = FxHashMap::default();
+        for (trace, finding) in std::mem::take(&mut self.findings) {
+            let same = by_identity.entry(identity(&finding)).or_default();
+            match same.iter().find(|&&g| !groups[g].1.contains(&trace)) {
+                Some(&group) => groups[group].1.push(trace),
+                None => {
+                    same.push(groups.len());
+                    groups.push((finding, vec![trace]));
+                }
+            }
+        }
+        for finding in self.across_traces() {
+            // The traces whose edges make the cycle.
+            let mut traces: Vec<u32> = finding
+                .edges
+                .iter()
+                .filter_map(|edge| {
+                    let key = |name: &str| self.keys.get(name).copied();
+                    self.edge_traces.get(&(key(&edge.from)?, key(&edge.to)?))
+                })
+                .flatten()
+                .copied()
+                .collect();
+            traces.sort_unstable();
+            traces.dedup();
+            groups.push((finding, traces));
+        }
+        groups
+            .into_iter()
+            .map(|(mut finding, traces)| {
+                let mut processes: Vec<u32> = traces
+                    .iter()
+                    .map(|&t| self.trace_processes[t as usize])
+                    .collect();
+                processes.sort_unstable();
+                processes.dedup();
+                finding.occurrences = Some(Occurrences {
+                    traces: traces.len(),
+                    processes: processes.len(),
+                });
+                finding
+            })
+            .collect()
+    }
+
+    /// The lock-order cycles that only the union of the traces shows.
+    fn across_traces(&mut self) -> Vec<Finding> {
         if self.traces < 2 {
-            return self.findings;
+            return Vec::new();
         }
         let cycles = self
             .graph
@@ -241,7 +323,8 @@ impl Analysis {
                 })
             })
             .collect();
-        let found = classify_cycles(&self.graph, &across, &self, &FxHashSet::default());
+        let found = classify_cycles(&self.graph, &across, &*self, &FxHashSet::default());
+        let mut findings = Vec::new();
         for mut finding in found {
             if finding.kind == FindingKind::PotentialDeadlock {
                 // Different traces are different runs: none of them could deadlock.
@@ -259,10 +342,41 @@ impl Analysis {
             } else {
                 finding.message.push_str(" (across traces)");
             }
-            self.findings.push(finding);
+            findings.push(finding);
         }
-        self.findings
+        findings
     }
+}
+
+/// What makes findings of different traces one: the same fingerprint at the same places.
+fn identity(finding: &Finding) -> String {
+    use std::fmt::Write as _;
+    fn site(site: Option<&Site>) -> String {
+        site.map_or_else(String::new, ToString::to_string)
+    }
+    let mut key = finding.fingerprint();
+    // Writing to a `String` cannot fail.
+    let _ = write!(key, "\u{1f}{}", site(finding.site.as_ref()));
+    for edge in &finding.edges {
+        let _ = write!(
+            key,
+            "\u{1f}{}\u{1e}{}\u{1e}{}\u{1e}{}",
+            edge.from,
+            edge.to,
+            site(edge.from_site.as_ref()),
+            site(edge.to_site.as_ref())
+        );
+    }
+    for access in &finding.vars {
+        let _ = write!(
+            key,
+            "\u{1f}{}\u{1e}{}\u{1e}{}",
+            access.var,
+            access.write,
+            site(access.site.as_ref())
+        );
+    }
+    key
 }
 
 impl Names for Analysis {

@@ -41,7 +41,7 @@ use crate::report::picture::{
     PictureEdge, PictureLock, PictureOccurrence, PictureThread, TracePicture,
 };
 use crate::site::Site;
-use crate::trace::{Event, Format, TraceError, TraceReader};
+use crate::trace::{Event, Format, Header, TraceError, TraceReader};
 
 /// Limits of the analysis.
 #[derive(Clone, Debug)]
@@ -174,6 +174,8 @@ pub struct Replay {
     findings: Vec<Finding>,
     /// The findings the program reported live and wrote into the trace (`finding` records).
     recorded: Vec<Finding>,
+    /// The trace's header: which process it recorded.
+    header: Option<Header>,
     deadlocks: Vec<WaitCycle>,
     deadlock_keys: FxHashSet<Vec<LockId>>,
     /// Finding index and count of each misuse and re-lock, by thread and lock.
@@ -228,6 +230,9 @@ pub struct TraceResult {
     /// The trace drawn: locks, order edges and per-thread timeline, when the replay was asked
     /// to keep it ([`Replay::keep_timeline`]).
     pub picture: Option<TracePicture>,
+    /// The trace's header, when it has one (lockscan's traces do, STD traces do not): the
+    /// process it recorded, which [`Analysis`] counts a finding's processes by.
+    pub header: Option<Header>,
 }
 
 impl Default for Replay {
@@ -250,6 +255,7 @@ impl Replay {
             graph: OrderGraph::new(),
             findings: Vec::new(),
             recorded: Vec::new(),
+            header: None,
             deadlocks: Vec::new(),
             deadlock_keys: FxHashSet::default(),
             misuses: FxHashMap::default(),
@@ -373,7 +379,8 @@ impl Replay {
             timeline.event(&event, self.events, kind_of);
         }
         match event {
-            Event::Header(_) | Event::End { .. } => {}
+            Event::Header(header) => self.header = Some(header),
+            Event::End { .. } => {}
             Event::Finding(finding) => self.recorded.push(*finding),
             Event::Var { var, name, .. } => {
                 if let Some(name) = name {
@@ -621,6 +628,7 @@ impl Replay {
             merge_edges,
             warnings: std::mem::take(&mut self.warnings),
             picture,
+            header: self.header.take(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The replay's tests, on a tiny event language.
 
 use super::*;
+use crate::finding::Occurrences;
 
 /// A tiny event language: `acq t l`, `racq t l` (shared), `try t l`, `req t l`,
 /// `rel t l`, `spawn t c`, `join t c`, `wait t cv l`, `notify t cv`, and declarations
@@ -428,9 +429,79 @@ fn a_cycle_inside_one_trace_is_not_repeated_across_traces() {
     let findings = analysis.finish();
     assert_eq!(
         findings.len(),
-        2,
-        "one per trace, none across: {findings:#?}"
+        1,
+        "the same finding of both traces, once; none across: {findings:#?}"
     );
+    assert!(!findings[0].message.contains("across traces"));
+    assert_eq!(
+        findings[0].trace.as_deref(),
+        Some("a"),
+        "where it was seen first"
+    );
+    // Traces without a header are a process each.
+    assert_eq!(
+        findings[0].occurrences,
+        Some(Occurrences {
+            traces: 2,
+            processes: 2
+        })
+    );
+}
+
+/// The trace of process `pid` of program `t`.
+fn of_process(mut result: TraceResult, pid: u64) -> TraceResult {
+    result.header = Some(Header {
+        version: 1,
+        tool: None,
+        pid: Some(pid),
+        program: Some("t".into()),
+    });
+    result
+}
+
+#[test]
+fn copies_of_a_process_trace_count_as_one_process() {
+    let names = [(1, "a"), (2, "b")];
+    let mut analysis = Analysis::default();
+    analysis.add("t-7.json", of_process(replay_with(AB_BA, &names), 7));
+    analysis.add("copy.json", of_process(replay_with(AB_BA, &names), 7));
+    analysis.add("t-8.json", of_process(replay_with(AB_BA, &names), 8));
+    let findings = analysis.finish();
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(
+        findings[0].occurrences,
+        Some(Occurrences {
+            traces: 3,
+            processes: 2
+        })
+    );
+}
+
+#[test]
+fn findings_at_other_sites_or_of_one_trace_stay_apart() {
+    let names = [(1, "a"), (2, "b")];
+    let mut analysis = Analysis::default();
+    analysis.add("a", replay_with(AB_BA, &names));
+    // The same cycle one line further down: other sites, another finding.
+    analysis.add("b", replay_with(&format!("mutex 3; {AB_BA}"), &names));
+    let findings = analysis.finish();
+    assert_eq!(findings.len(), 2, "{findings:#?}");
+    assert!(findings.iter().all(|f| f.occurrences.unwrap().traces == 1));
+    assert_eq!(findings[0].fingerprint(), findings[1].fingerprint());
+
+    // Two findings of one trace are the trace's own business, even when alike; a copy of
+    // the trace matches each of them once.
+    let one = replay_with(AB_BA, &names).findings.remove(0);
+    let twice = || TraceResult {
+        findings: vec![one.clone(), one.clone()],
+        ..TraceResult::default()
+    };
+    let mut analysis = Analysis::default();
+    analysis.add("x", twice());
+    analysis.add("y", twice());
+    let findings = analysis.finish();
+    assert_eq!(findings.len(), 2, "{findings:#?}");
+    assert!(findings.iter().all(|f| f.occurrences.unwrap().traces == 2));
 }
 
 #[test]
