@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 
 use crate::args::{Cli, Command};
 use crate::commands::{analyze, convert, export, graph, run};
@@ -26,7 +27,13 @@ const EXIT_ERROR: u8 = 2;
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(err) => {
+        Err(mut err) => {
+            if let Some(tip) = run_separator_tip(&err, std::env::args_os()) {
+                err.insert(
+                    ContextKind::Suggested,
+                    ContextValue::StyledStrs(vec![tip.into()]),
+                );
+            }
             // `--help` and `--version` are "errors" that exit 0; usage errors exit 2.
             let _ = err.print();
             return ExitCode::from(if err.use_stderr() {
@@ -39,10 +46,58 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", error_line(&err));
             ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+/// For `lockscan run cargo test`: the command belongs after `--`, which clap's error alone
+/// does not say (it calls `cargo` an unexpected argument).
+fn run_separator_tip(
+    err: &clap::Error,
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Option<String> {
+    let args: Vec<String> = args
+        .into_iter()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect();
+    if err.kind() != ErrorKind::UnknownArgument
+        || args.get(1).map(String::as_str) != Some("run")
+        || args.iter().any(|arg| arg == "--")
+    {
+        return None;
+    }
+    let ContextValue::String(unexpected) = err.get(ContextKind::InvalidArg)? else {
+        return None;
+    };
+    if unexpected.starts_with('-') {
+        return None; // an unknown option, not a command
+    }
+    let at = args.iter().skip(2).position(|arg| arg == unexpected)? + 2;
+    let options: String = args[2..at].iter().map(|arg| format!("{arg} ")).collect();
+    Some(format!(
+        "the command to run goes after `--`: `lockscan run {options}-- {}`",
+        args[at..].join(" ")
+    ))
+}
+
+/// An error and its causes in one line, `what: why: ...`, leaving out a cause whose text
+/// the line already has: an error that names its source in its own message (as thiserror's
+/// `{source}` does) would otherwise say "(os error 2)" twice.
+fn error_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
@@ -66,6 +121,21 @@ mod tests {
     #[test]
     fn the_command_line_definition_is_valid() {
         Cli::command().debug_assert();
+    }
+
+    /// A missing `--config` said "(os error 2)" twice: the error named its source, and the
+    /// chain repeated it.
+    #[test]
+    fn an_error_line_says_each_cause_once() {
+        let io = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let text = io.to_string();
+        let err = anyhow::Error::new(io).context(format!("cannot read x.toml: {text}"));
+        assert_eq!(
+            super::error_line(&err),
+            format!("cannot read x.toml: {text}")
+        );
+        let err = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(super::error_line(&err), "outer: inner");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitStatus};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -17,11 +17,15 @@ Examples:
   lockscan run --format github -- cargo test --workspace
   lockscan run --trace-dir /tmp/traces -- ./target/debug/my-program --flag
 
-The command runs with LOCKSCAN_TRACE pointing at a fresh folder under --trace-dir, so each of
-its processes that uses lockscan's locks (every test binary, say) writes a trace there (in the
-compact encoding, unless LOCKSCAN_TRACE_FORMAT=jsonl is set), and with
-LOCKSCAN_ON_FINDING=collect unless it is set already, so that the analysis, not a panicking
-test, reports the findings. Then every trace in the folder is analyzed together.
+The command runs with LOCKSCAN_TRACE set to the absolute path of a fresh folder under
+--trace-dir, so each of its processes that uses lockscan's locks (every test binary of every
+member of a workspace, whatever folder cargo runs it in) writes a trace there (in the compact
+encoding, unless LOCKSCAN_TRACE_FORMAT=jsonl is set), and with LOCKSCAN_ON_FINDING=collect
+unless it is set already, so that the analysis, not a panicking test, reports the findings.
+Then the traces of this run, and only these, are analyzed together. Older run folders beyond
+--keep are deleted.
+
+A run that recorded nothing checked nothing: it is an error (exit 2), not a pass.
 
 Recording from an unoptimized lockscan (plain `cargo test`) costs several times more: add
 `[profile.dev.package.lockscan] opt-level = 3` to the workspace's Cargo.toml (README:
@@ -29,16 +33,22 @@ Recording from an unoptimized lockscan (plain `cargo test`) costs several times 
 
 Exit codes: the command's own, when it failed; otherwise those of `lockscan analyze`:
   0  no finding at or above --fail-on (or --write-baseline accepted them)
-  1  findings at or above --fail-on
-  2  usage, I/O, parse or configuration error (or the command could not be started)
+  1  findings at or above --fail-on (with --fail-on warning, any warning too)
+  2  usage, I/O, parse or configuration error, the command could not be started, or it
+     recorded nothing
 
 Suppressions come from lockscan.toml in the current directory, or --config FILE.";
 
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
-    /// Where the traces go: the run makes a fresh folder in it.
+    /// Where the traces go: the run makes a fresh folder in it (`run-*`).
     #[arg(long, value_name = "DIR", default_value = "target/lockscan")]
     trace_dir: PathBuf,
+
+    /// How many runs' folders to keep in --trace-dir, this run's included: older `run-*`
+    /// folders are deleted when the run starts. 0 keeps them all.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    keep: usize,
 
     #[command(flatten)]
     report: ReportArgs,
@@ -53,15 +63,18 @@ pub(crate) fn run(
     args: &RunArgs,
     analyze: impl FnOnce(&[PathBuf], &ReportArgs) -> anyhow::Result<u8>,
 ) -> anyhow::Result<u8> {
-    let dir = fresh_dir(&args.trace_dir)?;
     let (program, rest) = args
         .command
         .split_first()
         .context("no command to run after `--`")?;
+    let dir = fresh_dir(&args.trace_dir)?;
+    prune_runs(&args.trace_dir, &dir, args.keep);
     let mut command = Command::new(program);
     command.args(rest);
-    // A trailing separator: each process writes PROGRAM-PID.lstrace in the folder, in the
-    // compact encoding (a tenth of JSONL's size, and cheaper to write) unless the user chose.
+    // Absolute: cargo runs each test binary in its own package's folder, where a relative
+    // path would scatter a workspace's traces. A trailing separator: each process writes
+    // PROGRAM-PID.lstrace in the folder, in the compact encoding (a tenth of JSONL's size, and
+    // cheaper to write) unless the user chose.
     let mut spec = dir.clone().into_os_string();
     spec.push(std::path::MAIN_SEPARATOR_STR);
     command.env(lockscan::record::TRACE_ENV, spec);
@@ -86,15 +99,24 @@ pub(crate) fn run(
         if traces == 1 { "" } else { "s" },
         dir.display()
     );
-    let analyzed = if traces == 0 {
-        eprintln!(
-            "lockscan: nothing was recorded: does the command use lockscan's locks, in a build \
-             with detection (a debug build, or the `detect-in-release` feature)?"
-        );
-        0
-    } else {
-        analyze(std::slice::from_ref(&dir), &args.report)?
-    };
+    if traces == 0 {
+        // Nothing to keep: an empty folder would only push a run with traces out of --keep.
+        let _ = std::fs::remove_dir(&dir);
+        let why = "does the command run code that uses lockscan's locks (or the parking_lot \
+                   stand-in), in a build with detection (a debug build, or the \
+                   `detect-in-release` feature)?";
+        if status.success() {
+            // A gate that checked nothing must not pass.
+            eprintln!(
+                "error: nothing was recorded, so nothing was checked: no process of `{shown}` \
+                 wrote a trace; {why}"
+            );
+            return Ok(EXIT_ERROR);
+        }
+        eprintln!("lockscan: nothing was recorded; {why}");
+        return Ok(command_failure(status));
+    }
+    let analyzed = analyze(std::slice::from_ref(&dir), &args.report)?;
     if status.success() {
         return Ok(analyzed);
     }
@@ -102,22 +124,83 @@ pub(crate) fn run(
     if analyzed == EXIT_ERROR {
         return Ok(EXIT_ERROR);
     }
-    Ok(status
+    Ok(command_failure(status))
+}
+
+/// The exit code of a command that failed: its own, else (killed by a signal) 2.
+fn command_failure(status: ExitStatus) -> u8 {
+    status
         .code()
         .and_then(|code| u8::try_from(code).ok())
         .filter(|&code| code != 0)
-        .unwrap_or(EXIT_ERROR))
+        .unwrap_or(EXIT_ERROR)
 }
 
-/// A new, empty folder for this run's traces, under `parent`.
+/// A new, empty folder for this run's traces, under `parent`, as an absolute path.
 fn fresh_dir(parent: &Path) -> anyhow::Result<PathBuf> {
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());
-    let dir = parent.join(format!("run-{stamp}-{}", std::process::id()));
+    let dir = parent.join(format!("{RUN_PREFIX}{stamp}-{}", std::process::id()));
+    let dir = std::path::absolute(&dir)
+        .with_context(|| format!("cannot find the trace folder {}", dir.display()))?;
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("cannot create the trace folder {}", dir.display()))?;
     Ok(dir)
+}
+
+/// How the folders of runs begin: `run-MILLIS-PID`.
+const RUN_PREFIX: &str = "run-";
+
+/// When a run folder was made, from its name: `run-MILLIS-PID`; `None` for any other name,
+/// so that nothing but run folders is ever deleted.
+fn run_stamp(name: &str) -> Option<(u128, u32)> {
+    let (millis, pid) = name.strip_prefix(RUN_PREFIX)?.split_once('-')?;
+    let digits = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    if !digits(millis) || !digits(pid) {
+        return None;
+    }
+    Some((millis.parse().ok()?, pid.parse().ok()?))
+}
+
+/// Deletes the run folders in `parent` beyond the `keep` newest, `current` (this run's)
+/// always kept and counted; `keep` 0 keeps them all. A folder that cannot be deleted is a
+/// warning: the run goes on.
+fn prune_runs(parent: &Path, current: &Path, keep: usize) {
+    if keep == 0 {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    let mut older: Vec<((u128, u32), PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|entry| {
+            let stamp = run_stamp(entry.file_name().to_str()?)?;
+            Some((stamp, entry.path()))
+        })
+        .filter(|(_, path)| path.file_name() != current.file_name())
+        .collect();
+    // Newest first.
+    older.sort_by_key(|run| std::cmp::Reverse(run.0));
+    let mut deleted = 0;
+    for (_, path) in older.into_iter().skip(keep - 1) {
+        match std::fs::remove_dir_all(&path) {
+            Ok(()) => deleted += 1,
+            Err(err) => eprintln!(
+                "warning: cannot delete the old run folder {}: {err}",
+                path.display()
+            ),
+        }
+    }
+    if deleted > 0 {
+        eprintln!(
+            "lockscan: deleted {deleted} older run folder{} in {} (--keep {keep})",
+            if deleted == 1 { "" } else { "s" },
+            parent.display()
+        );
+    }
 }
 
 fn count_traces(dir: &Path) -> usize {
@@ -131,4 +214,28 @@ fn count_traces(dir: &Path) -> usize {
             })
             .count()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::run_stamp;
+
+    #[test]
+    fn only_run_folders_have_a_stamp() {
+        assert_eq!(
+            run_stamp("run-1700000000000-42"),
+            Some((1_700_000_000_000, 42))
+        );
+        for other in [
+            "run-",
+            "run-12",
+            "run-12-",
+            "run-x-1",
+            "run-1-2-3",
+            "traces",
+            "Run-1-2",
+        ] {
+            assert_eq!(run_stamp(other), None, "{other}");
+        }
+    }
 }
