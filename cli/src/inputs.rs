@@ -47,7 +47,11 @@ pub(crate) fn collect_inputs(paths: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
             found.sort();
             inputs.extend(found.into_iter().map(Input::File));
         } else {
-            // A missing file is reported when it is opened, with the other traces analyzed.
+            // A path that names nothing is a mistake on the command line: said at once, in one
+            // line, rather than as an unreadable trace in a report of the others.
+            if let Err(err) = std::fs::metadata(path) {
+                bail!("cannot open {}: {err}", path.display());
+            }
             inputs.push(Input::File(path.clone()));
         }
     }

@@ -66,6 +66,7 @@ pub(crate) fn replay_pictured(
                 Err(err) => {
                     writeln!(diagnostics, "error: {name}: cannot open: {err}")?;
                     summary.trace_errors += 1;
+                    summary.unreadable_traces += 1;
                     continue;
                 }
             },
@@ -75,6 +76,7 @@ pub(crate) fn replay_pictured(
             Err(err) => {
                 writeln!(diagnostics, "error: {err}")?;
                 summary.trace_errors += 1;
+                summary.unreadable_traces += 1;
                 continue;
             }
         };

@@ -84,13 +84,44 @@ fn a_missing_explicit_config_is_a_usage_error() {
     write(dir, "abba.jsonl", &ab_ba());
     let run = lockscan_in(dir, &["analyze", "--config", "nope.toml", "abba.jsonl"]);
     assert_eq!(run.code, 2);
+    // One line, with the system's words once (they were said twice: "(os error 2)" twice).
+    let missing = std::fs::read(dir.join("nope.toml")).unwrap_err();
+    assert_eq!(
+        run.stderr,
+        format!("error: cannot read the configuration nope.toml: {missing}\n")
+    );
+    assert_eq!(run.stdout, "", "no report from an unusable configuration");
+}
+
+#[test]
+fn fail_on_warning_fails_on_an_unused_suppression() {
+    let dir_tmp = scratch("config_unused_fails_on_warning");
+    let dir = dir_tmp.path();
+    let clean = jsonl(&[
+        r#"{"type":"acquire","tid":1,"lock":1}"#,
+        r#"{"type":"release","tid":1,"lock":1}"#,
+    ]);
+    write(dir, "clean.jsonl", &clean);
+    write(dir, "stale.toml", ALLOW_STALE);
+    let analyze = |fail_on: &str| {
+        let args = ["analyze", "--config", "stale.toml", "--fail-on", fail_on];
+        lockscan_in(dir, &[&args[..], &["clean.jsonl"]].concat())
+    };
+    let run = analyze("error");
+    assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
-        run.stderr
-            .starts_with("error: cannot read the configuration nope.toml: "),
+        run.stderr.starts_with("warning: stale.toml:2:"),
         "{}",
         run.stderr
     );
-    assert_eq!(run.stdout, "", "no report from an unusable configuration");
+    let run = analyze("warning");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .ends_with("lockscan: failing on 1 warning (--fail-on warning)\n"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

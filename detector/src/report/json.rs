@@ -154,8 +154,10 @@ pub struct JsonSummary {
     pub traces: usize,
     /// Events replayed.
     pub events: u64,
-    /// Unreadable lines.
+    /// Unreadable lines, an input that could not be read at all counting as one.
     pub trace_errors: usize,
+    /// Inputs that could not be read at all (missing, not a trace).
+    pub unreadable_traces: usize,
     /// Reader and replay warnings.
     pub trace_warnings: usize,
     /// Whether the cycle search ran to the end.
@@ -230,6 +232,7 @@ impl<'a> JsonReport<'a> {
                 traces: summary.traces,
                 events: summary.events,
                 trace_errors: summary.trace_errors,
+                unreadable_traces: summary.unreadable_traces,
                 trace_warnings: summary.trace_warnings,
                 complete: summary.complete,
                 baselined: summary.baselined,

@@ -46,8 +46,11 @@ pub struct Summary {
     pub traces: usize,
     /// How many events (records, lines) they held.
     pub events: u64,
-    /// How many lines could not be read.
+    /// How many lines could not be read, counting an input that could not be read at all
+    /// (not opened, not a trace) as one.
     pub trace_errors: usize,
+    /// Of `trace_errors`, the inputs that could not be read at all.
+    pub unreadable_traces: usize,
     /// How many warnings the readers and the replay gave.
     pub trace_warnings: usize,
     /// False when a limit cut the cycle search short.
@@ -306,7 +309,15 @@ pub(crate) fn summary_remarks(summary: &Summary) -> String {
         }
     };
     add(
-        summary.trace_errors,
+        summary.unreadable_traces,
+        "unreadable trace",
+        "unreadable traces",
+        "",
+    );
+    add(
+        summary
+            .trace_errors
+            .saturating_sub(summary.unreadable_traces),
         "unreadable line",
         "unreadable lines",
         "",

@@ -99,7 +99,8 @@ mod tests {
         let summary = Summary {
             traces: 2,
             events: 1,
-            trace_errors: 1,
+            trace_errors: 3,
+            unreadable_traces: 2,
             trace_warnings: 3,
             complete: false,
             baselined: 2,
@@ -108,7 +109,8 @@ mod tests {
         };
         assert_eq!(
             testing::render(&TextRenderer { color: false }, &[], &summary),
-            "lockscan: no findings in 2 traces (1 event); 1 unreadable line; 3 trace warnings; \
+            "lockscan: no findings in 2 traces (1 event); 2 unreadable traces; 1 unreadable line; \
+             3 trace warnings; \
              2 findings in the baseline not shown; 1 finding suppressed\n\
              lockscan: the cycle search hit its limits; more cycles may exist\n"
         );

@@ -45,7 +45,8 @@ pub const MAX_LINE_BYTES: usize = 1 << 20;
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum InputFormat {
     /// Decide from the first bytes: the compact encoding's magic bytes, `{` (after blanks)
-    /// for JSONL, anything else STD.
+    /// for JSONL, a first line that starts like STD's (`THREAD|`); anything else is
+    /// [`TraceError::NotATrace`].
     #[default]
     #[cfg_attr(feature = "clap", value(name = "auto", help = None))]
     Auto,
@@ -105,6 +106,19 @@ pub enum TraceError {
         /// What it found instead (quoted).
         found: String,
     },
+    /// The input is in none of the formats lockscan reads (format detection, `auto`, found
+    /// none of them at its start).
+    #[error(
+        "{file}: not a lockscan trace: expected a JSON Lines trace (`{{\"type\":...}}` \
+         records), the compact encoding (`.lstrace`), or RAPID STD text (`THREAD|OP(ARG)|LOC` \
+         lines); found {found}"
+    )]
+    NotATrace {
+        /// The file.
+        file: Arc<str>,
+        /// The start of its first line that is not blank (quoted).
+        found: String,
+    },
     /// A record of a compact trace is not valid. The reader stops there: a byte stream cannot
     /// be resynchronised.
     #[error("{file}: byte {offset}: expected {expected}, found {found}")]
@@ -140,7 +154,9 @@ impl TraceError {
     pub fn line(&self) -> Option<u64> {
         match self {
             TraceError::Syntax { line, .. } => Some(*line),
-            TraceError::Io { .. } | TraceError::Binary { .. } => None,
+            TraceError::Io { .. } | TraceError::Binary { .. } | TraceError::NotATrace { .. } => {
+                None
+            }
         }
     }
 }
@@ -241,21 +257,44 @@ impl Format {
     }
 }
 
-/// Guesses the format from the start of the input without consuming it: the compact
-/// encoding's magic bytes, `{` (after blanks) for JSONL, anything else STD.
+/// The format of the input, told from its start without consuming it: the compact encoding's
+/// magic bytes, `{` (after blanks) for JSONL, a first line that starts like RAPID STD's
+/// (`THREAD|`, the thread a name of letters, digits and `_.$-:/`); `None` when it is none of
+/// them. An empty input, or blanks only, is left to the STD reader, which says it is empty.
 #[cfg(feature = "analyze")]
-pub fn detect_format<R: BufRead>(input: &mut R) -> io::Result<Format> {
-    // `fill_buf` shows the buffered prefix without consuming it; a buffer that starts with
-    // whitespace only is unusual enough that STD is a fine guess for it.
-    let buffer = input.fill_buf()?;
+pub fn detect_format<R: BufRead>(input: &mut R) -> io::Result<Option<Format>> {
+    // `fill_buf` shows the buffered prefix without consuming it.
+    Ok(sniff(input.fill_buf()?))
+}
+
+#[cfg(feature = "analyze")]
+fn sniff(buffer: &[u8]) -> Option<Format> {
     if buffer.first() == Some(&compact::MAGIC[0]) {
-        return Ok(Format::Compact);
+        return Some(Format::Compact);
     }
-    let first = buffer.iter().find(|byte| !byte.is_ascii_whitespace());
-    Ok(match first {
-        Some(b'{') => Format::Jsonl,
-        _ => Format::Std,
-    })
+    let start = buffer.iter().position(|byte| !byte.is_ascii_whitespace());
+    let Some(start) = start else {
+        return Some(Format::Std);
+    };
+    if buffer[start] == b'{' {
+        return Some(Format::Jsonl);
+    }
+    let thread = buffer[start..]
+        .iter()
+        .take_while(|&&byte| rapid::is_token_byte(byte))
+        .count();
+    (thread > 0 && buffer.get(start + thread) == Some(&b'|')).then_some(Format::Std)
+}
+
+/// The first line of `buffer` that is not blank, quoted for a message.
+#[cfg(feature = "analyze")]
+fn first_line(buffer: &[u8]) -> String {
+    let line = buffer
+        .split(|&byte| byte == b'\n')
+        .map(<[u8]>::trim_ascii)
+        .find(|line| !line.is_empty())
+        .unwrap_or_default();
+    quote(line)
 }
 
 /// A reader of either format, chosen by [`InputFormat`].
@@ -285,10 +324,19 @@ impl<R: BufRead> TraceReader<R> {
             InputFormat::Jsonl => Format::Jsonl,
             InputFormat::Compact => Format::Compact,
             InputFormat::Std => Format::Std,
-            InputFormat::Auto => detect_format(&mut input).map_err(|source| TraceError::Io {
-                file: file.clone(),
-                source,
-            })?,
+            InputFormat::Auto => {
+                let buffer = input.fill_buf().map_err(|source| TraceError::Io {
+                    file: file.clone(),
+                    source,
+                })?;
+                match sniff(buffer) {
+                    Some(format) => format,
+                    None => {
+                        let found = first_line(buffer);
+                        return Err(TraceError::NotATrace { file, found });
+                    }
+                }
+            }
         };
         Ok(match format {
             Format::Jsonl => TraceReader::Jsonl(JsonlReader::new(input, file)),
@@ -505,13 +553,46 @@ mod tests {
     #[test]
     fn detects_the_format_from_the_first_byte() {
         let mut json = "\n  {\"type\":\"header\"}".as_bytes();
-        assert_eq!(detect_format(&mut json).unwrap(), Format::Jsonl);
+        assert_eq!(detect_format(&mut json).unwrap(), Some(Format::Jsonl));
         assert_eq!(json.len(), 20, "detection consumes nothing");
         assert_eq!(
             detect_format(&mut "T1|acq(L1)|1".as_bytes()).unwrap(),
-            Format::Std
+            Some(Format::Std)
         );
-        assert_eq!(detect_format(&mut "".as_bytes()).unwrap(), Format::Std);
+        assert_eq!(
+            detect_format(&mut "\n12|begin|0".as_bytes()).unwrap(),
+            Some(Format::Std)
+        );
+        assert_eq!(
+            detect_format(&mut "".as_bytes()).unwrap(),
+            Some(Format::Std)
+        );
+        assert_eq!(
+            detect_format(&mut &compact::MAGIC[..]).unwrap(),
+            Some(Format::Compact)
+        );
+    }
+
+    /// `[1,2,3]` in a `.json` file was read as STD and said "expected a thread name".
+    #[test]
+    fn what_is_no_trace_format_is_not_a_lockscan_trace() {
+        for (text, found) in [
+            ("[1,2,3]\n", "`[1,2,3]`"),
+            ("\n  hello world\n", "`hello world`"),
+            ("T1 acq L1\n", "`T1 acq L1`"),
+        ] {
+            assert_eq!(detect_format(&mut text.as_bytes()).unwrap(), None, "{text}");
+            let err = TraceReader::new(text.as_bytes(), "x.json", InputFormat::Auto).unwrap_err();
+            assert!(matches!(err, TraceError::NotATrace { .. }), "{err:?}");
+            let message = err.to_string();
+            assert!(
+                message.starts_with("x.json: not a lockscan trace: expected a JSON Lines trace"),
+                "{message}"
+            );
+            assert!(message.ends_with(&format!("; found {found}")), "{message}");
+        }
+        // Forced, the STD reader reads it all the same, with its own errors.
+        assert!(TraceReader::new("[1]".as_bytes(), "x", InputFormat::Std).is_ok());
     }
 
     #[test]

@@ -156,7 +156,7 @@ fn parse_number(digits: &[u8]) -> Option<u64> {
     })
 }
 
-fn is_token_byte(byte: u8) -> bool {
+pub(crate) fn is_token_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'.' | b'$' | b'-' | b':' | b'/')
 }
 

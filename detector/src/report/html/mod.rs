@@ -241,11 +241,25 @@ impl Render for HtmlRenderer<'_> {
         );
         let verdict_class = if counts.errors > 0 { "bad" } else { "ok" };
         let mut trouble = String::new();
-        if summary.trace_errors > 0 {
+        if summary.unreadable_traces > 0 {
             let _ = write!(
                 trouble,
                 " · {}",
-                plural(summary.trace_errors, "unreadable line", "unreadable lines")
+                plural(
+                    summary.unreadable_traces,
+                    "unreadable trace",
+                    "unreadable traces"
+                )
+            );
+        }
+        let lines = summary
+            .trace_errors
+            .saturating_sub(summary.unreadable_traces);
+        if lines > 0 {
+            let _ = write!(
+                trouble,
+                " · {}",
+                plural(lines, "unreadable line", "unreadable lines")
             );
         }
         if summary.trace_warnings > 0 {
