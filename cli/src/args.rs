@@ -22,7 +22,8 @@ Examples:
 
 Exit codes:
   0  no finding at or above --fail-on (or --write-baseline accepted them)
-  1  findings at or above --fail-on
+  1  findings at or above --fail-on; with --fail-on warning or note, also any warning about a
+     trace (one cut off by a crash, say) or an unused suppression
   2  usage, I/O, parse or configuration error
 
 A directory is searched recursively for *.std, *.json, *.jsonl, *.ndjson and *.lstrace files. When several
@@ -185,7 +186,9 @@ pub(crate) struct ReportArgs {
     #[arg(long, short, value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
 
-    /// The least severity that makes the exit code 1.
+    /// The least severity that makes the exit code 1. With `warning` (or `note`), every
+    /// warning printed fails too: about a trace (cut off by a crash, events lost) or a
+    /// suppression that matched nothing.
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     pub(crate) fail_on: FailOn,
 
@@ -222,6 +225,12 @@ pub(crate) enum FailOn {
 }
 
 impl FailOn {
+    /// The value's spelling on the command line.
+    pub(crate) fn name(self) -> String {
+        self.to_possible_value()
+            .map_or_else(String::new, |value| value.get_name().to_owned())
+    }
+
     pub(crate) fn threshold(self) -> Option<Severity> {
         match self {
             FailOn::Error => Some(Severity::Error),

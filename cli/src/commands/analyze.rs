@@ -4,6 +4,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
 use anyhow::Context;
+use lockscan::Severity;
 use lockscan::report::github::StepSummaryRenderer;
 use lockscan::report::{OutputFormat, Render, Summary};
 
@@ -77,12 +78,29 @@ pub(crate) fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<u8
     }
     // The findings just written to a baseline are accepted: as `--baseline` with that file
     // would, they do not fail the run.
+    let threshold = args.fail_on.threshold();
     let failing = args.write_baseline.is_none()
-        && args
-            .fail_on
-            .threshold()
-            .is_some_and(|threshold| findings.iter().any(|f| f.severity >= threshold));
-    Ok(if failing { EXIT_FINDINGS } else { EXIT_CLEAN })
+        && threshold.is_some_and(|threshold| findings.iter().any(|f| f.severity >= threshold));
+    if failing {
+        return Ok(EXIT_FINDINGS);
+    }
+    // The warnings about the traces (a trace cut off by a crash, say) and the configuration are
+    // warnings too: `--fail-on warning` fails on every warning it printed.
+    let warnings = summary.trace_warnings + summary.unused_suppressions.len();
+    if threshold.is_some_and(|threshold| threshold <= Severity::Warning) && warnings > 0 {
+        writeln!(
+            diagnostics,
+            "lockscan: failing on {} (--fail-on {})",
+            if warnings == 1 {
+                "1 warning".to_owned()
+            } else {
+                format!("{warnings} warnings")
+            },
+            args.fail_on.name()
+        )?;
+        return Ok(EXIT_FINDINGS);
+    }
+    Ok(EXIT_CLEAN)
 }
 
 /// Appends the Markdown job summary to the file GitHub Actions names in `GITHUB_STEP_SUMMARY`,

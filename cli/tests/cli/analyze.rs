@@ -138,20 +138,65 @@ fn parse_errors_win_over_findings() {
     );
 }
 
+/// A missing input read "no findings in 0 traces; 1 unreadable line": one line says it now,
+/// before any analysis.
 #[test]
-fn a_missing_file_exits_2_and_the_others_are_analyzed() {
-    let dir_tmp = scratch("a_missing_file_exits_2");
+fn a_missing_input_file_is_one_error_line_and_exits_2() {
+    let dir_tmp = scratch("a_missing_input_file");
     let dir = dir_tmp.path();
     let trace = write(dir, "abba.jsonl", &ab_ba());
-    let missing = dir.join("missing.jsonl").display().to_string();
-    let run = lockscan(&["analyze", &missing, &trace]);
+    let missing = dir.join("missing.jsonl");
+    let why = std::fs::read(&missing).unwrap_err();
+    for args in [
+        vec!["analyze", missing.to_str().unwrap(), &trace],
+        vec!["analyze", &trace, missing.to_str().unwrap()],
+        vec!["graph", missing.to_str().unwrap()],
+        vec!["export", missing.to_str().unwrap()],
+    ] {
+        let run = lockscan(&args);
+        assert_eq!(run.code, 2, "{args:?}");
+        assert_eq!(
+            run.stderr,
+            format!("error: cannot open {}: {why}\n", missing.display()),
+            "{args:?}"
+        );
+        assert_eq!(run.stdout, "", "{args:?}: no report");
+    }
+}
+
+/// `[1,2,3]` in a `.json` file was read as RAPID STD: "expected a thread name".
+#[test]
+fn a_file_in_no_trace_format_is_not_a_lockscan_trace() {
+    let dir_tmp = scratch("not_a_lockscan_trace");
+    let dir = dir_tmp.path();
+    let other = write(dir, "numbers.json", "[1,2,3]\n");
+    let trace = write(dir, "abba.jsonl", &ab_ba());
+    let run = lockscan(&["analyze", &other, &trace]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: {other}: not a lockscan trace: expected a JSON Lines trace \
+             (`{{\"type\":...}}` records), the compact encoding (`.lstrace`), or RAPID STD text \
+             (`THREAD|OP(ARG)|LOC` lines); found `[1,2,3]`\n"
+        )
+    );
+    // The other trace is analyzed, and the summary counts a whole file, not a line.
+    assert!(run.stdout.contains("potential-deadlock"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .ends_with("in 1 trace (10 events); 1 unreadable trace\n"),
+        "{}",
+        run.stdout
+    );
+    // Asked for, the STD reader still reads it, with its own words.
+    let run = lockscan(&["analyze", "--input-format", "std", &other]);
     assert_eq!(run.code, 2);
     assert!(
-        run.stderr.contains("missing.jsonl: cannot open"),
+        run.stderr.contains("expected a thread name"),
         "{}",
         run.stderr
     );
-    assert!(run.stdout.contains("potential-deadlock"));
 }
 
 #[test]
@@ -332,6 +377,134 @@ fn output_goes_to_a_file() {
     // `-` is standard output.
     let run = lockscan(&["analyze", "--output", "-", &trace]);
     assert!(run.stdout.contains("potential-deadlock"));
+}
+
+/// A trace without findings whose process crashed mid-write: a warning, which `--fail-on
+/// warning` fails on (it passed).
+#[test]
+fn fail_on_warning_fails_on_a_cut_trace() {
+    let dir_tmp = scratch("fail_on_warning_cut_trace");
+    let dir = dir_tmp.path();
+    let clean = jsonl(&[
+        r#"{"type":"lock","lock":1,"kind":"mutex","name":"a"}"#,
+        r#"{"type":"acquire","tid":1,"lock":1,"site":"src/x.rs:1:1"}"#,
+        r#"{"type":"release","tid":1,"lock":1}"#,
+        r#"{"type":"acquire","tid":2,"lock":1,"site":"src/x.rs:2:1"}"#,
+        r#"{"type":"release","tid":2,"lock":1}"#,
+    ]);
+    let whole = write(dir, "whole.jsonl", &clean);
+    // JSON Lines cut in a record, and the compact encoding cut in its last block.
+    let cut_jsonl = write(dir, "cut.jsonl", &clean[..clean.len() - 8]);
+    let compact = dir.join("whole.lstrace").display().to_string();
+    assert_eq!(lockscan(&["convert", &whole, "-o", &compact]).code, 0);
+    let bytes = std::fs::read(&compact).unwrap();
+    let cut_compact = dir.join("cut.lstrace");
+    std::fs::write(&cut_compact, &bytes[..bytes.len() - 5]).unwrap();
+    let cut_compact = cut_compact.display().to_string();
+    for cut in [&cut_jsonl, &cut_compact] {
+        let fail_on = |threshold: &str| lockscan(&["analyze", "--fail-on", threshold, cut]);
+        let run = fail_on("error");
+        assert_eq!(run.code, 0, "{cut}: {}", run.stderr);
+        assert!(
+            run.stdout.starts_with("lockscan: no findings"),
+            "{}",
+            run.stdout
+        );
+        assert!(run.stderr.contains("warning: "), "{}", run.stderr);
+        for threshold in ["warning", "note"] {
+            let run = fail_on(threshold);
+            assert_eq!(run.code, 1, "{cut} --fail-on {threshold}: {}", run.stderr);
+            assert!(
+                run.stderr.contains(&format!("(--fail-on {threshold})")),
+                "{}",
+                run.stderr
+            );
+        }
+        assert_eq!(fail_on("never").code, 0);
+    }
+    // The whole trace has no warning to fail on.
+    assert_eq!(
+        lockscan(&["analyze", "--fail-on", "warning", &whole]).code,
+        0
+    );
+}
+
+/// After two runs, `analyze target/lockscan/` reported 20 errors for 10 distinct findings.
+#[test]
+fn a_finding_several_traces_show_is_reported_once_with_its_counts() {
+    let dir_tmp = scratch("dedup_counts");
+    let dir = dir_tmp.path();
+    let header = |pid: u32| {
+        format!(
+            r#"{{"type":"header","format":"lockscan-trace","version":1,"pid":{pid},"program":"t"}}"#
+        )
+    };
+    let abba = ab_ba();
+    let body = abba.split_once('\n').unwrap().1;
+    // Two copies of one process's trace, and the same test in another process.
+    let traces = dir.join("traces");
+    std::fs::create_dir_all(traces.join("run-2")).unwrap();
+    write(&traces, "t-7.json", &format!("{}\n{body}", header(7)));
+    write(
+        &traces,
+        "copy-of-t-7.json",
+        &format!("{}\n{body}", header(7)),
+    );
+    write(
+        &traces.join("run-2"),
+        "t-8.json",
+        &format!("{}\n{body}", header(8)),
+    );
+    let folder = traces.display().to_string();
+
+    let run = lockscan(&["analyze", &folder]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(
+        run.stdout.matches("error[potential-deadlock]").count(),
+        1,
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(" = seen in 3 traces (2 processes)\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .ends_with("lockscan: 1 error, 0 warnings, 0 notes in 3 traces (30 events)\n"),
+        "{}",
+        run.stdout
+    );
+
+    let run = lockscan(&["analyze", "--format", "json", &folder]);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["findings"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        report["findings"][0]["occurrences"],
+        serde_json::json!({"traces": 3, "processes": 2})
+    );
+    assert_eq!(report["summary"]["errors"], 1);
+
+    let run = lockscan(&["analyze", "--format", "sarif", &folder]);
+    let sarif: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(
+        results[0]["properties"]["occurrences"],
+        serde_json::json!({"traces": 3, "processes": 2})
+    );
+
+    // One trace: counted, and no note.
+    let one = traces.join("t-7.json").display().to_string();
+    let run = lockscan(&["analyze", &one]);
+    assert!(!run.stdout.contains("seen in"), "{}", run.stdout);
+    let run = lockscan(&["analyze", "--format", "json", &one]);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        report["findings"][0]["occurrences"],
+        serde_json::json!({"traces": 1, "processes": 1})
+    );
 }
 
 #[test]
