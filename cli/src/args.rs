@@ -53,12 +53,15 @@ Traces usually have no timestamps: the timeline's time is then the event number.
 
 const EXPORT_HELP: &str = "\
 Examples:
-  lockscan export --format chrome target/bank.json --output bank.trace.json
-  then open bank.trace.json in https://ui.perfetto.dev or chrome://tracing
+  lockscan export target/bank.json --output bank.trace.json
+  lockscan export target/lockscan/ -o run.trace.json     # every trace of a folder
+  then open the file in https://ui.perfetto.dev or chrome://tracing
 
 The Chrome trace-event JSON has lock holds as async slices named after the lock, blocked
 waits as slices on the thread's track, findings as instant events, and thread names as
-metadata. A trace without timestamps is drawn with 1 µs per event.
+metadata. It reads what `analyze` reads: files, directories (searched recursively), `-`;
+each trace is a process of its own, drawn from its own start. A trace without timestamps is
+drawn with 1 µs per event.
 
 Exit codes:
   0  the export was written
@@ -87,7 +90,7 @@ pub(crate) enum Command {
     /// self-contained HTML report with timelines, or SVG).
     #[command(after_help = GRAPH_HELP)]
     Graph(GraphArgs),
-    /// Export a trace for a timeline viewer (Chrome trace-event JSON, for Perfetto).
+    /// Export traces for a timeline viewer (Chrome trace-event JSON, for Perfetto).
     #[command(after_help = EXPORT_HELP)]
     Export(ExportArgs),
     /// Convert a trace between JSONL and the compact encoding (or from RAPID STD).
@@ -140,12 +143,12 @@ pub(crate) enum GraphFormat {
 
 #[derive(Debug, Args)]
 pub(crate) struct ExportArgs {
-    /// The trace file, or `-` for standard input.
-    #[arg(value_name = "PATH")]
-    pub(crate) path: PathBuf,
+    /// Trace files, directories of traces, or `-` for standard input (as `analyze` reads).
+    #[arg(required = true, value_name = "PATH")]
+    pub(crate) paths: Vec<PathBuf>,
 
     /// The export format.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, default_value_t = ExportFormat::Chrome)]
     pub(crate) format: ExportFormat,
 
     /// Where to write the export (`-` is standard output).

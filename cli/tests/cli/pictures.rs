@@ -291,15 +291,69 @@ fn export_errors_exit_2() {
         lockscan(&["export", "--format", "chrome", missing.to_str().unwrap()]).code,
         2
     );
-    let run = lockscan(&["export", "--format", "chrome", dir.to_str().unwrap()]);
+    let bad = write(dir, "bad.json", "[1,2,3]\n");
+    let run = lockscan(&["export", &bad]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("one trace file"), "{}", run.stderr);
-    let trace = write(dir, "t.jsonl", &blocked());
-    assert_eq!(
-        lockscan(&["export", &trace]).code,
-        2,
-        "--format is required"
+    assert!(
+        run.stderr.contains("not a lockscan trace"),
+        "{}",
+        run.stderr
     );
+    assert!(run.stderr.contains("nothing to export"), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+}
+
+/// `export` refused a directory though the README says it reads inputs like `analyze`, and
+/// required `--format` though `chrome` is its only value.
+#[test]
+fn export_reads_what_analyze_reads_and_defaults_to_chrome() {
+    let dir_tmp = scratch("export_like_analyze");
+    let dir = dir_tmp.path();
+    let one = write(dir, "t.jsonl", &blocked());
+    let run = lockscan(&["export", &one]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let alone: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(alone["otherData"]["trace"], one.as_str());
+    // A folder of two traces: each a process of its own.
+    let nested = dir.join("more");
+    std::fs::create_dir_all(&nested).unwrap();
+    write(&nested, "u.jsonl", &ring());
+    let folder = dir.display().to_string();
+    for args in [
+        vec!["export", &folder],
+        vec!["export", &one, nested.to_str().unwrap()],
+    ] {
+        let run = lockscan(&args);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        let export: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let processes: Vec<(u64, String)> = events(&export, "M")
+            .into_iter()
+            .filter(|e| e["name"] == "process_name")
+            .map(|e| {
+                (
+                    e["pid"].as_u64().unwrap(),
+                    e["args"]["name"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(processes.len(), 2, "{processes:?}");
+        assert_eq!(processes[0].0, 1);
+        assert_eq!(processes[1].0, 2);
+        assert!(
+            processes.iter().any(|(_, name)| name.ends_with("t.jsonl")),
+            "{processes:?}"
+        );
+        assert!(
+            processes.iter().any(|(_, name)| name.ends_with("u.jsonl")),
+            "{processes:?}"
+        );
+        for pid in [1, 2] {
+            assert!(
+                events(&export, "b").iter().any(|e| e["pid"] == pid),
+                "process {pid} has holds"
+            );
+        }
+    }
 }
 
 #[test]

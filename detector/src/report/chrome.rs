@@ -12,11 +12,14 @@
 //!
 //! Timestamps are microseconds. A trace without timestamps is drawn with one microsecond per
 //! event, so that the order and overlap are right and the scale is the event count.
+//!
+//! [`ChromeRenderer`] draws one trace as one process; [`ChromeTracesRenderer`] draws several,
+//! each a process of its own (named after its file), each from its own start.
 
 use std::borrow::Cow;
 use std::io::{self, Write};
 
-use super::picture::{Clock, Moment, TracePicture, WaitFor};
+use super::picture::{Clock, Moment, NamedPicture, TracePicture, WaitFor};
 use super::{Render, Summary};
 use crate::finding::Finding;
 use wire::{Args, Document, FindingArgs, HoldArgs, Micros, OtherData, TraceEvent, WaitArgs};
@@ -74,17 +77,17 @@ impl ChromeRenderer<'_> {
     }
 }
 
-impl Render for ChromeRenderer<'_> {
-    fn render(
+impl<'a> ChromeRenderer<'a> {
+    /// The events of this trace, as process `pid`, with `findings` as instants.
+    fn events<'f>(
         &self,
-        findings: &[Finding],
-        summary: &Summary,
-        out: &mut dyn Write,
-    ) -> io::Result<()> {
+        pid: u64,
+        findings: impl Iterator<Item = &'f Finding>,
+    ) -> Vec<TraceEvent<'a>> {
         let picture = self.picture;
         let end = picture.end;
         let origin = picture.start_time();
-        let mut events: Vec<TraceEvent<'_>> = Vec::new();
+        let mut events: Vec<TraceEvent<'a>> = Vec::new();
         events.push(TraceEvent {
             args: Some(Args::Name {
                 name: Cow::Owned(format!("lockscan: {}", self.file)),
@@ -183,8 +186,8 @@ impl Render for ChromeRenderer<'_> {
                 args: Some(Args::Finding(FindingArgs {
                     cycle: finding.cycle_text(),
                     fingerprint: finding.fingerprint(),
-                    message: &finding.message,
-                    reason: &finding.reason,
+                    message: finding.message.clone(),
+                    reason: finding.reason.clone(),
                 })),
                 cat: Some("finding"),
                 s: Some(scope),
@@ -192,17 +195,115 @@ impl Render for ChromeRenderer<'_> {
                 ..TraceEvent::new("i", format!("{}: {}", finding.severity, finding.kind), tid)
             });
         }
+        for event in &mut events {
+            event.pid = pid;
+        }
+        events
+    }
+}
+
+/// What the viewers' metadata panel says about the time axis of `clock`.
+fn time_text(clock: Clock) -> &'static str {
+    match clock {
+        Clock::Events => "1 µs per trace event: the trace has no timestamps",
+        Clock::Nanoseconds => "the trace's ts_ns, from its first lock event",
+    }
+}
+
+impl Render for ChromeRenderer<'_> {
+    fn render(
+        &self,
+        findings: &[Finding],
+        summary: &Summary,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        let picture = self.picture;
         let document = Document {
             // Real durations are short: show them in ns rather than the default ms.
             display_time_unit: (picture.clock == Clock::Nanoseconds).then_some("ns"),
             other_data: OtherData {
                 events: summary.events,
-                time: match picture.clock {
-                    Clock::Events => "1 µs per trace event: the trace has no timestamps",
-                    Clock::Nanoseconds => "the trace's ts_ns, from its first lock event",
-                },
+                time: time_text(picture.clock),
                 tool: concat!("lockscan ", env!("CARGO_PKG_VERSION")),
-                trace: self.file,
+                trace: Cow::Borrowed(self.file),
+            },
+            trace_events: self.events(PID, findings.iter()),
+        };
+        serde_json::to_writer_pretty(&mut *out, &document)?;
+        writeln!(out)
+    }
+}
+
+/// Renders several traces' pictures as one Chrome trace-event document: each trace is a
+/// process (numbered from 1 in the given order, named after its file), drawn from its own
+/// start. A finding is drawn in every trace whose timeline shows its first step, and in the
+/// trace it names (else the first) when none does.
+#[derive(Clone, Copy, Debug)]
+pub struct ChromeTracesRenderer<'a> {
+    /// The traces drawn.
+    pub traces: &'a [NamedPicture],
+}
+
+impl Render for ChromeTracesRenderer<'_> {
+    fn render(
+        &self,
+        findings: &[Finding],
+        summary: &Summary,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        let renderers: Vec<ChromeRenderer<'_>> = self
+            .traces
+            .iter()
+            .map(|trace| ChromeRenderer {
+                picture: &trace.picture,
+                file: &trace.file,
+            })
+            .collect();
+        // Where each finding is drawn: the traces that show it, else its own, else the first.
+        let homes: Vec<Vec<usize>> = findings
+            .iter()
+            .map(|finding| {
+                let shown: Vec<usize> = (0..renderers.len())
+                    .filter(|&t| renderers[t].place(finding).is_some())
+                    .collect();
+                if !shown.is_empty() {
+                    return shown;
+                }
+                let named = renderers
+                    .iter()
+                    .position(|r| finding.trace.as_deref() == Some(r.file));
+                vec![named.unwrap_or(0)]
+            })
+            .collect();
+        let mut events = Vec::new();
+        for (index, renderer) in renderers.iter().enumerate() {
+            let pid = index as u64 + 1;
+            let mine = findings
+                .iter()
+                .zip(&homes)
+                .filter(|(_, homes)| homes.contains(&index))
+                .map(|(finding, _)| finding);
+            events.push(TraceEvent {
+                args: Some(Args::SortIndex { sort_index: index }),
+                pid,
+                ..TraceEvent::new("M", "process_sort_index", 0)
+            });
+            events.extend(renderer.events(pid, mine));
+        }
+        let clocks: Vec<Clock> = renderers.iter().map(|r| r.picture.clock).collect();
+        let nanoseconds = !clocks.is_empty() && clocks.iter().all(|&c| c == Clock::Nanoseconds);
+        let time = match clocks.first() {
+            Some(&first) if clocks.iter().all(|&c| c == first) => time_text(first),
+            _ => "per trace: its ts_ns where it has them, else 1 µs per trace event",
+        };
+        let names: Vec<&str> = renderers.iter().map(|r| r.file).collect();
+        let document = Document {
+            display_time_unit: nanoseconds.then_some("ns"),
+            other_data: OtherData {
+                events: summary.events,
+                time,
+                tool: concat!("lockscan ", env!("CARGO_PKG_VERSION")),
+                trace: Cow::Owned(names.join(", ")),
             },
             trace_events: events,
         };
@@ -237,7 +338,7 @@ mod wire {
         pub(super) events: u64,
         pub(super) time: &'static str,
         pub(super) tool: &'static str,
-        pub(super) trace: &'a str,
+        pub(super) trace: Cow<'a, str>,
     }
 
     /// One trace event. The format has one event object whose phase (`ph`) says which of the
@@ -312,7 +413,7 @@ mod wire {
         },
         Hold(HoldArgs<'a>),
         Wait(WaitArgs<'a>),
-        Finding(FindingArgs<'a>),
+        Finding(FindingArgs),
     }
 
     #[derive(Clone, Debug, Serialize)]
@@ -336,11 +437,11 @@ mod wire {
     }
 
     #[derive(Clone, Debug, Serialize)]
-    pub(super) struct FindingArgs<'a> {
+    pub(super) struct FindingArgs {
         pub(super) cycle: Option<String>,
         pub(super) fingerprint: String,
-        pub(super) message: &'a str,
-        pub(super) reason: &'a str,
+        pub(super) message: String,
+        pub(super) reason: String,
     }
 }
 
@@ -433,6 +534,51 @@ mod tests {
         assert_eq!(waits[0]["dur"], 1.0);
         let instants = of_phase(&document, "i");
         assert_eq!(instants[0]["name"], "error: deadlock");
+    }
+
+    #[test]
+    fn several_traces_are_processes_of_their_own() {
+        let (first, findings) = picture(AB_BA);
+        let (second, _) = picture("acq 1 1; rel 1 1");
+        let traces = [
+            NamedPicture {
+                file: "a.json".into(),
+                picture: first,
+            },
+            NamedPicture {
+                file: "b.json".into(),
+                picture: second,
+            },
+        ];
+        let mut out = Vec::new();
+        ChromeTracesRenderer { traces: &traces }
+            .render(&findings, &Summary::default(), &mut out)
+            .unwrap();
+        let document: Value = serde_json::from_slice(&out).unwrap();
+        let processes: Vec<(&Value, &Value)> = of_phase(&document, "M")
+            .into_iter()
+            .filter(|e| e["name"] == "process_name")
+            .map(|e| (&e["pid"], &e["args"]["name"]))
+            .collect();
+        assert_eq!(
+            processes,
+            [
+                (&json!(1), &json!("lockscan: a.json")),
+                (&json!(2), &json!("lockscan: b.json"))
+            ]
+        );
+        let holds = |pid: u64| {
+            of_phase(&document, "b")
+                .iter()
+                .filter(|e| e["pid"] == pid)
+                .count()
+        };
+        assert_eq!((holds(1), holds(2)), (5, 1));
+        // The finding is drawn where its steps are: the first trace only.
+        let instants = of_phase(&document, "i");
+        assert_eq!(instants.len(), 1);
+        assert_eq!(instants[0]["pid"], 1);
+        assert_eq!(document["otherData"]["trace"], "a.json, b.json");
     }
 
     #[test]
