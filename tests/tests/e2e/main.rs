@@ -10,3 +10,4 @@ mod fresh_crate;
 mod parity;
 mod parking_lot_shim;
 mod support;
+mod workspace_gate;
