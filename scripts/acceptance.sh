@@ -132,10 +132,11 @@ done
 
 PATCH_TABLE=$(printf '\n[patch.crates-io]\nparking_lot = { path = "%s" }\n' "$SHIM")
 
-# The stand-in is in use exactly when `cargo tree -i parking_lot@0.12.5` names its path.
+# The stand-in is in use exactly when the README's check names its path: `cargo tree -i
+# parking_lot@0.12.5 --all-features` (the features, for a crate whose parking_lot is optional).
 shim_in_use() {
     local tree
-    tree=$(cd "$1" && cargo tree -q -i parking_lot@0.12.5 2>/dev/null) || return 1
+    tree=$(cd "$1" && cargo tree -q -i parking_lot@0.12.5 --all-features 2>/dev/null) || return 1
     [[ "${tree%%$'\n'*}" == *"($SHIM)"* ]]
 }
 
@@ -320,10 +321,10 @@ shim_in_use "$cn" || die "the canary does not use the stand-in"
 (cd "$cn" && LOCKSCAN_ON_FINDING=warn cargo test --lib >"$LOGS/canary-unit.log" 2>&1) || true
 (cd "$cn" && LOCKSCAN_ON_FINDING=warn cargo test --doc >"$LOGS/canary-doc.log" 2>&1) || true
 (cd "$cn" && cargo test --doc >"$LOGS/canary-doc-panic.log" 2>&1) || true
-grep -q 'lockscan: error\[lock-order-inversion\]' "$LOGS/canary-unit.log" ||
+grep -q '^error\[lock-order-inversion\]' "$LOGS/canary-unit.log" ||
     die "the canary's unit test made no visible report under warn: the runs above prove nothing (see $LOGS/canary-unit.log)"
 say "unit test, warn policy:   report shown (as the suites' reports would be)"
-if grep -q 'lockscan: error\[lock-order-inversion\]' "$LOGS/canary-doc.log"; then
+if grep -q '^error\[lock-order-inversion\]' "$LOGS/canary-doc.log"; then
     say "doc-test, warn policy:    report shown"
 else
     say "doc-test, warn policy:    report NOT shown (rustdoc keeps a passing doc-test's stderr): doc-tests are covered only by the panic policy or by traces (ACCEPTANCE_TRACE=1)"
@@ -363,10 +364,11 @@ step "Every lockscan report in the lockscan runs (LOCKSCAN_ON_FINDING=warn)"
 nreports=0
 for c in "${ALL_CRATES[@]}"; do
     for log in "$LOGS"/test-lockscan-"$c"-run*.log; do
-        # A report starts at "lockscan: SEVERITY[kind]" and goes on over its indented lines.
+        # A live report starts a line with "SEVERITY[kind]: " and goes on over its indented
+        # lines to lockscan's own last line ("lockscan: found live ...").
         reports=$(awk '
-            /lockscan: (error|warning|note)\[/ { sub(/^.*lockscan: /, "lockscan: "); on = 1; print; next }
-            on && /^ +(=|\||-->)|^ *[0-9]+ \|/ { print; next }
+            /^(error|warning|note)\[[a-z-]+\]: / { on = 1; print; next }
+            on && /^ +(=|\||-->|:::)|^ *[0-9]+ \||^lockscan: found live/ { print; next }
             { on = 0 }
         ' "$log")
         panics=$(grep -E "panicked at .*lockscan|lockscan.*panicked" "$log" || true)
@@ -374,7 +376,7 @@ for c in "${ALL_CRATES[@]}"; do
             say "--- $c ($(basename "$log")):"
             if [ -n "$reports" ]; then printf '%s\n' "$reports" | tee -a "$SUMMARY"; fi
             if [ -n "$panics" ]; then printf '%s\n' "$panics" | tee -a "$SUMMARY"; fi
-            nreports=$((nreports + $(printf '%s\n' "$reports" | grep -c '^lockscan: ' || true)))
+            nreports=$((nreports + $(printf '%s\n' "$reports" | grep -cE '^(error|warning|note)\[' || true)))
         fi
     done
 done

@@ -216,11 +216,18 @@ pub fn take_findings() -> Vec<Finding> {
 
 /// Hands a finding to the policy. Must be called with no lockscan-internal lock held and no
 /// thread state borrowed, because it may panic and run user code.
+///
+/// `#[track_caller]` here and in every function of the runtime between the user's acquisition
+/// and this call (no closure in between: `#[track_caller]` does not reach into closures), so
+/// that the panic of the `panic` policy is located at the user's line, where the default panic
+/// hook and libtest show it, not in this file.
+#[track_caller]
 pub(crate) fn report(finding: Finding) {
     report_as(finding, false);
 }
 
 /// [`report`], for a finding that stops the thread (`fatal`) or not.
+#[track_caller]
 fn report_as(finding: Finding, fatal: bool) {
     let first_time = SEEN
         .lock()
@@ -229,6 +236,8 @@ fn report_as(finding: Finding, fatal: bool) {
     if !first_time {
         return;
     }
+    let mut finding = finding;
+    crate::runtime::add_stack(&mut finding);
     FINDINGS.lock().push(finding.clone());
     let hook = HOOK.read().clone();
     if let Some(hook) = hook {
@@ -240,8 +249,10 @@ fn report_as(finding: Finding, fatal: bool) {
         crate::runtime::record_finding(&finding);
     }
     match policy {
-        Policy::Panic => panic!("lockscan: {finding}"),
-        Policy::Warn => warn(&finding),
+        // The report first, so that its `error[kind]: ...` line starts the panic message (the
+        // default hook puts the message on a line of its own, after `panicked at SITE:`).
+        Policy::Panic => panic!("{finding}{}", ending(finding.kind, fatal)),
+        Policy::Warn => warn(&finding, fatal),
         Policy::Collect => {}
     }
 }
@@ -250,16 +261,37 @@ fn report_as(finding: Finding, fatal: bool) {
 #[cfg_attr(not(lockscan_active), allow(dead_code))]
 /// Reports a finding after which the thread cannot go on (the lock it wants will never be
 /// free), then unwinds it whatever the policy, so the program ends instead of hanging.
-pub(crate) fn report_fatal(finding: Finding) -> ! {
+#[track_caller]
+pub(crate) fn report_fatal(mut finding: Finding) -> ! {
+    crate::runtime::add_stack(&mut finding);
     let text = finding.to_string();
     let kind = finding.kind;
     report_as(finding, true);
-    let what = match kind {
-        FindingKind::Deadlock => "this thread is part of a deadlock",
-        _ => "this thread would wait for itself forever",
-    };
-    panic!("lockscan: {what}; unwinding it instead of hanging\n{text}");
+    panic!("{text}{}", ending(kind, true));
 }
+
+/// The last line of a live report, after the finding's own lines (which end in a line break):
+/// what lockscan does about it. It marks the report as lockscan's in a log, since the report
+/// itself starts with rustc's `error[kind]:`.
+fn ending(kind: FindingKind, fatal: bool) -> &'static str {
+    match (fatal, kind) {
+        (true, FindingKind::Deadlock) => {
+            "lockscan: found live; this thread is part of a deadlock: unwinding it instead of \
+             hanging"
+        }
+        (true, _) => {
+            "lockscan: found live; this thread would wait for itself forever: unwinding it \
+             instead of hanging"
+        }
+        (false, _) => {
+            "lockscan: found live (policy `panic`: this thread unwinds; \
+             LOCKSCAN_ON_FINDING=warn reports findings and goes on)"
+        }
+    }
+}
+
+/// The ending of a report that the `warn` policy writes.
+const WARN_ENDING: &str = "lockscan: found live (policy `warn`: the program goes on)";
 
 /// What makes two findings the same report: the fingerprint (kind and names), and for a data
 /// race also the pair of sites, so that each racing pair of code locations is reported once.
@@ -280,13 +312,23 @@ fn dedup_key(finding: &Finding) -> String {
     key
 }
 
-fn warn(finding: &Finding) {
+/// The `warn` policy: the report on stderr (or a `tracing` event), ending with what happens
+/// next: the program goes on, unless the finding is `fatal`.
+fn warn(finding: &Finding, fatal: bool) {
+    let ending = if fatal {
+        ending(finding.kind, true)
+    } else {
+        WARN_ENDING
+    };
     let no_subscriber =
         tracing::dispatcher::get_default(|d| d.is::<tracing::subscriber::NoSubscriber>());
     if no_subscriber {
         // Straight to the process's stderr, not through `eprintln!`: libtest captures what the
         // print macros write in a passing test, and a warning nobody sees is no warning.
-        let _ = writeln!(std::io::stderr().lock(), "lockscan: {finding}");
+        // A line break first: the report may follow partial output on the terminal or in the
+        // log (libtest's progress dots under `cargo test -q` are on stdout, this is stderr),
+        // and its `error[kind]:` must start a line for a reader or a log matcher to find it.
+        let _ = writeln!(std::io::stderr().lock(), "\n{finding}{ending}");
     } else {
         tracing::warn!(
             target: "lockscan",

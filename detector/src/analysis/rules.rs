@@ -119,14 +119,13 @@ pub fn wait_while_holding(
 }
 
 /// Thread `thread` locks `again` (a lock of kind `kind`), which it holds already as `held`: a
-/// lock that is not re-entrant, so the thread would wait for itself.
+/// lock that is not re-entrant, so the thread would wait for itself; or, for a read lock taken
+/// again with `read`, may wait behind a queued writer ([`reread`]).
 pub fn relock(thread: &str, kind: LockKind, held: LockAt, again: LockAt) -> Finding {
+    if kind == LockKind::RwLock && held.mode == Mode::Shared && again.mode == Mode::Shared {
+        return reread(thread, held, again);
+    }
     let reason = match kind {
-        LockKind::RwLock if held.mode == Mode::Shared && again.mode == Mode::Shared => {
-            "a read lock taken again with `read` waits behind any queued writer, which waits for \
-             this thread's first read lock; use `read_recursive`"
-                .to_owned()
-        }
         LockKind::RwLock => {
             "a read-write lock is not re-entrant: this thread waits for itself".to_owned()
         }
@@ -153,6 +152,33 @@ pub fn relock(thread: &str, kind: LockKind, held: LockAt, again: LockAt) -> Find
     finding.help = Some(
         "release the guard first, pass the guarded data down instead of locking again, or use a \
          `ReentrantMutex`"
+            .to_owned(),
+    );
+    finding
+}
+
+/// Thread `thread` holds a read lock on a read-write lock (`held`) and calls `read()` on it
+/// again (`again`). Nothing blocked: the second read was granted, or is about to be; but with a
+/// writer queued between the two it would not be (see the reason), so it is a misuse either way.
+fn reread(thread: &str, held: LockAt, again: LockAt) -> Finding {
+    let mut finding = Finding::new(
+        FindingKind::ApiMisuse,
+        format!(
+            "thread `{thread}` calls `read()` on `{}` again while holding a read lock on it",
+            again.name
+        ),
+    );
+    finding.reason = "`read()` can block behind a queued writer (parking_lot's read-write lock \
+                      is task-fair), and that writer waits for this thread's first read lock: \
+                      a writer arriving between the two reads deadlocks them both"
+        .to_owned();
+    finding.locks = vec![again.name.clone()];
+    finding.threads = vec![thread.to_owned()];
+    finding.site = again.site.clone();
+    finding.edges = vec![edge(thread.to_owned(), held, again, Vec::new(), false)];
+    finding.help = Some(
+        "take the second read lock with `read_recursive()`, or pass the first guard's data down \
+         instead of reading again"
             .to_owned(),
     );
     finding
@@ -231,6 +257,63 @@ mod tests {
             wants: at(wants),
             also_held: Vec::new(),
         }
+    }
+
+    fn held(mode: Mode, line: u32) -> LockAt {
+        LockAt {
+            name: "L".to_owned(),
+            site: Some(Site::from(format!("src/l.rs:{line}:9").as_str())),
+            mode,
+        }
+    }
+
+    #[test]
+    fn a_second_read_says_what_happened_and_what_to_use() {
+        let finding = relock(
+            "t",
+            LockKind::RwLock,
+            held(Mode::Shared, 1),
+            held(Mode::Shared, 2),
+        );
+        assert_eq!(finding.kind, FindingKind::ApiMisuse);
+        assert_eq!(
+            finding.message,
+            "thread `t` calls `read()` on `L` again while holding a read lock on it"
+        );
+        assert!(!finding.edges[0].blocked);
+        assert_eq!(finding.site, Some(Site::from("src/l.rs:2:9")));
+        // Without the source to draw on, the sites are in the line.
+        let text = finding.to_string();
+        assert!(
+            text.contains(
+                "thread `t` calls `read()` on `L` again at src/l.rs:2:9 while holding a read \
+                 lock on it (acquired at src/l.rs:1:9)"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("`read_recursive()`"), "{text}");
+    }
+
+    #[test]
+    fn a_relock_of_a_mutex_says_again_not_the_lock_twice() {
+        let finding = relock(
+            "t",
+            LockKind::Mutex,
+            held(Mode::Exclusive, 1),
+            held(Mode::Exclusive, 2),
+        );
+        assert_eq!(
+            finding.message,
+            "thread `t` locked `L` again while holding it"
+        );
+        let text = finding.to_string();
+        assert!(
+            text.contains(
+                "thread `t` locks `L` again at src/l.rs:2:9 while holding it (acquired at \
+                 src/l.rs:1:9)"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

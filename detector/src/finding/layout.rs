@@ -17,7 +17,7 @@ use annotate_snippets::{
     Annotation, AnnotationKind, Element, Group, Level, Origin, Renderer, Snippet,
 };
 
-use crate::finding::{Finding, FindingEdge, Severity};
+use crate::finding::{Finding, FindingEdge, FindingKind, Severity};
 use crate::ids::Mode;
 use crate::site::Site;
 
@@ -50,11 +50,12 @@ pub(crate) fn finding_report(finding: &Finding, renderer: &Renderer) -> String {
             p.thread == edge.thread && p.to == edge.from && p.to_site == edge.from_site
         });
         previous = Some(edge);
-        match draw_edge(edge, chained, &mut sources) {
+        let step = Step::of(finding, edge);
+        match draw_edge(&step, chained, &mut sources) {
             Some(drawn) => snippets.extend(drawn),
             None => lines.push(match also_holding(edge) {
-                Some(also) => format!("{}\n  {also}", edge_line(edge)),
-                None => edge_line(edge),
+                Some(also) => format!("{}\n  {also}", edge_line(&step)),
+                None => edge_line(&step),
             }),
         }
         if let Some(backtrace) = &edge.backtrace {
@@ -150,7 +151,7 @@ pub(crate) fn plain_report(finding: &Finding) -> String {
         line(format_args!("   = cycle: {cycle}"));
     }
     for edge in &finding.edges {
-        line(format_args!("   = {}", edge_line(edge)));
+        line(format_args!("   = {}", edge_line(&Step::of(finding, edge))));
         if let Some(also) = also_holding(edge) {
             line(format_args!("     {also}"));
         }
@@ -222,18 +223,76 @@ fn acquisition(edge: &FindingEdge) -> String {
     }
 }
 
+/// ` (shared)`, ` (upgradable)`, or nothing for the usual exclusive mode.
+fn mode_suffix(mode: Mode) -> String {
+    match mode {
+        Mode::Exclusive => String::new(),
+        mode => format!(" ({})", mode.as_str()),
+    }
+}
+
+/// An edge as the sentences of a report say it: the thread, what it did at the edge's end
+/// (`acquired `b``), and what it held meanwhile (`while holding `a``). An edge from a lock to
+/// itself, a re-lock, says `again` instead of naming the lock twice.
+struct Step<'a> {
+    edge: &'a FindingEdge,
+    /// The first hold, as its label says it: `acquired `a``.
+    first: String,
+    /// What happened at the second site: `acquired `b``, `calls `read()` on `a` again`.
+    action: String,
+    /// What the thread held then: `while holding `a``, `while holding a read lock on it`.
+    holding: String,
+}
+
+impl<'a> Step<'a> {
+    fn of(finding: &Finding, edge: &'a FindingEdge) -> Step<'a> {
+        // One lock held and taken again by one thread (a re-lock, or the deadlock of a second
+        // `read` behind a queued writer): two locks that share a name are two entries in
+        // `locks`, whatever their edge looks like.
+        let again = edge.from == edge.to
+            && finding.locks.len() == 1
+            && matches!(finding.kind, FindingKind::ApiMisuse | FindingKind::Deadlock);
+        if !again {
+            return Step {
+                edge,
+                first: format!("acquired `{}`", edge.from),
+                action: acquisition(edge),
+                holding: format!("while holding `{}`", edge.from),
+            };
+        }
+        let lock = &edge.to;
+        if edge.from_mode == Mode::Shared && edge.to_mode == Mode::Shared {
+            let blocked = if edge.blocked { " and is blocked" } else { "" };
+            return Step {
+                edge,
+                first: format!("took a read lock on `{lock}`"),
+                action: format!("calls `read()` on `{lock}` again{blocked}"),
+                holding: "while holding a read lock on it".to_owned(),
+            };
+        }
+        Step {
+            edge,
+            first: format!("acquired `{lock}`{}", mode_suffix(edge.from_mode)),
+            action: format!("locks `{lock}` again{}", mode_suffix(edge.to_mode)),
+            holding: format!("while holding it{}", mode_suffix(edge.from_mode)),
+        }
+    }
+}
+
 /// `also holding: `x``, when the thread held more than the edge's lock.
 fn also_holding(edge: &FindingEdge) -> Option<String> {
     (!edge.held.is_empty()).then(|| format!("also holding: `{}`", edge.held.join("`, `")))
 }
 
 /// An edge as a line, for when its sites cannot be drawn.
-fn edge_line(edge: &FindingEdge) -> String {
-    let mut text = format!("thread `{}` {}", edge.thread, acquisition(edge));
+fn edge_line(step: &Step<'_>) -> String {
+    let edge = step.edge;
+    let mut text = format!("thread `{}` {}", edge.thread, step.action);
     if let Some(site) = &edge.to_site {
         text.push_str(&format!(" at {site}"));
     }
-    text.push_str(&format!(" while holding `{}`", edge.from));
+    text.push(' ');
+    text.push_str(&step.holding);
     if let Some(site) = &edge.from_site {
         text.push_str(&format!(" (acquired at {site})"));
     }
@@ -244,23 +303,19 @@ fn edge_line(edge: &FindingEdge) -> String {
 /// was. `None` when the second site cannot be drawn. The first is drawn when it can be and
 /// the previous step of a chain did not draw it already.
 fn draw_edge(
-    edge: &FindingEdge,
+    step: &Step<'_>,
     chained: bool,
     sources: &mut Sources,
 ) -> Option<Vec<Element<'static>>> {
+    let edge = step.edge;
     let to = sources.mark(edge.to_site.as_ref()?)?;
     let from = match &edge.from_site {
         Some(site) if !chained => sources.mark(site),
         _ => None,
     };
     let mut then = match &from {
-        Some(_) => format!("then {} while holding `{}`", acquisition(edge), edge.from),
-        None => format!(
-            "thread `{}` {} while holding `{}`",
-            edge.thread,
-            acquisition(edge),
-            edge.from
-        ),
+        Some(_) => format!("then {} {}", step.action, step.holding),
+        None => format!("thread `{}` {} {}", edge.thread, step.action, step.holding),
     };
     if from.is_none()
         && !chained
@@ -276,7 +331,7 @@ fn draw_edge(
     let Some(from) = from else {
         return Some(vec![draw(&[second])]);
     };
-    let first_label = format!("thread `{}` acquired `{}`", edge.thread, edge.from);
+    let first_label = format!("thread `{}` {}", edge.thread, step.first);
     let first = (from, AnnotationKind::Context, Some(first_label));
     if first.0.path == second.0.path {
         Some(vec![draw(&[first, second])])

@@ -24,7 +24,7 @@ mod waits;
 pub(crate) mod recorder;
 
 #[cfg(lockscan_active)]
-pub(crate) use active::{CondvarMeta, LockMeta, intern};
+pub(crate) use active::{CondvarMeta, LockMeta, add_stack, intern};
 #[cfg(lockscan_active)]
 pub(crate) use hb::{Fork, VarMeta, adopt, child_id, final_clock, fork, joined};
 #[cfg(lockscan_active)]
@@ -36,8 +36,8 @@ pub(crate) use state::ThreadClocks;
 mod inactive;
 #[cfg(not(lockscan_active))]
 pub(crate) use inactive::{
-    CondvarMeta, Fork, LockMeta, ThreadClocks, VarMeta, adopt, child_id, final_clock, fork, intern,
-    joined, record_finding,
+    CondvarMeta, Fork, LockMeta, ThreadClocks, VarMeta, add_stack, adopt, child_id, final_clock,
+    fork, intern, joined, record_finding,
 };
 
 /// Whether this build of lockscan instruments its locks: on in builds with debug assertions

@@ -213,9 +213,13 @@ pub(super) fn size() -> (usize, usize) {
 /// CI set-ups export it for panics, and a stack per new edge made a lock-heavy suite 1.3x
 /// slower again (docs/acceptance.md), while the report names both sites of every edge anyway.
 fn capture_backtrace() -> Option<Arc<Stack>> {
+    backtraces_wanted().then(|| Arc::new(Stack::capture()))
+}
+
+/// Whether `LOCKSCAN_BACKTRACE` asks for stacks (read once).
+pub(super) fn backtraces_wanted() -> bool {
     static WANTED: OnceLock<bool> = OnceLock::new();
-    let wanted = *WANTED.get_or_init(|| {
+    *WANTED.get_or_init(|| {
         std::env::var("LOCKSCAN_BACKTRACE").is_ok_and(|v| !v.is_empty() && v != "0")
-    });
-    wanted.then(|| Arc::new(Stack::capture()))
+    })
 }

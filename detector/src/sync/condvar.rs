@@ -160,6 +160,7 @@ impl Condvar {
     }
 
     /// Waits while `condition` holds, until `deadline` (`None`: no deadline).
+    #[track_caller]
     fn wait_while_at<T: ?Sized, F>(
         &self,
         guard: &mut MutexGuard<'_, T>,
@@ -181,6 +182,7 @@ impl Condvar {
 
     /// Waits until notified or until `deadline` (`None`: no deadline), recording the release
     /// before the raw condition variable releases the mutex, and the re-acquisition after.
+    #[track_caller]
     fn wait_at<T: ?Sized>(
         &self,
         guard: &mut MutexGuard<'_, T>,

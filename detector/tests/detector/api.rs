@@ -132,6 +132,67 @@ fn reading_again_with_read_is_misuse_but_read_recursive_is_fine() {
     assert!(!lock.is_locked(), "both reads were released");
 }
 
+/// Regression: the report of a second `read` said the thread "then is blocked acquiring" the
+/// lock, though nothing blocked, and did not say why a second read is wrong.
+#[test]
+fn a_second_read_is_reported_as_what_happened() {
+    setup();
+    let lock = RwLock::named("api:reread-words", 0);
+    let first_line = line!() + 1;
+    let first = lock.read();
+    let second_line = line!() + 1;
+    let second = lock.read();
+    drop((first, second));
+    let found = findings_about(&["api:reread-words"]);
+    let [finding] = found.as_slice() else {
+        panic!("one finding: {found:?}");
+    };
+    let thread = std::thread::current().name().unwrap().to_owned();
+    assert_eq!(finding.kind, FindingKind::ApiMisuse);
+    assert_eq!(
+        finding.message,
+        format!(
+            "thread `{thread}` calls `read()` on `api:reread-words` again while holding a read \
+             lock on it"
+        )
+    );
+    let edge = &finding.edges[0];
+    assert!(
+        !edge.blocked,
+        "the second read was granted: nothing blocked"
+    );
+    assert_eq!(edge.from_site.as_ref().unwrap().line(), Some(first_line));
+    assert_eq!(edge.to_site.as_ref().unwrap().line(), Some(second_line));
+    assert!(
+        finding.reason.contains("queued writer"),
+        "{}",
+        finding.reason
+    );
+    assert!(finding.reason.contains("task-fair"), "{}", finding.reason);
+    assert!(
+        finding
+            .help
+            .as_deref()
+            .unwrap()
+            .contains("read_recursive()"),
+        "{finding:?}"
+    );
+    let text = finding.to_string();
+    assert!(
+        text.contains(&format!(
+            "thread `{thread}` took a read lock on `api:reread-words`"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "then calls `read()` on `api:reread-words` again while holding a read lock on it"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("blocked"), "{text}");
+}
+
 #[test]
 fn reading_again_behind_a_queued_writer_is_unwound_as_a_deadlock() {
     setup();

@@ -11,8 +11,11 @@
 //! of its first acquisition; lock_api passes the caller's location through, so the sites in
 //! reports are the code that took the locks (for a `ReentrantMutex`, a line of lock_api).
 //!
-//! To check that the stand-in is the one in use: `cargo tree -i parking_lot@0.12.5` shows it
-//! with its path, and [`lockscan_is_active`] returns true in a test that links it.
+//! To check that the stand-in is the one in use: `cargo tree -i parking_lot@0.12.5
+//! --all-features` shows it with its path (`--all-features`, or your tests' `--features`, in
+//! case parking_lot is an optional dependency), and [`lockscan_is_active`] returns true in a
+//! test that links it. A parking_lot from a registry
+//! elsewhere in the tree (0.13) is not instrumented: a test process says so once on stderr.
 
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]

@@ -111,6 +111,29 @@ fn the_readme_example_builds_in_a_new_crate_and_fails_as_shown() {
     }
     assert!(text.contains(" #1` -> `"), "{text}");
     assert!(text.contains(" #2` -> `"), "{text}");
+    // The panic is located at the acquisition that closes the cycle, the second transfer's
+    // `target`, as the README says; the report starts the panic's message.
+    let closing = 1 + files[1]
+        .1
+        .lines()
+        .position(|l| l.contains("let mut target"))
+        .unwrap();
+    let panicked = format!("panicked at src/lib.rs:{closing}:");
+    assert!(text.contains(&panicked), "{text}");
+    let shown = readme
+        .split_once("libtest's `panicked at src/lib.rs:")
+        .and_then(|(_, rest)| rest.split_once('`'))
+        .map(|(site, _)| format!("panicked at src/lib.rs:{site}"))
+        .expect("the README quotes the panic's location");
+    assert!(text.contains(&shown), "the README's {shown:?}:\n{text}");
+    let after = text.split_once(&panicked).unwrap().1;
+    assert!(
+        after
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("error[lock-order-inversion]: ")),
+        "{text}"
+    );
 
     // Recording from this crate's unoptimized lockscan says how to make it fast, once.
     let traces = dir.join("traces");

@@ -15,7 +15,11 @@ use crate::runtime::state::{self, Held};
 impl LockMeta {
     /// A blocking acquisition: records order edges (reporting the cycles they close before
     /// anything blocks), tries `attempt`, and when that fails checks for a deadlock and `block`s.
+    ///
+    /// `#[track_caller]` down to the report, so that a panicking policy is located at the
+    /// caller's line (see [`report`]); likewise everything on the way from here to a report.
     #[inline]
+    #[track_caller]
     pub(crate) fn lock<G>(
         &self,
         mode: Mode,
@@ -70,6 +74,7 @@ impl LockMeta {
 
     /// Records that the lock was re-acquired by code that blocks inside parking_lot (a
     /// condition variable wake-up, the end of `unlocked`): edges as for `lock`, no wait check.
+    #[track_caller]
     pub(crate) fn relocked(&self, mode: Mode, site: &'static Location<'static>) {
         let id = self.id();
         if let Some(thread) = self.enter(id, mode, true, site) {
@@ -103,6 +108,7 @@ impl LockMeta {
     /// the order edges from the other held locks (reporting the cycles they close before
     /// anything blocks), tries `attempt`, and when that fails registers the thread as blocked —
     /// on the readers, which the wait-for check follows — and `block`s.
+    #[track_caller]
     pub(crate) fn upgrade<G, W>(
         &self,
         site: &'static Location<'static>,

@@ -64,6 +64,7 @@ impl CondvarMeta {
 
 impl LockMeta {
     /// A condition-variable wait on this lock: reports holding other locks meanwhile.
+    #[track_caller]
     pub(crate) fn before_wait(&self, site: &'static Location<'static>) {
         let id = self.id();
         let others = state::with(|st| {

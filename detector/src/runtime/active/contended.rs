@@ -18,6 +18,7 @@ impl LockMeta {
     /// `pushed`: whether the last hold of the thread's stack is this very acquisition, pushed
     /// by `enter` and not held yet (an upgrade pushes none: the lock is held, upgradable).
     #[cold]
+    #[track_caller]
     pub(super) fn block<G>(
         &self,
         id: LockId,

@@ -16,6 +16,7 @@ impl LockMeta {
     /// lock this thread holds, then the order edges from every held lock to this one. Reports
     /// before anything blocks. Returns the thread, or `None` when its state is unavailable.
     #[inline]
+    #[track_caller]
     pub(super) fn enter(
         &self,
         id: LockId,
@@ -55,6 +56,7 @@ impl LockMeta {
     /// go, and before the hold is pushed, so a panicking policy leaves no hold behind.
     #[cold]
     #[inline(never)]
+    #[track_caller]
     fn enter_slow(&self, hold: Held, recursive: bool) -> Option<ThreadId> {
         let Held { id, mode, site, .. } = hold;
         enum Next {

@@ -7,8 +7,9 @@ use super::LockMeta;
 use crate::analysis::rules::{self, LockAt};
 use crate::finding::{Finding, FindingKind};
 use crate::ids::{Mode, ThreadId};
+use crate::runtime::order_graph;
 use crate::runtime::state::{self, Held};
-use crate::site::Site;
+use crate::site::{Site, Stack};
 
 impl LockMeta {
     pub(super) fn wait_finding(
@@ -91,13 +92,43 @@ impl LockMeta {
     ) -> Finding {
         let mut finding = self.self_deadlock(thread, first, mode, site);
         finding.kind = FindingKind::Deadlock;
+        finding.severity = FindingKind::Deadlock.default_severity();
         finding.message = format!(
-            "`{}` read again by a thread that holds it, behind a queued writer",
+            "deadlock: thread `{}` calls `read()` on `{}` again while holding a read lock on \
+             it, behind a queued writer",
+            state::current_thread_name(thread),
             self.info().display_name()
         );
-        finding.reason = "the writer waits for this thread's first read lock, and this read \
-            waits for the writer: use `read_recursive`, or do not read the lock twice"
+        finding.reason = "the writer waits for this thread's first read lock, and this `read()` \
+            waits for the writer (parking_lot's read-write lock is task-fair): neither can go on"
             .to_owned();
+        for edge in &mut finding.edges {
+            edge.blocked = true;
+        }
         finding
     }
+}
+
+/// Adds the current thread's stack to its step of `finding` (its first edge), when
+/// `LOCKSCAN_BACKTRACE` asks for stacks and none of its edges has one: a re-lock, a rank
+/// violation, a wait while holding, the deadlock this thread closes. The policy calls it once
+/// per new finding, on the thread that found it, so it costs nothing per lock operation. The
+/// edges of a cycle have theirs already, from when each edge was first seen; a data race has
+/// no edge for one.
+pub(crate) fn add_stack(finding: &mut Finding) {
+    if !order_graph::backtraces_wanted() {
+        return;
+    }
+    let Some(thread) = state::with(|st| st.id()) else {
+        return;
+    };
+    let name = state::current_thread_name(thread);
+    let mut mine = finding.edges.iter_mut().filter(|edge| edge.thread == name);
+    let Some(first) = mine.next() else {
+        return;
+    };
+    if first.backtrace.is_some() || mine.any(|edge| edge.backtrace.is_some()) {
+        return;
+    }
+    first.backtrace = Some(Stack::capture().text().to_owned());
 }

@@ -8,7 +8,8 @@
 //! - [`condvar`]: condition variables;
 //! - [`findings`]: the findings the protocol reports;
 //! - [`recording`]: what the protocol writes into a running recording;
-//! - [`ids`], [`names`]: lock ids and lock names.
+//! - [`ids`], [`names`]: lock ids and lock names;
+//! - [`stand_in`]: the parking_lot stand-in's check of the lock file, once per process.
 
 mod acquire;
 mod condvar;
@@ -19,6 +20,7 @@ mod ids;
 mod names;
 mod recording;
 mod release;
+mod stand_in;
 
 use std::borrow::Cow;
 use std::panic::Location;
@@ -33,6 +35,7 @@ use crate::ids::{LockId, LockKind};
 use ids::fresh_lock_id;
 
 pub(crate) use condvar::CondvarMeta;
+pub(crate) use findings::add_stack;
 pub(crate) use names::intern;
 
 /// What an instrumented lock knows about itself.
@@ -90,6 +93,8 @@ impl LockMeta {
     #[cold]
     fn adopt_class(&self, site: &'static Location<'static>) {
         if self.id.get() == 0 {
+            // The first acquisition of a lock made from a `const`: the stand-in's are.
+            stand_in::check_once();
             // Before the first id: racing first acquisitions each store one of their sites.
             let site = site as *const Location<'static> as *mut Location<'static>;
             self.class.store(site, Ordering::Relaxed);
