@@ -214,6 +214,8 @@ struct Meeting {
     next_ticket: u64,
     /// Threads paused now.
     paused: usize,
+    /// A meeting happened: the cycle's points pause no more.
+    met: bool,
     /// The cycle is no longer steered: nobody waits any more.
     removed: bool,
 }
@@ -272,6 +274,11 @@ impl Steered {
         // Counted under the meeting's lock: whoever sees it also sees the thread paused, or
         // about to be (`Steering::stop` relies on it).
         self.stats.lock().points += 1;
+        if meeting.met {
+            // The cycle's threads met once, and its wait cycle formed: pausing the threads
+            // that go on would only slow the run down.
+            return;
+        }
         let now = Instant::now();
         // A thread is at one point at a time: an earlier, passing arrival of it is over.
         meeting
@@ -295,6 +302,7 @@ impl Steered {
             meeting
                 .arrivals
                 .retain(|a| a.ticket != ticket && !(a.released && a.passing_until.is_some()));
+            meeting.met = true;
             drop(meeting);
             self.stats.lock().meetings += 1;
             self.wake.notify_all();
