@@ -162,6 +162,11 @@ pub(crate) fn confirm(args: &ConfirmArgs) -> anyhow::Result<u8> {
         pause: Duration::from_millis(args.pause_ms.max(1)),
         timeout: Duration::from_secs(args.timeout.max(1)),
     };
+    // The tests a `cargo test` runs, to tell a test's thread from another.
+    let listed = match &session {
+        Some(dir) => attempt::list_tests(&args.command, dir, options.timeout)?,
+        None => None,
+    };
     let mut confirmations = Vec::new();
     for (number, &index) in predicted.iter().enumerate() {
         let finding = &findings[index];
@@ -181,6 +186,7 @@ pub(crate) fn confirm(args: &ConfirmArgs) -> anyhow::Result<u8> {
             index,
             finding,
             &args.command,
+            listed.as_deref(),
             &folder,
             &args.read,
             &options,
@@ -224,6 +230,7 @@ fn confirm_one(
     index: usize,
     finding: &Finding,
     command: &[OsString],
+    listed: Option<&[String]>,
     folder: &Path,
     read: &ReadArgs,
     options: &AttemptOptions,
@@ -240,7 +247,7 @@ fn confirm_one(
             });
         }
     };
-    let mut plan = Plan::new(command, finding);
+    let mut plan = Plan::new(command, finding, listed);
     let mut attempts = Vec::new();
     let edges = cycle.edges.len() as u32;
     for k in 0..options.attempts {

@@ -230,8 +230,6 @@ struct Arrival {
     fits: Fits,
     /// Let go by a meeting (or by the end of steering).
     released: bool,
-    /// For a thread that does not pause: until when it counts as being at its point.
-    passing_until: Option<Instant>,
 }
 
 impl Steered {
@@ -280,10 +278,6 @@ impl Steered {
             return;
         }
         let now = Instant::now();
-        // A thread is at one point at a time: an earlier, passing arrival of it is over.
-        meeting
-            .arrivals
-            .retain(|a| a.thread != thread && a.passing_until.is_none_or(|until| until > now));
         let ticket = meeting.next_ticket;
         meeting.next_ticket += 1;
         meeting.arrivals.push(Arrival {
@@ -292,16 +286,13 @@ impl Steered {
             wants,
             fits,
             released: false,
-            passing_until: None,
         });
         if let Some(met) = find_meeting(&meeting.arrivals, self.edges.len()) {
             for &index in &met {
                 meeting.arrivals[index].released = true;
             }
-            // Passing threads are gone already; the paused ones remove their own arrival.
-            meeting
-                .arrivals
-                .retain(|a| a.ticket != ticket && !(a.released && a.passing_until.is_some()));
+            // The paused threads remove their own arrival when they wake.
+            meeting.arrivals.retain(|a| a.ticket != ticket);
             meeting.met = true;
             drop(meeting);
             self.stats.lock().meetings += 1;
@@ -310,10 +301,10 @@ impl Steered {
         }
         let budget = self.budget_left.load(Ordering::Relaxed);
         if !pauses || budget == 0 {
-            // Counts as being here for as long as a pause would have lasted: a thread that
-            // arrives later at another edge can still complete the meeting with it.
-            let last = meeting.arrivals.len() - 1;
-            meeting.arrivals[last].passing_until = Some(now + self.pause);
+            // It goes on at once: it is at its point only now, so only now can it complete a
+            // meeting (it may block on a paused thread's lock next; that thread's pause ends
+            // at its bound and the wait cycle forms then).
+            meeting.arrivals.retain(|a| a.ticket != ticket);
             drop(meeting);
             if pauses {
                 self.stats.lock().over_budget += 1;
@@ -422,7 +413,6 @@ mod tests {
             wants: LockId(wants),
             fits: fits.iter().map(|&(e, l)| (e, LockId(l))).collect(),
             released: false,
-            passing_until: None,
         }
     }
 

@@ -31,17 +31,17 @@ pub(crate) enum Plan {
 
 impl Plan {
     /// The tests whose threads took `finding`'s edges, when the command is `cargo test` and
-    /// every such thread can be a test's (libtest names a test's thread after the test);
-    /// else the whole command.
-    pub(crate) fn new(command: &[OsString], finding: &Finding) -> Plan {
+    /// every such thread is one of its tests (`listed`; libtest names a test's thread after
+    /// the test); else the whole command.
+    pub(crate) fn new(command: &[OsString], finding: &Finding, listed: Option<&[String]>) -> Plan {
         let mut tests: Vec<String> = Vec::new();
         for edge in &finding.edges {
             if !tests.contains(&edge.thread) {
                 tests.push(edge.thread.clone());
             }
         }
-        let all_tests = tests.iter().all(|name| could_be_a_test(name));
-        if is_cargo_test(command) && all_tests && tests.len() >= 2 {
+        let all_tests = listed.is_some_and(|listed| tests.iter().all(|t| listed.contains(t)));
+        if all_tests && tests.len() >= 2 {
             Plan::Tests {
                 command: command.to_vec(),
                 tests,
@@ -69,10 +69,53 @@ impl Plan {
     }
 }
 
-/// Whether a thread name can be a libtest test's: not the main thread, not a thread without
-/// a name (lockscan names those `thread#N`).
-fn could_be_a_test(name: &str) -> bool {
-    !name.is_empty() && name != "main" && !name.starts_with("thread#")
+/// The tests `command` runs, when it is `cargo test`: what `cargo test ... -- --list` says,
+/// its output kept in `dir`. `None` for another command, or when the list cannot be had
+/// within `timeout`.
+pub(crate) fn list_tests(
+    command: &[OsString],
+    dir: &Path,
+    timeout: Duration,
+) -> anyhow::Result<Option<Vec<String>>> {
+    if !is_cargo_test(command) {
+        return Ok(None);
+    }
+    let separator = command.iter().position(|a| a == "--");
+    let mut line: Vec<OsString> = command[..separator.unwrap_or(command.len())].to_vec();
+    line.extend(["--".into(), "--list".into()]);
+    let (program, rest) = line.split_first().context("no command to run after `--`")?;
+    let listed = dir.join("tests.txt");
+    let file =
+        File::create(&listed).with_context(|| format!("cannot create {}", listed.display()))?;
+    let mut list = Command::new(program);
+    list.args(rest)
+        .stdin(Stdio::null())
+        .stdout(file)
+        .stderr(Stdio::null())
+        // Nothing to record or steer: listing runs no test.
+        .env_remove(lockscan::record::TRACE_ENV)
+        .env_remove(steer::STEER_ENV);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        list.process_group(0);
+    }
+    let child = list
+        .spawn()
+        .with_context(|| format!("cannot run `{}`", shell_line(&line)))?;
+    if !wait_within(child, timeout)?.is_some_and(|status| status.success()) {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&listed).unwrap_or_default();
+    Ok(Some(
+        text.lines()
+            .filter_map(|l| {
+                l.strip_suffix(": test")
+                    .or_else(|| l.strip_suffix(": bench"))
+            })
+            .map(str::to_owned)
+            .collect(),
+    ))
 }
 
 /// Whether `command` is `cargo test ...` (cargo's first word that is not an option is `test`).
@@ -144,6 +187,8 @@ pub(crate) struct Attempt {
     pub(crate) number: u32,
     /// The edge that paused alone (from 0), or every edge.
     pub(crate) pausing: Option<usize>,
+    /// That edge, as `` `A` -> `B` ``.
+    pub(crate) pausing_edge: Option<String>,
     pub(crate) pause: Duration,
     /// The command line, as a shell would read it.
     pub(crate) command_shown: String,
@@ -229,9 +274,13 @@ pub(crate) fn run(
         _ if status.is_none() => Outcome::TimedOut,
         other => other,
     };
+    let pausing_edge = pausing
+        .and_then(|edge| cycle.edges.get(edge))
+        .map(|edge| format!("`{}` -> `{}`", edge.from, edge.to));
     Ok(Attempt {
         number,
         pausing,
+        pausing_edge,
         pause: options.pause,
         command_shown,
         reproduce,
@@ -331,9 +380,10 @@ fn analyze(dir: &Path, read: &ReadArgs, predicted: &Finding) -> anyhow::Result<O
 impl Attempt {
     /// Which edges paused, and for how long at most.
     pub(crate) fn describe_choice(&self) -> String {
-        let which = match self.pausing {
-            None => "every edge paused".to_owned(),
-            Some(edge) => format!("only edge {} paused", edge + 1),
+        let which = match (self.pausing, &self.pausing_edge) {
+            (Some(edge), Some(text)) => format!("only edge {} ({text}) paused", edge + 1),
+            (Some(edge), None) => format!("only edge {} paused", edge + 1),
+            (None, _) => "every edge paused".to_owned(),
         };
         format!("{which}, up to {} ms", self.pause.as_millis())
     }
@@ -341,23 +391,23 @@ impl Attempt {
     /// What happened, in one line.
     pub(crate) fn describe(&self) -> String {
         let steering = match &self.stats {
-            None => "the steering points were never reached".to_owned(),
+            None => "no thread reached a steering point".to_owned(),
             Some(stats) => {
                 let mut text = format!(
-                    "steering points reached {}, {} paused",
+                    "steering points reached {}; {}",
                     times(stats.points),
-                    times(stats.pauses)
+                    plural(stats.pauses, "pause", "pauses")
                 );
                 if stats.timeouts > 0 {
-                    text.push_str(&format!(", {} ended at the bound", stats.timeouts));
+                    text.push_str(&format!(", {} to the bound", stats.timeouts));
                 }
                 if stats.over_budget > 0 {
-                    text.push_str(&format!(", {} over the budget", stats.over_budget));
+                    text.push_str(&format!(", {} skipped (budget spent)", stats.over_budget));
                 }
                 text.push_str(if stats.meetings > 0 {
-                    ", the threads met"
+                    "; the threads met"
                 } else {
-                    ", the threads never met"
+                    "; the threads never met"
                 });
                 text
             }
@@ -413,6 +463,10 @@ impl Attempt {
             "traces": self.dir.display().to_string(),
         })
     }
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn times(n: u64) -> String {
@@ -479,13 +533,6 @@ mod tests {
             shell_line(&line),
             "cargo test -- --nocapture --exact tests::a tests::b --test-threads=2"
         );
-    }
-
-    #[test]
-    fn test_threads_are_told_from_others() {
-        assert!(could_be_a_test("tests::transfers_both_ways"));
-        assert!(!could_be_a_test("main"));
-        assert!(!could_be_a_test("thread#7"));
     }
 
     #[test]
