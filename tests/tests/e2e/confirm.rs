@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{bin_dir, scratch};
+use crate::support::{bin_dir, run_demo, scratch};
 
 /// Far above what each command needs (the first one builds lockscan for the new crate).
 const LIMIT: Duration = Duration::from_secs(900);
@@ -376,4 +376,98 @@ fn a_cycle_handed_off_through_a_condition_variable_is_not_confirmed() {
             "{confirmed}"
         );
     }
+}
+
+/// `lockscan confirm --format json EXTRA... TRACE -- DEMO ARGS...`, under [`LIMIT`], in `dir`.
+fn confirm_demo(dir: &Path, demo: &str, args: &[&str], extra: &[&str]) -> (Ran, Value) {
+    let trace = dir.join(format!("{demo}-{}.json", args.join("-")));
+    run_demo(demo, args, &trace);
+    let program = bin_dir().join(demo).display().to_string();
+    let trace = trace.display().to_string();
+    let mut line = vec!["confirm", "--trace-dir", "attempts", "--format", "json"];
+    line.extend(extra);
+    line.extend([trace.as_str(), "--", program.as_str()]);
+    line.extend(args);
+    let ran = lockscan(dir, &line);
+    let report =
+        serde_json::from_str(&ran.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{ran}"));
+    (ran, report)
+}
+
+/// The confirmation of the one potential deadlock of a report.
+fn the_confirmation(report: &Value) -> &Value {
+    let predicted: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "potential-deadlock")
+        .collect();
+    assert_eq!(predicted.len(), 1, "{report:#}");
+    &predicted[0]["confirmation"]
+}
+
+#[test]
+fn the_demos_predictions_are_confirmed_where_they_can_happen() {
+    let dir_tmp = scratch("confirm-demos");
+    let dir = dir_tmp.path();
+
+    // bank transfer: the two transfer threads take turns, with a timeout; steered, they meet.
+    let (ran, report) = confirm_demo(dir, "bank", &["transfer"], &[]);
+    assert_eq!(ran.code, 1, "{ran}");
+    let confirmation = the_confirmation(&report);
+    assert_eq!(confirmation["verdict"], "confirmed", "{ran}");
+    let mut threads: Vec<&str> = confirmation["witness"]["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    threads.sort_unstable();
+    assert_eq!(threads, ["transfer-1", "transfer-2"], "{ran}");
+
+    // The naive philosophers: five threads meet.
+    let (ran, report) = confirm_demo(dir, "philosophers", &["naive"], &[]);
+    if report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["kind"] == "deadlock")
+    {
+        // About one run in three deadlocks by itself: nothing is left to predict.
+        assert!(ran.stdout.contains("\"potential_deadlocks\": 0"), "{ran}");
+    } else {
+        let confirmation = the_confirmation(&report);
+        assert_eq!(confirmation["verdict"], "confirmed", "{ran}");
+        assert_eq!(
+            confirmation["witness"]["threads"].as_array().map(Vec::len),
+            Some(5),
+            "{ran}"
+        );
+    }
+
+    // Nothing to confirm where nothing was predicted.
+    for (demo, args) in [("bank", &["ordered"]), ("philosophers", &["waiter"])] {
+        let (ran, report) = confirm_demo(dir, demo, args, &[]);
+        assert_eq!(ran.code, 0, "{ran}");
+        assert_eq!(report["confirm"]["potential_deadlocks"], 0, "{ran}");
+    }
+
+    // The hand-off through a condition variable: predicted, never confirmed.
+    let (ran, report) = confirm_demo(
+        dir,
+        "pipeline",
+        &["handoff"],
+        &[
+            "--attempts",
+            "2",
+            "--pause-ms",
+            "50",
+            "--fail-on",
+            "confirmed",
+        ],
+    );
+    assert_eq!(ran.code, 0, "{ran}");
+    let confirmation = the_confirmation(&report);
+    assert_eq!(confirmation["verdict"], "not-confirmed", "{ran}");
+    assert_eq!(confirmation["attempts"], 2, "{ran}");
 }
