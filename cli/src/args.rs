@@ -8,7 +8,7 @@ use lockscan::Severity;
 use lockscan::report::OutputFormat;
 use lockscan::trace::InputFormat;
 
-use crate::commands::{convert, run};
+use crate::commands::{confirm, convert, run};
 
 const ANALYZE_HELP: &str = "\
 Examples:
@@ -96,6 +96,11 @@ pub(crate) enum Command {
     /// Convert a trace between JSONL and the compact encoding (or from RAPID STD).
     #[command(after_help = convert::HELP)]
     Convert(convert::ConvertArgs),
+    /// Confirm the potential deadlocks of traces by making them happen: re-run the command
+    /// that recorded them, steered towards each cycle, and report it confirmed (with the
+    /// witness) or not.
+    #[command(after_help = confirm::HELP)]
+    Confirm(confirm::ConfirmArgs),
 }
 
 /// What the picture commands share with `analyze`: how traces are read and searched.

@@ -6,7 +6,7 @@ use clap::Parser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 
 use crate::args::{Cli, Command};
-use crate::commands::{analyze, convert, export, graph, run};
+use crate::commands::{analyze, confirm, convert, export, graph, run};
 
 mod args;
 mod baseline;
@@ -107,6 +107,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Graph(args) => graph::graph(&args),
         Command::Export(args) => export::export(&args),
         Command::Convert(args) => convert::convert(&args),
+        Command::Confirm(args) => confirm::confirm(&args),
     }
 }
 

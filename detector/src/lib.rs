@@ -79,6 +79,7 @@ pub mod report;
 mod runtime;
 pub mod site;
 pub mod std_sync;
+pub mod steer;
 pub mod sync;
 pub mod thread;
 pub mod trace;

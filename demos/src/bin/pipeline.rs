@@ -5,6 +5,10 @@
 //! - `hold`: a consumer holds the statistics lock for its whole run, including while it waits
 //!   on the queue's condition variable: lockscan reports `wait-while-holding`. The other
 //!   consumer, which needs that lock, is stuck until the first one is done.
+//! - `handoff`: a producer fills a batch, then hands it over to a consumer through a condition
+//!   variable. They take the queue and statistics locks in opposite orders, so lockscan
+//!   predicts a `potential-deadlock`, but the hand-off rules it out in every schedule:
+//!   `lockscan confirm` tries to make it happen and does not confirm it.
 
 use std::collections::VecDeque;
 use std::process::ExitCode;
@@ -25,6 +29,10 @@ const COMMAND: Command = Command {
         (
             "hold",
             "a consumer waits on the queue while holding the statistics lock",
+        ),
+        (
+            "handoff",
+            "a batch handed over through a condition variable (a cycle that cannot deadlock)",
         ),
     ],
     flags: &[],
@@ -135,6 +143,11 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     let consume: fn(&Queue, &Mutex<Stats>, usize) = match args.mode.as_str() {
+        "handoff" => {
+            handoff();
+            print_findings();
+            return ExitCode::SUCCESS;
+        }
         "clean" => consume,
         "hold" => consume_holding_stats,
         _ => unreachable!("the parser accepts only the listed modes"),
@@ -202,4 +215,78 @@ fn main() -> ExitCode {
     drop(stats);
     print_findings();
     ExitCode::SUCCESS
+}
+
+// ---------------------------------------------------------------------------------------------
+// `handoff`: a cycle that a condition variable rules out.
+
+/// How many items the producer of `handoff` puts in its batch.
+const BATCH: u64 = 5;
+
+/// What the two sides of the hand-off counted.
+#[derive(Default)]
+struct Counts {
+    produced: u64,
+    consumed: u64,
+    sum: u64,
+}
+
+/// The producer counts each item under the statistics lock and puts it in the queue while
+/// holding it (statistics, then queue); then it hands the batch over. The consumer waits for
+/// the hand-off (a wait without a timeout, which only the producer's notification ends), then
+/// takes each item and counts it while holding the queue (queue, then statistics). The two
+/// orders make a lock-order cycle, and lockscan reports a `potential-deadlock`: it does not
+/// take a notification as ordering a cycle's edges, since in general it does not. Here it
+/// does: the consumer starts only after the producer is done, in every schedule, so no pause
+/// can make the two orders overlap, and `lockscan confirm` reports it as not confirmed.
+fn handoff() {
+    let queue = Arc::new(Mutex::named("pipeline:queue", VecDeque::new()));
+    let counts = Arc::new(Mutex::named("pipeline:stats", Counts::default()));
+    let handed = Arc::new((Mutex::named("pipeline:handed-over", false), Condvar::new()));
+    let producer = {
+        let (queue, counts, handed) = (queue.clone(), counts.clone(), handed.clone());
+        thread::Builder::new()
+            .name("producer-1".into())
+            .spawn(move || {
+                for item in 1..=BATCH {
+                    let mut counts = counts.lock();
+                    counts.produced += 1;
+                    queue.lock().push_back(item);
+                }
+                *handed.0.lock() = true;
+                handed.1.notify_all();
+            })
+            .expect("spawn a thread")
+    };
+    let consumer = {
+        let (queue, counts, handed) = (queue.clone(), counts.clone(), handed.clone());
+        thread::Builder::new()
+            .name("consumer-1".into())
+            .spawn(move || {
+                let mut ready = handed.0.lock();
+                handed.1.wait_while(&mut ready, |ready| !*ready);
+                drop(ready);
+                loop {
+                    let mut items = queue.lock();
+                    let Some(item) = items.pop_front() else {
+                        break;
+                    };
+                    let mut counts = counts.lock();
+                    counts.consumed += 1;
+                    counts.sum += item;
+                }
+            })
+            .expect("spawn a thread")
+    };
+    for (name, handle) in [("producer-1", producer), ("consumer-1", consumer)] {
+        if let Outcome::Unwound(message) = join(handle) {
+            println!("{name} failed: {}", first_line(&message));
+        }
+    }
+    let counts = counts.lock();
+    println!(
+        "producer-1 put a batch of {} items in the queue, then handed it over; consumer-1 took \
+         {} items, sum {}",
+        counts.produced, counts.consumed, counts.sum
+    );
 }

@@ -26,3 +26,20 @@ fn hold_warns_about_the_wait_and_still_finishes() {
         "{run}"
     );
 }
+
+#[test]
+fn handoff_predicts_a_deadlock_that_the_hand_off_rules_out() {
+    let run = run(PIPELINE, &["handoff"]);
+    run.assert_success()
+        .assert_says("consumer-1 took 5 items, sum 15");
+    assert_eq!(run.kinds(), ["potential-deadlock"], "{run}");
+    let report = run.report();
+    for expected in [
+        "`pipeline:queue`",
+        "`pipeline:stats`",
+        "thread `producer-1`",
+        "thread `consumer-1`",
+    ] {
+        assert!(report.contains(expected), "{expected:?} in:\n{run}");
+    }
+}

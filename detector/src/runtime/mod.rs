@@ -17,6 +17,8 @@ mod order_graph;
 #[cfg(lockscan_active)]
 mod state;
 #[cfg(lockscan_active)]
+pub(crate) mod steer;
+#[cfg(lockscan_active)]
 mod waits;
 
 // Without detection nothing records, but `lockscan::record` still names its error type.

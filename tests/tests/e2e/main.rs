@@ -5,6 +5,7 @@
 
 mod architecture;
 mod browser;
+mod confirm;
 mod demos;
 mod fresh_crate;
 mod parity;

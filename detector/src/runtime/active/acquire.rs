@@ -29,6 +29,9 @@ impl LockMeta {
         block: impl FnOnce() -> G,
     ) -> G {
         self.classify_at(site);
+        // Confirming a predicted deadlock may pause here (`lockscan::steer`); one relaxed load
+        // otherwise.
+        crate::runtime::steer::point(self, site);
         let id = self.id();
         // The hold is pushed before the lock is taken, so the fast path touches the thread's
         // state once; taking the lock cannot fail, only unwind through `report_fatal`, which

@@ -1,0 +1,477 @@
+//! `lockscan confirm TRACES... -- COMMAND`: each predicted deadlock of the traces made to
+//! happen by re-running the command with steering on (`lockscan::steer`), or reported as not
+//! confirmed with what was tried.
+
+mod attempt;
+mod witness;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use lockscan::report::OutputFormat;
+use lockscan::steer::{Cycle, Options};
+use lockscan::{Finding, FindingKind, Severity};
+use serde_json::{Value, json};
+
+use crate::args::ReadArgs;
+use crate::inputs::collect_inputs;
+use crate::output::open_output;
+use crate::replay::{Pictured, replay_pictured};
+use crate::{EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS};
+use attempt::{Attempt, Outcome, Plan};
+use witness::Witness;
+
+pub(crate) const HELP: &str = "\
+Examples:
+  lockscan run -- cargo test                       # predicts, say, a potential deadlock...
+  lockscan confirm target/lockscan/run-*/ -- cargo test    # ...and makes it happen
+  lockscan confirm --attempts 6 --pause-ms 300 traces/ -- ./target/debug/my-program --flag
+  lockscan confirm --fail-on confirmed target/lockscan/run-*/ -- cargo test
+
+For every potential-deadlock in the traces, the command that recorded them runs again with
+LOCKSCAN_STEER naming the cycle: a thread that holds one of its locks and is about to take the
+next one where the trace saw it pauses, up to the bound, or until the other threads of the cycle
+have reached their own such points; then all go on together and the wait cycle forms. lockscan's
+live detection reports the actual deadlock and unwinds one thread, so the run ends. A pause only
+delays a thread; it never reorders or skips what the thread does, so a confirmed deadlock can
+happen in the program as it is. For `cargo test`, only the tests whose threads took the cycle's
+edges run (libtest names a test's thread after the test), together: `cargo test -- --exact
+NAME... --test-threads=N`; the whole command runs when a thread is not a test's, or when the
+tests never reach the cycle. The attempts vary the pauses: first every edge pauses, then one
+edge at a time; each round doubles the bound.
+
+A finding is confirmed when a run's traces show an actual deadlock on the same locks: the
+report gives the witness (the threads, and the order in which they took and requested the
+locks) and a command that reproduces it. Not confirmed after N attempts does not prove the
+cycle cannot deadlock: only that these schedules did not reach it.
+
+Each attempt records into its own folder under --trace-dir (confirm-*/finding-K/attempt-N/,
+with the command's output in stdout.txt and stderr.txt); every run has a time limit.
+
+Exit codes:
+  0  no finding at or above --fail-on
+  1  findings at or above --fail-on: with `error` (the default), any error the traces show,
+     confirmed or not; with `confirmed`, only a confirmed deadlock
+  2  usage, I/O, parse or configuration error, or the command could not be started";
+
+#[derive(Debug, Args)]
+pub(crate) struct ConfirmArgs {
+    /// The traces (files or folders) whose potential deadlocks to confirm: what the command
+    /// recorded (`lockscan run`, or LOCKSCAN_TRACE).
+    #[arg(required = true, value_name = "TRACES")]
+    traces: Vec<PathBuf>,
+
+    /// How many runs to try per finding.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    attempts: u32,
+
+    /// The longest one pause lasts in the first round of attempts, in milliseconds; each round
+    /// doubles it.
+    #[arg(long, default_value_t = 500, value_name = "MS")]
+    pause_ms: u64,
+
+    /// The time limit of one run, in seconds: past it, the command is killed and the attempt
+    /// counts as not confirmed.
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    timeout: u64,
+
+    /// Where the attempts' traces go: a fresh confirm-* folder in it.
+    #[arg(long, value_name = "DIR", default_value = "target/lockscan")]
+    trace_dir: PathBuf,
+
+    /// The report format.
+    #[arg(long, value_enum, default_value_t = ConfirmFormat::Text)]
+    format: ConfirmFormat,
+
+    /// Where to write the report (`-` is standard output).
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// What makes the exit code 1.
+    #[arg(long, value_enum, default_value_t = ConfirmFailOn::Error)]
+    fail_on: ConfirmFailOn,
+
+    #[command(flatten)]
+    read: ReadArgs,
+
+    /// The command that recorded the traces, and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    command: Vec<OsString>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ConfirmFormat {
+    /// One paragraph per predicted deadlock: the verdict, the witness or what was tried.
+    Text,
+    /// `lockscan analyze`'s JSON report, each potential deadlock with a `confirmation`.
+    Json,
+}
+
+/// `--fail-on` of `confirm`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ConfirmFailOn {
+    /// Any error the traces show, confirmed or not (as `lockscan analyze`).
+    Error,
+    /// Only a confirmed deadlock.
+    Confirmed,
+    /// Nothing.
+    Never,
+}
+
+/// What confirming one finding came to.
+#[derive(Debug)]
+pub(crate) enum Verdict {
+    Confirmed {
+        witness: Witness,
+        /// The command line that reproduces it (environment included).
+        reproduce: String,
+    },
+    NotConfirmed,
+    /// The finding has no sites to steer at.
+    NotSteerable(String),
+}
+
+/// One predicted deadlock and what confirming it did.
+struct Confirmation {
+    /// The finding's index in the analysis.
+    index: usize,
+    verdict: Verdict,
+    attempts: Vec<Attempt>,
+    elapsed: Duration,
+}
+
+pub(crate) fn confirm(args: &ConfirmArgs) -> anyhow::Result<u8> {
+    let inputs = collect_inputs(&args.traces)?;
+    let Pictured {
+        findings, summary, ..
+    } = replay_pictured(&inputs, &args.read, false)?;
+    let predicted: Vec<usize> = (0..findings.len())
+        .filter(|&i| findings[i].kind == FindingKind::PotentialDeadlock)
+        .collect();
+    let session = if predicted.is_empty() {
+        None
+    } else {
+        Some(session_dir(&args.trace_dir)?)
+    };
+    let options = AttemptOptions {
+        attempts: args.attempts.max(1),
+        pause: Duration::from_millis(args.pause_ms.max(1)),
+        timeout: Duration::from_secs(args.timeout.max(1)),
+    };
+    // The tests a `cargo test` runs, to tell a test's thread from another.
+    let listed = match &session {
+        Some(dir) => attempt::list_tests(&args.command, dir, options.timeout)?,
+        None => None,
+    };
+    let mut confirmations = Vec::new();
+    for (number, &index) in predicted.iter().enumerate() {
+        let finding = &findings[index];
+        let folder = session
+            .as_ref()
+            .map(|dir| dir.join(format!("finding-{}", number + 1)))
+            .unwrap_or_default();
+        eprintln!(
+            "lockscan: confirming {} of {}: {}",
+            number + 1,
+            predicted.len(),
+            finding
+                .cycle_text()
+                .unwrap_or_else(|| finding.message.clone())
+        );
+        confirmations.push(confirm_one(
+            index,
+            finding,
+            &args.command,
+            listed.as_deref(),
+            &folder,
+            &args.read,
+            &options,
+        )?);
+    }
+
+    let mut out = open_output(args.output.as_deref())?;
+    match args.format {
+        ConfirmFormat::Text => {
+            write_text(&mut out, &findings, &confirmations, session.as_deref())?;
+        }
+        ConfirmFormat::Json => {
+            write_json(&mut out, &findings, &summary, &confirmations)?;
+        }
+    }
+    out.flush().context("cannot write the report")?;
+
+    if summary.trace_errors > 0 {
+        return Ok(EXIT_ERROR);
+    }
+    let failing = match args.fail_on {
+        ConfirmFailOn::Error => findings.iter().any(|f| f.severity >= Severity::Error),
+        ConfirmFailOn::Confirmed => confirmations
+            .iter()
+            .any(|c| matches!(c.verdict, Verdict::Confirmed { .. })),
+        ConfirmFailOn::Never => false,
+    };
+    Ok(if failing { EXIT_FINDINGS } else { EXIT_CLEAN })
+}
+
+/// The attempts' limits, from the command line.
+pub(crate) struct AttemptOptions {
+    pub(crate) attempts: u32,
+    pub(crate) pause: Duration,
+    pub(crate) timeout: Duration,
+}
+
+/// Steers re-runs of `command` towards `finding` until one deadlocks on its locks, or the
+/// attempts are used up.
+fn confirm_one(
+    index: usize,
+    finding: &Finding,
+    command: &[OsString],
+    listed: Option<&[String]>,
+    folder: &Path,
+    read: &ReadArgs,
+    options: &AttemptOptions,
+) -> anyhow::Result<Confirmation> {
+    let started = Instant::now();
+    let cycle = match Cycle::from_finding(finding) {
+        Ok(cycle) => cycle,
+        Err(err) => {
+            return Ok(Confirmation {
+                index,
+                verdict: Verdict::NotSteerable(err.to_string()),
+                attempts: Vec::new(),
+                elapsed: started.elapsed(),
+            });
+        }
+    };
+    let mut plan = Plan::new(command, finding, listed);
+    let mut attempts = Vec::new();
+    let edges = cycle.edges.len() as u32;
+    for k in 0..options.attempts {
+        // Every edge pausing, then each edge alone; the bound doubles every round.
+        let variant = k % (edges + 1);
+        let round = (k / (edges + 1)).min(6);
+        let pausing = (variant > 0).then(|| (variant - 1) as usize);
+        let pause = options.pause.saturating_mul(1 << round);
+        let steered = cycle.clone().pausing_only(pausing);
+        let dir = folder.join(format!("attempt-{}", k + 1));
+        let attempt = attempt::run(
+            k + 1,
+            &plan,
+            &steered,
+            Options::with_pause(pause),
+            pausing,
+            &dir,
+            options.timeout,
+            read,
+            finding,
+        )?;
+        let confirmed = match &attempt.outcome {
+            Outcome::Deadlock(deadlock) => Some(deadlock.clone()),
+            _ => None,
+        };
+        let unreached = attempt.stats.is_none() && !matches!(attempt.outcome, Outcome::TimedOut);
+        let reproduce = attempt.reproduce.clone();
+        eprintln!("lockscan:   attempt {}: {}", k + 1, attempt.describe());
+        attempts.push(attempt);
+        if let Some(deadlock) = confirmed {
+            let witness = Witness::of(&deadlock, &dir);
+            return Ok(Confirmation {
+                index,
+                verdict: Verdict::Confirmed { witness, reproduce },
+                attempts,
+                elapsed: started.elapsed(),
+            });
+        }
+        // The selected tests never reached a steering point: perhaps the threads were not the
+        // tests' own. The rest of the attempts run the whole command.
+        if unreached && plan.is_selection() {
+            plan = Plan::whole(command);
+        }
+    }
+    Ok(Confirmation {
+        index,
+        verdict: Verdict::NotConfirmed,
+        attempts,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// A new folder for this confirmation's attempts, absolute, so that every process of the
+/// command writes there whatever its working directory.
+fn session_dir(parent: &Path) -> anyhow::Result<PathBuf> {
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let dir = parent.join(format!("confirm-{stamp}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create the trace folder {}", dir.display()))?;
+    std::path::absolute(&dir).with_context(|| format!("cannot resolve {}", dir.display()))
+}
+
+fn seconds(duration: Duration) -> String {
+    format!("{:.1} s", duration.as_secs_f64())
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn write_text(
+    out: &mut dyn Write,
+    findings: &[Finding],
+    confirmations: &[Confirmation],
+    session: Option<&Path>,
+) -> anyhow::Result<()> {
+    for confirmation in confirmations {
+        let finding = &findings[confirmation.index];
+        writeln!(
+            out,
+            "{}[{}]: {}",
+            finding.severity, finding.kind, finding.message
+        )?;
+        if let Some(cycle) = finding.cycle_text() {
+            writeln!(out, "  = cycle: {cycle}")?;
+        }
+        let tries = plural(confirmation.attempts.len(), "attempt", "attempts");
+        match &confirmation.verdict {
+            Verdict::Confirmed { witness, reproduce } => {
+                let last = confirmation.attempts.last().map(Attempt::describe_choice);
+                writeln!(
+                    out,
+                    "  = confirmed: an actual deadlock on attempt {} ({}; {} in all)",
+                    confirmation.attempts.len(),
+                    last.unwrap_or_default(),
+                    seconds(confirmation.elapsed)
+                )?;
+                witness.write_text(out)?;
+                writeln!(out, "  = reproduce: {reproduce}")?;
+            }
+            Verdict::NotConfirmed => {
+                writeln!(
+                    out,
+                    "  = not confirmed after {tries} ({})",
+                    seconds(confirmation.elapsed)
+                )?;
+                writeln!(out, "  = tried:")?;
+                for attempt in &confirmation.attempts {
+                    writeln!(out, "      {}. {}", attempt.number, attempt.command_shown)?;
+                    writeln!(out, "         {}", attempt.describe())?;
+                }
+                writeln!(
+                    out,
+                    "  = note: not confirmed does not prove that the cycle cannot deadlock, only \
+                     that these schedules did not reach it"
+                )?;
+            }
+            Verdict::NotSteerable(reason) => {
+                writeln!(out, "  = not confirmed: cannot steer towards it: {reason}")?;
+            }
+        }
+        writeln!(out)?;
+    }
+    let predicted = confirmations.len();
+    let confirmed = confirmations
+        .iter()
+        .filter(|c| matches!(c.verdict, Verdict::Confirmed { .. }))
+        .count();
+    let others = findings.len() - predicted;
+    let mut line = if predicted == 0 {
+        "lockscan: nothing to confirm: no potential deadlock in the traces".to_owned()
+    } else {
+        let attempts: usize = confirmations.iter().map(|c| c.attempts.len()).sum();
+        let elapsed: Duration = confirmations.iter().map(|c| c.elapsed).sum();
+        format!(
+            "lockscan: {confirmed} of {} confirmed ({} in {})",
+            plural(predicted, "potential deadlock", "potential deadlocks"),
+            plural(attempts, "attempt", "attempts"),
+            seconds(elapsed)
+        )
+    };
+    if others > 0 {
+        line.push_str(&format!(
+            "; {} not subject to confirmation (see `lockscan analyze`)",
+            plural(others, "other finding", "other findings")
+        ));
+    }
+    writeln!(out, "{line}")?;
+    if let Some(dir) = session {
+        writeln!(
+            out,
+            "lockscan: the attempts' traces and output are in {}",
+            dir.display()
+        )?;
+    }
+    Ok(())
+}
+
+/// `lockscan analyze`'s JSON report, with a `confirmation` on each potential deadlock and a
+/// `confirm` summary.
+fn write_json(
+    out: &mut dyn Write,
+    findings: &[Finding],
+    summary: &lockscan::report::Summary,
+    confirmations: &[Confirmation],
+) -> anyhow::Result<()> {
+    let mut rendered = Vec::new();
+    OutputFormat::Json
+        .renderer(false)
+        .render(findings, summary, &mut rendered)
+        .context("cannot render the report")?;
+    let mut report: Value = serde_json::from_slice(&rendered).context("the JSON report")?;
+    let listed = report["findings"]
+        .as_array_mut()
+        .context("the JSON report lists its findings")?;
+    for confirmation in confirmations {
+        let finding = &findings[confirmation.index];
+        // The report lists the findings as given; found by fingerprint should that change.
+        let fingerprint = finding.fingerprint();
+        let entry = listed
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, f)| f["fingerprint"] == fingerprint.as_str())
+            .min_by_key(|(i, _)| i.abs_diff(confirmation.index))
+            .map(|(_, f)| f);
+        if let Some(Value::Object(entry)) = entry {
+            entry.insert("confirmation".to_owned(), confirmation_json(confirmation));
+        }
+    }
+    let confirmed = confirmations
+        .iter()
+        .filter(|c| matches!(c.verdict, Verdict::Confirmed { .. }))
+        .count();
+    report["confirm"] = json!({
+        "potential_deadlocks": confirmations.len(),
+        "confirmed": confirmed,
+        "attempts": confirmations.iter().map(|c| c.attempts.len()).sum::<usize>(),
+        "seconds": confirmations.iter().map(|c| c.elapsed.as_secs_f64()).sum::<f64>(),
+    });
+    serde_json::to_writer_pretty(&mut *out, &report).context("cannot write the report")?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn confirmation_json(confirmation: &Confirmation) -> Value {
+    let tried: Vec<Value> = confirmation.attempts.iter().map(Attempt::to_json).collect();
+    let mut value = json!({
+        "attempts": confirmation.attempts.len(),
+        "seconds": confirmation.elapsed.as_secs_f64(),
+        "tried": tried,
+    });
+    match &confirmation.verdict {
+        Verdict::Confirmed { witness, reproduce } => {
+            value["verdict"] = json!("confirmed");
+            value["witness"] = witness.to_json();
+            value["reproduce"] = json!(reproduce);
+        }
+        Verdict::NotConfirmed => value["verdict"] = json!("not-confirmed"),
+        Verdict::NotSteerable(reason) => {
+            value["verdict"] = json!("not-confirmed");
+            value["reason"] = json!(reason);
+        }
+    }
+    value
+}
