@@ -433,18 +433,19 @@ pub(crate) fn start(path: &Path) -> Result<(), RecordError> {
         pid: Some(u64::from(std::process::id())),
         program: Some(program_name().into()),
     };
-    let start = CompactWriter::new(Vec::new(), &header)
-        .map_err(io_error)?
-        .get_mut()
-        .clone();
-    let target = if is_compact(path) {
-        Target::Compact(out)
+    let (start, target) = if is_compact(path) {
+        let mut writer = CompactWriter::new(Vec::new(), &header).map_err(io_error)?;
+        (std::mem::take(writer.get_mut()), Target::Compact(out))
     } else {
+        // The JSONL writer writes the header itself: the compact reader that reads it the rest
+        // would need a JSON parser to read it back.
+        let mut start = Vec::new();
+        compact::preamble(&mut start);
+        let mut writer = JsonlWriter::new(out);
+        writer.write(&Event::Header(header)).map_err(io_error)?;
         let name = path.display().to_string();
-        Target::Jsonl {
-            reader: Box::new(CompactReader::new(Feed::default(), name)),
-            writer: JsonlWriter::new(out),
-        }
+        let reader = Box::new(CompactReader::new(Feed::default(), name));
+        (start, Target::Jsonl { reader, writer })
     };
     let mut state = Writer {
         target,
@@ -554,15 +555,12 @@ pub(crate) fn record_finding(finding: &crate::Finding) {
         return;
     }
     let wire = crate::trace::wire::WireFinding::from_finding(finding);
-    let Ok(json) = serde_json::to_string(&wire) else {
-        return;
-    };
     {
         let mut rec = REC.lock();
         if !rec.active {
             return;
         }
-        compact::finding_record(&mut rec.out, &json);
+        compact::finding_record(&mut rec.out, &wire);
         rec.records += 1;
     }
     drain();

@@ -7,6 +7,7 @@ mod architecture;
 mod browser;
 mod demos;
 mod fresh_crate;
+mod inference;
 mod parity;
 mod parking_lot_shim;
 mod support;
