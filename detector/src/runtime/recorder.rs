@@ -222,9 +222,32 @@ fn wake_writer() {
 }
 
 /// The environment variable that picks the encoding of the traces `LOCKSCAN_TRACE` puts in a
-/// directory: `jsonl` (the default) or `compact`. A trace file named explicitly is compact when
-/// its name ends in `.lstrace`.
+/// directory: `compact` (the default) or `jsonl`. A trace file named explicitly is compact when
+/// its name ends in `.lstrace`, JSONL otherwise (`.json`).
 pub const TRACE_FORMAT_ENV: &str = "LOCKSCAN_TRACE_FORMAT";
+
+/// Whether the traces of a directory are JSONL: [`TRACE_FORMAT_ENV`] says `jsonl` (or `json`).
+/// A value that is neither that nor `compact` is said once, and the trace is compact.
+fn folder_is_jsonl() -> bool {
+    let Some(format) = std::env::var_os(TRACE_FORMAT_ENV) else {
+        return false;
+    };
+    match format.to_str() {
+        Some("jsonl" | "json") => true,
+        Some("compact" | "") => false,
+        _ => {
+            // Straight to the process's stderr: libtest captures what `eprintln!` writes in a
+            // test.
+            let _ = writeln!(
+                io::stderr().lock(),
+                "lockscan: {TRACE_FORMAT_ENV}={} is neither `compact` nor `jsonl`; recording \
+                 compact",
+                format.to_string_lossy()
+            );
+            false
+        }
+    }
+}
 
 /// Whether `path` names a compact trace.
 fn is_compact(path: &Path) -> bool {
@@ -296,8 +319,11 @@ pub(crate) fn trace_path(spec: &Path) -> PathBuf {
     let pid = std::process::id();
     let text = spec.to_string_lossy();
     if spec.is_dir() || text.ends_with('/') || text.ends_with(std::path::MAIN_SEPARATOR) {
-        let compact = std::env::var(TRACE_FORMAT_ENV).is_ok_and(|f| f == "compact");
-        let extension = if compact { compact::EXTENSION } else { "json" };
+        let extension = if folder_is_jsonl() {
+            "json"
+        } else {
+            compact::EXTENSION
+        };
         return spec.join(format!("{}-{pid}.{extension}", program_name()));
     }
     PathBuf::from(text.replace("%p", &pid.to_string()))

@@ -1,7 +1,8 @@
 //! The compact trace encoding: the same records as the JSONL format (trace-format.md), in a
 //! byte stream of 2 to 5 bytes a lock event instead of about 60, and read an order of magnitude
-//! faster. The recorder writes it for `*.lstrace` files, `LOCKSCAN_TRACE_FORMAT=compact` and
-//! `lockscan run`; every command reads it; `lockscan convert` turns it into JSONL and back.
+//! faster. The recorder writes it for `*.lstrace` files and for the traces of a `LOCKSCAN_TRACE`
+//! directory (unless `LOCKSCAN_TRACE_FORMAT=jsonl`); every command reads it; `lockscan convert`
+//! turns it into JSONL and back.
 //!
 //! The layout is documented in the repository's `docs/trace-compact.md`. In short: [`MAGIC`],
 //! the version (2) as a varint, then records of a tag byte and varint or string fields, each
