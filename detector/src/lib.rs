@@ -62,7 +62,11 @@
 //! through the same rules, render text, JSON, SARIF and pictures) is in this crate too, behind
 //! the feature `analyze`, off by default: tests that only swap the locks in, and programs
 //! that only record, do not compile it. With it on: the trace readers
-//! (`trace::TraceReader`, `trace::rapid`), `analysis::Replay` and `report`.
+//! (`trace::TraceReader`, `trace::JsonlReader`, `trace::rapid`), `analysis::Replay` and
+//! `report`. It is also the only part that depends on `serde_json`, whose `PartialEq` impls
+//! between its `Value` and the integer types would change type inference in every crate that
+//! depends on lockscan (`x == y as _` and `assert_eq!(v, vec![])` would stop compiling): the
+//! default build depends on nothing that adds trait impls to primitive types.
 #![deny(missing_docs)]
 
 pub mod analysis;

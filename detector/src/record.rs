@@ -1,12 +1,15 @@
 //! Recording a trace of this process's lock operations, for `lockscan analyze`.
 //!
 //! Either set `LOCKSCAN_TRACE=PATH` in the environment (a file, `%p` standing for the pid; or
-//! a directory, where each process writes `PROGRAM-PID.json`, so a `cargo test` run with many
-//! test binaries leaves one trace per process), or call [`start`] and keep the returned
-//! [`Recording`] alive. The trace format is JSON Lines, described in the project's
-//! `trace-format.md`, or its compact encoding ([`crate::trace::compact`], about a tenth of the
-//! size and written faster): a file name ending in `.lstrace`, or `LOCKSCAN_TRACE_FORMAT=compact`
-//! for the traces of a directory.
+//! a directory, where each process writes `PROGRAM-PID.lstrace`, so a `cargo test` run with
+//! many test binaries leaves one trace per process), or call [`start`] and keep the returned
+//! [`Recording`] alive.
+//!
+//! Traces come in two encodings of the same records: the compact one
+//! ([`crate::trace::compact`]), and JSON Lines (described in the project's `trace-format.md`,
+//! about ten times the size and slower to write). A directory's traces are compact unless
+//! `LOCKSCAN_TRACE_FORMAT=jsonl`; a file named explicitly is compact when its name ends in
+//! `.lstrace`, JSON Lines otherwise (`.json`).
 //!
 //! ```no_run
 //! let recording = lockscan::record::start("target/lockscan/demo.json")?;

@@ -222,9 +222,32 @@ fn wake_writer() {
 }
 
 /// The environment variable that picks the encoding of the traces `LOCKSCAN_TRACE` puts in a
-/// directory: `jsonl` (the default) or `compact`. A trace file named explicitly is compact when
-/// its name ends in `.lstrace`.
+/// directory: `compact` (the default) or `jsonl`. A trace file named explicitly is compact when
+/// its name ends in `.lstrace`, JSONL otherwise (`.json`).
 pub const TRACE_FORMAT_ENV: &str = "LOCKSCAN_TRACE_FORMAT";
+
+/// Whether the traces of a directory are JSONL: [`TRACE_FORMAT_ENV`] says `jsonl` (or `json`).
+/// A value that is neither that nor `compact` is said once, and the trace is compact.
+fn folder_is_jsonl() -> bool {
+    let Some(format) = std::env::var_os(TRACE_FORMAT_ENV) else {
+        return false;
+    };
+    match format.to_str() {
+        Some("jsonl" | "json") => true,
+        Some("compact" | "") => false,
+        _ => {
+            // Straight to the process's stderr: libtest captures what `eprintln!` writes in a
+            // test.
+            let _ = writeln!(
+                io::stderr().lock(),
+                "lockscan: {TRACE_FORMAT_ENV}={} is neither `compact` nor `jsonl`; recording \
+                 compact",
+                format.to_string_lossy()
+            );
+            false
+        }
+    }
+}
 
 /// Whether `path` names a compact trace.
 fn is_compact(path: &Path) -> bool {
@@ -299,8 +322,11 @@ pub(crate) fn trace_path(spec: &Path) -> PathBuf {
     let pid = std::process::id();
     let text = spec.to_string_lossy();
     if spec.is_dir() || text.ends_with('/') || text.ends_with(std::path::MAIN_SEPARATOR) {
-        let compact = std::env::var(TRACE_FORMAT_ENV).is_ok_and(|f| f == "compact");
-        let extension = if compact { compact::EXTENSION } else { "json" };
+        let extension = if folder_is_jsonl() {
+            "json"
+        } else {
+            compact::EXTENSION
+        };
         return spec.join(format!("{}-{pid}.{extension}", program_name()));
     }
     PathBuf::from(text.replace("%p", &pid.to_string()))
@@ -436,18 +462,19 @@ pub(crate) fn start(path: &Path) -> Result<(), RecordError> {
         pid: Some(u64::from(std::process::id())),
         program: Some(program_name().into()),
     };
-    let start = CompactWriter::new(Vec::new(), &header)
-        .map_err(io_error)?
-        .get_mut()
-        .clone();
-    let target = if is_compact(path) {
-        Target::Compact(out)
+    let (start, target) = if is_compact(path) {
+        let mut writer = CompactWriter::new(Vec::new(), &header).map_err(io_error)?;
+        (std::mem::take(writer.get_mut()), Target::Compact(out))
     } else {
+        // The JSONL writer writes the header itself: the compact reader that reads it the rest
+        // would need a JSON parser to read it back.
+        let mut start = Vec::new();
+        compact::preamble(&mut start);
+        let mut writer = JsonlWriter::new(out);
+        writer.write(&Event::Header(header)).map_err(io_error)?;
         let name = path.display().to_string();
-        Target::Jsonl {
-            reader: Box::new(CompactReader::new(Feed::default(), name)),
-            writer: JsonlWriter::new(out),
-        }
+        let reader = Box::new(CompactReader::new(Feed::default(), name));
+        (start, Target::Jsonl { reader, writer })
     };
     let mut state = Writer {
         target,
@@ -557,15 +584,12 @@ pub(crate) fn record_finding(finding: &crate::Finding) {
         return;
     }
     let wire = crate::trace::wire::WireFinding::from_finding(finding);
-    let Ok(json) = serde_json::to_string(&wire) else {
-        return;
-    };
     {
         let mut rec = REC.lock();
         if !rec.active {
             return;
         }
-        compact::finding_record(&mut rec.out, &json);
+        compact::finding_record(&mut rec.out, &wire);
         rec.records += 1;
     }
     drain();

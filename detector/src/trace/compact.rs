@@ -1,7 +1,8 @@
 //! The compact trace encoding: the same records as the JSONL format (trace-format.md), in a
 //! byte stream of 2 to 5 bytes a lock event instead of about 60, and read an order of magnitude
-//! faster. The recorder writes it for `*.lstrace` files, `LOCKSCAN_TRACE_FORMAT=compact` and
-//! `lockscan run`; every command reads it; `lockscan convert` turns it into JSONL and back.
+//! faster. The recorder writes it for `*.lstrace` files and for the traces of a `LOCKSCAN_TRACE`
+//! directory (unless `LOCKSCAN_TRACE_FORMAT=jsonl`); every command reads it; `lockscan convert`
+//! turns it into JSONL and back.
 //!
 //! The layout is documented in the repository's `docs/trace-compact.md`. In short: [`MAGIC`],
 //! the version (2) as a varint, then records of a tag byte and varint or string fields, each
@@ -16,8 +17,8 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use super::wire::{FORMAT_NAME, FORMAT_VERSION, Record, Text, WireFinding};
-use super::{Event, Header, TraceError, TraceWarning};
+use super::wire::{FORMAT_NAME, FORMAT_VERSION, Record, Text, WireFinding, WireFindingEdge};
+use super::{Event, Header, TraceError, TraceWarning, json};
 use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId, VarId};
 use crate::site::Site;
 
@@ -52,13 +53,17 @@ mod tag {
     pub const NOTIFY: u8 = 12;
     pub const READ: u8 = 13;
     pub const WRITE: u8 = 14;
-    pub const FINDING: u8 = 15;
+    /// A finding as JSON text: what lockscan wrote before [`FINDING`]; still read, with the
+    /// feature `analyze`.
+    pub const FINDING_JSON: u8 = 15;
     pub const END: u8 = 16;
     pub const BLOCK: u8 = 17;
     pub const START: u8 = 18;
     pub const EXIT: u8 = 19;
     pub const NEAR_ACQUIRE: u8 = 20;
     pub const NEAR_RELEASE: u8 = 21;
+    /// A finding, field by field (no JSON: recording does not need a JSON library).
+    pub const FINDING: u8 = 22;
     pub const TYPE_MASK: u8 = 0x1f;
     pub const MODE_SHIFT: u8 = 5;
     pub const FLAG: u8 = 0x80;
@@ -160,9 +165,11 @@ impl<W: Write> CompactWriter<W> {
                     program: header.program.as_deref().map(|p| Text(p.into())),
                     ..Record::default()
                 };
-                let json = serde_json::to_string(&record).map_err(io::Error::from)?;
+                let mut json = Vec::with_capacity(128);
+                json::record(&mut json, &record);
                 b.push(tag::HEADER);
-                string(b, &json);
+                varint(b, json.len() as u64);
+                b.extend_from_slice(&json);
             }
             Event::Thread { tid, name, parent } => {
                 b.push(tag::THREAD | if parent.is_some() { tag::FLAG } else { 0 });
@@ -270,11 +277,7 @@ impl<W: Write> CompactWriter<W> {
                 };
                 self.triple(t, tid.0, var.0, site)?;
             }
-            Event::Finding(finding) => {
-                let json = serde_json::to_string(&WireFinding::from_finding(finding))
-                    .map_err(io::Error::from)?;
-                finding_record(b, &json);
-            }
+            Event::Finding(finding) => finding_record(b, &WireFinding::from_finding(finding)),
             Event::End { events, dropped } => {
                 end_record(b, events.unwrap_or(self.records), dropped.unwrap_or(0));
             }
@@ -283,11 +286,10 @@ impl<W: Write> CompactWriter<W> {
         self.flush_record()
     }
 
-    /// Writes a finding as it is recorded live (the JSON of its wire form).
+    /// Writes a finding as it is recorded live (its wire form).
     pub fn write_wire_finding(&mut self, finding: &WireFinding) -> io::Result<()> {
-        let json = serde_json::to_string(finding).map_err(io::Error::from)?;
         self.buffer.clear();
-        finding_record(&mut self.buffer, &json);
+        finding_record(&mut self.buffer, finding);
         self.records += 1;
         self.flush_record()
     }
@@ -429,10 +431,188 @@ pub(crate) fn lock_record(
     }
 }
 
-/// A `finding` record holding `json`, a finding's wire form.
-pub(crate) fn finding_record(out: &mut Vec<u8>, json: &str) {
+/// What starts every compact trace: [`MAGIC`] and the version.
+pub(crate) fn preamble(out: &mut Vec<u8>) {
+    out.extend_from_slice(&MAGIC);
+    varint(out, COMPACT_VERSION);
+}
+
+/// A `finding` record: the byte length of its fields, then the fields (docs/trace-compact.md).
+pub(crate) fn finding_record(out: &mut Vec<u8>, finding: &WireFinding) {
+    let mut fields = Vec::with_capacity(256);
+    finding_fields(&mut fields, finding);
     out.push(tag::FINDING);
-    string(out, json);
+    varint(out, fields.len() as u64);
+    out.extend_from_slice(&fields);
+}
+
+/// Bits of a finding's and an edge's flags.
+mod finding_flag {
+    pub const HELP: u64 = 1;
+    pub const SITE: u64 = 2;
+    pub const FROM_SITE: u64 = 1;
+    pub const TO_SITE: u64 = 2;
+    pub const BLOCKED: u64 = 4;
+    /// `from_mode` and `to_mode` (0 exclusive, 1 shared, 2 upgradable), two bits each.
+    pub const FROM_MODE_SHIFT: u32 = 3;
+    pub const TO_MODE_SHIFT: u32 = 5;
+}
+
+fn finding_fields(out: &mut Vec<u8>, finding: &WireFinding) {
+    // Every field named: a field added to `WireFinding` does not compile here until it is
+    // encoded too (at the end, where older readers skip it).
+    let WireFinding {
+        kind,
+        message,
+        reason,
+        help,
+        site,
+        locks,
+        threads,
+        edges,
+    } = finding;
+    let strings = |out: &mut Vec<u8>, list: &[String]| {
+        varint(out, list.len() as u64);
+        for text in list {
+            string(out, text);
+        }
+    };
+    string(out, kind);
+    string(out, message);
+    string(out, reason);
+    let mut flags = 0;
+    if help.is_some() {
+        flags |= finding_flag::HELP;
+    }
+    if site.is_some() {
+        flags |= finding_flag::SITE;
+    }
+    varint(out, flags);
+    for text in [help, site].into_iter().flatten() {
+        string(out, text);
+    }
+    strings(out, locks);
+    strings(out, threads);
+    varint(out, edges.len() as u64);
+    for edge in edges {
+        let WireFindingEdge {
+            from,
+            to,
+            thread,
+            from_site,
+            to_site,
+            from_mode,
+            to_mode,
+            held,
+            blocked,
+        } = edge;
+        string(out, from);
+        string(out, to);
+        string(out, thread);
+        let mode = |mode: &Option<String>| match mode.as_deref() {
+            Some("shared") => 1,
+            Some("upgradable") => 2,
+            _ => 0,
+        };
+        let mut flags = (mode(from_mode) << finding_flag::FROM_MODE_SHIFT)
+            | (mode(to_mode) << finding_flag::TO_MODE_SHIFT);
+        if from_site.is_some() {
+            flags |= finding_flag::FROM_SITE;
+        }
+        if to_site.is_some() {
+            flags |= finding_flag::TO_SITE;
+        }
+        if *blocked {
+            flags |= finding_flag::BLOCKED;
+        }
+        varint(out, flags);
+        for text in [from_site, to_site].into_iter().flatten() {
+            string(out, text);
+        }
+        strings(out, held);
+    }
+}
+
+/// Decodes a `finding` record's fields, as [`finding_fields`] wrote them; bytes after them
+/// (fields of a later version) are skipped.
+fn finding_of(mut bytes: &[u8]) -> Result<WireFinding, Field> {
+    fn number(bytes: &mut &[u8]) -> Result<u64, Field> {
+        let (value, len) = varint_of(bytes)?;
+        *bytes = &bytes[len..];
+        Ok(value)
+    }
+    fn text(bytes: &mut &[u8]) -> Result<String, Field> {
+        let len = number(bytes)?;
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|&len| len <= bytes.len())
+            .ok_or(Field::Cut)?;
+        let (text, rest) = bytes.split_at(len);
+        *bytes = rest;
+        String::from_utf8(text.to_vec())
+            .map_err(|_| Field::Bad("a UTF-8 string", "invalid UTF-8".into()))
+    }
+    fn texts(bytes: &mut &[u8]) -> Result<Vec<String>, Field> {
+        let count = number(bytes)?;
+        // Each string takes a byte at least: a corrupt count cannot make this allocate more.
+        if count > bytes.len() as u64 {
+            return Err(Field::Cut);
+        }
+        (0..count).map(|_| text(bytes)).collect()
+    }
+    fn optional(bytes: &mut &[u8], present: bool) -> Result<Option<String>, Field> {
+        present.then(|| text(bytes)).transpose()
+    }
+    let mode = |bits: u64| -> Result<Option<String>, Field> {
+        match bits & 0b11 {
+            0 => Ok(None),
+            1 => Ok(Some(Mode::Shared.as_str().to_owned())),
+            2 => Ok(Some(Mode::Upgradable.as_str().to_owned())),
+            _ => Err(Field::Bad("a lock mode 0, 1 or 2", "3".into())),
+        }
+    };
+    let bytes = &mut bytes;
+    let kind = text(bytes)?;
+    let message = text(bytes)?;
+    let reason = text(bytes)?;
+    let flags = number(bytes)?;
+    let help = optional(bytes, flags & finding_flag::HELP != 0)?;
+    let site = optional(bytes, flags & finding_flag::SITE != 0)?;
+    let locks = texts(bytes)?;
+    let threads = texts(bytes)?;
+    let count = number(bytes)?;
+    if count > bytes.len() as u64 {
+        return Err(Field::Cut);
+    }
+    let edges = (0..count)
+        .map(|_| {
+            let from = text(bytes)?;
+            let to = text(bytes)?;
+            let thread = text(bytes)?;
+            let flags = number(bytes)?;
+            Ok(WireFindingEdge {
+                from,
+                to,
+                thread,
+                from_site: optional(bytes, flags & finding_flag::FROM_SITE != 0)?,
+                to_site: optional(bytes, flags & finding_flag::TO_SITE != 0)?,
+                from_mode: mode(flags >> finding_flag::FROM_MODE_SHIFT)?,
+                to_mode: mode(flags >> finding_flag::TO_MODE_SHIFT)?,
+                held: texts(bytes)?,
+                blocked: flags & finding_flag::BLOCKED != 0,
+            })
+        })
+        .collect::<Result<_, Field>>()?;
+    Ok(WireFinding {
+        kind,
+        message,
+        reason,
+        help,
+        site,
+        locks,
+        threads,
+        edges,
+    })
 }
 
 /// The `end` record.
@@ -735,6 +915,11 @@ const MAX_STRING: u64 = 1 << 20;
 
 /// Reads a compact trace; an iterator of events, like the JSONL reader. A recorded trace's
 /// per-thread blocks come out in one replay order. Example: [`CompactWriter`].
+///
+/// The `header` record, and the `finding` records lockscan wrote as JSON before findings had a
+/// record of their own fields, hold JSON text: reading them takes the feature `analyze`.
+/// Without it they are errors (recording, which reads its own records back for a JSONL trace,
+/// never hands the reader one).
 #[derive(Debug)]
 pub struct CompactReader<R> {
     input: R,
@@ -1022,6 +1207,17 @@ impl<R: Read> CompactReader<R> {
     fn event(&mut self, t: u8, at: u64) -> Result<Event, Stop> {
         let flag = t & tag::FLAG != 0;
         let event = match t & tag::TYPE_MASK {
+            #[cfg(not(feature = "analyze"))]
+            tag::HEADER | tag::FINDING_JSON => {
+                // Recording never reads these back (it writes its JSONL header itself).
+                return Err(Stop::Error(self.error(
+                    at,
+                    "a record this build reads without JSON (reading a `header` or a JSON \
+                     `finding` needs the feature `analyze`)",
+                    (t & tag::TYPE_MASK).to_string(),
+                )));
+            }
+            #[cfg(feature = "analyze")]
             tag::HEADER => {
                 let json = self.string(at)?;
                 let record: Record<'_> = serde_json::from_str(&json).map_err(|err| {
@@ -1169,6 +1365,36 @@ impl<R: Read> CompactReader<R> {
                 }
             }
             tag::FINDING => {
+                let len = self.varint(at)?;
+                if len > MAX_STRING {
+                    return Err(Stop::Error(self.error(
+                        at,
+                        format!("a finding of at most {MAX_STRING} bytes"),
+                        format!("a length of {len}"),
+                    )));
+                }
+                if !self.fill(len as usize)? {
+                    return Err(Stop::Cut);
+                }
+                let fields = &self.buffer[self.start..self.start + len as usize];
+                self.start += len as usize;
+                let wire = finding_of(fields).map_err(|error| {
+                    let (expected, found) = match error {
+                        Field::Cut => (
+                            "a finding whose fields fit in its length",
+                            format!("{len} bytes"),
+                        ),
+                        Field::Bad(expected, found) => (expected, found),
+                    };
+                    Stop::Error(self.error(at, expected, found))
+                })?;
+                let finding = wire.into_finding().map_err(|expected| {
+                    Stop::Error(self.error(at, expected, "something else in the finding"))
+                })?;
+                Event::Finding(Box::new(finding))
+            }
+            #[cfg(feature = "analyze")]
+            tag::FINDING_JSON => {
                 let json = self.string(at)?;
                 let wire: WireFinding = serde_json::from_str(&json).map_err(|err| {
                     Stop::Error(self.error(at, "a JSON finding object", err.to_string()))
@@ -1189,7 +1415,7 @@ impl<R: Read> CompactReader<R> {
             other => {
                 return Err(Stop::Error(self.error(
                     at,
-                    "a record tag 0 to 17",
+                    "a record tag 0 to 17 or 22",
                     other.to_string(),
                 )));
             }
@@ -1549,6 +1775,137 @@ mod tests {
         }
     }
 
+    /// Findings as a `finding` record keeps them: one with every field, one with the fewest.
+    fn findings() -> [crate::Finding; 2] {
+        let mut full = crate::Finding::new(crate::FindingKind::PotentialDeadlock, "a \"b\" é");
+        full.reason = "why\nand how".into();
+        full.help = Some("take them in one order".into());
+        full.site = Some(Site::from("src/a.rs:1:2"));
+        full.locks = vec!["a".into(), "b".into()];
+        full.threads = vec!["t1".into(), "t2".into()];
+        let edge = |from: &str, to: &str, thread: &str| crate::FindingEdge {
+            from: from.into(),
+            to: to.into(),
+            thread: thread.into(),
+            from_site: None,
+            to_site: None,
+            from_mode: Mode::Exclusive,
+            to_mode: Mode::Exclusive,
+            held: Vec::new(),
+            blocked: false,
+            backtrace: None,
+        };
+        full.edges = vec![
+            crate::FindingEdge {
+                from_site: Some(Site::from("src/a.rs:3:4")),
+                to_site: Some(Site::from("src/a.rs:5:6")),
+                from_mode: Mode::Shared,
+                to_mode: Mode::Upgradable,
+                held: vec!["c".into(), "d".into()],
+                blocked: true,
+                ..edge("a", "b", "t1")
+            },
+            edge("b", "a", "t2"),
+        ];
+        let mut bare = crate::Finding::new(crate::FindingKind::Deadlock, "m");
+        bare.reason.clear();
+        [full, bare]
+    }
+
+    fn with_findings() -> Vec<Event> {
+        let mut events = vec![Event::Header(header())];
+        events.extend(findings().map(|f| Event::Finding(Box::new(f))));
+        events.push(Event::End {
+            events: Some(3),
+            dropped: Some(0),
+        });
+        events
+    }
+
+    #[test]
+    fn findings_round_trip_field_by_field() {
+        let events = with_findings();
+        let bytes = encode(&events);
+        assert!(
+            !bytes.windows(7).any(|w| w == b"\"kind\""),
+            "no JSON in a finding record"
+        );
+        let (read, warnings) = decode(&bytes);
+        let read: Vec<Event> = read.into_iter().map(Result::unwrap).collect();
+        assert_eq!(read, events);
+        assert_eq!(warnings, []);
+        for cut in MAGIC.len() + 2..bytes.len() {
+            let (read, warnings) = decode(&bytes[..cut]);
+            assert!(read.iter().all(Result::is_ok), "cut at {cut}: {read:?}");
+            assert!(!warnings.is_empty(), "cut at {cut}");
+        }
+        // What the recorder writes is what the writer writes.
+        let mut recorded = Vec::new();
+        finding_record(&mut recorded, &WireFinding::from_finding(&findings()[0]));
+        let mut written = CompactWriter::new(Vec::new(), &header()).unwrap();
+        let start = written.out.len();
+        written
+            .write(&Event::Finding(Box::new(findings()[0].clone())))
+            .unwrap();
+        assert_eq!(written.out[start..], recorded);
+    }
+
+    #[test]
+    fn fields_a_later_version_adds_to_a_finding_are_skipped() {
+        let finding = WireFinding::from_finding(&findings()[0]);
+        let mut fields = Vec::new();
+        finding_fields(&mut fields, &finding);
+        fields.extend_from_slice(b"\x05later");
+        let mut bytes = Vec::new();
+        preamble(&mut bytes);
+        bytes.push(tag::FINDING);
+        varint(&mut bytes, fields.len() as u64);
+        bytes.extend_from_slice(&fields);
+        end_record(&mut bytes, 1, 0);
+        let (read, _) = decode(&bytes);
+        assert_eq!(
+            *read[0].as_ref().unwrap(),
+            Event::Finding(Box::new(findings()[0].clone()))
+        );
+        assert!(matches!(read[1], Ok(Event::End { .. })), "{read:?}");
+    }
+
+    #[test]
+    fn a_finding_record_of_json_text_is_still_read() {
+        // What lockscan wrote before findings had a record of their own fields.
+        let wire = WireFinding::from_finding(&findings()[0]);
+        let json = serde_json::to_string(&wire).unwrap();
+        let mut bytes = CompactWriter::new(Vec::new(), &header()).unwrap().out;
+        bytes.push(tag::FINDING_JSON);
+        string(&mut bytes, &json);
+        end_record(&mut bytes, 2, 0);
+        let (read, warnings) = decode(&bytes);
+        assert_eq!(
+            *read[1].as_ref().unwrap(),
+            Event::Finding(Box::new(findings()[0].clone()))
+        );
+        assert_eq!(warnings, []);
+    }
+
+    #[test]
+    fn the_header_written_by_hand_is_the_json_serde_writes() {
+        let bytes = encode(&sample()[..1]);
+        let mut expected = Vec::new();
+        preamble(&mut expected);
+        let record = Record {
+            record_type: "header".into(),
+            format: Some(Text(FORMAT_NAME.into())),
+            version: Some(FORMAT_VERSION),
+            tool: Some(Text("lockscan test".into())),
+            pid: Some(7),
+            program: Some(Text("prog".into())),
+            ..Record::default()
+        };
+        expected.push(tag::HEADER);
+        string(&mut expected, &serde_json::to_string(&record).unwrap());
+        assert_eq!(bytes, expected);
+    }
+
     #[test]
     fn bad_bytes_are_errors_with_their_offset_never_panics() {
         let (read, _) = decode(b"{\"type\":\"header\"}\n");
@@ -1560,7 +1917,8 @@ mod tests {
         let (read, _) = decode(&bytes);
         assert!(read.last().unwrap().is_err());
         // Every single-byte corruption: errors or warnings, never a panic.
-        let good = encode(&sample());
+        let mut good = encode(&sample());
+        good.extend_from_slice(&encode(&with_findings())[MAGIC.len() + 1..]);
         for at in 0..good.len() {
             for value in [0x00, 0x7f, 0x80, 0xff] {
                 let mut bytes = good.clone();

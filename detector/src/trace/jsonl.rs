@@ -1,23 +1,37 @@
-//! The streaming reader of lockscan's JSON Lines traces.
+//! lockscan's JSON Lines traces: the streaming reader (with the feature `analyze`), and the
+//! writer, which recording uses and which writes its JSON by hand (`trace::json`).
 
-use std::io::{self, BufRead, Write};
+#[cfg(feature = "analyze")]
+use std::io::BufRead;
+use std::io::{self, Write};
+#[cfg(feature = "analyze")]
 use std::sync::Arc;
 
+#[cfg(feature = "analyze")]
 use rustc_hash::FxHashMap;
+#[cfg(feature = "analyze")]
 use serde_json::error::Category;
 
-use super::event::{Event, Header};
+use super::event::Event;
+#[cfg(feature = "analyze")]
+use super::event::Header;
+use super::json;
 use super::wire::{FORMAT_NAME, FORMAT_VERSION, Record, Text, WireFinding};
+#[cfg(feature = "analyze")]
 use super::{LineRead, LineSource, Problem, TraceError, TraceWarning, quote};
-use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId, VarId};
+#[cfg(feature = "analyze")]
+use crate::ids::{CondvarId, LockKind, VarId};
+use crate::ids::{LockId, Mode, ThreadId};
 use crate::site::Site;
 
 /// The record types, for error messages.
+#[cfg(feature = "analyze")]
 const RECORD_TYPES: &str = "a record type (`header`, `thread`, `lock`, `condvar`, `var`, \
      `spawn`, `join`, `request`, `acquire`, `release`, `wait`, `notify`, `read`, `write`, \
      `finding`, `end`)";
 
-/// Reads a JSONL trace line by line; an iterator of events.
+/// Reads a JSONL trace line by line; an iterator of events. With the feature `analyze`.
+#[cfg(feature = "analyze")]
 #[derive(Debug)]
 pub struct JsonlReader<R> {
     lines: LineSource<R>,
@@ -36,6 +50,7 @@ pub struct JsonlReader<R> {
     timestamp: Option<u64>,
 }
 
+#[cfg(feature = "analyze")]
 impl<R: BufRead> JsonlReader<R> {
     /// A reader of `input`, called `file` in messages.
     pub fn new(input: R, file: impl Into<Arc<str>>) -> Self {
@@ -152,6 +167,7 @@ impl<R: BufRead> JsonlReader<R> {
     }
 }
 
+#[cfg(feature = "analyze")]
 impl<R: BufRead> Iterator for JsonlReader<R> {
     type Item = Result<Event, TraceError>;
 
@@ -181,8 +197,10 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
 }
 
 /// What went wrong converting a record: what was expected, what was found.
+#[cfg(feature = "analyze")]
 type Mismatch = (String, String);
 
+#[cfg(feature = "analyze")]
 fn missing(record: &Record<'_>, field: &str) -> Mismatch {
     (
         format!("the field `{field}` in a `{}` record", record.record_type),
@@ -190,14 +208,17 @@ fn missing(record: &Record<'_>, field: &str) -> Mismatch {
     )
 }
 
+#[cfg(feature = "analyze")]
 fn required<T: Copy>(record: &Record<'_>, value: Option<T>, field: &str) -> Result<T, Mismatch> {
     value.ok_or_else(|| missing(record, field))
 }
 
+#[cfg(feature = "analyze")]
 fn name(value: &Option<Text<'_>>) -> Option<Arc<str>> {
     value.as_deref().map(Arc::from)
 }
 
+#[cfg(feature = "analyze")]
 fn mode(record: &Record<'_>) -> Result<Mode, Mismatch> {
     match record.mode.as_deref() {
         None | Some("exclusive") => Ok(Mode::Exclusive),
@@ -210,6 +231,7 @@ fn mode(record: &Record<'_>) -> Result<Mode, Mismatch> {
     }
 }
 
+#[cfg(feature = "analyze")]
 fn lock_kind(record: &Record<'_>) -> Result<LockKind, Mismatch> {
     match record.kind.as_deref() {
         Some("mutex") => Ok(LockKind::Mutex),
@@ -224,6 +246,7 @@ fn lock_kind(record: &Record<'_>) -> Result<LockKind, Mismatch> {
     }
 }
 
+#[cfg(feature = "analyze")]
 fn intern(sites: &mut FxHashMap<Box<str>, Site>, text: &Option<Text<'_>>) -> Option<Site> {
     let text = text.as_deref()?;
     if let Some(site) = sites.get(text) {
@@ -234,6 +257,7 @@ fn intern(sites: &mut FxHashMap<Box<str>, Site>, text: &Option<Text<'_>>) -> Opt
     Some(site)
 }
 
+#[cfg(feature = "analyze")]
 fn convert(
     record: &mut Record<'_>,
     sites: &mut FxHashMap<Box<str>, Site>,
@@ -431,10 +455,7 @@ impl<W: Write> JsonlWriter<W> {
                 mode,
                 site,
             } => lock_line(&mut self.line, "release", *tid, *lock, *mode, false, site),
-            _ => {
-                let record = to_record(event, self.records);
-                serde_json::to_writer(&mut self.line, &record).map_err(io::Error::from)?;
-            }
+            _ => json::record(&mut self.line, &to_record(event, self.records)),
         }
         self.line.push(b'\n');
         self.out.write_all(&self.line)?;
@@ -462,11 +483,10 @@ fn lock_line(
     line.extend_from_slice(numbers.format(lock.0).as_bytes());
     if let Some(site) = site {
         line.extend_from_slice(b",\"site\":");
-        // Writing to a Vec cannot fail.
-        let _ = match site {
-            Site::Text(text) => serde_json::to_writer(&mut *line, &***text),
-            Site::Caller(_) => serde_json::to_writer(&mut *line, &site.to_string()),
-        };
+        match site {
+            Site::Text(text) => json::string(line, text),
+            Site::Caller(_) => json::string(line, &site.to_string()),
+        }
     }
     if mode != Mode::Exclusive {
         line.extend_from_slice(b",\"mode\":\"");
@@ -679,6 +699,165 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// One event of every kind, each with and without its optional fields, strings that need
+    /// escaping, and a site of each kind.
+    fn every_kind_of_event() -> Vec<Event> {
+        let awkward = "a \"quoted\"\\ name\twith\u{1} é ✓";
+        let sites = [
+            None,
+            Some(Site::from("src/\"x\".rs:1:2")),
+            Some(Site::caller()),
+        ];
+        let name = |named: bool| named.then(|| Arc::from(awkward));
+        let mut events = vec![
+            Event::Header(Header::default()),
+            Event::Header(Header {
+                version: 7,
+                tool: Some("lockscan 0.1.0".into()),
+                pid: Some(4242),
+                program: name(true),
+            }),
+            Event::End {
+                events: None,
+                dropped: None,
+            },
+            Event::End {
+                events: Some(12),
+                dropped: Some(3),
+            },
+        ];
+        for (index, site) in sites.into_iter().enumerate() {
+            let named = index != 1;
+            let (tid, other) = (ThreadId(index as u64 + 1), ThreadId(99));
+            events.extend([
+                Event::Thread {
+                    tid,
+                    name: name(named),
+                    parent: named.then_some(other),
+                },
+                Event::Lock {
+                    lock: LockId(5),
+                    kind: [LockKind::Mutex, LockKind::RwLock, LockKind::Reentrant][index],
+                    name: name(named),
+                    class: name(!named),
+                    site: site.clone(),
+                    rank: named.then_some(3),
+                },
+                Event::Condvar {
+                    condvar: CondvarId(6),
+                    name: name(named),
+                    site: site.clone(),
+                },
+                Event::Var {
+                    var: VarId(8),
+                    name: name(named),
+                    site: site.clone(),
+                },
+                Event::Spawn {
+                    tid,
+                    child: other,
+                    site: site.clone(),
+                },
+                Event::Join {
+                    tid,
+                    child: other,
+                    site: site.clone(),
+                },
+                Event::Wait {
+                    tid,
+                    condvar: CondvarId(6),
+                    lock: LockId(5),
+                    site: site.clone(),
+                },
+                Event::Notify {
+                    tid,
+                    condvar: CondvarId(6),
+                    all: named,
+                    site: site.clone(),
+                },
+                Event::Read {
+                    tid,
+                    var: VarId(8),
+                    site: site.clone(),
+                },
+                Event::Write {
+                    tid,
+                    var: VarId(8),
+                    site: site.clone(),
+                },
+            ]);
+            for mode in [Mode::Exclusive, Mode::Shared, Mode::Upgradable] {
+                events.push(Event::Request {
+                    tid,
+                    lock: LockId(5),
+                    mode,
+                    site: site.clone(),
+                });
+                for try_lock in [false, true] {
+                    events.push(Event::Acquire {
+                        tid,
+                        lock: LockId(5),
+                        mode,
+                        try_lock,
+                        site: site.clone(),
+                    });
+                }
+                events.push(Event::Release {
+                    tid,
+                    lock: LockId(5),
+                    mode,
+                    site: site.clone(),
+                });
+            }
+        }
+        let mut bare = crate::Finding::new(crate::FindingKind::Deadlock, "m");
+        bare.reason.clear();
+        let mut full = crate::Finding::new(crate::FindingKind::PotentialDeadlock, awkward);
+        full.reason = awkward.into();
+        full.help = Some("take them in one order".into());
+        full.site = Some(Site::caller());
+        full.locks = vec!["a".into(), awkward.into()];
+        full.threads = vec!["t1".into(), "t2".into()];
+        full.edges = vec![
+            crate::FindingEdge {
+                from: "a".into(),
+                to: "b".into(),
+                thread: "t1".into(),
+                from_site: Some(Site::from("src/a.rs:1:2")),
+                to_site: Some(Site::caller()),
+                from_mode: Mode::Shared,
+                to_mode: Mode::Upgradable,
+                held: vec!["c".into()],
+                blocked: true,
+                backtrace: None,
+            },
+            crate::FindingEdge {
+                from: "b".into(),
+                to: "a".into(),
+                thread: "t2".into(),
+                from_site: None,
+                to_site: None,
+                from_mode: Mode::Exclusive,
+                to_mode: Mode::Exclusive,
+                held: Vec::new(),
+                blocked: false,
+                backtrace: None,
+            },
+        ];
+        events.extend([bare, full].map(|f| Event::Finding(Box::new(f))));
+        events
+    }
+
+    #[test]
+    fn every_record_written_by_hand_is_the_bytes_serde_json_writes() {
+        for event in &every_kind_of_event() {
+            let mut writer = JsonlWriter::new(Vec::new());
+            writer.write(event).unwrap();
+            let serde = serde_json::to_string(&to_record(event, 0)).unwrap();
+            assert_eq!(String::from_utf8(writer.out).unwrap(), serde + "\n");
         }
     }
 

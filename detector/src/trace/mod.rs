@@ -18,17 +18,22 @@
 
 pub mod compact;
 pub mod event;
+mod json;
 pub mod jsonl;
 #[cfg(feature = "analyze")]
 pub mod rapid;
 pub mod wire;
 
-use std::io::{self, BufRead};
+use std::io;
+#[cfg(feature = "analyze")]
+use std::io::BufRead;
 use std::sync::Arc;
 
 pub use compact::{CompactReader, CompactWriter};
 pub use event::{Event, Header};
-pub use jsonl::{JsonlReader, JsonlWriter};
+#[cfg(feature = "analyze")]
+pub use jsonl::JsonlReader;
+pub use jsonl::JsonlWriter;
 #[cfg(feature = "analyze")]
 pub use rapid::StdReader;
 
@@ -137,6 +142,7 @@ pub enum TraceError {
 impl TraceError {
     /// The error for a file with no record at all (empty, or blank lines only): nothing a
     /// program could have done, and most likely a recording that never started.
+    #[cfg(feature = "analyze")]
     pub(crate) fn empty(file: Arc<str>, lines: u64) -> TraceError {
         TraceError::Syntax {
             file,
@@ -396,6 +402,7 @@ impl<R: BufRead> Iterator for TraceReader<R> {
 }
 
 /// Reads lines into a reused buffer, counting them, refusing overlong ones.
+#[cfg(feature = "analyze")]
 #[derive(Debug)]
 pub(crate) struct LineSource<R> {
     input: R,
@@ -410,6 +417,7 @@ pub(crate) struct LineSource<R> {
 }
 
 /// What [`LineSource::next_line`] read.
+#[cfg(feature = "analyze")]
 pub(crate) enum LineRead {
     /// A line is in the buffer.
     Line,
@@ -417,6 +425,7 @@ pub(crate) enum LineRead {
     End,
 }
 
+#[cfg(feature = "analyze")]
 impl<R: BufRead> LineSource<R> {
     pub(crate) fn new(input: R, file: Arc<str>) -> Self {
         LineSource {
@@ -524,12 +533,14 @@ impl<R: BufRead> LineSource<R> {
 }
 
 /// A line that could not be read: an error, or the warning for a truncated last line.
+#[cfg(feature = "analyze")]
 pub(crate) enum Problem {
     Error(TraceError),
     Truncated(TraceWarning),
 }
 
 /// Quotes a piece of input for an error message, shortened and with non-printing bytes escaped.
+#[cfg(feature = "analyze")]
 pub(crate) fn quote(bytes: &[u8]) -> String {
     const MAX: usize = 60;
     if bytes.is_empty() {

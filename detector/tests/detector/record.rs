@@ -74,14 +74,29 @@ fn child_records_through_the_environment() {
     // No explicit finish: the exit handler writes the end of the trace.
 }
 
-/// Runs the child scenario `test` with `LOCKSCAN_TRACE` set to a fresh directory `dir_name`;
-/// returns whether it succeeded, its output, the one trace it must have written there, and the
-/// directory (removed when dropped).
+/// Runs the child scenario `test` with `LOCKSCAN_TRACE` set to a fresh directory `dir_name`,
+/// in JSONL (`LOCKSCAN_TRACE_FORMAT=jsonl`); returns whether it succeeded, its output, the one
+/// trace it must have written there, and the directory (removed when dropped).
 fn record_child_in_dir(dir_name: &str, test: &str) -> (bool, String, PathBuf, tempfile::TempDir) {
+    record_child_in_dir_as(
+        dir_name,
+        test,
+        &[("LOCKSCAN_TRACE_FORMAT", "jsonl".as_ref())],
+    )
+}
+
+/// [`record_child_in_dir`] with the environment `env` added instead of the format.
+fn record_child_in_dir_as(
+    dir_name: &str,
+    test: &str,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> (bool, String, PathBuf, tempfile::TempDir) {
     let dir_tmp = scratch_dir(dir_name);
     let dir = dir_tmp.path();
     let spec = format!("{}/", dir.display());
-    let (ok, output) = run_child(test, &[("LOCKSCAN_TRACE", spec.as_ref())]);
+    let mut env = env.to_vec();
+    env.push(("LOCKSCAN_TRACE", spec.as_ref()));
+    let (ok, output) = run_child(test, &env);
     let files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -413,6 +428,54 @@ fn a_fatal_relock_is_in_the_trace_and_the_replay_reports_it() {
         .map(ToString::to_string)
         .collect();
     assert!(sites.iter().all(|s| s.contains("record.rs")), "{sites:?}");
+}
+
+/// A directory of traces is compact unless `LOCKSCAN_TRACE_FORMAT=jsonl`; a finding recorded
+/// there is a record of its own fields (no JSON), and the replay reports it.
+#[test]
+fn a_directory_records_compact_by_default_findings_included() {
+    let (ok, output, trace, _dir) =
+        record_child_in_dir_as("record-compact", "record::child_relocks_a_mutex", &[]);
+    assert!(ok, "{output}");
+    let name = trace.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.starts_with("detector-") && name.ends_with(".lstrace"),
+        "{name}"
+    );
+    let bytes = std::fs::read(&trace).unwrap();
+    assert!(
+        bytes.starts_with(&lockscan::trace::compact::MAGIC),
+        "{name}"
+    );
+    assert!(
+        !bytes.windows(8).any(|w| w == b"\"kind\":\""),
+        "the finding is not JSON"
+    );
+    let records = read_compact_trace(&trace);
+    let recorded: Vec<&Value> = records.iter().filter(|r| r["type"] == "finding").collect();
+    assert_eq!(recorded.len(), 1, "{records:?}");
+    assert_eq!(recorded[0]["finding"]["kind"], "api-misuse");
+    assert_eq!(recorded[0]["finding"]["locks"][0], "rec:cache");
+
+    let result = replay_file(&trace);
+    let misuse: Vec<&lockscan::Finding> = result
+        .findings
+        .iter()
+        .filter(|f| f.locks == ["rec:cache"])
+        .collect();
+    assert_eq!(misuse.len(), 1, "{:?}", result.findings);
+    assert_eq!(misuse[0].kind, lockscan::FindingKind::ApiMisuse);
+
+    // `LOCKSCAN_TRACE_FORMAT=jsonl` still chooses JSON Lines.
+    let (ok, output, trace, _dir) = record_child_in_dir_as(
+        "record-jsonl",
+        "record::child_relocks_a_mutex",
+        &[("LOCKSCAN_TRACE_FORMAT", "jsonl".as_ref())],
+    );
+    assert!(ok, "{output}");
+    assert_eq!(trace.extension().unwrap(), "json");
+    let records = read_trace(&trace);
+    assert_eq!(records.iter().filter(|r| r["type"] == "finding").count(), 1);
 }
 
 /// Sixteen threads taking four shared locks in turns, recorded to `TRACE_PATH`.

@@ -82,6 +82,7 @@ pub fn run_child_with(
         .env(CHILD, "1")
         .env_remove(lockscan::POLICY_ENV)
         .env_remove(lockscan::record::TRACE_ENV)
+        .env_remove(lockscan::record::TRACE_FORMAT_ENV)
         .env_remove("RUST_BACKTRACE");
     for (key, value) in env {
         command.env(key, value);

@@ -8,6 +8,7 @@ mod browser;
 mod confirm;
 mod demos;
 mod fresh_crate;
+mod inference;
 mod parity;
 mod parking_lot_shim;
 mod support;
