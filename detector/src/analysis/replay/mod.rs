@@ -375,7 +375,11 @@ impl Replay {
         match event {
             Event::Header(_) | Event::End { .. } => {}
             Event::Finding(finding) => self.recorded.push(*finding),
-            Event::Var { var, name, .. } => {
+            Event::Var { var, name, site } => {
+                // An unnamed variable is named after where it was made, as the live report
+                // names it (and so that its fingerprint does not depend on the order of
+                // creation, as an id would).
+                let name = name.or_else(|| site.map(|site| Arc::from(site.to_string())));
                 if let Some(name) = name {
                     self.var_names.insert(var, name);
                 }
