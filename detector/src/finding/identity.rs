@@ -38,6 +38,12 @@ use std::time::SystemTime;
 use super::Fnv64;
 use crate::raw::Mutex;
 
+/// What the name of a lock made from a `const` begins with: the rest is the site where it was
+/// first taken (past a wrapper, when the lock was taken through one). The runtime names such
+/// locks, the offline merge reads the names: neither is built without detection or `analyze`.
+#[cfg_attr(not(any(lockscan_active, feature = "analyze")), allow(dead_code))]
+pub(crate) const FIRST_TAKEN: &str = "lock first taken at ";
+
 /// The identity of a lock or variable name: the name with each site of a readable Rust file
 /// replaced by its line's identity.
 pub(crate) fn stable_name(name: &str) -> Cow<'_, str> {
@@ -255,9 +261,9 @@ mod tests {
         );
         // This file is readable from the package's folder (the site's path is the root's).
         let site = format!("{}:{}:9", file!(), line!());
-        let name = format!("lock first taken at {site} #2");
+        let name = format!("{FIRST_TAKEN}{site} #2");
         let identity = stable_name(&name);
-        assert!(identity.starts_with("lock first taken at "), "{identity}");
+        assert!(identity.starts_with(FIRST_TAKEN), "{identity}");
         assert!(identity.ends_with(" #2"), "{identity}");
         assert!(!identity.contains(&site), "{identity}");
     }
