@@ -1,7 +1,12 @@
 //! Fingerprints that survive edits: an unnamed lock or variable is identified by the text of
-//! the line that made (or first took) it, not by its line number.
+//! the line that made (or first took) it, not by its line number; and the offline merge, which
+//! matches locks across traces by name, keeps apart the distinct locks one site names.
 
 use std::path::Path;
+
+use lockscan::FindingKind;
+use lockscan::analysis::{Analysis, Replay, ReplayOptions};
+use lockscan::trace::{InputFormat, TraceReader};
 
 use super::util::*;
 
@@ -217,4 +222,81 @@ fn races_on_unnamed_variables_made_on_different_lines_differ() {
     .unwrap();
     assert_eq!(race_on_var_made_at(&path, 2).fingerprint(), hits);
     assert_eq!(race_on_var_made_at(&path, 3).fingerprint(), misses);
+}
+
+/// Two traces of one program whose locks are all first taken inside a wrapper of its own (no
+/// `#[track_caller]`), so all named after the wrapper's line; each trace takes `x` and one of
+/// them in one order, with another of them held or not.
+fn wrapper_trace(x_first: bool) -> String {
+    let wrapper = "lock first taken at src/sync.rs:20:9";
+    let mut lines = vec![
+        r#"{"type":"lock","lock":1,"kind":"mutex","name":"x"}"#.to_owned(),
+        format!(
+            r#"{{"type":"lock","lock":2,"kind":"mutex","name":"{wrapper}","site":"src/sync.rs:20:9"}}"#
+        ),
+        format!(
+            r#"{{"type":"lock","lock":3,"kind":"mutex","name":"{wrapper}","site":"src/sync.rs:20:9"}}"#
+        ),
+    ];
+    let order = if x_first { [1, 2] } else { [3, 1] };
+    for lock in order {
+        lines.push(format!(r#"{{"type":"acquire","tid":1,"lock":{lock}}}"#));
+    }
+    lines.push(format!(
+        r#"{{"type":"release","tid":1,"lock":{}}}"#,
+        order[1]
+    ));
+    lines.push(format!(
+        r#"{{"type":"release","tid":1,"lock":{}}}"#,
+        order[0]
+    ));
+    jsonl(&lines)
+}
+
+/// Regression (issue 19, "distinct locks stay distinct"): `analyze` matched the locks a
+/// wrapper's line names by that name, merged them into one node, and invented the cycle
+/// `x -> wrapper -> x` out of two different locks.
+#[test]
+fn locks_named_after_a_shared_first_acquisition_site_are_not_merged_across_traces() {
+    let mut analysis = Analysis::default();
+    for (name, x_first) in [("one.jsonl", true), ("two.jsonl", false)] {
+        let text = wrapper_trace(x_first);
+        let mut reader = TraceReader::new(text.as_bytes(), name, InputFormat::Auto).unwrap();
+        let result = Replay::new(ReplayOptions::default()).run(&mut reader, |e| panic!("{e}"));
+        assert!(result.findings.is_empty());
+        analysis.add(name, result);
+    }
+    let findings = analysis.finish();
+    assert!(findings.is_empty(), "{findings:#?}");
+}
+
+/// A lock that its first-acquisition site named alone is still matched by that name: the same
+/// code in two runs.
+#[test]
+fn a_lock_alone_at_its_first_acquisition_site_is_matched_across_traces() {
+    let mut analysis = Analysis::default();
+    for (name, x_first) in [("one.jsonl", true), ("two.jsonl", false)] {
+        let taken = "lock first taken at src/cache.rs:40:17";
+        let lines = [
+            r#"{"type":"lock","lock":1,"kind":"mutex","name":"x"}"#.to_owned(),
+            format!(
+                r#"{{"type":"lock","lock":2,"kind":"mutex","name":"{taken}","site":"src/cache.rs:40:17"}}"#
+            ),
+            format!(
+                r#"{{"type":"acquire","tid":1,"lock":{}}}"#,
+                if x_first { 1 } else { 2 }
+            ),
+            format!(
+                r#"{{"type":"acquire","tid":1,"lock":{}}}"#,
+                if x_first { 2 } else { 1 }
+            ),
+        ];
+        let text = jsonl(&lines);
+        let mut reader = TraceReader::new(text.as_bytes(), name, InputFormat::Auto).unwrap();
+        let result = Replay::new(ReplayOptions::default()).run(&mut reader, |e| panic!("{e}"));
+        analysis.add(name, result);
+    }
+    let findings = analysis.finish();
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(findings[0].kind, FindingKind::LockOrderInversion);
 }
