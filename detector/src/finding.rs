@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+pub(crate) mod identity;
 pub(crate) mod layout;
 
 use crate::ids::Mode;
@@ -307,9 +308,20 @@ impl Finding {
         }
     }
 
-    /// A stable identity for baselines and de-duplication: the kind and the sorted lock and
-    /// variable names. Ids, thread names and line numbers do not enter it, so the same bug
-    /// found in another run, or after unrelated edits, has the same fingerprint.
+    /// A stable identity for baselines and de-duplication: the kind and the sorted identities
+    /// of the lock and variable names. Ids, thread names and the sites of the edges do not
+    /// enter it, so the same bug found in another run has the same fingerprint.
+    ///
+    /// A named lock or variable is its name. An unnamed one is named after a source line
+    /// (where it was made, or where it was first taken: `src/bank.rs:10:49`); its identity is
+    /// that line's text, not its number: the file, a hash of the line without whitespace, which
+    /// of the file's identical lines it is, and the non-whitespace characters before the column.
+    /// So inserting lines above or below, or reformatting other lines, keeps the fingerprint;
+    /// changing the line that made or first took the lock changes it. The line is read from
+    /// the source file (from the current folder, or the folders above it for a relative path);
+    /// when the file cannot be read, the line number stands in for the text, as it did before
+    /// version 2 of the fingerprint. A name without a site hashes as in version 1, so baselines
+    /// of named locks written before stay valid.
     ///
     /// ```
     /// use lockscan::{Finding, FindingKind};
@@ -321,22 +333,54 @@ impl Finding {
     /// assert_eq!(found.fingerprint(), again.fingerprint());
     /// assert_eq!(found.fingerprint().len(), 16);
     /// ```
+    ///
+    /// An unnamed lock keeps its fingerprint when a line is inserted above the line that made
+    /// it:
+    ///
+    /// ```
+    /// use lockscan::{Finding, FindingKind};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("lockscan-fingerprint-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let file = dir.join("bank.rs");
+    /// let deadlock = |line: u32| {
+    ///     let mut finding = Finding::new(FindingKind::Deadlock, "m");
+    ///     finding.locks = vec![format!("{}:{line}:19", file.display()), "audit".into()];
+    ///     finding.fingerprint()
+    /// };
+    /// std::fs::write(&file, "fn new() {\n    let lock = Mutex::new(0);\n}\n")?;
+    /// let before = deadlock(2);
+    /// std::fs::write(&file, "// a new comment\nfn new() {\n    let lock = Mutex::new(0);\n}\n")?;
+    /// assert_eq!(deadlock(3), before);
+    /// std::fs::write(&file, "// a new comment\nfn new() {\n    let lock = Mutex::new(1);\n}\n")?;
+    /// assert_ne!(deadlock(3), before, "the line that made the lock changed");
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn fingerprint(&self) -> String {
-        let mut parts: Vec<&str> = self.locks.iter().map(String::as_str).collect();
+        let mut parts: Vec<std::borrow::Cow<'_, str>> = self
+            .locks
+            .iter()
+            .map(|lock| identity::stable_name(lock))
+            .collect();
         parts.sort_unstable();
         parts.dedup();
-        let mut vars: Vec<&str> = self.vars.iter().map(|v| v.var.as_str()).collect();
+        let mut vars: Vec<std::borrow::Cow<'_, str>> = self
+            .vars
+            .iter()
+            .map(|v| identity::stable_name(&v.var))
+            .collect();
         vars.sort_unstable();
         vars.dedup();
         let mut hash = Fnv64::new();
         hash.write(self.kind.as_str());
         for part in parts {
             hash.write("\u{1f}lock:");
-            hash.write(part);
+            hash.write(&part);
         }
         for var in vars {
             hash.write("\u{1f}var:");
-            hash.write(var);
+            hash.write(&var);
         }
         format!("{:016x}", hash.finish())
     }

@@ -10,7 +10,12 @@
 //! are `#[track_caller]`, and so are lock_api's, so the sites in reports are the caller's.
 //!
 //! A raw lock is made from a `const` (`lock_api`'s `INIT`), so nobody knows where it was
-//! created: it is named after the site of its first acquisition.
+//! created: it is named after the site of its first acquisition, `lock first taken at
+//! src/lib.rs:7:13`. When that site is inside a method of the program's own that takes its
+//! locks without `#[track_caller]` (a wrapper: the site first takes distinct locks for
+//! different callers), each lock is named after its wrapper's caller instead while a trace is
+//! recorded (or `LOCKSCAN_BACKTRACE=1` asks for stacks), found in a stack captured once per lock
+//! at its first acquisition there (the README says more).
 //!
 //! ```
 //! use lockscan::instrument::LockHooks;
@@ -96,7 +101,27 @@ pub struct LockHooks {
 }
 
 impl LockHooks {
-    /// The hooks of a lock of `kind` that is named after the site of its first acquisition.
+    /// The hooks of a lock of `kind` that is named after the site of its first acquisition
+    /// (`lock first taken at src/lib.rs:7:13`), or after its wrapper's caller (see the module).
+    ///
+    /// ```
+    /// use lockscan::instrument::LockHooks;
+    /// use lockscan::{LockKind, Mode, Policy};
+    ///
+    /// lockscan::set_policy(Policy::Collect);
+    /// let (a, b) = (LockHooks::new(LockKind::Mutex), LockHooks::new(LockKind::Mutex));
+    /// for (first, second) in [(&a, &b), (&b, &a)] {
+    ///     first.lock(Mode::Exclusive, false, || true, || {});
+    ///     second.lock(Mode::Exclusive, false, || true, || {});
+    ///     second.release(Mode::Exclusive);
+    ///     first.release(Mode::Exclusive);
+    /// }
+    /// # if lockscan::is_active() {
+    /// let inversion = lockscan::findings().pop().unwrap();
+    /// let here = format!("lock first taken at {}:", file!());
+    /// assert!(inversion.locks.iter().all(|name| name.starts_with(&here)));
+    /// # }
+    /// ```
     #[track_caller]
     pub const fn new(kind: LockKind) -> Self {
         LockHooks {

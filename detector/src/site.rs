@@ -60,7 +60,7 @@ impl Site {
 }
 
 /// Splits `file:line` or `file:line:col`; `None` for anything else (an STD trace's bare number).
-fn split_site(text: &str) -> Option<(&str, u32, Option<u32>)> {
+pub(crate) fn split_site(text: &str) -> Option<(&str, u32, Option<u32>)> {
     let (rest, last) = text.rsplit_once(':')?;
     let last: u32 = last.parse().ok()?;
     match rest.rsplit_once(':') {

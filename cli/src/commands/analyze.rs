@@ -1,10 +1,11 @@
 //! `lockscan analyze`: the report, the exit code, and GitHub's job summary.
 
+use std::collections::HashSet;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
 use anyhow::Context;
-use lockscan::Severity;
+use lockscan::{Finding, Severity};
 use lockscan::report::github::StepSummaryRenderer;
 use lockscan::report::{OutputFormat, Render, Summary};
 
@@ -53,8 +54,15 @@ pub(crate) fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<u8
         )?;
     }
     if let Some(known) = &baseline {
+        let fingerprints: Vec<String> = findings.iter().map(Finding::fingerprint).collect();
+        let found: HashSet<String> = fingerprints.iter().cloned().collect();
+        summary.unused_baseline = known.unused(&found);
+        for unused in &summary.unused_baseline {
+            writeln!(diagnostics, "warning: {}", baseline::unused_warning(unused))?;
+        }
         let before = findings.len();
-        findings.retain(|finding| !known.contains(&finding.fingerprint()));
+        let mut accepted = fingerprints.iter().map(|f| known.contains(f));
+        findings.retain(|_| !accepted.next().unwrap_or(false));
         summary.baselined = before - findings.len();
     }
 

@@ -91,6 +91,19 @@ impl Render for GithubRenderer {
                 escape_data(&unused.to_string())
             )?;
         }
+        // A stale baseline entry, on its line of the baseline.
+        for unused in &summary.unused_baseline {
+            let mut properties = format!("file={}", escape_property(&unused.baseline));
+            if unused.line > 0 {
+                properties.push_str(&format!(",line={}", unused.line));
+            }
+            writeln!(
+                out,
+                "::warning {properties},title={}::{}",
+                escape_property("lockscan unused baseline entry"),
+                escape_data(&unused.to_string())
+            )?;
+        }
         let counts = Counts::of(findings);
         writeln!(
             out,
@@ -218,6 +231,28 @@ mod tests {
         assert!(
             text.contains("Analyzed 0 traces (0 events); 1 suppression that matched nothing."),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn an_unused_baseline_entry_is_a_warning_on_its_line() {
+        let summary = Summary {
+            unused_baseline: vec![crate::report::UnusedBaselineEntry {
+                baseline: "ci/baseline.json".into(),
+                line: 3,
+                fingerprint: "00000000000000ff".into(),
+                kind: Some("deadlock".into()),
+                locks: vec!["a".into()],
+                ..Default::default()
+            }],
+            ..Summary::default()
+        };
+        let text = testing::render(&GithubRenderer, &[], &summary);
+        assert_eq!(
+            text.lines().next().unwrap(),
+            "::warning file=ci/baseline.json,line=3,title=lockscan unused baseline entry::\
+             baseline entry 00000000000000ff (deadlock, locks `a`) matched no finding; remove \
+             it if the bug is fixed (`--write-baseline` rewrites the file)"
         );
     }
 

@@ -29,6 +29,27 @@ pub struct JsonReport<'a> {
     pub summary: JsonSummary,
     /// Suppressions that matched no finding.
     pub unused_suppressions: Vec<JsonUnusedSuppression<'a>>,
+    /// Baseline entries that matched no finding.
+    pub unused_baseline: Vec<JsonUnusedBaselineEntry<'a>>,
+}
+
+/// A baseline entry that matched no finding.
+#[derive(Debug, Serialize)]
+pub struct JsonUnusedBaselineEntry<'a> {
+    /// The baseline file.
+    pub baseline: &'a str,
+    /// The entry's line (0: not known).
+    pub line: usize,
+    /// Its fingerprint.
+    pub fingerprint: &'a str,
+    /// The kind it accepted, when the entry says.
+    pub kind: Option<&'a str>,
+    /// The locks it names.
+    pub locks: &'a [String],
+    /// The variables it names.
+    pub vars: &'a [String],
+    /// Whether the baseline was written with the first fingerprint scheme (line numbers).
+    pub outdated: bool,
 }
 
 /// A suppression that matched no finding.
@@ -250,6 +271,19 @@ impl<'a> JsonReport<'a> {
                     vars: &unused.vars,
                 })
                 .collect(),
+            unused_baseline: summary
+                .unused_baseline
+                .iter()
+                .map(|unused| JsonUnusedBaselineEntry {
+                    baseline: &unused.baseline,
+                    line: unused.line,
+                    fingerprint: &unused.fingerprint,
+                    kind: unused.kind.as_deref(),
+                    locks: &unused.locks,
+                    vars: &unused.vars,
+                    outdated: unused.outdated,
+                })
+                .collect(),
         }
     }
 }
@@ -329,6 +363,33 @@ mod tests {
             .unwrap();
         let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(value["unused_suppressions"], serde_json::json!([]));
+        assert_eq!(value["unused_baseline"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn unused_baseline_entries_are_listed() {
+        let summary = Summary {
+            unused_baseline: vec![crate::report::UnusedBaselineEntry {
+                baseline: "baseline.json".into(),
+                line: 5,
+                fingerprint: "0123456789abcdef".into(),
+                kind: Some("data-race".into()),
+                locks: Vec::new(),
+                vars: vec!["src/lib.rs:3:15".into()],
+                outdated: true,
+            }],
+            ..Summary::default()
+        };
+        let mut out = Vec::new();
+        JsonRenderer.render(&[], &summary, &mut out).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            value["unused_baseline"],
+            serde_json::json!([{
+                "baseline": "baseline.json", "line": 5, "fingerprint": "0123456789abcdef",
+                "kind": "data-race", "locks": [], "vars": ["src/lib.rs:3:15"], "outdated": true
+            }])
+        );
     }
 
     #[test]

@@ -61,6 +61,48 @@ pub struct Summary {
     pub suppressed: usize,
     /// Suppressions that matched no finding: stale, or mistyped.
     pub unused_suppressions: Vec<UnusedSuppression>,
+    /// Baseline entries that matched no finding: fixed, or no longer recognised.
+    pub unused_baseline: Vec<UnusedBaselineEntry>,
+}
+
+/// An entry of a baseline (`--baseline`) that matched no finding: the bug was fixed, or the
+/// finding changed (its locks, or the lines that made or took its unnamed locks).
+///
+/// ```
+/// use lockscan::report::UnusedBaselineEntry;
+///
+/// let unused = UnusedBaselineEntry {
+///     baseline: "ci/baseline.json".into(),
+///     line: 4,
+///     fingerprint: "b7e1a0c2d3f40516".into(),
+///     kind: Some("potential-deadlock".into()),
+///     locks: vec!["accounts".into(), "audit".into()],
+///     vars: Vec::new(),
+///     outdated: false,
+/// };
+/// assert_eq!(
+///     unused.to_string(),
+///     "baseline entry b7e1a0c2d3f40516 (potential-deadlock, locks `accounts`, `audit`) matched \
+///      no finding; remove it if the bug is fixed (`--write-baseline` rewrites the file)"
+/// );
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UnusedBaselineEntry {
+    /// The baseline file, as it was named.
+    pub baseline: String,
+    /// The entry's line in the file, from 1; 0 when not known.
+    pub line: usize,
+    /// Its fingerprint.
+    pub fingerprint: String,
+    /// The kind it accepted, when the entry says.
+    pub kind: Option<String>,
+    /// The locks it names, sorted.
+    pub locks: Vec<String>,
+    /// The variables it names, sorted.
+    pub vars: Vec<String>,
+    /// Whether the baseline was written with the first fingerprint scheme, in which an unnamed
+    /// lock or variable was identified by its line number.
+    pub outdated: bool,
 }
 
 /// A suppression (an `[[allow]]` entry of `lockscan.toml`) that matched no finding.
@@ -120,6 +162,41 @@ impl fmt::Display for UnusedSuppression {
             write!(f, ", vars `{}`", self.vars.join("`, `"))?;
         }
         write!(f, ") matched no finding; remove it if the bug is fixed")
+    }
+}
+
+impl fmt::Display for UnusedBaselineEntry {
+    /// What the entry accepted, and that it matched nothing; the file and line are not part of
+    /// it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "baseline entry {}", self.fingerprint)?;
+        let mut parts = Vec::new();
+        if let Some(kind) = &self.kind {
+            parts.push(kind.clone());
+        }
+        if !self.locks.is_empty() {
+            parts.push(format!("locks `{}`", self.locks.join("`, `")));
+        }
+        if !self.vars.is_empty() {
+            parts.push(format!("vars `{}`", self.vars.join("`, `")));
+        }
+        if !parts.is_empty() {
+            write!(f, " ({})", parts.join(", "))?;
+        }
+        if self.outdated {
+            write!(
+                f,
+                " matched no finding; the baseline was written by an older lockscan, whose \
+                 fingerprints of unnamed locks and variables changed when a line moved: \
+                 rewrite it with `--write-baseline`"
+            )
+        } else {
+            write!(
+                f,
+                " matched no finding; remove it if the bug is fixed (`--write-baseline` \
+                 rewrites the file)"
+            )
+        }
     }
 }
 
@@ -339,6 +416,12 @@ pub(crate) fn summary_remarks(summary: &Summary) -> String {
         summary.unused_suppressions.len(),
         "suppression",
         "suppressions",
+        " that matched nothing",
+    );
+    add(
+        summary.unused_baseline.len(),
+        "baseline entry",
+        "baseline entries",
         " that matched nothing",
     );
     remarks

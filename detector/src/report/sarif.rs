@@ -177,7 +177,7 @@ fn result(finding: &Finding, rule_index: usize) -> SarifResult<'_> {
         locations,
         message: Message::new(text),
         partial_fingerprints: Fingerprints {
-            lockscan_v1: finding.fingerprint(),
+            lockscan_v2: finding.fingerprint(),
         },
         properties: ResultProperties {
             locks: &finding.locks,
@@ -319,9 +319,11 @@ mod wire {
 
     #[derive(Debug, Serialize)]
     pub(super) struct Fingerprints {
-        /// The finding's fingerprint, versioned so that a new scheme can sit beside it.
-        #[serde(rename = "lockscan/v1")]
-        pub(super) lockscan_v1: String,
+        /// The finding's fingerprint, versioned so that a new scheme can sit beside it: version
+        /// 2 identifies unnamed locks and variables by their lines' text, not their numbers
+        /// (version 1, the names as they were, changed whenever a line moved).
+        #[serde(rename = "lockscan/v2")]
+        pub(super) lockscan_v2: String,
     }
 
     #[derive(Debug, Serialize)]
@@ -425,7 +427,7 @@ mod tests {
         assert_eq!(region["region"]["startLine"], 11);
         assert_eq!(first["relatedLocations"].as_array().unwrap().len(), 2);
         assert_eq!(
-            first["partialFingerprints"]["lockscan/v1"],
+            first["partialFingerprints"]["lockscan/v2"],
             findings[0].fingerprint().as_str()
         );
         // A bare STD location has no file: no location rather than a wrong one.

@@ -106,6 +106,7 @@ mod tests {
             baselined: 2,
             suppressed: 1,
             unused_suppressions: Vec::new(),
+            unused_baseline: Vec::new(),
         };
         assert_eq!(
             testing::render(&TextRenderer { color: false }, &[], &summary),

@@ -14,6 +14,8 @@ mod cycles;
 #[cfg(lockscan_active)]
 mod deadlock;
 #[cfg(lockscan_active)]
+mod identity;
+#[cfg(lockscan_active)]
 mod ordering;
 #[cfg(lockscan_active)]
 mod policy;

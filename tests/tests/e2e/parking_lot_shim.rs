@@ -108,6 +108,15 @@ fn the_stand_in_patched_into_an_unedited_crate_reports_its_inversion() {
         text.contains(&format!("panicked at src/lib.rs:{closing}:")),
         "{text}"
     );
+    // Made from a `const`, the accounts' locks are named after the lines that first took them,
+    // in words that do not read as the acquisition the report shows beside them.
+    for needle in ["let mut source", "let mut target"] {
+        let line = line_of(needle);
+        assert!(
+            text.contains(&format!("`lock first taken at src/lib.rs:{line}:")),
+            "named after line {line}:\n{text}"
+        );
+    }
     // The other test, which takes the locks in one order and uses the condvar, still passes.
     assert!(text.contains("transfers_both_ways"), "{text}");
     assert!(

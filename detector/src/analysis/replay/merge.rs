@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::finding::Occurrences;
+use crate::finding::identity::FIRST_TAKEN;
 
 /// An order edge between locks known by name or class, as another trace can see it too.
 #[derive(Clone, Debug)]
@@ -33,15 +34,61 @@ pub struct MergeOccurrence {
 }
 
 impl Replay {
-    pub(super) fn merge_key(&self, id: LockId) -> Option<Arc<str>> {
+    /// The key a lock is matched by across traces: its name, else its class. `None` for a lock
+    /// that cannot be told apart from others: one named after where it was first taken (a lock
+    /// made from a `const`) at a site `shared` says took other locks too.
+    fn merge_key(&self, id: LockId, shared: &FxHashSet<String>) -> Option<Arc<str>> {
         let lock = &self.locks[*self.lock_index.get(&id)? as usize];
+        if let Some(name) = &lock.name
+            && let Some(site) = name.strip_prefix(FIRST_TAKEN)
+            && shared.contains(site)
+        {
+            return None;
+        }
         lock.name.clone().or_else(|| lock.class.clone())
     }
 
+    /// The sites that first took more than one lock made from a `const` in this trace, counting
+    /// a lock at the site it is named after and at the site it was declared with (a wrapper's
+    /// line, for a lock named after the wrapper's caller).
+    ///
+    /// Such a site is a wrapper's, or a line that takes many locks: the locks named after it
+    /// are distinct, and which of them is which in another trace nobody can tell, so they are
+    /// matched with none (a cycle they close in one trace is that trace's finding). Matching
+    /// them by their shared name would merge them into one node, which invents cycles that no
+    /// run had and hides the ones between them. A lock that first took its site alone in its
+    /// trace is matched by name, as before; so is every lock made with a name or at a creation
+    /// site (`Mutex::new` in a loop makes one class, merged on purpose).
+    fn shared_first_taken_sites(&self) -> FxHashSet<String> {
+        let mut locks_through: FxHashMap<String, u32> = FxHashMap::default();
+        for lock in &self.locks {
+            let Some(named_at) = lock
+                .name
+                .as_deref()
+                .and_then(|n| n.strip_prefix(FIRST_TAKEN))
+            else {
+                continue;
+            };
+            *locks_through.entry(named_at.to_owned()).or_default() += 1;
+            if let Some(declared) = lock.site.as_ref().map(ToString::to_string)
+                && declared != named_at
+            {
+                *locks_through.entry(declared).or_default() += 1;
+            }
+        }
+        locks_through
+            .into_iter()
+            .filter(|&(_, locks)| locks > 1)
+            .map(|(site, _)| site)
+            .collect()
+    }
+
     pub(super) fn merge_edges(&self) -> Vec<MergeEdge> {
+        let shared = self.shared_first_taken_sites();
+        let key = |id: LockId| self.merge_key(id, &shared);
         let mut out = Vec::new();
         for (from, to, data) in self.graph.edges() {
-            let (Some(from_key), Some(to_key)) = (self.merge_key(from), self.merge_key(to)) else {
+            let (Some(from_key), Some(to_key)) = (key(from), key(to)) else {
                 continue;
             };
             let occurrences = data
@@ -57,7 +104,7 @@ impl Replay {
                         .held
                         .iter()
                         .filter(|&&(l, _)| l != from)
-                        .filter_map(|&(l, mode)| Some((self.merge_key(l)?, mode)))
+                        .filter_map(|&(l, mode)| Some((key(l)?, mode)))
                         .collect(),
                 })
                 .collect();

@@ -110,6 +110,9 @@ struct LockState {
     kind: LockKind,
     name: Option<Arc<str>>,
     class: Option<Arc<str>>,
+    /// Where it was made, as declared; for a lock made from a `const`, where it was first taken
+    /// (the wrapper's line, when it was taken through one).
+    site: Option<Site>,
     /// The declared rank: a lock may only be acquired while holding locks of lower rank.
     rank: Option<u64>,
     /// The threads holding it, with their modes (several only for shared modes and
@@ -360,6 +363,7 @@ impl Replay {
             kind: LockKind::Mutex,
             name: None,
             class: None,
+            site: None,
             rank: None,
             holders: Vec::new(),
         });
@@ -382,7 +386,11 @@ impl Replay {
             Event::Header(header) => self.header = Some(header),
             Event::End { .. } => {}
             Event::Finding(finding) => self.recorded.push(*finding),
-            Event::Var { var, name, .. } => {
+            Event::Var { var, name, site } => {
+                // An unnamed variable is named after where it was made, as the live report
+                // names it (and so that its fingerprint does not depend on the order of
+                // creation, as an id would).
+                let name = name.or_else(|| site.map(|site| Arc::from(site.to_string())));
                 if let Some(name) = name {
                     self.var_names.insert(var, name);
                 }
@@ -410,12 +418,15 @@ impl Replay {
                 kind,
                 name,
                 class,
+                site,
                 rank,
-                ..
             } => {
                 let l = self.lock(lock) as usize;
                 let state = &mut self.locks[l];
                 state.kind = kind;
+                if site.is_some() {
+                    state.site = site;
+                }
                 if rank.is_some() {
                     state.rank = rank;
                 }

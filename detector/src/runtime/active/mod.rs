@@ -9,6 +9,7 @@
 //! - [`findings`]: the findings the protocol reports;
 //! - [`recording`]: what the protocol writes into a running recording;
 //! - [`ids`], [`names`]: lock ids and lock names;
+//! - [`first_taken`]: the names of locks made from a `const`, where they were first taken;
 //! - [`stand_in`]: the parking_lot stand-in's check of the lock file, once per process.
 
 mod acquire;
@@ -16,6 +17,7 @@ mod condvar;
 mod contended;
 mod enter;
 mod findings;
+mod first_taken;
 mod ids;
 mod names;
 mod recording;
@@ -54,6 +56,9 @@ pub(crate) struct LockMeta {
     /// Whether `class` is still to be set by the first acquisition.
     class_at_first_use: bool,
     name: Option<&'static str>,
+    /// The name an [`unclassified`](Self::unclassified) lock gets at its first acquisition
+    /// (see [`first_taken`]); null before, and for every other lock.
+    first_taken: AtomicPtr<&'static str>,
     kind: LockKind,
     rank: Option<u32>,
 }
@@ -69,12 +74,15 @@ impl LockMeta {
             class: AtomicPtr::new(class as *const Location<'static> as *mut Location<'static>),
             class_at_first_use: false,
             name: None,
+            first_taken: AtomicPtr::new(std::ptr::null_mut()),
             kind,
             rank: None,
         }
     }
 
-    /// A lock whose maker is not known: it is named after the site of its first acquisition.
+    /// A lock whose maker is not known: it is named after the site of its first acquisition
+    /// (`lock first taken at src/lib.rs:7:13`), or, when that site is a wrapper's, after the
+    /// caller of the wrapper (see [`first_taken`]).
     #[track_caller]
     pub(crate) const fn unclassified(kind: LockKind) -> Self {
         let mut meta = LockMeta::new(kind, Location::caller());
@@ -82,23 +90,40 @@ impl LockMeta {
         meta
     }
 
-    /// Sets the class of an [`unclassified`](Self::unclassified) lock to `site`, once.
+    /// Sets the class and name of an [`unclassified`](Self::unclassified) lock at its first
+    /// acquisition, at `site`: only then, before the lock has an id, so an already named lock
+    /// pays one comparison.
     #[inline]
     pub(super) fn classify_at(&self, site: &'static Location<'static>) {
-        if self.class_at_first_use {
+        if self.class_at_first_use && self.id.get() == 0 {
             self.adopt_class(site);
         }
     }
 
     #[cold]
+    #[inline(never)]
     fn adopt_class(&self, site: &'static Location<'static>) {
-        if self.id.get() == 0 {
-            // The first acquisition of a lock made from a `const`: the stand-in's are.
-            stand_in::check_once();
-            // Before the first id: racing first acquisitions each store one of their sites.
-            let site = site as *const Location<'static> as *mut Location<'static>;
-            self.class.store(site, Ordering::Relaxed);
-        }
+        // The first acquisition of a lock made from a `const`: the stand-in's are.
+        stand_in::check_once();
+        // Racing first acquisitions each store one of their sites and names.
+        let name = first_taken::name(site, std::ptr::from_ref(self).addr());
+        let class = site as *const Location<'static> as *mut Location<'static>;
+        self.class.store(class, Ordering::Relaxed);
+        let name = name as *const &'static str as *mut &'static str;
+        self.first_taken.store(name, Ordering::Release);
+    }
+
+    /// The name reports use when there is one: the given name, else the name an unclassified
+    /// lock got at its first acquisition.
+    #[inline]
+    pub(super) fn label(&self) -> Option<&'static str> {
+        self.name.or_else(|| {
+            let name = self.first_taken.load(Ordering::Acquire);
+            // SAFETY: `first_taken` is null or was made from an interned `&'static &'static
+            // str` (`intern_thin`), which is never freed; Acquire pairs with the Release that
+            // published it.
+            (!name.is_null()).then(|| unsafe { *name })
+        })
     }
 
     pub(super) fn class(&self) -> &'static Location<'static> {
@@ -140,7 +165,7 @@ impl LockMeta {
     pub(super) fn info(&self) -> LockInfo {
         LockInfo {
             class: self.class(),
-            name: self.name,
+            name: self.label(),
             rank: self.rank,
         }
     }

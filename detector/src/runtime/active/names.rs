@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use crate::raw::Mutex;
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Lock names live as long as the program, one copy per distinct name: a lock's name must
 /// outlive the lock, because reports about it can come later.
@@ -24,6 +24,22 @@ pub(crate) fn intern(name: Cow<'static, str>) -> &'static str {
     }
 }
 
+/// A name made while the program runs (the name a lock made from a `const` gets when it is first
+/// taken), interned: one leaked `&str` per distinct name, behind a thin pointer that a lock can
+/// keep in one atomic word.
+pub(crate) fn intern_thin(name: String) -> &'static &'static str {
+    static THIN: Mutex<Option<FxHashMap<&'static str, &'static &'static str>>> = Mutex::new(None);
+    let mut names = THIN.lock();
+    let names = names.get_or_insert_with(FxHashMap::default);
+    if let Some(&known) = names.get(name.as_str()) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(name.into_boxed_str());
+    let thin: &'static &'static str = Box::leak(Box::new(leaked));
+    names.insert(leaked, thin);
+    thin
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -33,5 +49,9 @@ mod tests {
         let first = intern(Cow::Owned("interned:name".to_owned()));
         let second = intern(Cow::Owned("interned:name".to_owned()));
         assert!(std::ptr::eq(first, second));
+        let first = intern_thin("interned:thin".to_owned());
+        let second = intern_thin("interned:thin".to_owned());
+        assert!(std::ptr::eq(first, second));
+        assert_eq!(*first, "interned:thin");
     }
 }

@@ -18,7 +18,7 @@ impl LockMeta {
             LockKind::RwLock | LockKind::Semaphore => self.recorded.next_shared(epoch),
         };
         if seq == 0 {
-            recorder::declare_lock(id, self.kind, self.name, self.class(), self.rank);
+            recorder::declare_lock(id, self.kind, self.label(), self.class(), self.rank);
         }
         seq
     }

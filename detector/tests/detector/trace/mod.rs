@@ -4,6 +4,7 @@
 
 mod allocations;
 mod corpus;
+mod fingerprints;
 mod order_property;
 mod races;
 mod replay;
