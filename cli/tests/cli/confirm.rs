@@ -83,6 +83,13 @@ fn a_run_that_deadlocks_on_the_predicted_locks_confirms_it() {
         out.contains("1 of 1 potential deadlock confirmed (1 attempt in"),
         "{out}"
     );
+    // SARIF carries the verdict among the result's properties.
+    let sarif = confirm_sh(dir, &predicted, &["--format", "sarif"], &script);
+    assert_eq!(sarif.code, 1, "{}", sarif.stderr);
+    let sarif: serde_json::Value = serde_json::from_str(&sarif.stdout).unwrap();
+    let result = &sarif["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "potential-deadlock");
+    assert_eq!(result["properties"]["confirmation"]["verdict"], "confirmed");
     assert!(
         run.stderr
             .contains("attempt 1: every edge paused, up to 40 ms: steering points reached 2 times; 1 pause; the threads met; an actual deadlock on the predicted locks"),
