@@ -39,15 +39,16 @@ have reached their own such points; then all go on together and the wait cycle f
 live detection reports the actual deadlock and unwinds one thread, so the run ends. A pause only
 delays a thread; it never reorders or skips what the thread does, so a confirmed deadlock can
 happen in the program as it is. For `cargo test`, only the tests whose threads took the cycle's
-edges run (libtest names a test's thread after the test), together: `cargo test -- --exact
-NAME... --test-threads=N`; the whole command runs when a thread is not a test's, or when the
-tests never reach the cycle. The attempts vary the pauses: first every edge pauses, then one
-edge at a time; each round doubles the bound.
+edges run (libtest names a test's thread after the test; `cargo test -- --list` says which
+names are tests), together: `cargo test -- --exact NAME... --test-threads=N`; the whole command
+runs when a thread is not a test's, or when the tests never reach the cycle. The attempts vary
+the pauses: first every edge pauses, then one edge at a time; each round doubles the bound.
 
 A finding is confirmed when a run's traces show an actual deadlock on the same locks: the
 report gives the witness (the threads, and the order in which they took and requested the
 locks) and a command that reproduces it. Not confirmed after N attempts does not prove the
-cycle cannot deadlock: only that these schedules did not reach it.
+cycle cannot deadlock: only that these schedules did not reach it. JSON and SARIF are
+`lockscan analyze`'s reports with a `confirmation` on each potential deadlock.
 
 Each attempt records into its own folder under --trace-dir (confirm-*/finding-K/attempt-N/,
 with the command's output in stdout.txt and stderr.txt); every run has a time limit.
@@ -109,6 +110,9 @@ pub(crate) enum ConfirmFormat {
     Text,
     /// `lockscan analyze`'s JSON report, each potential deadlock with a `confirmation`.
     Json,
+    /// `lockscan analyze`'s SARIF 2.1.0, each potential deadlock's result with a
+    /// `confirmation` among its `properties`.
+    Sarif,
 }
 
 /// `--fail-on` of `confirm`.
@@ -199,7 +203,22 @@ pub(crate) fn confirm(args: &ConfirmArgs) -> anyhow::Result<u8> {
             write_text(&mut out, &findings, &confirmations, session.as_deref())?;
         }
         ConfirmFormat::Json => {
-            write_json(&mut out, &findings, &summary, &confirmations)?;
+            write_data(
+                &mut out,
+                OutputFormat::Json,
+                &findings,
+                &summary,
+                &confirmations,
+            )?;
+        }
+        ConfirmFormat::Sarif => {
+            write_data(
+                &mut out,
+                OutputFormat::Sarif,
+                &findings,
+                &summary,
+                &confirmations,
+            )?;
         }
     }
     out.flush().context("cannot write the report")?;
@@ -408,47 +427,66 @@ fn write_text(
     Ok(())
 }
 
-/// `lockscan analyze`'s JSON report, with a `confirmation` on each potential deadlock and a
-/// `confirm` summary.
-fn write_json(
+/// `lockscan analyze`'s JSON or SARIF report, with a `confirmation` on each potential deadlock
+/// (in JSON, a field of the finding, with a `confirm` summary beside `summary`; in SARIF, a
+/// property of the result).
+fn write_data(
     out: &mut dyn Write,
+    format: OutputFormat,
     findings: &[Finding],
     summary: &lockscan::report::Summary,
     confirmations: &[Confirmation],
 ) -> anyhow::Result<()> {
     let mut rendered = Vec::new();
-    OutputFormat::Json
+    format
         .renderer(false)
         .render(findings, summary, &mut rendered)
         .context("cannot render the report")?;
-    let mut report: Value = serde_json::from_slice(&rendered).context("the JSON report")?;
-    let listed = report["findings"]
-        .as_array_mut()
-        .context("the JSON report lists its findings")?;
+    let mut report: Value = serde_json::from_slice(&rendered).context("the rendered report")?;
+    let sarif = format == OutputFormat::Sarif;
+    let listed = if sarif {
+        report["runs"][0]["results"].as_array_mut()
+    } else {
+        report["findings"].as_array_mut()
+    }
+    .context("the report lists its findings")?;
+    let same_order = listed.len() == findings.len();
     for confirmation in confirmations {
         let finding = &findings[confirmation.index];
-        // The report lists the findings as given; found by fingerprint should that change.
-        let fingerprint = finding.fingerprint();
-        let entry = listed
-            .iter_mut()
-            .enumerate()
-            .filter(|(_, f)| f["fingerprint"] == fingerprint.as_str())
-            .min_by_key(|(i, _)| i.abs_diff(confirmation.index))
-            .map(|(_, f)| f);
-        if let Some(Value::Object(entry)) = entry {
-            entry.insert("confirmation".to_owned(), confirmation_json(confirmation));
+        // The report lists the findings as given; matched by fingerprint should that change.
+        let fingerprint = Value::from(finding.fingerprint());
+        let entry = if same_order {
+            listed.get_mut(confirmation.index)
+        } else {
+            listed.iter_mut().find(|entry| {
+                entry["fingerprint"] == fingerprint
+                    || entry["partialFingerprints"]
+                        .as_object()
+                        .is_some_and(|all| all.values().any(|v| *v == fingerprint))
+            })
+        };
+        let Some(entry) = entry else { continue };
+        let target = if sarif {
+            &mut entry["properties"]
+        } else {
+            entry
+        };
+        if let Value::Object(target) = target {
+            target.insert("confirmation".to_owned(), confirmation_json(confirmation));
         }
     }
-    let confirmed = confirmations
-        .iter()
-        .filter(|c| matches!(c.verdict, Verdict::Confirmed { .. }))
-        .count();
-    report["confirm"] = json!({
-        "potential_deadlocks": confirmations.len(),
-        "confirmed": confirmed,
-        "attempts": confirmations.iter().map(|c| c.attempts.len()).sum::<usize>(),
-        "seconds": confirmations.iter().map(|c| c.elapsed.as_secs_f64()).sum::<f64>(),
-    });
+    if !sarif {
+        let confirmed = confirmations
+            .iter()
+            .filter(|c| matches!(c.verdict, Verdict::Confirmed { .. }))
+            .count();
+        report["confirm"] = json!({
+            "potential_deadlocks": confirmations.len(),
+            "confirmed": confirmed,
+            "attempts": confirmations.iter().map(|c| c.attempts.len()).sum::<usize>(),
+            "seconds": confirmations.iter().map(|c| c.elapsed.as_secs_f64()).sum::<f64>(),
+        });
+    }
     serde_json::to_writer_pretty(&mut *out, &report).context("cannot write the report")?;
     writeln!(out)?;
     Ok(())

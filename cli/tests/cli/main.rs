@@ -3,6 +3,7 @@
 mod analyze;
 mod baseline;
 mod config;
+mod confirm;
 mod convert;
 mod formats;
 mod pictures;
