@@ -5,9 +5,9 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
 use anyhow::Context;
-use lockscan::{Finding, Severity};
 use lockscan::report::github::StepSummaryRenderer;
 use lockscan::report::{OutputFormat, Render, Summary};
+use lockscan::{Finding, Severity};
 
 use crate::args::ReportArgs;
 use crate::inputs::collect_inputs;
@@ -92,9 +92,10 @@ pub(crate) fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<u8
     if failing {
         return Ok(EXIT_FINDINGS);
     }
-    // The warnings about the traces (a trace cut off by a crash, say) and the configuration are
-    // warnings too: `--fail-on warning` fails on every warning it printed.
-    let warnings = summary.trace_warnings + summary.unused_suppressions.len();
+    // The warnings about the traces (a trace cut off by a crash, say), the configuration and the
+    // baseline are warnings too: `--fail-on warning` fails on every warning it printed.
+    let warnings =
+        summary.trace_warnings + summary.unused_suppressions.len() + summary.unused_baseline.len();
     if threshold.is_some_and(|threshold| threshold <= Severity::Warning) && warnings > 0 {
         writeln!(
             diagnostics,

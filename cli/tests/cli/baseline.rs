@@ -292,4 +292,34 @@ fn an_unused_baseline_entry_is_a_warning_a_json_item_and_an_annotation() {
         "{}",
         run.stdout
     );
+    // A stale entry is a warning like any other: `--fail-on warning` fails on it, even where
+    // the trace itself has nothing to report.
+    write(
+        dir,
+        "clean.jsonl",
+        &jsonl(&[
+            r#"{"type":"acquire","tid":1,"lock":1}"#,
+            r#"{"type":"release","tid":1,"lock":1}"#,
+        ]),
+    );
+    let strict = |fail_on: &str| {
+        let args = [
+            "analyze",
+            "--baseline",
+            "b.json",
+            "--fail-on",
+            fail_on,
+            "clean.jsonl",
+        ];
+        lockscan_in(dir, &args)
+    };
+    assert_eq!(strict("error").code, 0);
+    let run = strict("warning");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .ends_with("lockscan: failing on 1 warning (--fail-on warning)\n"),
+        "{}",
+        run.stderr
+    );
 }
