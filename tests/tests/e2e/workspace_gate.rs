@@ -3,7 +3,8 @@
 //! locks in one order, crate `b` (which depends on `a`) in the other, each in its own test
 //! binary. `run` gave the processes a relative folder, so cargo, which runs each test binary in
 //! its member's folder, scattered the traces, `run` found none and passed; old runs' traces
-//! were counted again by `analyze`. One workspace is built once and reused by every step.
+//! were counted again by `analyze`; a baseline broke when a line moved. One workspace is built
+//! once and reused by every step.
 
 #![cfg(unix)]
 
@@ -163,10 +164,21 @@ const CARGO_TEST: [&str; 3] = ["test", "--workspace", "--offline"];
 
 /// `lockscan run --format json --output REPORT -- cargo test --workspace --offline`.
 fn lockscan_run(dir: &Path, report: &Path, limit: Duration) -> (Output, String) {
+    lockscan_run_with(dir, report, limit, &[])
+}
+
+/// [`lockscan_run`] with more of `run`'s options (`options`) before the `--`.
+fn lockscan_run_with(
+    dir: &Path,
+    report: &Path,
+    limit: Duration,
+    options: &[&str],
+) -> (Output, String) {
     let mut command = in_workspace(dir, &bin_dir().join("lockscan"));
     command
         .args(["run", "--format", "json", "--output"])
         .arg(report)
+        .args(options)
         .arg("--")
         // `cargo` as cargo itself runs it: the toolchain of this test run.
         .arg(env!("CARGO"))
@@ -288,12 +300,31 @@ fn run_gates_a_workspace_with_an_inversion_across_its_crates() {
         );
     }
 
-    // 4. BASELINE STEP (to be added by the lead after merging the `identity` branch, whose
-    //    fingerprints survive inserted lines): write a baseline of this finding
-    //    (`lockscan run --write-baseline baseline.json -- cargo test --workspace`), insert
-    //    comment lines above the locks in a/src/lib.rs and b/src/lib.rs, run again with
-    //    `--baseline baseline.json`: exit 0, the finding known to the baseline.
-
+    // 4. Accepted in a baseline, the finding stays accepted when lines are inserted above the
+    //    locks and their acquisitions (the fingerprint is the lines' text, not their numbers),
+    //    and the run passes.
+    let (output, text) =
+        lockscan_run_with(dir, &report, STEP, &["--write-baseline", "baseline.json"]);
+    assert_eq!(output.status.code(), Some(0), "accepted: {text}");
+    for (member, source) in [("a", A_LOCKS), ("b", B_LOCKS)] {
+        let moved = source
+            .replace("pub static", "// Moved down a line.\npub static")
+            .replace("    let ", "    // Moved down again.\n    let ");
+        assert_ne!(moved, source);
+        std::fs::write(dir.join(member).join("src/lib.rs"), moved).unwrap();
+    }
+    let (output, text) = lockscan_run_with(dir, &report, STEP, &["--baseline", "baseline.json"]);
+    assert_eq!(output.status.code(), Some(0), "still accepted: {text}");
+    let accepted = read_report(&report);
+    assert_eq!(
+        accepted["findings"].as_array().map(Vec::len),
+        Some(0),
+        "known to the baseline: {accepted:#}\n{text}"
+    );
+    assert!(
+        !text.contains("matched no finding"),
+        "the baseline entry still matches: {text}"
+    );
     // 5. Without any lock use, nothing is recorded: the gate checked nothing and says so with
     //    exit 2 instead of passing.
     std::fs::write(dir.join("a/src/lib.rs"), A_PLAIN).unwrap();
