@@ -217,11 +217,11 @@ pub fn take_findings() -> Vec<Finding> {
 /// Hands a finding to the policy. Must be called with no lockscan-internal lock held and no
 /// thread state borrowed, because it may panic and run user code.
 pub(crate) fn report(finding: Finding) {
-    report_as(finding, false);
+    report_as(finding);
 }
 
-/// [`report`], for a finding that stops the thread (`fatal`) or not.
-fn report_as(finding: Finding, fatal: bool) {
+/// [`report`], for a finding that stops the thread or not.
+fn report_as(finding: Finding) {
     let first_time = SEEN
         .lock()
         .get_or_insert_with(FxHashSet::default)
@@ -235,10 +235,10 @@ fn report_as(finding: Finding, fatal: bool) {
         hook(&finding);
     }
     let policy = policy_for(finding.severity);
-    if fatal || policy == Policy::Panic {
-        // The thread stops here: the trace must say why.
-        crate::runtime::record_finding(&finding);
-    }
+    // Into a running recording whatever the policy, so that the trace's analysis reports
+    // everything the run reported: the events may not show a finding (a thread that stops
+    // unwinds before it blocks), and the replay reports a recorded one it does not find again.
+    crate::runtime::record_finding(&finding);
     match policy {
         Policy::Panic => panic!("lockscan: {finding}"),
         Policy::Warn => warn(&finding),
@@ -253,7 +253,7 @@ fn report_as(finding: Finding, fatal: bool) {
 pub(crate) fn report_fatal(finding: Finding) -> ! {
     let text = finding.to_string();
     let kind = finding.kind;
-    report_as(finding, true);
+    report_as(finding);
     let what = match kind {
         FindingKind::Deadlock => "this thread is part of a deadlock",
         _ => "this thread would wait for itself forever",
@@ -263,7 +263,8 @@ pub(crate) fn report_fatal(finding: Finding) -> ! {
 
 /// What makes two findings the same report: the fingerprint (kind and names), and for a data
 /// race also the pair of sites, so that each racing pair of code locations is reported once.
-fn dedup_key(finding: &Finding) -> String {
+/// A trace's replay de-duplicates the findings the program recorded with it.
+pub(crate) fn dedup_key(finding: &Finding) -> String {
     let mut key = finding.fingerprint();
     if finding.kind == FindingKind::DataRace {
         let mut sites: Vec<String> = finding
