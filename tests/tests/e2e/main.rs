@@ -9,4 +9,5 @@ mod demos;
 mod fresh_crate;
 mod parity;
 mod parking_lot_shim;
+mod reread;
 mod support;
