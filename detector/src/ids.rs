@@ -88,6 +88,75 @@ impl Mode {
     }
 }
 
+/// How an acquisition was made, beyond its [`Mode`]: what a trace's replay needs to judge it
+/// as the live detector did.
+///
+/// A successful `try_*` acquisition is a plain one with the trace's `try` flag; a timed one
+/// (`*_for`, `*_until`) gives up too, so it is recorded with the `try` flag as well, and adds
+/// no order edge into the lock.
+///
+/// ```
+/// use lockscan::Flavour;
+///
+/// assert_eq!(Flavour::default(), Flavour::Plain);
+/// assert_eq!(Flavour::Recursive.as_str(), "recursive");
+/// assert_eq!(Flavour::parse("upgrade"), Some(Flavour::Upgrade));
+/// assert_eq!(Flavour::parse("plain"), Some(Flavour::Plain));
+/// assert_eq!(Flavour::parse("sideways"), None);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Flavour {
+    /// The method of its mode: `lock`, `read`, `write`, `upgradable_read` (or a `try_*`). A
+    /// plain `read` while this thread holds the lock shared is misuse: it waits behind a
+    /// queued writer, which waits for the first read.
+    #[default]
+    Plain,
+    /// A recursive read (`read_recursive`): granted while this thread holds the lock shared,
+    /// so taking it again is no misuse.
+    Recursive,
+    /// A timed acquisition (`try_lock_for`, `try_read_until`, ...): it gives up, so, like a
+    /// try, no order edge goes into the lock.
+    Timed,
+    /// An upgrade of this thread's upgradable hold to exclusive: the hold changes mode, no new
+    /// hold is taken; a blocking upgrade is an exclusive request (order edges from the other
+    /// held locks).
+    Upgrade,
+    /// A downgrade of this thread's hold (to shared or upgradable): the hold changes mode.
+    Downgrade,
+}
+
+impl Flavour {
+    /// The name used in traces: `plain`, `recursive`, `timed`, `upgrade` or `downgrade`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Flavour::Plain => "plain",
+            Flavour::Recursive => "recursive",
+            Flavour::Timed => "timed",
+            Flavour::Upgrade => "upgrade",
+            Flavour::Downgrade => "downgrade",
+        }
+    }
+
+    /// The flavour named `name` ([`as_str`](Self::as_str)'s names).
+    pub fn parse(name: &str) -> Option<Flavour> {
+        [
+            Flavour::Plain,
+            Flavour::Recursive,
+            Flavour::Timed,
+            Flavour::Upgrade,
+            Flavour::Downgrade,
+        ]
+        .into_iter()
+        .find(|flavour| flavour.as_str() == name)
+    }
+
+    /// Whether the acquisition changes the mode of a hold this thread has rather than taking
+    /// a new one.
+    pub const fn changes_mode(self) -> bool {
+        matches!(self, Flavour::Upgrade | Flavour::Downgrade)
+    }
+}
+
 /// What kind of lock a lock is.
 ///
 /// ```

@@ -69,7 +69,7 @@
 
 use std::panic::Location;
 
-use crate::ids::{LockKind, Mode};
+use crate::ids::{Flavour, LockKind, Mode};
 use crate::runtime::{CondvarMeta, LockMeta};
 
 /// What lockscan keeps for one raw lock. Dropping it forgets the lock (its order edges can close
@@ -157,13 +157,37 @@ impl LockHooks {
         );
     }
 
-    /// A non-blocking or timed acquisition in `mode`: `attempt` tries; a success is recorded,
-    /// with no order edge into the lock (it could not wait forever). Returns what `attempt` did.
+    /// A non-blocking acquisition in `mode`: `attempt` tries; a success is recorded, with no
+    /// order edge into the lock (it could not wait forever). Returns what `attempt` did.
     #[track_caller]
     #[inline]
     pub fn try_lock(&self, mode: Mode, attempt: impl FnOnce() -> bool) -> bool {
         self.meta
-            .try_lock(mode, Location::caller(), || attempt().then_some(()))
+            .try_lock(mode, Flavour::Plain, Location::caller(), || {
+                attempt().then_some(())
+            })
+            .is_some()
+    }
+
+    /// A timed acquisition in `mode` (`try_lock_for`, `try_lock_shared_until`, ...): as
+    /// [`try_lock`](Self::try_lock), no order edge into the lock (it gives up), and recorded as
+    /// timed.
+    ///
+    /// ```
+    /// use lockscan::instrument::LockHooks;
+    /// use lockscan::{LockKind, Mode};
+    ///
+    /// let hooks = LockHooks::new(LockKind::Mutex);
+    /// assert!(hooks.try_lock_timed(Mode::Exclusive, || true)); // the timed raw attempt
+    /// hooks.release(Mode::Exclusive);
+    /// ```
+    #[track_caller]
+    #[inline]
+    pub fn try_lock_timed(&self, mode: Mode, attempt: impl FnOnce() -> bool) -> bool {
+        self.meta
+            .try_lock(mode, Flavour::Timed, Location::caller(), || {
+                attempt().then_some(())
+            })
             .is_some()
     }
 
@@ -173,8 +197,9 @@ impl LockHooks {
         self.meta.release(mode);
     }
 
-    /// Records that this thread's hold changed mode (a downgrade, or an upgrade that was
-    /// granted without waiting).
+    /// Records that this thread's hold changed mode: a downgrade (call it before the real
+    /// downgrade, so that in a trace it comes before the readers it lets in), or an upgrade
+    /// attempt that succeeded (`try_upgrade` and the timed ones; call it after).
     ///
     /// ```
     /// use lockscan::instrument::LockHooks;
@@ -188,8 +213,9 @@ impl LockHooks {
     /// hooks.release(Mode::Shared);
     /// assert!(lockscan::findings().is_empty());
     /// ```
+    #[track_caller]
     pub fn change_mode(&self, from: Mode, to: Mode) {
-        self.meta.change_mode(from, to);
+        self.meta.change_mode(from, to, Location::caller());
     }
 
     /// An upgrade of this thread's upgradable hold to exclusive: records the order edges of an

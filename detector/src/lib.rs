@@ -90,7 +90,7 @@ pub mod trace;
 mod tracked;
 
 pub use finding::{Finding, FindingEdge, FindingKind, Occurrences, Severity, VarAccess};
-pub use ids::{CondvarId, LockId, LockKind, Mode, ThreadId, VarId};
+pub use ids::{CondvarId, Flavour, LockId, LockKind, Mode, ThreadId, VarId};
 pub use order::{LockSet, lock_all, lock_both};
 pub use policy::{
     POLICY_ENV, Policy, clear_finding_hook, findings, policy, reset_policy, set_finding_hook,

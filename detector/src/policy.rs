@@ -244,10 +244,10 @@ fn report_as(finding: Finding, fatal: bool) {
         hook(&finding);
     }
     let policy = policy_for(finding.severity);
-    if fatal || policy == Policy::Panic {
-        // The thread stops here: the trace must say why.
-        crate::runtime::record_finding(&finding);
-    }
+    // Into a running recording whatever the policy, so that the trace's analysis reports
+    // everything the run reported: the events may not show a finding (a thread that stops
+    // unwinds before it blocks), and the replay reports a recorded one it does not find again.
+    crate::runtime::record_finding(&finding);
     match policy {
         // The report first, so that its `error[kind]: ...` line starts the panic message (the
         // default hook puts the message on a line of its own, after `panicked at SITE:`).
@@ -295,7 +295,8 @@ const WARN_ENDING: &str = "lockscan: found live (policy `warn`: the program goes
 
 /// What makes two findings the same report: the fingerprint (kind and names), and for a data
 /// race also the pair of sites, so that each racing pair of code locations is reported once.
-fn dedup_key(finding: &Finding) -> String {
+/// A trace's replay de-duplicates the findings the program recorded with it.
+pub(crate) fn dedup_key(finding: &Finding) -> String {
     let mut key = finding.fingerprint();
     if finding.kind == FindingKind::DataRace {
         let mut sites: Vec<String> = finding

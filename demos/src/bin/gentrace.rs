@@ -16,7 +16,7 @@ use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
 use lockscan::trace::{CompactWriter, Event, Header};
-use lockscan::{LockId, LockKind, Mode, ThreadId};
+use lockscan::{Flavour, LockId, LockKind, Mode, ThreadId};
 
 const USAGE: &str = "\
 usage: gentrace SHAPE [OPTIONS] -o FILE [--format jsonl|compact|std]
@@ -434,6 +434,7 @@ impl TraceWriter {
                     lock,
                     mode,
                     try_lock: false,
+                    flavour: Flavour::Plain,
                     site,
                 }
             } else {

@@ -148,6 +148,7 @@ impl TimelineRecorder {
                 lock,
                 mode,
                 try_lock,
+                flavour,
                 site,
             } => {
                 let (t, l) = (self.thread(*tid), self.lock(*lock));
@@ -166,7 +167,10 @@ impl TimelineRecorder {
                     }
                 }
                 if let Some(open) = self.open_holds.get_mut(&(t, l)) {
-                    open.count += 1;
+                    // A change of mode (an upgrade, a downgrade) goes on with the same hold.
+                    if !flavour.changes_mode() {
+                        open.count += 1;
+                    }
                     return;
                 }
                 self.open_holds.insert(
@@ -265,7 +269,7 @@ impl TimelineRecorder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::Mode;
+    use crate::ids::{Flavour, Mode};
     use crate::report::picture::tests::picture;
 
     #[test]
@@ -331,6 +335,7 @@ mod tests {
             lock: LockId(1),
             mode: Mode::Exclusive,
             try_lock: false,
+            flavour: Flavour::Plain,
             site: None,
         };
         let release = Event::Release {
@@ -355,6 +360,7 @@ mod tests {
             lock: LockId(1),
             mode: Mode::Exclusive,
             try_lock: false,
+            flavour: Flavour::Plain,
             site: None,
         };
         recorder.next_ts = Some(500);

@@ -5,7 +5,7 @@ use std::panic::Location;
 
 use crate::analysis::VarState;
 use crate::finding::Finding;
-use crate::ids::{LockKind, Mode, ThreadId};
+use crate::ids::{Flavour, LockKind, Mode, ThreadId};
 
 /// Empty: an inactive lock carries no metadata, so it has parking_lot's exact size.
 #[derive(Debug)]
@@ -62,6 +62,7 @@ impl LockMeta {
     pub(crate) fn try_lock<G>(
         &self,
         _mode: Mode,
+        _flavour: Flavour,
         _site: &'static Location<'static>,
         attempt: impl FnOnce() -> Option<G>,
     ) -> Option<G> {
@@ -99,7 +100,7 @@ impl LockMeta {
     }
 
     #[inline(always)]
-    pub(crate) fn change_mode(&self, _from: Mode, _to: Mode) {}
+    pub(crate) fn change_mode(&self, _from: Mode, _to: Mode, _site: &'static Location<'static>) {}
 
     #[inline(always)]
     pub(crate) fn before_wait(&self, _site: &'static Location<'static>) {}

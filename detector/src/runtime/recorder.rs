@@ -575,10 +575,11 @@ pub(crate) fn finish() -> Result<Option<PathBuf>, RecordError> {
     }
 }
 
-/// Writes a finding that stops a thread into the trace, and the trace to disk at once: the
-/// events may not show it (the thread unwinds before it blocks, so no acquisition follows),
-/// and the process may be about to end. A data race is left out: its accesses are events, and
-/// the replay finds it in them.
+/// Writes a finding (every one the policy handles, whatever the policy) into the trace, and
+/// the trace to disk at once: the events may not show it (a thread that stops unwinds before it
+/// blocks, so no acquisition follows), and the process may be about to end. A data race is
+/// left out: its accesses are events, the replay finds it in them, and a `finding` record does
+/// not carry them.
 pub(crate) fn record_finding(finding: &crate::Finding) {
     if !on() || finding.kind == crate::FindingKind::DataRace {
         return;

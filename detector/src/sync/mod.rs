@@ -167,12 +167,20 @@ macro_rules! lock_methods {
         pub fn $name(&self $(, $arg: $Arg)?) -> Option<$Guard<'_, T>> {
             let inner = self.meta.try_lock(
                 $crate::ids::Mode::$mode,
+                $crate::sync::lock_methods!(@flavour $($arg)?),
                 ::std::panic::Location::caller(),
                 || self.inner.$name($($arg)?),
             )?;
             Some($Guard { lock: self, inner })
         }
         $crate::sync::lock_methods!(@item [$Lock $kind] $($rest)*);
+    };
+    // A `try_*` method with an argument (a timeout or a deadline) is timed.
+    (@flavour) => {
+        $crate::ids::Flavour::Plain
+    };
+    (@flavour $arg:ident) => {
+        $crate::ids::Flavour::Timed
     };
     (@item [$Lock:ident $kind:ident] fn rank; $($rest:tt)*) => {
         /// The declared rank, if any (always `None` when detection is off).
@@ -345,10 +353,14 @@ macro_rules! guard_methods {
         $($rest:tt)*
     ) => {
         $(#[$doc])*
+        #[track_caller]
         pub fn $name(s: Self) -> $Guard<'a, T> {
             let ($holder, inner) = $crate::sync::into_parts!(s, $holder, inner);
-            $crate::sync::Held::lock_meta($holder)
-                .change_mode($crate::ids::Mode::$from, $crate::ids::Mode::$to);
+            $crate::sync::Held::lock_meta($holder).change_mode(
+                $crate::ids::Mode::$from,
+                $crate::ids::Mode::$to,
+                ::std::panic::Location::caller(),
+            );
             $Guard {
                 $holder,
                 inner: $crate::raw::$Raw::$name(inner),
@@ -363,12 +375,16 @@ macro_rules! guard_methods {
         $($rest:tt)*
     ) => {
         $(#[$doc])*
+        #[track_caller]
         pub fn $name(s: Self $(, $arg: $Arg)?) -> Result<$Guard<'a, T>, Self> {
             let ($holder, inner) = $crate::sync::into_parts!(s, $holder, inner);
             match $crate::raw::$Raw::$name(inner $(, $arg)?) {
                 Ok(inner) => {
-                    $crate::sync::Held::lock_meta($holder)
-                        .change_mode($crate::ids::Mode::$from, $crate::ids::Mode::$to);
+                    $crate::sync::Held::lock_meta($holder).change_mode(
+                        $crate::ids::Mode::$from,
+                        $crate::ids::Mode::$to,
+                        ::std::panic::Location::caller(),
+                    );
                     Ok($Guard { $holder, inner })
                 }
                 Err(inner) => Err(Self { $holder, inner }),

@@ -19,7 +19,7 @@ use rustc_hash::FxHashMap;
 
 use super::wire::{FORMAT_NAME, FORMAT_VERSION, Record, Text, WireFinding, WireFindingEdge};
 use super::{Event, Header, TraceError, TraceWarning, json};
-use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId, VarId};
+use crate::ids::{CondvarId, Flavour, LockId, LockKind, Mode, ThreadId, VarId};
 use crate::site::Site;
 
 pub(crate) mod block;
@@ -31,8 +31,13 @@ use merge::{Item, Key, Merge, Order};
 /// from text, and show when a transfer changed line ends.
 pub const MAGIC: [u8; 8] = *b"\x89LSTRC\r\n";
 
-/// The version of the compact layout this module writes and reads.
-pub const COMPACT_VERSION: u64 = 2;
+/// The version of the compact layout this module writes and reads. Version 3 added the
+/// flavour of acquisitions and requests; readers read versions 1 and 2 too, where a shared
+/// acquisition may have been a recursive read (see [`Flavour`]).
+pub const COMPACT_VERSION: u64 = 3;
+
+/// The first version whose acquisitions and requests carry their [`Flavour`].
+const FLAVOURS_SINCE: u64 = 3;
 
 /// The file extension that selects the compact encoding where a name is chosen by extension.
 pub const EXTENSION: &str = "lstrace";
@@ -66,6 +71,9 @@ mod tag {
     pub const FINDING: u8 = 22;
     pub const TYPE_MASK: u8 = 0x1f;
     pub const MODE_SHIFT: u8 = 5;
+    /// Mode bits 3, on `request` and `acquire` records: a flavour byte follows the tag, with
+    /// the mode (low 2 bits) and the flavour (bits 2 to 4; see `lock_tag`).
+    pub const FLAVOURED: u8 = 0x60;
     pub const FLAG: u8 = 0x80;
     /// On `lock` records, which use the mode bits for optional fields instead.
     pub const LOCK_NAME: u8 = 0x20;
@@ -81,6 +89,44 @@ fn mode_bits(mode: Mode) -> u8 {
     bits << tag::MODE_SHIFT
 }
 
+/// The tag of a `request` or `acquire` record (`base`: its type and flag) in `mode`, and the
+/// flavour byte that follows it when the flavour is not plain (the mode then moves into it):
+/// a plain acquisition costs no byte more.
+#[inline(always)]
+pub(crate) fn lock_tag(base: u8, mode: Mode, flavour: Flavour) -> (u8, Option<u8>) {
+    if flavour == Flavour::Plain {
+        return (base | mode_bits(mode), None);
+    }
+    let flavour_bits = match flavour {
+        Flavour::Plain => 0,
+        Flavour::Recursive => 1,
+        Flavour::Timed => 2,
+        Flavour::Upgrade => 3,
+        Flavour::Downgrade => 4,
+    };
+    let byte = (mode_bits(mode) >> tag::MODE_SHIFT) | flavour_bits << 2;
+    (base | tag::FLAVOURED, Some(byte))
+}
+
+/// The mode and flavour of a flavour byte (see [`lock_tag`]).
+fn flavour_of(byte: u8) -> Result<(Mode, Flavour), Field> {
+    let mode = mode_of((byte & 0b11) << tag::MODE_SHIFT)?;
+    let flavour = match byte >> 2 {
+        0 => Flavour::Plain,
+        1 => Flavour::Recursive,
+        2 => Flavour::Timed,
+        3 => Flavour::Upgrade,
+        4 => Flavour::Downgrade,
+        other => {
+            return Err(Field::Bad(
+                "a flavour 0 to 4 (plain, recursive, timed, upgrade, downgrade)",
+                other.to_string(),
+            ));
+        }
+    };
+    Ok((mode, flavour))
+}
+
 fn kind_byte(kind: LockKind) -> u8 {
     match kind {
         LockKind::Mutex => 0,
@@ -93,7 +139,7 @@ fn kind_byte(kind: LockKind) -> u8 {
 /// Writes a compact trace: [`MAGIC`], the version, then one record per [`write`](Self::write).
 ///
 /// ```
-/// use lockscan::ids::{LockId, Mode, ThreadId};
+/// use lockscan::ids::{Flavour, LockId, Mode, ThreadId};
 /// use lockscan::trace::{CompactReader, CompactWriter, Event, Header};
 ///
 /// let acquire = Event::Acquire {
@@ -101,6 +147,7 @@ fn kind_byte(kind: LockKind) -> u8 {
 ///     lock: LockId(7),
 ///     mode: Mode::Exclusive,
 ///     try_lock: false,
+///     flavour: Flavour::Plain,
 ///     site: Some("src/lib.rs:10:5".into()),
 /// };
 /// let mut writer = CompactWriter::new(Vec::new(), &Header::default())?;
@@ -228,17 +275,19 @@ impl<W: Write> CompactWriter<W> {
                 tid,
                 lock,
                 mode,
+                flavour,
                 site,
-            } => self.triple(tag::REQUEST | mode_bits(*mode), tid.0, lock.0, site)?,
+            } => self.lock_event(tag::REQUEST, *mode, *flavour, tid.0, lock.0, site)?,
             Event::Acquire {
                 tid,
                 lock,
                 mode,
                 try_lock,
+                flavour,
                 site,
             } => {
                 let flag = if *try_lock { tag::FLAG } else { 0 };
-                self.triple(tag::ACQUIRE | mode_bits(*mode) | flag, tid.0, lock.0, site)?;
+                self.lock_event(tag::ACQUIRE | flag, *mode, *flavour, tid.0, lock.0, site)?;
             }
             Event::Release {
                 tid,
@@ -303,6 +352,28 @@ impl<W: Write> CompactWriter<W> {
     fn triple(&mut self, tag: u8, a: u64, b: u64, site: &Option<Site>) -> io::Result<()> {
         let site = self.site_number(site.as_ref())?;
         triple(&mut self.buffer, tag, a, b, site);
+        Ok(())
+    }
+
+    /// A `request` or `acquire` record (`base`: its type and flag): [`lock_tag`], then as
+    /// [`triple`](Self::triple).
+    fn lock_event(
+        &mut self,
+        base: u8,
+        mode: Mode,
+        flavour: Flavour,
+        tid: u64,
+        lock: u64,
+        site: &Option<Site>,
+    ) -> io::Result<()> {
+        let site = self.site_number(site.as_ref())?;
+        let (t, flavour_byte) = lock_tag(base, mode, flavour);
+        let b = &mut self.buffer;
+        b.push(t);
+        b.extend(flavour_byte);
+        varint(b, tid);
+        varint(b, lock);
+        varint(b, site);
         Ok(())
     }
 
@@ -754,6 +825,16 @@ impl BlockCursor<'_> {
         self.place(start, mode_of(tag))
     }
 
+    /// The mode and flavour of a `request` or `acquire` record: in the tag, or in the flavour
+    /// byte after it.
+    fn mode_and_flavour(&mut self, tag: u8, start: usize) -> Result<(Mode, Flavour), BlockError> {
+        if tag & tag::FLAVOURED != tag::FLAVOURED {
+            return Ok((self.mode(tag, start)?, Flavour::Plain));
+        }
+        let byte = self.byte(start)?;
+        self.place(start, flavour_of(byte))
+    }
+
     /// One record of a block of thread `tid`, with what orders it.
     fn thread_record(&mut self, tid: u64) -> Result<(Item, Order), BlockError> {
         let start = self.at;
@@ -762,7 +843,11 @@ impl BlockCursor<'_> {
         let thread = ThreadId(tid);
         let record = match t & tag::TYPE_MASK {
             kind @ (tag::ACQUIRE | tag::NEAR_ACQUIRE | tag::RELEASE | tag::NEAR_RELEASE) => {
-                let mode = self.mode(t, start)?;
+                let (mode, flavour) = if kind == tag::ACQUIRE || kind == tag::NEAR_ACQUIRE {
+                    self.mode_and_flavour(t, start)?
+                } else {
+                    (self.mode(t, start)?, Flavour::Plain)
+                };
                 let (lock, seq) = if kind == tag::ACQUIRE || kind == tag::RELEASE {
                     (self.varint(start)?, self.varint(start)?)
                 } else {
@@ -786,6 +871,7 @@ impl BlockCursor<'_> {
                         lock: LockId(lock),
                         mode,
                         try_lock: flag,
+                        flavour,
                         site: self.site(start)?,
                     }
                 } else {
@@ -799,11 +885,12 @@ impl BlockCursor<'_> {
                 (Item::Event(event), Order::Seq(Key::lock(lock), seq))
             }
             tag::REQUEST => {
-                let mode = self.mode(t, start)?;
+                let (mode, flavour) = self.mode_and_flavour(t, start)?;
                 let event = Event::Request {
                     tid: thread,
                     lock: LockId(self.varint(start)?),
                     mode,
+                    flavour,
                     site: self.site(start)?,
                 };
                 (Item::Event(event), Order::Free)
@@ -947,6 +1034,8 @@ pub struct CompactReader<R> {
     merge: Merge,
     /// The `end` record, given out once the merge has given out everything before it.
     held_end: Option<Event>,
+    /// Whether the trace's version records the flavour of acquisitions (see [`Flavour`]).
+    flavours: bool,
 }
 
 /// Why a record could not be read.
@@ -988,6 +1077,18 @@ impl<R: Read> CompactReader<R> {
             input_pending: false,
             merge: Merge::default(),
             held_end: None,
+            flavours: true,
+        }
+    }
+
+    /// `event` as the analysis takes it: from a version without flavours, a shared
+    /// acquisition may have been a recursive read.
+    #[inline]
+    fn flavoured(&self, event: Event) -> Event {
+        if self.flavours {
+            event
+        } else {
+            event.without_recorded_flavour()
         }
     }
 
@@ -1148,6 +1249,7 @@ impl<R: Read> CompactReader<R> {
                 format!("version {version}"),
             )));
         }
+        self.flavours = version >= FLAVOURS_SINCE;
         Ok(())
     }
 
@@ -1316,7 +1418,13 @@ impl<R: Read> CompactReader<R> {
                 }
             }
             tag::REQUEST | tag::ACQUIRE | tag::RELEASE => {
-                let mode = self.mode(t, at)?;
+                let (mode, flavour) =
+                    if t & tag::TYPE_MASK != tag::RELEASE && t & tag::FLAVOURED == tag::FLAVOURED {
+                        let byte = self.byte()?;
+                        self.place(at, flavour_of(byte))?
+                    } else {
+                        (self.mode(t, at)?, Flavour::Plain)
+                    };
                 let tid = ThreadId(self.varint(at)?);
                 let lock = LockId(self.varint(at)?);
                 let site = self.site(at)?;
@@ -1325,6 +1433,7 @@ impl<R: Read> CompactReader<R> {
                         tid,
                         lock,
                         mode,
+                        flavour,
                         site,
                     },
                     tag::ACQUIRE => Event::Acquire {
@@ -1332,6 +1441,7 @@ impl<R: Read> CompactReader<R> {
                         lock,
                         mode,
                         try_lock: flag,
+                        flavour,
                         site,
                     },
                     _ => Event::Release {
@@ -1462,7 +1572,7 @@ impl<R: Read> Iterator for CompactReader<R> {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             match self.merge.next(&self.sites) {
-                Some(Ok(event)) => return Some(Ok(event)),
+                Some(Ok(event)) => return Some(Ok(self.flavoured(event))),
                 Some(Err(error)) => {
                     // The merge cannot go on past a bad record: stop here.
                     self.finished = true;
@@ -1511,7 +1621,7 @@ impl<R: Read> Iterator for CompactReader<R> {
                     self.merge.finish();
                     self.held_end = Some(event);
                 }
-                Ok(event) => return Some(Ok(event)),
+                Ok(event) => return Some(Ok(self.flavoured(event))),
                 Err(Stop::Block) => {}
                 Err(Stop::Cut | Stop::End) if self.input_pending => return self.pause(),
                 Err(Stop::End) => {
@@ -1620,6 +1730,7 @@ mod tests {
                 tid: ThreadId(300),
                 lock: LockId(70_000),
                 mode: Mode::Upgradable,
+                flavour: Flavour::Plain,
                 site: site.clone(),
             },
             Event::Acquire {
@@ -1627,7 +1738,39 @@ mod tests {
                 lock: LockId(70_000),
                 mode: Mode::Shared,
                 try_lock: true,
+                flavour: Flavour::Plain,
                 site: Some(Site::from("src/b.rs:3:4")),
+            },
+            Event::Request {
+                tid: ThreadId(300),
+                lock: LockId(70_000),
+                mode: Mode::Exclusive,
+                flavour: Flavour::Upgrade,
+                site: site.clone(),
+            },
+            Event::Acquire {
+                tid: ThreadId(300),
+                lock: LockId(70_000),
+                mode: Mode::Shared,
+                try_lock: false,
+                flavour: Flavour::Recursive,
+                site: None,
+            },
+            Event::Acquire {
+                tid: ThreadId(300),
+                lock: LockId(70_000),
+                mode: Mode::Upgradable,
+                try_lock: true,
+                flavour: Flavour::Timed,
+                site: site.clone(),
+            },
+            Event::Acquire {
+                tid: ThreadId(300),
+                lock: LockId(70_000),
+                mode: Mode::Shared,
+                try_lock: false,
+                flavour: Flavour::Downgrade,
+                site: site.clone(),
             },
             Event::Release {
                 tid: ThreadId(300),
@@ -1663,7 +1806,7 @@ mod tests {
                 site: None,
             },
             Event::End {
-                events: Some(15),
+                events: Some(19),
                 dropped: Some(0),
             },
         ]
@@ -1696,6 +1839,92 @@ mod tests {
     }
 
     #[test]
+    fn a_plain_acquisition_has_no_flavour_byte_and_a_flavoured_one_has_one() {
+        let acquire = |flavour| Event::Acquire {
+            tid: ThreadId(1),
+            lock: LockId(2),
+            mode: Mode::Shared,
+            try_lock: false,
+            flavour,
+            site: None,
+        };
+        let bytes = |event: &Event| {
+            let mut writer = CompactWriter::new(Vec::new(), &header()).unwrap();
+            let before = writer.out.len();
+            writer.write(event).unwrap();
+            writer.out[before..].to_vec()
+        };
+        assert_eq!(
+            bytes(&acquire(Flavour::Plain)),
+            [tag::ACQUIRE | 0x20, 1, 2, 0]
+        );
+        assert_eq!(
+            bytes(&acquire(Flavour::Recursive)),
+            [tag::ACQUIRE | tag::FLAVOURED, 1 | 1 << 2, 1, 2, 0]
+        );
+    }
+
+    #[test]
+    fn a_trace_of_an_earlier_version_reads_its_shared_acquisitions_as_recursive() {
+        let events = sample();
+        let mut bytes = encode(&events);
+        assert_eq!(bytes[MAGIC.len()], COMPACT_VERSION as u8);
+        let read = |bytes: &[u8]| -> Vec<Event> {
+            decode(bytes).0.into_iter().map(Result::unwrap).collect()
+        };
+        assert_eq!(read(&bytes), events, "this version: as written");
+        bytes[MAGIC.len()] = 2;
+        let expected: Vec<Event> = events
+            .iter()
+            .cloned()
+            .map(|event| match event {
+                Event::Acquire {
+                    mode: Mode::Shared,
+                    flavour: Flavour::Plain,
+                    tid,
+                    lock,
+                    try_lock,
+                    site,
+                } => Event::Acquire {
+                    tid,
+                    lock,
+                    mode: Mode::Shared,
+                    try_lock,
+                    flavour: Flavour::Recursive,
+                    site,
+                },
+                other => other,
+            })
+            .collect();
+        assert_ne!(
+            expected, events,
+            "the sample has a plain shared acquisition"
+        );
+        assert_eq!(read(&bytes), expected);
+    }
+
+    #[test]
+    fn a_bad_flavour_is_an_error() {
+        let mut writer = CompactWriter::new(Vec::new(), &header()).unwrap();
+        let before = writer.out.len();
+        writer
+            .write(&Event::Acquire {
+                tid: ThreadId(1),
+                lock: LockId(2),
+                mode: Mode::Shared,
+                try_lock: false,
+                flavour: Flavour::Timed,
+                site: None,
+            })
+            .unwrap();
+        let mut bytes = writer.out;
+        bytes[before + 1] = 7 << 2; // flavour 7
+        let (read, _) = decode(&bytes);
+        let error = read.last().unwrap().as_ref().unwrap_err().to_string();
+        assert!(error.contains("a flavour 0 to 4"), "{error}");
+    }
+
+    #[test]
     fn a_lock_event_takes_a_few_bytes() {
         let mut events = sample();
         events.truncate(4);
@@ -1706,6 +1935,7 @@ mod tests {
                 lock: LockId(70_000),
                 mode: Mode::Exclusive,
                 try_lock: false,
+                flavour: Flavour::Plain,
                 site: Some(Site::from("src/b.rs:3:4")),
             });
             events.push(Event::Release {

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId, VarId};
+use crate::ids::{CondvarId, Flavour, LockId, LockKind, Mode, ThreadId, VarId};
 use crate::site::Site;
 
 /// The first record of a lockscan trace.
@@ -94,6 +94,9 @@ pub enum Event {
         lock: LockId,
         /// The requested mode.
         mode: Mode,
+        /// How: a plain request, a recursive read, or an upgrade of this thread's upgradable
+        /// hold.
+        flavour: Flavour,
         /// Where.
         site: Option<Site>,
     },
@@ -105,8 +108,11 @@ pub enum Event {
         lock: LockId,
         /// The mode it is held in.
         mode: Mode,
-        /// Whether the acquisition could not block (a successful `try_lock`).
+        /// Whether the acquisition could not block forever (a successful `try_lock`, or a timed
+        /// one): no order edge into the lock.
         try_lock: bool,
+        /// How: plain, a recursive read, timed, or a change of mode of this thread's hold.
+        flavour: Flavour,
         /// Where.
         site: Option<Site>,
     },
@@ -162,9 +168,9 @@ pub enum Event {
         /// Where.
         site: Option<Site>,
     },
-    /// A finding the program reported live that stopped a thread (an actual deadlock or a
-    /// re-lock, unwound; any finding under the `panic` policy): the events may not show it,
-    /// since the thread unwound before it blocked.
+    /// A finding the program reported live (the recorder writes every one, whatever the
+    /// policy): the events may not show it, since a thread that stopped unwound before it
+    /// blocked. The replay reports it unless it finds the same finding in the events.
     Finding(Box<crate::Finding>),
     /// The last record of a complete trace.
     End {
@@ -176,6 +182,26 @@ pub enum Event {
 }
 
 impl Event {
+    /// The event as read from a trace written before acquisitions carried their flavour: a
+    /// shared acquisition or request may then have been a recursive read, and is taken as one
+    /// (a plain `read` again is misuse, a recursive one is not, and such a trace cannot tell).
+    pub(crate) fn without_recorded_flavour(mut self) -> Event {
+        if let Event::Acquire {
+            mode: Mode::Shared,
+            flavour: flavour @ Flavour::Plain,
+            ..
+        }
+        | Event::Request {
+            mode: Mode::Shared,
+            flavour: flavour @ Flavour::Plain,
+            ..
+        } = &mut self
+        {
+            *flavour = Flavour::Recursive;
+        }
+        self
+    }
+
     /// The acting thread, for events that have one.
     pub fn thread(&self) -> Option<ThreadId> {
         match self {

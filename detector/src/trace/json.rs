@@ -127,6 +127,7 @@ pub(crate) fn record(out: &mut Vec<u8>, record: &Record<'_>) {
         tool,
         pid,
         program,
+        flavours,
         tid,
         child,
         parent,
@@ -140,6 +141,7 @@ pub(crate) fn record(out: &mut Vec<u8>, record: &Record<'_>) {
         site,
         mode,
         try_lock,
+        flavour,
         all,
         events,
         dropped,
@@ -153,6 +155,7 @@ pub(crate) fn record(out: &mut Vec<u8>, record: &Record<'_>) {
     object.optional_text("tool", text(tool));
     object.number("pid", *pid);
     object.optional_text("program", text(program));
+    object.flag("flavours", *flavours);
     object.number("tid", *tid);
     object.number("child", *child);
     object.number("parent", *parent);
@@ -166,6 +169,7 @@ pub(crate) fn record(out: &mut Vec<u8>, record: &Record<'_>) {
     object.optional_text("site", text(site));
     object.optional_text("mode", text(mode));
     object.flag("try", *try_lock);
+    object.optional_text("flavour", text(flavour));
     object.flag("all", *all);
     object.number("events", *events);
     object.number("dropped", *dropped);

@@ -21,7 +21,7 @@ use super::wire::{FORMAT_NAME, FORMAT_VERSION, Record, Text, WireFinding};
 use super::{LineRead, LineSource, Problem, TraceError, TraceWarning, quote};
 #[cfg(feature = "analyze")]
 use crate::ids::{CondvarId, LockKind, VarId};
-use crate::ids::{LockId, Mode, ThreadId};
+use crate::ids::{Flavour, LockId, Mode, ThreadId};
 use crate::site::Site;
 
 /// The record types, for error messages.
@@ -48,6 +48,8 @@ pub struct JsonlReader<R> {
     held_back: Option<Event>,
     /// The `ts_ns` of the record read last.
     timestamp: Option<u64>,
+    /// Whether the header says that acquisitions carry their flavour.
+    flavours: bool,
 }
 
 #[cfg(feature = "analyze")]
@@ -64,6 +66,7 @@ impl<R: BufRead> JsonlReader<R> {
             records: 0,
             held_back: None,
             timestamp: None,
+            flavours: false,
         }
     }
 
@@ -128,8 +131,13 @@ impl<R: BufRead> JsonlReader<R> {
                 false,
             ));
         }
-        let event = convert(&mut record, &mut self.sites)
+        let mut event = convert(&mut record, &mut self.sites)
             .map_err(|(expected, found)| self.lines.problem(expected, found, false))?;
+        if is_header {
+            self.flavours = record.flavours == Some(true);
+        } else if !self.flavours {
+            event = event.without_recorded_flavour();
+        }
         if !self.seen_header && !is_header {
             self.seen_header = true; // complain once
             // The record itself is fine: keep it for the next call rather than drop it.
@@ -232,6 +240,19 @@ fn mode(record: &Record<'_>) -> Result<Mode, Mismatch> {
 }
 
 #[cfg(feature = "analyze")]
+fn flavour(record: &Record<'_>) -> Result<Flavour, Mismatch> {
+    match record.flavour.as_deref() {
+        None => Ok(Flavour::Plain),
+        Some(name) => Flavour::parse(name).ok_or_else(|| {
+            (
+                "a `flavour` of `plain`, `recursive`, `timed`, `upgrade` or `downgrade`".to_owned(),
+                format!("`{name}`"),
+            )
+        }),
+    }
+}
+
+#[cfg(feature = "analyze")]
 fn lock_kind(record: &Record<'_>) -> Result<LockKind, Mismatch> {
     match record.kind.as_deref() {
         Some("mutex") => Ok(LockKind::Mutex),
@@ -327,6 +348,7 @@ fn convert(
             tid: tid()?,
             lock: lock()?,
             mode: mode(record)?,
+            flavour: flavour(record)?,
             site: intern(sites, &record.site),
         },
         "acquire" => Event::Acquire {
@@ -334,6 +356,7 @@ fn convert(
             lock: lock()?,
             mode: mode(record)?,
             try_lock: record.try_lock.unwrap_or(false),
+            flavour: flavour(record)?,
             site: intern(sites, &record.site),
         },
         "release" => Event::Release {
@@ -439,14 +462,14 @@ impl<W: Write> JsonlWriter<W> {
                 lock,
                 mode,
                 try_lock,
+                flavour,
                 site,
             } => lock_line(
                 &mut self.line,
                 "acquire",
                 *tid,
                 *lock,
-                *mode,
-                *try_lock,
+                (*mode, *try_lock, *flavour),
                 site,
             ),
             Event::Release {
@@ -454,7 +477,14 @@ impl<W: Write> JsonlWriter<W> {
                 lock,
                 mode,
                 site,
-            } => lock_line(&mut self.line, "release", *tid, *lock, *mode, false, site),
+            } => lock_line(
+                &mut self.line,
+                "release",
+                *tid,
+                *lock,
+                (*mode, false, Flavour::Plain),
+                site,
+            ),
             _ => json::record(&mut self.line, &to_record(event, self.records)),
         }
         self.line.push(b'\n');
@@ -464,16 +494,16 @@ impl<W: Write> JsonlWriter<W> {
     }
 }
 
-/// An `acquire` or `release` line without its newline.
+/// An `acquire` or `release` line without its newline; `how`: the mode, `try` and flavour.
 fn lock_line(
     line: &mut Vec<u8>,
     kind: &str,
     tid: ThreadId,
     lock: LockId,
-    mode: Mode,
-    try_lock: bool,
+    how: (Mode, bool, Flavour),
     site: &Option<Site>,
 ) {
+    let (mode, try_lock, flavour) = how;
     let mut numbers = itoa::Buffer::new();
     line.extend_from_slice(b"{\"type\":\"");
     line.extend_from_slice(kind.as_bytes());
@@ -496,6 +526,11 @@ fn lock_line(
     if try_lock {
         line.extend_from_slice(b",\"try\":true");
     }
+    if flavour != Flavour::Plain {
+        line.extend_from_slice(b",\"flavour\":\"");
+        line.extend_from_slice(flavour.as_str().as_bytes());
+        line.push(b'"');
+    }
     line.push(b'}');
 }
 
@@ -512,6 +547,8 @@ fn to_record<'a>(event: &'a Event, records: u64) -> Record<'a> {
         })
     };
     let mode = |mode: Mode| (mode != Mode::Exclusive).then(|| Text(mode.as_str().into()));
+    let flavour_text =
+        |flavour: Flavour| (flavour != Flavour::Plain).then(|| Text(flavour.as_str().into()));
     let mut record = Record::default();
     let kind: &'static str = match event {
         Event::Header(header) => {
@@ -521,6 +558,8 @@ fn to_record<'a>(event: &'a Event, records: u64) -> Record<'a> {
             record.tool = header.tool.as_deref().and_then(text);
             record.pid = header.pid;
             record.program = header.program.as_deref().and_then(text);
+            // Every event says its flavour (one read from a trace that did not is explicit).
+            record.flavours = Some(true);
             "header"
         }
         Event::Thread { tid, name, parent } => {
@@ -584,9 +623,17 @@ fn to_record<'a>(event: &'a Event, records: u64) -> Record<'a> {
             tid,
             lock,
             mode: m,
+            flavour,
             site: s,
+        } => {
+            record.tid = Some(tid.0);
+            record.lock = Some(lock.0);
+            record.mode = mode(*m);
+            record.flavour = flavour_text(*flavour);
+            record.site = site(s);
+            "request"
         }
-        | Event::Release {
+        Event::Release {
             tid,
             lock,
             mode: m,
@@ -596,23 +643,21 @@ fn to_record<'a>(event: &'a Event, records: u64) -> Record<'a> {
             record.lock = Some(lock.0);
             record.mode = mode(*m);
             record.site = site(s);
-            if matches!(event, Event::Request { .. }) {
-                "request"
-            } else {
-                "release"
-            }
+            "release"
         }
         Event::Acquire {
             tid,
             lock,
             mode: m,
             try_lock,
+            flavour,
             site: s,
         } => {
             record.tid = Some(tid.0);
             record.lock = Some(lock.0);
             record.mode = mode(*m);
             record.try_lock = try_lock.then_some(true);
+            record.flavour = flavour_text(*flavour);
             record.site = site(s);
             "acquire"
         }
@@ -677,12 +722,18 @@ mod tests {
         ];
         for site in sites {
             for mode in [Mode::Exclusive, Mode::Shared, Mode::Upgradable] {
-                for try_lock in [false, true] {
+                for (try_lock, flavour) in [
+                    (false, Flavour::Plain),
+                    (true, Flavour::Plain),
+                    (false, Flavour::Recursive),
+                    (true, Flavour::Timed),
+                ] {
                     let acquire = Event::Acquire {
                         tid: ThreadId(3),
                         lock: LockId(123_456),
                         mode,
                         try_lock,
+                        flavour,
                         site: site.clone(),
                     };
                     let release = Event::Release {
@@ -909,8 +960,80 @@ mod tests {
                 lock: LockId(1),
                 mode: Mode::Exclusive,
                 try_lock: false,
+                flavour: Flavour::Plain,
                 site: Some(Site::from("demos/src/bank.rs:58:21")),
             }
+        );
+    }
+
+    /// The shared acquisitions of `text`'s records after its header, with their flavours.
+    fn shared_flavours(text: &str) -> Vec<Flavour> {
+        read(text)
+            .0
+            .into_iter()
+            .filter_map(|event| match event.unwrap() {
+                Event::Acquire {
+                    mode: Mode::Shared,
+                    flavour,
+                    ..
+                }
+                | Event::Request {
+                    mode: Mode::Shared,
+                    flavour,
+                    ..
+                } => Some(flavour),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn flavours_are_read_and_a_trace_without_them_reads_shared_acquisitions_as_recursive() {
+        let records = concat!(
+            r#"{"type":"request","tid":1,"lock":1,"mode":"shared"}"#,
+            "
+",
+            r#"{"type":"acquire","tid":1,"lock":1,"mode":"shared"}"#,
+            "
+",
+            r#"{"type":"acquire","tid":1,"lock":1,"mode":"shared","flavour":"recursive"}"#,
+            "
+",
+            r#"{"type":"acquire","tid":1,"lock":1,"mode":"shared","try":true,"flavour":"timed"}"#,
+            "
+",
+        );
+        let with = r#"{"type":"header","format":"lockscan-trace","version":1,"flavours":true}"#;
+        assert_eq!(
+            shared_flavours(&format!(
+                "{with}
+{records}"
+            )),
+            [
+                Flavour::Plain,
+                Flavour::Plain,
+                Flavour::Recursive,
+                Flavour::Timed
+            ]
+        );
+        // Written before acquisitions said how: a shared one may have been a recursive read.
+        assert_eq!(
+            shared_flavours(&format!("{HEADER}\n{records}")),
+            [
+                Flavour::Recursive,
+                Flavour::Recursive,
+                Flavour::Recursive,
+                Flavour::Timed
+            ]
+        );
+        // What this writer writes says so.
+        let mut writer = JsonlWriter::new(Vec::new());
+        writer.write(&Event::Header(Header::default())).unwrap();
+        let written = String::from_utf8(writer.out).unwrap();
+        assert!(written.contains(r#""flavours":true"#), "{written}");
+        assert_eq!(
+            shared_flavours(&format!("{written}{records}"))[..2],
+            [Flavour::Plain, Flavour::Plain]
         );
     }
 
@@ -938,6 +1061,10 @@ mod tests {
                 "lock `kind`",
             ),
             (r#"{"type":"frobnicate"}"#, "a record type"),
+            (
+                r#"{"type":"acquire","tid":1,"lock":2,"flavour":"sideways"}"#,
+                "a `flavour` of",
+            ),
             (
                 r#"{"type":"acquire","tid":"one","lock":2}"#,
                 "a valid record",

@@ -17,7 +17,7 @@ use rustc_hash::FxHashMap;
 
 use super::event::Event;
 use super::{LineRead, LineSource, Problem, TraceError, TraceWarning, quote};
-use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId, VarId};
+use crate::ids::{CondvarId, Flavour, LockId, LockKind, Mode, ThreadId, VarId};
 use crate::site::Site;
 
 /// The operations, for error messages and for recognising a name cut short.
@@ -378,6 +378,7 @@ impl<R: BufRead> StdReader<R> {
                         tid: thread,
                         lock,
                         mode,
+                        flavour: Flavour::Plain,
                         site,
                     },
                     Op::Release | Op::ReadRelease => Event::Release {
@@ -391,6 +392,7 @@ impl<R: BufRead> StdReader<R> {
                         lock,
                         mode,
                         try_lock: op == Op::TryAcquire,
+                        flavour: Flavour::Plain,
                         site,
                     },
                 }
@@ -573,6 +575,7 @@ mod tests {
                     lock: LockId(0),
                     mode: Mode::Exclusive,
                     try_lock: false,
+                    flavour: Flavour::Plain,
                     site: Some(Site::from("17"))
                 },
             ]

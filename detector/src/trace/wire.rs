@@ -40,6 +40,10 @@ pub struct Record<'a> {
     /// `header`: the program.
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub program: Option<Text<'a>>,
+    /// `header`: `true` when the trace's `acquire` and `request` records say their `flavour`
+    /// (absent: written before they did, so a shared one may have been a recursive read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flavours: Option<bool>,
     /// The acting thread.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tid: Option<u64>,
@@ -79,6 +83,10 @@ pub struct Record<'a> {
     /// `acquire`: a non-blocking acquisition.
     #[serde(rename = "try", default, skip_serializing_if = "Option::is_none")]
     pub try_lock: Option<bool>,
+    /// `acquire`, `request`: how, when not plain: `recursive`, `timed`, `upgrade` or
+    /// `downgrade`.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub flavour: Option<Text<'a>>,
     /// `notify`: `notify_all`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub all: Option<bool>,

@@ -82,13 +82,13 @@ macro_rules! raw_mutex {
             #[track_caller]
             fn try_lock_for(&self, timeout: Duration) -> bool {
                 self.hooks
-                    .try_lock(Mode::Exclusive, || self.inner.try_lock_for(timeout))
+                    .try_lock_timed(Mode::Exclusive, || self.inner.try_lock_for(timeout))
             }
 
             #[track_caller]
             fn try_lock_until(&self, timeout: Instant) -> bool {
                 self.hooks
-                    .try_lock(Mode::Exclusive, || self.inner.try_lock_until(timeout))
+                    .try_lock_timed(Mode::Exclusive, || self.inner.try_lock_until(timeout))
             }
         }
     };

@@ -20,6 +20,13 @@ impl RawRwLock {
     fn attempt(&self, mode: Mode, attempt: impl FnOnce() -> bool) -> bool {
         self.hooks.try_lock(mode, attempt)
     }
+
+    /// A timed acquisition in `mode`: recorded as timed, like a try no edge into the lock.
+    #[track_caller]
+    #[inline]
+    fn timed(&self, mode: Mode, attempt: impl FnOnce() -> bool) -> bool {
+        self.hooks.try_lock_timed(mode, attempt)
+    }
 }
 
 // SAFETY: every acquisition and release goes to `inner`, a correct raw reader-writer lock; the
@@ -139,24 +146,24 @@ unsafe impl lock_api::RawRwLockTimed for RawRwLock {
 
     #[track_caller]
     fn try_lock_shared_for(&self, timeout: Duration) -> bool {
-        self.attempt(Mode::Shared, || self.inner.try_lock_shared_for(timeout))
+        self.timed(Mode::Shared, || self.inner.try_lock_shared_for(timeout))
     }
 
     #[track_caller]
     fn try_lock_shared_until(&self, timeout: Instant) -> bool {
-        self.attempt(Mode::Shared, || self.inner.try_lock_shared_until(timeout))
+        self.timed(Mode::Shared, || self.inner.try_lock_shared_until(timeout))
     }
 
     #[track_caller]
     fn try_lock_exclusive_for(&self, timeout: Duration) -> bool {
-        self.attempt(Mode::Exclusive, || {
+        self.timed(Mode::Exclusive, || {
             self.inner.try_lock_exclusive_for(timeout)
         })
     }
 
     #[track_caller]
     fn try_lock_exclusive_until(&self, timeout: Instant) -> bool {
-        self.attempt(Mode::Exclusive, || {
+        self.timed(Mode::Exclusive, || {
             self.inner.try_lock_exclusive_until(timeout)
         })
     }
@@ -184,14 +191,14 @@ unsafe impl lock_api::RawRwLockRecursive for RawRwLock {
 unsafe impl lock_api::RawRwLockRecursiveTimed for RawRwLock {
     #[track_caller]
     fn try_lock_shared_recursive_for(&self, timeout: Duration) -> bool {
-        self.attempt(Mode::Shared, || {
+        self.timed(Mode::Shared, || {
             self.inner.try_lock_shared_recursive_for(timeout)
         })
     }
 
     #[track_caller]
     fn try_lock_shared_recursive_until(&self, timeout: Instant) -> bool {
-        self.attempt(Mode::Shared, || {
+        self.timed(Mode::Shared, || {
             self.inner.try_lock_shared_recursive_until(timeout)
         })
     }
@@ -277,14 +284,14 @@ unsafe impl lock_api::RawRwLockUpgradeDowngrade for RawRwLock {
 unsafe impl lock_api::RawRwLockUpgradeTimed for RawRwLock {
     #[track_caller]
     fn try_lock_upgradable_for(&self, timeout: Duration) -> bool {
-        self.attempt(Mode::Upgradable, || {
+        self.timed(Mode::Upgradable, || {
             self.inner.try_lock_upgradable_for(timeout)
         })
     }
 
     #[track_caller]
     fn try_lock_upgradable_until(&self, timeout: Instant) -> bool {
-        self.attempt(Mode::Upgradable, || {
+        self.timed(Mode::Upgradable, || {
             self.inner.try_lock_upgradable_until(timeout)
         })
     }

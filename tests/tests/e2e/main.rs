@@ -11,5 +11,6 @@ mod fresh_crate;
 mod inference;
 mod parity;
 mod parking_lot_shim;
+mod reread;
 mod support;
 mod workspace_gate;

@@ -1,5 +1,6 @@
 //! Running the demo binaries and the `lockscan` command.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -30,6 +31,57 @@ pub fn bin_dir() -> &'static Path {
         let exe = std::env::current_exe().unwrap();
         exe.parent().and_then(Path::parent).unwrap().to_owned()
     })
+}
+
+/// Runs `command` to the end and returns its output, or kills it (and, on Unix, every process
+/// it started) and fails the test after `limit`: a test that runs cargo must not hang.
+pub fn output_within(command: &mut Command, limit: Duration) -> Output {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // Its own process group, so that the group can be killed: cargo, the test binaries.
+        command.process_group(0);
+    }
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the command");
+    // Read both pipes meanwhile: a child blocked on a full pipe would never end.
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let out = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stdout.read_to_end(&mut bytes);
+        bytes
+    });
+    let err = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stderr.read_to_end(&mut bytes);
+        bytes
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the command") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            #[cfg(unix)]
+            let _ = Command::new("kill")
+                .args(["-KILL", &format!("-{}", child.id())])
+                .status();
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{command:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Output {
+        status,
+        stdout: out.join().expect("stdout read"),
+        stderr: err.join().expect("stderr read"),
+    }
 }
 
 /// A fresh folder for one test's traces, removed when dropped.

@@ -14,10 +14,18 @@ impl Replay {
         self.threads[t].held.iter().rposition(|h| h.lock == l)
     }
 
-    pub(super) fn request(&mut self, tid: ThreadId, lock: LockId, mode: Mode, site: Option<Site>) {
+    pub(super) fn request(
+        &mut self,
+        tid: ThreadId,
+        lock: LockId,
+        mode: Mode,
+        flavour: Flavour,
+        site: Option<Site>,
+    ) {
         let t = self.thread(tid) as usize;
         let l = self.lock(lock);
-        if self.holds(t, l).is_some() && self.locks[l as usize].kind == LockKind::Reentrant {
+        let held = self.holds(t, l).is_some();
+        if held && self.locks[l as usize].kind == LockKind::Reentrant {
             // A re-entrant lock the thread holds: the request cannot block.
             self.threads[t].request = None;
             return;
@@ -26,20 +34,23 @@ impl Replay {
         self.threads[t].request = Some(Pending {
             lock: l,
             mode,
+            upgrade: held && flavour == Flavour::Upgrade,
             site,
             at: self.events,
         });
         self.check_wait_cycle(t as u32);
     }
 
+    /// `how`: the mode, whether the acquisition could not wait forever (`try`), and its
+    /// flavour.
     pub(super) fn acquire(
         &mut self,
         tid: ThreadId,
         lock: LockId,
-        mode: Mode,
-        try_lock: bool,
+        how: (Mode, bool, Flavour),
         site: Option<Site>,
     ) {
+        let (mode, try_lock, flavour) = how;
         let t = self.thread(tid) as usize;
         let l = self.lock(lock);
         let state = &mut self.threads[t];
@@ -58,11 +69,19 @@ impl Replay {
             .take()
             .is_some_and(|pending| pending.lock == l);
         if let Some(index) = self.holds(t, l) {
+            if flavour.changes_mode() {
+                self.change_mode(t, l, index, how, requested, site);
+                return;
+            }
             let kind = self.locks[l as usize].kind;
             let held_mode = self.threads[t].held[index].mode;
             self.threads[t].held[index].count += 1;
-            let recursive_read =
-                kind == LockKind::RwLock && mode == Mode::Shared && held_mode == Mode::Shared;
+            // A plain `read` again waits behind a queued writer, which waits for the first: the
+            // same misuse the live detector reports. A recursive read does not wait.
+            let recursive_read = kind == LockKind::RwLock
+                && mode == Mode::Shared
+                && held_mode == Mode::Shared
+                && flavour == Flavour::Recursive;
             if kind != LockKind::Reentrant && !recursive_read && !try_lock {
                 let held = &self.threads[t].held[index];
                 let held = LockAt {
@@ -95,6 +114,39 @@ impl Replay {
             site,
         });
         self.locks[l as usize].holders.push((t as u32, mode));
+    }
+
+    /// Thread `t`'s hold `index` of lock `l` changes mode (`how`: the new mode, whether it
+    /// could not wait forever, and the flavour): an upgrade (after its request, if it waited)
+    /// or a downgrade. A blocking upgrade is an exclusive request made while holding the lock:
+    /// order edges from the other held locks, as live.
+    fn change_mode(
+        &mut self,
+        t: usize,
+        l: u32,
+        index: usize,
+        how: (Mode, bool, Flavour),
+        requested: bool,
+        site: Option<Site>,
+    ) {
+        let (mode, try_lock, flavour) = how;
+        if flavour == Flavour::Upgrade {
+            let conflicting = self.locks[l as usize]
+                .holders
+                .iter()
+                .any(|&(other, other_mode)| other as usize != t && other_mode.conflicts_with(mode));
+            if conflicting {
+                self.inconsistent(t as u32, l, site.clone());
+            }
+            if !try_lock && !requested {
+                self.add_edges(t, l, mode, site.as_ref());
+            }
+        }
+        self.threads[t].held[index].mode = mode;
+        let holders = &mut self.locks[l as usize].holders;
+        if let Some(holder) = holders.iter_mut().find(|(h, _)| *h as usize == t) {
+            holder.1 = mode;
+        }
     }
 
     /// Adds the order edges `held -> l` of thread `t` about to take `l`.

@@ -36,7 +36,8 @@ use crate::analysis::rules::{self, BlockedThread, LockAt};
 use crate::analysis::timeline::TimelineRecorder;
 use crate::finding::{Finding, FindingKind};
 use crate::graph::OrderGraph;
-use crate::ids::{CondvarId, LockId, LockKind, Mode, ThreadId, VarId};
+use crate::ids::{CondvarId, Flavour, LockId, LockKind, Mode, ThreadId, VarId};
+use crate::policy::dedup_key;
 use crate::report::picture::{
     PictureEdge, PictureLock, PictureOccurrence, PictureThread, TracePicture,
 };
@@ -84,6 +85,8 @@ struct Held {
 struct Pending {
     lock: u32,
     mode: Mode,
+    /// An upgrade of the thread's own upgradable hold: it waits for the other holders only.
+    upgrade: bool,
     site: Option<Site>,
     /// The event number, to tell later whether the request was still pending at the end.
     at: u64,
@@ -493,19 +496,22 @@ impl Replay {
                 tid,
                 lock,
                 mode,
+                flavour,
                 site,
-            } => self.request(tid, lock, mode, site),
+            } => self.request(tid, lock, mode, flavour, site),
             Event::Acquire {
                 tid,
                 lock,
                 mode,
                 try_lock,
+                flavour,
                 site,
             } => {
-                if self.accessed {
+                // A change of mode takes nothing from the last release, as live.
+                if self.accessed && !flavour.changes_mode() {
                     self.races.acquire(tid, lock);
                 }
-                self.acquire(tid, lock, mode, try_lock, site);
+                self.acquire(tid, lock, (mode, try_lock, flavour), site);
             }
             Event::Release {
                 tid, lock, site, ..
@@ -611,14 +617,7 @@ impl Replay {
             .cycles(self.options.max_cycle_len, self.options.max_cycles);
         let found = classify_cycles(&self.graph, &cycles.cycles, &self, &self.deadlock_keys);
         self.findings.extend(found);
-        // What the program reported live and the events do not show (a thread unwound before
-        // it blocked), unless the replay found it too.
-        for recorded in std::mem::take(&mut self.recorded) {
-            let fingerprint = recorded.fingerprint();
-            if !self.findings.iter().any(|f| f.fingerprint() == fingerprint) {
-                self.findings.push(recorded);
-            }
-        }
+        self.add_recorded();
         // Most severe first, then in the order of the public contract; stable, so findings of
         // one kind keep the order the trace showed them in.
         self.findings
@@ -641,6 +640,48 @@ impl Replay {
             picture,
             header: self.header.take(),
         }
+    }
+
+    /// Adds what the program reported live (the recorder writes every finding) and the replay
+    /// did not find again in the events, such as a finding about a thread that unwound before
+    /// it blocked: each report once, by the key the live policy de-duplicates with (the
+    /// fingerprint, and a race's sites), whichever side found it and however often it was
+    /// recorded. The replay's own finding is kept where both have one: it names the trace line.
+    ///
+    /// A lock-order cycle that deadlocked is reported as the deadlock, as the replay reports
+    /// the wait cycles it sees itself: live, its potential deadlock came first, when the cycle
+    /// closed, and whether the replay sees the wait cycle too depends on the order the trace
+    /// restores, so either way the cycle's locks are reported once, as the deadlock.
+    fn add_recorded(&mut self) {
+        if self.recorded.is_empty() {
+            return;
+        }
+        let mut known: FxHashSet<String> = self.findings.iter().map(dedup_key).collect();
+        for recorded in std::mem::take(&mut self.recorded) {
+            if known.insert(dedup_key(&recorded)) {
+                self.findings.push(recorded);
+            }
+        }
+        let lock_set = |finding: &Finding| {
+            let mut locks = finding.locks.clone();
+            locks.sort_unstable();
+            locks
+        };
+        let deadlocked: FxHashSet<Vec<String>> = self
+            .findings
+            .iter()
+            .filter(|f| f.kind == FindingKind::Deadlock)
+            .map(lock_set)
+            .collect();
+        self.findings.retain(|f| {
+            let cycle = matches!(
+                f.kind,
+                FindingKind::PotentialDeadlock
+                    | FindingKind::LockOrderInversion
+                    | FindingKind::GatedCycle
+            );
+            !cycle || !deadlocked.contains(&lock_set(f))
+        });
     }
 
     /// The picture of the trace, when the replay kept a timeline.

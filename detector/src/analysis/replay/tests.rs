@@ -6,6 +6,9 @@ use crate::finding::Occurrences;
 /// A tiny event language: `acq t l`, `racq t l` (shared), `try t l`, `req t l`,
 /// `rel t l`, `spawn t c`, `join t c`, `wait t cv l`, `notify t cv`, and declarations
 /// `mutex l`, `rwlock l`, `reentrant l`, `semaphore l`. Undeclared locks are mutexes.
+/// Flavours: `rracq t l` (a recursive read), `tracq t l` (a timed read), `uacq t l`
+/// (upgradable), `upreq t l` and `up t l` (a blocking upgrade's request and acquisition),
+/// `tryup t l` (an upgrade attempt that succeeded), `down t l` (a downgrade to shared).
 fn replay(script: &str) -> TraceResult {
     replay_with(script, &[])
 }
@@ -22,6 +25,15 @@ fn replay_with(script: &str, names: &[(u64, &str)]) -> TraceResult {
             rank: None,
         });
     }
+    for event in events(script) {
+        replay.event(event);
+    }
+    replay.finish()
+}
+
+/// The events of a script of the tiny language (see [`replay`]).
+fn events(script: &str) -> Vec<Event> {
+    let mut events = Vec::new();
     for (line, step) in script.split(';').map(str::trim).enumerate() {
         let words: Vec<&str> = step.split_whitespace().collect();
         let n = |i: usize| words[i].parse::<u64>().unwrap();
@@ -32,6 +44,7 @@ fn replay_with(script: &str, names: &[(u64, &str)]) -> TraceResult {
                 lock: LockId(n(2)),
                 mode: Mode::Exclusive,
                 try_lock: words[0] == "try",
+                flavour: Flavour::Plain,
                 site,
             },
             "racq" => Event::Acquire {
@@ -39,12 +52,36 @@ fn replay_with(script: &str, names: &[(u64, &str)]) -> TraceResult {
                 lock: LockId(n(2)),
                 mode: Mode::Shared,
                 try_lock: false,
+                flavour: Flavour::Plain,
                 site,
             },
-            "req" => Event::Request {
+            "rracq" | "tracq" | "uacq" | "up" | "tryup" | "down" => {
+                let (mode, try_lock, flavour) = match words[0] {
+                    "rracq" => (Mode::Shared, false, Flavour::Recursive),
+                    "tracq" => (Mode::Shared, true, Flavour::Timed),
+                    "uacq" => (Mode::Upgradable, false, Flavour::Plain),
+                    "up" => (Mode::Exclusive, false, Flavour::Upgrade),
+                    "tryup" => (Mode::Exclusive, true, Flavour::Upgrade),
+                    _ => (Mode::Shared, false, Flavour::Downgrade),
+                };
+                Event::Acquire {
+                    tid: ThreadId(n(1)),
+                    lock: LockId(n(2)),
+                    mode,
+                    try_lock,
+                    flavour,
+                    site,
+                }
+            }
+            "req" | "upreq" => Event::Request {
                 tid: ThreadId(n(1)),
                 lock: LockId(n(2)),
                 mode: Mode::Exclusive,
+                flavour: if words[0] == "upreq" {
+                    Flavour::Upgrade
+                } else {
+                    Flavour::Plain
+                },
                 site,
             },
             "rel" => Event::Release {
@@ -98,9 +135,9 @@ fn replay_with(script: &str, names: &[(u64, &str)]) -> TraceResult {
             },
             other => panic!("unknown step {other}"),
         };
-        replay.event(event);
+        events.push(event);
     }
-    replay.finish()
+    events
 }
 
 fn kinds(result: &TraceResult) -> Vec<FindingKind> {
@@ -510,4 +547,183 @@ fn unnamed_locks_do_not_merge() {
     analysis.add("a", replay("acq 1 1; acq 1 2"));
     analysis.add("b", replay("acq 1 2; acq 1 1"));
     assert!(analysis.finish().is_empty());
+}
+
+#[test]
+fn a_plain_read_again_while_holding_a_read_is_misuse_and_a_recursive_one_is_not() {
+    let result = replay("rwlock 1; racq 1 1; racq 1 1; rel 1 1; rel 1 1");
+    assert_eq!(kinds(&result), [FindingKind::ApiMisuse]);
+    let finding = &result.findings[0];
+    // The live detector's words (`rules::relock`), both sites.
+    assert!(finding.reason.contains("use `read_recursive`"), "{finding}");
+    let text = finding.to_string();
+    assert!(text.contains("s.rs:2") && text.contains("s.rs:3"), "{text}");
+    assert!(
+        result.warnings.is_empty(),
+        "both holds are released: {:?}",
+        result.warnings
+    );
+    // `read_recursive`, or a timed read (it gives up), is no misuse.
+    for again in ["rracq 1 1", "tracq 1 1"] {
+        let result = replay(&format!("rwlock 1; racq 1 1; {again}; rel 1 1; rel 1 1"));
+        assert!(result.findings.is_empty(), "{again}: {:?}", result.findings);
+    }
+    // Neither is a plain read after a recursive one.
+    let result = replay("rwlock 1; rracq 1 1; racq 1 1");
+    assert_eq!(kinds(&result), [FindingKind::ApiMisuse]);
+}
+
+#[test]
+fn a_timed_acquisition_adds_no_edge_into_its_lock() {
+    // Thread 1 holds lock 2 and takes lock 1 with a time-out; thread 2, 1 then 2.
+    let timed = "rwlock 1; acq 1 2; tracq 1 1; rel 1 1; rel 1 2; acq 2 1; acq 2 2";
+    assert!(replay(timed).findings.is_empty());
+    let blocking = timed.replace("tracq 1 1", "acq 1 1");
+    assert_eq!(kinds(&replay(&blocking)), [FindingKind::PotentialDeadlock]);
+}
+
+#[test]
+fn an_upgrade_is_an_exclusive_request_and_no_new_hold() {
+    // Thread 1 holds mutex 1 and upgrades its upgradable read of 2; thread 2 reads 2, then
+    // takes 1. The upgrade waits for readers: with it, the orders conflict.
+    let upgraded = "rwlock 2; acq 1 1; uacq 1 2; up 1 2; rel 1 2; rel 1 1; racq 2 2; acq 2 1";
+    let result = replay(upgraded);
+    assert_eq!(kinds(&result), [FindingKind::PotentialDeadlock]);
+    assert!(
+        result.warnings.is_empty() && !result.findings[0].message.contains("inconsistent"),
+        "one release ends the upgraded hold: {result:?}"
+    );
+    // An upgradable read alone shares with readers: no cycle that can block.
+    let not_upgraded = upgraded.replace("up 1 2; ", "");
+    assert!(replay(&not_upgraded).findings.is_empty());
+    // A successful attempt cannot wait: no edge.
+    let tried = upgraded.replace("up 1 2", "tryup 1 2");
+    assert!(replay(&tried).findings.is_empty());
+    // A blocking upgrade waits for the other readers, not for its own upgradable hold.
+    let waited = "rwlock 2; uacq 1 2; racq 2 2; upreq 1 2; rel 2 2; up 1 2; rel 1 2";
+    let result = replay(waited);
+    assert!(result.findings.is_empty(), "{:?}", result.findings);
+    // ... and an upgrade waiting for a reader that waits for it is a deadlock.
+    let result = replay("rwlock 2; acq 1 1; uacq 1 2; racq 2 2; upreq 1 2; req 2 1");
+    assert_eq!(kinds(&result), [FindingKind::Deadlock]);
+}
+
+#[test]
+fn a_downgraded_hold_is_shared() {
+    // Thread 1 writes 2, downgrades, then takes 1; thread 2 holds 1 and reads 2: readers do
+    // not wait for a reader.
+    let downgraded = "rwlock 2; acq 1 2; down 1 2; acq 1 1; rel 1 1; rel 1 2; acq 2 1; racq 2 2";
+    assert!(replay(downgraded).findings.is_empty());
+    let written = downgraded.replace("down 1 2; ", "");
+    assert_eq!(kinds(&replay(&written)), [FindingKind::PotentialDeadlock]);
+    // Another reader may come in after the downgrade: not an inconsistent trace.
+    let result = replay("rwlock 2; acq 1 2; down 1 2; racq 2 2; rel 2 2; rel 1 2");
+    assert!(result.findings.is_empty(), "{:?}", result.findings);
+}
+
+#[test]
+fn a_recorded_finding_the_replay_finds_again_is_reported_once() {
+    let mut replay = Replay::default();
+    let script = [("rwlock", 1), ("racq", 1), ("racq", 1)];
+    let mut events = Vec::new();
+    for (word, lock) in script {
+        events.push(match word {
+            "rwlock" => Event::Lock {
+                lock: LockId(lock),
+                kind: LockKind::RwLock,
+                name: Some("table".into()),
+                class: None,
+                site: None,
+                rank: None,
+            },
+            _ => Event::Acquire {
+                tid: ThreadId(1),
+                lock: LockId(lock),
+                mode: Mode::Shared,
+                try_lock: false,
+                flavour: Flavour::Plain,
+                site: Some(Site::from("src/lib.rs:3:9")),
+            },
+        });
+    }
+    // The live report, recorded twice (two recordings' worth), and a finding of another kind.
+    let mut live = rules::relock(
+        "thread#1",
+        LockKind::RwLock,
+        LockAt {
+            name: "table".into(),
+            site: None,
+            mode: Mode::Shared,
+        },
+        LockAt {
+            name: "table".into(),
+            site: None,
+            mode: Mode::Shared,
+        },
+    );
+    live.message.push_str(" (live)");
+    let mut other = Finding::new(FindingKind::WaitWhileHolding, "a wait");
+    other.locks = vec!["table".into(), "other".into()];
+    for event in events
+        .into_iter()
+        .chain([live.clone(), live, other].map(|f| Event::Finding(Box::new(f))))
+    {
+        replay.event(event);
+    }
+    let result = replay.finish();
+    assert_eq!(
+        kinds(&result),
+        [FindingKind::ApiMisuse, FindingKind::WaitWhileHolding]
+    );
+    assert!(
+        !result.findings[0].message.contains("(live)"),
+        "the replay's own: {}",
+        result.findings[0]
+    );
+}
+
+#[test]
+fn a_cycle_that_deadlocked_is_reported_as_the_deadlock_whichever_side_saw_it() {
+    // Live: the potential deadlock when the cycle closed, then the deadlock.
+    let both = replay("acq 1 1; acq 2 2; req 1 2; req 2 1").findings;
+    let deadlock = both[0].clone();
+    assert_eq!(deadlock.kind, FindingKind::Deadlock);
+    let mut potential = Finding::new(FindingKind::PotentialDeadlock, "the cycle closed");
+    potential.locks = deadlock.locks.clone();
+    potential.locks.reverse();
+    let with_recorded = |script: &str, recorded: &[&Finding]| -> Vec<FindingKind> {
+        let mut replay = Replay::default();
+        let recorded = recorded
+            .iter()
+            .map(|f| Event::Finding(Box::new((*f).clone())));
+        for event in events(script).into_iter().chain(recorded) {
+            replay.event(event);
+        }
+        kinds(&replay.finish())
+    };
+    // The replay saw the wait cycle: the recorded potential deadlock is the same problem.
+    assert_eq!(
+        with_recorded(
+            "acq 1 1; acq 2 2; req 1 2; req 2 1",
+            &[&potential, &deadlock]
+        ),
+        [FindingKind::Deadlock]
+    );
+    // The replay saw only the orders (the wait cycle was broken before its requests met):
+    // the recorded deadlock stands for its own potential one.
+    assert_eq!(
+        with_recorded(
+            "acq 1 1; acq 1 2; rel 1 2; rel 1 1; acq 2 2; acq 2 1",
+            &[&potential, &deadlock]
+        ),
+        [FindingKind::Deadlock]
+    );
+    // Without a deadlock, the cycle is what it is.
+    assert_eq!(
+        with_recorded(
+            "acq 1 1; acq 1 2; rel 1 2; rel 1 1; acq 2 2; acq 2 1",
+            &[&potential]
+        ),
+        [FindingKind::PotentialDeadlock]
+    );
 }

@@ -57,9 +57,15 @@ impl Replay {
             };
             *index += 1;
             let (_, mode) = self.waits_for(at).expect("on the path, so waiting");
-            if !held_mode.conflicts_with(mode)
-                || (holder == at && state.kind == LockKind::Reentrant)
-            {
+            // A thread does not wait for its own hold of a re-entrant lock, nor, upgrading, for
+            // its own upgradable hold.
+            let own = holder == at
+                && (state.kind == LockKind::Reentrant
+                    || self.threads[at as usize]
+                        .request
+                        .as_ref()
+                        .is_some_and(|p| p.upgrade));
+            if !held_mode.conflicts_with(mode) || own {
                 continue;
             }
             if holder == start {

@@ -212,7 +212,7 @@ impl LockGraph {
 pub(crate) mod tests {
     use super::*;
     use crate::analysis::Replay;
-    use crate::ids::{LockId, ThreadId};
+    use crate::ids::{Flavour, LockId, ThreadId};
     use crate::trace::Event;
 
     /// Replays `steps` (`acq T L`, `req T L`, `rel T L`) over locks `a`..`e` (ids 1..5, named
@@ -249,12 +249,14 @@ pub(crate) mod tests {
                     lock,
                     mode: Mode::Exclusive,
                     try_lock: false,
+                    flavour: Flavour::Plain,
                     site,
                 },
                 "req" => Event::Request {
                     tid,
                     lock,
                     mode: Mode::Exclusive,
+                    flavour: Flavour::Plain,
                     site,
                 },
                 _ => Event::Release {

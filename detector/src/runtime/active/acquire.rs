@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use super::LockMeta;
 use super::contended::spin;
-use crate::ids::{LockId, Mode, ThreadId};
+use crate::ids::{Flavour, LockId, Mode, ThreadId};
 use crate::policy::report;
 use crate::runtime::hb::races_on;
 use crate::runtime::recorder;
@@ -37,27 +37,35 @@ impl LockMeta {
         // state once; taking the lock cannot fail, only unwind through `report_fatal`, which
         // pops it first.
         let thread = self.enter(id, mode, recursive, site);
+        // A recursive read is what the trace's replay needs to tell from a plain one; a
+        // re-entrant mutex is re-entrant by its kind.
+        let flavour = if recursive && mode == Mode::Shared {
+            Flavour::Recursive
+        } else {
+            Flavour::Plain
+        };
         let guard = match attempt().or_else(|| spin(&mut attempt)) {
             Some(guard) => guard,
-            None => self.block(id, mode, site, true, block),
+            None => self.block(id, mode, flavour, site, true, block),
         };
         if let Some(thread) = thread {
             if races_on() {
                 self.clock.acquired();
             }
             if recorder::on() {
-                self.record_acquire(thread, id, mode, false, site);
+                self.record_acquire(thread, id, mode, false, flavour, site);
             }
         }
         guard
     }
 
-    /// A non-blocking (or timed) acquisition: no edge into this lock, since it cannot wait
-    /// forever, but once held it is the source of edges like any other.
+    /// A non-blocking (or timed: `flavour` says) acquisition: no edge into this lock, since it
+    /// cannot wait forever, but once held it is the source of edges like any other.
     #[inline]
     pub(crate) fn try_lock<G>(
         &self,
         mode: Mode,
+        flavour: Flavour,
         site: &'static Location<'static>,
         attempt: impl FnOnce() -> Option<G>,
     ) -> Option<G> {
@@ -69,7 +77,7 @@ impl LockMeta {
                 self.clock.acquired();
             }
             if recorder::on() {
-                self.record_acquire(thread, id, mode, true, site);
+                self.record_acquire(thread, id, mode, true, flavour, site);
             }
         }
         Some(guard)
@@ -85,7 +93,7 @@ impl LockMeta {
                 self.clock.acquired();
             }
             if recorder::on() {
-                self.record_acquire(thread, id, mode, false, site);
+                self.record_acquire(thread, id, mode, false, Flavour::Plain, site);
             }
         }
     }
@@ -134,9 +142,21 @@ impl LockMeta {
         }
         let upgraded = match attempt(guard) {
             Ok(upgraded) => upgraded,
-            Err(guard) => self.block(id, Mode::Exclusive, site, false, move || block(guard)),
+            Err(guard) => self.block(
+                id,
+                Mode::Exclusive,
+                Flavour::Upgrade,
+                site,
+                false,
+                move || block(guard),
+            ),
         };
-        self.change_mode(Mode::Upgradable, Mode::Exclusive);
+        // Exclusive now: numbered after every reader's release.
+        if let Some(thread) = self.set_mode(Mode::Exclusive)
+            && recorder::on()
+        {
+            self.record_acquire(thread, id, Mode::Exclusive, false, Flavour::Upgrade, site);
+        }
         upgraded
     }
 

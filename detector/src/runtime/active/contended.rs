@@ -4,7 +4,7 @@
 use std::panic::Location;
 
 use super::LockMeta;
-use crate::ids::{LockId, Mode, ThreadId};
+use crate::ids::{Flavour, LockId, Mode, ThreadId};
 use crate::policy::report_fatal;
 use crate::runtime::order_graph;
 use crate::runtime::recorder::{self, Rec};
@@ -23,6 +23,7 @@ impl LockMeta {
         &self,
         id: LockId,
         mode: Mode,
+        flavour: Flavour,
         site: &'static Location<'static>,
         pushed: bool,
         block: impl FnOnce() -> G,
@@ -58,6 +59,7 @@ impl LockMeta {
                 Rec::Request {
                     lock: id,
                     mode,
+                    flavour,
                     site,
                 },
             );

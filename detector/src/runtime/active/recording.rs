@@ -3,7 +3,7 @@
 use std::panic::Location;
 
 use super::{CondvarMeta, LockMeta};
-use crate::ids::{LockId, LockKind, Mode, ThreadId};
+use crate::ids::{Flavour, LockId, LockKind, Mode, ThreadId};
 use crate::runtime::recorder::{self, Rec};
 
 impl LockMeta {
@@ -30,6 +30,7 @@ impl LockMeta {
         lock: LockId,
         mode: Mode,
         try_lock: bool,
+        flavour: Flavour,
         site: &'static Location<'static>,
     ) {
         let seq = self.record_seq(lock);
@@ -40,6 +41,7 @@ impl LockMeta {
                 seq,
                 mode,
                 try_lock,
+                flavour,
                 site,
             },
         );

@@ -4,7 +4,7 @@ use std::panic::Location;
 use std::sync::atomic::Ordering;
 
 use super::{CondvarMeta, LockMeta};
-use crate::ids::{LockId, Mode};
+use crate::ids::{Flavour, LockId, Mode, ThreadId};
 use crate::runtime::hb::races_on;
 use crate::runtime::recorder;
 use crate::runtime::state;
@@ -49,13 +49,33 @@ impl LockMeta {
         }
     }
 
-    /// Records an upgrade or downgrade of a held read-write lock.
-    pub(crate) fn change_mode(&self, _from: Mode, to: Mode) {
+    /// Records a change of mode of a held read-write lock that cannot wait forever: a
+    /// downgrade, called before the lock changes (so that, in a trace, it comes before the
+    /// readers it lets in), or an upgrade attempt that succeeded (`to` exclusive), called after.
+    pub(crate) fn change_mode(&self, _from: Mode, to: Mode, site: &'static Location<'static>) {
+        let Some(thread) = self.set_mode(to) else {
+            return;
+        };
+        if recorder::on() {
+            let (try_lock, flavour) = if to == Mode::Exclusive {
+                // `try_upgrade` and the timed ones: like a try, no edge into the lock.
+                (true, Flavour::Upgrade)
+            } else {
+                (false, Flavour::Downgrade)
+            };
+            let id = LockId(self.id.get());
+            self.record_acquire(thread, id, to, try_lock, flavour, site);
+        }
+    }
+
+    /// Sets the mode of this thread's hold of the lock; the thread, if it holds it.
+    pub(super) fn set_mode(&self, to: Mode) -> Option<ThreadId> {
         let id = LockId(self.id.get());
         state::with(|st| {
-            if let Some(index) = st.position(id) {
-                st.held[index].mode = to;
-            }
-        });
+            let index = st.position(id)?;
+            st.held[index].mode = to;
+            Some(st.id())
+        })
+        .flatten()
     }
 }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use super::ring::{Producer, Ring};
 use super::{REC, epoch, on, wake_writer};
-use crate::ids::{CondvarId, LockId, Mode, ThreadId, VarId};
-use crate::trace::compact::block::{self, Recent, RecordBuf};
+use crate::ids::{CondvarId, Flavour, LockId, Mode, ThreadId, VarId};
+use crate::trace::compact::block::{self, How, Recent, RecordBuf};
 
 /// The ring a thread starts with; it doubles, up to [`MAX_RING`], each time the thread fills it
 /// faster than the writer empties it. The writer is woken when a ring is half full, so the
@@ -30,6 +30,7 @@ pub(crate) enum Rec {
         seq: u64,
         mode: Mode,
         try_lock: bool,
+        flavour: Flavour,
         site: &'static Location<'static>,
     },
     Release {
@@ -40,6 +41,7 @@ pub(crate) enum Rec {
     Request {
         lock: LockId,
         mode: Mode,
+        flavour: Flavour,
         site: &'static Location<'static>,
     },
     Wait {
@@ -109,14 +111,23 @@ impl Rec {
                 seq,
                 mode,
                 try_lock,
+                flavour,
                 site: s,
-            } => block::acquire(out, recent, lock.0, seq, site(s), mode, try_lock),
+            } => {
+                let how = How {
+                    mode,
+                    try_lock,
+                    flavour,
+                };
+                block::acquire(out, recent, lock.0, seq, site(s), how)
+            }
             Rec::Release { lock, seq, mode } => block::release(out, recent, lock.0, seq, mode),
             Rec::Request {
                 lock,
                 mode,
+                flavour,
                 site: s,
-            } => block::request(out, lock.0, site(s), mode),
+            } => block::request(out, lock.0, site(s), mode, flavour),
             Rec::Wait {
                 condvar,
                 condvar_seq,

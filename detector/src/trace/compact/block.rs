@@ -5,9 +5,10 @@
 //! threads encode straight into their ring buffers.
 
 use super::tag;
-use crate::ids::Mode;
+use crate::ids::{Flavour, Mode};
 
-/// The longest thread record: a tag and five varints of at most 10 bytes.
+/// The longest thread record: a tag and five varints of at most 10 bytes (an `acquire` with a
+/// flavour byte has three).
 pub(crate) const MAX_RECORD: usize = 1 + 5 * 10;
 
 /// Room for one thread record.
@@ -37,6 +38,15 @@ impl<'a> Cursor<'a> {
         self.bytes[self.len] = value as u8;
         self.len += 1;
         self
+    }
+
+    /// A byte, when there is one (a flavour byte).
+    #[inline]
+    fn maybe(self, byte: Option<u8>) -> Self {
+        match byte {
+            Some(byte) => self.raw(byte),
+            None => self,
+        }
     }
 
     #[inline]
@@ -135,8 +145,18 @@ fn flag(on: bool) -> u8 {
     if on { tag::FLAG } else { 0 }
 }
 
-/// `acquire`: lock, its operation number, site; mode bits; flag = `try`. As a near record
-/// (`near acquire`: the slot-and-step byte, site) when `recent` allows, see [`near`].
+/// What an `acquire` records of how it was made: its mode, whether it could not wait forever
+/// (`try`), and its flavour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct How {
+    pub(crate) mode: Mode,
+    pub(crate) try_lock: bool,
+    pub(crate) flavour: Flavour,
+}
+
+/// `acquire`: lock, its operation number, site; mode bits (or a flavour byte after the tag,
+/// see `lock_tag`); flag = `try`. As a near record (`near acquire`: the slot-and-step byte,
+/// site) when `recent` allows, see [`near`].
 #[inline(always)]
 pub(crate) fn acquire(
     out: &mut RecordBuf,
@@ -144,16 +164,18 @@ pub(crate) fn acquire(
     lock: u64,
     seq: u64,
     site: u64,
-    mode: Mode,
-    try_lock: bool,
+    how: How,
 ) -> usize {
-    let bits = super::mode_bits(mode) | flag(try_lock);
+    // The tag's bits but its type.
+    let (bits, flavour_byte) = super::lock_tag(flag(how.try_lock), how.mode, how.flavour);
     match near(recent, lock, seq) {
         Some(byte) => Cursor::new(out, tag::NEAR_ACQUIRE | bits)
+            .maybe(flavour_byte)
             .raw(byte)
             .varint(site)
             .len(),
         None => Cursor::new(out, tag::ACQUIRE | bits)
+            .maybe(flavour_byte)
             .varint(lock)
             .varint(seq)
             .varint(site)
@@ -181,9 +203,18 @@ pub(crate) fn release(
     }
 }
 
-/// `request`: lock, site; mode bits. Not numbered: it goes just before its thread's next event.
-pub(crate) fn request(out: &mut RecordBuf, lock: u64, site: u64, mode: Mode) -> usize {
-    Cursor::new(out, tag::REQUEST | super::mode_bits(mode))
+/// `request`: lock, site; mode bits (or a flavour byte after the tag, see `lock_tag`). Not
+/// numbered: it goes just before its thread's next event.
+pub(crate) fn request(
+    out: &mut RecordBuf,
+    lock: u64,
+    site: u64,
+    mode: Mode,
+    flavour: Flavour,
+) -> usize {
+    let (t, flavour_byte) = super::lock_tag(tag::REQUEST, mode, flavour);
+    Cursor::new(out, t)
+        .maybe(flavour_byte)
         .varint(lock)
         .varint(site)
         .len()
@@ -275,8 +306,7 @@ mod tests {
             70_000,
             5_000,
             3,
-            Mode::Exclusive,
-            false,
+            how(Mode::Exclusive, false, Flavour::Plain),
         );
         assert_eq!(full, 1 + 3 + 2 + 1);
         let near_release = release(&mut out, Some(&mut recent), 70_000, 5_001, Mode::Exclusive);
@@ -287,10 +317,22 @@ mod tests {
             70_000,
             5_002,
             3,
-            Mode::Shared,
-            true,
+            how(Mode::Shared, true, Flavour::Plain),
         );
         assert_eq!(near_acquire, 3);
+        // A recursive read: one byte more, for its flavour.
+        let recursive = acquire(
+            &mut out,
+            Some(&mut recent),
+            70_000,
+            5_003,
+            3,
+            how(Mode::Shared, false, Flavour::Recursive),
+        );
+        assert_eq!(
+            out[..recursive],
+            [tag::NEAR_ACQUIRE | tag::FLAVOURED, 1 | 1 << 2, 0, 3]
+        );
         // A step past 64, or a lock not among the last four, takes the full form.
         let far = release(&mut out, Some(&mut recent), 70_000, 5_100, Mode::Exclusive);
         assert_eq!(out[0], tag::RELEASE);
@@ -315,10 +357,27 @@ mod tests {
         );
     }
 
+    fn how(mode: Mode, try_lock: bool, flavour: Flavour) -> How {
+        How {
+            mode,
+            try_lock,
+            flavour,
+        }
+    }
+
     #[test]
     fn a_lock_event_with_small_numbers_takes_four_bytes() {
         let mut out = [0; MAX_RECORD];
-        let len = acquire(&mut out, None, 5, 100, 3, Mode::Exclusive, false);
+        let plain = how(Mode::Exclusive, false, Flavour::Plain);
+        let len = acquire(&mut out, None, 5, 100, 3, plain);
         assert_eq!(out[..len], [tag::ACQUIRE, 5, 100, 3]);
+        let timed = how(Mode::Exclusive, true, Flavour::Timed);
+        let len = acquire(&mut out, None, 5, 101, 3, timed);
+        assert_eq!(
+            out[..len],
+            [tag::ACQUIRE | tag::FLAVOURED | tag::FLAG, 2 << 2, 5, 101, 3]
+        );
+        let len = request(&mut out, 5, 3, Mode::Exclusive, Flavour::Upgrade);
+        assert_eq!(out[..len], [tag::REQUEST | tag::FLAVOURED, 3 << 2, 5, 3]);
     }
 }

@@ -384,8 +384,15 @@ impl Merge {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::Mode;
-    use crate::trace::compact::block::{self, MAX_RECORD};
+    use crate::ids::{Flavour, Mode};
+    use crate::trace::compact::block::{self, How, MAX_RECORD};
+
+    /// A plain exclusive acquisition.
+    const PLAIN: How = How {
+        mode: Mode::Exclusive,
+        try_lock: false,
+        flavour: Flavour::Plain,
+    };
 
     /// Encodes one record, returning its length.
     type Encode = dyn Fn(&mut [u8; MAX_RECORD]) -> usize;
@@ -402,7 +409,7 @@ mod tests {
     }
 
     fn acquire(lock: u64, seq: u64) -> impl Fn(&mut [u8; MAX_RECORD]) -> usize {
-        move |out| block::acquire(out, None, lock, seq, 0, Mode::Exclusive, false)
+        move |out| block::acquire(out, None, lock, seq, 0, PLAIN)
     }
 
     fn release(lock: u64, seq: u64) -> impl Fn(&mut [u8; MAX_RECORD]) -> usize {
@@ -449,7 +456,8 @@ mod tests {
     fn a_request_goes_right_after_its_threads_previous_event() {
         let mut merge = Merge::default();
         push(&mut merge, 1, &[&acquire(1, 0)]);
-        let request = |out: &mut [u8; MAX_RECORD]| block::request(out, 1, 0, Mode::Exclusive);
+        let request =
+            |out: &mut [u8; MAX_RECORD]| block::request(out, 1, 0, Mode::Exclusive, Flavour::Plain);
         push(&mut merge, 2, &[&request, &acquire(1, 2)]);
         // The request needs nothing from thread 1; the acquisition waits for its release.
         let mut first = drain(&mut merge);
@@ -525,15 +533,7 @@ mod tests {
         let mut op = |acquire: bool, lock: u64, seq: u64| {
             let mut out = [0; MAX_RECORD];
             let len = if acquire {
-                block::acquire(
-                    &mut out,
-                    Some(&mut recent),
-                    lock,
-                    seq,
-                    0,
-                    Mode::Exclusive,
-                    false,
-                )
+                block::acquire(&mut out, Some(&mut recent), lock, seq, 0, PLAIN)
             } else {
                 block::release(&mut out, Some(&mut recent), lock, seq, Mode::Exclusive)
             };
@@ -579,7 +579,7 @@ mod tests {
     fn a_near_record_without_recent_locks_is_an_error() {
         let mut recent = Recent::EMPTY;
         let mut out = [0; MAX_RECORD];
-        block::acquire(&mut out, Some(&mut recent), 1, 0, 0, Mode::Exclusive, false);
+        block::acquire(&mut out, Some(&mut recent), 1, 0, 0, PLAIN);
         let len = block::release(&mut out, Some(&mut recent), 1, 1, Mode::Exclusive);
         let mut merge = Merge::default();
         merge.push_block(1, out[..len].to_vec(), 1, 40, false);

@@ -4,7 +4,7 @@
 
 use lockscan::FindingKind;
 use lockscan::analysis::{Replay, ReplayOptions};
-use lockscan::ids::{LockId, LockKind, Mode, ThreadId};
+use lockscan::ids::{Flavour, LockId, LockKind, Mode, ThreadId};
 use lockscan::trace::Event;
 use proptest::prelude::*;
 
@@ -58,6 +58,7 @@ fn events(sections: &[Section]) -> Vec<Event> {
                 lock: LockId(l),
                 mode,
                 try_lock: false,
+                flavour: Flavour::Plain,
                 site: None,
             });
         }

@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, HashMap};
 use lockscan::analysis::Replay;
 use lockscan::site::Site;
 use lockscan::trace::Event;
-use lockscan::{FindingKind, LockId, Mode, ThreadId, VarId};
+use lockscan::{FindingKind, Flavour, LockId, Mode, ThreadId, VarId};
 use proptest::prelude::*;
 
 use super::util::{corpus_files, read_events};
@@ -172,6 +172,7 @@ fn events_of(spawned: bool, ops: &[Op], joined: bool) -> Vec<Event> {
                     lock,
                     mode: Mode::Exclusive,
                     try_lock: false,
+                    flavour: Flavour::Plain,
                     site: None,
                 });
                 events.push(access(t, v, s, write));

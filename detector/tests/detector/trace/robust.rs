@@ -2,7 +2,7 @@
 //! random event sequences.
 
 use lockscan::analysis::{Analysis, Replay, ReplayOptions};
-use lockscan::ids::{CondvarId, LockId, LockKind, Mode, ThreadId};
+use lockscan::ids::{CondvarId, Flavour, LockId, LockKind, Mode, ThreadId};
 use lockscan::report::OutputFormat;
 use lockscan::report::Summary;
 use lockscan::trace::{Event, InputFormat, TraceReader};
@@ -110,6 +110,7 @@ fn event() -> impl Strategy<Value = Event> {
                     lock,
                     mode,
                     try_lock,
+                    flavour: Flavour::Plain,
                     site: None,
                 }
             }
@@ -124,6 +125,7 @@ fn event() -> impl Strategy<Value = Event> {
             tid,
             lock,
             mode,
+            flavour: Flavour::Plain,
             site: None
         }),
         (t.clone(), 0u64..2, l.clone()).prop_map(|(tid, c, lock)| Event::Wait {

@@ -4,7 +4,7 @@
 
 use lockscan::analysis::{Replay, TraceResult};
 use lockscan::trace::Event;
-use lockscan::{FindingKind, LockId, Mode, ThreadId};
+use lockscan::{FindingKind, Flavour, LockId, Mode, ThreadId};
 
 fn acquire(tid: u64, lock: u64) -> Event {
     Event::Acquire {
@@ -12,6 +12,7 @@ fn acquire(tid: u64, lock: u64) -> Event {
         lock: LockId(lock),
         mode: Mode::Exclusive,
         try_lock: false,
+        flavour: Flavour::Plain,
         site: None,
     }
 }
@@ -171,6 +172,7 @@ fn a_wait_cycle_of_a_hundred_threads_is_a_deadlock() {
         tid: ThreadId(t),
         lock: LockId(t % n + 1),
         mode: Mode::Exclusive,
+        flavour: Flavour::Plain,
         site: None,
     }));
     let result = replay(events);
