@@ -122,7 +122,7 @@ fn inference_sensitive_code_compiles_with_lockscan_and_through_the_stand_in() {
             workspace.join("target").join("inference-crate"),
         )
         .env_remove("RUSTFLAGS");
-    let output = output_within(command, Duration::from_secs(20 * 60));
+    let output = output_within(&mut command, Duration::from_secs(20 * 60));
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),

@@ -183,7 +183,7 @@ fn lockscan_run_with(
         // `cargo` as cargo itself runs it: the toolchain of this test run.
         .arg(env!("CARGO"))
         .args(CARGO_TEST);
-    let output = output_within(command, limit);
+    let output = output_within(&mut command, limit);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
@@ -259,14 +259,9 @@ fn run_gates_a_workspace_with_an_inversion_across_its_crates() {
     assert_eq!(again["fingerprint"], finding["fingerprint"]);
     // Both runs' folders together: still one finding, seen in the traces of both runs.
     let runs = dir.join("target").join("lockscan");
-    let analyzed = output_within(
-        {
-            let mut command = in_workspace(dir, &bin_dir().join("lockscan"));
-            command.args(["analyze", "--format", "json"]).arg(&runs);
-            command
-        },
-        STEP,
-    );
+    let mut analyze = in_workspace(dir, &bin_dir().join("lockscan"));
+    analyze.args(["analyze", "--format", "json"]).arg(&runs);
+    let analyzed = output_within(&mut analyze, STEP);
     let both: Value = serde_json::from_slice(&analyzed.stdout).expect("a JSON report");
     let merged = the_inversion(&both, &String::from_utf8_lossy(&analyzed.stderr));
     assert_eq!(merged["occurrences"]["traces"], 4, "{merged:#}");
@@ -278,7 +273,7 @@ fn run_gates_a_workspace_with_an_inversion_across_its_crates() {
     command
         .args(CARGO_TEST)
         .env("LOCKSCAN_TRACE", "target/relative-traces/");
-    let output = output_within(command, STEP);
+    let output = output_within(&mut command, STEP);
     let text = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(
         output.status.success(),
