@@ -841,10 +841,17 @@ mod tests {
                 },
             ]);
             for mode in [Mode::Exclusive, Mode::Shared, Mode::Upgradable] {
+                // A flavour other than plain writes one more field.
+                let flavour = if mode == Mode::Shared {
+                    Flavour::Recursive
+                } else {
+                    Flavour::Plain
+                };
                 events.push(Event::Request {
                     tid,
                     lock: LockId(5),
                     mode,
+                    flavour,
                     site: site.clone(),
                 });
                 for try_lock in [false, true] {
@@ -853,6 +860,7 @@ mod tests {
                         lock: LockId(5),
                         mode,
                         try_lock,
+                        flavour,
                         site: site.clone(),
                     });
                 }
