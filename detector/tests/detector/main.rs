@@ -26,5 +26,7 @@ mod record;
 #[cfg(lockscan_active)]
 mod std_sync;
 #[cfg(lockscan_active)]
+mod std_threads;
+#[cfg(lockscan_active)]
 mod support;
 mod trace;
