@@ -15,13 +15,20 @@
 //! use lockscan::{Mutex, Policy};
 //!
 //! lockscan::set_policy(Policy::Collect); // the default, `Panic`, fails the test right there
-//! let a = Mutex::named("doc:A", 0);
-//! let b = Mutex::named("doc:B", 0);
+//! let (a, b) = (&Mutex::named("doc:A", 0), &Mutex::named("doc:B", 0));
+//! let (first_done, wait_for_first) = std::sync::mpsc::channel();
 //! std::thread::scope(|s| {
-//!     // Two threads take the locks in opposite orders, one after the other: no deadlock
-//!     // happens in this run, but another schedule would deadlock.
-//!     s.spawn(|| { let _a = a.lock(); let _b = b.lock(); }).join().unwrap();
-//!     s.spawn(|| { let _b = b.lock(); let _a = a.lock(); }).join().unwrap();
+//!     // Two threads take the locks in opposite orders, the second once the first is done
+//!     // (through a channel, which lockscan does not see): no deadlock happens in this run,
+//!     // but another schedule would deadlock.
+//!     s.spawn(move || {
+//!         drop((a.lock(), b.lock()));
+//!         first_done.send(()).unwrap();
+//!     });
+//!     s.spawn(move || {
+//!         wait_for_first.recv().unwrap();
+//!         drop((b.lock(), a.lock()));
+//!     });
 //! });
 //! # if lockscan::is_active() {
 //! let found = lockscan::findings();

@@ -1,11 +1,14 @@
-//! Threads that lockscan knows the order of: `std::thread`'s `spawn`, `Builder` and `scope`,
-//! recording that everything before a spawn happens before the new thread, and everything a
-//! thread did happens before the join that waits for it.
+//! Threads that lockscan knows the order of on every platform: `std::thread`'s `spawn`,
+//! `Builder` and `scope`, recording that everything before a spawn happens before the new
+//! thread, and everything a thread did happens before the join that waits for it.
 //!
-//! Race detection needs these edges: with plain `std::thread::spawn`, lockscan still sees every
-//! lockscan lock and condition variable (they order threads too), but not the spawn and join
-//! themselves, so a value written before a `std` spawn and read in the new thread is reported
-//! as a race. Deadlock detection does not need them.
+//! Race detection and the classification of lock-order cycles (an inversion when spawns and
+//! joins order its edges) need these edges. On Linux with glibc lockscan sees `std::thread`'s
+//! own spawns and joins too (it stands in front of `pthread_create` and `pthread_join`), except
+//! the wait at the end of `std::thread::scope`, which this module's [`scope`] has. Elsewhere,
+//! lockscan sees every lockscan lock and condition variable with plain `std::thread`s, but not
+//! their spawns and joins: a value written before a `std` spawn and read in the new thread is
+//! reported as a race, with a reason that says so.
 //!
 //! ```
 //! use lockscan::Tracked;
@@ -134,7 +137,9 @@ impl Builder {
         let fork = runtime::fork(Location::caller());
         let child = runtime::child_id(&fork);
         let handoff = Handoff::default();
-        let inner = self.inner.spawn(instrument(fork, handoff.clone(), f))?;
+        // Ordered here: lockscan's `pthread_create`, where there is one, leaves it alone.
+        let inner =
+            runtime::untracked_spawn(|| self.inner.spawn(instrument(fork, handoff.clone(), f)))?;
         Ok(JoinHandle {
             inner,
             child,
@@ -161,9 +166,10 @@ impl Builder {
         let child = runtime::child_id(&fork);
         let handoff = Handoff::default();
         scope.children.lock().push((child, handoff.clone()));
-        let inner = self
-            .inner
-            .spawn_scoped(scope.inner, instrument(fork, handoff.clone(), f))?;
+        let inner = runtime::untracked_spawn(|| {
+            self.inner
+                .spawn_scoped(scope.inner, instrument(fork, handoff.clone(), f))
+        })?;
         Ok(ScopedJoinHandle {
             inner,
             child,

@@ -51,3 +51,25 @@ fn nothing_is_recorded_or_reported() {
     }
     assert!(lockscan::findings().is_empty());
 }
+
+/// Nothing stands in front of the C library's threads: the program's `pthread_create` (which
+/// std calls) is the C library's own, where an active build defines its own.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn std_threads_are_the_c_librarys() {
+    for address in [
+        libc::pthread_create as *const (),
+        libc::pthread_join as *const (),
+        libc::pthread_detach as *const (),
+    ] {
+        // SAFETY: a zeroed `Dl_info` is valid to be filled by `dladdr`.
+        let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+        // SAFETY: `address` is a function's, `info` writable.
+        assert_ne!(unsafe { libc::dladdr(address.cast(), &mut info) }, 0);
+        // SAFETY: `dladdr` set it to a C string naming the object that holds the address.
+        let object = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
+        assert!(object.to_string_lossy().contains("libc.so"), "{object:?}");
+    }
+    let total = std::thread::spawn(|| 6 * 7).join().unwrap();
+    assert_eq!(total, 42);
+}

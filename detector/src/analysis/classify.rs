@@ -245,6 +245,12 @@ pub trait Names {
     fn lock_name(&self, lock: LockId) -> String;
     /// The thread's name, else its id.
     fn thread_name(&self, thread: ThreadId) -> String;
+    /// Whether the thread was started in a way lockscan did not see (neither the main thread
+    /// nor spawned through `lockscan::thread` or a `std::thread` spawn lockscan sees), so that
+    /// no spawn or join of it ordered anything.
+    fn spawn_unseen(&self, _thread: ThreadId) -> bool {
+        false
+    }
 }
 
 /// The names of a cycle's locks, told apart when two share one: unnamed locks are named after
@@ -293,6 +299,7 @@ pub fn cycle_finding(
         .map(|k| names_in_order[(first + k) % n].clone())
         .collect();
     let mut threads: Vec<String> = Vec::new();
+    let mut unseen: Vec<String> = Vec::new();
     let mut finding_edges = Vec::with_capacity(edges.len());
     for k in 0..edges.len() {
         let i = (first + k) % n;
@@ -301,6 +308,9 @@ pub fn cycle_finding(
         let thread = names.thread_name(occurrence.thread);
         if !threads.contains(&thread) {
             threads.push(thread.clone());
+            if names.spawn_unseen(occurrence.thread) {
+                unseen.push(thread.clone());
+            }
         }
         finding_edges.push(FindingEdge {
             from: lock_names[k].clone(),
@@ -348,6 +358,10 @@ pub fn cycle_finding(
         ),
         None => class.reason.clone(),
     };
+    // Only where a spawn or join could have made it less: an inversion is ordered already.
+    if class.kind == FindingKind::PotentialDeadlock {
+        crate::analysis::race::note_unseen_spawns(&mut finding, &unseen);
+    }
     finding.locks = lock_names;
     finding.threads = threads;
     finding.edges = finding_edges;

@@ -33,6 +33,14 @@ impl VectorClock {
         }
     }
 
+    /// Forgets the component of `thread`: 0 from then on.
+    #[cfg(lockscan_active)]
+    pub(crate) fn remove(&mut self, thread: ThreadId) {
+        if let Ok(index) = self.entries.binary_search_by_key(&thread, |&(t, _)| t) {
+            self.entries.remove(index);
+        }
+    }
+
     /// Advances the component of `thread` by one.
     pub fn tick(&mut self, thread: ThreadId) {
         let value = self.get(thread) + 1;

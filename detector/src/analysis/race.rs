@@ -75,11 +75,46 @@ pub fn race_finding(var: &str, race: &Race, name_of: impl Fn(ThreadId) -> String
     ];
     finding.site = race.later.site.clone();
     finding.help = Some(
-        "protect every access with the same lock, or order them (join the thread, hand the \
-         value over through a lock or a channel)"
+        "protect every access with the same lock, or order them in a way lockscan sees: a \
+         spawn, a join, a lockscan lock or condition variable (`std::thread::scope` waits for \
+         its threads at its end without a join lockscan sees: join them explicitly, or use \
+         `lockscan::thread::scope`)"
             .to_owned(),
     );
     finding
+}
+
+/// The name std gives the main thread, the one thread nothing spawned: live, and in a trace
+/// lockscan recorded, every other thread should have a spawn lockscan saw.
+#[cfg(any(lockscan_active, feature = "analyze"))]
+pub(crate) const MAIN_THREAD: &str = "main";
+
+/// Adds to `finding`'s reason that `threads` (names) were started in a way lockscan did not
+/// see, so that their spawns and joins ordered nothing, and what to do about it. The same words
+/// for races and lock-order cycles, live and offline.
+#[cfg(any(lockscan_active, feature = "analyze"))]
+pub(crate) fn note_unseen_spawns(finding: &mut Finding, threads: &[String]) {
+    if threads.is_empty() {
+        return;
+    }
+    let listed = format!("`{}`", threads.join("`, `"));
+    let (them, it, was) = if threads.len() == 1 {
+        ("thread", "it", "was")
+    } else {
+        ("threads", "them", "were")
+    };
+    finding.reason.push_str(&format!(
+        "; {them} {listed} {was} not started through a spawn lockscan sees, so \
+         {it} {} ordered by {} spawn or join: if that is what orders these operations, start \
+         {it} with `lockscan::thread` (lockscan sees `std::thread` spawns and joins on Linux \
+         with glibc only)",
+        if threads.len() == 1 {
+            "is not"
+        } else {
+            "are not"
+        },
+        if threads.len() == 1 { "its" } else { "their" },
+    ));
 }
 
 /// What a variable remembers about its accesses: the latest access of each thread at each

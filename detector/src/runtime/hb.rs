@@ -9,6 +9,7 @@ use crate::raw::Mutex;
 use super::lazy_id::LazyId;
 use super::recorder::{self, Rec, RecordSeq};
 use super::state::{self, ThreadClocks};
+use crate::analysis::race::note_unseen_spawns;
 use crate::analysis::{VarState, VectorClock, race_finding};
 use crate::finding::Finding;
 use crate::ids::{ThreadId, VarId};
@@ -27,15 +28,28 @@ pub(crate) fn races_on() -> bool {
 #[derive(Debug)]
 pub(crate) struct Fork {
     child: ThreadId,
+    /// The spawning thread; `ThreadId(0)` when it had no state any more (a spawn from a
+    /// thread-local destructor).
+    parent: ThreadId,
     clocks: ThreadClocks,
     /// The recording in which the spawn was recorded (0: none): the child's events come after
     /// it in that recording's trace.
     recorded_spawn: u64,
 }
 
-/// The parent side of a spawn: picks the child's id, and everything the parent did so far
-/// happens before the child.
+/// The parent side of a `lockscan::thread` spawn: picks the child's id, and everything the
+/// parent did so far happens before the child. Like any lockscan operation, it starts the
+/// recording `LOCKSCAN_TRACE` asks for.
 pub(crate) fn fork(site: &'static Location<'static>) -> Fork {
+    fork_recorded_if(site, recorder::on)
+}
+
+/// The parent side of any spawn; `recording` says whether to record it (and may start the
+/// recording).
+pub(super) fn fork_recorded_if(
+    site: &'static Location<'static>,
+    recording: impl FnOnce() -> bool,
+) -> Fork {
     let child = state::new_thread_id();
     let (parent, clocks) = state::with(|st| {
         let parent = st.id();
@@ -46,32 +60,52 @@ pub(crate) fn fork(site: &'static Location<'static>) -> Fork {
     .unwrap_or_default();
     let mut recorded_spawn = 0;
     if let Some(parent) = parent
-        && recorder::on()
+        && recording()
     {
         recorded_spawn = recorder::epoch();
         recorder::record(parent, Rec::Spawn { child, site });
     }
     Fork {
         child,
+        parent: parent.unwrap_or(ThreadId(0)),
         clocks,
         recorded_spawn,
     }
 }
 
-/// The child side of a spawn, first thing in the new thread.
+/// The child side of a `lockscan::thread` spawn, first thing in the new thread.
 pub(crate) fn adopt(fork: Fork) {
-    state::with(|st| st.adopt(fork.child, &fork.clocks));
-    if recorder::on() && fork.recorded_spawn == recorder::epoch() {
+    state::with(|st| adopt_into(st, fork));
+}
+
+/// Makes `st`, the current thread's fresh state, the thread `fork` spawned: eagerly for
+/// `lockscan::thread`, at the thread's first step lockscan sees for a `std::thread`
+/// (`ThreadState::id`).
+pub(super) fn adopt_into(st: &mut state::ThreadState, fork: Fork) {
+    st.adopt(fork.child, &fork.clocks);
+    state::set_spawned_by(fork.parent);
+    // Its first record: the trace puts it after the parent's spawn.
+    if recorder::running() && fork.recorded_spawn == recorder::epoch() {
         recorder::record(fork.child, Rec::Start);
     }
 }
 
+/// The spawn of the current thread, when a `pthread_create` lockscan stands in front of
+/// started it and the thread has not taken it yet.
+#[inline]
+pub(super) fn take_started_fork() -> Option<Fork> {
+    #[cfg(lockscan_std_threads)]
+    return super::std_threads::take_started_fork();
+    #[cfg(not(lockscan_std_threads))]
+    None
+}
+
 /// The clocks of the current thread, handed to whoever joins it, last thing in the thread.
 pub(crate) fn final_clock() -> ThreadClocks {
-    let Some((thread, mut clocks)) = state::with(|st| (st.id(), st.clocks())) else {
+    let Some((thread, mut clocks)) = state::with(|st| (st.id(), st.final_clocks())) else {
         return ThreadClocks::default();
     };
-    if recorder::on() {
+    if recorder::running() {
         // Its join comes after all of its events in the trace.
         clocks.recorded_exit = recorder::epoch();
         recorder::record(thread, Rec::Exit);
@@ -92,7 +126,7 @@ pub(crate) fn joined(
         st.id()
     });
     if let Some(parent) = parent
-        && recorder::on()
+        && recorder::running()
     {
         let after_exit = clocks.is_some_and(|c| c.recorded_exit == recorder::epoch());
         recorder::record(
@@ -161,6 +195,7 @@ impl VarMeta {
         }
         let Some((thread, races)) = state::with(|st| {
             let thread = st.id();
+            st.accessed = true;
             if !st.registered {
                 st.registered = true;
                 super::order_graph::register_thread(thread, state::current_thread_name(thread));
@@ -196,7 +231,18 @@ impl VarMeta {
         }
         races
             .iter()
-            .map(|race| race_finding(&self.display_name(), race, thread_name))
+            .map(|race| {
+                let mut finding = race_finding(&self.display_name(), race, thread_name);
+                let unseen: Vec<String> = super::order_graph::names(|names| {
+                    [race.earlier.thread, race.later.thread]
+                        .into_iter()
+                        .filter(|&t| names.spawn_unseen(t))
+                        .map(|t| names.thread_name(t))
+                        .collect()
+                });
+                note_unseen_spawns(&mut finding, &unseen);
+                finding
+            })
             .collect()
     }
 }

@@ -154,6 +154,18 @@ pub(crate) fn child_id(_fork: &Fork) -> ThreadId {
     ThreadId(0)
 }
 
+/// No thread's spawn is seen without detection (only the recorder asks, which never runs).
+#[inline(always)]
+pub(crate) fn spawned_by() -> Option<ThreadId> {
+    None
+}
+
+/// Runs `spawn`: without detection, nothing stands in front of `pthread_create`.
+#[inline(always)]
+pub(crate) fn untracked_spawn<R>(spawn: impl FnOnce() -> R) -> R {
+    spawn()
+}
+
 /// Empty: without detection, a tracked value is a value behind a mutex.
 #[derive(Debug)]
 pub(crate) struct VarMeta;

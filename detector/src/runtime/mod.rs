@@ -16,6 +16,8 @@ mod lazy_id;
 mod order_graph;
 #[cfg(lockscan_active)]
 mod state;
+#[cfg(lockscan_std_threads)]
+mod std_threads;
 #[cfg(lockscan_active)]
 pub(crate) mod steer;
 #[cfg(lockscan_active)]
@@ -32,14 +34,26 @@ pub(crate) use hb::{Fork, VarMeta, adopt, child_id, final_clock, fork, joined};
 #[cfg(lockscan_active)]
 pub(crate) use recorder::record_finding;
 #[cfg(lockscan_active)]
-pub(crate) use state::ThreadClocks;
+pub(crate) use state::{ThreadClocks, spawned_by};
+
+/// Runs `spawn`, which starts a thread lockscan orders itself (`lockscan::thread`) or one of
+/// its own (the trace writer), so that lockscan's `pthread_create` does not also take it for
+/// a program's `std::thread` spawn.
+#[cfg(lockscan_std_threads)]
+pub(crate) use std_threads::untracked_spawn;
+/// Runs `spawn`: where lockscan does not see `std::thread` spawns, nothing is to be told apart.
+#[cfg(all(lockscan_active, not(lockscan_std_threads)))]
+#[inline(always)]
+pub(crate) fn untracked_spawn<R>(spawn: impl FnOnce() -> R) -> R {
+    spawn()
+}
 
 #[cfg(not(lockscan_active))]
 mod inactive;
 #[cfg(not(lockscan_active))]
 pub(crate) use inactive::{
     CondvarMeta, Fork, LockMeta, ThreadClocks, VarMeta, add_stack, adopt, child_id, final_clock,
-    fork, intern, joined, record_finding,
+    fork, intern, joined, record_finding, spawned_by, untracked_spawn,
 };
 
 /// Whether this build of lockscan instruments its locks: on in builds with debug assertions

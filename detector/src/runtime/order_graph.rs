@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::raw::Mutex;
 use dashmap::DashMap;
-use rustc_hash::{FxBuildHasher, FxHashMap};
+use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 
 use super::state::{Held, LockInfo};
 use crate::analysis::VectorClock;
@@ -21,6 +21,8 @@ struct OrderState {
     graph: OrderGraph<LockId, EdgeData>,
     locks: FxHashMap<LockId, LockInfo>,
     threads: FxHashMap<ThreadId, String>,
+    /// The registered threads whose spawn lockscan did not see (`state::spawn_unseen`).
+    unseen: FxHashSet<ThreadId>,
 }
 
 impl OrderState {
@@ -29,7 +31,16 @@ impl OrderState {
             graph: OrderGraph::new(),
             locks: FxHashMap::default(),
             threads: FxHashMap::default(),
+            unseen: FxHashSet::default(),
         }
+    }
+
+    /// Registers the current thread, `thread`, by its name.
+    fn register_current(&mut self, thread: ThreadId, name: String) {
+        if super::state::spawn_unseen(&name) {
+            self.unseen.insert(thread);
+        }
+        self.threads.insert(thread, name);
     }
 }
 
@@ -45,6 +56,10 @@ impl Names for OrderState {
             .get(&thread)
             .cloned()
             .unwrap_or_else(|| thread.to_string())
+    }
+
+    fn spawn_unseen(&self, thread: ThreadId) -> bool {
+        self.unseen.contains(&thread)
     }
 }
 
@@ -103,7 +118,7 @@ pub(super) fn session(
     let mut guard = ORDER.lock();
     let order = guard.get_or_insert_with(OrderState::new);
     if let Some(name) = thread_name {
-        order.threads.insert(thread, name);
+        order.register_current(thread, name);
     }
     if !to.in_graph {
         order.locks.entry(to.id).or_insert(to.info);
@@ -175,9 +190,7 @@ fn cycle_finding_for(order: &OrderState, cycle: &[LockId]) -> Option<Finding> {
 
 /// Registers the current thread's name for reports.
 pub(super) fn register_thread(thread: ThreadId, name: String) {
-    with_order(|order| {
-        order.threads.insert(thread, name);
-    });
+    with_order(|order| order.register_current(thread, name));
 }
 
 /// The names of threads and locks, for a report built outside the graph (a deadlock).

@@ -88,7 +88,8 @@ impl Recording {
             let name = std::thread::current()
                 .name()
                 .map_or_else(|| tid.to_string(), str::to_owned);
-            compact::thread_record(&mut self.out, tid.0, &name);
+            let parent = super::spawned_by().map(|p| p.0);
+            compact::thread_record(&mut self.out, tid.0, &name, parent);
             self.records += 1;
         }
         let ring = Arc::new(Ring::new(tid, capacity));
@@ -137,7 +138,9 @@ impl Recording {
         }
         self.collect(Some(tid));
         if self.threads.insert(tid) {
-            compact::thread_record(&mut self.out, tid.0, &tid.to_string());
+            // The recording thread's own event (see `log::record_elsewhere`).
+            let parent = super::spawned_by().map(|p| p.0);
+            compact::thread_record(&mut self.out, tid.0, &tid.to_string(), parent);
             self.records += 1;
         }
         let mut record = [0; MAX_RECORD];
@@ -266,6 +269,14 @@ pub(crate) fn on() -> bool {
         OFF => false,
         _ => start_from_env(),
     }
+}
+
+/// Whether a recording is running, without starting the one `LOCKSCAN_TRACE` asks for: what
+/// a thread's spawn, start, end and join check, so that a program that only starts threads
+/// (every test binary does) writes no trace.
+#[inline]
+pub(crate) fn running() -> bool {
+    STATE.load(Ordering::Relaxed) == ON
 }
 
 /// The epoch of the running recording, to declare each lock once per recording.
@@ -501,10 +512,13 @@ pub(crate) fn start(path: &Path) -> Result<(), RecordError> {
         stop: false,
     };
     STATE.store(ON, Ordering::Relaxed);
-    let handle = std::thread::Builder::new()
-        .name("lockscan-trace-writer".into())
-        .spawn(writer_loop)
-        .map_err(io_error)?;
+    // lockscan's own thread: no spawn of the program's to record or order.
+    let handle = super::untracked_spawn(|| {
+        std::thread::Builder::new()
+            .name("lockscan-trace-writer".into())
+            .spawn(writer_loop)
+    })
+    .map_err(io_error)?;
     *WRITER_THREAD.lock() = Some(handle);
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Per-thread state: the held-lock stack and the cache of order edges this thread has already
 //! recorded. The fast path touches nothing else.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::panic::Location;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -142,6 +142,11 @@ pub(super) struct ThreadState {
     pub cache: EdgeCache,
     /// Whether this thread's name is in the global registry.
     pub registered: bool,
+    /// Whether the thread accessed a tracked variable (`accessed`) or recorded a lock-order
+    /// edge (`recorded_edges`): only then does anything ask a clock for the thread's own
+    /// component (an access's or an edge occurrence's), so only then does its end hand it over.
+    pub accessed: bool,
+    recorded_edges: bool,
 }
 
 static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
@@ -156,14 +161,28 @@ impl ThreadState {
             order_snapshot: None,
             cache: EdgeCache::new(),
             registered: false,
+            accessed: false,
+            recorded_edges: false,
         }
     }
 
     pub fn id(&mut self) -> ThreadId {
         if self.id == 0 {
-            self.adopt(new_thread_id(), &ThreadClocks::default());
+            self.first_use();
         }
         ThreadId(self.id)
+    }
+
+    /// The thread's first step lockscan sees: it takes the id and clocks of its spawn when a
+    /// `pthread_create` lockscan stands in front of started it (`std_threads`: not before,
+    /// std's own start-up must come first), else a fresh id of a thread with no known past.
+    #[cold]
+    #[inline(never)]
+    fn first_use(&mut self) {
+        match super::hb::take_started_fork() {
+            Some(fork) => super::hb::adopt_into(self, fork),
+            None => self.adopt(new_thread_id(), &ThreadClocks::default()),
+        }
     }
 
     /// Takes the id a parent chose for this thread, and what the parent knew when it spawned
@@ -180,13 +199,36 @@ impl ThreadState {
         self.order_snapshot = None;
     }
 
-    /// Both clocks, to hand to another thread.
+    /// Both clocks, to hand to a thread this one spawns. The race clock only once races are
+    /// checked: a spawn or join before the first tracked access orders no access.
     pub fn clocks(&self) -> ThreadClocks {
         ThreadClocks {
-            race: self.clock.clone(),
+            race: if super::hb::races_on() {
+                self.clock.clone()
+            } else {
+                VectorClock::new()
+            },
             order: self.order_clock.clone(),
             recorded_exit: 0,
         }
+    }
+
+    /// Both clocks, to hand to the thread that joins this one, which ends: as [`clocks`],
+    /// without the thread's own component where nothing will ask for it. Exact, and it keeps
+    /// the clocks of a thread that spawns and joins many short threads from growing a
+    /// component for each (every spawn copies them).
+    ///
+    /// [`clocks`]: ThreadState::clocks
+    pub fn final_clocks(&self) -> ThreadClocks {
+        let mut clocks = self.clocks();
+        let me = ThreadId(self.id);
+        if !self.accessed {
+            clocks.race.remove(me);
+        }
+        if !self.recorded_edges {
+            clocks.order.remove(me);
+        }
+        clocks
     }
 
     /// Learns what another thread's clocks knew (a join).
@@ -206,6 +248,8 @@ impl ThreadState {
 
     /// `order_clock`, shared: a new allocation only when it changed since the last call.
     pub fn order_snapshot(&mut self) -> Arc<VectorClock> {
+        // Taken for the occurrences of the order edges this thread records.
+        self.recorded_edges = true;
         self.order_snapshot
             .get_or_insert_with(|| Arc::new(self.order_clock.clone()))
             .clone()
@@ -233,6 +277,29 @@ pub(super) fn new_thread_id() -> ThreadId {
 
 thread_local! {
     static STATE: RefCell<ThreadState> = const { RefCell::new(ThreadState::new()) };
+    /// The thread that spawned this one when lockscan saw the spawn (`ThreadId(0)`: seen, from
+    /// a thread whose state was gone), `None` when it did not. Apart from `STATE`, because the
+    /// recorder and the thread registry read it while `STATE` is borrowed; without a
+    /// destructor, so readable until the thread is gone.
+    static SPAWNED_BY: Cell<Option<ThreadId>> = const { Cell::new(None) };
+}
+
+/// Remembers that lockscan saw the current thread's spawn, by `parent`.
+pub(super) fn set_spawned_by(parent: ThreadId) {
+    SPAWNED_BY.set(Some(parent));
+}
+
+/// The thread that spawned the current one, if lockscan saw the spawn.
+pub(crate) fn spawned_by() -> Option<ThreadId> {
+    SPAWNED_BY.get()
+}
+
+/// Whether the current thread, called `name`, was started in a way lockscan did not see, so
+/// that neither its spawn nor its join orders anything: not the main thread (which nothing
+/// spawned), and not started through `lockscan::thread` or a `pthread_create` lockscan stands
+/// in front of.
+pub(super) fn spawn_unseen(name: &str) -> bool {
+    spawned_by().is_none() && name != crate::analysis::race::MAIN_THREAD
 }
 
 /// Runs `f` on this thread's state. `None` when the state is gone (a lock used from a
@@ -267,6 +334,21 @@ mod tests {
         assert!(cache.contains(a, Mode::Exclusive, b, Mode::Exclusive));
         assert!(!cache.contains(a, Mode::Exclusive, b, Mode::Shared));
         assert!(!cache.contains(b, Mode::Exclusive, a, Mode::Exclusive));
+    }
+
+    #[test]
+    fn an_ending_thread_hands_over_its_own_order_component_only_after_recording_an_edge() {
+        let mut st = ThreadState::new();
+        let me = st.id();
+        st.tick();
+        let other = ThreadId(u64::MAX);
+        st.order_clock.set(other, 3);
+        // No occurrence can name this thread: its joiner need not know its component.
+        let clocks = st.final_clocks();
+        assert_eq!((clocks.order.get(me), clocks.order.get(other)), (0, 3));
+        let _ = st.order_snapshot();
+        let clocks = st.final_clocks();
+        assert_eq!((clocks.order.get(me), clocks.order.get(other)), (2, 3));
     }
 
     #[test]

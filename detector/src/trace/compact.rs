@@ -460,11 +460,14 @@ pub(crate) fn site_record(out: &mut Vec<u8>, text: &str) {
     string(out, text);
 }
 
-/// A `thread` record without a parent.
-pub(crate) fn thread_record(out: &mut Vec<u8>, tid: u64, name: &str) {
-    out.push(tag::THREAD);
+/// A `thread` record, with the thread that spawned it when known.
+pub(crate) fn thread_record(out: &mut Vec<u8>, tid: u64, name: &str, parent: Option<u64>) {
+    out.push(tag::THREAD | if parent.is_some() { tag::FLAG } else { 0 });
     varint(out, tid);
     string(out, name);
+    if let Some(parent) = parent {
+        varint(out, parent);
+    }
 }
 
 /// A `lock` declaration.

@@ -5,33 +5,31 @@ use std::thread;
 
 use lockscan::{FindingKind, Mode, Mutex, ReentrantMutex, RwLock};
 
-use crate::support::{findings_about, kinds_about, setup};
+use crate::support::{Step, findings_about, in_turn, kinds_about, setup};
 
 #[test]
-fn ab_ba_across_two_sequential_threads_is_a_potential_deadlock() {
+fn ab_ba_across_two_threads_taking_turns_is_a_potential_deadlock() {
     setup();
-    let a = Arc::new(Mutex::named("seq:A", 0));
-    let b = Arc::new(Mutex::named("seq:B", 0));
-    let (a1, b1) = (a.clone(), b.clone());
-    thread::Builder::new()
-        .name("first".into())
-        .spawn(move || {
-            let _a = a1.lock();
-            let _b = b1.lock();
-        })
-        .unwrap()
-        .join()
-        .unwrap();
-    // The first thread is gone: these two never overlap, and no deadlock can happen now.
-    thread::Builder::new()
-        .name("second".into())
-        .spawn(move || {
-            let _b = b.lock();
-            let _a = a.lock();
-        })
-        .unwrap()
-        .join()
-        .unwrap();
+    let a = Mutex::named("seq:A", 0);
+    let b = Mutex::named("seq:B", 0);
+    // The second waits for the first to finish: these two never overlap, and no deadlock
+    // can happen now; nothing lockscan sees orders them.
+    in_turn(vec![
+        (
+            "first",
+            Box::new(|| {
+                let _a = a.lock();
+                let _b = b.lock();
+            }),
+        ),
+        (
+            "second",
+            Box::new(|| {
+                let _b = b.lock();
+                let _a = a.lock();
+            }),
+        ),
+    ]);
     let found = findings_about(&["seq:A", "seq:B"]);
     assert_eq!(found.len(), 1, "{found:#?}");
     let finding = &found[0];
@@ -64,16 +62,21 @@ fn ab_ba_across_two_sequential_threads_is_a_potential_deadlock() {
 fn three_threads_in_a_ring_make_a_three_cycle() {
     setup();
     let names = ["ring:A", "ring:B", "ring:C"];
-    let locks: Arc<Vec<Mutex<()>>> = Arc::new(names.iter().map(|n| Mutex::named(*n, ())).collect());
-    for i in 0..3 {
-        let locks = locks.clone();
-        thread::spawn(move || {
-            let _first = locks[i].lock();
-            let _second = locks[(i + 1) % 3].lock();
-        })
-        .join()
-        .unwrap();
-    }
+    let locks: Vec<Mutex<()>> = names.iter().map(|n| Mutex::named(*n, ())).collect();
+    let locks = &locks;
+    in_turn(
+        (0..3)
+            .map(|i| -> (&str, Step<'_>) {
+                (
+                    names[i],
+                    Box::new(move || {
+                        let _first = locks[i].lock();
+                        let _second = locks[(i + 1) % 3].lock();
+                    }),
+                )
+            })
+            .collect(),
+    );
     let found = findings_about(&names);
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(found[0].kind, FindingKind::PotentialDeadlock);
@@ -162,16 +165,22 @@ fn a_lock_taken_with_try_lock_is_still_a_source_of_edges() {
     setup();
     let a = Mutex::named("trysrc:A", ());
     let b = Mutex::named("trysrc:B", ());
-    {
-        let _a = a.try_lock().unwrap();
-        let _b = b.lock(); // a -> b, from a lock taken by try_lock
-    }
-    thread::scope(|s| {
-        s.spawn(|| {
-            let _b = b.lock();
-            let _a = a.lock();
-        });
-    });
+    in_turn(vec![
+        (
+            "trysrc-first",
+            Box::new(|| {
+                let _a = a.try_lock().unwrap();
+                let _b = b.lock(); // a -> b, from a lock taken by try_lock
+            }),
+        ),
+        (
+            "trysrc-second",
+            Box::new(|| {
+                let _b = b.lock();
+                let _a = a.lock();
+            }),
+        ),
+    ]);
     assert_eq!(
         kinds_about(&["trysrc:A", "trysrc:B"]),
         [FindingKind::PotentialDeadlock]
@@ -254,20 +263,22 @@ fn write_cycles_on_rwlocks_are_reported_with_modes() {
     setup();
     let a = RwLock::named("rww:A", ());
     let b = RwLock::named("rww:B", ());
-    thread::scope(|s| {
-        s.spawn(|| {
-            let _a = a.read();
-            let _b = b.write();
-        })
-        .join()
-        .unwrap();
-        s.spawn(|| {
-            let _b = b.read();
-            let _a = a.write();
-        })
-        .join()
-        .unwrap();
-    });
+    in_turn(vec![
+        (
+            "rww-first",
+            Box::new(|| {
+                let _a = a.read();
+                let _b = b.write();
+            }),
+        ),
+        (
+            "rww-second",
+            Box::new(|| {
+                let _b = b.read();
+                let _a = a.write();
+            }),
+        ),
+    ]);
     let found = findings_about(&["rww:A", "rww:B"]);
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(found[0].kind, FindingKind::PotentialDeadlock);
@@ -351,7 +362,8 @@ fn a_panic_while_holding_locks_leaves_the_state_consistent() {
     .join()
     .unwrap();
     assert_eq!(findings_about(&["panic:A", "panic:B", "panic:C"]), []);
-    // And the order the panicking code recorded is still known.
+    // And the order the panicking code recorded is still known (an inversion: the spawn
+    // orders it before the reverse order).
     thread::spawn(move || {
         let _b = b.lock();
         let _a = a.lock();
@@ -360,7 +372,7 @@ fn a_panic_while_holding_locks_leaves_the_state_consistent() {
     .unwrap();
     assert_eq!(
         kinds_about(&["panic:A", "panic:B", "panic:C"]),
-        [FindingKind::PotentialDeadlock]
+        [FindingKind::LockOrderInversion]
     );
 }
 
@@ -370,25 +382,36 @@ fn many_threads_taking_one_edge_do_not_grow_it() {
     let a = Arc::new(Mutex::named("pool:A", ()));
     let b = Arc::new(Mutex::named("pool:B", ()));
     let barrier = Arc::new(Barrier::new(16));
+    // The reverse order waits for the sixteen through a channel lockscan does not see: spawned
+    // with them, it is concurrent with them.
+    let (done, all_done) = std::sync::mpsc::channel();
+    let reverse = {
+        let (a, b) = (a.clone(), b.clone());
+        thread::spawn(move || {
+            for _ in 0..16 {
+                all_done.recv().unwrap();
+            }
+            let _b = b.lock();
+            let _a = a.lock();
+        })
+    };
     let threads: Vec<_> = (0..16)
         .map(|_| {
-            let (a, b, barrier) = (a.clone(), b.clone(), barrier.clone());
+            let (a, b, barrier, done) = (a.clone(), b.clone(), barrier.clone(), done.clone());
             thread::spawn(move || {
                 barrier.wait();
-                let _a = a.lock();
-                let _b = b.lock();
+                {
+                    let _a = a.lock();
+                    let _b = b.lock();
+                }
+                done.send(()).unwrap();
             })
         })
         .collect();
     for t in threads {
         t.join().unwrap();
     }
-    thread::spawn(move || {
-        let _b = b.lock();
-        let _a = a.lock();
-    })
-    .join()
-    .unwrap();
+    reverse.join().unwrap();
     let found = findings_about(&["pool:A", "pool:B"]);
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].kind, FindingKind::PotentialDeadlock);

@@ -5,7 +5,7 @@ use std::thread;
 
 use lockscan::{FindingKind, Mutex, RwLock};
 
-use crate::support::{HANG, findings_about, kinds_about, setup, within};
+use crate::support::{HANG, findings_about, in_turn, kinds_about, setup, within};
 
 #[test]
 fn a_real_two_thread_deadlock_is_reported_instead_of_hanging() {
@@ -204,21 +204,23 @@ fn an_upgrade_is_an_exclusive_request_in_the_lock_order() {
     setup();
     let rw = RwLock::named("upgrade-order:RW", 0);
     let m = Mutex::named("upgrade-order:M", 0);
-    thread::scope(|s| {
-        s.spawn(|| {
-            let _read = rw.read();
-            let _m = m.lock();
-        })
-        .join()
-        .unwrap();
-        s.spawn(|| {
-            let upgradable = rw.upgradable_read();
-            let _m = m.lock();
-            let _writer = lockscan::RwLockUpgradableReadGuard::upgrade(upgradable);
-        })
-        .join()
-        .unwrap();
-    });
+    in_turn(vec![
+        (
+            "upgrade-order-reader",
+            Box::new(|| {
+                let _read = rw.read();
+                let _m = m.lock();
+            }),
+        ),
+        (
+            "upgrade-order-upgrader",
+            Box::new(|| {
+                let upgradable = rw.upgradable_read();
+                let _m = m.lock();
+                let _writer = lockscan::RwLockUpgradableReadGuard::upgrade(upgradable);
+            }),
+        ),
+    ]);
     assert_eq!(
         kinds_about(&["upgrade-order:RW", "upgrade-order:M"]),
         [FindingKind::PotentialDeadlock]

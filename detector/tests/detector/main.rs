@@ -30,5 +30,7 @@ mod std_sync;
 #[cfg(lockscan_active)]
 mod steer;
 #[cfg(lockscan_active)]
+mod std_threads;
+#[cfg(lockscan_active)]
 mod support;
 mod trace;

@@ -7,7 +7,7 @@ use std::thread;
 
 use lockscan::{FindingKind, Mutex};
 
-use crate::support::{HANG, findings_about, kinds_about, setup, within};
+use crate::support::{HANG, findings_about, in_turn, kinds_about, setup, within};
 
 /// Transfers per thread; two threads go in opposite directions.
 const TRANSFERS: usize = 50_000;
@@ -113,20 +113,31 @@ fn the_locks_are_taken_through_mutex_lock_and_recorded_at_the_callers_line() {
     setup();
     let a = Mutex::named("ordering:seen:A", ());
     let b = Mutex::named("ordering:seen:B", ());
-    let (line, guards) = (line!(), lockscan::lock_both(&a, &b));
-    drop(guards);
-    thread::scope(|s| {
-        s.spawn(|| {
-            // By hand, against the order `lock_both` used (whichever it was): a cycle.
-            let (first, second) = if a.sequence() < b.sequence() {
-                (&b, &a)
-            } else {
-                (&a, &b)
-            };
-            let _first = first.lock();
-            let _second = second.lock();
-        });
-    });
+    let taken_at = std::sync::OnceLock::new();
+    in_turn(vec![
+        (
+            "ordering-seen-both",
+            Box::new(|| {
+                let (line, guards) = (line!(), lockscan::lock_both(&a, &b));
+                taken_at.set(line).unwrap();
+                drop(guards);
+            }),
+        ),
+        (
+            "ordering-seen-by-hand",
+            Box::new(|| {
+                // By hand, against the order `lock_both` used (whichever it was): a cycle.
+                let (first, second) = if a.sequence() < b.sequence() {
+                    (&b, &a)
+                } else {
+                    (&a, &b)
+                };
+                let _first = first.lock();
+                let _second = second.lock();
+            }),
+        ),
+    ]);
+    let line = *taken_at.get().unwrap();
     let found = findings_about(&["ordering:seen:A", "ordering:seen:B"]);
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(found[0].kind, FindingKind::PotentialDeadlock);

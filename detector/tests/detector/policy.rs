@@ -48,20 +48,25 @@ fn assert_panicked_at_the_acquisition(output: &str, first_line: &str, ending: &s
     assert!(output.contains(ending), "{output}");
 }
 
-/// The scenario of the children: AB on one thread, then BA on another.
+/// The scenario of the children: AB on one thread, then BA on another, which was spawned
+/// before and waited through a channel (lockscan does not see it): as far as lockscan knows,
+/// the two orders are concurrent.
 fn ab_then_ba() {
     let a = Arc::new(Mutex::named("child:A", ()));
     let b = Arc::new(Mutex::named("child:B", ()));
+    let (go, wait) = std::sync::mpsc::channel();
+    let (a2, b2) = (a.clone(), b.clone());
+    let second = std::thread::spawn(move || {
+        wait.recv().unwrap();
+        let _b = b2.lock();
+        let _a = a2.lock();
+    });
     {
         let _a = a.lock();
         let _b = b.lock();
     }
-    std::thread::spawn(move || {
-        let _b = b.lock();
-        let _a = a.lock();
-    })
-    .join()
-    .expect("the second thread panicked");
+    go.send(()).unwrap();
+    second.join().expect("the second thread panicked");
 }
 
 #[test]

@@ -171,21 +171,6 @@ fn read_shared_then_a_write_races() {
 }
 
 #[test]
-fn plain_std_spawns_are_not_seen_and_say_so() {
-    // Documented: without lockscan::thread, a write before the spawn is unordered with the
-    // child's read.
-    setup();
-    let x = Arc::new(Tracked::named("race:std-spawn", 0));
-    x.set(1);
-    let child = {
-        let x = x.clone();
-        std::thread::spawn(move || x.get())
-    };
-    assert_eq!(child.join().unwrap(), 1);
-    assert_eq!(races_on("race:std-spawn").len(), 1);
-}
-
-#[test]
 fn each_pair_of_sites_is_reported_once() {
     setup();
     let x = Arc::new(Tracked::named("race:once", 0));

@@ -523,7 +523,16 @@ fn read_compact_trace(path: &Path) -> Vec<Value> {
     let reader = lockscan::trace::CompactReader::new(file, path.display().to_string());
     let mut jsonl = lockscan::trace::JsonlWriter::new(Vec::new());
     for event in reader {
-        jsonl.write(&event.unwrap()).unwrap();
+        // As `lockscan convert` does: the compact count has records JSONL does not (the
+        // starts and exits of threads whose spawn lockscan saw), so the writer counts its own.
+        let event = match event.unwrap() {
+            lockscan::trace::Event::End { dropped, .. } => lockscan::trace::Event::End {
+                events: None,
+                dropped,
+            },
+            event => event,
+        };
+        jsonl.write(&event).unwrap();
     }
     let text = String::from_utf8(std::mem::take(jsonl.get_mut())).unwrap();
     text.lines()

@@ -8,7 +8,7 @@ use std::time::Duration;
 use lockscan::FindingKind;
 use lockscan::std_sync::{Arc, Condvar, Mutex, PoisonError, RwLock, TryLockError};
 
-use crate::support::{HANG, findings_about, kinds_about, setup, within};
+use crate::support::{HANG, findings_about, in_turn, kinds_about, setup, within};
 
 /// The std mutex in a `static`, as `std::sync::Mutex::new` allows.
 static COUNTER: Mutex<u64> = Mutex::new(0);
@@ -23,21 +23,24 @@ fn a_const_static_mutex_works_like_std() {
 #[test]
 fn opposite_orders_through_std_locks_are_a_potential_deadlock() {
     setup();
-    let a = Arc::new(Mutex::named("std:A", 0));
-    let b = Arc::new(RwLock::named("std:B", 0));
-    let (a2, b2) = (a.clone(), b.clone());
-    thread::spawn(move || {
-        let _a = a2.lock().unwrap();
-        let _b = b2.write().unwrap();
-    })
-    .join()
-    .unwrap();
-    thread::spawn(move || {
-        let _b = b.write().unwrap();
-        let _a = a.lock().unwrap();
-    })
-    .join()
-    .unwrap();
+    let a = Mutex::named("std:A", 0);
+    let b = RwLock::named("std:B", 0);
+    in_turn(vec![
+        (
+            "std-first",
+            Box::new(|| {
+                let _a = a.lock().unwrap();
+                let _b = b.write().unwrap();
+            }),
+        ),
+        (
+            "std-second",
+            Box::new(|| {
+                let _b = b.write().unwrap();
+                let _a = a.lock().unwrap();
+            }),
+        ),
+    ]);
     assert_eq!(
         kinds_about(&["std:A", "std:B"]),
         [FindingKind::PotentialDeadlock]

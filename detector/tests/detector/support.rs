@@ -47,6 +47,43 @@ pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send +
     }
 }
 
+/// One step of [`in_turn`].
+pub type Step<'a> = Box<dyn FnOnce() + Send + 'a>;
+
+/// Runs `steps` one after the other, each on a thread of its own with the given name, in a way
+/// lockscan sees as concurrent: every thread is spawned before the first step runs, and each
+/// waits for the previous one through a channel, which lockscan does not see. So a lock-order
+/// cycle among the steps is a potential deadlock, yet this run cannot deadlock. (Threads
+/// spawned and joined one after the other are ordered by the join: a cycle among them is an
+/// inversion.)
+pub fn in_turn<'a>(steps: Vec<(&str, Step<'a>)>) {
+    std::thread::scope(|s| {
+        let mut previous: Option<mpsc::Receiver<()>> = None;
+        let threads: Vec<_> = steps
+            .into_iter()
+            .map(|(name, step)| {
+                let (done, next) = mpsc::channel::<()>();
+                let wait = previous.replace(next);
+                std::thread::Builder::new()
+                    .name(name.to_owned())
+                    .spawn_scoped(s, move || {
+                        // Returns once the previous step dropped its sender: when it ended,
+                        // or panicked.
+                        if let Some(wait) = wait {
+                            let _ = wait.recv();
+                        }
+                        step();
+                        drop(done);
+                    })
+                    .unwrap()
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+    });
+}
+
 /// A generous bound for scenarios that must not hang.
 pub const HANG: Duration = Duration::from_secs(60);
 

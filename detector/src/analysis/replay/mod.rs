@@ -31,7 +31,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::analysis::classify::{Classification, Names, classify, cycle_finding};
 use crate::analysis::clock::VectorClock;
 use crate::analysis::edges::{EdgeData, HeldLocks, Occurrence, Taking, held_locks};
-use crate::analysis::race::{Race, RaceEngine, race_finding};
+use crate::analysis::race::{MAIN_THREAD, Race, RaceEngine, note_unseen_spawns, race_finding};
 use crate::analysis::rules::{self, BlockedThread, LockAt};
 use crate::analysis::timeline::TimelineRecorder;
 use crate::finding::{Finding, FindingKind};
@@ -105,6 +105,9 @@ struct ThreadState {
     /// it began.
     waiting: Option<(CondvarId, u32)>,
     notified: bool,
+    /// Whether the trace shows how the thread was started: a spawn, or a parent in its
+    /// declaration (a spawn lockscan saw before the recording began).
+    spawn_seen: bool,
 }
 
 #[derive(Debug)]
@@ -209,6 +212,10 @@ pub struct Replay {
     var_names: FxHashMap<VarId, Arc<str>>,
     /// Each racing variable and pair of sites is reported once.
     race_keys: FxHashSet<(VarId, String, String)>,
+    /// Whether lockscan recorded the trace: then a thread with no spawn or parent in it, other
+    /// than the main thread, was started in a way lockscan did not see, and findings say so.
+    /// (Other traces, RAPID's among them, often start threads without a fork.)
+    recorded_by_lockscan: bool,
     /// The holds and waits for a [`TracePicture`], when asked for with
     /// [`Replay::keep_timeline`].
     timeline: Option<Box<TimelineRecorder>>,
@@ -277,6 +284,7 @@ impl Replay {
             accessed: false,
             var_names: FxHashMap::default(),
             race_keys: FxHashSet::default(),
+            recorded_by_lockscan: false,
             timeline: None,
         }
     }
@@ -342,6 +350,7 @@ impl Replay {
             request: None,
             waiting: None,
             notified: false,
+            spawn_seen: false,
         });
         self.thread_index.insert(id, index);
         index
@@ -386,7 +395,13 @@ impl Replay {
             timeline.event(&event, self.events, kind_of);
         }
         match event {
-            Event::Header(header) => self.header = Some(header),
+            Event::Header(header) => {
+                self.recorded_by_lockscan = header
+                    .tool
+                    .as_deref()
+                    .is_some_and(|tool| tool.starts_with("lockscan "));
+                self.header = Some(header);
+            }
             Event::End { .. } => {}
             Event::Finding(finding) => self.recorded.push(*finding),
             Event::Var { var, name, site } => {
@@ -410,11 +425,12 @@ impl Replay {
                 let races = self.races.write(tid, var, site);
                 self.races(var, races);
             }
-            Event::Thread { tid, name, .. } => {
+            Event::Thread { tid, name, parent } => {
                 let t = self.thread(tid) as usize;
                 if name.is_some() {
                     self.threads[t].name = name;
                 }
+                self.threads[t].spawn_seen |= parent.is_some();
             }
             Event::Lock {
                 lock,
@@ -451,6 +467,7 @@ impl Replay {
                 }
                 let parent = self.active(tid);
                 let child = self.thread(child) as usize;
+                self.threads[child].spawn_seen = true;
                 let known = self.threads[parent].clock.clone();
                 self.threads[child].clock.join(&known);
                 self.threads[child].snapshot = None;
@@ -545,8 +562,23 @@ impl Replay {
             .var_names
             .get(&var)
             .map_or_else(|| var.to_string(), ToString::to_string);
-        let finding = race_finding(&name, &race, |t| self.thread_name(t));
+        let mut finding = race_finding(&name, &race, |t| self.thread_name(t));
+        let unseen: Vec<String> = [race.earlier.thread, race.later.thread]
+            .into_iter()
+            .filter(|&t| self.spawn_unseen(t))
+            .map(|t| self.thread_name(t))
+            .collect();
+        note_unseen_spawns(&mut finding, &unseen);
         self.findings.push(finding);
+    }
+
+    /// Whether the trace says that lockscan did not see how `id` was started.
+    fn spawn_unseen(&self, id: ThreadId) -> bool {
+        self.recorded_by_lockscan
+            && self.thread_index.get(&id).is_some_and(|&t| {
+                let thread = &self.threads[t as usize];
+                !thread.spawn_seen && thread.name.as_deref() != Some(MAIN_THREAD)
+            })
     }
 
     /// The name reports use for a lock: its name, else its class, else its id.
@@ -749,6 +781,10 @@ impl Names for Replay {
 
     fn thread_name(&self, thread: ThreadId) -> String {
         Replay::thread_name(self, thread)
+    }
+
+    fn spawn_unseen(&self, thread: ThreadId) -> bool {
+        Replay::spawn_unseen(self, thread)
     }
 }
 
