@@ -43,9 +43,13 @@
 //! (`file:line:col` or `file:line`). A lock is named as findings name it: its name
 //! (`Mutex::named`), else its class, the `file:line:col` where it was made; a ` #N` that a
 //! finding adds to tell apart locks of one class is allowed (each instance is matched by what
-//! the threads hold). An edge written `~ FROM -> TO @ SITE` does not pause: its thread only
+//! the threads hold). Several names separated by ` | ` match any of them: a lock made without
+//! its maker's site (a `const` lock, the parking_lot stand-in's) is named after its first
+//! acquisition, which depends on the schedule, so `lockscan confirm` lists each site it was
+//! taken at. An edge written `~ FROM -> TO @ SITE` does not pause: its thread only
 //! completes a meeting of the others. The edges must close a cycle. Lock names containing `;`,
-//! ` -> `, ` @ ` or a line break can be steered through [`steer`] only. [`Cycle`]'s `Display`
+//! ` -> `, ` @ ` or a line break can be steered through [`steer`] only (one containing ` | `, not
+//! at all). [`Cycle`]'s `Display`
 //! writes this format.
 //!
 //! When detection is compiled out ([`is_active`](crate::is_active) is false), nothing steers:
@@ -433,11 +437,18 @@ pub fn steer(cycle: Cycle, options: Options) -> Steering {
 }
 
 /// A lock as a steering cycle names it: a lock's name, else its class `file:line[:col]`, with
-/// the ` #N` findings add to tell apart locks of one class.
+/// the ` #N` findings add to tell apart locks of one class; or several such names separated
+/// by ` | `, any of which matches.
 // Only the instrumented runtime compares locks.
 #[cfg_attr(not(lockscan_active), allow(dead_code))]
 #[derive(Clone, Debug)]
 pub(crate) struct LockMatcher {
+    names: Vec<LockName>,
+}
+
+#[cfg_attr(not(lockscan_active), allow(dead_code))]
+#[derive(Clone, Debug)]
+struct LockName {
     text: String,
     /// The text without its ` #N`, when it had one.
     base: Option<String>,
@@ -447,24 +458,32 @@ pub(crate) struct LockMatcher {
 #[cfg_attr(not(lockscan_active), allow(dead_code))]
 impl LockMatcher {
     pub(crate) fn new(text: &str) -> LockMatcher {
-        let base = text.rsplit_once(" #").and_then(|(base, number)| {
-            (!number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| base.to_owned())
-        });
-        let class = SiteMatcher::parse(base.as_deref().unwrap_or(text));
-        LockMatcher {
-            text: text.to_owned(),
-            base,
-            class,
-        }
+        let names = text
+            .split(" | ")
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(|text| {
+                let base = text.rsplit_once(" #").and_then(|(base, number)| {
+                    (!number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()))
+                        .then(|| base.to_owned())
+                });
+                let class = SiteMatcher::parse(base.as_deref().unwrap_or(text));
+                LockName {
+                    text: text.to_owned(),
+                    base,
+                    class,
+                }
+            })
+            .collect();
+        LockMatcher { names }
     }
 
     /// Whether a lock named `name` (if any), made at `class`, is this one.
     pub(crate) fn matches(&self, name: Option<&str>, class: (&str, u32, u32)) -> bool {
-        match name {
-            Some(name) => name == self.text || self.base.as_deref() == Some(name),
-            None => self.class.as_ref().is_some_and(|c| c.matches(class)),
-        }
+        self.names.iter().any(|this| match name {
+            Some(name) => name == this.text || this.base.as_deref() == Some(name),
+            None => this.class.as_ref().is_some_and(|c| c.matches(class)),
+        })
     }
 }
 
@@ -562,6 +581,11 @@ mod tests {
         assert!(named_numbered.matches(Some("worker #1"), ("src/x.rs", 1, 1)));
         let by_line = LockMatcher::new("src/lib.rs:10");
         assert!(by_line.matches(None, ("src/lib.rs", 10, 3)));
+        // A lock named after its first acquisition: whichever of its sites came first.
+        let either = LockMatcher::new("src/lib.rs:274:39 | src/lib.rs:520:37");
+        assert!(either.matches(None, ("src/lib.rs", 274, 39)));
+        assert!(either.matches(None, ("src/lib.rs", 520, 37)));
+        assert!(!either.matches(None, ("src/lib.rs", 521, 42)));
     }
 
     #[test]

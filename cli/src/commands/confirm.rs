@@ -3,6 +3,7 @@
 //! confirmed with what was tried.
 
 mod attempt;
+mod locks;
 mod witness;
 
 use std::ffi::OsString;
@@ -38,11 +39,13 @@ next one where the trace saw it pauses, up to the bound, or until the other thre
 have reached their own such points; then all go on together and the wait cycle forms. lockscan's
 live detection reports the actual deadlock and unwinds one thread, so the run ends. A pause only
 delays a thread; it never reorders or skips what the thread does, so a confirmed deadlock can
-happen in the program as it is. For `cargo test`, only the tests whose threads took the cycle's
-edges run (libtest names a test's thread after the test; `cargo test -- --list` says which
-names are tests), together: `cargo test -- --exact NAME... --test-threads=N`; the whole command
-runs when a thread is not a test's, or when the tests never reach the cycle. The attempts vary
-the pauses: first every edge pauses, then one edge at a time; each round doubles the bound.
+happen in the program as it is. For `cargo test`, only the tests among the threads that took
+the cycle's edges run (libtest names a test's thread after the test; `cargo test -- --list` says
+which names are tests), together: `cargo test -- --exact NAME... --test-threads=N`. The whole
+command runs when no such thread is a test's, when the tests never reach the cycle, and in the
+last attempt when some edges were taken by other threads (a pool's workers, say). The attempts
+vary the pauses: every edge pauses, up to the bound, then up to four times the bound, then one
+edge at a time; each round after that makes the bounds four times longer.
 
 A finding is confirmed when a run's traces show an actual deadlock on the same locks: the
 report gives the witness (the threads, and the order in which they took and requested the
@@ -70,8 +73,8 @@ pub(crate) struct ConfirmArgs {
     #[arg(long, default_value_t = 4, value_name = "N")]
     attempts: u32,
 
-    /// The longest one pause lasts in the first round of attempts, in milliseconds; each round
-    /// doubles it.
+    /// The longest one pause lasts in the first attempt, in milliseconds (later attempts try
+    /// four times as long, too).
     #[arg(long, default_value_t = 500, value_name = "MS")]
     pause_ms: u64,
 
@@ -256,7 +259,7 @@ fn confirm_one(
 ) -> anyhow::Result<Confirmation> {
     let started = Instant::now();
     let cycle = match Cycle::from_finding(finding) {
-        Ok(cycle) => cycle,
+        Ok(cycle) => locks::with_every_first_site(cycle, finding.trace.as_deref().map(Path::new)),
         Err(err) => {
             return Ok(Confirmation {
                 index,
@@ -268,14 +271,14 @@ fn confirm_one(
     };
     let mut plan = Plan::new(command, finding, listed);
     let mut attempts = Vec::new();
-    let edges = cycle.edges.len() as u32;
+    let edges = cycle.edges.len();
     for k in 0..options.attempts {
-        // Every edge pausing, then each edge alone; the bound doubles every round.
-        let variant = k % (edges + 1);
-        let round = (k / (edges + 1)).min(6);
-        let pausing = (variant > 0).then(|| (variant - 1) as usize);
-        let pause = options.pause.saturating_mul(1 << round);
+        let (pausing, pause) = choice(k, edges, options.pause);
         let steered = cycle.clone().pausing_only(pausing);
+        // The last attempt of a selection that left some edges' threads out runs everything.
+        if k + 1 == options.attempts && k > 0 && plan.is_partial() {
+            plan = Plan::whole(command);
+        }
         let dir = folder.join(format!("attempt-{}", k + 1));
         let attempt = attempt::run(
             k + 1,
@@ -305,8 +308,8 @@ fn confirm_one(
                 elapsed: started.elapsed(),
             });
         }
-        // The selected tests never reached a steering point: perhaps the threads were not the
-        // tests' own. The rest of the attempts run the whole command.
+        // The selected tests never reached a steering point: the rest of the attempts run the
+        // whole command.
         if unreached && plan.is_selection() {
             plan = Plan::whole(command);
         }
@@ -317,6 +320,23 @@ fn confirm_one(
         attempts,
         elapsed: started.elapsed(),
     })
+}
+
+/// Which edges pause in attempt `k` (from 0) at a cycle of `edges` edges, and for how long at
+/// most: every edge with the bound `pause`, then every edge with four times the bound (a
+/// thread that arrives late: a test that sleeps first, a pool's worker that starts later),
+/// then each edge alone (pausing one thread can keep another from its point), then the same
+/// again with bounds four times longer.
+fn choice(k: u32, edges: usize, pause: Duration) -> (Option<usize>, Duration) {
+    let k = k as usize;
+    let per_round = edges + 2;
+    let round = (k / per_round).min(3) as u32;
+    let longer = |times: u32| pause.saturating_mul(4_u32.saturating_pow(round + times));
+    match k % per_round {
+        0 => (None, longer(0)),
+        1 => (None, longer(1)),
+        j => (Some(j - 2), longer(0)),
+    }
 }
 
 /// A new folder for this confirmation's attempts, absolute, so that every process of the
@@ -512,4 +532,26 @@ fn confirmation_json(confirmation: &Confirmation) -> Value {
         }
     }
     value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempts_try_a_longer_bound_then_each_edge_alone() {
+        let ms = Duration::from_millis;
+        let tried: Vec<_> = (0..6).map(|k| choice(k, 2, ms(100))).collect();
+        assert_eq!(
+            tried,
+            [
+                (None, ms(100)),
+                (None, ms(400)),
+                (Some(0), ms(100)),
+                (Some(1), ms(100)),
+                (None, ms(400)),
+                (None, ms(1600)),
+            ]
+        );
+    }
 }

@@ -114,11 +114,11 @@ fn a_run_that_never_deadlocks_is_not_confirmed_with_what_was_tried() {
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let out = &run.stdout;
     assert!(out.contains("= not confirmed after 3 attempts"), "{out}");
-    // ...every edge first, then each edge alone.
+    // ...every edge first, longer, then each edge alone.
     for tried in [
         "every edge paused, up to 10 ms: steering points reached once; 1 pause, 1 to the bound; the threads never met; nothing recorded",
+        "every edge paused, up to 40 ms",
         "only edge 1 (`a` -> `b`) paused, up to 10 ms",
-        "only edge 2 (`b` -> `a`) paused, up to 10 ms",
     ] {
         assert!(out.contains(tried), "{tried:?} in:\n{out}");
     }
@@ -197,4 +197,39 @@ fn the_command_is_required() {
     let trace = write(dir_tmp.path(), "abba.jsonl", &ab_ba());
     let run = lockscan(&["confirm", &trace]);
     assert_eq!(run.code, 2, "{}", run.stderr);
+}
+
+#[test]
+fn a_lock_named_after_its_first_acquisition_is_steered_by_every_site_it_was_taken_at() {
+    let dir_tmp = scratch("confirm_first_use");
+    let dir = dir_tmp.path();
+    // `b` has no maker's site: its class is where it was first taken, one of its two sites.
+    let predicted = write(
+        dir,
+        "first-use.jsonl",
+        &jsonl(&[
+            r#"{"type":"lock","lock":1,"kind":"mutex","name":"a"}"#,
+            r#"{"type":"lock","lock":2,"kind":"mutex","class":"src/x.rs:2:1"}"#,
+            r#"{"type":"acquire","tid":1,"lock":1,"site":"src/x.rs:1:1"}"#,
+            r#"{"type":"acquire","tid":1,"lock":2,"site":"src/x.rs:2:1"}"#,
+            r#"{"type":"release","tid":1,"lock":2}"#,
+            r#"{"type":"release","tid":1,"lock":1}"#,
+            r#"{"type":"acquire","tid":2,"lock":2,"site":"src/x.rs:3:1"}"#,
+            r#"{"type":"acquire","tid":2,"lock":1,"site":"src/x.rs:4:1"}"#,
+        ]),
+    );
+    let seen = dir.join("env.txt").display().to_string();
+    let run = confirm_sh(
+        dir,
+        &predicted,
+        &["--attempts", "1"],
+        &format!("echo \"$LOCKSCAN_STEER\" > {seen}"),
+    );
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let env = std::fs::read_to_string(&seen).unwrap();
+    assert_eq!(
+        env.trim(),
+        "a -> src/x.rs:2:1 | src/x.rs:3:1 @ src/x.rs:2:1; \
+         src/x.rs:2:1 | src/x.rs:3:1 -> a @ src/x.rs:4:1"
+    );
 }

@@ -26,29 +26,41 @@ pub(crate) enum Plan {
     Tests {
         command: Vec<OsString>,
         tests: Vec<String>,
+        /// Whether some edges were taken by threads that are not tests' (a pool's workers,
+        /// say, most likely started by the tests named).
+        partial: bool,
     },
 }
 
 impl Plan {
     /// The tests whose threads took `finding`'s edges, when the command is `cargo test` and
-    /// every such thread is one of its tests (`listed`; libtest names a test's thread after
-    /// the test); else the whole command.
+    /// some of those threads are its tests (`listed`; libtest names a test's thread after the
+    /// test); else the whole command.
     pub(crate) fn new(command: &[OsString], finding: &Finding, listed: Option<&[String]>) -> Plan {
-        let mut tests: Vec<String> = Vec::new();
+        let mut threads: Vec<&str> = Vec::new();
         for edge in &finding.edges {
-            if !tests.contains(&edge.thread) {
-                tests.push(edge.thread.clone());
+            if !threads.contains(&edge.thread.as_str()) {
+                threads.push(&edge.thread);
             }
         }
-        let all_tests = listed.is_some_and(|listed| tests.iter().all(|t| listed.contains(t)));
-        if all_tests && tests.len() >= 2 {
-            Plan::Tests {
-                command: command.to_vec(),
-                tests,
-            }
-        } else {
-            Plan::whole(command)
+        let tests: Vec<String> = threads
+            .iter()
+            .filter(|t| listed.is_some_and(|listed| listed.iter().any(|l| l == *t)))
+            .map(|t| (*t).to_owned())
+            .collect();
+        if tests.is_empty() {
+            return Plan::whole(command);
         }
+        Plan::Tests {
+            command: command.to_vec(),
+            partial: tests.len() < threads.len(),
+            tests,
+        }
+    }
+
+    /// Whether only some tests run, and some edges' threads were not theirs.
+    pub(crate) fn is_partial(&self) -> bool {
+        matches!(self, Plan::Tests { partial: true, .. })
     }
 
     pub(crate) fn whole(command: &[OsString]) -> Plan {
@@ -64,7 +76,7 @@ impl Plan {
     pub(crate) fn command_line(&self) -> Vec<OsString> {
         match self {
             Plan::Whole(command) => command.clone(),
-            Plan::Tests { command, tests } => select_tests(command, tests),
+            Plan::Tests { command, tests, .. } => select_tests(command, tests),
         }
     }
 }
@@ -274,8 +286,9 @@ pub(crate) fn run(
         _ if status.is_none() => Outcome::TimedOut,
         other => other,
     };
+    // Named as the finding names its locks (the steered cycle may list several names).
     let pausing_edge = pausing
-        .and_then(|edge| cycle.edges.get(edge))
+        .and_then(|edge| predicted.edges.get(edge))
         .map(|edge| format!("`{}` -> `{}`", edge.from, edge.to));
     Ok(Attempt {
         number,
