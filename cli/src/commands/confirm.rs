@@ -292,7 +292,7 @@ fn confirm_one(
             finding,
         )?;
         let confirmed = match &attempt.outcome {
-            Outcome::Deadlock(deadlock) => Some(deadlock.clone()),
+            Outcome::Deadlock(deadlock) => Some(Finding::clone(deadlock)),
             _ => None,
         };
         let unreached = attempt.stats.is_none() && !matches!(attempt.outcome, Outcome::TimedOut);

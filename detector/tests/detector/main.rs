@@ -28,9 +28,9 @@ mod record;
 #[cfg(lockscan_active)]
 mod std_sync;
 #[cfg(lockscan_active)]
-mod steer;
-#[cfg(lockscan_active)]
 mod std_threads;
+#[cfg(lockscan_active)]
+mod steer;
 #[cfg(lockscan_active)]
 mod support;
 mod trace;

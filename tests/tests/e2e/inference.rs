@@ -119,7 +119,7 @@ fn inference_sensitive_code_compiles_with_lockscan_and_through_the_stand_in() {
         // Kept between runs, so only the first run checks lockscan's dependencies.
         .env(
             "CARGO_TARGET_DIR",
-            workspace.join("target").join("inference-crate"),
+            workspace.join("target").join("fresh-crate"),
         )
         .env_remove("RUSTFLAGS");
     let output = output_within(&mut command, Duration::from_secs(20 * 60));

@@ -148,7 +148,7 @@ fn in_workspace(dir: &Path, program: &Path) -> Command {
         .current_dir(dir)
         .env(
             "CARGO_TARGET_DIR",
-            project().join("target").join("gate-workspace"),
+            project().join("target").join("fresh-crate"),
         )
         .env("CARGO", env!("CARGO"))
         .env_remove("LOCKSCAN_TRACE")

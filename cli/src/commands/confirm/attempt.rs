@@ -182,7 +182,7 @@ fn select_tests(command: &[OsString], tests: &[String]) -> Vec<OsString> {
 #[derive(Debug)]
 pub(crate) enum Outcome {
     /// Its traces show an actual deadlock on the predicted cycle's locks.
-    Deadlock(Finding),
+    Deadlock(Box<Finding>),
     /// An actual deadlock, but on other locks (not this finding's).
     OtherDeadlock(Vec<String>),
     /// No deadlock.
@@ -379,7 +379,7 @@ fn analyze(dir: &Path, read: &ReadArgs, predicted: &Finding) -> anyhow::Result<O
             continue;
         }
         if lock_set(&finding) == wanted {
-            return Ok(Outcome::Deadlock(finding));
+            return Ok(Outcome::Deadlock(Box::new(finding)));
         }
         others.push(finding.cycle_text().unwrap_or(finding.message));
     }
