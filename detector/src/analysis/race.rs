@@ -94,27 +94,22 @@ pub(crate) const MAIN_THREAD: &str = "main";
 /// for races and lock-order cycles, live and offline.
 #[cfg(any(lockscan_active, feature = "analyze"))]
 pub(crate) fn note_unseen_spawns(finding: &mut Finding, threads: &[String]) {
-    if threads.is_empty() {
-        return;
-    }
     let listed = format!("`{}`", threads.join("`, `"));
-    let (them, it, was) = if threads.len() == 1 {
-        ("thread", "it", "was")
-    } else {
-        ("threads", "them", "were")
+    let note = match threads {
+        [] => return,
+        [_] => format!(
+            "; thread {listed} was started in a way lockscan does not see, so its spawn and \
+             join order nothing here: if they order these operations, start it with \
+             `lockscan::thread` (lockscan sees `std::thread`'s on Linux with glibc only)"
+        ),
+        _ => format!(
+            "; threads {listed} were started in ways lockscan does not see, so their spawns and \
+             joins order nothing here: if one of them orders these operations, start that \
+             thread with `lockscan::thread` (lockscan sees `std::thread`'s on Linux with glibc \
+             only)"
+        ),
     };
-    finding.reason.push_str(&format!(
-        "; {them} {listed} {was} not started through a spawn lockscan sees, so \
-         {it} {} ordered by {} spawn or join: if that is what orders these operations, start \
-         {it} with `lockscan::thread` (lockscan sees `std::thread` spawns and joins on Linux \
-         with glibc only)",
-        if threads.len() == 1 {
-            "is not"
-        } else {
-            "are not"
-        },
-        if threads.len() == 1 { "its" } else { "their" },
-    ));
+    finding.reason.push_str(&note);
 }
 
 /// What a variable remembers about its accesses: the latest access of each thread at each

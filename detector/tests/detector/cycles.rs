@@ -363,8 +363,8 @@ fn a_panic_while_holding_locks_leaves_the_state_consistent() {
     .unwrap();
     assert_eq!(findings_about(&["panic:A", "panic:B", "panic:C"]), []);
     // And the order the panicking code recorded is still known (an inversion: the spawn
-    // orders it before the reverse order).
-    thread::spawn(move || {
+    // orders it before the reverse order, on every platform with `lockscan::thread`).
+    lockscan::thread::spawn(move || {
         let _b = b.lock();
         let _a = a.lock();
     })
