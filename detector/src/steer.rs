@@ -467,7 +467,13 @@ impl LockMatcher {
                     (!number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()))
                         .then(|| base.to_owned())
                 });
-                let class = SiteMatcher::parse(base.as_deref().unwrap_or(text));
+                // A lock made from a `const` is reported as `lock first taken at SITE`, and
+                // its class is that site.
+                let site = base.as_deref().unwrap_or(text);
+                let site = site
+                    .strip_prefix(crate::finding::identity::FIRST_TAKEN)
+                    .unwrap_or(site);
+                let class = SiteMatcher::parse(site);
                 LockName {
                     text: text.to_owned(),
                     base,
@@ -586,6 +592,10 @@ mod tests {
         assert!(either.matches(None, ("src/lib.rs", 274, 39)));
         assert!(either.matches(None, ("src/lib.rs", 520, 37)));
         assert!(!either.matches(None, ("src/lib.rs", 521, 42)));
+        // A lock made from a `const`, as reports name it: its class is the site.
+        let first_taken = LockMatcher::new("lock first taken at src/lib.rs:7:13 #1");
+        assert!(first_taken.matches(None, ("src/lib.rs", 7, 13)));
+        assert!(!first_taken.matches(None, ("src/lib.rs", 8, 13)));
     }
 
     #[test]
