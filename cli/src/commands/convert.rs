@@ -91,12 +91,14 @@ pub(crate) fn convert(args: &ConvertArgs) -> anyhow::Result<u8> {
             Some(sink) => sink,
             None => {
                 let out = output.take().expect("opened once");
-                // A trace without a header (STD) gets one.
+                // A trace without a header (STD) gets one. Its tool is not the recorder's
+                // (`lockscan VERSION`): the replay takes a trace of the recorder's as saying
+                // which threads' spawns lockscan saw, and a Java program's threads say nothing.
                 let header = match &event {
                     Event::Header(header) => header.clone(),
                     _ => Header {
                         version: lockscan::trace::wire::FORMAT_VERSION,
-                        tool: Some(concat!("lockscan ", env!("CARGO_PKG_VERSION")).into()),
+                        tool: Some(concat!("lockscan-convert ", env!("CARGO_PKG_VERSION")).into()),
                         pid: None,
                         program: None,
                     },
