@@ -2,9 +2,6 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use clap::error::{ContextKind, ContextValue, ErrorKind};
-
 use crate::args::{Cli, Command};
 use crate::commands::{analyze, confirm, convert, export, graph, run};
 
@@ -25,15 +22,9 @@ const EXIT_FINDINGS: u8 = 1;
 const EXIT_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match args::parse() {
         Ok(cli) => cli,
-        Err(mut err) => {
-            if let Some(tip) = run_separator_tip(&err, std::env::args_os()) {
-                err.insert(
-                    ContextKind::Suggested,
-                    ContextValue::StyledStrs(vec![tip.into()]),
-                );
-            }
+        Err(err) => {
             // `--help` and `--version` are "errors" that exit 0; usage errors exit 2.
             let _ = err.print();
             return ExitCode::from(if err.use_stderr() {
@@ -50,36 +41,6 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_ERROR)
         }
     }
-}
-
-/// For `lockscan run cargo test`: the command belongs after `--`, which clap's error alone
-/// does not say (it calls `cargo` an unexpected argument).
-fn run_separator_tip(
-    err: &clap::Error,
-    args: impl IntoIterator<Item = std::ffi::OsString>,
-) -> Option<String> {
-    let args: Vec<String> = args
-        .into_iter()
-        .map(|arg| arg.to_string_lossy().into_owned())
-        .collect();
-    if err.kind() != ErrorKind::UnknownArgument
-        || args.get(1).map(String::as_str) != Some("run")
-        || args.iter().any(|arg| arg == "--")
-    {
-        return None;
-    }
-    let ContextValue::String(unexpected) = err.get(ContextKind::InvalidArg)? else {
-        return None;
-    };
-    if unexpected.starts_with('-') {
-        return None; // an unknown option, not a command
-    }
-    let at = args.iter().skip(2).position(|arg| arg == unexpected)? + 2;
-    let options: String = args[2..at].iter().map(|arg| format!("{arg} ")).collect();
-    Some(format!(
-        "the command to run goes after `--`: `lockscan run {options}-- {}`",
-        args[at..].join(" ")
-    ))
 }
 
 /// An error and its causes in one line, `what: why: ...`, leaving out a cause whose text
@@ -113,17 +74,6 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
 
 #[cfg(test)]
 mod tests {
-    use crate::args::{Cli, FailOn};
-    use clap::{CommandFactory, ValueEnum};
-    use lockscan::Severity;
-    use lockscan::report::OutputFormat;
-    use lockscan::trace::InputFormat;
-
-    #[test]
-    fn the_command_line_definition_is_valid() {
-        Cli::command().debug_assert();
-    }
-
     /// A missing `--config` said "(os error 2)" twice: the error named its source, and the
     /// chain repeated it.
     #[test]
@@ -137,37 +87,5 @@ mod tests {
         );
         let err = anyhow::anyhow!("inner").context("outer");
         assert_eq!(super::error_line(&err), "outer: inner");
-    }
-
-    #[test]
-    fn fail_on_thresholds() {
-        assert_eq!(FailOn::Warning.threshold(), Some(Severity::Warning));
-        assert_eq!(FailOn::Never.threshold(), None);
-    }
-
-    /// The names a value enum accepts, in order.
-    fn names<T: ValueEnum>() -> Vec<String> {
-        T::value_variants()
-            .iter()
-            .filter_map(ValueEnum::to_possible_value)
-            .map(|value| value.get_name().to_owned())
-            .collect()
-    }
-
-    /// The command line spells the library's formats as it did before they were the library's
-    /// enums, and as the library names them (`as_str`, in reports and configuration).
-    #[test]
-    fn format_values_are_the_library_names() {
-        assert_eq!(
-            names::<OutputFormat>(),
-            ["text", "json", "sarif", "github", "junit", "dot"]
-        );
-        assert_eq!(names::<InputFormat>(), ["auto", "jsonl", "compact", "std"]);
-        assert_eq!(
-            names::<OutputFormat>(),
-            OutputFormat::ALL.map(OutputFormat::as_str)
-        );
-        let input = InputFormat::value_variants().iter().map(|f| f.as_str());
-        assert!(names::<InputFormat>().iter().map(String::as_str).eq(input));
     }
 }

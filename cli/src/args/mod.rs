@@ -1,71 +1,28 @@
-//! The command line: clap's types and their help texts. The report and trace formats are the
+//! The command line: clap's types and their help texts, every subcommand's in a module of its
+//! own (as in `commands`), and here what several share. The report and trace formats are the
 //! library's own enums (its `clap` feature).
+
+mod analyze;
+mod confirm;
+mod convert;
+mod export;
+mod graph;
+mod run;
 
 use std::path::PathBuf;
 
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use lockscan::Severity;
 use lockscan::report::OutputFormat;
 use lockscan::trace::InputFormat;
 
-use crate::commands::{confirm, convert, run};
-
-const ANALYZE_HELP: &str = "\
-Examples:
-  lockscan analyze target/lockscan/bank-4242.json
-  lockscan analyze target/lockscan/ --format json --output report.json
-  lockscan analyze --fail-on never ../shared/corpus/std/StringBuffer.std
-  lockscan analyze --input-format std - < trace.txt
-  lockscan analyze traces/ --write-baseline baseline.json     # accept today's findings...
-  lockscan analyze traces/ --baseline baseline.json           # ...and fail only on new ones
-  lockscan analyze traces/ --config ci/lockscan.toml          # [[allow]] suppressions
-
-Exit codes:
-  0  no finding at or above --fail-on (or --write-baseline accepted them)
-  1  findings at or above --fail-on; with --fail-on warning or note, also any warning about a
-     trace (one cut off by a crash, say) or an unused suppression
-  2  usage, I/O, parse or configuration error
-
-A directory is searched recursively for *.std, *.json, *.jsonl, *.ndjson and *.lstrace files. When several
-traces are given, locks are also matched across them by name (else class) to find lock-order
-cycles that only their union shows.";
-
-const GRAPH_HELP: &str = "\
-Examples:
-  lockscan graph target/lockscan/bank-4242.json --format html --output report.html
-  lockscan graph target/lockscan/ --format dot > locks.dot
-  lockscan graph target/bank.json --format svg -o locks.svg    # needs Graphviz's `dot`
-
-Formats:
-  dot   Graphviz DOT: locks as nodes (name, kind), order edges labelled with thread and
-        sites, the findings' cycles in red; sorted, so the output is stable
-  html  one self-contained page (nothing fetched): the graph with every cycle highlighted,
-        the findings beside it, each edge's threads and sites, and a per-thread timeline of
-        lock holds and blocked waits
-  svg   the DOT graph drawn by Graphviz's `dot` (install Graphviz for it)
-
-Exit codes:
-  0  the picture was written
-  2  usage, I/O or parse error (the picture is still written when the traces could be read
-     in part)
-
-Traces usually have no timestamps: the timeline's time is then the event number.";
-
-const EXPORT_HELP: &str = "\
-Examples:
-  lockscan export target/bank.json --output bank.trace.json
-  lockscan export target/lockscan/ -o run.trace.json     # every trace of a folder
-  then open the file in https://ui.perfetto.dev or chrome://tracing
-
-The Chrome trace-event JSON has lock holds as async slices named after the lock, blocked
-waits as slices on the thread's track, findings as instant events, and thread names as
-metadata. It reads what `analyze` reads: files, directories (searched recursively), `-`;
-each trace is a process of its own, drawn from its own start. A trace without timestamps is
-drawn with 1 µs per event.
-
-Exit codes:
-  0  the export was written
-  2  usage, I/O or parse error";
+pub(crate) use analyze::AnalyzeArgs;
+pub(crate) use confirm::{ConfirmArgs, ConfirmFailOn, ConfirmFormat};
+pub(crate) use convert::{ConvertArgs, Encoding};
+pub(crate) use export::{ExportArgs, ExportFormat};
+pub(crate) use graph::{GraphArgs, GraphFormat};
+pub(crate) use run::RunArgs;
 
 const COLOR_HELP: &str = "When to color the text report. `auto` colors a terminal, unless \
     NO_COLOR is set or CLICOLOR is 0; CLICOLOR_FORCE colors a pipe or a file too";
@@ -82,25 +39,25 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run a command (say `cargo test`) recording lock traces, then analyze them.
     #[command(after_help = run::HELP)]
-    Run(run::RunArgs),
+    Run(RunArgs),
     /// Analyze traces (lockscan JSONL or compact, or RAPID STD) and report what they show.
-    #[command(after_help = ANALYZE_HELP)]
+    #[command(after_help = analyze::HELP)]
     Analyze(AnalyzeArgs),
     /// Draw the lock-order graph of traces, with the findings' cycles highlighted (DOT, a
     /// self-contained HTML report with timelines, or SVG).
-    #[command(after_help = GRAPH_HELP)]
+    #[command(after_help = graph::HELP)]
     Graph(GraphArgs),
     /// Export traces for a timeline viewer (Chrome trace-event JSON, for Perfetto).
-    #[command(after_help = EXPORT_HELP)]
+    #[command(after_help = export::HELP)]
     Export(ExportArgs),
     /// Convert a trace between JSONL and the compact encoding (or from RAPID STD).
     #[command(after_help = convert::HELP)]
-    Convert(convert::ConvertArgs),
+    Convert(ConvertArgs),
     /// Confirm the potential deadlocks of traces by making them happen: re-run the command
     /// that recorded them, steered towards each cycle, and report it confirmed (with the
     /// witness) or not.
     #[command(after_help = confirm::HELP)]
-    Confirm(confirm::ConfirmArgs),
+    Confirm(ConfirmArgs),
 }
 
 /// What the picture commands share with `analyze`: how traces are read and searched.
@@ -119,65 +76,6 @@ pub(crate) struct ReadArgs {
     /// the same).
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub(crate) max_cycles: usize,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct GraphArgs {
-    /// Trace files, directories of traces, or `-` for standard input.
-    #[arg(required = true, value_name = "PATH")]
-    pub(crate) paths: Vec<PathBuf>,
-
-    /// The picture format.
-    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
-    pub(crate) format: GraphFormat,
-
-    /// Where to write the picture (`-` is standard output).
-    #[arg(long, short, value_name = "FILE")]
-    pub(crate) output: Option<PathBuf>,
-
-    #[command(flatten)]
-    pub(crate) read: ReadArgs,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub(crate) enum GraphFormat {
-    Dot,
-    Html,
-    Svg,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct ExportArgs {
-    /// Trace files, directories of traces, or `-` for standard input (as `analyze` reads).
-    #[arg(required = true, value_name = "PATH")]
-    pub(crate) paths: Vec<PathBuf>,
-
-    /// The export format.
-    #[arg(long, value_enum, default_value_t = ExportFormat::Chrome)]
-    pub(crate) format: ExportFormat,
-
-    /// Where to write the export (`-` is standard output).
-    #[arg(long, short, value_name = "FILE")]
-    pub(crate) output: Option<PathBuf>,
-
-    #[command(flatten)]
-    pub(crate) read: ReadArgs,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub(crate) enum ExportFormat {
-    /// Chrome trace-event JSON (Perfetto, chrome://tracing).
-    Chrome,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct AnalyzeArgs {
-    /// Trace files, directories of traces, or `-` for standard input.
-    #[arg(required = true, value_name = "PATH")]
-    pub(crate) paths: Vec<PathBuf>,
-
-    #[command(flatten)]
-    pub(crate) report: ReportArgs,
 }
 
 /// What to report and how: shared by `analyze` and `run`.
@@ -246,5 +144,96 @@ impl FailOn {
             FailOn::Note => Some(Severity::Note),
             FailOn::Never => None,
         }
+    }
+}
+
+/// The command line of this process, or clap's error (`--help` and `--version` among them),
+/// with a tip when the command of `lockscan run` is missing its `--`.
+pub(crate) fn parse() -> Result<Cli, clap::Error> {
+    Cli::try_parse().map_err(|mut err| {
+        if let Some(tip) = run_separator_tip(&err, std::env::args_os()) {
+            err.insert(
+                ContextKind::Suggested,
+                ContextValue::StyledStrs(vec![tip.into()]),
+            );
+        }
+        err
+    })
+}
+
+/// For `lockscan run cargo test`: the command belongs after `--`, which clap's error alone
+/// does not say (it calls `cargo` an unexpected argument).
+fn run_separator_tip(
+    err: &clap::Error,
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Option<String> {
+    let args: Vec<String> = args
+        .into_iter()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect();
+    if err.kind() != ErrorKind::UnknownArgument
+        || args.get(1).map(String::as_str) != Some("run")
+        || args.iter().any(|arg| arg == "--")
+    {
+        return None;
+    }
+    let ContextValue::String(unexpected) = err.get(ContextKind::InvalidArg)? else {
+        return None;
+    };
+    if unexpected.starts_with('-') {
+        return None; // an unknown option, not a command
+    }
+    let at = args.iter().skip(2).position(|arg| arg == unexpected)? + 2;
+    let options: String = args[2..at].iter().map(|arg| format!("{arg} ")).collect();
+    Some(format!(
+        "the command to run goes after `--`: `lockscan run {options}-- {}`",
+        args[at..].join(" ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, ValueEnum};
+    use lockscan::Severity;
+    use lockscan::report::OutputFormat;
+    use lockscan::trace::InputFormat;
+
+    use super::{Cli, FailOn};
+
+    #[test]
+    fn the_command_line_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn fail_on_thresholds() {
+        assert_eq!(FailOn::Warning.threshold(), Some(Severity::Warning));
+        assert_eq!(FailOn::Never.threshold(), None);
+    }
+
+    /// The names a value enum accepts, in order.
+    fn names<T: ValueEnum>() -> Vec<String> {
+        T::value_variants()
+            .iter()
+            .filter_map(ValueEnum::to_possible_value)
+            .map(|value| value.get_name().to_owned())
+            .collect()
+    }
+
+    /// The command line spells the library's formats as it did before they were the library's
+    /// enums, and as the library names them (`as_str`, in reports and configuration).
+    #[test]
+    fn format_values_are_the_library_names() {
+        assert_eq!(
+            names::<OutputFormat>(),
+            ["text", "json", "sarif", "github", "junit", "dot"]
+        );
+        assert_eq!(names::<InputFormat>(), ["auto", "jsonl", "compact", "std"]);
+        assert_eq!(
+            names::<OutputFormat>(),
+            OutputFormat::ALL.map(OutputFormat::as_str)
+        );
+        let input = InputFormat::value_variants().iter().map(|f| f.as_str());
+        assert!(names::<InputFormat>().iter().map(String::as_str).eq(input));
     }
 }
