@@ -4,22 +4,17 @@ use std::process::ExitCode;
 
 use crate::args::{Cli, Command};
 use crate::commands::{analyze, confirm, convert, export, graph, run};
+use crate::exit::Exit;
 
 mod args;
 mod baseline;
 mod commands;
 mod config;
+mod exit;
 mod inputs;
 mod output;
 mod progress;
 mod replay;
-
-/// Exit code: no finding at or above `--fail-on`.
-const EXIT_CLEAN: u8 = 0;
-/// Exit code: findings at or above `--fail-on`.
-const EXIT_FINDINGS: u8 = 1;
-/// Exit code: usage, I/O or parse error.
-const EXIT_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = match args::parse() {
@@ -27,18 +22,19 @@ fn main() -> ExitCode {
         Err(err) => {
             // `--help` and `--version` are "errors" that exit 0; usage errors exit 2.
             let _ = err.print();
-            return ExitCode::from(if err.use_stderr() {
-                EXIT_ERROR
+            let exit = if err.use_stderr() {
+                Exit::Error
             } else {
-                EXIT_CLEAN
-            });
+                Exit::Clean
+            };
+            return exit.into();
         }
     };
     match run(cli) {
-        Ok(code) => ExitCode::from(code),
+        Ok(exit) => exit.into(),
         Err(err) => {
             eprintln!("error: {}", error_line(&err));
-            ExitCode::from(EXIT_ERROR)
+            Exit::Error.into()
         }
     }
 }
@@ -61,10 +57,10 @@ fn error_line(err: &anyhow::Error) -> String {
     line
 }
 
-fn run(cli: Cli) -> anyhow::Result<u8> {
+fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Analyze(args) => analyze::analyze(&args.paths, &args.report),
-        Command::Run(args) => run::run(&args, analyze::analyze),
+        Command::Run(args) => run::run(&args),
         Command::Graph(args) => graph::graph(&args),
         Command::Export(args) => export::export(&args),
         Command::Convert(args) => convert::convert(&args),

@@ -13,12 +13,13 @@ use crate::args::ReportArgs;
 use crate::inputs::collect_inputs;
 use crate::output::{open_colored_output, open_output};
 use crate::replay::{Pictured, replay_pictured};
-use crate::{EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, baseline, config};
+use crate::exit::Exit;
+use crate::{baseline, config};
 
 /// The variable GitHub Actions sets to the file a step appends its Markdown summary to.
 pub(crate) const STEP_SUMMARY_ENV: &str = "GITHUB_STEP_SUMMARY";
 
-pub(crate) fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<u8> {
+pub(crate) fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<Exit> {
     let inputs = collect_inputs(paths)?;
     // Read first: a wrong baseline path is a usage error, better found before the analysis.
     let baseline = match &args.baseline {
@@ -82,7 +83,7 @@ pub(crate) fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<u8
     }
 
     if summary.trace_errors > 0 {
-        return Ok(EXIT_ERROR);
+        return Ok(Exit::Error);
     }
     // The findings just written to a baseline are accepted: as `--baseline` with that file
     // would, they do not fail the run.
@@ -90,7 +91,7 @@ pub(crate) fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<u8
     let failing = args.write_baseline.is_none()
         && threshold.is_some_and(|threshold| findings.iter().any(|f| f.severity >= threshold));
     if failing {
-        return Ok(EXIT_FINDINGS);
+        return Ok(Exit::Findings);
     }
     // The warnings about the traces (a trace cut off by a crash, say), the configuration and the
     // baseline are warnings too: `--fail-on warning` fails on every warning it printed.
@@ -107,9 +108,9 @@ pub(crate) fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<u8
             },
             args.fail_on.name()
         )?;
-        return Ok(EXIT_FINDINGS);
+        return Ok(Exit::Findings);
     }
-    Ok(EXIT_CLEAN)
+    Ok(Exit::Clean)
 }
 
 /// Appends the Markdown job summary to the file GitHub Actions names in `GITHUB_STEP_SUMMARY`,

@@ -18,10 +18,10 @@ use lockscan::{Finding, FindingKind, Severity};
 use serde_json::{Value, json};
 
 use crate::args::{ConfirmArgs, ConfirmFailOn, ConfirmFormat, ReadArgs};
+use crate::exit::Exit;
 use crate::inputs::collect_inputs;
 use crate::output::open_output;
 use crate::replay::{Pictured, replay_pictured};
-use crate::{EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS};
 use attempt::{Attempt, Outcome, Plan};
 use witness::Witness;
 
@@ -47,7 +47,7 @@ struct Confirmation {
     elapsed: Duration,
 }
 
-pub(crate) fn confirm(args: &ConfirmArgs) -> anyhow::Result<u8> {
+pub(crate) fn confirm(args: &ConfirmArgs) -> anyhow::Result<Exit> {
     let inputs = collect_inputs(&args.traces)?;
     let Pictured {
         findings, summary, ..
@@ -123,7 +123,7 @@ pub(crate) fn confirm(args: &ConfirmArgs) -> anyhow::Result<u8> {
     out.flush().context("cannot write the report")?;
 
     if summary.trace_errors > 0 {
-        return Ok(EXIT_ERROR);
+        return Ok(Exit::Error);
     }
     let failing = match args.fail_on {
         ConfirmFailOn::Error => findings.iter().any(|f| f.severity >= Severity::Error),
@@ -132,7 +132,7 @@ pub(crate) fn confirm(args: &ConfirmArgs) -> anyhow::Result<u8> {
             .any(|c| matches!(c.verdict, Verdict::Confirmed { .. })),
         ConfirmFailOn::Never => false,
     };
-    Ok(if failing { EXIT_FINDINGS } else { EXIT_CLEAN })
+    Ok(if failing { Exit::Findings } else { Exit::Clean })
 }
 
 /// The attempts' limits, from the command line.

@@ -9,8 +9,8 @@ use anyhow::{Context, bail};
 use lockscan::trace::compact::{self, CompactWriter};
 use lockscan::trace::{Event, Format, Header, JsonlWriter, TraceReader};
 
-use crate::EXIT_CLEAN;
 use crate::args::{ConvertArgs, Encoding};
+use crate::exit::Exit;
 use crate::output::open_output;
 
 /// Writes events in one encoding.
@@ -19,7 +19,7 @@ enum Sink {
     Compact(CompactWriter<Box<dyn Write>>),
 }
 
-pub(crate) fn convert(args: &ConvertArgs) -> anyhow::Result<u8> {
+pub(crate) fn convert(args: &ConvertArgs) -> anyhow::Result<Exit> {
     let encoding = args.to.unwrap_or_else(|| {
         let compact = args
             .output
@@ -103,5 +103,5 @@ pub(crate) fn convert(args: &ConvertArgs) -> anyhow::Result<u8> {
         Sink::Compact(mut writer) => writer.get_mut().flush(),
     }
     .with_context(|| format!("cannot write {}", args.output.display()))?;
-    Ok(EXIT_CLEAN)
+    Ok(Exit::Clean)
 }

@@ -8,13 +8,14 @@ use lockscan::report::chrome::{ChromeRenderer, ChromeTracesRenderer};
 
 use super::graph::picture_exit;
 use crate::args::{ExportArgs, ExportFormat};
+use crate::exit::Exit;
 use crate::inputs::collect_inputs;
 use crate::output::open_output;
 use crate::replay::replay_pictured;
 
 /// Reads what `analyze` reads (files, directories, `-`): one trace is one process of the
 /// export, as before; several are a process each.
-pub(crate) fn export(args: &ExportArgs) -> anyhow::Result<u8> {
+pub(crate) fn export(args: &ExportArgs) -> anyhow::Result<Exit> {
     let inputs = collect_inputs(&args.paths)?;
     let pictured = replay_pictured(&inputs, &args.read, true)?;
     if pictured.traces.is_empty() {

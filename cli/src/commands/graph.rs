@@ -9,21 +9,21 @@ use lockscan::report::picture::LockGraph;
 use lockscan::report::{Render, Summary};
 
 use crate::args::{GraphArgs, GraphFormat};
+use crate::exit::Exit;
 use crate::inputs::collect_inputs;
 use crate::output::open_output;
 use crate::replay::replay_pictured;
-use crate::{EXIT_CLEAN, EXIT_ERROR};
 
 /// The exit code of a picture command that wrote its output.
-pub(crate) fn picture_exit(summary: &Summary) -> u8 {
+pub(crate) fn picture_exit(summary: &Summary) -> Exit {
     if summary.trace_errors > 0 {
-        EXIT_ERROR
+        Exit::Error
     } else {
-        EXIT_CLEAN
+        Exit::Clean
     }
 }
 
-pub(crate) fn graph(args: &GraphArgs) -> anyhow::Result<u8> {
+pub(crate) fn graph(args: &GraphArgs) -> anyhow::Result<Exit> {
     let inputs = collect_inputs(&args.paths)?;
     let pictured = replay_pictured(&inputs, &args.read, true)?;
     let graph = LockGraph::build(&pictured.traces, &pictured.findings);

@@ -6,14 +6,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
-use crate::EXIT_ERROR;
-use crate::args::{ReportArgs, RunArgs};
+use crate::args::RunArgs;
+use crate::commands::analyze::analyze;
+use crate::exit::Exit;
 
 /// Runs the command, then `analyze` over the traces it left.
-pub(crate) fn run(
-    args: &RunArgs,
-    analyze: impl FnOnce(&[PathBuf], &ReportArgs) -> anyhow::Result<u8>,
-) -> anyhow::Result<u8> {
+pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     let (program, rest) = args
         .command
         .split_first()
@@ -62,7 +60,7 @@ pub(crate) fn run(
                 "error: nothing was recorded, so nothing was checked: no process of `{shown}` \
                  wrote a trace; {why}"
             );
-            return Ok(EXIT_ERROR);
+            return Ok(Exit::Error);
         }
         eprintln!("lockscan: nothing was recorded; {why}");
         return Ok(command_failure(status));
@@ -72,19 +70,19 @@ pub(crate) fn run(
         return Ok(analyzed);
     }
     // The command's own failure wins, unless the analysis itself could not be done.
-    if analyzed == EXIT_ERROR {
-        return Ok(EXIT_ERROR);
+    if analyzed == Exit::Error {
+        return Ok(Exit::Error);
     }
     Ok(command_failure(status))
 }
 
-/// The exit code of a command that failed: its own, else (killed by a signal) 2.
-fn command_failure(status: ExitStatus) -> u8 {
+/// The exit of a command that failed: its own code, else (killed by a signal) 2.
+fn command_failure(status: ExitStatus) -> Exit {
     status
         .code()
         .and_then(|code| u8::try_from(code).ok())
         .filter(|&code| code != 0)
-        .unwrap_or(EXIT_ERROR)
+        .map_or(Exit::Error, Exit::Command)
 }
 
 /// A new, empty folder for this run's traces, under `parent`, as an absolute path.
