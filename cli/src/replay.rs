@@ -2,7 +2,7 @@
 //! of all traces together.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader};
 use std::rc::Rc;
 
 use lockscan::analysis::{Analysis, Replay, ReplayOptions};
@@ -11,6 +11,7 @@ use lockscan::report::picture::NamedPicture;
 use lockscan::trace::TraceReader;
 
 use crate::args::ReadArgs;
+use crate::diagnostics;
 use crate::inputs::Input;
 use crate::progress;
 
@@ -44,8 +45,6 @@ pub(crate) fn replay_pictured(
         ..Summary::default()
     };
     let mut traces = Vec::new();
-    let stderr = io::stderr();
-    let mut diagnostics = stderr.lock();
     for input in inputs {
         let name = input.name();
         let mut progress = None;
@@ -64,7 +63,7 @@ pub(crate) fn replay_pictured(
                     }
                 }
                 Err(err) => {
-                    writeln!(diagnostics, "error: {name}: cannot open: {err}")?;
+                    diagnostics::error(format_args!("{name}: cannot open: {err}"))?;
                     summary.trace_errors += 1;
                     summary.unreadable_traces += 1;
                     continue;
@@ -74,7 +73,7 @@ pub(crate) fn replay_pictured(
         let mut reader = match TraceReader::new(source, name.as_str(), read.input_format) {
             Ok(reader) => reader,
             Err(err) => {
-                writeln!(diagnostics, "error: {err}")?;
+                diagnostics::error(err)?;
                 summary.trace_errors += 1;
                 summary.unreadable_traces += 1;
                 continue;
@@ -92,24 +91,23 @@ pub(crate) fn replay_pictured(
                     line.clear();
                 }
                 // Diagnostics going nowhere (a closed stderr) must not stop the analysis.
-                let _ = writeln!(diagnostics, "error: {err}");
+                let _ = diagnostics::error(err);
             }
         });
         if let Some(line) = progress.take() {
             line.clear();
         }
         if errors > MAX_ERRORS_SHOWN {
-            writeln!(
-                diagnostics,
-                "error: {name}: {} more unreadable lines not shown",
+            diagnostics::error(format_args!(
+                "{name}: {} more unreadable lines not shown",
                 errors - MAX_ERRORS_SHOWN
-            )?;
+            ))?;
         }
         for warning in reader.warnings() {
-            writeln!(diagnostics, "warning: {warning}")?;
+            diagnostics::warning(warning)?;
         }
         for warning in &result.warnings {
-            writeln!(diagnostics, "warning: {name}: {warning}")?;
+            diagnostics::warning(format_args!("{name}: {warning}"))?;
         }
         summary.trace_errors += errors;
         summary.trace_warnings += reader.warnings().len() + result.warnings.len();

@@ -10,10 +10,11 @@ use lockscan::report::{OutputFormat, Render, Summary};
 use lockscan::{Finding, Severity};
 
 use crate::args::ReportArgs;
+use crate::diagnostics;
+use crate::exit::Exit;
 use crate::inputs::collect_inputs;
 use crate::output::{open_colored_output, open_output};
 use crate::replay::{Pictured, replay_pictured};
-use crate::exit::Exit;
 use crate::{baseline, config};
 
 /// The variable GitHub Actions sets to the file a step appends its Markdown summary to.
@@ -32,34 +33,31 @@ pub(crate) fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<Ex
         mut summary,
         ..
     } = replay_pictured(&inputs, &args.read, false)?;
-    let stderr = io::stderr();
-    let mut diagnostics = stderr.lock();
     // Suppressions first: a finding both allowed and baselined counts as allowed, so its entry
     // is not reported as unused.
     if let Some(suppressions) = &mut suppressions {
         summary.suppressed = suppressions.apply(&mut findings);
         summary.unused_suppressions = suppressions.unused();
         for unused in &summary.unused_suppressions {
-            writeln!(diagnostics, "warning: {}", config::unused_warning(unused))?;
+            diagnostics::warning(config::unused_warning(unused))?;
         }
     }
     // Written before the old baseline filters anything: the new file holds every finding that
     // is not suppressed, so rewriting it also forgets the fixed ones.
     if let Some(path) = &args.write_baseline {
         let written = baseline::write(path, &findings)?;
-        writeln!(
-            diagnostics,
-            "lockscan: {}: {written} finding{} accepted",
+        diagnostics::status(format_args!(
+            "{}: {written} finding{} accepted",
             path.display(),
             if written == 1 { "" } else { "s" }
-        )?;
+        ))?;
     }
     if let Some(known) = &baseline {
         let fingerprints: Vec<String> = findings.iter().map(Finding::fingerprint).collect();
         let found: HashSet<String> = fingerprints.iter().cloned().collect();
         summary.unused_baseline = known.unused(&found);
         for unused in &summary.unused_baseline {
-            writeln!(diagnostics, "warning: {}", baseline::unused_warning(unused))?;
+            diagnostics::warning(baseline::unused_warning(unused))?;
         }
         let before = findings.len();
         let mut accepted = fingerprints.iter().map(|f| known.contains(f));
@@ -98,16 +96,15 @@ pub(crate) fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<Ex
     let warnings =
         summary.trace_warnings + summary.unused_suppressions.len() + summary.unused_baseline.len();
     if threshold.is_some_and(|threshold| threshold <= Severity::Warning) && warnings > 0 {
-        writeln!(
-            diagnostics,
-            "lockscan: failing on {} (--fail-on {})",
+        diagnostics::status(format_args!(
+            "failing on {} (--fail-on {})",
             if warnings == 1 {
                 "1 warning".to_owned()
             } else {
                 format!("{warnings} warnings")
             },
             args.fail_on.name()
-        )?;
+        ))?;
         return Ok(Exit::Findings);
     }
     Ok(Exit::Clean)

@@ -18,6 +18,7 @@ use lockscan::{Finding, FindingKind, Severity};
 use serde_json::{Value, json};
 
 use crate::args::{ConfirmArgs, ConfirmFailOn, ConfirmFormat, ReadArgs};
+use crate::diagnostics;
 use crate::exit::Exit;
 use crate::inputs::collect_inputs;
 use crate::output::open_output;
@@ -77,14 +78,14 @@ pub(crate) fn confirm(args: &ConfirmArgs) -> anyhow::Result<Exit> {
             .as_ref()
             .map(|dir| dir.join(format!("finding-{}", number + 1)))
             .unwrap_or_default();
-        eprintln!(
-            "lockscan: confirming {} of {}: {}",
+        diagnostics::status(format_args!(
+            "confirming {} of {}: {}",
             number + 1,
             predicted.len(),
             finding
                 .cycle_text()
                 .unwrap_or_else(|| finding.message.clone())
-        );
+        ))?;
         confirmations.push(confirm_one(
             index,
             finding,
@@ -193,7 +194,7 @@ fn confirm_one(
         };
         let unreached = attempt.stats.is_none() && !matches!(attempt.outcome, Outcome::TimedOut);
         let reproduce = attempt.reproduce.clone();
-        eprintln!("lockscan:   attempt {}: {}", k + 1, attempt.describe());
+        diagnostics::status(format_args!("  attempt {}: {}", k + 1, attempt.describe()))?;
         attempts.push(attempt);
         if let Some(deadlock) = confirmed {
             let witness = Witness::of(&deadlock, &dir);

@@ -8,6 +8,7 @@ use anyhow::Context;
 
 use crate::args::RunArgs;
 use crate::commands::analyze::analyze;
+use crate::diagnostics;
 use crate::exit::Exit;
 
 /// Runs the command, then `analyze` over the traces it left.
@@ -43,11 +44,11 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         .status()
         .with_context(|| format!("cannot run `{shown}`"))?;
     let traces = count_traces(&dir);
-    eprintln!(
-        "lockscan: `{shown}` finished ({status}); {traces} trace{} in {}",
+    diagnostics::status(format_args!(
+        "`{shown}` finished ({status}); {traces} trace{} in {}",
         if traces == 1 { "" } else { "s" },
         dir.display()
-    );
+    ))?;
     if traces == 0 {
         // Nothing to keep: an empty folder would only push a run with traces out of --keep.
         let _ = std::fs::remove_dir(&dir);
@@ -56,13 +57,13 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Exit> {
                    `detect-in-release` feature)?";
         if status.success() {
             // A gate that checked nothing must not pass.
-            eprintln!(
-                "error: nothing was recorded, so nothing was checked: no process of `{shown}` \
-                 wrote a trace; {why}"
-            );
+            diagnostics::error(format_args!(
+                "nothing was recorded, so nothing was checked: no process of `{shown}` wrote a \
+                 trace; {why}"
+            ))?;
             return Ok(Exit::Error);
         }
-        eprintln!("lockscan: nothing was recorded; {why}");
+        diagnostics::status(format_args!("nothing was recorded; {why}"))?;
         return Ok(command_failure(status));
     }
     let analyzed = analyze(std::slice::from_ref(&dir), &args.report)?;
@@ -137,18 +138,21 @@ fn prune_runs(parent: &Path, current: &Path, keep: usize) {
     for (_, path) in older.into_iter().skip(keep - 1) {
         match std::fs::remove_dir_all(&path) {
             Ok(()) => deleted += 1,
-            Err(err) => eprintln!(
-                "warning: cannot delete the old run folder {}: {err}",
-                path.display()
-            ),
+            // The run goes on: a diagnostic that cannot be written changes nothing.
+            Err(err) => {
+                let _ = diagnostics::warning(format_args!(
+                    "cannot delete the old run folder {}: {err}",
+                    path.display()
+                ));
+            }
         }
     }
     if deleted > 0 {
-        eprintln!(
-            "lockscan: deleted {deleted} older run folder{} in {} (--keep {keep})",
+        let _ = diagnostics::status(format_args!(
+            "deleted {deleted} older run folder{} in {} (--keep {keep})",
             if deleted == 1 { "" } else { "s" },
             parent.display()
-        );
+        ));
     }
 }
 
