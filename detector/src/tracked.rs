@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::panic::Location;
 
-use crate::analysis::VarState;
+use crate::engine::race::VarState;
 use crate::policy::report;
 use crate::runtime::{VarMeta, intern};
 

@@ -29,7 +29,7 @@ pub mod github;
 pub mod html;
 pub mod json;
 pub mod junit;
-pub mod picture;
+pub use crate::offline::picture;
 pub mod sarif;
 pub mod text;
 

@@ -15,7 +15,7 @@ use crate::raw::Mutex;
 
 use super::order_graph;
 use super::state::{Held, LockInfo};
-use crate::analysis::rules::{self, BlockedThread, LockAt};
+use crate::engine::rules::{self, BlockedThread, LockAt};
 use crate::finding::Finding;
 use crate::ids::{LockId, Mode, ThreadId};
 use crate::site::Site;

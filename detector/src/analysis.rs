@@ -7,19 +7,9 @@
 //! engine's own (`classify`, `edges`, `rules`): both detectors use them, users read their
 //! results as [`Finding`](crate::Finding)s.
 
-// The engine both detectors share: compiled when one of them is.
-#[cfg(any(lockscan_active, feature = "analyze"))]
-pub(crate) mod classify;
-pub mod clock;
-#[cfg(any(lockscan_active, feature = "analyze"))]
-pub(crate) mod edges;
-pub mod race;
+pub use crate::engine::{clock, race};
 #[cfg(feature = "analyze")]
-pub mod replay;
-#[cfg(any(lockscan_active, feature = "analyze"))]
-pub(crate) mod rules;
-#[cfg(feature = "analyze")]
-pub(crate) mod timeline;
+pub use crate::offline::replay;
 
 pub use clock::VectorClock;
 pub use race::{Access, Race, RaceEngine, VarState, race_finding};

@@ -28,19 +28,19 @@ use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::analysis::classify::{Classification, Names, classify, cycle_finding};
-use crate::analysis::clock::VectorClock;
-use crate::analysis::edges::{EdgeData, HeldLocks, Occurrence, Taking, held_locks};
-use crate::analysis::race::{MAIN_THREAD, Race, RaceEngine, note_unseen_spawns, race_finding};
-use crate::analysis::rules::{self, BlockedThread, LockAt};
-use crate::analysis::timeline::TimelineRecorder;
+use crate::engine::classify::{Classification, Names, classify, cycle_finding};
+use crate::engine::clock::VectorClock;
+use crate::engine::edges::{EdgeData, HeldLocks, Occurrence, Taking, held_locks};
+use crate::engine::graph::OrderGraph;
+use crate::engine::race::{MAIN_THREAD, Race, RaceEngine, note_unseen_spawns, race_finding};
+use crate::engine::rules::{self, BlockedThread, LockAt};
 use crate::finding::{Finding, FindingKind};
-use crate::graph::OrderGraph;
 use crate::ids::{CondvarId, Flavour, LockId, LockKind, Mode, ThreadId, VarId};
-use crate::policy::dedup_key;
-use crate::report::picture::{
+use crate::offline::picture::{
     PictureEdge, PictureLock, PictureOccurrence, PictureThread, TracePicture,
 };
+use crate::offline::timeline::TimelineRecorder;
+use crate::policy::dedup_key;
 use crate::site::Site;
 use crate::trace::{Event, Format, Header, TraceError, TraceReader};
 
