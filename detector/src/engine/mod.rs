@@ -12,3 +12,5 @@ pub mod graph;
 pub mod race;
 #[cfg(any(lockscan_active, feature = "analyze"))]
 pub(crate) mod rules;
+#[cfg(any(lockscan_active, feature = "analyze"))]
+pub(crate) mod waits;
