@@ -5,7 +5,7 @@ use std::fmt;
 use std::panic::Location;
 
 use crate::engine::race::VarState;
-use crate::policy::report;
+use crate::runtime::report;
 use crate::runtime::{VarMeta, intern};
 
 /// A value shared between threads whose every read and write is checked for a data race: two
