@@ -98,6 +98,9 @@ pub mod thread;
 pub mod trace;
 mod tracked;
 
+// The engine's lock-order graph, reachable for its own doc example only: not an API.
+#[cfg(any(lockscan_active, feature = "analyze"))]
+#[doc(hidden)]
 pub use engine::graph;
 pub use finding::{Finding, FindingEdge, FindingKind, Occurrences, Severity, VarAccess};
 pub use ids::{CondvarId, Flavour, LockId, LockKind, Mode, ThreadId, VarId};

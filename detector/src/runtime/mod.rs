@@ -28,7 +28,9 @@ mod waits;
 pub(crate) mod recorder;
 mod report;
 
-pub(crate) use report::{report, report_fatal};
+pub(crate) use report::report;
+#[cfg(lockscan_active)]
+pub(crate) use report::report_fatal;
 
 #[cfg(lockscan_active)]
 pub(crate) use active::{CondvarMeta, LockMeta, add_stack, intern};
