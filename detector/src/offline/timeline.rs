@@ -327,17 +327,22 @@ mod tests {
         assert!(picture.waits.iter().all(|w| w.end.is_none() && !w.acquired));
     }
 
-    #[test]
-    fn re_acquiring_a_held_lock_is_one_hold() {
-        let mut recorder = TimelineRecorder::new();
-        let acquire = Event::Acquire {
+    /// Thread 1 takes lock 1, exclusively.
+    fn acquire_one() -> Event {
+        Event::Acquire {
             tid: ThreadId(1),
             lock: LockId(1),
             mode: Mode::Exclusive,
             try_lock: false,
             flavour: Flavour::Plain,
             site: None,
-        };
+        }
+    }
+
+    #[test]
+    fn re_acquiring_a_held_lock_is_one_hold() {
+        let mut recorder = TimelineRecorder::new();
+        let acquire = acquire_one();
         let release = Event::Release {
             tid: ThreadId(1),
             lock: LockId(1),
@@ -355,14 +360,7 @@ mod tests {
     #[test]
     fn timestamps_are_the_clock_only_when_every_lock_event_has_one() {
         let mut recorder = TimelineRecorder::new();
-        let acquire = Event::Acquire {
-            tid: ThreadId(1),
-            lock: LockId(1),
-            mode: Mode::Exclusive,
-            try_lock: false,
-            flavour: Flavour::Plain,
-            site: None,
-        };
+        let acquire = acquire_one();
         recorder.next_ts = Some(500);
         recorder.event(&acquire, 1, |_| LockKind::Mutex);
         assert_eq!(recorder.clock(), Clock::Nanoseconds);

@@ -166,6 +166,16 @@ impl Counts {
         }
         counts
     }
+
+    /// `N errors, N warnings, N notes`, as every summary line says it.
+    pub(crate) fn tally(&self) -> String {
+        format!(
+            "{}, {}, {}",
+            plural(self.errors, "error", "errors"),
+            plural(self.warnings, "warning", "warnings"),
+            plural(self.notes, "note", "notes")
+        )
+    }
 }
 
 impl fmt::Display for UnusedSuppression {

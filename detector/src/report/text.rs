@@ -65,10 +65,8 @@ impl TextRenderer {
         } else {
             writeln!(
                 out,
-                "{bold}lockscan: {}, {}, {}{reset} in {traces} ({events}){trouble}",
-                plural(counts.errors, "error", "errors"),
-                plural(counts.warnings, "warning", "warnings"),
-                plural(counts.notes, "note", "notes"),
+                "{bold}lockscan: {}{reset} in {traces} ({events}){trouble}",
+                counts.tally()
             )?;
         }
         if !summary.complete {

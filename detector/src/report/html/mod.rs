@@ -233,12 +233,7 @@ impl Render for HtmlRenderer<'_> {
              <title>{}</title><style>{STYLE}</style></head><body>",
             esc(&title)
         );
-        let verdict = format!(
-            "{}, {}, {}",
-            plural(counts.errors, "error", "errors"),
-            plural(counts.warnings, "warning", "warnings"),
-            plural(counts.notes, "note", "notes")
-        );
+        let verdict = counts.tally();
         let verdict_class = if counts.errors > 0 { "bad" } else { "ok" };
         let mut trouble = String::new();
         if summary.unreadable_traces > 0 {
