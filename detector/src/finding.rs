@@ -8,6 +8,9 @@ use std::fmt;
 
 pub(crate) mod identity;
 pub(crate) mod layout;
+pub mod sources;
+
+pub use sources::{FileSystemSources, NoSources, SourceProvider};
 
 use crate::ids::Mode;
 use crate::site::Site;
@@ -447,16 +450,64 @@ impl Fnv64 {
     }
 }
 
+impl Finding {
+    /// The report [`Display`](fmt::Display) writes, drawing the sites on the source files
+    /// `sources` gives (as rustc's emitter takes a source map).
+    ///
+    /// ```
+    /// use lockscan::finding::NoSources;
+    /// use lockscan::{Finding, FindingKind, Site};
+    ///
+    /// let mut finding = Finding::new(FindingKind::ApiMisuse, "re-locked");
+    /// finding.site = Some(Site::from("src/bank.rs:2:13"));
+    /// let report = finding.display_with(&NoSources).to_string();
+    /// assert!(report.starts_with("error[api-misuse]: re-locked"));
+    /// assert!(report.contains("src/bank.rs:2:13"));
+    /// ```
+    pub fn display_with<'a>(&'a self, sources: &'a dyn SourceProvider) -> WithSources<'a> {
+        WithSources {
+            finding: self,
+            sources,
+        }
+    }
+}
+
+/// A finding with the sources to draw it on: [`Finding::display_with`].
+pub struct WithSources<'a> {
+    finding: &'a Finding,
+    sources: &'a dyn SourceProvider,
+}
+
+impl fmt::Debug for WithSources<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WithSources")
+            .field("finding", self.finding)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for WithSources<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plain = annotate_snippets::Renderer::plain();
+        writeln!(
+            f,
+            "{}",
+            layout::finding_report(self.finding, &plain, self.sources)
+        )
+    }
+}
+
 impl fmt::Display for Finding {
     /// A rustc-style report: what happened, every edge with both sites (drawn on the source
     /// when it is readable from here), the cycle,
     /// why, and how to fix it. The text report of `lockscan analyze` is the same, coloured.
+    ///
+    /// The sources come from [`FileSystemSources`]; [`Finding::display_with`] takes others.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // This reads the source files of the sites. It is no hot path: the live detector
         // formats a finding at most once (the policy reports each finding once), on the way to
         // a panic or a warning, never per lock operation. The layout is worth that read.
-        let plain = annotate_snippets::Renderer::plain();
-        writeln!(f, "{}", layout::finding_report(self, &plain))
+        self.display_with(&FileSystemSources).fmt(f)
     }
 }
 

@@ -77,10 +77,12 @@
 #![deny(missing_docs)]
 
 pub mod analysis;
+mod engine;
 pub mod finding;
-pub mod graph;
 pub mod ids;
 pub mod instrument;
+#[cfg(feature = "analyze")]
+mod offline;
 pub mod order;
 mod policy;
 pub mod raw;
@@ -96,6 +98,10 @@ pub mod thread;
 pub mod trace;
 mod tracked;
 
+// The engine's lock-order graph, reachable for its own doc example only: not an API.
+#[cfg(any(lockscan_active, feature = "analyze"))]
+#[doc(hidden)]
+pub use engine::graph;
 pub use finding::{Finding, FindingEdge, FindingKind, Occurrences, Severity, VarAccess};
 pub use ids::{CondvarId, Flavour, LockId, LockKind, Mode, ThreadId, VarId};
 pub use order::{LockSet, lock_all, lock_both};

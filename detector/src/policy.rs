@@ -214,66 +214,30 @@ pub fn take_findings() -> Vec<Finding> {
     std::mem::take(&mut *FINDINGS.lock())
 }
 
-/// Hands a finding to the policy. Must be called with no lockscan-internal lock held and no
-/// thread state borrowed, because it may panic and run user code.
-///
-/// `#[track_caller]` here and in every function of the runtime between the user's acquisition
-/// and this call (no closure in between: `#[track_caller]` does not reach into closures), so
-/// that the panic of the `panic` policy is located at the user's line, where the default panic
-/// hook and libtest show it, not in this file.
-#[track_caller]
-pub(crate) fn report(finding: Finding) {
-    report_as(finding, false);
+/// Whether `finding` is new: the first with its [`dedup_key`]. A finding seen before is
+/// dropped, the policy decides nothing about it.
+pub(crate) fn is_new(finding: &Finding) -> bool {
+    SEEN.lock()
+        .get_or_insert_with(FxHashSet::default)
+        .insert(dedup_key(finding))
 }
 
-/// [`report`], for a finding that stops the thread (`fatal`) or not.
-#[track_caller]
-fn report_as(finding: Finding, fatal: bool) {
-    let first_time = SEEN
-        .lock()
-        .get_or_insert_with(FxHashSet::default)
-        .insert(dedup_key(&finding));
-    if !first_time {
-        return;
-    }
-    let mut finding = finding;
-    crate::runtime::add_stack(&mut finding);
+/// Keeps a new finding for [`findings`], hands it to the hook, and returns the policy's
+/// decision about it, which the caller (the runtime) carries out: this module records nothing
+/// else and acts on nothing.
+pub(crate) fn decide(finding: &Finding) -> Policy {
     FINDINGS.lock().push(finding.clone());
     let hook = HOOK.read().clone();
     if let Some(hook) = hook {
-        hook(&finding);
+        hook(finding);
     }
-    let policy = policy_for(finding.severity);
-    // Into a running recording whatever the policy, so that the trace's analysis reports
-    // everything the run reported: the events may not show a finding (a thread that stops
-    // unwinds before it blocks), and the replay reports a recorded one it does not find again.
-    crate::runtime::record_finding(&finding);
-    match policy {
-        // The report first, so that its `error[kind]: ...` line starts the panic message (the
-        // default hook puts the message on a line of its own, after `panicked at SITE:`).
-        Policy::Panic => panic!("{finding}{}", ending(finding.kind, fatal)),
-        Policy::Warn => warn(&finding, fatal),
-        Policy::Collect => {}
-    }
-}
-
-// Only the instrumented runtime finds deadlocks live.
-#[cfg_attr(not(lockscan_active), allow(dead_code))]
-/// Reports a finding after which the thread cannot go on (the lock it wants will never be
-/// free), then unwinds it whatever the policy, so the program ends instead of hanging.
-#[track_caller]
-pub(crate) fn report_fatal(mut finding: Finding) -> ! {
-    crate::runtime::add_stack(&mut finding);
-    let text = finding.to_string();
-    let kind = finding.kind;
-    report_as(finding, true);
-    panic!("{text}{}", ending(kind, true));
+    policy_for(finding.severity)
 }
 
 /// The last line of a live report, after the finding's own lines (which end in a line break):
 /// what lockscan does about it. It marks the report as lockscan's in a log, since the report
 /// itself starts with rustc's `error[kind]:`.
-fn ending(kind: FindingKind, fatal: bool) -> &'static str {
+pub(crate) fn ending(kind: FindingKind, fatal: bool) -> &'static str {
     match (fatal, kind) {
         (true, FindingKind::Deadlock) => {
             "lockscan: found live; this thread is part of a deadlock: unwinding it instead of \
@@ -315,7 +279,7 @@ pub(crate) fn dedup_key(finding: &Finding) -> String {
 
 /// The `warn` policy: the report on stderr (or a `tracing` event), ending with what happens
 /// next: the program goes on, unless the finding is `fatal`.
-fn warn(finding: &Finding, fatal: bool) {
+pub(crate) fn warn(finding: &Finding, fatal: bool) {
     let ending = if fatal {
         ending(finding.kind, true)
     } else {

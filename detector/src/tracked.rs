@@ -4,8 +4,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::panic::Location;
 
-use crate::analysis::VarState;
-use crate::policy::report;
+use crate::engine::race::VarState;
+use crate::runtime::report;
 use crate::runtime::{VarMeta, intern};
 
 /// A value shared between threads whose every read and write is checked for a data race: two

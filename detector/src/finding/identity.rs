@@ -32,6 +32,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -197,7 +198,7 @@ fn source(file: &str) -> Option<Arc<SourceLines>> {
             Some(_) => {}
         }
     }
-    let found = locate(file).and_then(|path| {
+    let found = super::sources::locate(file).and_then(|path| {
         let was = stamp(&path)?;
         let text = std::fs::read_to_string(&path).ok()?;
         Some((path, was, Arc::new(SourceLines::new(&text))))
@@ -205,25 +206,6 @@ fn source(file: &str) -> Option<Arc<SourceLines>> {
     let lines = found.as_ref().map(|(_, _, lines)| lines.clone());
     sources.insert(file.to_owned(), Cached { found });
     lines
-}
-
-/// Where the file `path` names is: the path itself, or for a relative one not found from here,
-/// the first folder above this one that has it (a site's path is relative to where the compiler
-/// ran, the workspace's root, while a test runs in its package's folder below it).
-fn locate(path: &str) -> Option<PathBuf> {
-    let relative = Path::new(path);
-    if relative.is_file() {
-        return Some(relative.to_path_buf());
-    }
-    if relative.is_absolute() {
-        return None;
-    }
-    let here = std::env::current_dir().ok()?;
-    here.ancestors()
-        .skip(1)
-        .take(8)
-        .map(|dir| dir.join(relative))
-        .find(|candidate| candidate.is_file())
 }
 
 #[cfg(test)]

@@ -17,16 +17,25 @@ use annotate_snippets::{
     Annotation, AnnotationKind, Element, Group, Level, Origin, Renderer, Snippet,
 };
 
+use crate::finding::sources::SourceProvider;
 use crate::finding::{Finding, FindingEdge, FindingKind, Severity};
 use crate::ids::Mode;
 use crate::site::Site;
 
 /// The whole report of one finding, without a final newline.
 ///
-/// It reads the source files its sites name. That is affordable on the live path too, where
-/// `Display` calls it: a finding is formatted at most once, never per lock operation.
-pub(crate) fn finding_report(finding: &Finding, renderer: &Renderer) -> String {
-    let mut sources = Sources::default();
+/// It reads the source files its sites name from `provider`. That is affordable on the live
+/// path too, where `Display` calls it: a finding is formatted at most once, never per lock
+/// operation.
+pub(crate) fn finding_report(
+    finding: &Finding,
+    renderer: &Renderer,
+    provider: &dyn SourceProvider,
+) -> String {
+    let mut sources = Sources {
+        provider,
+        files: HashMap::new(),
+    };
     let mut snippets: Vec<Element<'static>> = Vec::new();
     // What cannot be drawn on its source, as lines.
     let mut lines: Vec<String> = Vec::new();
@@ -353,13 +362,13 @@ struct Mark {
     span: Range<usize>,
 }
 
-/// Source files read so far, by path; `None` for one that could not be read.
-#[derive(Default)]
-struct Sources {
+/// Source files read so far from `provider`, by path; `None` for one it does not have.
+struct Sources<'p> {
+    provider: &'p dyn SourceProvider,
     files: HashMap<String, Option<Rc<str>>>,
 }
 
-impl Sources {
+impl Sources<'_> {
     /// Where `site` is in its file, when the file is readable from here and has that line.
     fn mark(&mut self, site: &Site) -> Option<Mark> {
         let path = site.file()?;
@@ -367,7 +376,7 @@ impl Sources {
         let text = self
             .files
             .entry(path.to_owned())
-            .or_insert_with(|| read_source(path).map(Rc::from))
+            .or_insert_with(|| self.provider.source(path).map(Rc::from))
             .clone()?;
         let start = match line {
             0 => return None,
@@ -405,24 +414,6 @@ impl Sources {
     }
 }
 
-/// The text of the source file `path` names. A site's path is relative to where the compiler
-/// ran, the workspace's root, while a test runs in its package's folder below it: a relative
-/// path not found here is looked for from each folder above too.
-fn read_source(path: &str) -> Option<String> {
-    let relative = std::path::Path::new(path);
-    if let Ok(text) = std::fs::read_to_string(relative) {
-        return Some(text);
-    }
-    if relative.is_absolute() {
-        return None;
-    }
-    let here = std::env::current_dir().ok()?;
-    here.ancestors()
-        .skip(1)
-        .take(8)
-        .find_map(|dir| std::fs::read_to_string(dir.join(relative)).ok())
-}
-
 /// How many bytes of `code` to underline: the name it starts with (the method or function
 /// called there, with its path), else one character. Only the name: a label after a whole
 /// call's arguments would be pushed far to the right.
@@ -452,20 +443,4 @@ fn draw(marks: &[(Mark, AnnotationKind, Option<String>)]) -> Element<'static> {
         .line_start(first.line)
         .annotations(annotations.collect::<Vec<_>>())
         .into()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Regression: a live report in a workspace's test showed no source, because the test runs
-    /// in its package's folder and the site's path is relative to the workspace's root.
-    #[test]
-    fn a_path_relative_to_the_workspace_root_is_found_from_a_package_folder() {
-        // `cargo test` runs this in `detector/`; the compiler named the file from the root.
-        let text = read_source(file!()).expect("found from a folder above");
-        assert!(text.contains("fn read_source"));
-        assert_eq!(read_source("no/such/file.rs"), None);
-        assert_eq!(read_source("/no/such/file.rs"), None);
-    }
 }

@@ -19,9 +19,9 @@
 use std::borrow::Cow;
 use std::io::{self, Write};
 
-use super::picture::{Clock, Moment, NamedPicture, TracePicture, WaitFor};
 use super::{Render, Summary};
 use crate::finding::Finding;
+use crate::offline::picture::{Clock, Moment, NamedPicture, TracePicture, WaitFor};
 use wire::{Args, Document, FindingArgs, HoldArgs, Micros, OtherData, TraceEvent, WaitArgs};
 
 /// The process id the events use: a trace is one process.
@@ -450,7 +450,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::report::picture::tests::{AB_BA, picture};
+    use crate::offline::picture::tests::{AB_BA, picture};
 
     fn render_text(steps: &str) -> String {
         let (picture, findings) = picture(steps);

@@ -11,9 +11,9 @@
 
 use std::io::{self, Write};
 
-use super::picture::{LockGraph, is_cycle};
 use super::{Counts, Render, Summary};
 use crate::finding::{Finding, Severity};
+use crate::offline::picture::{LockGraph, is_cycle};
 
 /// How many uses of one edge its label lists; the rest are counted.
 pub const MAX_LABELLED_USES: usize = 4;
@@ -220,7 +220,7 @@ impl Render for LockGraphRenderer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::picture::tests::{AB_BA, one_trace};
+    use crate::offline::picture::tests::{AB_BA, one_trace};
     use crate::report::testing;
 
     fn render(steps: &str) -> String {

@@ -124,13 +124,7 @@ impl Render for StepSummaryRenderer {
         if findings.is_empty() {
             writeln!(out, "### lockscan: no findings")?;
         } else {
-            writeln!(
-                out,
-                "### lockscan: {}, {}, {}",
-                plural(counts.errors, "error", "errors"),
-                plural(counts.warnings, "warning", "warnings"),
-                plural(counts.notes, "note", "notes"),
-            )?;
+            writeln!(out, "### lockscan: {}", counts.tally())?;
             writeln!(out)?;
             writeln!(out, "| Kind | Severity | Locks | First site |")?;
             writeln!(out, "|---|---|---|---|")?;

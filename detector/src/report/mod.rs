@@ -29,7 +29,7 @@ pub mod github;
 pub mod html;
 pub mod json;
 pub mod junit;
-pub mod picture;
+pub use crate::offline::picture;
 pub mod sarif;
 pub mod text;
 
@@ -38,6 +38,23 @@ use std::fmt;
 use std::io::{self, Write};
 
 use crate::finding::{Finding, FindingKind, Severity};
+
+/// Keeps [`Render`] this crate's to implement.
+mod sealed {
+    pub trait Sealed {}
+
+    impl Sealed for super::chrome::ChromeRenderer<'_> {}
+    impl Sealed for super::chrome::ChromeTracesRenderer<'_> {}
+    impl Sealed for super::dot::DotRenderer {}
+    impl Sealed for super::dot::LockGraphRenderer<'_> {}
+    impl Sealed for super::github::GithubRenderer {}
+    impl Sealed for super::github::StepSummaryRenderer {}
+    impl Sealed for super::html::HtmlRenderer<'_> {}
+    impl Sealed for super::json::JsonRenderer {}
+    impl Sealed for super::junit::JunitRenderer {}
+    impl Sealed for super::sarif::SarifRenderer {}
+    impl Sealed for super::text::TextRenderer {}
+}
 
 /// What was analyzed, for the summary every format ends with.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -149,6 +166,16 @@ impl Counts {
         }
         counts
     }
+
+    /// `N errors, N warnings, N notes`, as every summary line says it.
+    pub(crate) fn tally(&self) -> String {
+        format!(
+            "{}, {}, {}",
+            plural(self.errors, "error", "errors"),
+            plural(self.warnings, "warning", "warnings"),
+            plural(self.notes, "note", "notes")
+        )
+    }
 }
 
 impl fmt::Display for UnusedSuppression {
@@ -200,8 +227,9 @@ impl fmt::Display for UnusedBaselineEntry {
     }
 }
 
-/// Renders a report in one format.
-pub trait Render {
+/// Renders a report in one format: what [`OutputFormat::renderer`] returns and the renderers
+/// of this module implement. Sealed: callers render with it, only this crate implements it.
+pub trait Render: sealed::Sealed {
     /// Writes the report of `findings` to `out`.
     fn render(
         &self,

@@ -7,8 +7,8 @@ use annotate_snippets::Renderer;
 use anstyle::Style;
 
 use super::{Counts, Render, Summary, plural, summary_remarks};
-use crate::finding::Finding;
 use crate::finding::layout::finding_report;
+use crate::finding::{FileSystemSources, Finding, SourceProvider};
 
 /// Renders the text report; `color` styles it as rustc does.
 #[derive(Clone, Copy, Debug, Default)]
@@ -18,10 +18,24 @@ pub struct TextRenderer {
 }
 
 impl Render for TextRenderer {
+    /// Draws the sites on the files [`FileSystemSources`] reads.
     fn render(
         &self,
         findings: &[Finding],
         summary: &Summary,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        self.render_with_sources(findings, summary, &FileSystemSources, out)
+    }
+}
+
+impl TextRenderer {
+    /// The report, drawing the sites on the files `sources` gives.
+    pub fn render_with_sources(
+        &self,
+        findings: &[Finding],
+        summary: &Summary,
+        sources: &dyn SourceProvider,
         out: &mut dyn Write,
     ) -> io::Result<()> {
         let renderer = if self.color {
@@ -30,7 +44,7 @@ impl Render for TextRenderer {
             Renderer::plain()
         };
         for finding in findings {
-            writeln!(out, "{}\n", finding_report(finding, &renderer))?;
+            writeln!(out, "{}\n", finding_report(finding, &renderer, sources))?;
         }
         let counts = Counts::of(findings);
         let traces = plural(summary.traces, "trace", "traces");
@@ -51,10 +65,8 @@ impl Render for TextRenderer {
         } else {
             writeln!(
                 out,
-                "{bold}lockscan: {}, {}, {}{reset} in {traces} ({events}){trouble}",
-                plural(counts.errors, "error", "errors"),
-                plural(counts.warnings, "warning", "warnings"),
-                plural(counts.notes, "note", "notes"),
+                "{bold}lockscan: {}{reset} in {traces} ({events}){trouble}",
+                counts.tally()
             )?;
         }
         if !summary.complete {

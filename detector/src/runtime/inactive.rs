@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::panic::Location;
 
-use crate::analysis::VarState;
+use crate::engine::race::VarState;
 use crate::finding::Finding;
 use crate::ids::{Flavour, LockKind, Mode, ThreadId};
 

@@ -26,6 +26,11 @@ mod waits;
 // Without detection nothing records, but `lockscan::record` still names its error type.
 #[cfg_attr(not(lockscan_active), allow(dead_code))]
 pub(crate) mod recorder;
+mod report;
+
+pub(crate) use report::report;
+#[cfg(lockscan_active)]
+pub(crate) use report::report_fatal;
 
 #[cfg(lockscan_active)]
 pub(crate) use active::{CondvarMeta, LockMeta, add_stack, intern};

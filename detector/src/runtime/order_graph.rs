@@ -9,11 +9,11 @@ use dashmap::DashMap;
 use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 
 use super::state::{Held, LockInfo};
-use crate::analysis::VectorClock;
-use crate::analysis::classify::{Names, classify, cycle_finding};
-use crate::analysis::edges::{EdgeData, HeldLocks, Occurrence, held_locks};
+use crate::engine::classify::{Names, classify, cycle_finding};
+use crate::engine::clock::VectorClock;
+use crate::engine::edges::{EdgeData, HeldLocks, Occurrence, held_locks};
+use crate::engine::graph::{AddEdge, OrderGraph};
 use crate::finding::Finding;
-use crate::graph::{AddEdge, OrderGraph};
 use crate::ids::{LockId, Mode, ThreadId};
 use crate::site::{Site, Stack};
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustc_hash::FxHashSet;
 
-use crate::analysis::VectorClock;
+use crate::engine::clock::VectorClock;
 use crate::ids::{LockId, Mode, ThreadId};
 
 /// What reports need to know about a lock, copied into every held entry so that no pointer to
@@ -56,8 +56,8 @@ pub(super) struct Held {
 
 impl Held {
     /// The lock as findings name it, with where and how it was taken.
-    pub fn named(&self) -> crate::analysis::rules::LockAt {
-        crate::analysis::rules::LockAt {
+    pub fn named(&self) -> crate::engine::rules::LockAt {
+        crate::engine::rules::LockAt {
             name: self.info.display_name(),
             site: Some(crate::site::Site::Caller(self.site)),
             mode: self.mode,
@@ -299,7 +299,7 @@ pub(crate) fn spawned_by() -> Option<ThreadId> {
 /// spawned), and not started through `lockscan::thread` or a `pthread_create` lockscan stands
 /// in front of.
 pub(super) fn spawn_unseen(name: &str) -> bool {
-    spawned_by().is_none() && name != crate::analysis::race::MAIN_THREAD
+    spawned_by().is_none() && name != crate::engine::race::MAIN_THREAD
 }
 
 /// Runs `f` on this thread's state. `None` when the state is gone (a lock used from a

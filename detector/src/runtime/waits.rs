@@ -15,7 +15,8 @@ use crate::raw::Mutex;
 
 use super::order_graph;
 use super::state::{Held, LockInfo};
-use crate::analysis::rules::{self, BlockedThread, LockAt};
+use crate::engine::rules::{self, BlockedThread, LockAt};
+use crate::engine::waits::{Holder, WaitSearch, WaitsFor};
 use crate::finding::Finding;
 use crate::ids::{LockId, Mode, ThreadId};
 use crate::site::Site;
@@ -54,42 +55,60 @@ pub(super) fn begin(me: Waiter) -> Result<(), Box<Finding>> {
     Ok(())
 }
 
-/// A wait cycle through `me`: registered waiters `chain` such that `me` waits for `chain[0]`,
-/// which waits for `chain[1]`, ..., whose last waits for `me`. Depth first, with an explicit
-/// stack: a cycle can have any number of threads.
-fn cycle_through(me: &Waiter, waiters: &[Waiter]) -> Option<Vec<usize>> {
-    let mut chain: Vec<usize> = Vec::new();
-    // Per depth: the next waiter to try as the one the thread at that depth waits for.
-    let mut next: Vec<usize> = vec![0];
-    // Waiters reached before: from them `me` was not reached, or the search returned.
-    let mut reached = vec![false; waiters.len()];
-    loop {
-        let depth = chain.len();
-        let current = match chain.last() {
-            Some(&index) => &waiters[index],
-            None => me,
-        };
-        let candidate = next[depth];
-        if candidate >= waiters.len() {
-            chain.pop()?;
-            next.pop();
-            continue;
-        }
-        next[depth] += 1;
-        let holder = &waiters[candidate];
-        if reached[candidate]
-            || holder.thread == current.thread
-            || !holder.blocks(current.lock, current.mode)
-        {
-            continue;
-        }
-        reached[candidate] = true;
-        chain.push(candidate);
-        if me.thread != holder.thread && me.blocks(holder.lock, holder.mode) {
-            return Some(chain);
-        }
-        next.push(0);
+/// The registered waiters and `me`, who is about to join them, as the wait-cycle search sees
+/// them: `me` is the index past the registered ones.
+struct Blocked<'a> {
+    me: &'a Waiter,
+    waiters: &'a [Waiter],
+}
+
+impl Blocked<'_> {
+    fn waiter(&self, index: usize) -> &Waiter {
+        self.waiters.get(index).unwrap_or(self.me)
     }
+}
+
+impl WaitsFor for Blocked<'_> {
+    type Thread = usize;
+
+    /// `me` first, then the registered waiters in their order.
+    fn holder(&self, waiting: usize, index: usize) -> Holder<usize> {
+        let current = self.waiter(waiting);
+        if index == 0 {
+            let me = self.waiters.len();
+            let closes = waiting != me
+                && self.me.thread != current.thread
+                && self.me.blocks(current.lock, current.mode);
+            return if closes {
+                Holder::Thread(me)
+            } else {
+                Holder::Skip
+            };
+        }
+        match self.waiters.get(index - 1) {
+            None => Holder::Done,
+            Some(holder)
+                if holder.thread == current.thread
+                    || !holder.blocks(current.lock, current.mode) =>
+            {
+                Holder::Skip
+            }
+            Some(_) => Holder::Thread(index - 1),
+        }
+    }
+
+    fn waits(&self, _thread: usize) -> bool {
+        true
+    }
+}
+
+/// A wait cycle through `me`: registered waiters `chain` such that `me` waits for `chain[0]`,
+/// which waits for `chain[1]`, ..., whose last waits for `me`.
+fn cycle_through(me: &Waiter, waiters: &[Waiter]) -> Option<Vec<usize>> {
+    let blocked = Blocked { me, waiters };
+    let mut search = WaitSearch::default();
+    let cycle = search.cycle_through(&blocked, waiters.len())?;
+    Some(cycle[1..].to_vec())
 }
 
 /// Leaves the registry after the lock was acquired (or the wait gave up).

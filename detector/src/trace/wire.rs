@@ -21,7 +21,7 @@ pub const FORMAT_VERSION: u64 = 1;
 
 /// One line of a JSONL trace, every field optional; [`Record::record_type`] says which are required.
 #[derive(Debug, Default, Deserialize, Serialize)]
-pub struct Record<'a> {
+pub(crate) struct Record<'a> {
     /// The record type: `header`, `thread`, `lock`, ...
     #[serde(rename = "type", borrow)]
     pub record_type: Cow<'a, str>,

@@ -16,9 +16,9 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::junit::escape_xml as esc;
-use super::picture::{Clock, LockGraph, NamedPicture, TracePicture, WaitFor, is_cycle};
 use super::{Counts, Render, Summary, plural};
 use crate::finding::Finding;
+use crate::offline::picture::{Clock, LockGraph, NamedPicture, TracePicture, WaitFor, is_cycle};
 
 /// Lock colors: distinct hues that keep dark text readable on their tint.
 const PALETTE: [&str; 10] = [
@@ -233,12 +233,7 @@ impl Render for HtmlRenderer<'_> {
              <title>{}</title><style>{STYLE}</style></head><body>",
             esc(&title)
         );
-        let verdict = format!(
-            "{}, {}, {}",
-            plural(counts.errors, "error", "errors"),
-            plural(counts.warnings, "warning", "warnings"),
-            plural(counts.notes, "note", "notes")
-        );
+        let verdict = counts.tally();
         let verdict_class = if counts.errors > 0 { "bad" } else { "ok" };
         let mut trouble = String::new();
         if summary.unreadable_traces > 0 {
@@ -341,7 +336,7 @@ impl Render for HtmlRenderer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::picture::tests::{AB_BA, one_trace};
+    use crate::offline::picture::tests::{AB_BA, one_trace};
 
     fn render(steps: &str) -> String {
         let (traces, findings) = one_trace(steps);

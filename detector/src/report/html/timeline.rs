@@ -285,7 +285,7 @@ fn lanes(picture: &TracePicture) -> Lanes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::picture::tests::picture;
+    use crate::offline::picture::tests::picture;
 
     #[test]
     fn nested_holds_stack_in_lanes() {

@@ -7,9 +7,9 @@ use std::sync::atomic::Ordering;
 use super::LockMeta;
 use super::contended::spin;
 use crate::ids::{Flavour, LockId, Mode, ThreadId};
-use crate::policy::report;
 use crate::runtime::hb::races_on;
 use crate::runtime::recorder;
+use crate::runtime::report;
 use crate::runtime::state::{self, Held};
 
 impl LockMeta {

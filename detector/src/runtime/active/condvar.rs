@@ -6,9 +6,9 @@ use std::panic::Location;
 use super::LockMeta;
 use super::ids::fresh_condvar_id;
 use crate::ids::CondvarId;
-use crate::policy::report;
 use crate::runtime::lazy_id::LazyId;
 use crate::runtime::recorder::{self, Rec, RecordSeq};
+use crate::runtime::report;
 use crate::runtime::state::{self, Held};
 
 /// What an instrumented condition variable knows about itself.

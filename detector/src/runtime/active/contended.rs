@@ -5,9 +5,9 @@ use std::panic::Location;
 
 use super::LockMeta;
 use crate::ids::{Flavour, LockId, Mode, ThreadId};
-use crate::policy::report_fatal;
 use crate::runtime::order_graph;
 use crate::runtime::recorder::{self, Rec};
+use crate::runtime::report_fatal;
 use crate::runtime::state::{self, Held, ThreadState};
 use crate::runtime::waits::{self, Waiter};
 

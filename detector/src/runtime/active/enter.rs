@@ -7,9 +7,9 @@ use std::sync::atomic::Ordering;
 use super::LockMeta;
 use crate::finding::Finding;
 use crate::ids::{LockId, LockKind, Mode, ThreadId};
-use crate::policy::{report, report_fatal};
 use crate::runtime::order_graph;
 use crate::runtime::state::{self, Held, ThreadState};
+use crate::runtime::{report, report_fatal};
 
 impl LockMeta {
     /// The checks before an acquisition that may block, then the push of the hold: re-locking a

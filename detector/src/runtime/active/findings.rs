@@ -1,10 +1,10 @@
 //! The findings the lock protocol reports, built by the rules both paths share
-//! ([`analysis::rules`](crate::analysis::rules)).
+//! ([`analysis::rules`](crate::engine::rules)).
 
 use std::panic::Location;
 
 use super::LockMeta;
-use crate::analysis::rules::{self, LockAt};
+use crate::engine::rules::{self, LockAt};
 use crate::finding::{Finding, FindingKind};
 use crate::ids::{Mode, ThreadId};
 use crate::runtime::order_graph;

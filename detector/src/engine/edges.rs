@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::analysis::clock::VectorClock;
+use crate::engine::clock::VectorClock;
 use crate::ids::{LockId, Mode, ThreadId};
 use crate::site::{Site, Stack};
 
@@ -237,16 +237,16 @@ impl EdgeData {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::analysis::classify::classify;
+    use crate::engine::classify::classify;
 
     // Locks of the edge and cycle tests here and in `classify`; `G` for a gate.
-    pub(in crate::analysis) const A: LockId = LockId(1);
-    pub(in crate::analysis) const B: LockId = LockId(2);
-    pub(in crate::analysis) const C: LockId = LockId(3);
-    pub(in crate::analysis) const G: LockId = LockId(9);
+    pub(in crate::engine) const A: LockId = LockId(1);
+    pub(in crate::engine) const B: LockId = LockId(2);
+    pub(in crate::engine) const C: LockId = LockId(3);
+    pub(in crate::engine) const G: LockId = LockId(9);
 
     /// An occurrence by `thread`, both locks exclusive, holding `held`.
-    pub(in crate::analysis) fn occ(thread: u64, held: &[LockId]) -> Occurrence {
+    pub(in crate::engine) fn occ(thread: u64, held: &[LockId]) -> Occurrence {
         Occurrence {
             thread: ThreadId(thread),
             from_mode: Mode::Exclusive,

@@ -2,24 +2,56 @@
 //! request closes one, and threads left blocked behind a condition-variable wait.
 
 use super::*;
+use crate::engine::waits::{Holder, WaitsFor};
+
+/// The trace's pending requests, as the wait-cycle search sees them: a thread waits for the
+/// holders of the lock it requested, in the order they took it.
+impl WaitsFor for Replay {
+    type Thread = u32;
+
+    fn holder(&self, waiting: u32, index: usize) -> Holder<u32> {
+        let Some((lock, mode)) = self.waits_for(waiting) else {
+            return Holder::Done;
+        };
+        let state = &self.locks[lock as usize];
+        let Some(&(holder, held_mode)) = state.holders.get(index) else {
+            return Holder::Done;
+        };
+        // A thread does not wait for its own hold of a re-entrant lock, nor, upgrading, for
+        // its own upgradable hold.
+        let own = holder == waiting
+            && (state.kind == LockKind::Reentrant
+                || self.threads[waiting as usize]
+                    .request
+                    .as_ref()
+                    .is_some_and(|p| p.upgrade));
+        if !held_mode.conflicts_with(mode) || own {
+            Holder::Skip
+        } else {
+            Holder::Thread(holder)
+        }
+    }
+
+    fn waits(&self, thread: u32) -> bool {
+        self.waits_for(thread).is_some()
+    }
+}
 
 impl Replay {
-    /// Looks for a wait cycle through thread `start`, which just made a request: a depth-first
-    /// search along "waits for a lock held by", with an explicit stack, so a cycle of any number
-    /// of threads is found.
+    /// Looks for a wait cycle through thread `start`, which just made a request.
     pub(super) fn check_wait_cycle(&mut self, start: u32) {
-        let mut path = std::mem::take(&mut self.search_path);
-        let mut next = std::mem::take(&mut self.search_next);
-        let mut explored = std::mem::take(&mut self.search_explored);
-        path.clear();
-        next.clear();
-        explored.clear();
-        if self.search_wait(start, &mut path, &mut next, &mut explored) {
+        if self.waits_for(start).is_none() {
+            return;
+        }
+        let mut search = std::mem::take(&mut self.wait_search);
+        if let Some(cycle) = search.cycle_through(&*self, start) {
+            let path: Vec<(u32, u32)> = cycle
+                .iter()
+                .map(|&t| (t, self.waits_for(t).expect("on the path, so waiting").0))
+                .collect();
             self.report_deadlock(&path);
         }
-        self.search_path = path;
-        self.search_next = next;
-        self.search_explored = explored;
+        self.wait_search = search;
     }
 
     /// The lock thread `t` waits for, if it waits for one whose holders it waits on (not a
@@ -29,57 +61,6 @@ impl Replay {
         let pending = self.threads[t as usize].request.as_ref()?;
         (self.locks[pending.lock as usize].kind != LockKind::Semaphore)
             .then_some((pending.lock, pending.mode))
-    }
-
-    /// Fills `path` with (thread, lock it waits for) pairs of a wait cycle from `start`.
-    /// `next` holds, per path entry, the index of the next holder of its lock to follow;
-    /// `explored`, the threads explored without reaching `start` (they never will).
-    pub(super) fn search_wait(
-        &self,
-        start: u32,
-        path: &mut Vec<(u32, u32)>,
-        next: &mut Vec<usize>,
-        explored: &mut FxHashSet<u32>,
-    ) -> bool {
-        let Some((lock, _)) = self.waits_for(start) else {
-            return false;
-        };
-        next.push(0);
-        path.push((start, lock));
-        while let Some(&(at, lock)) = path.last() {
-            let index = next.last_mut().expect("one per path entry");
-            let state = &self.locks[lock as usize];
-            let Some(&(holder, held_mode)) = state.holders.get(*index) else {
-                explored.insert(at);
-                path.pop();
-                next.pop();
-                continue;
-            };
-            *index += 1;
-            let (_, mode) = self.waits_for(at).expect("on the path, so waiting");
-            // A thread does not wait for its own hold of a re-entrant lock, nor, upgrading, for
-            // its own upgradable hold.
-            let own = holder == at
-                && (state.kind == LockKind::Reentrant
-                    || self.threads[at as usize]
-                        .request
-                        .as_ref()
-                        .is_some_and(|p| p.upgrade));
-            if !held_mode.conflicts_with(mode) || own {
-                continue;
-            }
-            if holder == start {
-                return true;
-            }
-            if explored.contains(&holder) || path.iter().any(|&(t, _)| t == holder) {
-                continue;
-            }
-            if let Some((wanted, _)) = self.waits_for(holder) {
-                path.push((holder, wanted));
-                next.push(0);
-            }
-        }
-        false
     }
 
     pub(super) fn report_deadlock(&mut self, path: &[(u32, u32)]) {

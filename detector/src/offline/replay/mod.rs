@@ -28,19 +28,20 @@ use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::analysis::classify::{Classification, Names, classify, cycle_finding};
-use crate::analysis::clock::VectorClock;
-use crate::analysis::edges::{EdgeData, HeldLocks, Occurrence, Taking, held_locks};
-use crate::analysis::race::{MAIN_THREAD, Race, RaceEngine, note_unseen_spawns, race_finding};
-use crate::analysis::rules::{self, BlockedThread, LockAt};
-use crate::analysis::timeline::TimelineRecorder;
+use crate::engine::classify::{Classification, Names, classify, cycle_finding};
+use crate::engine::clock::VectorClock;
+use crate::engine::edges::{EdgeData, HeldLocks, Occurrence, Taking, held_locks};
+use crate::engine::graph::OrderGraph;
+use crate::engine::race::{MAIN_THREAD, Race, RaceEngine, note_unseen_spawns, race_finding};
+use crate::engine::rules::{self, BlockedThread, LockAt};
+use crate::engine::waits::WaitSearch;
 use crate::finding::{Finding, FindingKind};
-use crate::graph::OrderGraph;
 use crate::ids::{CondvarId, Flavour, LockId, LockKind, Mode, ThreadId, VarId};
-use crate::policy::dedup_key;
-use crate::report::picture::{
+use crate::offline::picture::{
     PictureEdge, PictureLock, PictureOccurrence, PictureThread, TracePicture,
 };
+use crate::offline::timeline::TimelineRecorder;
+use crate::policy::dedup_key;
 use crate::site::Site;
 use crate::trace::{Event, Format, Header, TraceError, TraceReader};
 
@@ -196,12 +197,8 @@ pub struct Replay {
     events: u64,
     /// The trace line of the event being replayed, when the reader says.
     line: Option<u64>,
-    /// Scratch space of the wait-cycle search.
-    search_path: Vec<(u32, u32)>,
-    /// Scratch space of the wait-cycle search: per path entry, the next holder to follow; and
-    /// the threads explored without reaching the start.
-    search_next: Vec<usize>,
-    search_explored: FxHashSet<u32>,
+    /// The wait-cycle search's buffers, kept from one request to the next.
+    wait_search: WaitSearch<u32>,
     /// Happens-before over locks, spawn and join, for data races on the trace's variables.
     races: RaceEngine,
     /// Whether a variable was accessed yet. Until then the race engine is not fed: an order
@@ -277,9 +274,7 @@ impl Replay {
             warnings: Vec::new(),
             events: 0,
             line: None,
-            search_path: Vec::new(),
-            search_next: Vec::new(),
-            search_explored: FxHashSet::default(),
+            wait_search: WaitSearch::default(),
             races: RaceEngine::new(),
             accessed: false,
             var_names: FxHashMap::default(),

@@ -1,7 +1,7 @@
 //! Classifying a lock-order cycle (potential deadlock, inversion, gated by a common lock), and
 //! the finding for a classified cycle: shared by live detection and replay.
 
-use crate::analysis::edges::{EdgeData, Occurrence};
+use crate::engine::edges::{EdgeData, Occurrence};
 use crate::finding::{Finding, FindingEdge, FindingKind};
 use crate::ids::{LockId, Mode, ThreadId};
 
@@ -360,7 +360,7 @@ pub fn cycle_finding(
     };
     // Only where a spawn or join could have made it less: an inversion is ordered already.
     if class.kind == FindingKind::PotentialDeadlock {
-        crate::analysis::race::note_unseen_spawns(&mut finding, &unseen);
+        crate::engine::race::note_unseen_spawns(&mut finding, &unseen);
     }
     finding.locks = lock_names;
     finding.threads = threads;
@@ -374,8 +374,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::analysis::clock::VectorClock;
-    use crate::analysis::edges::tests::{A, B, C, G, occ};
+    use crate::engine::clock::VectorClock;
+    use crate::engine::edges::tests::{A, B, C, G, occ};
 
     fn kind(locks: &[LockId], edges: &[EdgeData]) -> Option<FindingKind> {
         let refs: Vec<&EdgeData> = edges.iter().collect();

@@ -7,7 +7,7 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::analysis::clock::VectorClock;
+use crate::engine::clock::VectorClock;
 use crate::finding::{Finding, FindingKind, VarAccess};
 use crate::ids::{LockId, ThreadId, VarId};
 use crate::site::Site;

@@ -1,14 +1,14 @@
-//! Builds a [`TracePicture`](crate::report::picture::TracePicture) from a replay: the timeline
+//! Builds a [`TracePicture`](crate::offline::picture::TracePicture) from a replay: the timeline
 //! recorder watches the events and keeps who held which lock when and who was blocked, with
 //! bookkeeping of its own so that the replay's state stays as it is. The picture model itself
-//! is the report side's ([`crate::report::picture`]). Built with the feature `analyze`.
+//! is the report side's ([`crate::offline::picture`]). Built with the feature `analyze`.
 
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
 use crate::ids::{CondvarId, LockId, LockKind, ThreadId};
-use crate::report::picture::{BlockedWait, Clock, Hold, Moment, WaitFor};
+use crate::offline::picture::{BlockedWait, Clock, Hold, Moment, WaitFor};
 use crate::trace::Event;
 
 /// A hold or wait not yet closed.
@@ -19,7 +19,7 @@ struct Open {
     count: u32,
 }
 
-/// Builds the timeline part of a [`TracePicture`](crate::report::picture::TracePicture) from
+/// Builds the timeline part of a [`TracePicture`](crate::offline::picture::TracePicture) from
 /// events.
 #[derive(Debug, Default)]
 pub(crate) struct TimelineRecorder {
@@ -270,7 +270,7 @@ impl TimelineRecorder {
 mod tests {
     use super::*;
     use crate::ids::{Flavour, Mode};
-    use crate::report::picture::tests::picture;
+    use crate::offline::picture::tests::picture;
 
     #[test]
     fn holds_run_from_acquisition_to_release_in_event_numbers() {
@@ -327,17 +327,22 @@ mod tests {
         assert!(picture.waits.iter().all(|w| w.end.is_none() && !w.acquired));
     }
 
-    #[test]
-    fn re_acquiring_a_held_lock_is_one_hold() {
-        let mut recorder = TimelineRecorder::new();
-        let acquire = Event::Acquire {
+    /// Thread 1 takes lock 1, exclusively.
+    fn acquire_one() -> Event {
+        Event::Acquire {
             tid: ThreadId(1),
             lock: LockId(1),
             mode: Mode::Exclusive,
             try_lock: false,
             flavour: Flavour::Plain,
             site: None,
-        };
+        }
+    }
+
+    #[test]
+    fn re_acquiring_a_held_lock_is_one_hold() {
+        let mut recorder = TimelineRecorder::new();
+        let acquire = acquire_one();
         let release = Event::Release {
             tid: ThreadId(1),
             lock: LockId(1),
@@ -355,14 +360,7 @@ mod tests {
     #[test]
     fn timestamps_are_the_clock_only_when_every_lock_event_has_one() {
         let mut recorder = TimelineRecorder::new();
-        let acquire = Event::Acquire {
-            tid: ThreadId(1),
-            lock: LockId(1),
-            mode: Mode::Exclusive,
-            try_lock: false,
-            flavour: Flavour::Plain,
-            site: None,
-        };
+        let acquire = acquire_one();
         recorder.next_ts = Some(500);
         recorder.event(&acquire, 1, |_| LockKind::Mutex);
         assert_eq!(recorder.clock(), Clock::Nanoseconds);
