@@ -35,7 +35,8 @@ pub(crate) use seq::RecordSeq;
 
 use crate::ids::{CondvarId, LockId, LockKind, ThreadId, VarId};
 use crate::raw::{Condvar, Mutex};
-use crate::trace::compact::{self, CompactReader, CompactWriter, block::MAX_RECORD};
+use crate::trace::compact::{self, CompactReader, CompactWriter};
+use crate::trace::format::block::MAX_RECORD;
 use crate::trace::{Event, Header, JsonlWriter};
 
 const UNKNOWN: u8 = 0;

@@ -18,7 +18,7 @@
 
 pub mod compact;
 pub mod event;
-mod json;
+pub(crate) mod format;
 pub mod jsonl;
 #[cfg(feature = "analyze")]
 pub mod rapid;

@@ -26,7 +26,7 @@ use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 
-use super::block::Recent;
+use crate::trace::format::block::Recent;
 use super::{BlockCursor, BlockError};
 use crate::site::Site;
 use crate::trace::Event;
@@ -385,7 +385,7 @@ impl Merge {
 mod tests {
     use super::*;
     use crate::ids::{Flavour, Mode};
-    use crate::trace::compact::block::{self, How, MAX_RECORD};
+    use crate::trace::format::block::{self, How, MAX_RECORD};
 
     /// A plain exclusive acquisition.
     const PLAIN: How = How {

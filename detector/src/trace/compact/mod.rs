@@ -18,11 +18,11 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use super::wire::{FORMAT_NAME, FORMAT_VERSION, Record, Text, WireFinding, WireFindingEdge};
-use super::{Event, Header, TraceError, TraceWarning, json};
+use super::format::{block, json};
+use super::{Event, Header, TraceError, TraceWarning};
 use crate::ids::{CondvarId, Flavour, LockId, LockKind, Mode, ThreadId, VarId};
 use crate::site::Site;
 
-pub(crate) mod block;
 pub(crate) mod merge;
 
 use merge::{Item, Key, Merge, Order};
@@ -42,7 +42,7 @@ const FLAVOURS_SINCE: u64 = 3;
 /// The file extension that selects the compact encoding where a name is chosen by extension.
 pub const EXTENSION: &str = "lstrace";
 
-mod tag {
+pub(crate) mod tag {
     pub const HEADER: u8 = 0;
     pub const SITE: u8 = 1;
     pub const THREAD: u8 = 2;
@@ -80,7 +80,7 @@ mod tag {
     pub const LOCK_RANK: u8 = 0x40;
 }
 
-fn mode_bits(mode: Mode) -> u8 {
+pub(crate) fn mode_bits(mode: Mode) -> u8 {
     let bits = match mode {
         Mode::Exclusive => 0,
         Mode::Shared => 1,

@@ -15,7 +15,7 @@ use serde_json::error::Category;
 use super::event::Event;
 #[cfg(feature = "analyze")]
 use super::event::Header;
-use super::json;
+use super::format::json;
 use super::wire::{FORMAT_NAME, FORMAT_VERSION, Record, Text, WireFinding};
 #[cfg(feature = "analyze")]
 use super::{LineRead, LineSource, Problem, TraceError, TraceWarning, quote};

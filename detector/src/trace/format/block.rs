@@ -4,7 +4,7 @@
 //! Each encoder writes one record into a [`RecordBuf`] and returns its length; the recorder's
 //! threads encode straight into their ring buffers.
 
-use super::tag;
+use crate::trace::compact::tag;
 use crate::ids::{Flavour, Mode};
 
 /// The longest thread record: a tag and five varints of at most 10 bytes (an `acquire` with a
@@ -167,7 +167,7 @@ pub(crate) fn acquire(
     how: How,
 ) -> usize {
     // The tag's bits but its type.
-    let (bits, flavour_byte) = super::lock_tag(flag(how.try_lock), how.mode, how.flavour);
+    let (bits, flavour_byte) = crate::trace::compact::lock_tag(flag(how.try_lock), how.mode, how.flavour);
     match near(recent, lock, seq) {
         Some(byte) => Cursor::new(out, tag::NEAR_ACQUIRE | bits)
             .maybe(flavour_byte)
@@ -193,7 +193,7 @@ pub(crate) fn release(
     seq: u64,
     mode: Mode,
 ) -> usize {
-    let bits = super::mode_bits(mode);
+    let bits = crate::trace::compact::mode_bits(mode);
     match near(recent, lock, seq) {
         Some(byte) => Cursor::new(out, tag::NEAR_RELEASE | bits).raw(byte).len(),
         None => Cursor::new(out, tag::RELEASE | bits)
@@ -212,7 +212,7 @@ pub(crate) fn request(
     mode: Mode,
     flavour: Flavour,
 ) -> usize {
-    let (t, flavour_byte) = super::lock_tag(tag::REQUEST, mode, flavour);
+    let (t, flavour_byte) = crate::trace::compact::lock_tag(tag::REQUEST, mode, flavour);
     Cursor::new(out, t)
         .maybe(flavour_byte)
         .varint(lock)
