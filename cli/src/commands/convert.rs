@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use lockscan::trace::compact::{self, CompactWriter};
-use lockscan::trace::{Event, Format, Header, InputFormat, JsonlWriter, TraceReader};
+use lockscan::trace::{Event, Format, Header, InputFormat, JsonlWriter, TraceReader, TraceWrite};
 
 use crate::EXIT_CLEAN;
 use crate::output::open_output;
@@ -54,12 +54,6 @@ pub(crate) enum Encoding {
     Compact,
 }
 
-/// Writes events in one encoding.
-enum Sink {
-    Jsonl(JsonlWriter<Box<dyn Write>>),
-    Compact(CompactWriter<Box<dyn Write>>),
-}
-
 pub(crate) fn convert(args: &ConvertArgs) -> anyhow::Result<u8> {
     let encoding = args.to.unwrap_or_else(|| {
         let compact = args
@@ -103,22 +97,27 @@ pub(crate) fn convert(args: &ConvertArgs) -> anyhow::Result<u8> {
                         program: None,
                     },
                 };
-                let mut new = match encoding {
-                    Encoding::Jsonl => Sink::Jsonl(JsonlWriter::new(out)),
-                    Encoding::Compact => Sink::Compact(CompactWriter::new(out, &header)?),
+                let new: Box<dyn TraceWrite> = match encoding {
+                    Encoding::Jsonl => {
+                        let mut writer = JsonlWriter::new(out);
+                        writer.write(&Event::Header(header))?;
+                        Box::new(writer)
+                    }
+                    Encoding::Compact => Box::new(CompactWriter::new(out, &header)?),
                 };
-                if let Sink::Jsonl(writer) = &mut new {
-                    writer.write(&Event::Header(header))?;
-                }
                 sink.insert(new)
             }
         };
-        if matches!(event, Event::Header(_)) {
-            continue;
-        }
-        match sink {
-            Sink::Jsonl(writer) => writer.write(&event)?,
-            Sink::Compact(writer) => writer.write(&event)?,
+        match event {
+            Event::Header(_) => {}
+            // The count is of the input's records, which another encoding has more or fewer of
+            // (a recorded compact trace's thread starts and exits are no JSONL records): the
+            // writer counts what it wrote, so the output does not contradict itself.
+            Event::End { dropped, .. } => sink.write(&Event::End {
+                events: None,
+                dropped,
+            })?,
+            event => sink.write(&event)?,
         }
     }
     for warning in reader.warnings() {
@@ -134,15 +133,9 @@ pub(crate) fn convert(args: &ConvertArgs) -> anyhow::Result<u8> {
             events: None,
             dropped: None,
         };
-        match &mut sink {
-            Sink::Jsonl(writer) => writer.write(&end)?,
-            Sink::Compact(writer) => writer.write(&end)?,
-        }
+        sink.write(&end)?;
     }
-    match sink {
-        Sink::Jsonl(mut writer) => writer.get_mut().flush(),
-        Sink::Compact(mut writer) => writer.get_mut().flush(),
-    }
-    .with_context(|| format!("cannot write {}", args.output.display()))?;
+    sink.flush()
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
     Ok(EXIT_CLEAN)
 }

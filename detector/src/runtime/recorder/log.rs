@@ -254,7 +254,7 @@ impl ThreadLog {
         if slot.0 == addr {
             return slot.1;
         }
-        let number = REC.lock().site(site);
+        let number = REC.lock().collected.site(site);
         *slot = (addr, number);
         number
     }
