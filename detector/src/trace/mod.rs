@@ -37,7 +37,7 @@ pub use jsonl::JsonlWriter;
 #[cfg(feature = "analyze")]
 pub use rapid::StdReader;
 
-/// Writes events in one encoding: what [`TraceReader`] reads, the other way round. The
+/// Writes events in one encoding: what `TraceReader` reads, the other way round. The
 /// compact and JSONL writers implement it; `lockscan convert`, the recorder and the demos'
 /// trace generator write through it.
 ///

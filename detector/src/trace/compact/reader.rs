@@ -39,7 +39,7 @@ const BUFFER: usize = 1 << 16;
 const MAX_STRING: u64 = 1 << 20;
 
 /// Reads a compact trace; an iterator of events, like the JSONL reader. A recorded trace's
-/// per-thread blocks come out in one replay order. Example: [`CompactWriter`].
+/// per-thread blocks come out in one replay order. Example: [`CompactWriter`](super::CompactWriter).
 ///
 /// The `header` record, and the `finding` records lockscan wrote as JSON before findings had a
 /// record of their own fields, hold JSON text: reading them takes the feature `analyze`.

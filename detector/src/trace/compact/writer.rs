@@ -13,7 +13,7 @@ use crate::trace::format::{json, varint::push as varint};
 use crate::trace::wire::{FORMAT_NAME, FORMAT_VERSION, Record, Text, WireFinding};
 use crate::trace::{Event, Header};
 
-/// Writes a compact trace: [`MAGIC`], the version, then one record per [`write`](Self::write).
+/// Writes a compact trace: [`MAGIC`](super::MAGIC), the version, then one record per [`write`](Self::write).
 ///
 /// ```
 /// use lockscan::ids::{Flavour, LockId, Mode, ThreadId};
