@@ -2,22 +2,17 @@
 //! from RAPID STD), record for record.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufReader, Read};
 use std::path::Path;
 
 use anyhow::{Context, bail};
 use lockscan::trace::compact::{self, CompactWriter};
-use lockscan::trace::{Event, Format, Header, JsonlWriter, TraceReader};
+use lockscan::trace::{Event, Format, Header, JsonlWriter, TraceReader, TraceWrite};
 
 use crate::args::{ConvertArgs, Encoding};
+use crate::diagnostics;
 use crate::exit::Exit;
 use crate::output::open_output;
-
-/// Writes events in one encoding.
-enum Sink {
-    Jsonl(JsonlWriter<Box<dyn Write>>),
-    Compact(CompactWriter<Box<dyn Write>>),
-}
 
 pub(crate) fn convert(args: &ConvertArgs) -> anyhow::Result<Exit> {
     let encoding = args.to.unwrap_or_else(|| {
@@ -62,26 +57,31 @@ pub(crate) fn convert(args: &ConvertArgs) -> anyhow::Result<Exit> {
                         program: None,
                     },
                 };
-                let mut new = match encoding {
-                    Encoding::Jsonl => Sink::Jsonl(JsonlWriter::new(out)),
-                    Encoding::Compact => Sink::Compact(CompactWriter::new(out, &header)?),
+                let new: Box<dyn TraceWrite> = match encoding {
+                    Encoding::Jsonl => {
+                        let mut writer = JsonlWriter::new(out);
+                        writer.write(&Event::Header(header))?;
+                        Box::new(writer)
+                    }
+                    Encoding::Compact => Box::new(CompactWriter::new(out, &header)?),
                 };
-                if let Sink::Jsonl(writer) = &mut new {
-                    writer.write(&Event::Header(header))?;
-                }
                 sink.insert(new)
             }
         };
-        if matches!(event, Event::Header(_)) {
-            continue;
-        }
-        match sink {
-            Sink::Jsonl(writer) => writer.write(&event)?,
-            Sink::Compact(writer) => writer.write(&event)?,
+        match event {
+            Event::Header(_) => {}
+            // The count is of the input's records, which another encoding has more or fewer of
+            // (a recorded compact trace's thread starts and exits are no JSONL records): the
+            // writer counts what it wrote, so the output does not contradict itself.
+            Event::End { dropped, .. } => sink.write(&Event::End {
+                events: None,
+                dropped,
+            })?,
+            event => sink.write(&event)?,
         }
     }
     for warning in reader.warnings() {
-        eprintln!("warning: {warning}");
+        diagnostics::warning(warning)?;
     }
     let Some(mut sink) = sink else {
         bail!("{name}: no records to convert");
@@ -93,15 +93,9 @@ pub(crate) fn convert(args: &ConvertArgs) -> anyhow::Result<Exit> {
             events: None,
             dropped: None,
         };
-        match &mut sink {
-            Sink::Jsonl(writer) => writer.write(&end)?,
-            Sink::Compact(writer) => writer.write(&end)?,
-        }
+        sink.write(&end)?;
     }
-    match sink {
-        Sink::Jsonl(mut writer) => writer.get_mut().flush(),
-        Sink::Compact(mut writer) => writer.get_mut().flush(),
-    }
-    .with_context(|| format!("cannot write {}", args.output.display()))?;
+    sink.flush()
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
     Ok(Exit::Clean)
 }

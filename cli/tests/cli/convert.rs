@@ -108,3 +108,72 @@ fn a_broken_input_is_an_error_with_its_line() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("bad.jsonl:2"), "{}", run.stderr);
 }
+
+/// A recorded compact trace counts in its `end` the records of its threads' blocks, among them
+/// thread starts and exits, which JSONL has no records for: `convert` copied that count, and
+/// lockscan then warned that the JSONL trace it had written itself had lost records.
+#[test]
+fn a_recorded_compact_trace_converted_to_jsonl_has_an_end_count_of_its_own() {
+    use lockscan::trace::{CompactWriter, Event, Header};
+    use lockscan::{LockId, LockKind, ThreadId};
+
+    let dir_tmp = scratch("a_recorded_compact_trace_converted_to_jsonl");
+    let dir = dir_tmp.path();
+    let header = Header {
+        version: 1,
+        tool: Some("lockscan test".into()),
+        pid: None,
+        program: None,
+    };
+    let mut writer = CompactWriter::new(Vec::new(), &header).unwrap();
+    writer
+        .write(&Event::Thread {
+            tid: ThreadId(1),
+            name: Some("main".into()),
+            parent: None,
+        })
+        .unwrap();
+    writer
+        .write(&Event::Lock {
+            lock: LockId(1),
+            kind: LockKind::Mutex,
+            name: Some("m".into()),
+            class: None,
+            site: None,
+            rank: None,
+        })
+        .unwrap();
+    // A block of thread 1, as the recorder writes it (docs/trace-compact.md): an acquisition
+    // (tag 9: lock 1, its operation 0, no site), the release (tag 10: lock 1, operation 1),
+    // and the thread's exit (tag 19), which is no event.
+    let records: &[u8] = &[9, 1, 0, 0, 10, 1, 1, 19];
+    let mut bytes = std::mem::take(writer.get_mut());
+    bytes.extend_from_slice(&[17, 1, 3, records.len() as u8]);
+    bytes.extend_from_slice(records);
+    writer
+        .write(&Event::End {
+            events: Some(writer.records() + 3),
+            dropped: Some(0),
+        })
+        .unwrap();
+    bytes.extend_from_slice(writer.get_mut());
+    let compact = dir.join("recorded.lstrace");
+    std::fs::write(&compact, bytes).unwrap();
+    let compact = compact.display().to_string();
+    let run = lockscan(&["analyze", &compact]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+
+    let converted = dir.join("converted.json").display().to_string();
+    let run = lockscan(&["convert", &compact, "-o", &converted]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = std::fs::read_to_string(&converted).unwrap();
+    assert!(text.contains(r#""type":"acquire""#), "{text}");
+    let run = lockscan(&["analyze", &converted]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+    assert!(
+        text.ends_with("{\"type\":\"end\",\"events\":5,\"dropped\":0}\n"),
+        "{text}"
+    );
+}

@@ -15,7 +15,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
-use lockscan::trace::{CompactWriter, Event, Header};
+use lockscan::trace::{CompactWriter, Event, Header, JsonlWriter, TraceWrite};
 use lockscan::{Flavour, LockId, LockKind, Mode, ThreadId};
 
 const USAGE: &str = "\
@@ -251,8 +251,7 @@ fn generate(config: &Config) -> io::Result<Written> {
     } else {
         Box::new(File::create(&config.output)?)
     };
-    let mut trace = TraceWriter::new(sink, config.format);
-    trace.header()?;
+    let mut trace = TraceWriter::new(sink, config.format)?;
     match config.shape {
         Shape::Nested {
             events,
@@ -283,37 +282,67 @@ const fn site(file: &'static str, line: u32) -> Site {
     Site { file, line }
 }
 
-/// Writes one trace, record by record, in any of the formats.
+/// Writes one trace, record by record, in any of the formats: lockscan's two through its
+/// writers, STD by hand (lockscan reads STD but does not write it).
 struct TraceWriter {
+    /// The STD text, or the encoded records' destination.
     out: BufWriter<Box<dyn Write>>,
-    format: Format,
-    /// The compact encoder, for `--format compact`: records go into its buffer, which is
-    /// moved to `out` now and then.
-    compact: Option<CompactWriter<Vec<u8>>>,
-    /// The sites of the compact encoding, made once each.
+    /// lockscan's writer, for `--format jsonl` and `compact`: records go into its buffer, which
+    /// is moved to `out` now and then.
+    encoder: Option<Box<dyn TraceWrite>>,
+    /// Where `encoder` writes: shared with it.
+    encoded: Buffer,
+    /// The sites, made once each.
     sites: std::collections::HashMap<(&'static str, u32, u32), lockscan::Site>,
-    /// JSONL records written, header included: what the `end` record's `events` counts.
-    records: u64,
+    /// STD lines written.
+    lines: u64,
     lock_events: u64,
 }
 
+/// A buffer that a boxed writer writes into and the trace writer empties.
+#[derive(Clone, Default)]
+struct Buffer(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 impl TraceWriter {
-    fn new(sink: Box<dyn Write>, format: Format) -> Self {
-        TraceWriter {
+    fn new(sink: Box<dyn Write>, format: Format) -> io::Result<Self> {
+        let encoded = Buffer::default();
+        let header = Header {
+            version: 1,
+            tool: Some("gentrace".into()),
+            pid: None,
+            program: Some("gentrace".into()),
+        };
+        let encoder: Option<Box<dyn TraceWrite>> = match format {
+            Format::Compact => Some(Box::new(CompactWriter::new(encoded.clone(), &header)?)),
+            Format::Jsonl => {
+                let mut writer = JsonlWriter::new(encoded.clone());
+                writer.write(&Event::Header(header))?;
+                Some(Box::new(writer))
+            }
+            Format::Std => None,
+        };
+        Ok(TraceWriter {
             out: BufWriter::with_capacity(1 << 20, sink),
-            format,
-            compact: None,
+            encoder,
+            encoded,
             sites: std::collections::HashMap::new(),
-            records: 0,
+            lines: 0,
             lock_events: 0,
-        }
+        })
     }
 
-    fn jsonl(&self) -> bool {
-        self.format == Format::Jsonl
-    }
-
-    /// The compact encoding's site for `at`, column `column`.
+    /// The site for `at`, column `column`.
     fn site(&mut self, at: Site, column: u32) -> Option<lockscan::Site> {
         let site = self
             .sites
@@ -324,111 +353,61 @@ impl TraceWriter {
         Some(site.clone())
     }
 
-    /// Writes an event in the compact encoding, moving the encoded bytes out now and then.
-    fn encode(&mut self, event: &Event) -> io::Result<()> {
-        let compact = self.compact.as_mut().expect("the compact format");
-        compact.write(event)?;
-        if compact.get_mut().len() >= 1 << 16 {
-            self.out.write_all(compact.get_mut())?;
-            compact.get_mut().clear();
+    /// Writes an event through lockscan's writer, moving the encoded bytes out now and then;
+    /// `false` for STD, which the caller writes itself.
+    fn encode(&mut self, event: impl FnOnce(&mut Self) -> Event) -> io::Result<bool> {
+        if self.encoder.is_none() {
+            return Ok(false);
         }
-        Ok(())
+        let event = event(self);
+        let encoder = self.encoder.as_mut().expect("checked above");
+        encoder.write(&event)?;
+        let mut encoded = self.encoded.0.borrow_mut();
+        if encoded.len() >= 1 << 16 {
+            self.out.write_all(&encoded)?;
+            encoded.clear();
+        }
+        Ok(true)
     }
 
-    fn header(&mut self) -> io::Result<()> {
-        if self.format == Format::Compact {
-            self.records += 1;
-            let header = Header {
-                version: 1,
-                tool: Some("gentrace".into()),
-                pid: None,
-                program: Some("gentrace".into()),
-            };
-            self.compact = Some(CompactWriter::new(Vec::new(), &header)?);
-        }
-        if self.jsonl() {
-            self.records += 1;
-            writeln!(
-                self.out,
-                r#"{{"type":"header","format":"lockscan-trace","version":1,"tool":"gentrace","program":"gentrace"}}"#
-            )?;
-        }
-        Ok(())
-    }
-
-    /// Declares a thread (JSONL only: STD has no declarations).
+    /// Declares a thread (STD has no declarations).
     fn thread(&mut self, tid: u64, name: &str, parent: Option<u64>) -> io::Result<()> {
-        if self.format == Format::Compact {
-            self.records += 1;
-            return self.encode(&Event::Thread {
-                tid: ThreadId(tid),
-                name: Some(name.into()),
-                parent: parent.map(ThreadId),
-            });
-        }
-        if self.jsonl() {
-            self.records += 1;
-            write!(self.out, r#"{{"type":"thread","tid":{tid},"name":"{name}""#)?;
-            if let Some(parent) = parent {
-                write!(self.out, r#","parent":{parent}"#)?;
-            }
-            writeln!(self.out, "}}")?;
-        }
+        self.encode(|_| Event::Thread {
+            tid: ThreadId(tid),
+            name: Some(name.into()),
+            parent: parent.map(ThreadId),
+        })?;
         Ok(())
     }
 
-    /// Declares a mutex created at `created` (JSONL only); `name` for locks that a finding
-    /// should name readably.
+    /// Declares a mutex created at `created` (STD has no declarations); `name` for locks that a
+    /// finding should name readably.
     fn lock(&mut self, lock: u64, name: Option<&str>, created: Site) -> io::Result<()> {
-        if self.format == Format::Compact {
-            self.records += 1;
-            let site = self.site(created, 17);
-            return self.encode(&Event::Lock {
-                lock: LockId(lock),
-                kind: LockKind::Mutex,
-                name: name.map(Into::into),
-                class: None,
-                site,
-                rank: None,
-            });
-        }
-        if self.jsonl() {
-            self.records += 1;
-            write!(self.out, r#"{{"type":"lock","lock":{lock},"kind":"mutex""#)?;
-            if let Some(name) = name {
-                write!(self.out, r#","name":"{name}""#)?;
-            }
-            writeln!(
-                self.out,
-                r#","site":"gentrace/{}:{}:17"}}"#,
-                created.file, created.line
-            )?;
-        }
+        self.encode(|trace| Event::Lock {
+            lock: LockId(lock),
+            kind: LockKind::Mutex,
+            name: name.map(Into::into),
+            class: None,
+            site: trace.site(created, 17),
+            rank: None,
+        })?;
         Ok(())
     }
 
     fn acquire(&mut self, tid: u64, lock: u64, at: Site) -> io::Result<()> {
-        self.lock_event("acquire", "acq", tid, lock, at)
+        self.lock_event(true, tid, lock, at)
     }
 
     fn release(&mut self, tid: u64, lock: u64, at: Site) -> io::Result<()> {
-        self.lock_event("release", "rel", tid, lock, at)
+        self.lock_event(false, tid, lock, at)
     }
 
-    fn lock_event(
-        &mut self,
-        record: &str,
-        op: &str,
-        tid: u64,
-        lock: u64,
-        at: Site,
-    ) -> io::Result<()> {
+    fn lock_event(&mut self, acquire: bool, tid: u64, lock: u64, at: Site) -> io::Result<()> {
         self.lock_events += 1;
-        self.records += 1;
-        if self.format == Format::Compact {
-            let (tid, lock, site) = (ThreadId(tid), LockId(lock), self.site(at, 9));
+        let encoded = self.encode(|trace| {
+            let (tid, lock, site) = (ThreadId(tid), LockId(lock), trace.site(at, 9));
             let mode = Mode::Exclusive;
-            let event = if record == "acquire" {
+            if acquire {
                 Event::Acquire {
                     tid,
                     lock,
@@ -444,76 +423,57 @@ impl TraceWriter {
                     mode,
                     site,
                 }
-            };
-            return self.encode(&event);
+            }
+        })?;
+        if !encoded {
+            let op = if acquire { "acq" } else { "rel" };
+            self.lines += 1;
+            writeln!(self.out, "T{tid}|{op}(L{lock})|{}", at.line)?;
         }
-        if self.jsonl() {
-            writeln!(
-                self.out,
-                r#"{{"type":"{record}","tid":{tid},"lock":{lock},"site":"gentrace/{}:{}:9"}}"#,
-                at.file, at.line
-            )
-        } else {
-            writeln!(self.out, "T{tid}|{op}(L{lock})|{}", at.line)
-        }
+        Ok(())
     }
 
     fn spawn(&mut self, tid: u64, child: u64, at: Site) -> io::Result<()> {
-        self.thread_event("spawn", "fork", tid, child, at)
+        self.thread_event(true, tid, child, at)
     }
 
     fn join(&mut self, tid: u64, child: u64, at: Site) -> io::Result<()> {
-        self.thread_event("join", "join", tid, child, at)
+        self.thread_event(false, tid, child, at)
     }
 
-    fn thread_event(
-        &mut self,
-        record: &str,
-        op: &str,
-        tid: u64,
-        child: u64,
-        at: Site,
-    ) -> io::Result<()> {
-        self.records += 1;
-        if self.format == Format::Compact {
-            let (tid, child, site) = (ThreadId(tid), ThreadId(child), self.site(at, 5));
-            let event = if record == "spawn" {
+    fn thread_event(&mut self, spawn: bool, tid: u64, child: u64, at: Site) -> io::Result<()> {
+        let encoded = self.encode(|trace| {
+            let (tid, child, site) = (ThreadId(tid), ThreadId(child), trace.site(at, 5));
+            if spawn {
                 Event::Spawn { tid, child, site }
             } else {
                 Event::Join { tid, child, site }
-            };
-            return self.encode(&event);
+            }
+        })?;
+        if !encoded {
+            let op = if spawn { "fork" } else { "join" };
+            self.lines += 1;
+            writeln!(self.out, "T{tid}|{op}(T{child})|{}", at.line)?;
         }
-        if self.jsonl() {
-            writeln!(
-                self.out,
-                r#"{{"type":"{record}","tid":{tid},"child":{child},"site":"gentrace/{}:{}:5"}}"#,
-                at.file, at.line
-            )
-        } else {
-            writeln!(self.out, "T{tid}|{op}(T{child})|{}", at.line)
-        }
+        Ok(())
     }
 
-    /// Writes the `end` record (JSONL) and flushes.
+    /// Writes the `end` record (lockscan's formats) and flushes.
     fn finish(mut self) -> io::Result<Written> {
-        if self.format == Format::Compact {
-            self.encode(&Event::End {
-                events: None,
-                dropped: Some(0),
-            })?;
-            self.records += 1;
-            let compact = self.compact.as_mut().expect("the compact format");
-            self.out.write_all(compact.get_mut())?;
-        }
-        if self.jsonl() {
-            writeln!(self.out, r#"{{"type":"end","events":{}}}"#, self.records)?;
-            self.records += 1;
-        }
+        let end = Event::End {
+            events: None,
+            dropped: Some(0),
+        };
+        self.encode(|_| end)?;
+        let lines = match &self.encoder {
+            Some(encoder) => encoder.records(),
+            None => self.lines,
+        };
+        self.out.write_all(&self.encoded.0.borrow())?;
         self.out.flush()?;
         Ok(Written {
             lock_events: self.lock_events,
-            lines: self.records,
+            lines,
         })
     }
 }

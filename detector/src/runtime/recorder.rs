@@ -4,9 +4,11 @@
 //! path takes no lock. Every operation on a shared object carries the object's operation number
 //! ([`RecordSeq`], taken while holding the lock), from which the trace's reader restores one
 //! replay order (trace::compact's `merge`). A writer thread collects the rings every few
-//! milliseconds into `block`s of the compact encoding, with the declarations and sites the
-//! threads added meanwhile, and writes them out (a JSONL trace: through the compact reader and
-//! the JSONL writer), so a process killed mid-run leaves a readable prefix. When the writer
+//! milliseconds into `block`s, with the declarations and sites the threads added meanwhile, and
+//! writes them out, so a process killed mid-run leaves a readable prefix. A compact trace takes
+//! the blocks as they are; a JSONL trace takes the declarations as events and the blocks' events
+//! in one replay order (`trace::compact::BlockOrder`), through the JSONL writer: the recorder
+//! only writes, and never reads a trace back. When the writer
 //! falls behind, a thread's ring grows, up to a limit, and then the thread waits for the writer:
 //! events are never dropped.
 
@@ -15,7 +17,7 @@ mod ring;
 mod seq;
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::panic::Location;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,7 +25,7 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 
 pub(crate) use log::Rec;
 // These two are used by the active runtime only (detection off, this module is dead code).
@@ -35,8 +37,11 @@ pub(crate) use seq::RecordSeq;
 
 use crate::ids::{CondvarId, LockId, LockKind, ThreadId, VarId};
 use crate::raw::{Condvar, Mutex};
-use crate::trace::compact::{self, CompactReader, CompactWriter, block::MAX_RECORD};
-use crate::trace::{Event, Header, JsonlWriter};
+use crate::site::Site;
+use crate::trace::compact::{self, BlockOrder, CompactWriter};
+use crate::trace::format::block::MAX_RECORD;
+use crate::trace::format::records::{SiteNumbers, block_header};
+use crate::trace::{Event, Header, JsonlWriter, TraceWrite};
 
 const UNKNOWN: u8 = 0;
 const OFF: u8 = 1;
@@ -55,27 +60,130 @@ const FLUSH_EVERY: Duration = Duration::from_millis(20);
 struct Recording {
     active: bool,
     /// Records collected and not written yet.
-    out: Vec<u8>,
+    collected: Collected,
     /// The rings, in the order they were registered: a thread's replaced ring comes before
     /// its successor.
     rings: Vec<(Arc<Ring>, Consumer)>,
     /// The threads declared in this recording.
     threads: FxHashSet<ThreadId>,
-    /// Site address -> number.
-    sites: FxHashMap<usize, u64>,
-    /// Records written so far, header included, `site` and `block` records aside: what `end`
-    /// counts.
-    records: u64,
 }
 
 static REC: Mutex<Recording> = Mutex::new(Recording {
     active: false,
-    out: Vec::new(),
+    collected: Collected::Idle,
     rings: Vec::new(),
     threads: FxHashSet::with_hasher(rustc_hash::FxBuildHasher),
-    sites: FxHashMap::with_hasher(rustc_hash::FxBuildHasher),
-    records: 0,
 });
+
+/// The records collected for the writer, in the trace's encoding.
+enum Collected {
+    /// No recording.
+    Idle,
+    /// A compact trace's bytes: the records as the file has them.
+    Compact(CompactWriter<Vec<u8>>),
+    /// A JSONL trace's records, for the writer to order and format (off the threads' lock).
+    Jsonl {
+        records: Vec<Item>,
+        sites: SiteNumbers,
+    },
+}
+
+/// A record of a JSONL trace, as collected.
+enum Item {
+    /// The next site number stands for this site.
+    Site(Site),
+    /// A declaration or a finding.
+    Event(Event),
+    /// A block of a thread's records (`trace::format::block`).
+    Block {
+        tid: u64,
+        bytes: Vec<u8>,
+        records: u64,
+        detached: bool,
+    },
+}
+
+impl Collected {
+    /// The number of `site`, defining it first if it is new.
+    fn site(&mut self, site: &'static Location<'static>) -> u64 {
+        let site = Site::from(site);
+        match self {
+            Collected::Idle => 0,
+            Collected::Compact(writer) => writer.site(&site),
+            Collected::Jsonl { records, sites } => {
+                let (number, new) = sites.number(&site);
+                if new.is_some() {
+                    records.push(Item::Site(site));
+                }
+                number
+            }
+        }
+    }
+
+    /// A record that is no thread's.
+    fn event(&mut self, event: Event) {
+        match self {
+            Collected::Idle => {}
+            // Writing into a `Vec` does not fail.
+            Collected::Compact(writer) => {
+                let _ = writer.write(&event);
+            }
+            Collected::Jsonl { records, .. } => records.push(Item::Event(event)),
+        }
+    }
+
+    /// A block of thread `tid`'s `records` records `bytes`.
+    fn block(&mut self, tid: u64, bytes: &[u8], records: u64, detached: bool) {
+        match self {
+            Collected::Idle => {}
+            Collected::Compact(writer) => writer.block(|out| {
+                block_header(out, tid, records, bytes.len() as u64, detached);
+                out.extend_from_slice(bytes);
+                records
+            }),
+            Collected::Jsonl { records: items, .. } => items.push(Item::Block {
+                tid,
+                bytes: bytes.to_vec(),
+                records,
+                detached,
+            }),
+        }
+    }
+
+    /// What was collected so far, for the writer; `spare` is the last batch's buffer, reused.
+    fn take(&mut self, spare: Batch) -> Batch {
+        match (self, spare) {
+            (Collected::Idle, spare) => spare,
+            (Collected::Compact(writer), Batch::Bytes(spare)) => {
+                Batch::Bytes(std::mem::replace(writer.get_mut(), spare))
+            }
+            (Collected::Compact(writer), Batch::Records(_)) => {
+                Batch::Bytes(std::mem::take(writer.get_mut()))
+            }
+            (Collected::Jsonl { records, .. }, Batch::Records(spare)) => {
+                Batch::Records(std::mem::replace(records, spare))
+            }
+            (Collected::Jsonl { records, .. }, Batch::Bytes(_)) => {
+                Batch::Records(std::mem::take(records))
+            }
+        }
+    }
+}
+
+/// Records taken from [`Collected`] for the writer.
+enum Batch {
+    Bytes(Vec<u8>),
+    Records(Vec<Item>),
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        match self {
+            Batch::Bytes(bytes) => bytes.clear(),
+            Batch::Records(records) => records.clear(),
+        }
+    }
+}
 
 impl Recording {
     /// A new ring for thread `tid`, declaring the thread on its first; `None` when recording
@@ -88,26 +196,21 @@ impl Recording {
             let name = std::thread::current()
                 .name()
                 .map_or_else(|| tid.to_string(), str::to_owned);
-            let parent = super::spawned_by().map(|p| p.0);
-            compact::thread_record(&mut self.out, tid.0, &name, parent);
-            self.records += 1;
+            self.declare_thread(tid, name);
         }
         let ring = Arc::new(Ring::new(tid, capacity));
         self.rings.push((ring.clone(), Consumer::default()));
         Some(ring)
     }
 
-    /// The number of `site`, defining it first if it is new.
-    fn site(&mut self, site: &'static Location<'static>) -> u64 {
-        let next = self.sites.len() as u64 + 1;
-        let number = *self
-            .sites
-            .entry(std::ptr::from_ref(site).addr())
-            .or_insert(next);
-        if number == next {
-            compact::site_record(&mut self.out, &site_text(site));
-        }
-        number
+    /// The `thread` record of the current thread, `tid`, with the thread that spawned it.
+    fn declare_thread(&mut self, tid: ThreadId, name: String) {
+        let parent = super::spawned_by();
+        self.collected.event(Event::Thread {
+            tid,
+            name: (!name.is_empty()).then(|| name.into()),
+            parent,
+        });
     }
 
     /// Moves what the rings of `tid` (all threads: `None`) published into `out`, a block per
@@ -118,13 +221,31 @@ impl Recording {
                 continue;
             }
             let tid = ring.tid.0;
-            let header = |out: &mut Vec<u8>, records, len| {
-                compact::block_header(out, tid, records, len, false);
-            };
-            // SAFETY: every consumer lives in `rings`, one per ring, and is used only under
-            // the `REC` lock: it is the only reader of its ring.
-            let (records, _) = unsafe { consumer.take(ring, &mut self.out, header) };
-            self.records += records;
+            match &mut self.collected {
+                Collected::Idle => {}
+                // Straight from the ring into the trace's bytes.
+                Collected::Compact(writer) => writer.block(|out| {
+                    let header = |out: &mut Vec<u8>, records, len| {
+                        block_header(out, tid, records, len, false);
+                    };
+                    // SAFETY: every consumer lives in `rings`, one per ring, and is used only
+                    // under the `REC` lock: it is the only reader of its ring.
+                    unsafe { consumer.take(ring, out, header) }.0
+                }),
+                Collected::Jsonl { records, .. } => {
+                    let mut bytes = Vec::new();
+                    // SAFETY: as above.
+                    let (taken, _) = unsafe { consumer.take(ring, &mut bytes, |_, _, _| {}) };
+                    if taken > 0 {
+                        records.push(Item::Block {
+                            tid,
+                            bytes,
+                            records: taken,
+                            detached: false,
+                        });
+                    }
+                }
+            }
         }
         self.rings
             .retain(|(ring, consumer)| !(ring.is_retired() && consumer.caught_up(ring)));
@@ -139,15 +260,11 @@ impl Recording {
         self.collect(Some(tid));
         if self.threads.insert(tid) {
             // The recording thread's own event (see `log::record_elsewhere`).
-            let parent = super::spawned_by().map(|p| p.0);
-            compact::thread_record(&mut self.out, tid.0, &tid.to_string(), parent);
-            self.records += 1;
+            self.declare_thread(tid, tid.to_string());
         }
         let mut record = [0; MAX_RECORD];
-        let len = log::encode_detached(rec, &mut record, |site| self.site(site));
-        compact::block_header(&mut self.out, tid.0, 1, len as u64, true);
-        self.out.extend_from_slice(&record[..len]);
-        self.records += 1;
+        let len = log::encode_detached(rec, &mut record, |site| self.collected.site(site));
+        self.collected.block(tid.0, &record[..len], 1, true);
     }
 }
 
@@ -163,18 +280,14 @@ pub(crate) fn declare_lock(
     if !rec.active {
         return;
     }
-    let site = rec.site(class);
-    let class = site_text(class);
-    compact::lock_record(
-        &mut rec.out,
-        lock.0,
+    rec.collected.event(Event::Lock {
+        lock,
         kind,
-        site,
-        Some(&class),
-        name,
-        rank.map(u64::from),
-    );
-    rec.records += 1;
+        name: name.map(Into::into),
+        class: Some(site_text(class).into()),
+        site: Some(Site::from(class)),
+        rank: rank.map(u64::from),
+    });
 }
 
 /// Declares a condition variable to the running recording.
@@ -183,9 +296,11 @@ pub(crate) fn declare_condvar(condvar: CondvarId, site: &'static Location<'stati
     if !rec.active {
         return;
     }
-    let site = rec.site(site);
-    compact::condvar_record(&mut rec.out, condvar.0, site);
-    rec.records += 1;
+    rec.collected.event(Event::Condvar {
+        condvar,
+        name: None,
+        site: Some(Site::from(site)),
+    });
 }
 
 /// Declares a tracked variable to the running recording.
@@ -198,9 +313,11 @@ pub(crate) fn declare_var(
     if !rec.active {
         return;
     }
-    let site = rec.site(site);
-    compact::var_record(&mut rec.out, var.0, site, name);
-    rec.records += 1;
+    rec.collected.event(Event::Var {
+        var,
+        name: name.map(Into::into),
+        site: Some(Site::from(site)),
+    });
 }
 
 /// The writer's wake-up: set by a thread whose ring is full, or by `finish`.
@@ -380,11 +497,8 @@ static WRITER_THREAD: Mutex<Option<JoinHandle<()>>> = Mutex::new(None);
 enum Target {
     /// Written as they are.
     Compact(BufWriter<File>),
-    /// Read back in replay order and written as JSON lines.
-    Jsonl {
-        reader: Box<CompactReader<Feed>>,
-        writer: JsonlWriter<BufWriter<File>>,
-    },
+    /// Written as JSON lines, the blocks' events in replay order.
+    Jsonl(Box<BlockOrder<JsonlWriter<BufWriter<File>>>>),
 }
 
 struct Writer {
@@ -392,63 +506,34 @@ struct Writer {
     path: PathBuf,
     failed: Option<io::Error>,
     /// The last batch, handed back to `REC` so that its buffer is reused.
-    spare: Vec<u8>,
-}
-
-/// The compact bytes a JSONL writer has not read yet: a reader input that says "nothing more
-/// yet" instead of ending, until the recording finished.
-#[derive(Debug, Default)]
-struct Feed {
-    bytes: Vec<u8>,
-    read: usize,
-    finished: bool,
-}
-
-impl Read for Feed {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let available = &self.bytes[self.read..];
-        if available.is_empty() {
-            if self.finished {
-                return Ok(0);
-            }
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        let n = available.len().min(buf.len());
-        buf[..n].copy_from_slice(&available[..n]);
-        self.read += n;
-        if self.read == self.bytes.len() {
-            self.bytes.clear();
-            self.read = 0;
-        }
-        Ok(n)
-    }
+    spare: Batch,
 }
 
 impl Writer {
     /// Writes a batch of collected records.
-    fn write(&mut self, batch: &[u8]) -> io::Result<()> {
-        match &mut self.target {
-            Target::Compact(out) => {
-                out.write_all(batch)?;
+    fn write(&mut self, batch: &mut Batch) -> io::Result<()> {
+        match (&mut self.target, batch) {
+            (Target::Compact(out), Batch::Bytes(bytes)) => {
+                out.write_all(bytes)?;
                 out.flush()
             }
-            Target::Jsonl { reader, writer } => {
-                reader.get_mut().bytes.extend_from_slice(batch);
-                for event in reader.by_ref() {
-                    let event = event.map_err(io::Error::other)?;
-                    let event = match event {
-                        // The compact count has records JSONL does not (thread starts and
-                        // exits): let the JSONL writer count its own.
-                        Event::End { dropped, .. } => Event::End {
-                            events: None,
-                            dropped,
-                        },
-                        event => event,
-                    };
-                    writer.write(&event)?;
+            (Target::Jsonl(order), Batch::Records(records)) => {
+                for item in records.drain(..) {
+                    match item {
+                        Item::Site(site) => order.site(site),
+                        Item::Event(event) => order.write(&event)?,
+                        Item::Block {
+                            tid,
+                            bytes,
+                            records,
+                            detached,
+                        } => order.block(tid, bytes, records, detached)?,
+                    }
                 }
-                writer.get_mut().flush()
+                order.get_mut().flush()
             }
+            // A batch of the other encoding is an empty one (`Collected::take`).
+            _ => Ok(()),
         }
     }
 }
@@ -473,38 +558,39 @@ pub(crate) fn start(path: &Path) -> Result<(), RecordError> {
         pid: Some(u64::from(std::process::id())),
         program: Some(program_name().into()),
     };
-    let (start, target) = if is_compact(path) {
-        let mut writer = CompactWriter::new(Vec::new(), &header).map_err(io_error)?;
-        (std::mem::take(writer.get_mut()), Target::Compact(out))
+    // The header goes to the file at once: a process killed at any point leaves a trace.
+    let (collected, target, spare) = if is_compact(path) {
+        let mut encoder = CompactWriter::new(Vec::new(), &header).map_err(io_error)?;
+        let mut out = out;
+        out.write_all(encoder.get_mut()).map_err(io_error)?;
+        out.flush().map_err(io_error)?;
+        encoder.get_mut().clear();
+        let spare = Batch::Bytes(Vec::new());
+        (Collected::Compact(encoder), Target::Compact(out), spare)
     } else {
-        // The JSONL writer writes the header itself: the compact reader that reads it the rest
-        // would need a JSON parser to read it back.
-        let mut start = Vec::new();
-        compact::preamble(&mut start);
         let mut writer = JsonlWriter::new(out);
         writer.write(&Event::Header(header)).map_err(io_error)?;
-        let name = path.display().to_string();
-        let reader = Box::new(CompactReader::new(Feed::default(), name));
-        (start, Target::Jsonl { reader, writer })
+        TraceWrite::flush(&mut writer).map_err(io_error)?;
+        let collected = Collected::Jsonl {
+            records: Vec::new(),
+            sites: SiteNumbers::default(),
+        };
+        let target = Target::Jsonl(Box::new(BlockOrder::new(writer)));
+        (collected, target, Batch::Records(Vec::new()))
     };
-    let mut state = Writer {
+    *writer = Some(Writer {
         target,
         path: path.to_owned(),
         failed: None,
-        spare: Vec::new(),
-    };
-    state.write(&start).map_err(io_error)?;
-    *writer = Some(state);
+        spare,
+    });
     drop(writer);
     {
         let mut rec = REC.lock();
         rec.active = true;
-        rec.out.clear();
+        rec.collected = collected;
         rec.rings.clear();
         rec.threads.clear();
-        rec.sites.clear();
-        // The header.
-        rec.records = 1;
         EPOCH.fetch_add(1, Ordering::Relaxed);
     }
     *WAKE.lock() = Wake {
@@ -569,19 +655,22 @@ pub(crate) fn finish() -> Result<Option<PathBuf>, RecordError> {
     let Some(mut writer) = guard.take() else {
         return Ok(None);
     };
-    let batch = {
+    let mut batch = {
         let mut rec = REC.lock();
         rec.collect(None);
-        let records = rec.records;
-        compact::end_record(&mut rec.out, records, 0);
+        // The writer counts the records (a JSONL trace has fewer: no thread starts and exits).
+        rec.collected.event(Event::End {
+            events: None,
+            dropped: Some(0),
+        });
         rec.active = false;
         rec.rings.clear();
-        std::mem::take(&mut rec.out)
+        let spare = std::mem::replace(&mut writer.spare, Batch::Bytes(Vec::new()));
+        let batch = rec.collected.take(spare);
+        rec.collected = Collected::Idle;
+        batch
     };
-    if let Target::Jsonl { reader, .. } = &mut writer.target {
-        reader.get_mut().finished = true;
-    }
-    let result = writer.write(&batch);
+    let result = writer.write(&mut batch);
     let path = writer.path.clone();
     match writer.failed.take().map_or(result, Err) {
         Ok(()) => Ok(Some(path)),
@@ -598,14 +687,13 @@ pub(crate) fn record_finding(finding: &crate::Finding) {
     if !on() || finding.kind == crate::FindingKind::DataRace {
         return;
     }
-    let wire = crate::trace::wire::WireFinding::from_finding(finding);
+    let finding = Event::Finding(Box::new(finding.clone()));
     {
         let mut rec = REC.lock();
         if !rec.active {
             return;
         }
-        compact::finding_record(&mut rec.out, &wire);
-        rec.records += 1;
+        rec.collected.event(finding);
     }
     drain();
 }
@@ -633,14 +721,14 @@ fn drain() {
     let Some(writer) = guard.as_mut() else {
         return;
     };
-    let batch = {
+    let mut batch = {
         let mut rec = REC.lock();
         rec.collect(None);
-        let spare = std::mem::take(&mut writer.spare);
-        std::mem::replace(&mut rec.out, spare)
+        let spare = std::mem::replace(&mut writer.spare, Batch::Bytes(Vec::new()));
+        rec.collected.take(spare)
     };
     if writer.failed.is_none()
-        && let Err(err) = writer.write(&batch)
+        && let Err(err) = writer.write(&mut batch)
     {
         eprintln!(
             "lockscan: writing the trace {} failed: {err}",
@@ -648,7 +736,6 @@ fn drain() {
         );
         writer.failed = Some(err);
     }
-    let mut batch = batch;
     batch.clear();
     writer.spare = batch;
 }

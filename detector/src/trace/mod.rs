@@ -18,7 +18,7 @@
 
 pub mod compact;
 pub mod event;
-mod json;
+pub(crate) mod format;
 pub mod jsonl;
 #[cfg(feature = "analyze")]
 pub mod rapid;
@@ -36,6 +36,38 @@ pub use jsonl::JsonlReader;
 pub use jsonl::JsonlWriter;
 #[cfg(feature = "analyze")]
 pub use rapid::StdReader;
+
+/// Writes events in one encoding: what `TraceReader` reads, the other way round. The
+/// compact and JSONL writers implement it; `lockscan convert`, the recorder and the demos'
+/// trace generator write through it.
+///
+/// ```
+/// use lockscan::ids::{LockId, Mode, ThreadId};
+/// use lockscan::trace::{CompactWriter, Event, Header, JsonlWriter, TraceWrite};
+///
+/// let release = Event::Release { tid: ThreadId(2), lock: LockId(7), mode: Mode::Shared, site: None };
+/// let end = Event::End { events: None, dropped: None };
+/// let mut writers: Vec<Box<dyn TraceWrite>> = vec![
+///     Box::new(CompactWriter::new(Vec::new(), &Header::default())?),
+///     Box::new(JsonlWriter::new(Vec::new())),
+/// ];
+/// for writer in &mut writers {
+///     writer.write(&release)?;
+///     writer.write(&end)?;
+///     writer.flush()?;
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub trait TraceWrite {
+    /// Writes one event as a record (and whatever the encoding needs before it).
+    fn write(&mut self, event: &Event) -> io::Result<()>;
+
+    /// How many records an `end` record without a count would count now.
+    fn records(&self) -> u64;
+
+    /// Flushes what was written to the underlying writer.
+    fn flush(&mut self) -> io::Result<()>;
+}
 
 /// The longest line a reader accepts; longer lines are an error, so a corrupt file without line
 /// breaks cannot make the reader buffer all of it.
@@ -236,6 +268,43 @@ pub enum TraceWarning {
         file: Arc<str>,
         /// How many.
         events: u64,
+    },
+    /// A compact trace defines a site a second time. Writers define each site once, so this is
+    /// a repeated `site` record: it shifts the number of every later site by one, and events
+    /// after it may name the wrong lines.
+    #[error(
+        "{file}: byte {offset}: the site `{site}` is defined a second time (as site {number}); \
+         a repeated `site` record shifts every later site by one, so findings may name the \
+         wrong lines"
+    )]
+    DuplicateSite {
+        /// The file.
+        file: Arc<str>,
+        /// Where the second `site` record starts.
+        offset: u64,
+        /// The site's text.
+        site: String,
+        /// The number the second record gives it.
+        number: u64,
+    },
+    /// A compact trace declares a lock again with another kind.
+    #[error(
+        "{file}: byte {offset}: lock {lock} is declared again as a {kind}, after being declared \
+         a {first}",
+        kind = .kind.as_str(),
+        first = .first.as_str()
+    )]
+    LockRedeclared {
+        /// The file.
+        file: Arc<str>,
+        /// Where the second `lock` record starts.
+        offset: u64,
+        /// The lock's id.
+        lock: u64,
+        /// The kind it was declared first.
+        first: crate::ids::LockKind,
+        /// The kind it is declared now.
+        kind: crate::ids::LockKind,
     },
 }
 

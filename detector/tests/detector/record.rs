@@ -674,3 +674,63 @@ fn a_corrupt_recorded_trace_is_an_error_with_its_offset_never_a_panic() {
         }
     }
 }
+
+/// The same operations on the same locks, from one thread: recorded twice, they are the same
+/// events (the locks keep their ids, each recording declares them anew).
+fn same_steps(outer: &Mutex<u32>, inner: &Mutex<u32>, table: &RwLock<u32>, ready: &Condvar) {
+    for round in 0..3 {
+        let mut a = outer.lock();
+        *inner.lock() += round;
+        *a += 1;
+        let _ = ready.wait_for(&mut a, Duration::from_millis(1));
+        drop(a);
+        let _read = table.read();
+        drop(table.try_write());
+    }
+    *inner.lock() += 1;
+    *outer.lock() += 1;
+}
+
+#[test]
+#[ignore = "a scenario that the record tests run in a child process"]
+fn child_records_the_same_steps_in_both_encodings() {
+    assert!(in_child(), "run by the record tests");
+    let dir = PathBuf::from(std::env::var_os(TRACE_PATH).unwrap());
+    let (outer, inner, table) = (Mutex::new(0), Mutex::new(0), RwLock::new(0));
+    let ready = Condvar::new();
+    for name in ["same.lstrace", "same.json"] {
+        let recording = lockscan::record::start(dir.join(name)).unwrap();
+        same_steps(&outer, &inner, &table, &ready);
+        recording.finish().unwrap();
+    }
+}
+
+/// The recorder writes a JSONL trace without reading back a compact one; what it writes is,
+/// byte for byte, the compact recording of the same events converted as `lockscan convert`
+/// converts it.
+#[test]
+fn a_jsonl_recording_is_the_compact_recording_of_the_same_events_converted() {
+    let dir_tmp = scratch_dir("record-same");
+    let dir = dir_tmp.path();
+    record_child_to(
+        dir,
+        "record::child_records_the_same_steps_in_both_encodings",
+    );
+    let file = std::io::BufReader::new(std::fs::File::open(dir.join("same.lstrace")).unwrap());
+    let reader = lockscan::trace::CompactReader::new(file, "same.lstrace");
+    let mut converted = lockscan::trace::JsonlWriter::new(Vec::new());
+    for event in reader {
+        let event = match event.unwrap() {
+            lockscan::trace::Event::End { dropped, .. } => lockscan::trace::Event::End {
+                events: None,
+                dropped,
+            },
+            event => event,
+        };
+        converted.write(&event).unwrap();
+    }
+    let converted = String::from_utf8(std::mem::take(converted.get_mut())).unwrap();
+    let recorded = std::fs::read_to_string(dir.join("same.json")).unwrap();
+    assert!(recorded.lines().count() > 20, "{recorded}");
+    assert_eq!(recorded, converted);
+}

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::ring::{Producer, Ring};
 use super::{REC, epoch, on, wake_writer};
 use crate::ids::{CondvarId, Flavour, LockId, Mode, ThreadId, VarId};
-use crate::trace::compact::block::{self, How, Recent, RecordBuf};
+use crate::trace::format::block::{self, How, Recent, RecordBuf};
 
 /// The ring a thread starts with; it doubles, up to [`MAX_RING`], each time the thread fills it
 /// faster than the writer empties it. The writer is woken when a ring is half full, so the
@@ -254,7 +254,7 @@ impl ThreadLog {
         if slot.0 == addr {
             return slot.1;
         }
-        let number = REC.lock().site(site);
+        let number = REC.lock().collected.site(site);
         *slot = (addr, number);
         number
     }

@@ -9,7 +9,7 @@ use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::ids::ThreadId;
-use crate::trace::compact::block::{MAX_RECORD, RecordBuf};
+use crate::trace::format::block::{MAX_RECORD, RecordBuf};
 
 /// Bits of the published position that count bytes; the rest count records.
 const BYTE_BITS: u32 = 40;

@@ -26,10 +26,10 @@ use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 
-use super::block::Recent;
-use super::{BlockCursor, BlockError};
+use super::cursor::{BlockCursor, BlockError};
 use crate::site::Site;
 use crate::trace::Event;
+use crate::trace::format::block::Recent;
 
 /// A shared object whose operations are numbered: a lock, condition variable, tracked variable,
 /// or a thread's life (1: spawned, 2: ended). Packed as kind (2 bits) and id (62 bits).
@@ -385,7 +385,7 @@ impl Merge {
 mod tests {
     use super::*;
     use crate::ids::{Flavour, Mode};
-    use crate::trace::compact::block::{self, How, MAX_RECORD};
+    use crate::trace::format::block::{self, How, MAX_RECORD};
 
     /// A plain exclusive acquisition.
     const PLAIN: How = How {

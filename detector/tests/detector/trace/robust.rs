@@ -208,3 +208,103 @@ proptest! {
         }
     }
 }
+
+/// A compact trace of two sites, `src/a.rs:1:1` and `src/b.rs:2:2`, each used by a lock's
+/// declaration.
+fn two_sites() -> Vec<u8> {
+    use lockscan::trace::{CompactWriter, Header};
+    let mut writer = CompactWriter::new(Vec::new(), &Header::default()).unwrap();
+    for (lock, site) in [(1, "src/a.rs:1:1"), (2, "src/b.rs:2:2")] {
+        writer
+            .write(&Event::Lock {
+                lock: LockId(lock),
+                kind: LockKind::Mutex,
+                name: None,
+                class: None,
+                site: Some(site.into()),
+                rank: None,
+            })
+            .unwrap();
+    }
+    writer
+        .write(&Event::End {
+            events: None,
+            dropped: Some(0),
+        })
+        .unwrap();
+    std::mem::take(writer.get_mut())
+}
+
+fn read_all(bytes: &[u8]) -> (Vec<Event>, Vec<lockscan::trace::TraceWarning>) {
+    let mut reader = TraceReader::new(bytes, "t.lstrace", InputFormat::Compact).unwrap();
+    let events = reader.by_ref().map(Result::unwrap).collect();
+    (events, reader.warnings().to_vec())
+}
+
+/// A `site` record repeated shifted every later site by one, silently: the second lock was
+/// said to be made at the first lock's line.
+#[test]
+fn a_repeated_site_record_is_a_warning_at_its_offset() {
+    let good = two_sites();
+    let (_, warnings) = read_all(&good);
+    assert_eq!(warnings, []);
+    // Tag 1 (`site`), the text's length, the text.
+    let record = b"\x01\x0csrc/a.rs:1:1";
+    let at = good
+        .windows(record.len())
+        .position(|w| w == record)
+        .unwrap();
+    let end = at + record.len();
+    let mut bytes = good[..end].to_vec();
+    bytes.extend_from_slice(record);
+    bytes.extend_from_slice(&good[end..]);
+    let (_, warnings) = read_all(&bytes);
+    let repeated: Vec<String> = warnings
+        .iter()
+        .filter(|w| matches!(w, lockscan::trace::TraceWarning::DuplicateSite { .. }))
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(repeated.len(), 1, "{warnings:?}");
+    assert!(
+        repeated[0].starts_with(&format!(
+            "t.lstrace: byte {end}: the site `src/a.rs:1:1` is defined a second time (as site 2)"
+        )),
+        "{}",
+        repeated[0]
+    );
+}
+
+/// A lock declared a mutex and then, with the same id, a read-write lock was taken silently.
+#[test]
+fn a_lock_declared_again_with_another_kind_is_a_warning_at_its_offset() {
+    use lockscan::trace::{CompactWriter, Header};
+    let mut writer = CompactWriter::new(Vec::new(), &Header::default()).unwrap();
+    let lock = |kind| Event::Lock {
+        lock: LockId(7),
+        kind,
+        name: None,
+        class: None,
+        site: None,
+        rank: None,
+    };
+    writer.write(&lock(LockKind::Mutex)).unwrap();
+    // The same declaration again is no damage.
+    writer.write(&lock(LockKind::Mutex)).unwrap();
+    let at = writer.get_mut().len();
+    writer.write(&lock(LockKind::RwLock)).unwrap();
+    writer
+        .write(&Event::End {
+            events: None,
+            dropped: Some(0),
+        })
+        .unwrap();
+    let (_, warnings) = read_all(writer.get_mut());
+    let messages: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        messages,
+        [format!(
+            "t.lstrace: byte {at}: lock 7 is declared again as a rwlock, after being declared a \
+             mutex"
+        )]
+    );
+}

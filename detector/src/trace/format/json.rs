@@ -6,7 +6,7 @@
 //! `x == y as _` or `assert_eq!(v, vec![])` ambiguous there (E0283). Reading JSON, the
 //! `analyze` feature's job, uses serde_json.
 
-use super::wire::{Record, Text, WireFinding, WireFindingEdge};
+use crate::trace::wire::{Record, Text, WireFinding, WireFindingEdge};
 
 /// `text` as a JSON string, quoted, escaped as serde_json escapes: `"` and `\`, the control
 /// characters (`\b`, `\t`, `\n`, `\f`, `\r`, else `\u00xx`); everything else as it is.

@@ -4,7 +4,8 @@
 //! Each encoder writes one record into a [`RecordBuf`] and returns its length; the recorder's
 //! threads encode straight into their ring buffers.
 
-use super::tag;
+use super::tags::{self as tag, lock_tag, mode_bits};
+use super::varint;
 use crate::ids::{Flavour, Mode};
 
 /// The longest thread record: a tag and five varints of at most 10 bytes (an `acquire` with a
@@ -28,15 +29,9 @@ impl<'a> Cursor<'a> {
     }
 
     #[inline]
-    fn varint(mut self, mut value: u64) -> Self {
+    fn varint(mut self, value: u64) -> Self {
         // At most five varints follow a tag (MAX_RECORD): the index stays in bounds.
-        while value >= 0x80 {
-            self.bytes[self.len] = (value as u8) | 0x80;
-            self.len += 1;
-            value >>= 7;
-        }
-        self.bytes[self.len] = value as u8;
-        self.len += 1;
+        self.len = varint::put(self.bytes, self.len, value);
         self
     }
 
@@ -167,7 +162,7 @@ pub(crate) fn acquire(
     how: How,
 ) -> usize {
     // The tag's bits but its type.
-    let (bits, flavour_byte) = super::lock_tag(flag(how.try_lock), how.mode, how.flavour);
+    let (bits, flavour_byte) = lock_tag(flag(how.try_lock), how.mode, how.flavour);
     match near(recent, lock, seq) {
         Some(byte) => Cursor::new(out, tag::NEAR_ACQUIRE | bits)
             .maybe(flavour_byte)
@@ -193,7 +188,7 @@ pub(crate) fn release(
     seq: u64,
     mode: Mode,
 ) -> usize {
-    let bits = super::mode_bits(mode);
+    let bits = mode_bits(mode);
     match near(recent, lock, seq) {
         Some(byte) => Cursor::new(out, tag::NEAR_RELEASE | bits).raw(byte).len(),
         None => Cursor::new(out, tag::RELEASE | bits)
@@ -212,7 +207,7 @@ pub(crate) fn request(
     mode: Mode,
     flavour: Flavour,
 ) -> usize {
-    let (t, flavour_byte) = super::lock_tag(tag::REQUEST, mode, flavour);
+    let (t, flavour_byte) = lock_tag(tag::REQUEST, mode, flavour);
     Cursor::new(out, t)
         .maybe(flavour_byte)
         .varint(lock)
