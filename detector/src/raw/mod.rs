@@ -35,6 +35,7 @@ mod thread_id;
 
 use std::time::{Duration, Instant};
 
+pub(crate) use condvar::condvar_api;
 pub use condvar::{Condvar, WaitTimeoutResult};
 #[doc(hidden)]
 pub use condvar::{OnTimeout, wait_while};
