@@ -3,7 +3,6 @@
 //! [`RawMutex`].
 
 use std::convert::Infallible;
-use std::fmt;
 use std::panic::Location;
 use std::time::{Duration, Instant};
 
@@ -11,7 +10,7 @@ use lock_api::MutexGuard;
 
 use super::{CondvarHooks, RawMutex};
 use crate::ids::Mode;
-use crate::raw::{OnTimeout, WaitTimeoutResult, wait_while};
+use crate::raw::{OnTimeout, WaitTimeoutResult, raw_mutex, wait_while};
 
 /// A condition variable lockscan sees, with parking_lot's API: a wait records the release and
 /// re-acquisition of its mutex, and a wait while holding other locks is reported
@@ -155,24 +154,4 @@ impl Condvar {
     }
 }
 
-/// The raw mutex a guard holds, with the guard's lifetime rather than the borrow's.
-fn raw_mutex<'a, G, T: ?Sized>(guard: &MutexGuard<'a, RawMutex<G>, T>) -> &'a RawMutex<G> {
-    // SAFETY: `raw` is unsafe because unlocking through it would invalidate the guard; the
-    // condition variable unlocks only while it holds the guard's `&mut`, and locks again before
-    // returning it.
-    unsafe { MutexGuard::mutex(guard).raw() }
-}
-
-impl Default for Condvar {
-    #[track_caller]
-    #[inline]
-    fn default() -> Condvar {
-        Condvar::new()
-    }
-}
-
-impl fmt::Debug for Condvar {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad("Condvar { .. }")
-    }
-}
+crate::raw::condvar_impls!(Condvar);

@@ -11,7 +11,6 @@
 //! one of them to block on the mutex. The results are the same, only slower under contention.
 
 use std::convert::Infallible;
-use std::fmt;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::time::{Duration, Instant};
@@ -329,26 +328,38 @@ pub fn wait_while<Guard: ?Sized, E>(
     Ok(false)
 }
 
-/// The raw mutex under `guard`.
-fn raw_mutex<'g, T: ?Sized>(guard: &'g MutexGuard<'_, T>) -> &'g RawMutex {
+/// The raw mutex under `guard`, with the guard's lifetime rather than the borrow's.
+pub(crate) fn raw_mutex<'a, R: lock_api::RawMutex, T: ?Sized>(
+    guard: &lock_api::MutexGuard<'a, R, T>,
+) -> &'a R {
     // SAFETY: `raw` is unsafe because unlocking through it would invalidate the guard; the
     // condition variable unlocks only while it holds the guard's `&mut`, and locks again before
     // returning it.
     unsafe { lock_api::MutexGuard::mutex(guard).raw() }
 }
 
-impl Default for Condvar {
-    #[inline]
-    fn default() -> Condvar {
-        Condvar::new()
-    }
-}
+/// `Default` (made at the caller's location) and `Debug` (`Condvar { .. }`, as parking_lot's)
+/// for a condition variable type with a `#[track_caller]` constructor `new`.
+macro_rules! condvar_impls {
+    ($Condvar:ident) => {
+        impl Default for $Condvar {
+            #[track_caller]
+            #[inline]
+            fn default() -> $Condvar {
+                $Condvar::new()
+            }
+        }
 
-impl fmt::Debug for Condvar {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad("Condvar { .. }")
-    }
+        impl ::std::fmt::Debug for $Condvar {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.pad("Condvar { .. }")
+            }
+        }
+    };
 }
+pub(crate) use condvar_impls;
+
+condvar_impls!(Condvar);
 
 #[cfg(test)]
 mod tests {

@@ -35,10 +35,10 @@ mod thread_id;
 
 use std::time::{Duration, Instant};
 
-pub(crate) use condvar::condvar_api;
 pub use condvar::{Condvar, WaitTimeoutResult};
 #[doc(hidden)]
 pub use condvar::{OnTimeout, wait_while};
+pub(crate) use condvar::{condvar_api, condvar_impls, raw_mutex};
 pub use mutex::{RawFairMutex, RawMutex};
 pub use once::{Once, OnceState};
 pub use rwlock::RawRwLock;
