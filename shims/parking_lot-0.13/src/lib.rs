@@ -15,6 +15,11 @@
 //! reports are the code that took the locks (for a `ReentrantMutex` and a `Condvar`'s waits, a
 //! line of lock_api, whose methods there are not `#[track_caller]`).
 //!
+//! lock_api 0.5 aborts the process when an upgrade inside `with_upgraded` unwinds, and a
+//! finding with the default policy unwinds the acquisition that closes a cycle: there,
+//! `LOCKSCAN_ON_FINDING=warn` reports it and goes on. (An actual deadlock unwinds whatever the
+//! policy.)
+//!
 //! To check that the stand-in is the one in use: `cargo tree -i parking_lot@0.13.0
 //! --all-features` shows it with its path (`--all-features`, or your tests' `--features`, in
 //! case parking_lot is an optional dependency), and [`lockscan_is_active`] returns true in a
@@ -115,3 +120,78 @@ pub type MappedReentrantMutexGuard<'a, T> =
 /// A condition variable (instrumented) for [`MutexGuard`]s: a wait records the release and
 /// re-acquisition of its mutex, and a wait while holding other locks is reported.
 pub type Condvar = lock_api::Condvar<RawCondvar>;
+
+#[cfg(test)]
+mod tests {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    use super::*;
+
+    /// lock_api 0.5 hands an upgradable hold to `upgrade` and forgets its guard: an upgrade
+    /// that unwinds (here at lockscan's report of the lock-order cycle it closes) must release
+    /// the hold itself, or the lock stays taken for good.
+    #[test]
+    fn an_upgrade_that_unwinds_releases_the_upgradable_hold() {
+        let (lock, other) = (RwLock::new(0), Mutex::new(0));
+        // `lock` before `other`...
+        drop((lock.write(), other.lock()));
+        // ...and `other` (a try: no edge into it) before the upgrade's exclusive `lock`.
+        let upgradable = lock.upgradable_read();
+        let held = other.try_lock().unwrap();
+        let upgraded = catch_unwind(AssertUnwindSafe(|| {
+            drop(RwLockUpgradableReadGuard::upgrade(upgradable));
+        }));
+        drop(held);
+        assert_eq!(
+            upgraded.is_err(),
+            lockscan_is_active(),
+            "the cycle is reported"
+        );
+        assert!(!lock.is_locked(), "the upgradable hold is released");
+        *lock.write() += 1;
+    }
+
+    /// A recursive lock's second read, which a plain lock would report, is no finding, and its
+    /// reads pass a writer that waits.
+    #[test]
+    fn a_recursive_lock_reads_again() {
+        let lock = std::sync::Arc::new(RecursiveRwLock::new(1));
+        let first = lock.read();
+        let writer = {
+            let lock = lock.clone();
+            std::thread::spawn(move || *lock.write() += 1)
+        };
+        let second = lock.read();
+        assert_eq!(*first + *second, 2);
+        drop((first, second));
+        writer.join().unwrap();
+        assert_eq!(*lock.read(), 2);
+    }
+
+    #[test]
+    fn a_condvar_says_whom_it_woke() {
+        let pair = std::sync::Arc::new((Mutex::new(false), Condvar::new()));
+        assert!(!pair.1.notify_one());
+        let waiter = {
+            let pair = pair.clone();
+            std::thread::spawn(move || {
+                let mut ready = pair.0.lock();
+                pair.1.wait_while(&mut ready, |ready| !*ready);
+            })
+        };
+        let mut woken = 0;
+        while !waiter.is_finished() {
+            let mut ready = pair.0.lock();
+            *ready = true;
+            woken += pair.1.notify_all();
+            drop(ready);
+            std::thread::yield_now();
+        }
+        waiter.join().unwrap();
+        assert!(woken <= 1, "one waiter, woken once at most: {woken}");
+        let timed_out = pair
+            .1
+            .wait_for(&mut pair.0.lock(), std::time::Duration::from_millis(1));
+        assert!(timed_out.timed_out());
+    }
+}
