@@ -266,16 +266,16 @@ impl Once {
                 state = self.state.load(Ordering::Acquire);
                 continue;
             }
-            if state & PARKED == 0 {
-                if let Err(now) = self.state.compare_exchange_weak(
+            if state & PARKED == 0
+                && let Err(now) = self.state.compare_exchange_weak(
                     state,
                     state | PARKED,
                     Ordering::Relaxed,
                     Ordering::Acquire,
-                ) {
-                    state = now;
-                    continue;
-                }
+                )
+            {
+                state = now;
+                continue;
             }
             let validate = || {
                 let state = self.state.load(Ordering::Relaxed);
