@@ -10,6 +10,7 @@
 //! (`unpark_requeue`) so that `notify_all` does not wake every waiter at once only for all but
 //! one of them to block on the mutex. The results are the same, only slower under contention.
 
+use std::convert::Infallible;
 use std::fmt;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -24,6 +25,10 @@ use super::{MutexGuard, RawMutex};
 pub struct WaitTimeoutResult(bool);
 
 impl WaitTimeoutResult {
+    pub(crate) fn new(timed_out: bool) -> Self {
+        WaitTimeoutResult(timed_out)
+    }
+
     /// True if the wait ended because the timeout elapsed, not because of a notification.
     #[inline]
     pub fn timed_out(self) -> bool {
@@ -205,12 +210,14 @@ impl Condvar {
         T: ?Sized,
         F: FnMut(&mut T) -> bool,
     {
-        let mut result = WaitTimeoutResult(false);
-        while !result.timed_out() && condition(&mut **mutex_guard) {
+        let timed_out = wait_while(
+            mutex_guard,
+            |guard| condition(&mut **guard),
+            OnTimeout::TimedOut,
             // SAFETY: the guard holds the mutex and stays borrowed throughout.
-            result = unsafe { self.wait_raw(raw_mutex(mutex_guard), deadline) };
-        }
-        result
+            |guard| Ok::<_, Infallible>(unsafe { self.wait_raw(raw_mutex(guard), deadline) }.0),
+        );
+        WaitTimeoutResult(timed_out.unwrap_or_else(|never| match never {}))
     }
 
     /// Waits with `mutex`, any raw mutex, locked by the caller: parks, releasing it once in
@@ -278,6 +285,38 @@ impl Condvar {
         mutex.lock();
         WaitTimeoutResult(result == ParkResult::TimedOut)
     }
+}
+
+/// What a timed wait-while answers when its time runs out with the condition still holding at
+/// its last check: each public condition variable keeps the answer of the API it mirrors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnTimeout {
+    /// parking_lot's: timed out, without checking the condition again.
+    TimedOut,
+    /// std's (`wait_timeout_while`): the condition is checked once more, and the wait timed
+    /// out only if it still holds.
+    CheckAgain,
+}
+
+/// The one condition-variable wait-while loop of lockscan's condition variables: while
+/// `condition` holds for `guard`, `wait`s (until a deadline the caller's `wait` knows), which
+/// says whether it timed out or fails (a poisoned mutex, for std's API). Returns whether the
+/// wait timed out, as `on_timeout` says.
+pub fn wait_while<Guard: ?Sized, E>(
+    guard: &mut Guard,
+    mut condition: impl FnMut(&mut Guard) -> bool,
+    on_timeout: OnTimeout,
+    mut wait: impl FnMut(&mut Guard) -> Result<bool, E>,
+) -> Result<bool, E> {
+    while condition(guard) {
+        if wait(guard)? {
+            return Ok(match on_timeout {
+                OnTimeout::TimedOut => true,
+                OnTimeout::CheckAgain => condition(guard),
+            });
+        }
+    }
+    Ok(false)
 }
 
 /// The raw mutex under `guard`.

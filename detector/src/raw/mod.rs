@@ -36,86 +36,20 @@ mod thread_id;
 use std::time::{Duration, Instant};
 
 pub use condvar::{Condvar, WaitTimeoutResult};
+#[doc(hidden)]
+pub use condvar::{OnTimeout, wait_while};
 pub use mutex::{RawFairMutex, RawMutex};
 pub use once::{Once, OnceState};
 pub use rwlock::RawRwLock;
 pub use thread_id::RawThreadId;
 
-/// A mutual exclusion lock, parking_lot's `Mutex`: `lock` returns a guard, no poisoning.
-pub type Mutex<T> = lock_api::Mutex<RawMutex, T>;
-
-/// The guard of a locked [`Mutex`]: the mutex is unlocked when it is dropped.
-pub type MutexGuard<'a, T> = lock_api::MutexGuard<'a, RawMutex, T>;
-
-/// A [`MutexGuard`] narrowed by `MutexGuard::map` to a part of the protected data.
-pub type MappedMutexGuard<'a, T> = lock_api::MappedMutexGuard<'a, RawMutex, T>;
-
-/// A [`Mutex`] whose guards unlock fairly: an unlock hands the lock to a waiting thread, if any.
-pub type FairMutex<T> = lock_api::Mutex<RawFairMutex, T>;
-
-/// The guard of a locked [`FairMutex`].
-pub type FairMutexGuard<'a, T> = lock_api::MutexGuard<'a, RawFairMutex, T>;
-
-/// A [`FairMutexGuard`] narrowed by `FairMutexGuard::map` to a part of the protected data.
-pub type MappedFairMutexGuard<'a, T> = lock_api::MappedMutexGuard<'a, RawFairMutex, T>;
-
-/// A reader-writer lock, parking_lot's `RwLock`: many readers or one writer, writer-preferring.
-pub type RwLock<T> = lock_api::RwLock<RawRwLock, T>;
-
-/// The guard of a shared (read) lock on an [`RwLock`].
-pub type RwLockReadGuard<'a, T> = lock_api::RwLockReadGuard<'a, RawRwLock, T>;
-
-/// The guard of an exclusive (write) lock on an [`RwLock`].
-pub type RwLockWriteGuard<'a, T> = lock_api::RwLockWriteGuard<'a, RawRwLock, T>;
-
-/// The guard of an upgradable read lock on an [`RwLock`]: shared access that can become
-/// exclusive, one such guard at a time.
-pub type RwLockUpgradableReadGuard<'a, T> = lock_api::RwLockUpgradableReadGuard<'a, RawRwLock, T>;
-
-/// An [`RwLockReadGuard`] narrowed by `map` to a part of the protected data.
-pub type MappedRwLockReadGuard<'a, T> = lock_api::MappedRwLockReadGuard<'a, RawRwLock, T>;
-
-/// An [`RwLockWriteGuard`] narrowed by `map` to a part of the protected data.
-pub type MappedRwLockWriteGuard<'a, T> = lock_api::MappedRwLockWriteGuard<'a, RawRwLock, T>;
-
-/// A mutex that the thread holding it can lock again, parking_lot's `ReentrantMutex`; its guards
-/// give shared access only.
-pub type ReentrantMutex<T> = lock_api::ReentrantMutex<RawMutex, RawThreadId, T>;
-
-/// The guard of a locked [`ReentrantMutex`].
-pub type ReentrantMutexGuard<'a, T> = lock_api::ReentrantMutexGuard<'a, RawMutex, RawThreadId, T>;
-
-/// A [`ReentrantMutexGuard`] narrowed by `map` to a part of the protected data.
-pub type MappedReentrantMutexGuard<'a, T> =
-    lock_api::MappedReentrantMutexGuard<'a, RawMutex, RawThreadId, T>;
-
-/// Creates a [`Mutex`] in a `const` context, like `parking_lot::const_mutex`.
-pub const fn const_mutex<T>(val: T) -> Mutex<T> {
-    Mutex::const_new(<RawMutex as lock_api::RawMutex>::INIT, val)
-}
-
-/// Creates a [`FairMutex`] in a `const` context, like `parking_lot::const_fair_mutex`.
-pub const fn const_fair_mutex<T>(val: T) -> FairMutex<T> {
-    FairMutex::const_new(<RawFairMutex as lock_api::RawMutex>::INIT, val)
-}
-
-/// Creates an [`RwLock`] in a `const` context, like `parking_lot::const_rwlock`.
-pub const fn const_rwlock<T>(val: T) -> RwLock<T> {
-    RwLock::const_new(<RawRwLock as lock_api::RawRwLock>::INIT, val)
-}
-
-/// Creates a [`ReentrantMutex`] in a `const` context, like `parking_lot::const_reentrant_mutex`.
-pub const fn const_reentrant_mutex<T>(val: T) -> ReentrantMutex<T> {
-    ReentrantMutex::const_new(
-        <RawMutex as lock_api::RawMutex>::INIT,
-        <RawThreadId as lock_api::GetThreadId>::INIT,
-        val,
-    )
-}
+crate::lock_api_aliases!(lock_api; RawMutex, RawFairMutex, RawRwLock, RawThreadId);
 
 /// The deadline `timeout` from now; `None`, waiting forever, when it is beyond the clock's range
-/// (as parking_lot does with `Duration::MAX`).
-pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
+/// (as parking_lot does with `Duration::MAX`). Every timed wait of lockscan's locks and
+/// condition variables computes its deadline here.
+#[doc(hidden)]
+pub fn deadline_after(timeout: Duration) -> Option<Instant> {
     Instant::now().checked_add(timeout)
 }
 

@@ -1,10 +1,12 @@
 //! [`Condvar`], working with lockscan's [`MutexGuard`].
 
+use std::convert::Infallible;
 use std::fmt;
 use std::panic::Location;
 use std::time::{Duration, Instant};
 
 use crate::ids::Mode;
+use crate::raw::{OnTimeout, wait_while};
 use crate::runtime::CondvarMeta;
 use crate::sync::MutexGuard;
 
@@ -130,7 +132,8 @@ impl Condvar {
         self.wait_while_at(guard, condition, None, Location::caller());
     }
 
-    /// Blocks while `condition` holds, for at most `timeout` in all.
+    /// Blocks while `condition` holds, for at most `timeout` in all; after a timeout it answers
+    /// `timed_out() == true` without checking the condition again, as parking_lot does.
     #[track_caller]
     pub fn wait_while_for<T: ?Sized, F>(
         &self,
@@ -159,7 +162,8 @@ impl Condvar {
         self.wait_while_at(guard, condition, Some(deadline), Location::caller())
     }
 
-    /// Waits while `condition` holds, until `deadline` (`None`: no deadline).
+    /// Waits while `condition` holds, until `deadline` (`None`: no deadline). As parking_lot's,
+    /// a wait that times out answers `timed_out() == true` without checking the condition again.
     #[track_caller]
     fn wait_while_at<T: ?Sized, F>(
         &self,
@@ -171,13 +175,13 @@ impl Condvar {
     where
         F: FnMut(&mut T) -> bool,
     {
-        while condition(&mut **guard) {
-            if self.wait_at(guard, deadline, site).timed_out() {
-                // Like parking_lot: the condition is checked once more after the timeout.
-                return WaitTimeoutResult(condition(&mut **guard));
-            }
-        }
-        WaitTimeoutResult(false)
+        let timed_out = wait_while(
+            guard,
+            |guard| condition(&mut **guard),
+            OnTimeout::TimedOut,
+            |guard| Ok::<_, Infallible>(self.wait_at(guard, deadline, site).timed_out()),
+        );
+        WaitTimeoutResult(timed_out.unwrap_or_else(|never| match never {}))
     }
 
     /// Waits until notified or until `deadline` (`None`: no deadline), recording the release

@@ -10,7 +10,7 @@ use lockscan::{
     RwLock, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard,
 };
 
-use crate::support::{HANG, findings_about, kinds_about, setup};
+use crate::support::{HANG, findings_about, holds_until_the_timeout, kinds_about, setup};
 
 static STATIC_COUNTER: Mutex<u32> = Mutex::new(0);
 static STATIC_TABLE: RwLock<Vec<u8>> = RwLock::new(Vec::new());
@@ -323,4 +323,44 @@ fn once_is_parking_lots() {
     INIT.call_once(|| runs += 1);
     assert_eq!(runs, 1);
     assert_eq!(INIT.state(), lockscan::OnceState::Done);
+}
+
+#[test]
+fn condvar_wait_while_for_times_out_without_checking_the_condition_again() {
+    setup();
+    let (mutex, condvar) = (Mutex::named("cv:parking_lot answer", ()), Condvar::new());
+    let mut guard = mutex.lock();
+    let timeout = Duration::from_millis(5);
+    let result = condvar.wait_while_for(&mut guard, holds_until_the_timeout(timeout), timeout);
+    assert!(
+        result.timed_out(),
+        "parking_lot answers timed out after a timeout"
+    );
+}
+
+#[test]
+fn raw_condvar_wait_while_for_times_out_without_checking_the_condition_again() {
+    let (mutex, condvar) = (lockscan::raw::Mutex::new(()), lockscan::raw::Condvar::new());
+    let mut guard = mutex.lock();
+    let timeout = Duration::from_millis(5);
+    let result = condvar.wait_while_for(&mut guard, holds_until_the_timeout(timeout), timeout);
+    assert!(
+        result.timed_out(),
+        "parking_lot answers timed out after a timeout"
+    );
+}
+
+#[test]
+fn instrumented_condvar_wait_while_for_times_out_without_checking_the_condition_again() {
+    use lockscan::instrument::{Condvar, RawMutex};
+
+    setup();
+    let (mutex, condvar) = (lock_api::Mutex::<RawMutex, ()>::new(()), Condvar::new());
+    let mut guard = mutex.lock();
+    let timeout = Duration::from_millis(5);
+    let result = condvar.wait_while_for(&mut guard, holds_until_the_timeout(timeout), timeout);
+    assert!(
+        result.timed_out(),
+        "parking_lot answers timed out after a timeout"
+    );
 }

@@ -8,7 +8,9 @@ use std::time::Duration;
 use lockscan::FindingKind;
 use lockscan::std_sync::{Arc, Condvar, Mutex, PoisonError, RwLock, TryLockError};
 
-use crate::support::{HANG, findings_about, in_turn, kinds_about, setup, within};
+use crate::support::{
+    HANG, findings_about, holds_until_the_timeout, in_turn, kinds_about, setup, within,
+};
 
 /// The std mutex in a `static`, as `std::sync::Mutex::new` allows.
 static COUNTER: Mutex<u64> = Mutex::new(0);
@@ -265,4 +267,19 @@ fn ranks_and_debug_work_through_the_std_shell() {
         "Mutex { data: <locked>, poisoned: false, .. }"
     );
     assert_eq!(format!("{guard:?} {guard}"), "1 1");
+}
+
+#[test]
+fn condvar_wait_timeout_while_checks_the_condition_once_more_after_the_timeout() {
+    setup();
+    let (mutex, condvar) = (Mutex::named("stdcv:std answer", ()), Condvar::new());
+    let timeout = Duration::from_millis(5);
+    let condition = holds_until_the_timeout(timeout);
+    let (_guard, result) = condvar
+        .wait_timeout_while(mutex.lock().unwrap(), timeout, condition)
+        .unwrap();
+    assert!(
+        !result.timed_out(),
+        "std answers whether the condition still holds after the timeout"
+    );
 }

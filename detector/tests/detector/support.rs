@@ -2,7 +2,7 @@
 
 use std::process::Command;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lockscan::{Finding, FindingKind, Policy};
 
@@ -144,4 +144,13 @@ pub fn scratch_dir(test: &str) -> tempfile::TempDir {
         .prefix(&format!("lockscan-{test}-"))
         .tempdir()
         .expect("a scratch directory")
+}
+
+/// A wait-while condition that holds until `timeout` from now has passed: a timed wait-while
+/// with that timeout times out, and only a check made after it sees the condition false. The
+/// condvar tests give it to each condition variable to tell parking_lot's answer (timed out,
+/// no check after the timeout) from std's (the condition checked once more).
+pub fn holds_until_the_timeout<T: ?Sized>(timeout: Duration) -> impl FnMut(&mut T) -> bool {
+    let until = Instant::now() + timeout;
+    move |_| Instant::now() < until
 }

@@ -21,10 +21,6 @@
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
-mod condvar;
-mod raw_mutex;
-mod raw_rwlock;
-
 #[cfg(feature = "deadlock_detection")]
 pub mod deadlock;
 
@@ -36,10 +32,8 @@ type GuardMarker = lock_api::GuardSend;
 type GuardMarker = lock_api::GuardNoSend;
 
 pub use ::lock_api;
-pub use condvar::{Condvar, WaitTimeoutResult};
-pub use lockscan::raw::{Once, OnceState, RawThreadId};
-pub use raw_mutex::{RawFairMutex, RawMutex};
-pub use raw_rwlock::RawRwLock;
+pub use lockscan::instrument::Condvar;
+pub use lockscan::raw::{Once, OnceState, RawThreadId, WaitTimeoutResult};
 
 #[cfg(feature = "arc_lock")]
 pub use self::lock_api::{
@@ -53,61 +47,33 @@ pub const fn lockscan_is_active() -> bool {
     lockscan::is_active()
 }
 
-/// A mutual exclusion primitive useful for protecting shared data (instrumented).
-pub type Mutex<T> = lock_api::Mutex<RawMutex, T>;
-/// An RAII implementation of a "scoped lock" of a mutex.
-pub type MutexGuard<'a, T> = lock_api::MutexGuard<'a, RawMutex, T>;
-/// An RAII mutex guard returned by `MutexGuard::map`.
-pub type MappedMutexGuard<'a, T> = lock_api::MappedMutexGuard<'a, RawMutex, T>;
+/// Raw mutex type backed by the parking lot, instrumented by lockscan.
+pub type RawMutex = lockscan::instrument::RawMutex<GuardMarker>;
+/// Raw fair mutex type backed by the parking lot, instrumented by lockscan: every unlock is
+/// fair.
+pub type RawFairMutex = lockscan::instrument::RawFairMutex<GuardMarker>;
+/// Raw reader-writer lock type backed by the parking lot, instrumented by lockscan.
+pub type RawRwLock = lockscan::instrument::RawRwLock<GuardMarker>;
 
-/// Creates a new mutex in an unlocked state ready for use.
-pub const fn const_mutex<T>(val: T) -> Mutex<T> {
-    Mutex::const_new(<RawMutex as lock_api::RawMutex>::INIT, val)
-}
+lockscan::lock_api_aliases!(lock_api; RawMutex, RawFairMutex, RawRwLock, RawThreadId);
 
-/// A mutual exclusive primitive that is always fair (instrumented).
-pub type FairMutex<T> = lock_api::Mutex<RawFairMutex, T>;
-/// An RAII implementation of a "scoped lock" of a fair mutex.
-pub type FairMutexGuard<'a, T> = lock_api::MutexGuard<'a, RawFairMutex, T>;
-/// An RAII fair mutex guard returned by `FairMutexGuard::map`.
-pub type MappedFairMutexGuard<'a, T> = lock_api::MappedMutexGuard<'a, RawFairMutex, T>;
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
 
-/// Creates a new fair mutex in an unlocked state ready for use.
-pub const fn const_fair_mutex<T>(val: T) -> FairMutex<T> {
-    FairMutex::const_new(<RawFairMutex as lock_api::RawMutex>::INIT, val)
-}
+    use super::{Condvar, Mutex};
 
-/// A reader-writer lock (instrumented).
-pub type RwLock<T> = lock_api::RwLock<RawRwLock, T>;
-/// RAII structure used to release the shared read access of a lock when dropped.
-pub type RwLockReadGuard<'a, T> = lock_api::RwLockReadGuard<'a, RawRwLock, T>;
-/// RAII structure used to release the exclusive write access of a lock when dropped.
-pub type RwLockWriteGuard<'a, T> = lock_api::RwLockWriteGuard<'a, RawRwLock, T>;
-/// An RAII read lock guard returned by `RwLockReadGuard::map`.
-pub type MappedRwLockReadGuard<'a, T> = lock_api::MappedRwLockReadGuard<'a, RawRwLock, T>;
-/// An RAII write lock guard returned by `RwLockWriteGuard::map`.
-pub type MappedRwLockWriteGuard<'a, T> = lock_api::MappedRwLockWriteGuard<'a, RawRwLock, T>;
-/// RAII structure used to release the upgradable read access of a lock when dropped.
-pub type RwLockUpgradableReadGuard<'a, T> = lock_api::RwLockUpgradableReadGuard<'a, RawRwLock, T>;
-
-/// Creates a new instance of an `RwLock<T>` which is unlocked.
-pub const fn const_rwlock<T>(val: T) -> RwLock<T> {
-    RwLock::const_new(<RawRwLock as lock_api::RawRwLock>::INIT, val)
-}
-
-/// A mutex which can be recursively locked by a single thread (instrumented).
-pub type ReentrantMutex<T> = lock_api::ReentrantMutex<RawMutex, RawThreadId, T>;
-/// An RAII implementation of a "scoped lock" of a reentrant mutex.
-pub type ReentrantMutexGuard<'a, T> = lock_api::ReentrantMutexGuard<'a, RawMutex, RawThreadId, T>;
-/// An RAII mutex guard returned by `ReentrantMutexGuard::map`.
-pub type MappedReentrantMutexGuard<'a, T> =
-    lock_api::MappedReentrantMutexGuard<'a, RawMutex, RawThreadId, T>;
-
-/// Creates a new reentrant mutex in an unlocked state ready for use.
-pub const fn const_reentrant_mutex<T>(val: T) -> ReentrantMutex<T> {
-    ReentrantMutex::const_new(
-        <RawMutex as lock_api::RawMutex>::INIT,
-        <RawThreadId as lock_api::GetThreadId>::INIT,
-        val,
-    )
+    #[test]
+    fn condvar_wait_while_for_times_out_without_checking_the_condition_again() {
+        let (mutex, condvar) = (Mutex::new(()), Condvar::new());
+        let mut guard = mutex.lock();
+        let timeout = Duration::from_millis(5);
+        // Holds until the timeout has passed: only a check after the timeout sees it false.
+        let until = Instant::now() + timeout;
+        let result = condvar.wait_while_for(&mut guard, |_| Instant::now() < until, timeout);
+        assert!(
+            result.timed_out(),
+            "parking_lot answers timed out after a timeout"
+        );
+    }
 }

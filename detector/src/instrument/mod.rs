@@ -67,7 +67,16 @@
 //! assert_eq!(*counter.lock(), 1);
 //! ```
 
+mod condvar;
+mod mutex;
+mod rwlock;
+mod shell;
+
 use std::panic::Location;
+
+pub use condvar::Condvar;
+pub use mutex::{RawFairMutex, RawMutex};
+pub use rwlock::RawRwLock;
 
 use crate::ids::{Flavour, LockKind, Mode};
 use crate::runtime::{CondvarMeta, LockMeta};
@@ -235,7 +244,15 @@ impl LockHooks {
     /// wait made while holding other locks); call it before the real wait.
     #[track_caller]
     pub fn release_for_wait(&self, condvar: &CondvarHooks) {
-        let site = Location::caller();
+        self.release_for_wait_at(condvar, Location::caller());
+    }
+
+    /// [`release_for_wait`](Self::release_for_wait) at `site`.
+    pub(crate) fn release_for_wait_at(
+        &self,
+        condvar: &CondvarHooks,
+        site: &'static Location<'static>,
+    ) {
         self.meta.before_wait(site);
         self.meta.release_for_wait(&condvar.meta, site);
     }
@@ -245,7 +262,12 @@ impl LockHooks {
     /// `lock`, no wait check.
     #[track_caller]
     pub fn relocked(&self, mode: Mode) {
-        self.meta.relocked(mode, Location::caller());
+        self.relocked_at(mode, Location::caller());
+    }
+
+    /// [`relocked`](Self::relocked) at `site`.
+    pub(crate) fn relocked_at(&self, mode: Mode, site: &'static Location<'static>) {
+        self.meta.relocked(mode, site);
     }
 }
 
