@@ -29,6 +29,8 @@
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
+#[macro_use]
+mod forward;
 mod raw_condvar;
 mod raw_mutex;
 mod raw_rwlock;
@@ -65,60 +67,27 @@ pub const fn lockscan_is_active() -> bool {
     lockscan::is_active()
 }
 
-/// A mutual exclusion primitive useful for protecting shared data (instrumented).
-pub type Mutex<T> = lock_api::Mutex<RawMutex, T>;
-/// An RAII implementation of a "scoped lock" of a mutex.
-pub type MutexGuard<'a, T> = lock_api::MutexGuard<'a, RawMutex, T>;
-/// An RAII mutex guard returned by `MutexGuard::map`.
-pub type MappedMutexGuard<'a, T> = lock_api::MappedMutexGuard<'a, RawMutex, T>;
+lockscan::lock_api_aliases!(types only: lock_api; RawMutex, RawFairMutex, RawRwLock, RawThreadId);
 
-/// A mutual exclusive primitive that is always fair (instrumented).
-pub type FairMutex<T> = lock_api::Mutex<RawFairMutex, T>;
-/// An RAII implementation of a "scoped lock" of a fair mutex.
-pub type FairMutexGuard<'a, T> = lock_api::MutexGuard<'a, RawFairMutex, T>;
-/// An RAII fair mutex guard returned by `FairMutexGuard::map`.
-pub type MappedFairMutexGuard<'a, T> = lock_api::MappedMutexGuard<'a, RawFairMutex, T>;
-
-/// A reader-writer lock (instrumented): a read blocks behind a waiting writer.
-pub type RwLock<T> = lock_api::RwLock<RawRwLock, T>;
-/// RAII structure used to release the shared read access of a lock when dropped.
-pub type RwLockReadGuard<'a, T> = lock_api::RwLockReadGuard<'a, RawRwLock, T>;
-/// RAII structure used to release the exclusive write access of a lock when dropped.
-pub type RwLockWriteGuard<'a, T> = lock_api::RwLockWriteGuard<'a, RawRwLock, T>;
-/// RAII structure used to release the upgradable read access of a lock when dropped.
-pub type RwLockUpgradableReadGuard<'a, T> = lock_api::RwLockUpgradableReadGuard<'a, RawRwLock, T>;
-/// An RAII read lock guard returned by `RwLockReadGuard::map`.
-pub type MappedRwLockReadGuard<'a, T> = lock_api::MappedRwLockReadGuard<'a, RawRwLock, T>;
-/// An RAII write lock guard returned by `RwLockWriteGuard::map`.
-pub type MappedRwLockWriteGuard<'a, T> = lock_api::MappedRwLockWriteGuard<'a, RawRwLock, T>;
-
-/// A reader-writer lock whose reads may recurse (instrumented): a read blocks only behind a
-/// writer that holds the lock.
+/// A reader-writer lock whose reads may recurse: a read blocks only behind a writer that holds
+/// the lock, not one that waits.
 pub type RecursiveRwLock<T> = lock_api::RwLock<RawRwLockRecursive, T>;
-/// RAII structure used to release the shared read access of a recursive lock when dropped.
+/// The guard of a shared (read) lock on a [`RecursiveRwLock`].
 pub type RecursiveRwLockReadGuard<'a, T> = lock_api::RwLockReadGuard<'a, RawRwLockRecursive, T>;
-/// RAII structure used to release the exclusive write access of a recursive lock when dropped.
+/// The guard of an exclusive (write) lock on a [`RecursiveRwLock`].
 pub type RecursiveRwLockWriteGuard<'a, T> = lock_api::RwLockWriteGuard<'a, RawRwLockRecursive, T>;
-/// RAII structure used to release the upgradable read access of a recursive lock when dropped.
+/// The guard of an upgradable read lock on a [`RecursiveRwLock`].
 pub type RecursiveRwLockUpgradableReadGuard<'a, T> =
     lock_api::RwLockUpgradableReadGuard<'a, RawRwLockRecursive, T>;
-/// An RAII read lock guard returned by `RecursiveRwLockReadGuard::map`.
+/// A [`RecursiveRwLockReadGuard`] narrowed by `map` to a part of the protected data.
 pub type MappedRecursiveRwLockReadGuard<'a, T> =
     lock_api::MappedRwLockReadGuard<'a, RawRwLockRecursive, T>;
-/// An RAII write lock guard returned by `RecursiveRwLockWriteGuard::map`.
+/// A [`RecursiveRwLockWriteGuard`] narrowed by `map` to a part of the protected data.
 pub type MappedRecursiveRwLockWriteGuard<'a, T> =
     lock_api::MappedRwLockWriteGuard<'a, RawRwLockRecursive, T>;
 
-/// A mutex which can be recursively locked by a single thread (instrumented).
-pub type ReentrantMutex<T> = lock_api::ReentrantMutex<RawMutex, RawThreadId, T>;
-/// An RAII implementation of a "scoped lock" of a reentrant mutex.
-pub type ReentrantMutexGuard<'a, T> = lock_api::ReentrantMutexGuard<'a, RawMutex, RawThreadId, T>;
-/// An RAII mutex guard returned by `ReentrantMutexGuard::map`.
-pub type MappedReentrantMutexGuard<'a, T> =
-    lock_api::MappedReentrantMutexGuard<'a, RawMutex, RawThreadId, T>;
-
-/// A condition variable (instrumented) for [`MutexGuard`]s: a wait records the release and
-/// re-acquisition of its mutex, and a wait while holding other locks is reported.
+/// A condition variable for [`MutexGuard`]s: a wait records the release and re-acquisition of
+/// its mutex, and a wait while holding other locks is reported.
 pub type Condvar = lock_api::Condvar<RawCondvar>;
 
 #[cfg(test)]

@@ -1,76 +1,52 @@
 //! The instrumented raw condition variable, for lock_api 0.5's `Condvar` over the stand-in's
-//! `RawMutex`.
+//! `RawMutex`: a newtype over `lockscan::instrument::Condvar`, whose waits on a raw mutex record
+//! the release and re-acquisition and report a wait while holding other locks.
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use lockscan::Mode;
-use lockscan::instrument::CondvarHooks;
-
 use crate::{GuardMarker, RawMutex};
 
-/// A raw condition variable (instrumented): a wait records the release and re-acquisition of
-/// its mutex, and a wait while holding other locks is reported.
+/// A raw condition variable (instrumented).
 ///
 /// Waits return on a notification or a timeout only, and the notifications say how many
 /// waiters they woke. All waiters at a given time must use the same mutex; a wait with another
 /// one panics (before it releases its mutex).
-pub struct RawCondvar {
-    inner: lockscan::raw::Condvar,
-    hooks: CondvarHooks,
-}
+pub struct RawCondvar(lockscan::instrument::Condvar);
 
-impl RawCondvar {
-    /// A wait on `mutex`, held by the caller, until a notification or `deadline`; true when
-    /// it timed out.
-    #[track_caller]
-    fn wait_until_internal(&self, mutex: &RawMutex, deadline: Option<Instant>) -> bool {
-        mutex.hooks.release_for_wait(&self.hooks);
-        // SAFETY: this thread holds `mutex.inner` (the caller's contract); `wait_raw` releases
-        // it while waiting and holds it again when it returns.
-        let result = unsafe { self.inner.wait_raw(&mutex.inner, deadline) };
-        mutex.hooks.relocked(Mode::Exclusive);
-        result.timed_out()
-    }
-}
-
-// SAFETY: `wait_raw` releases the mutex only once the waiter is queued (a notification after
-// the release finds it) and holds it again before returning, also when a wait with a second
-// mutex panics (it panics before releasing). The hooks only record; `relocked` may unwind (a
-// reported cycle) with the mutex held again and the stateless guard marker untouched.
+// SAFETY: the core's `wait_on` releases the mutex only once the waiter is queued (a
+// notification after the release finds it) and holds it again before returning, also when a
+// wait with a second mutex panics (it panics before releasing); a report that unwinds after
+// the wait does so with the mutex held again and the stateless guard marker untouched.
 unsafe impl lock_api::RawCondvar for RawCondvar {
     #[allow(clippy::declare_interior_mutable_const)]
-    const INIT: Self = RawCondvar {
-        inner: lockscan::raw::Condvar::new(),
-        hooks: CondvarHooks::new(),
-    };
+    const INIT: Self = RawCondvar(lockscan::instrument::Condvar::new());
 
     type RawMutex = RawMutex;
 
     #[track_caller]
     unsafe fn wait(&self, mutex: &RawMutex, _guard: &mut GuardMarker) {
-        self.wait_until_internal(mutex, None);
+        // SAFETY: the caller holds `mutex` (this method's contract is `wait_on`'s).
+        unsafe { self.0.wait_on(&mutex.0, None) };
     }
 
     #[track_caller]
     #[inline]
     fn notify_one(&self) -> bool {
-        self.hooks.notified(false);
-        self.inner.notify_one()
+        self.0.notify_one()
     }
 
     #[track_caller]
     #[inline]
     fn notify_all(&self) -> usize {
-        self.hooks.notified(true);
-        self.inner.notify_all()
+        self.0.notify_all()
     }
 }
 
 // SAFETY: as for `RawCondvar` above.
 unsafe impl lock_api::RawCondvarTimed for RawCondvar {
     fn checked_duration_to_instant(timeout: &Duration) -> Option<Instant> {
-        Instant::now().checked_add(*timeout)
+        lockscan::raw::deadline_after(*timeout)
     }
 
     #[track_caller]
@@ -80,7 +56,8 @@ unsafe impl lock_api::RawCondvarTimed for RawCondvar {
         _guard: &mut GuardMarker,
         timeout: &Instant,
     ) -> bool {
-        self.wait_until_internal(mutex, Some(*timeout))
+        // SAFETY: as in `wait`.
+        unsafe { self.0.wait_on(&mutex.0, Some(*timeout)) }.timed_out()
     }
 
     #[track_caller]
@@ -90,7 +67,9 @@ unsafe impl lock_api::RawCondvarTimed for RawCondvar {
         _guard: &mut GuardMarker,
         timeout: &Duration,
     ) -> bool {
-        self.wait_until_internal(mutex, Self::checked_duration_to_instant(timeout))
+        let deadline = Self::checked_duration_to_instant(timeout);
+        // SAFETY: as in `wait`.
+        unsafe { self.0.wait_on(&mutex.0, deadline) }.timed_out()
     }
 }
 

@@ -1,18 +1,11 @@
-//! The instrumented raw reader-writer locks: lockscan's hooks around lockscan's uninstrumented
-//! raw reader-writer lock, behind lock_api 0.5's traits. parking_lot 0.13 has one type for both
-//! kinds, `RawRwLock<RECURSIVE>`: a recursive one lets a read in while other reads hold the
-//! lock even when a writer waits (lockscan's recursive reads), so a thread may read it again.
+//! The instrumented raw reader-writer locks behind lock_api 0.5's traits: newtypes over
+//! `lockscan::instrument::RawRwLock`, whose trait methods forward to the core. parking_lot 0.13
+//! has one type for both kinds, `RawRwLock<RECURSIVE>`: a recursive one lets a read in while
+//! other reads hold the lock even when a writer waits (the core's recursive reads), so a thread
+//! may read it again.
 
 use std::mem;
 use std::time::{Duration, Instant};
-
-use lock_api_04::{
-    RawRwLock as _, RawRwLockDowngrade as _, RawRwLockFair as _, RawRwLockRecursive as _,
-    RawRwLockRecursiveTimed as _, RawRwLockTimed as _, RawRwLockUpgrade as _,
-    RawRwLockUpgradeDowngrade as _, RawRwLockUpgradeFair as _, RawRwLockUpgradeTimed as _,
-};
-use lockscan::instrument::LockHooks;
-use lockscan::{LockKind, Mode};
 
 use crate::GuardMarker;
 
@@ -22,348 +15,161 @@ use crate::GuardMarker;
 /// not block unless a writer holds the lock. This permits recursive read locking, but may
 /// starve writers.
 #[derive(Debug)]
-pub struct RawRwLock<const RECURSIVE: bool = false> {
-    inner: lockscan::raw::RawRwLock,
-    hooks: LockHooks,
-}
+pub struct RawRwLock<const RECURSIVE: bool = false>(lockscan::instrument::RawRwLock);
 
 /// Raw reader-writer lock which permits recursive read locking (instrumented).
 pub type RawRwLockRecursive = RawRwLock<true>;
 
-impl<const RECURSIVE: bool> RawRwLock<RECURSIVE> {
-    /// A non-blocking shared attempt on the inner lock, recursive for a recursive lock.
-    #[inline]
-    fn try_inner_shared(&self) -> bool {
-        if RECURSIVE {
-            self.inner.try_lock_shared_recursive()
-        } else {
-            self.inner.try_lock_shared()
-        }
-    }
-
-    /// A successful upgrade attempt, recorded.
-    #[track_caller]
-    #[inline]
-    fn upgraded(&self, upgraded: bool) -> Result<GuardMarker, GuardMarker> {
-        if upgraded {
-            self.hooks.change_mode(Mode::Upgradable, Mode::Exclusive);
-            Ok(GuardMarker::new())
-        } else {
-            Err(GuardMarker::new())
-        }
-    }
-}
-
 /// Releases an upgradable hold if dropped: lock_api 0.5 hands the hold's guard to `upgrade`,
 /// which must release it if it unwinds (a reported cycle or deadlock).
-struct UnlockUpgradableOnUnwind<'a, const RECURSIVE: bool>(&'a RawRwLock<RECURSIVE>);
+struct UnlockUpgradableOnUnwind<'a>(&'a lockscan::instrument::RawRwLock);
 
-impl<const RECURSIVE: bool> Drop for UnlockUpgradableOnUnwind<'_, RECURSIVE> {
+impl Drop for UnlockUpgradableOnUnwind<'_> {
     fn drop(&mut self) {
         // SAFETY: made only while this thread holds the lock upgradable, and forgotten once the
         // hold changed.
-        unsafe { lock_api::RawRwLockUpgrade::unlock_upgradable(self.0, GuardMarker::new()) }
+        unsafe { self.0.unlock_upgradable() }
     }
 }
 
-// SAFETY: every acquisition and release goes to `inner`, a correct raw reader-writer lock; the
-// hooks only record, and one that unwinds (a reported cycle or deadlock) does so before an
-// acquisition, or with the hold it was given still held (released by lock_api's guard), except
-// in `upgrade`, which releases it. The same holds for every trait below.
+// SAFETY: the core acquires and releases a correct raw reader-writer lock and records; a
+// report that unwinds does so before an acquisition, or with the hold it was given still held
+// (and released by lock_api's guard), except in `upgrade`, which releases it. The same holds
+// for every trait below.
 unsafe impl<const RECURSIVE: bool> lock_api::RawRwLock for RawRwLock<RECURSIVE> {
     #[allow(clippy::declare_interior_mutable_const)]
-    const INIT: Self = RawRwLock {
-        inner: lockscan::raw::RawRwLock::INIT,
-        hooks: LockHooks::new(LockKind::RwLock),
-    };
-
+    const INIT: Self = RawRwLock(lockscan::instrument::RawRwLock::new());
     type SharedGuard = GuardMarker;
     type ExclusiveGuard = GuardMarker;
+    forward_guarded! { 0;
+        unsafe fn unlock_shared(guard);
+        #[track_caller] fn lock_exclusive() -> Guard;
+        #[track_caller] fn try_lock_exclusive() -> Option<Guard>;
+        unsafe fn unlock_exclusive(guard);
+    }
 
     #[track_caller]
     #[inline]
     fn lock_shared(&self) -> GuardMarker {
-        self.hooks.lock(
-            Mode::Shared,
-            RECURSIVE,
-            || self.try_inner_shared(),
-            || {
-                if RECURSIVE {
-                    self.inner.lock_shared_recursive()
-                } else {
-                    self.inner.lock_shared()
-                }
-            },
-        );
+        if RECURSIVE {
+            self.0.lock_shared_recursive();
+        } else {
+            self.0.lock_shared();
+        }
         GuardMarker::new()
     }
 
     #[track_caller]
     #[inline]
     fn try_lock_shared(&self) -> Option<GuardMarker> {
-        self.hooks
-            .try_lock(Mode::Shared, || self.try_inner_shared())
-            .then(GuardMarker::new)
-    }
-
-    #[inline]
-    unsafe fn unlock_shared(&self, _guard: GuardMarker) {
-        self.hooks.release(Mode::Shared);
-        // SAFETY: the caller holds a shared lock.
-        unsafe { self.inner.unlock_shared() }
-    }
-
-    #[track_caller]
-    #[inline]
-    fn lock_exclusive(&self) -> GuardMarker {
-        self.hooks.lock(
-            Mode::Exclusive,
-            false,
-            || self.inner.try_lock_exclusive(),
-            || self.inner.lock_exclusive(),
-        );
-        GuardMarker::new()
-    }
-
-    #[track_caller]
-    #[inline]
-    fn try_lock_exclusive(&self) -> Option<GuardMarker> {
-        self.hooks
-            .try_lock(Mode::Exclusive, || self.inner.try_lock_exclusive())
-            .then(GuardMarker::new)
-    }
-
-    #[inline]
-    unsafe fn unlock_exclusive(&self, _guard: GuardMarker) {
-        self.hooks.release(Mode::Exclusive);
-        // SAFETY: the caller holds the exclusive lock.
-        unsafe { self.inner.unlock_exclusive() }
+        let taken = if RECURSIVE {
+            self.0.try_lock_shared_recursive()
+        } else {
+            self.0.try_lock_shared()
+        };
+        taken.then(GuardMarker::new)
     }
 
     #[inline]
     fn is_locked(&self) -> bool {
-        self.inner.is_locked()
+        self.0.is_locked()
     }
 
     #[inline]
     fn is_locked_exclusive(&self) -> bool {
-        self.inner.is_locked_exclusive()
+        self.0.is_locked_exclusive()
     }
 }
 
-// SAFETY: see `RawRwLock`.
+// SAFETY: see `lock_api::RawRwLock` above.
 unsafe impl<const RECURSIVE: bool> lock_api::RawRwLockFair for RawRwLock<RECURSIVE> {
-    unsafe fn unlock_shared_fair(&self, _guard: GuardMarker) {
-        self.hooks.release(Mode::Shared);
-        // SAFETY: the caller holds a shared lock.
-        unsafe { self.inner.unlock_shared_fair() }
-    }
-
-    unsafe fn unlock_exclusive_fair(&self, _guard: GuardMarker) {
-        self.hooks.release(Mode::Exclusive);
-        // SAFETY: the caller holds the exclusive lock.
-        unsafe { self.inner.unlock_exclusive_fair() }
-    }
-
-    #[track_caller]
-    unsafe fn bump_shared(&self, _guard: &mut GuardMarker) {
-        self.hooks.release(Mode::Shared);
-        // SAFETY: the caller holds a shared lock, which `bump_shared` gives back.
-        unsafe { self.inner.bump_shared() }
-        self.hooks.relocked(Mode::Shared);
-    }
-
-    #[track_caller]
-    unsafe fn bump_exclusive(&self, _guard: &mut GuardMarker) {
-        self.hooks.release(Mode::Exclusive);
-        // SAFETY: the caller holds the exclusive lock, which `bump_exclusive` gives back.
-        unsafe { self.inner.bump_exclusive() }
-        self.hooks.relocked(Mode::Exclusive);
+    forward_guarded! { 0;
+        unsafe fn unlock_shared_fair(guard);
+        unsafe fn unlock_exclusive_fair(guard);
+        #[track_caller] unsafe fn bump_shared(&mut guard);
+        #[track_caller] unsafe fn bump_exclusive(&mut guard);
     }
 }
 
-// SAFETY: see `RawRwLock`.
+// SAFETY: see `lock_api::RawRwLock` above.
 unsafe impl<const RECURSIVE: bool> lock_api::RawRwLockDowngrade for RawRwLock<RECURSIVE> {
-    #[track_caller]
-    unsafe fn downgrade(&self, _guard: GuardMarker) -> GuardMarker {
-        self.hooks.change_mode(Mode::Exclusive, Mode::Shared);
-        // SAFETY: the caller holds the exclusive lock.
-        unsafe { self.inner.downgrade() }
-        GuardMarker::new()
+    forward_guarded! { 0;
+        #[track_caller] unsafe fn downgrade(guard) -> Guard;
     }
 }
 
-// SAFETY: see `RawRwLock`.
+// SAFETY: see `lock_api::RawRwLock` above.
 unsafe impl<const RECURSIVE: bool> lock_api::RawRwLockTimed for RawRwLock<RECURSIVE> {
     type Duration = Duration;
     type Instant = Instant;
+    forward_guarded! { 0;
+        #[track_caller] fn try_lock_exclusive_for(timeout: Duration) -> Option<Guard>;
+        #[track_caller] fn try_lock_exclusive_until(timeout: Instant) -> Option<Guard>;
+    }
 
     #[track_caller]
     fn try_lock_shared_for(&self, timeout: Duration) -> Option<GuardMarker> {
-        self.hooks
-            .try_lock_timed(Mode::Shared, || {
-                if RECURSIVE {
-                    self.inner.try_lock_shared_recursive_for(timeout)
-                } else {
-                    self.inner.try_lock_shared_for(timeout)
-                }
-            })
-            .then(GuardMarker::new)
+        let taken = if RECURSIVE {
+            self.0.try_lock_shared_recursive_for(timeout)
+        } else {
+            self.0.try_lock_shared_for(timeout)
+        };
+        taken.then(GuardMarker::new)
     }
 
     #[track_caller]
     fn try_lock_shared_until(&self, timeout: Instant) -> Option<GuardMarker> {
-        self.hooks
-            .try_lock_timed(Mode::Shared, || {
-                if RECURSIVE {
-                    self.inner.try_lock_shared_recursive_until(timeout)
-                } else {
-                    self.inner.try_lock_shared_until(timeout)
-                }
-            })
-            .then(GuardMarker::new)
-    }
-
-    #[track_caller]
-    fn try_lock_exclusive_for(&self, timeout: Duration) -> Option<GuardMarker> {
-        self.hooks
-            .try_lock_timed(Mode::Exclusive, || {
-                self.inner.try_lock_exclusive_for(timeout)
-            })
-            .then(GuardMarker::new)
-    }
-
-    #[track_caller]
-    fn try_lock_exclusive_until(&self, timeout: Instant) -> Option<GuardMarker> {
-        self.hooks
-            .try_lock_timed(Mode::Exclusive, || {
-                self.inner.try_lock_exclusive_until(timeout)
-            })
-            .then(GuardMarker::new)
+        let taken = if RECURSIVE {
+            self.0.try_lock_shared_recursive_until(timeout)
+        } else {
+            self.0.try_lock_shared_until(timeout)
+        };
+        taken.then(GuardMarker::new)
     }
 }
 
-// SAFETY: see `RawRwLock`.
+// SAFETY: see `lock_api::RawRwLock` above.
 unsafe impl<const RECURSIVE: bool> lock_api::RawRwLockUpgrade for RawRwLock<RECURSIVE> {
     type UpgradableGuard = GuardMarker;
-
-    #[track_caller]
-    fn lock_upgradable(&self) -> GuardMarker {
-        self.hooks.lock(
-            Mode::Upgradable,
-            false,
-            || self.inner.try_lock_upgradable(),
-            || self.inner.lock_upgradable(),
-        );
-        GuardMarker::new()
-    }
-
-    #[track_caller]
-    fn try_lock_upgradable(&self) -> Option<GuardMarker> {
-        self.hooks
-            .try_lock(Mode::Upgradable, || self.inner.try_lock_upgradable())
-            .then(GuardMarker::new)
-    }
-
-    unsafe fn unlock_upgradable(&self, _guard: GuardMarker) {
-        self.hooks.release(Mode::Upgradable);
-        // SAFETY: the caller holds the upgradable lock.
-        unsafe { self.inner.unlock_upgradable() }
+    forward_guarded! { 0;
+        #[track_caller] fn lock_upgradable() -> Guard;
+        #[track_caller] fn try_lock_upgradable() -> Option<Guard>;
+        unsafe fn unlock_upgradable(guard);
+        #[track_caller] unsafe fn try_upgrade(guard) -> Result<Guard, Guard>;
     }
 
     #[track_caller]
     unsafe fn upgrade(&self, _guard: GuardMarker) -> GuardMarker {
-        let unwinding = UnlockUpgradableOnUnwind(self);
-        self.hooks.upgrade(
-            // SAFETY: the caller holds the upgradable lock.
-            || unsafe { self.inner.try_upgrade() },
-            // SAFETY: the caller holds the upgradable lock.
-            || unsafe { self.inner.upgrade() },
-        );
+        let unwinding = UnlockUpgradableOnUnwind(&self.0);
+        // SAFETY: the caller holds the lock upgradable.
+        unsafe { self.0.upgrade() };
         mem::forget(unwinding);
         GuardMarker::new()
     }
-
-    #[track_caller]
-    unsafe fn try_upgrade(&self, _guard: GuardMarker) -> Result<GuardMarker, GuardMarker> {
-        // SAFETY: the caller holds the upgradable lock.
-        self.upgraded(unsafe { self.inner.try_upgrade() })
-    }
 }
 
-// SAFETY: see `RawRwLock`.
+// SAFETY: see `lock_api::RawRwLock` above.
 unsafe impl<const RECURSIVE: bool> lock_api::RawRwLockUpgradeFair for RawRwLock<RECURSIVE> {
-    unsafe fn unlock_upgradable_fair(&self, _guard: GuardMarker) {
-        self.hooks.release(Mode::Upgradable);
-        // SAFETY: the caller holds the upgradable lock.
-        unsafe { self.inner.unlock_upgradable_fair() }
-    }
-
-    #[track_caller]
-    unsafe fn bump_upgradable(&self, _guard: &mut GuardMarker) {
-        self.hooks.release(Mode::Upgradable);
-        // SAFETY: the caller holds the upgradable lock, which `bump_upgradable` gives back.
-        unsafe { self.inner.bump_upgradable() }
-        self.hooks.relocked(Mode::Upgradable);
+    forward_guarded! { 0;
+        unsafe fn unlock_upgradable_fair(guard);
+        #[track_caller] unsafe fn bump_upgradable(&mut guard);
     }
 }
 
-// SAFETY: see `RawRwLock`.
+// SAFETY: see `lock_api::RawRwLock` above.
 unsafe impl<const RECURSIVE: bool> lock_api::RawRwLockUpgradeDowngrade for RawRwLock<RECURSIVE> {
-    #[track_caller]
-    unsafe fn downgrade_upgradable(&self, _guard: GuardMarker) -> GuardMarker {
-        self.hooks.change_mode(Mode::Upgradable, Mode::Shared);
-        // SAFETY: the caller holds the upgradable lock.
-        unsafe { self.inner.downgrade_upgradable() }
-        GuardMarker::new()
-    }
-
-    #[track_caller]
-    unsafe fn downgrade_to_upgradable(&self, _guard: GuardMarker) -> GuardMarker {
-        self.hooks.change_mode(Mode::Exclusive, Mode::Upgradable);
-        // SAFETY: the caller holds the exclusive lock.
-        unsafe { self.inner.downgrade_to_upgradable() }
-        GuardMarker::new()
+    forward_guarded! { 0;
+        #[track_caller] unsafe fn downgrade_upgradable(guard) -> Guard;
+        #[track_caller] unsafe fn downgrade_to_upgradable(guard) -> Guard;
     }
 }
 
-// SAFETY: see `RawRwLock`.
+// SAFETY: see `lock_api::RawRwLock` above.
 unsafe impl<const RECURSIVE: bool> lock_api::RawRwLockUpgradeTimed for RawRwLock<RECURSIVE> {
-    #[track_caller]
-    fn try_lock_upgradable_for(&self, timeout: Duration) -> Option<GuardMarker> {
-        self.hooks
-            .try_lock_timed(Mode::Upgradable, || {
-                self.inner.try_lock_upgradable_for(timeout)
-            })
-            .then(GuardMarker::new)
-    }
-
-    #[track_caller]
-    fn try_lock_upgradable_until(&self, timeout: Instant) -> Option<GuardMarker> {
-        self.hooks
-            .try_lock_timed(Mode::Upgradable, || {
-                self.inner.try_lock_upgradable_until(timeout)
-            })
-            .then(GuardMarker::new)
-    }
-
-    #[track_caller]
-    unsafe fn try_upgrade_for(
-        &self,
-        _guard: GuardMarker,
-        timeout: Duration,
-    ) -> Result<GuardMarker, GuardMarker> {
-        // SAFETY: the caller holds the upgradable lock.
-        self.upgraded(unsafe { self.inner.try_upgrade_for(timeout) })
-    }
-
-    #[track_caller]
-    unsafe fn try_upgrade_until(
-        &self,
-        _guard: GuardMarker,
-        timeout: Instant,
-    ) -> Result<GuardMarker, GuardMarker> {
-        // SAFETY: the caller holds the upgradable lock.
-        self.upgraded(unsafe { self.inner.try_upgrade_until(timeout) })
+    forward_guarded! { 0;
+        #[track_caller] fn try_lock_upgradable_for(timeout: Duration) -> Option<Guard>;
+        #[track_caller] fn try_lock_upgradable_until(timeout: Instant) -> Option<Guard>;
+        #[track_caller] unsafe fn try_upgrade_for(guard, timeout: Duration) -> Result<Guard, Guard>;
+        #[track_caller] unsafe fn try_upgrade_until(guard, timeout: Instant) -> Result<Guard, Guard>;
     }
 }
