@@ -151,3 +151,24 @@ macro_rules! lock_api_aliases {
             $lock_api::MappedReentrantMutexGuard<'a, $RawMutex, $RawThreadId, T>;
     };
 }
+
+/// parking_lot's `send_guard` and `deadlock_detection` features as every stand-in has them:
+/// `guard_marker!(lock_api)` writes the crate-private `GuardMarker` (`lock_api`'s `GuardSend`
+/// with `send_guard`, `GuardNoSend` without) and the error parking_lot gives for both features
+/// at once. Expanded in the stand-in, so its `cfg`s read the stand-in's features.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! guard_marker {
+    ($lock_api:ident) => {
+        #[cfg(all(feature = "send_guard", feature = "deadlock_detection"))]
+        compile_error!(
+            "the `send_guard` and `deadlock_detection` features cannot be used together"
+        );
+        /// The guard marker of every lock (parking_lot's `send_guard` makes guards `Send`).
+        #[cfg(feature = "send_guard")]
+        type GuardMarker = $lock_api::GuardSend;
+        /// The guard marker of every lock (parking_lot's `send_guard` makes guards `Send`).
+        #[cfg(not(feature = "send_guard"))]
+        type GuardMarker = $lock_api::GuardNoSend;
+    };
+}

@@ -24,12 +24,7 @@
 #[cfg(feature = "deadlock_detection")]
 pub mod deadlock;
 
-#[cfg(all(feature = "send_guard", feature = "deadlock_detection"))]
-compile_error!("the `send_guard` and `deadlock_detection` features cannot be used together");
-#[cfg(feature = "send_guard")]
-type GuardMarker = lock_api::GuardSend;
-#[cfg(not(feature = "send_guard"))]
-type GuardMarker = lock_api::GuardNoSend;
+lockscan::guard_marker!(lock_api);
 
 pub use ::lock_api;
 pub use lockscan::instrument::Condvar;
