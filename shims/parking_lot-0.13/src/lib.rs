@@ -132,6 +132,20 @@ mod tests {
         assert_eq!(*lock.read(), 2);
     }
 
+    /// parking_lot 0.13's answer, lock_api 0.5's: after a timeout the condition is checked once
+    /// more, and a false one is no time-out (0.12 answered timed out).
+    #[test]
+    fn condvar_wait_while_for_checks_the_condition_again_after_the_timeout() {
+        let (mutex, condvar) = (Mutex::new(()), Condvar::new());
+        let mut guard = mutex.lock();
+        let timeout = std::time::Duration::from_millis(5);
+        // Holds until the timeout has passed: only a check after the timeout sees it false.
+        let until = std::time::Instant::now() + timeout;
+        let result =
+            condvar.wait_while_for(&mut guard, |_| std::time::Instant::now() < until, timeout);
+        assert!(!result.timed_out(), "the condition is false by now");
+    }
+
     #[test]
     fn a_condvar_says_whom_it_woke() {
         let pair = std::sync::Arc::new((Mutex::new(false), Condvar::new()));
