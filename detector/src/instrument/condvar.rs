@@ -3,7 +3,6 @@
 //! [`RawMutex`].
 
 use std::convert::Infallible;
-use std::fmt;
 use std::panic::Location;
 use std::time::{Duration, Instant};
 
@@ -11,7 +10,7 @@ use lock_api::MutexGuard;
 
 use super::{CondvarHooks, RawMutex};
 use crate::ids::Mode;
-use crate::raw::{OnTimeout, WaitTimeoutResult, deadline_after, wait_while};
+use crate::raw::{OnTimeout, WaitTimeoutResult, raw_mutex, wait_while};
 
 /// A condition variable lockscan sees, with parking_lot's API: a wait records the release and
 /// re-acquisition of its mutex, and a wait while holding other locks is reported
@@ -62,86 +61,7 @@ impl Condvar {
         self.inner.notify_all()
     }
 
-    /// Blocks the current thread until this condition variable receives a notification.
-    #[track_caller]
-    #[inline]
-    pub fn wait<G, T: ?Sized>(&self, mutex_guard: &mut MutexGuard<'_, RawMutex<G>, T>) {
-        self.wait_with(mutex_guard, None);
-    }
-
-    /// Waits on this condition variable for a notification, timing out after the specified
-    /// time instant.
-    #[track_caller]
-    #[inline]
-    pub fn wait_until<G, T: ?Sized>(
-        &self,
-        mutex_guard: &mut MutexGuard<'_, RawMutex<G>, T>,
-        timeout: Instant,
-    ) -> WaitTimeoutResult {
-        self.wait_with(mutex_guard, Some(timeout))
-    }
-
-    /// Waits on this condition variable for a notification, timing out after a specified
-    /// duration.
-    #[track_caller]
-    #[inline]
-    pub fn wait_for<G, T: ?Sized>(
-        &self,
-        mutex_guard: &mut MutexGuard<'_, RawMutex<G>, T>,
-        timeout: Duration,
-    ) -> WaitTimeoutResult {
-        self.wait_with(mutex_guard, deadline_after(timeout))
-    }
-
-    /// Blocks the current thread until this condition variable receives a notification and
-    /// the provided condition is false.
-    #[track_caller]
-    #[inline]
-    pub fn wait_while<G, T, F>(
-        &self,
-        mutex_guard: &mut MutexGuard<'_, RawMutex<G>, T>,
-        condition: F,
-    ) where
-        T: ?Sized,
-        F: FnMut(&mut T) -> bool,
-    {
-        self.wait_while_with(mutex_guard, condition, None);
-    }
-
-    /// Waits on this condition variable for a notification while the condition holds, timing
-    /// out after the specified time instant. As parking_lot's, a wait that times out returns
-    /// `timed_out() == true` without checking the condition again.
-    #[track_caller]
-    #[inline]
-    pub fn wait_while_until<G, T, F>(
-        &self,
-        mutex_guard: &mut MutexGuard<'_, RawMutex<G>, T>,
-        condition: F,
-        timeout: Instant,
-    ) -> WaitTimeoutResult
-    where
-        T: ?Sized,
-        F: FnMut(&mut T) -> bool,
-    {
-        self.wait_while_with(mutex_guard, condition, Some(timeout))
-    }
-
-    /// Waits on this condition variable for a notification while the condition holds, timing
-    /// out after the specified duration (as [`wait_while_until`](Self::wait_while_until)).
-    #[track_caller]
-    #[inline]
-    pub fn wait_while_for<G, T, F>(
-        &self,
-        mutex_guard: &mut MutexGuard<'_, RawMutex<G>, T>,
-        condition: F,
-        timeout: Duration,
-    ) -> WaitTimeoutResult
-    where
-        T: ?Sized,
-        F: FnMut(&mut T) -> bool,
-    {
-        self.wait_while_with(mutex_guard, condition, deadline_after(timeout))
-    }
+    crate::raw::condvar_api!([G] RawMutex<G>);
 
     /// Waits with `mutex`, held by this thread, until notified or until `deadline` (`None`:
     /// no deadline): records the release, waits on the uninstrumented condition variable
@@ -234,24 +154,4 @@ impl Condvar {
     }
 }
 
-/// The raw mutex a guard holds, with the guard's lifetime rather than the borrow's.
-fn raw_mutex<'a, G, T: ?Sized>(guard: &MutexGuard<'a, RawMutex<G>, T>) -> &'a RawMutex<G> {
-    // SAFETY: `raw` is unsafe because unlocking through it would invalidate the guard; the
-    // condition variable unlocks only while it holds the guard's `&mut`, and locks again before
-    // returning it.
-    unsafe { MutexGuard::mutex(guard).raw() }
-}
-
-impl Default for Condvar {
-    #[track_caller]
-    #[inline]
-    fn default() -> Condvar {
-        Condvar::new()
-    }
-}
-
-impl fmt::Debug for Condvar {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad("Condvar { .. }")
-    }
-}
+crate::raw::condvar_impls!(Condvar);

@@ -11,7 +11,6 @@
 //! one of them to block on the mutex. The results are the same, only slower under contention.
 
 use std::convert::Infallible;
-use std::fmt;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::time::{Duration, Instant};
@@ -19,6 +18,100 @@ use std::time::{Duration, Instant};
 use parking_lot_core::{DEFAULT_PARK_TOKEN, DEFAULT_UNPARK_TOKEN, FilterOp, ParkResult};
 
 use super::{MutexGuard, RawMutex};
+
+/// parking_lot's `Condvar` API for the `lock_api` 0.4 guards of a raw mutex, inside the
+/// condition variable's `impl`: `condvar_api!([G] Raw)`, where `Raw` is the raw mutex type
+/// (generic over `G` if named) and the `impl` has `wait_with(guard, deadline)` and
+/// `wait_while_with(guard, condition, deadline)`, which do the waiting.
+macro_rules! condvar_api {
+    ([$($G:ident)?] $Raw:ty) => {
+        /// Blocks until notified, releasing the guard's mutex meanwhile and locking it again
+        /// before returning.
+        ///
+        /// # Panics
+        ///
+        /// If other threads wait on this condition variable with another mutex.
+        #[track_caller]
+        #[inline]
+        pub fn wait<$($G,)? T: ?Sized>(&self, mutex_guard: &mut lock_api::MutexGuard<'_, $Raw, T>) {
+            self.wait_with(mutex_guard, None);
+        }
+
+        /// Blocks until notified or until `timeout` is reached, like [`wait`](Self::wait).
+        #[track_caller]
+        #[inline]
+        pub fn wait_until<$($G,)? T: ?Sized>(
+            &self,
+            mutex_guard: &mut lock_api::MutexGuard<'_, $Raw, T>,
+            timeout: Instant,
+        ) -> WaitTimeoutResult {
+            self.wait_with(mutex_guard, Some(timeout))
+        }
+
+        /// Blocks until notified or for at most `timeout`, like [`wait`](Self::wait). A
+        /// timeout beyond the clock's range waits forever.
+        #[track_caller]
+        #[inline]
+        pub fn wait_for<$($G,)? T: ?Sized>(
+            &self,
+            mutex_guard: &mut lock_api::MutexGuard<'_, $Raw, T>,
+            timeout: Duration,
+        ) -> WaitTimeoutResult {
+            self.wait_with(mutex_guard, $crate::raw::deadline_after(timeout))
+        }
+
+        /// Blocks while `condition` returns true for the protected data, waiting for a
+        /// notification before each re-check.
+        #[track_caller]
+        #[inline]
+        pub fn wait_while<$($G,)? T, F>(
+            &self,
+            mutex_guard: &mut lock_api::MutexGuard<'_, $Raw, T>,
+            condition: F,
+        ) where
+            T: ?Sized,
+            F: FnMut(&mut T) -> bool,
+        {
+            self.wait_while_with(mutex_guard, condition, None);
+        }
+
+        /// Blocks while `condition` returns true, until `timeout` at most. As in parking_lot,
+        /// a wait that timed out returns `timed_out() == true` at once, without checking the
+        /// condition again.
+        #[track_caller]
+        #[inline]
+        pub fn wait_while_until<$($G,)? T, F>(
+            &self,
+            mutex_guard: &mut lock_api::MutexGuard<'_, $Raw, T>,
+            condition: F,
+            timeout: Instant,
+        ) -> WaitTimeoutResult
+        where
+            T: ?Sized,
+            F: FnMut(&mut T) -> bool,
+        {
+            self.wait_while_with(mutex_guard, condition, Some(timeout))
+        }
+
+        /// Blocks while `condition` returns true, for at most `timeout` in all, like
+        /// [`wait_while_until`](Self::wait_while_until).
+        #[track_caller]
+        #[inline]
+        pub fn wait_while_for<$($G,)? T, F>(
+            &self,
+            mutex_guard: &mut lock_api::MutexGuard<'_, $Raw, T>,
+            condition: F,
+            timeout: Duration,
+        ) -> WaitTimeoutResult
+        where
+            T: ?Sized,
+            F: FnMut(&mut T) -> bool,
+        {
+            self.wait_while_with(mutex_guard, condition, $crate::raw::deadline_after(timeout))
+        }
+    };
+}
+pub(crate) use condvar_api;
 
 /// Whether a wait on a [`Condvar`] ended because its timeout elapsed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -103,104 +196,20 @@ impl Condvar {
         result.unparked_threads
     }
 
-    /// Blocks until notified, releasing the guard's mutex meanwhile and locking it again before
-    /// returning.
-    ///
-    /// # Panics
-    ///
-    /// If other threads wait on this condition variable with another mutex.
-    #[inline]
-    pub fn wait<T: ?Sized>(&self, mutex_guard: &mut MutexGuard<'_, T>) {
-        // SAFETY: the guard holds the mutex and stays borrowed throughout.
-        unsafe { self.wait_raw(raw_mutex(mutex_guard), None) };
-    }
+    condvar_api!([] RawMutex);
 
-    /// Blocks until notified or until `timeout` is reached, like [`wait`](Self::wait).
-    ///
-    /// # Panics
-    ///
-    /// If other threads wait on this condition variable with another mutex.
+    /// Waits with the guard's mutex until notified or until `deadline` (`None`: no deadline).
     #[inline]
-    pub fn wait_until<T: ?Sized>(
+    fn wait_with<T: ?Sized>(
         &self,
         mutex_guard: &mut MutexGuard<'_, T>,
-        timeout: Instant,
+        deadline: Option<Instant>,
     ) -> WaitTimeoutResult {
         // SAFETY: the guard holds the mutex and stays borrowed throughout.
-        unsafe { self.wait_raw(raw_mutex(mutex_guard), Some(timeout)) }
+        unsafe { self.wait_raw(raw_mutex(mutex_guard), deadline) }
     }
 
-    /// Blocks until notified or for at most `timeout`, like [`wait`](Self::wait). A timeout
-    /// beyond the clock's range waits forever.
-    ///
-    /// # Panics
-    ///
-    /// If other threads wait on this condition variable with another mutex.
-    #[inline]
-    pub fn wait_for<T: ?Sized>(
-        &self,
-        mutex_guard: &mut MutexGuard<'_, T>,
-        timeout: Duration,
-    ) -> WaitTimeoutResult {
-        // SAFETY: the guard holds the mutex and stays borrowed throughout.
-        unsafe { self.wait_raw(raw_mutex(mutex_guard), super::deadline_after(timeout)) }
-    }
-
-    /// Blocks while `condition` returns true for the protected data, waiting for a notification
-    /// before each re-check.
-    ///
-    /// # Panics
-    ///
-    /// If other threads wait on this condition variable with another mutex.
-    #[inline]
-    pub fn wait_while<T, F>(&self, mutex_guard: &mut MutexGuard<'_, T>, condition: F)
-    where
-        T: ?Sized,
-        F: FnMut(&mut T) -> bool,
-    {
-        self.wait_while_deadline(mutex_guard, condition, None);
-    }
-
-    /// Blocks while `condition` returns true, until `timeout` at most. As in parking_lot, a
-    /// wait that timed out returns at once, without checking the condition again.
-    ///
-    /// # Panics
-    ///
-    /// If other threads wait on this condition variable with another mutex.
-    #[inline]
-    pub fn wait_while_until<T, F>(
-        &self,
-        mutex_guard: &mut MutexGuard<'_, T>,
-        condition: F,
-        timeout: Instant,
-    ) -> WaitTimeoutResult
-    where
-        T: ?Sized,
-        F: FnMut(&mut T) -> bool,
-    {
-        self.wait_while_deadline(mutex_guard, condition, Some(timeout))
-    }
-
-    /// Blocks while `condition` returns true, for at most `timeout` in all, like
-    /// [`wait_while_until`](Self::wait_while_until).
-    ///
-    /// # Panics
-    ///
-    /// If other threads wait on this condition variable with another mutex.
-    #[inline]
-    pub fn wait_while_for<T: ?Sized, F>(
-        &self,
-        mutex_guard: &mut MutexGuard<'_, T>,
-        condition: F,
-        timeout: Duration,
-    ) -> WaitTimeoutResult
-    where
-        F: FnMut(&mut T) -> bool,
-    {
-        self.wait_while_deadline(mutex_guard, condition, super::deadline_after(timeout))
-    }
-
-    fn wait_while_deadline<T, F>(
+    fn wait_while_with<T, F>(
         &self,
         mutex_guard: &mut MutexGuard<'_, T>,
         mut condition: F,
@@ -319,26 +328,38 @@ pub fn wait_while<Guard: ?Sized, E>(
     Ok(false)
 }
 
-/// The raw mutex under `guard`.
-fn raw_mutex<'g, T: ?Sized>(guard: &'g MutexGuard<'_, T>) -> &'g RawMutex {
+/// The raw mutex under `guard`, with the guard's lifetime rather than the borrow's.
+pub(crate) fn raw_mutex<'a, R: lock_api::RawMutex, T: ?Sized>(
+    guard: &lock_api::MutexGuard<'a, R, T>,
+) -> &'a R {
     // SAFETY: `raw` is unsafe because unlocking through it would invalidate the guard; the
     // condition variable unlocks only while it holds the guard's `&mut`, and locks again before
     // returning it.
     unsafe { lock_api::MutexGuard::mutex(guard).raw() }
 }
 
-impl Default for Condvar {
-    #[inline]
-    fn default() -> Condvar {
-        Condvar::new()
-    }
-}
+/// `Default` (made at the caller's location) and `Debug` (`Condvar { .. }`, as parking_lot's)
+/// for a condition variable type with a `#[track_caller]` constructor `new`.
+macro_rules! condvar_impls {
+    ($Condvar:ident) => {
+        impl Default for $Condvar {
+            #[track_caller]
+            #[inline]
+            fn default() -> $Condvar {
+                $Condvar::new()
+            }
+        }
 
-impl fmt::Debug for Condvar {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad("Condvar { .. }")
-    }
+        impl ::std::fmt::Debug for $Condvar {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.pad("Condvar { .. }")
+            }
+        }
+    };
 }
+pub(crate) use condvar_impls;
+
+condvar_impls!(Condvar);
 
 #[cfg(test)]
 mod tests {

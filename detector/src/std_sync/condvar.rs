@@ -1,10 +1,12 @@
 //! [`Condvar`], with std's API, for the [`MutexGuard`]s of this module.
 
 use std::fmt;
+use std::panic::Location;
 use std::sync::{LockResult, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::MutexGuard;
+use crate::raw::{OnTimeout, deadline_after, wait_while};
 
 /// Whether a timed wait returned because its time ran out: std's type of the same name
 /// (`std::sync::WaitTimeoutResult` has no public constructor, so this is lockscan's, with the
@@ -72,16 +74,15 @@ impl Condvar {
     #[track_caller]
     pub fn wait_while<'a, T: ?Sized, F>(
         &self,
-        mut guard: MutexGuard<'a, T>,
-        mut condition: F,
+        guard: MutexGuard<'a, T>,
+        condition: F,
     ) -> LockResult<MutexGuard<'a, T>>
     where
         F: FnMut(&mut T) -> bool,
     {
-        while condition(&mut *guard) {
-            guard = self.wait(guard)?;
-        }
-        Ok(guard)
+        self.wait_while_at(guard, condition, None, Location::caller())
+            .map(|(guard, _)| guard)
+            .map_err(|poisoned| PoisonError::new(poisoned.into_inner().0))
     }
 
     /// Blocks until notified or until `timeout` has passed.
@@ -122,31 +123,58 @@ impl Condvar {
     #[track_caller]
     pub fn wait_timeout_while<'a, T: ?Sized, F>(
         &self,
-        mut guard: MutexGuard<'a, T>,
+        guard: MutexGuard<'a, T>,
         timeout: Duration,
-        mut condition: F,
+        condition: F,
     ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)>
     where
         F: FnMut(&mut T) -> bool,
     {
-        // A timeout beyond the clock's range never runs out.
-        let deadline = Instant::now().checked_add(timeout);
-        loop {
-            if !condition(&mut *guard) {
-                return Ok((guard, WaitTimeoutResult::new(false)));
-            }
-            guard = match deadline {
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Ok((guard, WaitTimeoutResult::new(true)));
-                    }
-                    self.wait_timeout(guard, left)?.0
+        self.wait_while_at(
+            guard,
+            condition,
+            deadline_after(timeout),
+            Location::caller(),
+        )
+    }
+
+    /// Waits while `condition` holds, until `deadline` (`None`: no deadline), with std's
+    /// answer: after the time runs out the condition is checked once more, and the wait timed
+    /// out only if it still holds. A poisoned mutex at a wake-up ends the wait with an `Err`.
+    fn wait_while_at<'a, T: ?Sized, F>(
+        &self,
+        mut guard: MutexGuard<'a, T>,
+        mut condition: F,
+        deadline: Option<Instant>,
+        site: &'static Location<'static>,
+    ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)>
+    where
+        F: FnMut(&mut T) -> bool,
+    {
+        let poison = guard.poison();
+        let answer = wait_while(
+            &mut guard,
+            |guard| condition(&mut **guard),
+            OnTimeout::CheckAgain,
+            |guard| {
+                // As std: no wait once the time has run out.
+                if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                    return Ok(true);
                 }
-                None => self.wait(guard).map_err(|e| {
-                    PoisonError::new((e.into_inner(), WaitTimeoutResult::new(false)))
-                })?,
-            };
+                let timed_out = self
+                    .inner
+                    .wait_at(&mut guard.inner, deadline, site)
+                    .timed_out();
+                if poison.get() {
+                    Err(timed_out)
+                } else {
+                    Ok(timed_out)
+                }
+            },
+        );
+        match answer {
+            Ok(timed_out) => Ok((guard, WaitTimeoutResult::new(timed_out))),
+            Err(timed_out) => Err(PoisonError::new((guard, WaitTimeoutResult::new(timed_out)))),
         }
     }
 }

@@ -187,7 +187,7 @@ impl Condvar {
     /// Waits until notified or until `deadline` (`None`: no deadline), recording the release
     /// before the raw condition variable releases the mutex, and the re-acquisition after.
     #[track_caller]
-    fn wait_at<T: ?Sized>(
+    pub(crate) fn wait_at<T: ?Sized>(
         &self,
         guard: &mut MutexGuard<'_, T>,
         deadline: Option<Instant>,
