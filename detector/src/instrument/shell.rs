@@ -59,10 +59,43 @@ macro_rules! forward_raw_methods {
 /// `const_mutex`, `const_fair_mutex`, `const_rwlock` and `const_reentrant_mutex`, each with
 /// parking_lot's docs. `lock_api` is the name, in scope where the macro is called, of the
 /// `lock_api` crate the raw locks implement (`lock_api`, or a renamed `lock_api` 0.5).
+///
+/// `lock_api_aliases!(types only: lock_api; ...)` writes the type aliases alone: lock_api 0.5
+/// (parking_lot 0.13) has no `const_new`, its `new` is `const`.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! lock_api_aliases {
     ($lock_api:ident; $RawMutex:ty, $RawFairMutex:ty, $RawRwLock:ty, $RawThreadId:ty) => {
+        $crate::lock_api_aliases!(
+            types only: $lock_api; $RawMutex, $RawFairMutex, $RawRwLock, $RawThreadId
+        );
+
+        /// Creates a [`Mutex`] in a `const` context, like `parking_lot::const_mutex`.
+        pub const fn const_mutex<T>(val: T) -> Mutex<T> {
+            Mutex::const_new(<$RawMutex as $lock_api::RawMutex>::INIT, val)
+        }
+
+        /// Creates a [`FairMutex`] in a `const` context, like `parking_lot::const_fair_mutex`.
+        pub const fn const_fair_mutex<T>(val: T) -> FairMutex<T> {
+            FairMutex::const_new(<$RawFairMutex as $lock_api::RawMutex>::INIT, val)
+        }
+
+        /// Creates an [`RwLock`] in a `const` context, like `parking_lot::const_rwlock`.
+        pub const fn const_rwlock<T>(val: T) -> RwLock<T> {
+            RwLock::const_new(<$RawRwLock as $lock_api::RawRwLock>::INIT, val)
+        }
+
+        /// Creates a [`ReentrantMutex`] in a `const` context, like
+        /// `parking_lot::const_reentrant_mutex`.
+        pub const fn const_reentrant_mutex<T>(val: T) -> ReentrantMutex<T> {
+            ReentrantMutex::const_new(
+                <$RawMutex as $lock_api::RawMutex>::INIT,
+                <$RawThreadId as $lock_api::GetThreadId>::INIT,
+                val,
+            )
+        }
+    };
+    (types only: $lock_api:ident; $RawMutex:ty, $RawFairMutex:ty, $RawRwLock:ty, $RawThreadId:ty) => {
         /// A mutual exclusion lock, parking_lot's `Mutex`: `lock` returns a guard, no
         /// poisoning.
         pub type Mutex<T> = $lock_api::Mutex<$RawMutex, T>;
@@ -116,30 +149,26 @@ macro_rules! lock_api_aliases {
         /// A [`ReentrantMutexGuard`] narrowed by `map` to a part of the protected data.
         pub type MappedReentrantMutexGuard<'a, T> =
             $lock_api::MappedReentrantMutexGuard<'a, $RawMutex, $RawThreadId, T>;
+    };
+}
 
-        /// Creates a [`Mutex`] in a `const` context, like `parking_lot::const_mutex`.
-        pub const fn const_mutex<T>(val: T) -> Mutex<T> {
-            Mutex::const_new(<$RawMutex as $lock_api::RawMutex>::INIT, val)
-        }
-
-        /// Creates a [`FairMutex`] in a `const` context, like `parking_lot::const_fair_mutex`.
-        pub const fn const_fair_mutex<T>(val: T) -> FairMutex<T> {
-            FairMutex::const_new(<$RawFairMutex as $lock_api::RawMutex>::INIT, val)
-        }
-
-        /// Creates an [`RwLock`] in a `const` context, like `parking_lot::const_rwlock`.
-        pub const fn const_rwlock<T>(val: T) -> RwLock<T> {
-            RwLock::const_new(<$RawRwLock as $lock_api::RawRwLock>::INIT, val)
-        }
-
-        /// Creates a [`ReentrantMutex`] in a `const` context, like
-        /// `parking_lot::const_reentrant_mutex`.
-        pub const fn const_reentrant_mutex<T>(val: T) -> ReentrantMutex<T> {
-            ReentrantMutex::const_new(
-                <$RawMutex as $lock_api::RawMutex>::INIT,
-                <$RawThreadId as $lock_api::GetThreadId>::INIT,
-                val,
-            )
-        }
+/// parking_lot's `send_guard` and `deadlock_detection` features as every stand-in has them:
+/// `guard_marker!(lock_api)` writes the crate-private `GuardMarker` (`lock_api`'s `GuardSend`
+/// with `send_guard`, `GuardNoSend` without) and the error parking_lot gives for both features
+/// at once. Expanded in the stand-in, so its `cfg`s read the stand-in's features.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! guard_marker {
+    ($lock_api:ident) => {
+        #[cfg(all(feature = "send_guard", feature = "deadlock_detection"))]
+        compile_error!(
+            "the `send_guard` and `deadlock_detection` features cannot be used together"
+        );
+        /// The guard marker of every lock (parking_lot's `send_guard` makes guards `Send`).
+        #[cfg(feature = "send_guard")]
+        type GuardMarker = $lock_api::GuardSend;
+        /// The guard marker of every lock (parking_lot's `send_guard` makes guards `Send`).
+        #[cfg(not(feature = "send_guard"))]
+        type GuardMarker = $lock_api::GuardNoSend;
     };
 }

@@ -40,14 +40,26 @@ pub enum OnceState {
 impl OnceState {
     /// Whether a closure panicked (and none completed since).
     #[inline]
-    pub fn poisoned(self) -> bool {
-        self == OnceState::Poisoned
+    pub const fn poisoned(self) -> bool {
+        matches!(self, OnceState::Poisoned)
     }
 
     /// Whether a closure completed.
     #[inline]
-    pub fn done(self) -> bool {
-        self == OnceState::Done
+    pub const fn done(self) -> bool {
+        matches!(self, OnceState::Done)
+    }
+
+    /// Whether a closure panicked: parking_lot 0.13's name for [`poisoned`](Self::poisoned).
+    #[inline]
+    pub const fn is_poisoned(self) -> bool {
+        self.poisoned()
+    }
+
+    /// Whether a closure completed: parking_lot 0.13's name for [`done`](Self::done).
+    #[inline]
+    pub const fn is_completed(self) -> bool {
+        self.done()
     }
 }
 
@@ -81,6 +93,42 @@ impl Once {
     pub const fn new() -> Once {
         Once {
             state: AtomicU8::new(0),
+        }
+    }
+
+    /// Creates a `Once` that is done already: no closure will run (parking_lot 0.13).
+    #[inline]
+    pub const fn new_completed() -> Once {
+        Once {
+            state: AtomicU8::new(DONE),
+        }
+    }
+
+    /// Whether a closure completed (parking_lot 0.13); a completion makes its effects visible
+    /// to the thread that sees it here.
+    #[inline]
+    pub fn is_completed(&self) -> bool {
+        self.state.load(Ordering::Acquire) & DONE != 0
+    }
+
+    /// Blocks until a closure completed, without running one (parking_lot 0.13).
+    ///
+    /// # Panics
+    ///
+    /// If the `Once` is poisoned, now or while waiting; [`wait_force`](Self::wait_force) waits
+    /// on.
+    #[inline]
+    pub fn wait(&self) {
+        if !self.is_completed() {
+            self.wait_slow(false);
+        }
+    }
+
+    /// Blocks until a closure completed, even on a poisoned `Once` (parking_lot 0.13).
+    #[inline]
+    pub fn wait_force(&self) {
+        if !self.is_completed() {
+            self.wait_slow(true);
         }
     }
 
@@ -201,6 +249,46 @@ impl Once {
         self.finish(DONE);
     }
 
+    /// Parks until `DONE`, flagging `PARKED` first (a closure's end wakes the parked threads,
+    /// whether a run was going or starts later); panics on `POISONED` unless `force`.
+    #[cold]
+    fn wait_slow(&self, force: bool) {
+        let mut spin = SpinWait::new();
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            if state & DONE != 0 {
+                return;
+            }
+            if state & POISONED != 0 && !force {
+                panic!("Once instance has previously been poisoned");
+            }
+            if state & RUNNING != 0 && state & PARKED == 0 && spin.spin() {
+                state = self.state.load(Ordering::Acquire);
+                continue;
+            }
+            if state & PARKED == 0
+                && let Err(now) = self.state.compare_exchange_weak(
+                    state,
+                    state | PARKED,
+                    Ordering::Relaxed,
+                    Ordering::Acquire,
+                )
+            {
+                state = now;
+                continue;
+            }
+            let validate = || {
+                let state = self.state.load(Ordering::Relaxed);
+                state & PARKED != 0 && state & DONE == 0 && (force || state & POISONED == 0)
+            };
+            // SAFETY: the key is this `Once`'s address, used only by it; validate neither
+            // panics nor calls into parking_lot_core; there is no timeout.
+            unsafe { parking::park(parking::key(self), validate, |_, _| {}, None) };
+            spin.reset();
+            state = self.state.load(Ordering::Acquire);
+        }
+    }
+
     /// Ends the run: replaces the state with `outcome` and wakes the waiters.
     fn finish(&self, outcome: u8) {
         let before = self.state.swap(outcome, Ordering::Release);
@@ -317,6 +405,53 @@ mod tests {
         assert_eq!(seen, Some(OnceState::Poisoned));
         assert_eq!(once.state(), OnceState::Done);
         once.call_once(|| unreachable!());
+    }
+
+    #[test]
+    fn waiters_block_until_a_closure_completes() {
+        let once = Once::new();
+        let woken = AtomicUsize::new(0);
+        thread::scope(|s| {
+            for force in [false, true] {
+                let (once, woken) = (&once, &woken);
+                s.spawn(move || {
+                    if force {
+                        once.wait_force();
+                    } else {
+                        once.wait();
+                    }
+                    assert!(once.is_completed());
+                    woken.fetch_add(1, Ordering::SeqCst);
+                });
+            }
+            wait_until_true("both waiters park", || {
+                once.state.load(Ordering::SeqCst) & super::PARKED != 0
+            });
+            assert_eq!(woken.load(Ordering::SeqCst), 0);
+            assert!(!once.is_completed());
+            once.call_once(|| ());
+        });
+        assert_eq!(woken.load(Ordering::SeqCst), 2);
+        assert!(Once::new_completed().is_completed());
+        assert!(Once::new_completed().state().is_completed());
+        Once::new_completed().wait();
+    }
+
+    #[test]
+    fn wait_panics_on_a_poisoned_once_and_wait_force_waits_on() {
+        let once = Once::new();
+        let _ = catch_unwind(AssertUnwindSafe(|| once.call_once(|| panic!("boom"))));
+        assert!(once.state().is_poisoned());
+        assert!(catch_unwind(AssertUnwindSafe(|| once.wait())).is_err());
+        thread::scope(|s| {
+            let waiter = s.spawn(|| once.wait_force());
+            wait_until_true("the forced waiter parks", || {
+                once.state.load(Ordering::SeqCst) & super::PARKED != 0
+            });
+            once.call_once_force(|state| assert!(state.is_poisoned()));
+            waiter.join().unwrap();
+        });
+        assert!(once.is_completed());
     }
 
     #[test]

@@ -22,13 +22,11 @@ thread_local! {
     static THREAD_ID: Cell<usize> = const { Cell::new(0) };
 }
 
-// SAFETY: ids come from a counter that only grows and every thread keeps the first one it
-// draws, so no two threads (alive or not) ever get the same id, and it is never zero.
-unsafe impl lock_api::GetThreadId for RawThreadId {
-    const INIT: Self = RawThreadId;
-
+impl RawThreadId {
+    /// The current thread's id (the logic of the `lock_api` impl, so that a shell over another
+    /// `lock_api` line forwards to it).
     #[inline]
-    fn nonzero_thread_id(&self) -> NonZeroUsize {
+    pub fn nonzero_thread_id(&self) -> NonZeroUsize {
         THREAD_ID.with(|id| {
             if let Some(known) = NonZeroUsize::new(id.get()) {
                 return known;
@@ -38,6 +36,17 @@ unsafe impl lock_api::GetThreadId for RawThreadId {
             id.set(fresh.get());
             fresh
         })
+    }
+}
+
+// SAFETY: ids come from a counter that only grows and every thread keeps the first one it
+// draws, so no two threads (alive or not) ever get the same id, and it is never zero.
+unsafe impl lock_api::GetThreadId for RawThreadId {
+    const INIT: Self = RawThreadId;
+
+    #[inline]
+    fn nonzero_thread_id(&self) -> NonZeroUsize {
+        RawThreadId::nonzero_thread_id(self)
     }
 }
 

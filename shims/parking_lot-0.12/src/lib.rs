@@ -15,7 +15,8 @@
 //! --all-features` shows it with its path (`--all-features`, or your tests' `--features`, in
 //! case parking_lot is an optional dependency), and [`lockscan_is_active`] returns true in a
 //! test that links it. A parking_lot from a registry
-//! elsewhere in the tree (0.13) is not instrumented: a test process says so once on stderr.
+//! elsewhere in the tree (0.13) is not instrumented: a test process says so once on stderr;
+//! patch `shims/parking_lot-0.13` in beside this one (the README's recipe).
 
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
@@ -23,12 +24,7 @@
 #[cfg(feature = "deadlock_detection")]
 pub mod deadlock;
 
-#[cfg(all(feature = "send_guard", feature = "deadlock_detection"))]
-compile_error!("the `send_guard` and `deadlock_detection` features cannot be used together");
-#[cfg(feature = "send_guard")]
-type GuardMarker = lock_api::GuardSend;
-#[cfg(not(feature = "send_guard"))]
-type GuardMarker = lock_api::GuardNoSend;
+lockscan::guard_marker!(lock_api);
 
 pub use ::lock_api;
 pub use lockscan::instrument::Condvar;

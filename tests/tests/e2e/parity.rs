@@ -1,25 +1,45 @@
-//! API parity of the parking_lot stand-in with parking_lot 0.12.5: a probe that names every
-//! public item (`tests/fixtures/parity-probe`) compiles and runs against both, and the two
-//! declare the same features.
+//! API parity of the parking_lot stand-ins with their releases: for 0.12.5 and for 0.13.0, a
+//! probe that names every public item (`tests/fixtures/parity-probe`,
+//! `tests/fixtures/parity-probe-0.13`) compiles and runs against the release and against the
+//! stand-in (`shims/parking_lot-0.12`, `shims/parking_lot-0.13`), and the two declare the same
+//! features.
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
-use crate::support::scratch;
+use crate::support::{output_within, scratch};
 
 fn workspace() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
 }
 
-fn probe_copy(test: &str, patched: bool) -> tempfile::TempDir {
-    let from = workspace().join("tests/fixtures/parity-probe");
+/// One parking_lot line: its probe and its stand-in.
+struct Line {
+    probe: &'static str,
+    stand_in: &'static str,
+}
+
+const LINE_0_12: Line = Line {
+    probe: "tests/fixtures/parity-probe",
+    stand_in: "shims/parking_lot-0.12",
+};
+
+const LINE_0_13: Line = Line {
+    probe: "tests/fixtures/parity-probe-0.13",
+    stand_in: "shims/parking_lot-0.13",
+};
+
+/// A fresh copy of `line`'s probe, with its stand-in patched in if `patched`.
+fn probe_copy(test: &str, line: &Line, patched: bool) -> tempfile::TempDir {
+    let from = workspace().join(line.probe);
     let dir_tmp = scratch(test);
     let dir = dir_tmp.path();
     std::fs::create_dir_all(dir.join("src")).unwrap();
     std::fs::copy(from.join("src/lib.rs"), dir.join("src/lib.rs")).unwrap();
     let mut manifest = std::fs::read_to_string(from.join("Cargo.toml")).unwrap();
     if patched {
-        let shim = workspace().join("shims/parking_lot-0.12");
+        let shim = workspace().join(line.stand_in);
         manifest.push_str(&format!(
             "\n[patch.crates-io]\nparking_lot = {{ path = {:?} }}\n",
             shim.display().to_string()
@@ -30,20 +50,23 @@ fn probe_copy(test: &str, patched: bool) -> tempfile::TempDir {
     dir_tmp
 }
 
-/// Runs cargo in `dir`; the real crate's `deadlock_detection` needs crates this workspace does
-/// not use, so this may download from the registry.
+/// Runs cargo in `dir`; the real crates' `deadlock_detection` (and parking_lot 0.13 as a whole)
+/// needs crates this workspace does not use, so this may download from the registry. A cold
+/// build of a probe and its dependencies takes minutes on a busy machine; the limit only keeps
+/// a hung build from hanging the test run.
 fn cargo(dir: &Path, args: &[&str]) -> (bool, String) {
-    let output = Command::new(env!("CARGO"))
-        .args(args)
-        .current_dir(dir)
-        .env(
-            "CARGO_TARGET_DIR",
-            workspace().join("target").join("parity-probe"),
-        )
-        .env_remove("LOCKSCAN_ON_FINDING")
-        .env_remove("RUSTFLAGS")
-        .output()
-        .expect("run cargo in the probe");
+    let output = output_within(
+        Command::new(env!("CARGO"))
+            .args(args)
+            .current_dir(dir)
+            .env(
+                "CARGO_TARGET_DIR",
+                workspace().join("target").join("parity-probe"),
+            )
+            .env_remove("LOCKSCAN_ON_FINDING")
+            .env_remove("RUSTFLAGS"),
+        Duration::from_secs(30 * 60),
+    );
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
@@ -77,18 +100,29 @@ fn features(dir: &Path) -> Vec<String> {
     names
 }
 
-#[test]
-fn every_public_item_of_parking_lot_0_12_compiles_and_runs_against_the_stand_in() {
-    let real = probe_copy("parity-real", false);
+/// The probe of `line` passes against the release and against the stand-in, and both declare
+/// the same features.
+fn check_parity(test: &str, line: &Line) {
+    let real = probe_copy(&format!("{test}-real"), line, false);
     let (ok, text) = cargo(real.path(), &["test", "--quiet"]);
     assert!(
         ok,
         "the probe must pass against the real parking_lot:\n{text}"
     );
 
-    let patched = probe_copy("parity-patched", true);
+    let patched = probe_copy(&format!("{test}-patched"), line, true);
     let (ok, text) = cargo(patched.path(), &["test", "--quiet"]);
     assert!(ok, "the probe must pass against the stand-in:\n{text}");
 
     assert_eq!(features(patched.path()), features(real.path()));
+}
+
+#[test]
+fn every_public_item_of_parking_lot_0_12_compiles_and_runs_against_the_stand_in() {
+    check_parity("parity", &LINE_0_12);
+}
+
+#[test]
+fn every_public_item_of_parking_lot_0_13_compiles_and_runs_against_the_stand_in() {
+    check_parity("parity-013", &LINE_0_13);
 }

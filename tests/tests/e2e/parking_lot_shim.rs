@@ -1,12 +1,16 @@
-//! The parking_lot stand-in (`shims/parking_lot-0.12`), patched into a crate that uses
-//! parking_lot 0.12 and has never heard of lockscan (`tests/fixtures/parking-lot-user`):
-//! without the patch its tests pass; with it, the same unedited tests report the lock-order
-//! inversion of its transfers.
+//! The parking_lot stand-ins, patched into crates that have never heard of lockscan:
+//! `shims/parking_lot-0.12` into one that uses parking_lot 0.12
+//! (`tests/fixtures/parking-lot-user`), and both `shims/parking_lot-0.12` and
+//! `shims/parking_lot-0.13` into one whose tree holds both lines
+//! (`tests/fixtures/parking-lot-lines`). Without the patches their tests pass; with them, the
+//! same unedited tests report the lock-order inversions of their transfers, through each
+//! stand-in and between them.
 
 use std::path::Path;
 use std::process::{Command, Output};
+use std::time::Duration;
 
-use crate::support::scratch;
+use crate::support::{output_within, scratch};
 
 fn workspace() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
@@ -15,7 +19,14 @@ fn workspace() -> &'static Path {
 /// A copy of the fixture in a fresh folder, with the workspace's lock file (the versions this
 /// workspace was tested with, and no network needed).
 fn fixture_copy(test: &str) -> tempfile::TempDir {
-    let from = workspace().join("tests/fixtures/parking-lot-user");
+    copy_of("tests/fixtures/parking-lot-user", test)
+}
+
+/// A copy of the fixture `from` (relative to the workspace) in a fresh folder, with the
+/// workspace's lock file. What the lock file lacks (parking_lot 0.13 and its dependencies) is
+/// resolved offline, from the registry's local cache.
+fn copy_of(fixture: &str, test: &str) -> tempfile::TempDir {
+    let from = workspace().join(fixture);
     let dir_tmp = scratch(test);
     let dir = dir_tmp.path();
     std::fs::create_dir_all(dir.join("src")).unwrap();
@@ -36,20 +47,38 @@ fn patch_in_the_stand_in(dir: &Path) {
     std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
 }
 
+/// The README's recipe for a tree that holds both lines: two patches of the one crate name, the
+/// second entry renamed (`package = "parking_lot"`), as cargo's documentation does for patching
+/// two semver-incompatible versions of one crate.
+fn patch_in_both_stand_ins(dir: &Path) {
+    let path_of = |shim: &str| workspace().join(shim).display().to_string();
+    let mut manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    manifest.push_str(&format!(
+        "\n[patch.crates-io]\nparking_lot = {{ path = {:?} }}\n\
+         parking_lot_013 = {{ path = {:?}, package = \"parking_lot\" }}\n",
+        path_of("shims/parking_lot-0.12"),
+        path_of("shims/parking_lot-0.13"),
+    ));
+    std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
+}
+
 fn cargo(dir: &Path, args: &[&str]) -> (Output, String) {
-    let output = Command::new(env!("CARGO"))
-        .args(args)
-        .arg("--offline")
-        .current_dir(dir)
-        // Kept between runs, so only the first run builds the dependencies.
-        .env(
-            "CARGO_TARGET_DIR",
-            workspace().join("target").join("parking-lot-user"),
-        )
-        .env_remove("LOCKSCAN_ON_FINDING")
-        .env_remove("RUSTFLAGS")
-        .output()
-        .expect("run cargo in the fixture");
+    let output = output_within(
+        Command::new(env!("CARGO"))
+            .args(args)
+            .arg("--offline")
+            .current_dir(dir)
+            // Kept between runs, so only the first run builds the dependencies.
+            .env(
+                "CARGO_TARGET_DIR",
+                workspace().join("target").join("parking-lot-user"),
+            )
+            .env_remove("LOCKSCAN_ON_FINDING")
+            .env_remove("RUSTFLAGS"),
+        // A cold build of lockscan and a fixture takes minutes on a busy machine; the limit
+        // only keeps a hung build from hanging the test run.
+        Duration::from_secs(30 * 60),
+    );
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
@@ -161,4 +190,100 @@ fn the_readme_check_of_the_patch_works_for_an_optional_parking_lot() {
         id.starts_with("path+file://") && id.contains("shims/parking_lot-0.12#"),
         "{id}"
     );
+}
+
+/// The fixture that holds both lines passes its tests with the real crates.
+#[test]
+fn the_two_line_fixture_passes_with_the_real_parking_lots() {
+    let dir_tmp = copy_of("tests/fixtures/parking-lot-lines", "parking-lot-lines-real");
+    let dir = dir_tmp.path();
+    let (output, text) = cargo(dir, &["test", "--quiet"]);
+    assert!(output.status.success(), "{text}");
+    assert!(!text.contains("lockscan"), "{text}");
+}
+
+/// Both stand-ins patched into a tree that holds both lines: each is the one in use, each
+/// reports the inversion of the transfers made through it, and one lockscan sees both, so the
+/// transfers between an account of each line report theirs too.
+#[test]
+fn both_stand_ins_patched_into_a_tree_with_both_lines_report_a_cycle_through_each() {
+    let dir_tmp = copy_of(
+        "tests/fixtures/parking-lot-lines",
+        "parking-lot-lines-patched",
+    );
+    let dir = dir_tmp.path();
+    patch_in_both_stand_ins(dir);
+
+    for (spec, shim) in [
+        ("parking_lot@0.12.5", "shims/parking_lot-0.12"),
+        ("parking_lot@0.13.0", "shims/parking_lot-0.13"),
+    ] {
+        let (output, tree) = cargo(dir, &["tree", "-i", spec, "--all-features"]);
+        assert!(output.status.success(), "{tree}");
+        let first = tree.lines().next().unwrap_or_default();
+        assert!(first.contains(shim), "{spec} is the stand-in:\n{tree}");
+    }
+
+    let (output, text) = cargo(dir, &["test", "--quiet"]);
+    assert!(
+        !output.status.success(),
+        "the inversions must fail the tests:\n{text}"
+    );
+    // Each failing test's output, as libtest prints it: `---- NAME stdout ----` then its text.
+    let section = |test: &str| -> &str {
+        let header = format!("---- tests::{test} stdout ----");
+        let start = text
+            .find(&header)
+            .unwrap_or_else(|| panic!("{test} must fail:\n{text}"));
+        let rest = &text[start + header.len()..];
+        &rest[..rest.find("\n---- ").unwrap_or(rest.len())]
+    };
+    // The sites are the fixture's own lines: the first `impl Account` is 0.12's, the second
+    // 0.13's, each passed through its lock_api's `#[track_caller]`.
+    let source = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
+    let lines_of = |needle: &str| -> Vec<usize> {
+        let lines = source.lines().enumerate();
+        let found: Vec<usize> = lines
+            .filter(|(_, l)| l.contains(needle))
+            .map(|(i, _)| i + 1)
+            .collect();
+        assert_eq!(found.len(), 2, "one `{needle}` in each impl");
+        found
+    };
+    let (sources, targets) = (lines_of("let mut source"), lines_of("let mut target"));
+    let at = |line: usize| format!("src/lib.rs:{line}:");
+    for (test, line) in [
+        ("transfers_both_ways_on_0_12", 0),
+        ("transfers_both_ways_on_0_13", 1),
+    ] {
+        let report = section(test);
+        assert!(
+            report.contains("error[lock-order-inversion]: lock-order inversion between"),
+            "{test}:\n{report}"
+        );
+        assert!(report.contains(&at(sources[line])), "{test}:\n{report}");
+        assert!(report.contains(&at(targets[line])), "{test}:\n{report}");
+        // The acquisition that closes the cycle is the second transfer's `target`.
+        assert!(
+            report.contains(&format!("panicked at {}", at(targets[line]))),
+            "{test}:\n{report}"
+        );
+    }
+    // Between the lines: a lock of each in one cycle, with sites in both impls.
+    let report = section("transfers_both_ways_between_the_lines");
+    assert!(
+        report.contains("error[lock-order-inversion]: lock-order inversion between"),
+        "{report}"
+    );
+    for line in [sources[0], targets[1]] {
+        assert!(report.contains(&at(line)), "line {line}:\n{report}");
+    }
+    // The other test, the condvar handshake and the recursive reads of 0.13, passes; with both
+    // lines patched, no registry parking_lot is left for the stand-ins to warn about.
+    assert!(
+        !text.contains("---- tests::handshakes_work_on_0_13 stdout"),
+        "{text}"
+    );
+    assert!(text.contains("1 passed; 3 failed"), "{text}");
+    assert!(!text.contains("also has parking_lot"), "{text}");
 }

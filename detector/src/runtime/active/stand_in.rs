@@ -1,6 +1,6 @@
 //! The parking_lot stand-in's blind spot, said once at run time: when the stand-in is patched
 //! in (`[patch.crates-io]`) but the dependency tree also holds a parking_lot from a registry (a
-//! 0.13 release, which the 0.12 stand-in cannot replace, or any other), the crates that use
+//! 0.13 release when only the 0.12 stand-in is patched in, or any other), the crates that use
 //! that one are not checked, and a run passes without a word. The workspace's `Cargo.lock`
 //! says so: the stand-in is a `parking_lot` package without a `source` (a path), the others
 //! have one.
