@@ -149,6 +149,7 @@ pub(super) struct ThreadState {
     recorded_edges: bool,
     /// The holds of async locks (`lockscan::tokio`), which may stay held across an `.await`:
     /// the other holds of a task whose poll returns `Pending` are reported (`runtime::task`).
+    #[cfg(feature = "tokio")]
     pub async_held: Vec<LockId>,
 }
 
@@ -166,6 +167,7 @@ impl ThreadState {
             registered: false,
             accessed: false,
             recorded_edges: false,
+            #[cfg(feature = "tokio")]
             async_held: Vec::new(),
         }
     }
@@ -290,6 +292,7 @@ thread_local! {
     static TASK_NAME: Cell<Option<&'static str>> = const { Cell::new(None) };
 }
 
+#[cfg(feature = "tokio")]
 /// Swaps this thread's state with `other` (an async task's, around its poll), and sets the
 /// name reports give the state swapped in; returns the name it replaces. `None` when the
 /// state is gone or in use, and nothing was swapped.
@@ -308,6 +311,7 @@ pub(super) fn swap(
 }
 
 /// Whether the state of an async task is swapped in on this thread.
+#[cfg(feature = "tokio")]
 pub(super) fn in_task() -> bool {
     TASK_NAME
         .try_with(|name| name.get().is_some())
