@@ -101,16 +101,7 @@ impl<T: ?Sized> Mutex<T> {
     pub fn lock(&self) -> impl Future<Output = MutexGuard<'_, T>> {
         let site = Location::caller();
         async move {
-            let (gate, recorded) = acquire(
-                &self.meta,
-                Mode::Exclusive,
-                site,
-                true,
-                || self.gate.try_lock().ok(),
-                self.gate.lock(),
-                |_| true,
-            )
-            .await;
+            let (gate, recorded) = self.take(site).await;
             MutexGuard {
                 lock: self,
                 recorded,
@@ -125,16 +116,7 @@ impl<T: ?Sized> Mutex<T> {
     pub fn lock_owned(self: Arc<Self>) -> impl Future<Output = OwnedMutexGuard<T>> {
         let site = Location::caller();
         async move {
-            let (gate, recorded) = acquire(
-                &self.meta,
-                Mode::Exclusive,
-                site,
-                true,
-                || self.gate.try_lock().ok(),
-                self.gate.lock(),
-                |_| true,
-            )
-            .await;
+            let (gate, recorded) = self.take(site).await;
             {
                 // SAFETY: the owned guard keeps `self`, whose gate `gate` holds, alive and in
                 // place until after `gate` is dropped (fields drop in declaration order).
@@ -142,6 +124,24 @@ impl<T: ?Sized> Mutex<T> {
                 OwnedMutexGuard::new(gate, recorded, self)
             }
         }
+    }
+
+    /// The gate, taken in a task: whether lockscan recorded the hold.
+    async fn take(
+        &self,
+        site: &'static Location<'static>,
+    ) -> (tokio::sync::MutexGuard<'_, ()>, bool) {
+        let attempt = || self.gate.try_lock().ok();
+        acquire(
+            &self.meta,
+            Mode::Exclusive,
+            site,
+            true,
+            attempt,
+            self.gate.lock(),
+            |_| true,
+        )
+        .await
     }
 
     /// Locks the mutex if no one holds it.

@@ -87,7 +87,7 @@ impl<T> RwLock<T> {
 macro_rules! acquiring {
     ($mode:ident, $Guard:ident, $Owned:ident, $doc:literal,
      $name:ident, $owned:ident, $try_name:ident, $try_owned:ident,
-     $gate_name:ident, $try_gate:ident) => {
+     $gate_name:ident, $try_gate:ident, $take:ident) => {
         #[doc = concat!("Locks for ", $doc, ", waiting (asynchronously) while it conflicts.")]
         ///
         /// # Panics
@@ -98,16 +98,7 @@ macro_rules! acquiring {
         pub fn $name(&self) -> impl Future<Output = $Guard<'_, T>> {
             let site = Location::caller();
             async move {
-                let (gate, recorded) = acquire(
-                    &self.meta,
-                    Mode::$mode,
-                    site,
-                    true,
-                    || self.gate.$try_gate().ok(),
-                    self.gate.$gate_name(),
-                    |_| true,
-                )
-                .await;
+                let (gate, recorded) = self.$take(site).await;
                 $Guard {
                     lock: self,
                     recorded,
@@ -122,16 +113,7 @@ macro_rules! acquiring {
         pub fn $owned(self: Arc<Self>) -> impl Future<Output = $Owned<T>> {
             let site = Location::caller();
             async move {
-                let (gate, recorded) = acquire(
-                    &self.meta,
-                    Mode::$mode,
-                    site,
-                    true,
-                    || self.gate.$try_gate().ok(),
-                    self.gate.$gate_name(),
-                    |_| true,
-                )
-                .await;
+                let (gate, recorded) = self.$take(site).await;
                 {
                     // SAFETY: the owned guard keeps `self`, whose gate `gate` holds, alive and
                     // in place until after `gate` is dropped (fields drop in declaration order).
@@ -139,6 +121,24 @@ macro_rules! acquiring {
                     $Owned::new(gate, recorded, self)
                 }
             }
+        }
+
+        /// The gate, taken in a task in this mode: whether lockscan recorded the hold.
+        async fn $take(
+            &self,
+            site: &'static Location<'static>,
+        ) -> (tokio::sync::$Guard<'_, ()>, bool) {
+            let attempt = || self.gate.$try_gate().ok();
+            acquire(
+                &self.meta,
+                Mode::$mode,
+                site,
+                true,
+                attempt,
+                self.gate.$gate_name(),
+                |_| true,
+            )
+            .await
         }
 
         #[doc = concat!("Locks for ", $doc, " if nothing conflicts.")]
@@ -183,7 +183,8 @@ impl<T: ?Sized> RwLock<T> {
         try_read,
         try_read_owned,
         read,
-        try_read
+        try_read,
+        take_read
     );
     acquiring!(
         Exclusive,
@@ -195,7 +196,8 @@ impl<T: ?Sized> RwLock<T> {
         try_write,
         try_write_owned,
         write,
-        try_write
+        try_write,
+        take_write
     );
 
     /// The value, through the `&mut` that proves no one holds the lock.
