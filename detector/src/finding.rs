@@ -26,7 +26,7 @@ use crate::site::Site;
 /// assert_eq!(kind.to_string(), "potential-deadlock");
 /// assert_eq!(kind.default_severity(), Severity::Error);
 /// assert!("deadlocks".parse::<FindingKind>().is_err());
-/// assert_eq!(FindingKind::ALL.len(), 8);
+/// assert_eq!(FindingKind::ALL.len(), 9);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
@@ -50,11 +50,14 @@ pub enum FindingKind {
     OrderViolation,
     /// A condition-variable wait while holding other locks.
     WaitWhileHolding,
+    /// An async task suspended (its poll returned `Pending`) while holding a blocking lock
+    /// (`lockscan::tokio`).
+    LockHeldAcrossAwait,
 }
 
 impl FindingKind {
     /// Every kind, in the order of the public contract.
-    pub const ALL: [FindingKind; 8] = [
+    pub const ALL: [FindingKind; 9] = [
         FindingKind::Deadlock,
         FindingKind::PotentialDeadlock,
         FindingKind::LockOrderInversion,
@@ -63,6 +66,7 @@ impl FindingKind {
         FindingKind::ApiMisuse,
         FindingKind::OrderViolation,
         FindingKind::WaitWhileHolding,
+        FindingKind::LockHeldAcrossAwait,
     ];
 
     /// The kebab-case name: `deadlock`, `potential-deadlock`, ...
@@ -76,6 +80,7 @@ impl FindingKind {
             FindingKind::ApiMisuse => "api-misuse",
             FindingKind::OrderViolation => "order-violation",
             FindingKind::WaitWhileHolding => "wait-while-holding",
+            FindingKind::LockHeldAcrossAwait => "lock-held-across-await",
         }
     }
 
@@ -83,7 +88,7 @@ impl FindingKind {
     pub const fn default_severity(self) -> Severity {
         match self {
             FindingKind::GatedCycle => Severity::Note,
-            FindingKind::WaitWhileHolding => Severity::Warning,
+            FindingKind::WaitWhileHolding | FindingKind::LockHeldAcrossAwait => Severity::Warning,
             _ => Severity::Error,
         }
     }

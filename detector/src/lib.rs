@@ -95,6 +95,8 @@ pub mod std_sync;
 pub mod steer;
 pub mod sync;
 pub mod thread;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 pub mod trace;
 mod tracked;
 

@@ -37,6 +37,7 @@ fn description(kind: FindingKind) -> &'static str {
         FindingKind::ApiMisuse => "Lock released without being held, or re-locked",
         FindingKind::OrderViolation => "Acquisition against a declared lock rank",
         FindingKind::WaitWhileHolding => "Condition-variable wait while holding other locks",
+        FindingKind::LockHeldAcrossAwait => "Blocking lock held across an await",
     }
 }
 

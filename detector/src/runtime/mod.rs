@@ -20,6 +20,8 @@ mod state;
 mod std_threads;
 #[cfg(lockscan_active)]
 pub(crate) mod steer;
+#[cfg(all(lockscan_active, feature = "tokio"))]
+pub(crate) mod task;
 #[cfg(lockscan_active)]
 mod waits;
 

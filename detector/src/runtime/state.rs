@@ -147,12 +147,16 @@ pub(super) struct ThreadState {
     /// component (an access's or an edge occurrence's), so only then does its end hand it over.
     pub accessed: bool,
     recorded_edges: bool,
+    /// The holds of async locks (`lockscan::tokio`), which may stay held across an `.await`:
+    /// the other holds of a task whose poll returns `Pending` are reported (`runtime::task`).
+    #[cfg(feature = "tokio")]
+    pub async_held: Vec<LockId>,
 }
 
 static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
 
 impl ThreadState {
-    const fn new() -> Self {
+    pub(super) const fn new() -> Self {
         ThreadState {
             id: 0,
             held: Vec::new(),
@@ -163,6 +167,8 @@ impl ThreadState {
             registered: false,
             accessed: false,
             recorded_edges: false,
+            #[cfg(feature = "tokio")]
+            async_held: Vec::new(),
         }
     }
 
@@ -282,6 +288,34 @@ thread_local! {
     /// recorder and the thread registry read it while `STATE` is borrowed; without a
     /// destructor, so readable until the thread is gone.
     static SPAWNED_BY: Cell<Option<ThreadId>> = const { Cell::new(None) };
+    /// The name of the async task whose state is swapped in (`runtime::task`), if any.
+    static TASK_NAME: Cell<Option<&'static str>> = const { Cell::new(None) };
+}
+
+#[cfg(feature = "tokio")]
+/// Swaps this thread's state with `other` (an async task's, around its poll), and sets the
+/// name reports give the state swapped in; returns the name it replaces. `None` when the
+/// state is gone or in use, and nothing was swapped.
+pub(super) fn swap(
+    other: &mut ThreadState,
+    name: Option<&'static str>,
+) -> Option<Option<&'static str>> {
+    STATE
+        .try_with(|cell| {
+            let mut state = cell.try_borrow_mut().ok()?;
+            std::mem::swap(&mut *state, other);
+            Some(TASK_NAME.replace(name))
+        })
+        .ok()
+        .flatten()
+}
+
+/// Whether the state of an async task is swapped in on this thread.
+#[cfg(feature = "tokio")]
+pub(super) fn in_task() -> bool {
+    TASK_NAME
+        .try_with(|name| name.get().is_some())
+        .unwrap_or(false)
 }
 
 /// Remembers that lockscan saw the current thread's spawn, by `parent`.
@@ -315,6 +349,9 @@ pub(super) fn with<R>(f: impl FnOnce(&mut ThreadState) -> R) -> Option<R> {
 
 /// The name reports give the current thread.
 pub(super) fn current_thread_name(id: ThreadId) -> String {
+    if let Some(task) = TASK_NAME.try_with(Cell::get).ok().flatten() {
+        return task.to_owned();
+    }
     match std::thread::current().name() {
         Some(name) => name.to_owned(),
         None => format!("{id}"),

@@ -33,4 +33,6 @@ mod std_threads;
 mod steer;
 #[cfg(lockscan_active)]
 mod support;
+#[cfg(all(lockscan_active, feature = "tokio"))]
+mod tokio;
 mod trace;

@@ -78,7 +78,9 @@ impl LockMeta {
                     st.held.push(hold);
                     return Next::ReadAgain(thread, finding);
                 }
-                let reentrant = self.kind == LockKind::Reentrant || (recursive && shared_again);
+                // A semaphore's permits are taken again by the holder without waiting for itself.
+                let reentrant = matches!(self.kind, LockKind::Reentrant | LockKind::Semaphore)
+                    || (recursive && shared_again);
                 if !reentrant {
                     return Next::SelfDeadlock(thread, held);
                 }

@@ -10,7 +10,8 @@
 //! - [`recording`]: what the protocol writes into a running recording;
 //! - [`ids`], [`names`]: lock ids and lock names;
 //! - [`first_taken`]: the names of locks made from a `const`, where they were first taken;
-//! - [`stand_in`]: the parking_lot stand-in's check of the lock file, once per process.
+//! - [`stand_in`]: the parking_lot stand-in's check of the lock file, once per process;
+//! - [`task_wait`]: the requests, acquisitions and releases of async locks (`lockscan::tokio`).
 
 mod acquire;
 mod condvar;
@@ -23,6 +24,8 @@ mod names;
 mod recording;
 mod release;
 mod stand_in;
+#[cfg(feature = "tokio")]
+mod task_wait;
 
 use std::borrow::Cow;
 use std::panic::Location;

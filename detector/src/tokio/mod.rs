@@ -1,0 +1,192 @@
+//! tokio's async locks, instrumented, with tasks as the unit of the lock order (feature
+//! `tokio`): switching is one import line,
+//! `use tokio::sync::{Mutex, RwLock, Semaphore}` becoming
+//! `use lockscan::tokio::{Mutex, RwLock, Semaphore}`.
+//!
+//! # Tasks are the unit
+//!
+//! A task moves between worker threads at every `.await`, and many tasks take turns on one
+//! thread, so lockscan keeps the held locks of a *task*, not of a thread: a task made visible
+//! with [`spawn`] (instead of `tokio::spawn`), [`Instrument::instrumented`] (any future, e.g.
+//! the body of a `#[tokio::test]`) or [`Instrument::instrumented_as`] has a state of its own —
+//! an id, its name, its held locks — swapped in around each of its polls. Then:
+//!
+//! - the order edges come from the locks the task holds, whichever thread polls it: two tasks
+//!   that take `A` then `B` and `B` then `A` are a `potential-deadlock`, on one worker or many,
+//!   with both sites and both tasks (named after their spawn site, or the name given);
+//! - a task that waits for an async lock another task holds is registered as waiting; the
+//!   wait that closes a wait cycle among tasks (and threads) is an actual `deadlock`, reported
+//!   the moment it forms: whatever the policy, the lock future that would close the cycle
+//!   **panics** with the report, in the task that awaited it (tokio hands the panic to the
+//!   task's `JoinHandle` as a `JoinError`; in a `#[tokio::test]` body the test fails). Its
+//!   guards drop as the panic unwinds, so the other tasks of the cycle go on;
+//! - a lockscan *blocking* lock (`lockscan::Mutex`, `std_sync`, the parking_lot stand-in)
+//!   still held when the task's poll returns `Pending` is a `lock-held-across-await` finding
+//!   (a warning by default), with the lock's acquisition site and the task, once per hold.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use lockscan::tokio::{Instrument, Mutex};
+//! use std::sync::Arc;
+//!
+//! let account = Arc::new(Mutex::named("account", 100_u64));
+//! let a = Arc::clone(&account);
+//! let task = lockscan::tokio::spawn(async move {
+//!     *a.lock().await -= 30;
+//! });
+//! task.await.unwrap();
+//! async {
+//!     assert_eq!(*account.lock().await, 70);
+//! }
+//! .instrumented()
+//! .await;
+//! # }
+//! ```
+//!
+//! # What is missed when a task is not wrapped
+//!
+//! Outside a wrapped task (a plain `tokio::spawn`, or the body of `#[tokio::main]` or
+//! `#[tokio::test]` without `.instrumented()`), the async locks work as tokio's, but lockscan
+//! records nothing about them: no order edges, no wait cycles, and no blocking lock held across
+//! an `.await` is seen — there is no task to keep them with, and the thread's held set would
+//! mix every task the thread polls. A wrapped future nested in another has a state of its own
+//! (like a task of its own). Also not seen: order edges between a lock the *thread* holds
+//! around a poll and the locks the task takes; a guard moved to another task (an
+//! `Owned*Guard` sent away) is recorded as released by the task that took it only when it
+//! drops there; joins (`JoinHandle`) do not order what the tasks did.
+//! [`Semaphore`] permits make order edges, but are not followed by the wait-cycle check (with
+//! several permits, one holder does not block a waiter).
+//!
+//! Without detection (a release build), these are tokio's locks with a name and rank.
+
+mod mutex;
+mod rwlock;
+mod semaphore;
+mod task;
+
+pub use mutex::{Mutex, MutexGuard, OwnedMutexGuard};
+pub use rwlock::{
+    OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
+};
+pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
+pub use task::{Instrument, Instrumented, spawn, spawn_named};
+/// tokio's error types, unchanged.
+pub use tokio::sync::{AcquireError, TryAcquireError, TryLockError};
+
+use std::future::Future;
+use std::panic::Location;
+
+use crate::ids::Mode;
+use crate::runtime::LockMeta;
+
+/// An async acquisition of `meta`'s lock in `mode` at `site`: `attempt` first, then, when the
+/// lock is taken, the request (order edges, and with `wait_check` the task registered as
+/// waiting, so that a wait cycle is reported) and `wait`. Returns what was acquired and
+/// whether lockscan recorded the hold (only inside a wrapped task, and when `held` says that
+/// what was acquired holds the lock), for the guard's release.
+async fn acquire<G>(
+    meta: &LockMeta,
+    mode: Mode,
+    site: &'static Location<'static>,
+    wait_check: bool,
+    attempt: impl FnOnce() -> Option<G>,
+    wait: impl Future<Output = G>,
+    held: impl Fn(&G) -> bool,
+) -> (G, bool) {
+    if !hooks::in_task() {
+        let acquired = match attempt() {
+            Some(acquired) => acquired,
+            None => wait.await,
+        };
+        return (acquired, false);
+    }
+    if let Some(acquired) = attempt() {
+        hooks::acquired(meta, mode, site);
+        return (acquired, true);
+    }
+    let waiting = hooks::request(meta, mode, site, wait_check);
+    let acquired = wait.await;
+    drop(waiting);
+    if !held(&acquired) {
+        return (acquired, false);
+    }
+    hooks::acquired(meta, mode, site);
+    (acquired, true)
+}
+
+/// Records a successful non-blocking acquisition (without an edge into the lock) inside a
+/// wrapped task; whether it was recorded, for the guard's release.
+#[track_caller]
+fn tried(meta: &LockMeta, mode: Mode, site: &'static Location<'static>) -> bool {
+    hooks::in_task() && hooks::tried(meta, mode, site)
+}
+
+/// The runtime's async protocol, or nothing when detection is off.
+mod hooks {
+    use std::panic::Location;
+
+    use crate::ids::Mode;
+    use crate::runtime::LockMeta;
+
+    /// Ends a registered wait when dropped: the lock was taken, or the lock future dropped.
+    pub(super) struct Waiting(#[cfg(lockscan_active)] Option<crate::ids::ThreadId>);
+
+    impl Drop for Waiting {
+        fn drop(&mut self) {
+            #[cfg(lockscan_active)]
+            if let Some(task) = self.0 {
+                LockMeta::end_async_wait(task);
+            }
+        }
+    }
+
+    #[cfg(lockscan_active)]
+    pub(super) fn in_task() -> bool {
+        crate::runtime::task::in_task()
+    }
+
+    #[cfg(not(lockscan_active))]
+    pub(super) fn in_task() -> bool {
+        false
+    }
+
+    #[cfg_attr(not(lockscan_active), allow(unused_variables))]
+    #[track_caller]
+    pub(super) fn request(
+        meta: &LockMeta,
+        mode: Mode,
+        site: &'static Location<'static>,
+        wait_check: bool,
+    ) -> Waiting {
+        #[cfg(lockscan_active)]
+        return Waiting(meta.request_async(mode, site, wait_check));
+        #[cfg(not(lockscan_active))]
+        Waiting()
+    }
+
+    #[cfg_attr(not(lockscan_active), allow(unused_variables))]
+    pub(super) fn acquired(meta: &LockMeta, mode: Mode, site: &'static Location<'static>) {
+        #[cfg(lockscan_active)]
+        meta.acquired_async(mode, site);
+    }
+
+    /// Records a successful non-blocking acquisition; whether it was recorded.
+    #[cfg_attr(not(lockscan_active), allow(unused_variables))]
+    pub(super) fn tried(meta: &LockMeta, mode: Mode, site: &'static Location<'static>) -> bool {
+        #[cfg(lockscan_active)]
+        {
+            meta.tried_async(mode, site);
+            true
+        }
+        #[cfg(not(lockscan_active))]
+        false
+    }
+
+    /// Records the release of a hold [`acquired`] or [`tried`] recorded.
+    #[cfg_attr(not(lockscan_active), allow(unused_variables))]
+    pub(super) fn released(meta: &LockMeta, mode: Mode) {
+        #[cfg(lockscan_active)]
+        meta.release_async(mode);
+    }
+}

@@ -1,0 +1,364 @@
+//! `lockscan::tokio::RwLock`: tokio's async read-write lock, instrumented.
+
+use std::borrow::Cow;
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+use std::panic::Location;
+use std::sync::Arc;
+
+use super::{TryLockError, acquire, hooks, tried};
+use crate::ids::{LockKind, Mode};
+use crate::runtime::LockMeta;
+
+/// tokio's [`RwLock`](tokio::sync::RwLock), instrumented (fair: a second `read` of a task
+/// behind a queued writer waits for itself, and is reported).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use lockscan::tokio::{Instrument, RwLock};
+///
+/// let routes = RwLock::named("routes", vec!["/"]);
+/// async {
+///     routes.write().await.push("/about");
+///     assert_eq!(routes.read().await.len(), 2);
+/// }
+/// .instrumented()
+/// .await;
+/// # }
+/// ```
+pub struct RwLock<T: ?Sized> {
+    meta: LockMeta,
+    /// tokio's lock, of nothing: the data is beside it (see [`super::Mutex`]).
+    gate: tokio::sync::RwLock<()>,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: as tokio's `RwLock<T>`: sending the lock sends a `T`.
+unsafe impl<T: ?Sized + Send> Send for RwLock<T> {}
+// SAFETY: as tokio's: readers on several threads share `&T` (Sync), a writer takes the `T` on
+// another thread (Send).
+unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
+
+impl<T> RwLock<T> {
+    /// A lock named after the caller's location.
+    #[track_caller]
+    pub fn new(value: T) -> RwLock<T> {
+        RwLock::const_new(value)
+    }
+
+    /// A lock named after the caller's location, in a `const` or `static`.
+    #[track_caller]
+    pub const fn const_new(value: T) -> RwLock<T> {
+        RwLock {
+            meta: LockMeta::new(LockKind::RwLock, Location::caller()),
+            gate: tokio::sync::RwLock::const_new(()),
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    /// A lock with a name for reports.
+    #[track_caller]
+    pub fn named(name: impl Into<Cow<'static, str>>, value: T) -> RwLock<T> {
+        RwLock {
+            meta: LockMeta::named(LockKind::RwLock, Location::caller(), name.into()),
+            gate: tokio::sync::RwLock::const_new(()),
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    /// Declares the lock's rank, as for [`crate::RwLock::with_rank`].
+    pub const fn with_rank(mut self, rank: u32) -> Self {
+        self.meta.set_rank(rank);
+        self
+    }
+
+    /// The value, consuming the lock.
+    pub fn into_inner(self) -> T {
+        self.data.into_inner()
+    }
+}
+
+/// The acquiring methods of a mode: `async_name`, `owned_name`, `try_name`, `try_owned_name`,
+/// over the gate's `gate_name` and `try_gate_name`.
+macro_rules! acquiring {
+    ($mode:ident, $Guard:ident, $Owned:ident, $doc:literal,
+     $name:ident, $owned:ident, $try_name:ident, $try_owned:ident,
+     $gate_name:ident, $try_gate:ident, $take:ident) => {
+        #[doc = concat!("Locks for ", $doc, ", waiting (asynchronously) while it conflicts.")]
+        ///
+        /// # Panics
+        ///
+        /// Inside a wrapped task, when the wait would complete a wait cycle (a deadlock), and,
+        /// with the default policy, when the acquisition closes a lock-order cycle.
+        #[track_caller]
+        pub fn $name(&self) -> impl Future<Output = $Guard<'_, T>> {
+            let site = Location::caller();
+            async move {
+                let (gate, recorded) = self.$take(site).await;
+                $Guard {
+                    lock: self,
+                    recorded,
+                    gate,
+                    _data: PhantomData,
+                }
+            }
+        }
+
+        #[doc = concat!("Locks for ", $doc, " through an `Arc`, for a guard that owns it.")]
+        #[track_caller]
+        pub fn $owned(self: Arc<Self>) -> impl Future<Output = $Owned<T>> {
+            let site = Location::caller();
+            async move {
+                let (gate, recorded) = self.$take(site).await;
+                {
+                    // SAFETY: the owned guard keeps `self`, whose gate `gate` holds, alive and
+                    // in place until after `gate` is dropped (fields drop in declaration order).
+                    let gate = unsafe { $crate::tokio::rwlock::detach(gate) };
+                    $Owned::new(gate, recorded, self)
+                }
+            }
+        }
+
+        /// The gate, taken in a task in this mode: whether lockscan recorded the hold.
+        async fn $take(
+            &self,
+            site: &'static Location<'static>,
+        ) -> (tokio::sync::$Guard<'_, ()>, bool) {
+            let attempt = || self.gate.$try_gate().ok();
+            acquire(
+                &self.meta,
+                Mode::$mode,
+                site,
+                true,
+                attempt,
+                self.gate.$gate_name(),
+                |_| true,
+            )
+            .await
+        }
+
+        #[doc = concat!("Locks for ", $doc, " if nothing conflicts.")]
+        #[track_caller]
+        pub fn $try_name(&self) -> Result<$Guard<'_, T>, TryLockError> {
+            let gate = self.gate.$try_gate()?;
+            let recorded = tried(&self.meta, Mode::$mode, Location::caller());
+            Ok($Guard {
+                lock: self,
+                recorded,
+                gate,
+                _data: PhantomData,
+            })
+        }
+
+        #[doc = concat!("Locks for ", $doc, " through an `Arc` if nothing conflicts.")]
+        #[track_caller]
+        pub fn $try_owned(self: Arc<Self>) -> Result<$Owned<T>, TryLockError> {
+            let gate = self.gate.$try_gate()?;
+            let recorded = tried(&self.meta, Mode::$mode, Location::caller());
+            // SAFETY: the owned guard keeps `self`, whose gate `gate` holds, alive and in
+            // place until after `gate` is dropped (fields drop in declaration order).
+            let gate = unsafe { $crate::tokio::rwlock::detach(gate) };
+            Ok($Owned::new(gate, recorded, self))
+        }
+    };
+}
+
+impl<T: ?Sized> RwLock<T> {
+    /// The declared rank.
+    pub fn rank(&self) -> Option<u32> {
+        self.meta.rank()
+    }
+
+    acquiring!(
+        Shared,
+        RwLockReadGuard,
+        OwnedRwLockReadGuard,
+        "reading",
+        read,
+        read_owned,
+        try_read,
+        try_read_owned,
+        read,
+        try_read,
+        take_read
+    );
+    acquiring!(
+        Exclusive,
+        RwLockWriteGuard,
+        OwnedRwLockWriteGuard,
+        "writing",
+        write,
+        write_owned,
+        try_write,
+        try_write_owned,
+        write,
+        try_write,
+        take_write
+    );
+
+    /// The value, through the `&mut` that proves no one holds the lock.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.data.get_mut()
+    }
+}
+
+impl<T: Default> Default for RwLock<T> {
+    #[track_caller]
+    fn default() -> Self {
+        RwLock::new(T::default())
+    }
+}
+
+impl<T> From<T> for RwLock<T> {
+    #[track_caller]
+    fn from(value: T) -> Self {
+        RwLock::new(value)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("RwLock");
+        match self.gate.try_read() {
+            // SAFETY: the gate is held for reading for the borrow.
+            Ok(_gate) => d.field("data", &unsafe { &*self.data.get() }),
+            Err(_) => d.field("data", &format_args!("<locked>")),
+        };
+        d.finish()
+    }
+}
+
+/// A guard type: `guard!(Name, GateGuard, Mode, mut?)` (borrowing), or with `owned` (owning an
+/// `Arc` of the lock, the gate's guard made `'static`).
+macro_rules! guard {
+    (@common $Guard:ident [$($lt:lifetime)?] $mode:ident) => {
+        impl<$($lt,)? T: ?Sized> Drop for $Guard<$($lt,)? T> {
+            fn drop(&mut self) {
+                if self.recorded {
+                    hooks::released(&self.lock.meta, Mode::$mode);
+                }
+            }
+        }
+
+        impl<$($lt,)? T: ?Sized> Deref for $Guard<$($lt,)? T> {
+            type Target = T;
+            fn deref(&self) -> &T {
+                // SAFETY: the guard holds the gate in its mode: no writer reaches the data.
+                unsafe { &*self.lock.data.get() }
+            }
+        }
+
+
+        impl<$($lt,)? T: ?Sized + fmt::Debug> fmt::Debug for $Guard<$($lt,)? T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&**self, f)
+            }
+        }
+
+        impl<$($lt,)? T: ?Sized + fmt::Display> fmt::Display for $Guard<$($lt,)? T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&**self, f)
+            }
+        }
+    };
+    ($Guard:ident, $Gate:ident, $doc:literal, $mode:ident) => {
+        #[doc = concat!("A [`RwLock`] held for ", $doc, "; released when dropped.")]
+        #[must_use = "if unused the RwLock will immediately unlock"]
+        pub struct $Guard<'a, T: ?Sized> {
+            lock: &'a RwLock<T>,
+            recorded: bool,
+            // Dropped after `drop` recorded the release.
+            #[allow(dead_code)]
+            gate: tokio::sync::$Gate<'a, ()>,
+            _data: PhantomData<Box<T>>,
+        }
+        guard!(@common $Guard ['a] $mode);
+    };
+    (owned $Guard:ident, $Gate:ident, $doc:literal, $mode:ident) => {
+        #[doc = concat!("A [`RwLock`] held for ", $doc, " by a guard that owns an `Arc` of it.")]
+        #[must_use = "if unused the RwLock will immediately unlock"]
+        pub struct $Guard<T: ?Sized> {
+            // Declared first, so dropped before `lock`, whose gate it borrows.
+            #[allow(dead_code)]
+            gate: tokio::sync::$Gate<'static, ()>,
+            recorded: bool,
+            lock: Arc<RwLock<T>>,
+            _data: PhantomData<Box<T>>,
+        }
+
+        impl<T: ?Sized> $Guard<T> {
+            /// The guard for `gate`, made by `detach` from the guard of `lock`'s gate.
+            fn new(gate: tokio::sync::$Gate<'static, ()>, recorded: bool, lock: Arc<RwLock<T>>) -> Self {
+                $Guard { gate, recorded, lock, _data: PhantomData }
+            }
+
+            /// The lock this guard holds.
+            pub fn rwlock(this: &Self) -> &Arc<RwLock<T>> {
+                &this.lock
+            }
+        }
+        guard!(@common $Guard [] $mode);
+    };
+}
+
+guard!(RwLockReadGuard, RwLockReadGuard, "reading", Shared);
+guard!(RwLockWriteGuard, RwLockWriteGuard, "writing", Exclusive);
+guard!(owned OwnedRwLockReadGuard, RwLockReadGuard, "reading", Shared);
+guard!(owned OwnedRwLockWriteGuard, RwLockWriteGuard, "writing", Exclusive);
+
+impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard holds the gate for writing, and `&mut self` makes this the only
+        // borrow.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> DerefMut for OwnedRwLockWriteGuard<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard holds the gate for writing, and `&mut self` makes this the only
+        // borrow.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+/// The guard of a gate inside an `Arc`, for an owned guard that keeps the `Arc`: a read or
+/// write guard of tokio's.
+///
+/// # Safety
+///
+/// The gate `gate` borrows must stay alive and in place for as long as the returned guard
+/// lives; the `'static` lifetime must not be handed out.
+pub(super) unsafe fn detach<G: Detach>(gate: G) -> G::Static {
+    // SAFETY: the caller's promise; only the lifetime changes.
+    unsafe { gate.detach() }
+}
+
+/// A tokio guard whose lifetime [`detach`] can extend.
+pub(super) trait Detach {
+    type Static;
+    /// # Safety
+    ///
+    /// As [`detach`].
+    unsafe fn detach(self) -> Self::Static;
+}
+
+impl Detach for tokio::sync::RwLockReadGuard<'_, ()> {
+    type Static = tokio::sync::RwLockReadGuard<'static, ()>;
+    unsafe fn detach(self) -> Self::Static {
+        // SAFETY: the caller's promise (see `detach`); only the lifetime changes.
+        unsafe { std::mem::transmute::<Self, Self::Static>(self) }
+    }
+}
+
+impl Detach for tokio::sync::RwLockWriteGuard<'_, ()> {
+    type Static = tokio::sync::RwLockWriteGuard<'static, ()>;
+    unsafe fn detach(self) -> Self::Static {
+        // SAFETY: the caller's promise (see `detach`); only the lifetime changes.
+        unsafe { std::mem::transmute::<Self, Self::Static>(self) }
+    }
+}
