@@ -196,3 +196,76 @@ fn a_nine_lock_order_cycle_is_reported_past_the_length_limit() {
         "the enumeration itself stopped at 8 locks"
     );
 }
+
+/// Regression: a lock-order cycle of 100,000 locks, each edge taken by a thread of its own,
+/// was dropped with exit 0 ("the cycle search hit its limits"): classifying the cycle spent
+/// its whole step budget choosing one occurrence per edge before it could judge any choice.
+#[test]
+fn a_lock_order_cycle_of_100k_locks_is_a_potential_deadlock() {
+    let n = 100_000;
+    let mut events = Vec::with_capacity(4 * n as usize);
+    for t in 1..=n {
+        let (a, b) = (t, t % n + 1);
+        events.extend([acquire(t, a), acquire(t, b), release(t, b), release(t, a)]);
+    }
+    let result = replay(events);
+    assert_eq!(kinds(&result), [FindingKind::PotentialDeadlock]);
+    assert_eq!(result.findings[0].locks.len(), n as usize);
+    assert_eq!(result.findings[0].threads.len(), n as usize);
+}
+
+/// Regression: a thread waiting on a condition variable under a new outer lock each time (one
+/// per request) made one finding per outer lock, 40,400 of them, and memory grew with the run.
+/// The waits at the same sites are one finding that counts the others.
+#[test]
+fn waits_while_holding_forty_thousand_different_outer_locks_are_one_finding() {
+    let n = 40_400_u64;
+    let site = |line: u32| Some(lockscan::Site::from(format!("waits.rs:{line}:9").as_str()));
+    let at = |event: Event, line: u32| match event {
+        Event::Acquire {
+            tid,
+            lock,
+            mode,
+            try_lock,
+            flavour,
+            ..
+        } => Event::Acquire {
+            tid,
+            lock,
+            mode,
+            try_lock,
+            flavour,
+            site: site(line),
+        },
+        other => other,
+    };
+    let (queue, ready) = (1, lockscan::CondvarId(1));
+    let mut events = Vec::new();
+    for outer in 2..n + 2 {
+        events.extend([at(acquire(1, outer), 20), at(acquire(1, queue), 21)]);
+        events.push(Event::Wait {
+            tid: ThreadId(1),
+            condvar: ready,
+            lock: LockId(queue),
+            site: site(22),
+        });
+        events.push(Event::Notify {
+            tid: ThreadId(2),
+            condvar: ready,
+            all: false,
+            site: site(31),
+        });
+        events.extend([
+            at(acquire(1, queue), 22),
+            release(1, queue),
+            release(1, outer),
+        ]);
+    }
+    let result = replay(events);
+    assert_eq!(kinds(&result), [FindingKind::WaitWhileHolding]);
+    let reason = &result.findings[0].reason;
+    assert!(
+        reason.contains(&format!("{} more waits at these sites", n - 1)),
+        "{reason}"
+    );
+}
