@@ -8,6 +8,7 @@ mod fingerprints;
 mod order_property;
 mod races;
 mod replay;
+mod fuzz;
 mod robust;
 mod roundtrip;
 mod scale;
