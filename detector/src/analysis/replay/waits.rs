@@ -33,7 +33,8 @@ impl Replay {
 
     /// Fills `path` with (thread, lock it waits for) pairs of a wait cycle from `start`.
     /// `next` holds, per path entry, the index of the next holder of its lock to follow;
-    /// `explored`, the threads explored without reaching `start` (they never will).
+    /// `explored`, the threads on the path or explored without reaching `start` (they never
+    /// will): one look-up whichever, so a chain of waiting threads is searched in linear time.
     pub(super) fn search_wait(
         &self,
         start: u32,
@@ -46,11 +47,11 @@ impl Replay {
         };
         next.push(0);
         path.push((start, lock));
+        explored.insert(start);
         while let Some(&(at, lock)) = path.last() {
             let index = next.last_mut().expect("one per path entry");
             let state = &self.locks[lock as usize];
             let Some(&(holder, held_mode)) = state.holders.get(*index) else {
-                explored.insert(at);
                 path.pop();
                 next.pop();
                 continue;
@@ -71,10 +72,11 @@ impl Replay {
             if holder == start {
                 return true;
             }
-            if explored.contains(&holder) || path.iter().any(|&(t, _)| t == holder) {
+            if explored.contains(&holder) {
                 continue;
             }
             if let Some((wanted, _)) = self.waits_for(holder) {
+                explored.insert(holder);
                 path.push((holder, wanted));
                 next.push(0);
             }

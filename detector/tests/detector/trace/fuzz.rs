@@ -51,7 +51,9 @@ fn with_site(event: Event, line: u32) -> Event {
             flavour,
             site,
         },
-        Event::Release { tid, lock, mode, .. } => Event::Release {
+        Event::Release {
+            tid, lock, mode, ..
+        } => Event::Release {
             tid,
             lock,
             mode,
@@ -90,7 +92,10 @@ fn encode(events: &[Event], format: InputFormat) -> Vec<u8> {
         std::mem::take(writer.get_mut())
     } else {
         let mut writer = JsonlWriter::new(Vec::new());
-        for event in std::iter::once(&Event::Header(header)).chain(events).chain([&end]) {
+        for event in std::iter::once(&Event::Header(header))
+            .chain(events)
+            .chain([&end])
+        {
             let _ = writer.write(event);
         }
         std::mem::take(writer.get_mut())

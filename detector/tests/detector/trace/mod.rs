@@ -5,10 +5,10 @@
 mod allocations;
 mod corpus;
 mod fingerprints;
+mod fuzz;
 mod order_property;
 mod races;
 mod replay;
-mod fuzz;
 mod robust;
 mod roundtrip;
 mod scale;
