@@ -158,7 +158,7 @@ impl VectorClock {
             Repr::Large(trie) => {
                 let mut out = Vec::with_capacity(trie.len);
                 if let Some(root) = &trie.root {
-                    root.collect(0, trie.height, &mut out);
+                    root.collect(0, &mut out);
                 }
                 out
             }
@@ -315,6 +315,7 @@ impl Node {
     }
 
     /// Forgets `key`'s component below this node; returns whether it was there.
+    #[cfg(lockscan_active)]
     fn remove(node: &mut Arc<Node>, level: u32, key: u64) -> bool {
         let index = digit(key, level);
         match Arc::make_mut(node) {
@@ -428,7 +429,7 @@ impl Node {
     }
 
     /// Appends the components below this node, whose keys start with `prefix`, in order.
-    fn collect(&self, prefix: u64, height: u32, out: &mut Vec<(ThreadId, u64)>) {
+    fn collect(&self, prefix: u64, out: &mut Vec<(ThreadId, u64)>) {
         match self {
             Node::Leaf { present, values } => {
                 for (i, &value) in values.iter().enumerate() {
@@ -440,7 +441,7 @@ impl Node {
             Node::Inner { children, .. } => {
                 for (i, child) in children.iter().enumerate() {
                     if let Some(child) = child {
-                        child.collect(prefix << BITS | i as u64, height - 1, out);
+                        child.collect(prefix << BITS | i as u64, out);
                     }
                 }
             }
@@ -500,6 +501,7 @@ impl Trie {
         }
     }
 
+    #[cfg(lockscan_active)]
     fn remove(&mut self, key: u64) {
         if !fits(key, self.height) {
             return;

@@ -115,11 +115,11 @@ enum Mutation {
 fn mutation() -> impl Strategy<Value = Mutation> {
     let at = any::<usize>();
     prop_oneof![
-        4 => (at.clone(), any::<u8>()).prop_map(|(at, byte)| Mutation::Flip(at, byte)),
-        2 => (at.clone(), proptest::collection::vec(any::<u8>(), 1..6))
+        4 => (at, any::<u8>()).prop_map(|(at, byte)| Mutation::Flip(at, byte)),
+        2 => (at, proptest::collection::vec(any::<u8>(), 1..6))
             .prop_map(|(at, bytes)| Mutation::Insert(at, bytes)),
-        2 => (at.clone(), 1..12_usize).prop_map(|(at, len)| Mutation::Delete(at, len)),
-        2 => (at.clone(), 1..64_usize, at.clone())
+        2 => (at, 1..12_usize).prop_map(|(at, len)| Mutation::Delete(at, len)),
+        2 => (at, 1..64_usize, at)
             .prop_map(|(from, len, to)| Mutation::Copy(from, len, to)),
         1 => at.prop_map(Mutation::Truncate),
     ]
