@@ -287,6 +287,14 @@ impl Node {
         }
     }
 
+    /// A leaf's components: which are present, and their values.
+    fn leaf(&self) -> Option<(u16, &[u64; FANOUT])> {
+        match self {
+            Node::Leaf { present, values } => Some((*present, values)),
+            Node::Inner { .. } => None,
+        }
+    }
+
     fn len(&self) -> usize {
         match self {
             Node::Leaf { present, .. } => present.count_ones() as usize,
@@ -410,16 +418,7 @@ impl Node {
             (Some(x), None) | (None, Some(x)) => x.len() == 0,
             (Some(a), Some(b)) if Arc::ptr_eq(a, b) => true,
             (Some(a), Some(b)) => match (&**a, &**b) {
-                (
-                    Node::Leaf {
-                        present: pa,
-                        values: va,
-                    },
-                    Node::Leaf {
-                        present: pb,
-                        values: vb,
-                    },
-                ) => pa == pb && va == vb,
+                (Node::Leaf { .. }, Node::Leaf { .. }) => a.leaf() == b.leaf(),
                 (Node::Inner { children: ca, .. }, Node::Inner { children: cb, .. }) => {
                     (0..FANOUT).all(|i| Node::eq(ca[i].as_ref(), cb[i].as_ref()))
                 }

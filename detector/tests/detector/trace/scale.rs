@@ -7,13 +7,17 @@ use lockscan::trace::Event;
 use lockscan::{FindingKind, Flavour, LockId, Mode, ThreadId};
 
 fn acquire(tid: u64, lock: u64) -> Event {
+    acquire_at(tid, lock, None)
+}
+
+fn acquire_at(tid: u64, lock: u64, site: Option<lockscan::Site>) -> Event {
     Event::Acquire {
         tid: ThreadId(tid),
         lock: LockId(lock),
         mode: Mode::Exclusive,
         try_lock: false,
         flavour: Flavour::Plain,
-        site: None,
+        site,
     }
 }
 
@@ -162,11 +166,9 @@ fn thousands_of_short_threads_spawned_one_after_another_are_clean() {
     assert_eq!(result.threads, threads as usize + 1);
 }
 
-/// Regression: a wait cycle of more than 64 threads at the end of a trace exited 0 (the search
-/// stopped at 64).
-#[test]
-fn a_wait_cycle_of_a_hundred_threads_is_a_deadlock() {
-    let n = 100;
+/// Threads `1..=n` each holding lock `t`, then each requesting lock `t % n + 1`: a wait cycle
+/// of `n` threads.
+fn wait_cycle(n: u64) -> TraceResult {
     let mut events: Vec<Event> = (1..=n).map(|t| acquire(t, t)).collect();
     events.extend((1..=n).map(|t| Event::Request {
         tid: ThreadId(t),
@@ -175,9 +177,16 @@ fn a_wait_cycle_of_a_hundred_threads_is_a_deadlock() {
         flavour: Flavour::Plain,
         site: None,
     }));
-    let result = replay(events);
+    replay(events)
+}
+
+/// Regression: a wait cycle of more than 64 threads at the end of a trace exited 0 (the search
+/// stopped at 64).
+#[test]
+fn a_wait_cycle_of_a_hundred_threads_is_a_deadlock() {
+    let result = wait_cycle(100);
     assert_eq!(kinds(&result), [FindingKind::Deadlock]);
-    assert_eq!(result.findings[0].threads.len(), n as usize);
+    assert_eq!(result.findings[0].threads.len(), 100);
 }
 
 /// Regression: a 9-lock order cycle exited 0 with the default cycle length limit of 8.
@@ -221,28 +230,11 @@ fn a_lock_order_cycle_of_100k_locks_is_a_potential_deadlock() {
 fn waits_while_holding_forty_thousand_different_outer_locks_are_one_finding() {
     let n = 40_400_u64;
     let site = |line: u32| Some(lockscan::Site::from(format!("waits.rs:{line}:9").as_str()));
-    let at = |event: Event, line: u32| match event {
-        Event::Acquire {
-            tid,
-            lock,
-            mode,
-            try_lock,
-            flavour,
-            ..
-        } => Event::Acquire {
-            tid,
-            lock,
-            mode,
-            try_lock,
-            flavour,
-            site: site(line),
-        },
-        other => other,
-    };
+    let at = |tid: u64, lock: u64, line: u32| acquire_at(tid, lock, site(line));
     let (queue, ready) = (1, lockscan::CondvarId(1));
     let mut events = Vec::new();
     for outer in 2..n + 2 {
-        events.extend([at(acquire(1, outer), 20), at(acquire(1, queue), 21)]);
+        events.extend([at(1, outer, 20), at(1, queue, 21)]);
         events.push(Event::Wait {
             tid: ThreadId(1),
             condvar: ready,
@@ -255,11 +247,7 @@ fn waits_while_holding_forty_thousand_different_outer_locks_are_one_finding() {
             all: false,
             site: site(31),
         });
-        events.extend([
-            at(acquire(1, queue), 22),
-            release(1, queue),
-            release(1, outer),
-        ]);
+        events.extend([at(1, queue, 22), release(1, queue), release(1, outer)]);
     }
     let result = replay(events);
     assert_eq!(kinds(&result), [FindingKind::WaitWhileHolding]);
@@ -274,16 +262,7 @@ fn waits_while_holding_forty_thousand_different_outer_locks_are_one_finding() {
 /// waiting threads scanned its whole path at every step.
 #[test]
 fn a_wait_cycle_of_300k_threads_is_a_deadlock() {
-    let n = 300_000;
-    let mut events: Vec<Event> = (1..=n).map(|t| acquire(t, t)).collect();
-    events.extend((1..=n).map(|t| Event::Request {
-        tid: ThreadId(t),
-        lock: LockId(t % n + 1),
-        mode: Mode::Exclusive,
-        flavour: Flavour::Plain,
-        site: None,
-    }));
-    let result = replay(events);
+    let result = wait_cycle(300_000);
     assert_eq!(kinds(&result), [FindingKind::Deadlock]);
-    assert_eq!(result.findings[0].threads.len(), n as usize);
+    assert_eq!(result.findings[0].threads.len(), 300_000);
 }
