@@ -30,9 +30,19 @@ pub fn classify(locks: &[LockId], edges: &[&EdgeData]) -> Option<Classification>
         edges,
         choice: Vec::with_capacity(edges.len()),
         best: None,
-        budget: 100_000,
+        // The first descent costs one step per edge whatever the cycle's length; the budget
+        // bounds the backtracking after it.
+        budget: 100_000_usize.saturating_add(edges.len()),
     };
     search.run();
+    if search.best.is_none() && search.budget == 0 {
+        // The budget ran out before any choice of occurrences was judged: that says nothing
+        // about whether one can block, so look for one directly rather than drop the cycle.
+        if let Some(choice) = blocking_choice(edges) {
+            search.choice = choice;
+            search.best = Some((search.judge(), std::mem::take(&mut search.choice)));
+        }
+    }
     let (outcome, chosen) = search.best?;
     let picked: Vec<&Occurrence> = chosen
         .iter()
@@ -103,7 +113,7 @@ struct Search<'a> {
     edges: &'a [&'a EdgeData],
     choice: Vec<usize>,
     best: Option<(Outcome, Vec<usize>)>,
-    budget: u32,
+    budget: usize,
 }
 
 impl Search<'_> {
@@ -227,6 +237,57 @@ impl Search<'_> {
     }
 }
 
+/// One occurrence per edge such that each edge's request can wait for the next edge's holder
+/// (their modes conflict), if any: a walk around the cycle over the at most
+/// [`EdgeData::MAX_OCCURRENCES`] occurrences of each edge, for each choice at the first edge,
+/// so linear in the cycle's length.
+fn blocking_choice(edges: &[&EdgeData]) -> Option<Vec<usize>> {
+    let n = edges.len();
+    let occurrence = |edge: usize, k: usize| &edges[edge].occurrences[k];
+    let blocks = |a: usize, ka: usize, b: usize, kb: usize| {
+        occurrence(a, ka)
+            .to_mode
+            .conflicts_with(occurrence(b, kb).from_mode)
+    };
+    for first in 0..edges[0].occurrences.len() {
+        // Per edge after the first: for each occurrence reachable from `first`, the occurrence
+        // of the edge before it that reaches it (NONE: unreachable).
+        const NONE: usize = usize::MAX;
+        let mut from: Vec<Vec<usize>> = Vec::with_capacity(n);
+        from.push(
+            (0..edges[0].occurrences.len())
+                .map(|k| if k == first { k } else { NONE })
+                .collect(),
+        );
+        for edge in 1..n {
+            let before = &from[edge - 1];
+            let reached: Vec<usize> = (0..edges[edge].occurrences.len())
+                .map(|k| {
+                    (0..before.len())
+                        .find(|&p| before[p] != NONE && blocks(edge - 1, p, edge, k))
+                        .unwrap_or(NONE)
+                })
+                .collect();
+            from.push(reached);
+        }
+        let last = n - 1;
+        let Some(end) =
+            (0..from[last].len()).find(|&k| from[last][k] != NONE && blocks(last, k, 0, first))
+        else {
+            continue;
+        };
+        let mut choice = vec![0; n];
+        let mut at = end;
+        for edge in (1..n).rev() {
+            choice[edge] = at;
+            at = from[edge][at];
+        }
+        choice[0] = first;
+        return Some(choice);
+    }
+    None
+}
+
 /// Whether one occurrence happened before the other through spawn or join.
 fn ordered(a: &Occurrence, b: &Occurrence) -> bool {
     match (&a.clock, &b.clock) {
@@ -299,6 +360,8 @@ pub fn cycle_finding(
         .map(|k| names_in_order[(first + k) % n].clone())
         .collect();
     let mut threads: Vec<String> = Vec::new();
+    // Which threads are listed already: a long cycle can have as many threads as edges.
+    let mut listed_threads: rustc_hash::FxHashSet<String> = rustc_hash::FxHashSet::default();
     let mut unseen: Vec<String> = Vec::new();
     let mut finding_edges = Vec::with_capacity(edges.len());
     for k in 0..edges.len() {
@@ -306,7 +369,7 @@ pub fn cycle_finding(
         let edge = edges[i];
         let occurrence = &edge.occurrences[class.chosen[i]];
         let thread = names.thread_name(occurrence.thread);
-        if !threads.contains(&thread) {
+        if listed_threads.insert(thread.clone()) {
             threads.push(thread.clone());
             if names.spawn_unseen(occurrence.thread) {
                 unseen.push(thread.clone());

@@ -314,6 +314,26 @@ fn waiting_on_a_condvar_while_holding_another_lock_is_a_warning() {
     );
 }
 
+/// Regression: a wait under a new outer lock each time (one per request) made one finding per
+/// outer lock, and the findings grew with the run: the waits at one site holding locks taken at
+/// one site are one finding.
+#[test]
+fn waits_under_a_thousand_different_outer_locks_are_one_finding() {
+    setup();
+    let m = Mutex::named("cvmany:m", false);
+    let cv = Condvar::new();
+    let names: Vec<String> = (0..1000).map(|i| format!("cvmany:outer-{i}")).collect();
+    for name in &names {
+        let outer = Mutex::named(name.clone(), ());
+        let _outer = outer.lock();
+        let mut flag = m.lock();
+        let _ = cv.wait_for(&mut flag, Duration::from_millis(0));
+    }
+    let mut locks: Vec<&str> = names.iter().map(String::as_str).collect();
+    locks.push("cvmany:m");
+    assert_eq!(kinds_about(&locks), [FindingKind::WaitWhileHolding]);
+}
+
 #[test]
 fn once_is_parking_lots() {
     setup();

@@ -312,10 +312,33 @@ impl Replay {
         if self.threads[t].held.is_empty() {
             return;
         }
-        let mut key: Vec<LockId> = self.threads[t].held.iter().map(|h| h.id).collect();
-        key.sort_unstable();
-        if !self.wait_keys.insert((condvar, key)) {
-            return;
+        let mut ids: Vec<LockId> = self.threads[t].held.iter().map(|h| h.id).collect();
+        ids.sort_unstable();
+        let key = WaitKey::new(
+            condvar,
+            lock,
+            site.as_ref(),
+            self.threads[t].held.iter().map(|h| (h.id, h.site.as_ref())),
+        );
+        match self.wait_keys.entry(key) {
+            std::collections::hash_map::Entry::Occupied(mut seen) => {
+                let (_, reported, others) = seen.get_mut();
+                if *reported != ids {
+                    *others += 1;
+                }
+                return;
+            }
+            std::collections::hash_map::Entry::Vacant(new) => {
+                // The same locks waited with at other sites are the finding they made there.
+                let set = (condvar, ids);
+                if let Some(&index) = self.wait_sets.get(&set) {
+                    new.insert((index, set.1, 0));
+                    return;
+                }
+                let index = self.findings.len();
+                new.insert((index, set.1.clone(), 0));
+                self.wait_sets.insert(set, index);
+            }
         }
         let held: Vec<LockAt> = self.threads[t]
             .held
@@ -335,5 +358,45 @@ impl Replay {
             site,
         );
         self.findings.push(finding);
+    }
+}
+
+/// What makes two waits while holding one finding: where the thread waited, and where it took
+/// each other lock it held; a lock or condition variable without a site stands for itself. Not
+/// the locks themselves: a wait under ever new outer locks (one per request, per entry) is one
+/// problem in the code, and its findings would grow with the run.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) struct WaitKey {
+    wait: Placed,
+    held: Vec<Placed>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Placed {
+    Site(String),
+    Lock(LockId),
+    Condvar(CondvarId, LockId),
+}
+
+impl WaitKey {
+    fn new<'a>(
+        condvar: CondvarId,
+        lock: LockId,
+        site: Option<&Site>,
+        held: impl Iterator<Item = (LockId, Option<&'a Site>)>,
+    ) -> Self {
+        let wait = match site {
+            Some(site) => Placed::Site(site.to_string()),
+            None => Placed::Condvar(condvar, lock),
+        };
+        let mut held: Vec<Placed> = held
+            .map(|(id, site)| match site {
+                Some(site) => Placed::Site(site.to_string()),
+                None => Placed::Lock(id),
+            })
+            .collect();
+        held.sort_unstable();
+        held.dedup();
+        WaitKey { wait, held }
     }
 }

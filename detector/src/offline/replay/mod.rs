@@ -190,7 +190,11 @@ pub struct Replay {
     deadlock_keys: FxHashSet<Vec<LockId>>,
     /// Finding index and count of each misuse and re-lock, by thread and lock.
     misuses: FxHashMap<(Wrong, u32, u32), (usize, u64)>,
-    wait_keys: FxHashSet<(CondvarId, Vec<LockId>)>,
+    /// Waits while holding, by the sites that matter ([`WaitKey`]): the finding's index, the
+    /// held locks it names (sorted), and how many waits at those sites held other locks.
+    wait_keys: FxHashMap<WaitKey, (usize, Vec<LockId>, u64)>,
+    /// The finding of each condition variable and held lock set reported: as many as findings.
+    wait_sets: FxHashMap<(CondvarId, Vec<LockId>), usize>,
     /// Rank violations found while adding edges, reported once the edges are in.
     rank_violations: Vec<(u32, Occurrence)>,
     warnings: Vec<String>,
@@ -269,7 +273,8 @@ impl Replay {
             deadlocks: Vec::new(),
             deadlock_keys: FxHashSet::default(),
             misuses: FxHashMap::default(),
-            wait_keys: FxHashSet::default(),
+            wait_keys: FxHashMap::default(),
+            wait_sets: FxHashMap::default(),
             rank_violations: Vec::new(),
             warnings: Vec::new(),
             events: 0,
@@ -639,6 +644,15 @@ impl Replay {
                 reason.push_str(&format!(" (seen {count} times)"));
             }
         }
+        for &(index, _, others) in self.wait_keys.values() {
+            if others > 0 {
+                let waits = if others == 1 { "wait" } else { "waits" };
+                self.findings[index].reason.push_str(&format!(
+                    "; {others} more {waits} at these sites holding other locks, grouped into \
+                     this one"
+                ));
+            }
+        }
         let cycles = self
             .graph
             .cycles(self.options.max_cycle_len, self.options.max_cycles);
@@ -793,4 +807,5 @@ mod waits;
 mod tests;
 
 use cycles::classify_cycles;
+use locks::WaitKey;
 pub use merge::{Analysis, MergeEdge, MergeOccurrence};

@@ -5,7 +5,10 @@ use std::panic::Location;
 
 use super::LockMeta;
 use super::ids::fresh_condvar_id;
+use rustc_hash::FxHashSet;
+
 use crate::ids::CondvarId;
+use crate::raw::Mutex;
 use crate::runtime::lazy_id::LazyId;
 use crate::runtime::recorder::{self, Rec, RecordSeq};
 use crate::runtime::report;
@@ -72,8 +75,28 @@ impl LockMeta {
             (!others.is_empty()).then(|| (st.id(), others))
         })
         .flatten();
-        if let Some((thread, others)) = others {
+        if let Some((thread, others)) = others
+            && first_wait_at(site, &others)
+        {
             report(self.wait_finding(thread, &others, site));
         }
     }
+}
+
+/// The waits while holding reported so far, by their sites: the wait's and where each other
+/// held lock was taken. Keyed by sites, not locks, so that a wait under ever new outer locks
+/// (one per request, per entry) is one finding, and this set grows with the program's code,
+/// not with its run.
+static WAITS_REPORTED: Mutex<Option<FxHashSet<Vec<&'static Location<'static>>>>> = Mutex::new(None);
+
+/// Whether no wait at `site` holding locks taken where `others` were was reported before.
+fn first_wait_at(site: &'static Location<'static>, others: &[Held]) -> bool {
+    let mut key: Vec<&'static Location<'static>> = others.iter().map(|held| held.site).collect();
+    key.sort_unstable();
+    key.dedup();
+    key.push(site);
+    WAITS_REPORTED
+        .lock()
+        .get_or_insert_with(FxHashSet::default)
+        .insert(key)
 }

@@ -5,6 +5,7 @@
 mod allocations;
 mod corpus;
 mod fingerprints;
+mod fuzz;
 mod order_property;
 mod races;
 mod replay;

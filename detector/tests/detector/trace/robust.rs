@@ -88,7 +88,7 @@ fn jsonl_line() -> impl Strategy<Value = String> {
 }
 
 /// A random event: small id ranges so that threads meet on locks.
-fn event() -> impl Strategy<Value = Event> {
+pub(super) fn event() -> impl Strategy<Value = Event> {
     let t = (0u64..4).prop_map(ThreadId);
     let l = (0u64..5).prop_map(LockId);
     let mode = prop_oneof![

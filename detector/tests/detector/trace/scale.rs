@@ -7,13 +7,17 @@ use lockscan::trace::Event;
 use lockscan::{FindingKind, Flavour, LockId, Mode, ThreadId};
 
 fn acquire(tid: u64, lock: u64) -> Event {
+    acquire_at(tid, lock, None)
+}
+
+fn acquire_at(tid: u64, lock: u64, site: Option<lockscan::Site>) -> Event {
     Event::Acquire {
         tid: ThreadId(tid),
         lock: LockId(lock),
         mode: Mode::Exclusive,
         try_lock: false,
         flavour: Flavour::Plain,
-        site: None,
+        site,
     }
 }
 
@@ -162,11 +166,9 @@ fn thousands_of_short_threads_spawned_one_after_another_are_clean() {
     assert_eq!(result.threads, threads as usize + 1);
 }
 
-/// Regression: a wait cycle of more than 64 threads at the end of a trace exited 0 (the search
-/// stopped at 64).
-#[test]
-fn a_wait_cycle_of_a_hundred_threads_is_a_deadlock() {
-    let n = 100;
+/// Threads `1..=n` each holding lock `t`, then each requesting lock `t % n + 1`: a wait cycle
+/// of `n` threads.
+fn wait_cycle(n: u64) -> TraceResult {
     let mut events: Vec<Event> = (1..=n).map(|t| acquire(t, t)).collect();
     events.extend((1..=n).map(|t| Event::Request {
         tid: ThreadId(t),
@@ -175,9 +177,16 @@ fn a_wait_cycle_of_a_hundred_threads_is_a_deadlock() {
         flavour: Flavour::Plain,
         site: None,
     }));
-    let result = replay(events);
+    replay(events)
+}
+
+/// Regression: a wait cycle of more than 64 threads at the end of a trace exited 0 (the search
+/// stopped at 64).
+#[test]
+fn a_wait_cycle_of_a_hundred_threads_is_a_deadlock() {
+    let result = wait_cycle(100);
     assert_eq!(kinds(&result), [FindingKind::Deadlock]);
-    assert_eq!(result.findings[0].threads.len(), n as usize);
+    assert_eq!(result.findings[0].threads.len(), 100);
 }
 
 /// Regression: a 9-lock order cycle exited 0 with the default cycle length limit of 8.
@@ -195,4 +204,65 @@ fn a_nine_lock_order_cycle_is_reported_past_the_length_limit() {
         !result.complete,
         "the enumeration itself stopped at 8 locks"
     );
+}
+
+/// Regression: a lock-order cycle of 100,000 locks, each edge taken by a thread of its own,
+/// was dropped with exit 0 ("the cycle search hit its limits"): classifying the cycle spent
+/// its whole step budget choosing one occurrence per edge before it could judge any choice.
+#[test]
+fn a_lock_order_cycle_of_100k_locks_is_a_potential_deadlock() {
+    let n = 100_000;
+    let mut events = Vec::with_capacity(4 * n as usize);
+    for t in 1..=n {
+        let (a, b) = (t, t % n + 1);
+        events.extend([acquire(t, a), acquire(t, b), release(t, b), release(t, a)]);
+    }
+    let result = replay(events);
+    assert_eq!(kinds(&result), [FindingKind::PotentialDeadlock]);
+    assert_eq!(result.findings[0].locks.len(), n as usize);
+    assert_eq!(result.findings[0].threads.len(), n as usize);
+}
+
+/// Regression: a thread waiting on a condition variable under a new outer lock each time (one
+/// per request) made one finding per outer lock, 40,400 of them, and memory grew with the run.
+/// The waits at the same sites are one finding that counts the others.
+#[test]
+fn waits_while_holding_forty_thousand_different_outer_locks_are_one_finding() {
+    let n = 40_400_u64;
+    let site = |line: u32| Some(lockscan::Site::from(format!("waits.rs:{line}:9").as_str()));
+    let at = |tid: u64, lock: u64, line: u32| acquire_at(tid, lock, site(line));
+    let (queue, ready) = (1, lockscan::CondvarId(1));
+    let mut events = Vec::new();
+    for outer in 2..n + 2 {
+        events.extend([at(1, outer, 20), at(1, queue, 21)]);
+        events.push(Event::Wait {
+            tid: ThreadId(1),
+            condvar: ready,
+            lock: LockId(queue),
+            site: site(22),
+        });
+        events.push(Event::Notify {
+            tid: ThreadId(2),
+            condvar: ready,
+            all: false,
+            site: site(31),
+        });
+        events.extend([at(1, queue, 22), release(1, queue), release(1, outer)]);
+    }
+    let result = replay(events);
+    assert_eq!(kinds(&result), [FindingKind::WaitWhileHolding]);
+    let reason = &result.findings[0].reason;
+    assert!(
+        reason.contains(&format!("{} more waits at these sites", n - 1)),
+        "{reason}"
+    );
+}
+
+/// Regression: a wait cycle of 300,000 threads took 23 s: the search through the chain of
+/// waiting threads scanned its whole path at every step.
+#[test]
+fn a_wait_cycle_of_300k_threads_is_a_deadlock() {
+    let result = wait_cycle(300_000);
+    assert_eq!(kinds(&result), [FindingKind::Deadlock]);
+    assert_eq!(result.findings[0].threads.len(), 300_000);
 }
