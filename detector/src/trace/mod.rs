@@ -269,9 +269,10 @@ pub enum TraceWarning {
         /// How many.
         events: u64,
     },
-    /// A compact trace defines a site a second time. Writers define each site once, so this is
-    /// a repeated `site` record: it shifts the number of every later site by one, and events
-    /// after it may name the wrong lines.
+    /// A compact trace defines a site a second time. Writers of version 4 on define each site
+    /// text once, so this is a repeated `site` record: it shifts the number of every later site
+    /// by one, and events after it may name the wrong lines. (Earlier versions' recorders wrote
+    /// one record per `Location`, two of which can share a text: no warning there.)
     #[error(
         "{file}: byte {offset}: the site `{site}` is defined a second time (as site {number}); \
          a repeated `site` record shifts every later site by one, so findings may name the \
@@ -306,6 +307,42 @@ pub enum TraceWarning {
         /// The kind it is declared now.
         kind: crate::ids::LockKind,
     },
+    /// A JSONL trace declares a lock again with another kind (what
+    /// [`TraceWarning::LockRedeclared`] is in a compact trace).
+    #[error(
+        "{file}:{line}: lock {lock} is declared again as a {kind}, after being declared a {first}",
+        kind = .kind.as_str(),
+        first = .first.as_str()
+    )]
+    LockRedeclaredOnLine {
+        /// The file.
+        file: Arc<str>,
+        /// The second `lock` record's line.
+        line: u64,
+        /// The lock's id.
+        lock: u64,
+        /// The kind it was declared first.
+        first: crate::ids::LockKind,
+        /// The kind it is declared now.
+        kind: crate::ids::LockKind,
+    },
+}
+
+/// The kinds of the locks a trace has declared so far: how both readers tell a lock declared
+/// again with another kind ([`TraceWarning::LockRedeclared`]).
+#[derive(Debug, Default)]
+pub(crate) struct LockKinds(rustc_hash::FxHashMap<u64, crate::ids::LockKind>);
+
+impl LockKinds {
+    /// Takes in a declaration of `lock` as `kind`; the kind it was declared before, when that
+    /// was another.
+    pub(crate) fn redeclared(
+        &mut self,
+        lock: u64,
+        kind: crate::ids::LockKind,
+    ) -> Option<crate::ids::LockKind> {
+        self.0.insert(lock, kind).filter(|&first| first != kind)
+    }
 }
 
 /// The format a reader actually reads.

@@ -4,21 +4,23 @@
 use std::io::{self, Read};
 use std::sync::Arc;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 
 use super::merge::Merge;
-use crate::ids::{CondvarId, Flavour, LockId, LockKind, Mode, ThreadId, VarId};
+use crate::ids::{CondvarId, Flavour, LockId, Mode, ThreadId, VarId};
 use crate::site::Site;
 #[cfg(feature = "analyze")]
 use crate::trace::Header;
 use crate::trace::format::fields::{Field, finding_of, flavour_of, kind_of, mode_of, site_of};
-use crate::trace::format::tags::{self as tag, COMPACT_VERSION, FLAVOURS_SINCE, MAGIC};
+use crate::trace::format::tags::{
+    self as tag, COMPACT_VERSION, FLAVOURS_SINCE, MAGIC, UNIQUE_SITES_SINCE,
+};
 use crate::trace::format::varint;
 #[cfg(feature = "analyze")]
 use crate::trace::wire::WireFinding;
 #[cfg(feature = "analyze")]
 use crate::trace::wire::{FORMAT_NAME, FORMAT_VERSION, Record};
-use crate::trace::{Event, TraceError, TraceWarning};
+use crate::trace::{Event, LockKinds, TraceError, TraceWarning};
 
 /// A named record (condition variable, variable) as read: what [`named`] wrote.
 struct Named {
@@ -57,10 +59,14 @@ pub struct CompactReader<R> {
     base: u64,
     eof: bool,
     sites: Vec<Site>,
-    /// The sites' texts, to tell a site defined twice (see [`TraceWarning::DuplicateSite`]).
+    /// The sites' texts, to tell a site defined twice (see [`TraceWarning::DuplicateSite`]);
+    /// kept only for a version whose writers define each text once.
     site_texts: FxHashSet<Arc<str>>,
+    /// Whether the trace's version promises one `site` record per text (see
+    /// [`UNIQUE_SITES_SINCE`]): earlier recorders legitimately defined a text again.
+    unique_sites: bool,
     /// The kinds of the locks declared so far (see [`TraceWarning::LockRedeclared`]).
-    lock_kinds: FxHashMap<u64, LockKind>,
+    lock_kinds: LockKinds,
     warnings: Vec<TraceWarning>,
     /// Records read, `site` records aside (what `end` counts, plus `end` itself).
     records: u64,
@@ -111,7 +117,8 @@ impl<R: Read> CompactReader<R> {
             eof: false,
             sites: Vec::new(),
             site_texts: FxHashSet::default(),
-            lock_kinds: FxHashMap::default(),
+            unique_sites: true,
+            lock_kinds: LockKinds::default(),
             warnings: Vec::new(),
             records: 0,
             started: false,
@@ -294,6 +301,7 @@ impl<R: Read> CompactReader<R> {
             )));
         }
         self.flavours = version >= FLAVOURS_SINCE;
+        self.unique_sites = version >= UNIQUE_SITES_SINCE;
         Ok(())
     }
 
@@ -313,7 +321,7 @@ impl<R: Read> CompactReader<R> {
                 tag::SITE => {
                     let text = self.string(at)?;
                     self.sites.push(Site::from(&*text));
-                    if !self.site_texts.insert(text.clone()) {
+                    if self.unique_sites && !self.site_texts.insert(text.clone()) {
                         self.warnings.push(TraceWarning::DuplicateSite {
                             file: self.file.clone(),
                             offset: at,
@@ -423,9 +431,7 @@ impl<R: Read> CompactReader<R> {
                 } else {
                     None
                 };
-                if let Some(first) = self.lock_kinds.insert(lock.0, kind)
-                    && first != kind
-                {
+                if let Some(first) = self.lock_kinds.redeclared(lock.0, kind) {
                     self.warnings.push(TraceWarning::LockRedeclared {
                         file: self.file.clone(),
                         offset: at,

@@ -8,12 +8,18 @@ use crate::ids::{Flavour, LockKind, Mode};
 pub const MAGIC: [u8; 8] = *b"\x89LSTRC\r\n";
 
 /// The version of the compact layout this module writes and reads. Version 3 added the
-/// flavour of acquisitions and requests; readers read versions 1 and 2 too, where a shared
-/// acquisition may have been a recursive read (see [`Flavour`]).
-pub const COMPACT_VERSION: u64 = 3;
+/// flavour of acquisitions and requests; version 4 the promise that each site text is defined
+/// once. Readers read versions 1 to 3 too, where a shared acquisition may have been a recursive
+/// read (see [`Flavour`]; before version 3) and a text may be defined again (one `site` record
+/// per `Location`, and two `Location`s can have one `file:line:col`).
+pub const COMPACT_VERSION: u64 = 4;
 
 /// The first version whose acquisitions and requests carry their [`Flavour`].
 pub(crate) const FLAVOURS_SINCE: u64 = 3;
+
+/// The first version whose writers define each site text once, so that a text defined again
+/// is a repeated record (`TraceWarning::DuplicateSite`), not two `Location`s of one line.
+pub(crate) const UNIQUE_SITES_SINCE: u64 = 4;
 
 /// The file extension that selects the compact encoding where a name is chosen by extension.
 pub const EXTENSION: &str = "lstrace";

@@ -11,7 +11,7 @@ use crate::ids::{CondvarId, Flavour, LockId, LockKind, Mode, ThreadId, VarId};
 use crate::site::Site;
 use crate::trace::event::{Event, Header};
 use crate::trace::wire::{FORMAT_NAME, FORMAT_VERSION, Record, Text};
-use crate::trace::{LineRead, LineSource, Problem, TraceError, TraceWarning, quote};
+use crate::trace::{LineRead, LineSource, LockKinds, Problem, TraceError, TraceWarning, quote};
 
 const RECORD_TYPES: &str = "a record type (`header`, `thread`, `lock`, `condvar`, `var`, \
      `spawn`, `join`, `request`, `acquire`, `release`, `wait`, `notify`, `read`, `write`, \
@@ -24,6 +24,8 @@ pub struct JsonlReader<R> {
     /// Sites seen so far: a site repeats on every pass through a loop, so interning it makes
     /// the common event allocation-free.
     sites: FxHashMap<Box<str>, Site>,
+    /// The kinds of the locks declared so far (see [`TraceWarning::LockRedeclaredOnLine`]).
+    lock_kinds: LockKinds,
     warnings: Vec<TraceWarning>,
     seen_header: bool,
     seen_end: bool,
@@ -44,6 +46,7 @@ impl<R: BufRead> JsonlReader<R> {
         JsonlReader {
             lines: LineSource::new(input, file.into()),
             sites: FxHashMap::default(),
+            lock_kinds: LockKinds::default(),
             warnings: Vec::new(),
             seen_header: false,
             seen_end: false,
@@ -135,6 +138,17 @@ impl<R: BufRead> JsonlReader<R> {
         }
         match &event {
             Event::Header(_) => self.seen_header = true,
+            &Event::Lock { lock, kind, .. } => {
+                if let Some(first) = self.lock_kinds.redeclared(lock.0, kind) {
+                    self.warnings.push(TraceWarning::LockRedeclaredOnLine {
+                        file: self.lines.file.clone(),
+                        line: self.lines.line,
+                        lock: lock.0,
+                        first,
+                        kind,
+                    });
+                }
+            }
             Event::End { dropped, events } => {
                 self.seen_end = true;
                 // Every record before this one, header included (the format's example, and

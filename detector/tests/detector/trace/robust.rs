@@ -308,3 +308,68 @@ fn a_lock_declared_again_with_another_kind_is_a_warning_at_its_offset() {
         )]
     );
 }
+
+/// Recorders before version 4 wrote one `site` record per `Location`, and two `Location`s can
+/// have one `file:line:col` (monomorphized copies): a text defined again in such a trace is
+/// no damage, and `--fail-on warning` failed on an intact old trace.
+#[test]
+fn a_site_defined_again_before_version_4_is_no_warning() {
+    // The second lock's site made the same text as the first's: sites 1 and 2 are both
+    // `src/a.rs:1:1`, each used by one declaration, as an older recorder wrote them.
+    let mut bytes = two_sites();
+    let second = b"src/b.rs:2:2";
+    let at = bytes
+        .windows(second.len())
+        .position(|w| w == second)
+        .unwrap();
+    bytes[at..at + second.len()].copy_from_slice(b"src/a.rs:1:1");
+    let version_at = lockscan::trace::compact::MAGIC.len();
+    assert_eq!(
+        u64::from(bytes[version_at]),
+        lockscan::trace::compact::COMPACT_VERSION
+    );
+    let sites = |events: &[Event]| -> Vec<String> {
+        events
+            .iter()
+            .filter_map(|event| match event {
+                Event::Lock { site, .. } => site.as_ref().map(ToString::to_string),
+                _ => None,
+            })
+            .collect()
+    };
+    for version in [1, 2, 3] {
+        bytes[version_at] = version;
+        let (events, warnings) = read_all(&bytes);
+        assert_eq!(warnings, [], "version {version}");
+        assert_eq!(sites(&events), ["src/a.rs:1:1", "src/a.rs:1:1"]);
+    }
+    // From version 4 on, writers define each text once: the same bytes are a repeated record.
+    bytes[version_at] = 4;
+    let (_, warnings) = read_all(&bytes);
+    assert!(
+        matches!(
+            warnings[..],
+            [lockscan::trace::TraceWarning::DuplicateSite { number: 2, .. }]
+        ),
+        "{warnings:?}"
+    );
+}
+
+/// The JSONL reader took a lock declared a mutex and then a read-write lock silently, while
+/// the compact reader warned: both readers warn now.
+#[test]
+fn a_lock_declared_again_with_another_kind_in_jsonl_is_a_warning_on_its_line() {
+    let text = "{\"type\":\"header\",\"format\":\"lockscan-trace\",\"version\":1}\n\
+                {\"type\":\"lock\",\"lock\":7,\"kind\":\"mutex\"}\n\
+                {\"type\":\"lock\",\"lock\":7,\"kind\":\"mutex\"}\n\
+                {\"type\":\"lock\",\"lock\":7,\"kind\":\"rwlock\"}\n\
+                {\"type\":\"end\",\"events\":4,\"dropped\":0}\n";
+    let mut reader = TraceReader::new(text.as_bytes(), "t.jsonl", InputFormat::Jsonl).unwrap();
+    let events: Vec<Event> = reader.by_ref().map(Result::unwrap).collect();
+    assert_eq!(events.len(), 5);
+    let messages: Vec<String> = reader.warnings().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        messages,
+        ["t.jsonl:4: lock 7 is declared again as a rwlock, after being declared a mutex"]
+    );
+}
