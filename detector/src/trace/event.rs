@@ -223,4 +223,23 @@ impl Event {
             | Event::End { .. } => None,
         }
     }
+
+    /// Where it happened, for events that say.
+    pub(crate) fn site(&self) -> Option<&Site> {
+        match self {
+            Event::Lock { site, .. }
+            | Event::Condvar { site, .. }
+            | Event::Var { site, .. }
+            | Event::Spawn { site, .. }
+            | Event::Join { site, .. }
+            | Event::Request { site, .. }
+            | Event::Acquire { site, .. }
+            | Event::Release { site, .. }
+            | Event::Wait { site, .. }
+            | Event::Notify { site, .. }
+            | Event::Read { site, .. }
+            | Event::Write { site, .. } => site.as_ref(),
+            Event::Header(_) | Event::Thread { .. } | Event::Finding(_) | Event::End { .. } => None,
+        }
+    }
 }

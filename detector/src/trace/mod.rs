@@ -69,6 +69,28 @@ pub trait TraceWrite {
     fn flush(&mut self) -> io::Result<()>;
 }
 
+/// [`TraceWrite`] for a writer `$writer<W>` with an inherent `write`, a `records` count and the
+/// underlying writer in `out`: the trait forwards to them (a macro, as a trait's default
+/// methods cannot reach fields).
+macro_rules! forward_trace_write {
+    ($writer:ident) => {
+        impl<W: std::io::Write> $crate::trace::TraceWrite for $writer<W> {
+            fn write(&mut self, event: &$crate::trace::Event) -> std::io::Result<()> {
+                $writer::write(self, event)
+            }
+
+            fn records(&self) -> u64 {
+                self.records
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                std::io::Write::flush(&mut self.out)
+            }
+        }
+    };
+}
+pub(crate) use forward_trace_write;
+
 /// The longest line a reader accepts; longer lines are an error, so a corrupt file without line
 /// breaks cannot make the reader buffer all of it.
 pub const MAX_LINE_BYTES: usize = 1 << 20;

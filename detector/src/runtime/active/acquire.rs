@@ -2,7 +2,6 @@
 //! condition-variable wait, and the upgrade of a read-write lock.
 
 use std::panic::Location;
-use std::sync::atomic::Ordering;
 
 use super::LockMeta;
 use super::contended::spin;
@@ -10,7 +9,7 @@ use crate::ids::{Flavour, LockId, Mode, ThreadId};
 use crate::runtime::hb::races_on;
 use crate::runtime::recorder;
 use crate::runtime::report;
-use crate::runtime::state::{self, Held};
+use crate::runtime::state;
 
 impl LockMeta {
     /// A blocking acquisition: records order edges (reporting the cycles they close before
@@ -128,14 +127,7 @@ impl LockMeta {
         block: impl FnOnce(G) -> W,
     ) -> W {
         let id = self.id();
-        let request = Held {
-            id,
-            mode: Mode::Exclusive,
-            site,
-            info: self.info(),
-            out_edge: false,
-            in_graph: self.in_graph.load(Ordering::Relaxed),
-        };
+        let request = self.hold(id, Mode::Exclusive, site);
         let findings = state::with(|st| self.record_edges(st, &request, Some(id)));
         for finding in findings.into_iter().flatten() {
             report(finding);
@@ -168,16 +160,9 @@ impl LockMeta {
         mode: Mode,
         site: &'static Location<'static>,
     ) -> Option<ThreadId> {
-        let info = self.info();
+        let hold = self.hold(id, mode, site);
         state::with(|st| {
-            st.held.push(Held {
-                id,
-                mode,
-                site,
-                info,
-                out_edge: false,
-                in_graph: self.in_graph.load(Ordering::Relaxed),
-            });
+            st.held.push(hold);
             st.id()
         })
     }

@@ -24,14 +24,7 @@ impl LockMeta {
         recursive: bool,
         site: &'static Location<'static>,
     ) -> Option<ThreadId> {
-        let hold = Held {
-            id,
-            mode,
-            site,
-            info: self.info(),
-            out_edge: false,
-            in_graph: self.in_graph.load(Ordering::Relaxed),
-        };
+        let hold = self.hold(id, mode, site);
         // The fast path: this lock is not held yet, and this thread has recorded every edge
         // from what it holds to this lock before. Nothing but the thread's own state.
         let fast = state::with(|st| {

@@ -35,8 +35,8 @@ use super::hb::LockClock;
 use super::lazy_id::LazyId;
 use super::order_graph;
 use super::recorder::RecordSeq;
-use super::state::LockInfo;
-use crate::ids::{LockId, LockKind};
+use super::state::{Held, LockInfo};
+use crate::ids::{LockId, LockKind, Mode};
 use ids::fresh_lock_id;
 
 pub(crate) use condvar::CondvarMeta;
@@ -163,6 +163,19 @@ impl LockMeta {
     /// first use from a counter.
     pub(crate) fn sequence(&self) -> u64 {
         self.id().0
+    }
+
+    /// A hold of this lock (`id`) in `mode`, taken at `site`, before any order edge out of it.
+    #[inline]
+    pub(super) fn hold(&self, id: LockId, mode: Mode, site: &'static Location<'static>) -> Held {
+        Held {
+            id,
+            mode,
+            site,
+            info: self.info(),
+            out_edge: false,
+            in_graph: self.in_graph.load(Ordering::Relaxed),
+        }
     }
 
     pub(super) fn info(&self) -> LockInfo {

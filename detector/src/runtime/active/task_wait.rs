@@ -4,12 +4,11 @@
 //! it forms), the acquisition, and the release.
 
 use std::panic::Location;
-use std::sync::atomic::Ordering;
 
 use super::LockMeta;
 use crate::ids::{LockId, LockKind, Mode, ThreadId};
 use crate::runtime::order_graph;
-use crate::runtime::state::{self, Held};
+use crate::runtime::state;
 use crate::runtime::waits::{self, Waiter};
 use crate::runtime::{report, report_fatal};
 
@@ -31,15 +30,7 @@ impl LockMeta {
     ) -> Option<ThreadId> {
         self.classify_at(site);
         let id = self.id();
-        let info = self.info();
-        let request = Held {
-            id,
-            mode,
-            site,
-            info,
-            out_edge: false,
-            in_graph: self.in_graph.load(Ordering::Relaxed),
-        };
+        let request = self.hold(id, mode, site);
         let relock = state::with(|st| {
             let index = st.position(id)?;
             Some((st.id(), st.held[index]))
@@ -71,7 +62,7 @@ impl LockMeta {
         let waiter = Waiter {
             thread,
             lock: id,
-            info,
+            info: request.info,
             mode,
             site,
             held,

@@ -277,16 +277,4 @@ impl CompactWriter<Vec<u8>> {
     }
 }
 
-impl<W: Write> crate::trace::TraceWrite for CompactWriter<W> {
-    fn write(&mut self, event: &Event) -> io::Result<()> {
-        CompactWriter::write(self, event)
-    }
-
-    fn records(&self) -> u64 {
-        self.records
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
-    }
-}
+crate::trace::forward_trace_write!(CompactWriter);

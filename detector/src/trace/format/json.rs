@@ -92,6 +92,11 @@ impl<'a> Object<'a> {
 
     /// A list of strings, left out when empty.
     fn texts(&mut self, key: &str, values: &[String]) {
+        self.array(key, values, |out, value| string(out, value));
+    }
+
+    /// A list, each value written by `write`; left out when empty.
+    fn array<T>(&mut self, key: &str, values: &[T], write: impl Fn(&mut Vec<u8>, &T)) {
         if values.is_empty() {
             return;
         }
@@ -101,7 +106,7 @@ impl<'a> Object<'a> {
             if index > 0 {
                 out.push(b',');
             }
-            string(out, value);
+            write(out, value);
         }
         out.push(b']');
     }
@@ -202,17 +207,7 @@ pub(crate) fn finding(out: &mut Vec<u8>, finding: &WireFinding) {
     object.optional_text("site", site.as_deref());
     object.texts("locks", locks);
     object.texts("threads", threads);
-    if !edges.is_empty() {
-        let out = object.key("edges");
-        out.push(b'[');
-        for (index, one) in edges.iter().enumerate() {
-            if index > 0 {
-                out.push(b',');
-            }
-            edge(out, one);
-        }
-        out.push(b']');
-    }
+    object.array("edges", edges, edge);
     object.end();
 }
 

@@ -97,19 +97,7 @@ impl<W: Write> JsonlWriter<W> {
     }
 }
 
-impl<W: Write> crate::trace::TraceWrite for JsonlWriter<W> {
-    fn write(&mut self, event: &Event) -> io::Result<()> {
-        JsonlWriter::write(self, event)
-    }
-
-    fn records(&self) -> u64 {
-        self.records
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
-    }
-}
+crate::trace::forward_trace_write!(JsonlWriter);
 
 /// An `acquire` or `release` line without its newline; `how`: the mode, `try` and flavour.
 fn lock_line(
@@ -152,21 +140,24 @@ fn lock_line(
 }
 
 /// The JSONL record of `event`; `records` is what an `end` without a count counts.
-pub(super) fn to_record<'a>(event: &'a Event, records: u64) -> Record<'a> {
+pub(super) fn to_record(event: &Event, records: u64) -> Record<'_> {
     fn text(value: &str) -> Option<Text<'_>> {
         Some(Text(value.into()))
     }
-    // A site read from a trace is its text already: borrowed, not formatted again.
-    let site = |site: &'a Option<Site>| {
-        site.as_ref().map(|s| match s {
-            Site::Text(text) => Text((***text).into()),
-            Site::Caller(_) => Text(s.to_string().into()),
-        })
-    };
     let mode = |mode: Mode| (mode != Mode::Exclusive).then(|| Text(mode.as_str().into()));
     let flavour_text =
         |flavour: Flavour| (flavour != Flavour::Plain).then(|| Text(flavour.as_str().into()));
-    let mut record = Record::default();
+    // The fields most records share first (serde writes them in `Record`'s order whatever
+    // the order they are set in); a site read from a trace is its text already: borrowed, not
+    // formatted again.
+    let mut record = Record {
+        tid: event.thread().map(|tid| tid.0),
+        site: event.site().map(|site| match site {
+            Site::Text(text) => Text((***text).into()),
+            Site::Caller(_) => Text(site.to_string().into()),
+        }),
+        ..Record::default()
+    };
     let kind: &'static str = match event {
         Event::Header(header) => {
             record.format = text(FORMAT_NAME);
@@ -179,8 +170,7 @@ pub(super) fn to_record<'a>(event: &'a Event, records: u64) -> Record<'a> {
             record.flavours = Some(true);
             "header"
         }
-        Event::Thread { tid, name, parent } => {
-            record.tid = Some(tid.0);
+        Event::Thread { name, parent, .. } => {
             record.name = name.as_deref().and_then(text);
             record.parent = parent.map(|p| p.0);
             "thread"
@@ -190,127 +180,80 @@ pub(super) fn to_record<'a>(event: &'a Event, records: u64) -> Record<'a> {
             kind,
             name,
             class,
-            site: s,
             rank,
+            ..
         } => {
             record.lock = Some(lock.0);
             record.kind = text(kind.as_str());
             record.name = name.as_deref().and_then(text);
             record.class = class.as_deref().and_then(text);
-            record.site = site(s);
             record.rank = *rank;
             "lock"
         }
-        Event::Condvar {
-            condvar,
-            name,
-            site: s,
-        } => {
+        Event::Condvar { condvar, name, .. } => {
             record.condvar = Some(condvar.0);
             record.name = name.as_deref().and_then(text);
-            record.site = site(s);
             "condvar"
         }
-        Event::Var { var, name, site: s } => {
+        Event::Var { var, name, .. } => {
             record.var = Some(var.0);
             record.name = name.as_deref().and_then(text);
-            record.site = site(s);
             "var"
         }
-        Event::Spawn {
-            tid,
-            child,
-            site: s,
-        }
-        | Event::Join {
-            tid,
-            child,
-            site: s,
-        } => {
-            record.tid = Some(tid.0);
+        Event::Spawn { child, .. } => {
             record.child = Some(child.0);
-            record.site = site(s);
-            if matches!(event, Event::Spawn { .. }) {
-                "spawn"
-            } else {
-                "join"
-            }
+            "spawn"
+        }
+        Event::Join { child, .. } => {
+            record.child = Some(child.0);
+            "join"
         }
         Event::Request {
-            tid,
             lock,
             mode: m,
             flavour,
-            site: s,
+            ..
         } => {
-            record.tid = Some(tid.0);
             record.lock = Some(lock.0);
             record.mode = mode(*m);
             record.flavour = flavour_text(*flavour);
-            record.site = site(s);
             "request"
         }
-        Event::Release {
-            tid,
-            lock,
-            mode: m,
-            site: s,
-        } => {
-            record.tid = Some(tid.0);
+        Event::Release { lock, mode: m, .. } => {
             record.lock = Some(lock.0);
             record.mode = mode(*m);
-            record.site = site(s);
             "release"
         }
         Event::Acquire {
-            tid,
             lock,
             mode: m,
             try_lock,
             flavour,
-            site: s,
+            ..
         } => {
-            record.tid = Some(tid.0);
             record.lock = Some(lock.0);
             record.mode = mode(*m);
             record.try_lock = try_lock.then_some(true);
             record.flavour = flavour_text(*flavour);
-            record.site = site(s);
             "acquire"
         }
-        Event::Wait {
-            tid,
-            condvar,
-            lock,
-            site: s,
-        } => {
-            record.tid = Some(tid.0);
+        Event::Wait { condvar, lock, .. } => {
             record.condvar = Some(condvar.0);
             record.lock = Some(lock.0);
-            record.site = site(s);
             "wait"
         }
-        Event::Notify {
-            tid,
-            condvar,
-            all,
-            site: s,
-        } => {
-            record.tid = Some(tid.0);
+        Event::Notify { condvar, all, .. } => {
             record.condvar = Some(condvar.0);
             record.all = all.then_some(true);
-            record.site = site(s);
             "notify"
         }
-        Event::Read { tid, var, site: s } | Event::Write { tid, var, site: s } => {
-            record.tid = Some(tid.0);
+        Event::Read { var, .. } => {
             record.var = Some(var.0);
-            record.site = site(s);
-            if matches!(event, Event::Read { .. }) {
-                "read"
-            } else {
-                "write"
-            }
+            "read"
+        }
+        Event::Write { var, .. } => {
+            record.var = Some(var.0);
+            "write"
         }
         Event::Finding(finding) => {
             record.finding = Some(Box::new(WireFinding::from_finding(finding)));
