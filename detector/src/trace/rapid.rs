@@ -92,9 +92,19 @@ enum Interned {
 }
 
 impl Interned {
-    fn id(&self) -> u32 {
+    /// The id, after queueing the declaration `declare` makes of it and its name when it is
+    /// new.
+    fn declared(
+        self,
+        queue: &mut VecDeque<Event>,
+        declare: impl FnOnce(u64, Arc<str>) -> Event,
+    ) -> u64 {
         match self {
-            Interned::Known(id) | Interned::Declare(id, _) => *id,
+            Interned::Known(id) => u64::from(id),
+            Interned::Declare(id, name) => {
+                queue.push_back(declare(u64::from(id), name));
+                u64::from(id)
+            }
         }
     }
 }
@@ -337,17 +347,14 @@ impl<R: BufRead> StdReader<R> {
                     .problem(unexpected.expected, found, unexpected.cut_short));
             }
         };
-        let thread = match self.threads.intern(parsed.thread) {
-            Interned::Known(id) => ThreadId(u64::from(id)),
-            Interned::Declare(id, name) => {
-                self.queue.push_back(Event::Thread {
-                    tid: ThreadId(u64::from(id)),
-                    name: Some(name),
-                    parent: None,
-                });
-                ThreadId(u64::from(id))
-            }
-        };
+        let thread = ThreadId(self.threads.intern(parsed.thread).declared(
+            &mut self.queue,
+            |id, name| Event::Thread {
+                tid: ThreadId(id),
+                name: Some(name),
+                parent: None,
+            },
+        ));
         let Some(op) = parsed.op else {
             return Ok(self.queue.pop_front());
         };
@@ -398,17 +405,14 @@ impl<R: BufRead> StdReader<R> {
                 }
             }
             Op::Read | Op::Write => {
-                let var = match self.vars.intern(parsed.arg) {
-                    Interned::Known(id) => VarId(u64::from(id)),
-                    Interned::Declare(id, name) => {
-                        self.queue.push_back(Event::Var {
-                            var: VarId(u64::from(id)),
-                            name: Some(name),
-                            site: None,
-                        });
-                        VarId(u64::from(id))
-                    }
-                };
+                let var = VarId(self.vars.intern(parsed.arg).declared(
+                    &mut self.queue,
+                    |id, name| Event::Var {
+                        var: VarId(id),
+                        name: Some(name),
+                        site: None,
+                    },
+                ));
                 if op == Op::Read {
                     Event::Read {
                         tid: thread,
@@ -424,17 +428,14 @@ impl<R: BufRead> StdReader<R> {
                 }
             }
             Op::Fork | Op::Join => {
-                let child = match self.threads.intern(parsed.arg) {
-                    Interned::Known(id) => ThreadId(u64::from(id)),
-                    Interned::Declare(id, name) => {
-                        self.queue.push_back(Event::Thread {
-                            tid: ThreadId(u64::from(id)),
-                            name: Some(name),
-                            parent: (op == Op::Fork).then_some(thread),
-                        });
-                        ThreadId(u64::from(id))
-                    }
-                };
+                let child = ThreadId(self.threads.intern(parsed.arg).declared(
+                    &mut self.queue,
+                    |id, name| Event::Thread {
+                        tid: ThreadId(id),
+                        name: Some(name),
+                        parent: (op == Op::Fork).then_some(thread),
+                    },
+                ));
                 if op == Op::Fork {
                     Event::Spawn {
                         tid: thread,
@@ -451,15 +452,14 @@ impl<R: BufRead> StdReader<R> {
             }
             Op::Wait | Op::Notify | Op::NotifyAll => {
                 let lock = declare_lock(&mut self.locks, &mut self.queue, parsed.arg);
-                let monitor = self.monitors.intern(parsed.arg);
-                let condvar = CondvarId(u64::from(monitor.id()));
-                if let Interned::Declare(_, name) = monitor {
-                    self.queue.push_back(Event::Condvar {
-                        condvar,
+                let condvar = CondvarId(self.monitors.intern(parsed.arg).declared(
+                    &mut self.queue,
+                    |id, name| Event::Condvar {
+                        condvar: CondvarId(id),
                         name: Some(name),
                         site: None,
-                    });
-                }
+                    },
+                ));
                 if op == Op::Wait {
                     Event::Wait {
                         tid: thread,
@@ -488,20 +488,14 @@ impl<R: BufRead> StdReader<R> {
 
 /// The id of the lock `token`, queueing its declaration when it is new.
 fn declare_lock(locks: &mut Namespace, queue: &mut VecDeque<Event>, token: &[u8]) -> LockId {
-    match locks.intern(token) {
-        Interned::Known(id) => LockId(u64::from(id)),
-        Interned::Declare(id, name) => {
-            queue.push_back(Event::Lock {
-                lock: LockId(u64::from(id)),
-                kind: LockKind::Reentrant,
-                name: Some(name),
-                class: None,
-                site: None,
-                rank: None,
-            });
-            LockId(u64::from(id))
-        }
-    }
+    LockId(locks.intern(token).declared(queue, |id, name| Event::Lock {
+        lock: LockId(id),
+        kind: LockKind::Reentrant,
+        name: Some(name),
+        class: None,
+        site: None,
+        rank: None,
+    }))
 }
 
 impl<R: BufRead> Iterator for StdReader<R> {
