@@ -64,7 +64,7 @@ macro_rules! constructors {
             )]
             #[must_use]
             pub const fn with_rank(mut self, rank: u32) -> Self {
-                self.inner.meta.set_rank(rank);
+                self.inner.hooks.set_rank(rank);
                 self
             }
 

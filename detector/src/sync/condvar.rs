@@ -6,8 +6,8 @@ use std::panic::Location;
 use std::time::{Duration, Instant};
 
 use crate::ids::Mode;
+use crate::instrument::CondvarHooks;
 use crate::raw::{OnTimeout, wait_while};
-use crate::runtime::CondvarMeta;
 use crate::sync::MutexGuard;
 
 /// Whether a timed wait returned because its time ran out (parking_lot's type of the same
@@ -53,7 +53,7 @@ impl From<crate::raw::WaitTimeoutResult> for WaitTimeoutResult {
 /// assert!(*ready);
 /// ```
 pub struct Condvar {
-    meta: CondvarMeta,
+    hooks: CondvarHooks,
     inner: crate::raw::Condvar,
 }
 
@@ -62,7 +62,7 @@ impl Condvar {
     #[track_caller]
     pub const fn new() -> Condvar {
         Condvar {
-            meta: CondvarMeta::new(Location::caller()),
+            hooks: CondvarHooks::new(),
             inner: crate::raw::Condvar::new(),
         }
     }
@@ -70,14 +70,14 @@ impl Condvar {
     /// Wakes one waiting thread; returns whether one was woken.
     #[track_caller]
     pub fn notify_one(&self) -> bool {
-        self.meta.notified(false, Location::caller());
+        self.hooks.notified_at(false, Location::caller());
         self.inner.notify_one()
     }
 
     /// Wakes every waiting thread; returns how many were woken.
     #[track_caller]
     pub fn notify_all(&self) -> usize {
-        self.meta.notified(true, Location::caller());
+        self.hooks.notified_at(true, Location::caller());
         self.inner.notify_all()
     }
 
@@ -193,9 +193,8 @@ impl Condvar {
         deadline: Option<Instant>,
         site: &'static Location<'static>,
     ) -> WaitTimeoutResult {
-        let meta = MutexGuard::meta(guard);
-        meta.before_wait(site);
-        meta.release_for_wait(&self.meta, site);
+        let hooks = MutexGuard::hooks(guard);
+        hooks.release_for_wait_at(&self.hooks, site);
         let result = match deadline {
             Some(deadline) => self.inner.wait_until(&mut guard.inner, deadline),
             None => {
@@ -203,7 +202,7 @@ impl Condvar {
                 crate::raw::WaitTimeoutResult::default()
             }
         };
-        meta.relocked(Mode::Exclusive, site);
+        hooks.relocked_at(Mode::Exclusive, site);
         result.into()
     }
 }

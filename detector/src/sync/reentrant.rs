@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::runtime::LockMeta;
+use crate::instrument::LockHooks;
 use crate::sync::{guard, guard_methods, lock_impls, lock_methods};
 
 /// A mutex that the thread holding it may lock again, with parking_lot's API. Re-acquiring it
@@ -18,7 +18,7 @@ use crate::sync::{guard, guard_methods, lock_impls, lock_methods};
 /// assert_eq!(depth(&ReentrantMutex::new(()), 5), 5);
 /// ```
 pub struct ReentrantMutex<T: ?Sized> {
-    meta: LockMeta,
+    hooks: LockHooks,
     inner: crate::raw::ReentrantMutex<T>,
 }
 
@@ -134,11 +134,11 @@ impl<'a, T: ?Sized> ReentrantMutexGuard<'a, T> {
 
 guard! {
     /// A guard for a part of a locked [`ReentrantMutex`]'s data.
-    pub struct MappedReentrantMutexGuard of ReentrantMutex by meta in Exclusive;
+    pub struct MappedReentrantMutexGuard of ReentrantMutex by hooks in Exclusive;
 }
 
 impl<'a, T: ?Sized> MappedReentrantMutexGuard<'a, T> {
-    guard_methods! { MappedReentrantMutexGuard by meta in Exclusive;
+    guard_methods! { MappedReentrantMutexGuard by hooks in Exclusive;
         /// A guard for a part of this part.
         fn map -> MappedReentrantMutexGuard, &;
     }

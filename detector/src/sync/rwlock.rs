@@ -3,7 +3,7 @@
 use std::panic::Location;
 use std::time::{Duration, Instant};
 
-use crate::runtime::LockMeta;
+use crate::instrument::LockHooks;
 use crate::sync::{guard, guard_methods, into_parts, lock_impls, lock_methods};
 
 /// A reader-writer lock with parking_lot's API that records its acquisitions, with their
@@ -19,7 +19,7 @@ use crate::sync::{guard, guard_methods, into_parts, lock_impls, lock_methods};
 /// writer.push(3);
 /// ```
 pub struct RwLock<T: ?Sized> {
-    pub(crate) meta: LockMeta,
+    pub(crate) hooks: LockHooks,
     pub(crate) inner: crate::raw::RwLock<T>,
 }
 
@@ -272,7 +272,7 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     #[track_caller]
     pub fn upgrade(s: Self) -> RwLockWriteGuard<'a, T> {
         let (lock, inner) = into_parts!(s, lock, inner);
-        let inner = lock.meta.upgrade(
+        let inner = lock.hooks.upgrade_at(
             Location::caller(),
             inner,
             crate::raw::RwLockUpgradableReadGuard::try_upgrade,
@@ -326,11 +326,11 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
 
 guard! {
     /// A guard for a part of a read-locked [`RwLock`]'s data.
-    pub struct MappedRwLockReadGuard of RwLock by meta in Shared;
+    pub struct MappedRwLockReadGuard of RwLock by hooks in Shared;
 }
 
 impl<'a, T: ?Sized> MappedRwLockReadGuard<'a, T> {
-    guard_methods! { MappedRwLockReadGuard by meta in Shared;
+    guard_methods! { MappedRwLockReadGuard by hooks in Shared;
         /// A guard for a part of this part.
         fn map -> MappedRwLockReadGuard, &;
     }
@@ -338,11 +338,11 @@ impl<'a, T: ?Sized> MappedRwLockReadGuard<'a, T> {
 
 guard! {
     /// A guard for a part of a write-locked [`RwLock`]'s data.
-    pub struct MappedRwLockWriteGuard of RwLock by meta in Exclusive, DerefMut;
+    pub struct MappedRwLockWriteGuard of RwLock by hooks in Exclusive, DerefMut;
 }
 
 impl<'a, T: ?Sized> MappedRwLockWriteGuard<'a, T> {
-    guard_methods! { MappedRwLockWriteGuard by meta in Exclusive;
+    guard_methods! { MappedRwLockWriteGuard by hooks in Exclusive;
         /// A guard for a part of this part.
         fn map -> MappedRwLockWriteGuard, &mut;
     }
