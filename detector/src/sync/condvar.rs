@@ -1,13 +1,12 @@
 //! [`Condvar`], working with lockscan's [`MutexGuard`].
 
-use std::convert::Infallible;
 use std::fmt;
 use std::panic::Location;
 use std::time::{Duration, Instant};
 
 use crate::ids::Mode;
 use crate::instrument::CondvarHooks;
-use crate::raw::{OnTimeout, wait_while};
+use crate::raw::wait_while_parking_lot;
 use crate::sync::MutexGuard;
 
 /// Whether a timed wait returned because its time ran out (parking_lot's type of the same
@@ -175,13 +174,12 @@ impl Condvar {
     where
         F: FnMut(&mut T) -> bool,
     {
-        let timed_out = wait_while(
+        let result = wait_while_parking_lot(
             guard,
             |guard| condition(&mut **guard),
-            OnTimeout::TimedOut,
-            |guard| Ok::<_, Infallible>(self.wait_at(guard, deadline, site).timed_out()),
+            |guard| self.wait_raw_at(guard, deadline, site),
         );
-        WaitTimeoutResult(timed_out.unwrap_or_else(|never| match never {}))
+        result.into()
     }
 
     /// Waits until notified or until `deadline` (`None`: no deadline), recording the release
@@ -193,6 +191,16 @@ impl Condvar {
         deadline: Option<Instant>,
         site: &'static Location<'static>,
     ) -> WaitTimeoutResult {
+        self.wait_raw_at(guard, deadline, site).into()
+    }
+
+    /// [`wait_at`](Self::wait_at), with the raw condition variable's result.
+    fn wait_raw_at<T: ?Sized>(
+        &self,
+        guard: &mut MutexGuard<'_, T>,
+        deadline: Option<Instant>,
+        site: &'static Location<'static>,
+    ) -> crate::raw::WaitTimeoutResult {
         let hooks = MutexGuard::hooks(guard);
         hooks.release_for_wait_at(&self.hooks, site);
         let result = match deadline {
@@ -203,7 +211,7 @@ impl Condvar {
             }
         };
         hooks.relocked_at(Mode::Exclusive, site);
-        result.into()
+        result
     }
 }
 
