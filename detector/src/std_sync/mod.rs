@@ -77,6 +77,34 @@ macro_rules! constructors {
     };
 }
 
+/// A blocking acquisition and its non-blocking attempt, each with std's poisoning:
+/// `acquisitions! { docs fn lock, docs fn try_lock -> Guard(this, inner => make); }` inside
+/// the lock's `impl`, where `lock` and `try_lock` are the `sync` lock's methods of the same
+/// names and `make` turns its guard `inner` (and `this`, the lock, or `_`) into this module's
+/// `Guard`. Both are
+/// `#[track_caller]`, so the acquisition is recorded at the caller's line.
+macro_rules! acquisitions {
+    (
+        $(#[$doc:meta])* fn $lock:ident,
+        $(#[$try_doc:meta])* fn $try:ident -> $Guard:ident($this:pat, $inner:ident => $make:expr);
+    ) => {
+        $(#[$doc])*
+        #[track_caller]
+        pub fn $lock(&self) -> LockResult<$Guard<'_, T>> {
+            let ($this, $inner) = (self, self.inner.$lock());
+            self.poison.result($make)
+        }
+
+        $(#[$try_doc])*
+        #[track_caller]
+        pub fn $try(&self) -> TryLockResult<$Guard<'_, T>> {
+            let $inner = self.inner.$try().ok_or(TryLockError::WouldBlock)?;
+            let $this = self;
+            Ok(self.poison.result($make)?)
+        }
+    };
+}
+
 /// What std's `Mutex` and `RwLock` share beyond locking and constructing: the poison flag's
 /// API, `get_mut`, `rank`, `Default`, `From`, unwind safety, and `Debug`, which looks at the
 /// data through the raw lock's `peek` (an attempt to lock that is not recorded) as std does.
