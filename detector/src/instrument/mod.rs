@@ -371,6 +371,78 @@ impl LockHooks {
     }
 }
 
+/// The async protocol of `lockscan::tokio`'s locks (a task, not a thread, waits and holds),
+/// or nothing when detection is off.
+#[cfg(feature = "tokio")]
+impl LockHooks {
+    /// Whether the current code runs inside a task that lockscan wraps (only those are
+    /// recorded).
+    pub(crate) fn in_task() -> bool {
+        #[cfg(lockscan_active)]
+        return crate::runtime::task::in_task();
+        #[cfg(not(lockscan_active))]
+        false
+    }
+
+    /// Records an async request in `mode` at `site` (order edges, and with `wait_check` the
+    /// task registered as waiting, so that a wait cycle is reported); the wait ends when the
+    /// value returned is dropped.
+    #[cfg_attr(not(lockscan_active), allow(unused_variables))]
+    #[track_caller]
+    pub(crate) fn request_async(
+        &self,
+        mode: Mode,
+        site: &'static Location<'static>,
+        wait_check: bool,
+    ) -> AsyncWait {
+        #[cfg(lockscan_active)]
+        return AsyncWait(self.meta.request_async(mode, site, wait_check));
+        #[cfg(not(lockscan_active))]
+        AsyncWait()
+    }
+
+    /// Records an async acquisition in `mode` at `site`.
+    #[cfg_attr(not(lockscan_active), allow(unused_variables))]
+    pub(crate) fn acquired_async(&self, mode: Mode, site: &'static Location<'static>) {
+        #[cfg(lockscan_active)]
+        self.meta.acquired_async(mode, site);
+    }
+
+    /// Records a successful non-blocking async acquisition; whether it was recorded.
+    #[cfg_attr(not(lockscan_active), allow(unused_variables))]
+    pub(crate) fn tried_async(&self, mode: Mode, site: &'static Location<'static>) -> bool {
+        #[cfg(lockscan_active)]
+        {
+            self.meta.tried_async(mode, site);
+            true
+        }
+        #[cfg(not(lockscan_active))]
+        false
+    }
+
+    /// Records the release of a hold [`acquired_async`](Self::acquired_async) or
+    /// [`tried_async`](Self::tried_async) recorded.
+    #[cfg_attr(not(lockscan_active), allow(unused_variables))]
+    pub(crate) fn release_async(&self, mode: Mode) {
+        #[cfg(lockscan_active)]
+        self.meta.release_async(mode);
+    }
+}
+
+/// Ends a registered async wait when dropped: the lock was taken, or the lock future dropped.
+#[cfg(feature = "tokio")]
+pub(crate) struct AsyncWait(#[cfg(lockscan_active)] Option<crate::ids::ThreadId>);
+
+#[cfg(feature = "tokio")]
+impl Drop for AsyncWait {
+    fn drop(&mut self) {
+        #[cfg(lockscan_active)]
+        if let Some(task) = self.0 {
+            LockMeta::end_async_wait(task);
+        }
+    }
+}
+
 /// What lockscan keeps for one condition variable.
 ///
 /// ```
