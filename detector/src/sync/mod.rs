@@ -411,11 +411,14 @@ pub(crate) use guard_methods;
 /// through its field `holder`: `lock`, the lock itself, or for a mapped guard `hooks`, the
 /// lock's hooks. With `, DerefMut` it gives mutable access. Besides the struct, this writes the
 /// impls every guard has: `deref_and_fmt!`'s, DerefMut if named, and Drop (recording the
-/// release).
+/// release); then, if written after the struct, `fn getter;` (with its docs: the lock the guard
+/// holds) and `methods { items }`, the items of `guard_methods!`.
 macro_rules! guard {
     (
         $(#[$doc:meta])*
         pub struct $Guard:ident of $Lock:ident by $holder:ident in $mode:ident $(, $DerefMut:ident)?;
+        $($(#[$getter_doc:meta])* fn $getter:ident;)?
+        $(methods { $($methods:tt)* })?
     ) => {
         $(#[$doc])*
         #[must_use = concat!("if unused the ", stringify!($Lock), " will immediately unlock")]
@@ -424,6 +427,17 @@ macro_rules! guard {
             pub(crate) inner: $crate::raw::$Guard<'a, T>,
         }
         $crate::sync::guard!(@impls $Guard $holder $mode $($DerefMut)?);
+
+        impl<'a, T: ?Sized> $Guard<'a, T> {
+            $(
+                $(#[$getter_doc])*
+                pub fn $getter(s: &Self) -> &'a $Lock<T> {
+                    s.lock
+                }
+            )?
+
+            $crate::sync::guard_methods! { $Guard by $holder in $mode; $($($methods)*)? }
+        }
     };
     (@holder lock $Lock:ident) => { &'a $Lock<T> };
     (@holder hooks $Lock:ident) => { &'a $crate::instrument::LockHooks };

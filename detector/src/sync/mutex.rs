@@ -224,10 +224,7 @@ guard! {
     /// assert_eq!(grid.lock()[1][2], 9);
     /// ```
     pub struct MappedMutexGuard of Mutex by hooks in Exclusive, DerefMut;
-}
-
-impl<'a, T: ?Sized> MappedMutexGuard<'a, T> {
-    guard_methods! { MappedMutexGuard by hooks in Exclusive;
+    methods {
         /// A guard for a part of this part.
         fn map -> MappedMutexGuard, &mut;
         /// Like [`map`](Self::map), giving the guard back when `f` returns `None`.

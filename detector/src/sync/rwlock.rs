@@ -140,15 +140,9 @@ guard! {
     /// assert!(std::ptr::eq(RwLockReadGuard::rwlock(&reader), &lock));
     /// ```
     pub struct RwLockReadGuard of RwLock by lock in Shared;
-}
-
-impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
     /// The lock this guard holds.
-    pub fn rwlock(s: &Self) -> &'a RwLock<T> {
-        s.lock
-    }
-
-    guard_methods! { RwLockReadGuard by lock in Shared;
+    fn rwlock;
+    methods {
         /// A guard for a part of the data.
         ///
         /// ```
@@ -190,15 +184,9 @@ guard! {
     /// assert_eq!(*lock.read(), 6);
     /// ```
     pub struct RwLockWriteGuard of RwLock by lock in Exclusive, DerefMut;
-}
-
-impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     /// The lock this guard holds.
-    pub fn rwlock(s: &Self) -> &'a RwLock<T> {
-        s.lock
-    }
-
-    guard_methods! { RwLockWriteGuard by lock in Exclusive;
+    fn rwlock;
+    methods {
         /// A guard for a part of the data.
         ///
         /// ```
@@ -327,10 +315,7 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
 guard! {
     /// A guard for a part of a read-locked [`RwLock`]'s data.
     pub struct MappedRwLockReadGuard of RwLock by hooks in Shared;
-}
-
-impl<'a, T: ?Sized> MappedRwLockReadGuard<'a, T> {
-    guard_methods! { MappedRwLockReadGuard by hooks in Shared;
+    methods {
         /// A guard for a part of this part.
         fn map -> MappedRwLockReadGuard, &;
     }
@@ -339,10 +324,7 @@ impl<'a, T: ?Sized> MappedRwLockReadGuard<'a, T> {
 guard! {
     /// A guard for a part of a write-locked [`RwLock`]'s data.
     pub struct MappedRwLockWriteGuard of RwLock by hooks in Exclusive, DerefMut;
-}
-
-impl<'a, T: ?Sized> MappedRwLockWriteGuard<'a, T> {
-    guard_methods! { MappedRwLockWriteGuard by hooks in Exclusive;
+    methods {
         /// A guard for a part of this part.
         fn map -> MappedRwLockWriteGuard, &mut;
     }
