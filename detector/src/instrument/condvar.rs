@@ -2,7 +2,6 @@
 //! condition variable, with parking_lot's API for the `lock_api` guards of the instrumented
 //! [`RawMutex`].
 
-use std::convert::Infallible;
 use std::panic::Location;
 use std::time::{Duration, Instant};
 
@@ -10,7 +9,7 @@ use lock_api::MutexGuard;
 
 use super::{CondvarHooks, RawMutex};
 use crate::ids::Mode;
-use crate::raw::{OnTimeout, WaitTimeoutResult, raw_mutex, wait_while};
+use crate::raw::{WaitTimeoutResult, raw_mutex, wait_while_parking_lot};
 
 /// A condition variable lockscan sees, with parking_lot's API: a wait records the release and
 /// re-acquisition of its mutex, and a wait while holding other locks is reported
@@ -102,14 +101,12 @@ impl Condvar {
         mut condition: impl FnMut() -> bool,
     ) -> WaitTimeoutResult {
         let site = Location::caller();
-        let timed_out = wait_while(
+        wait_while_parking_lot(
             &mut (),
             |()| condition(),
-            OnTimeout::TimedOut,
             // SAFETY: as this function's contract.
-            |()| Ok::<_, Infallible>(unsafe { self.wait_at(mutex, deadline, site) }.timed_out()),
-        );
-        WaitTimeoutResult::new(timed_out.unwrap_or_else(|never| match never {}))
+            |()| unsafe { self.wait_at(mutex, deadline, site) },
+        )
     }
 
     /// [`wait_on`](Self::wait_on), recorded at `site`.
@@ -127,30 +124,14 @@ impl Condvar {
         result
     }
 
-    #[track_caller]
     fn wait_with<G, T: ?Sized>(
         &self,
         mutex_guard: &mut MutexGuard<'_, RawMutex<G>, T>,
         deadline: Option<Instant>,
+        site: &'static Location<'static>,
     ) -> WaitTimeoutResult {
         // SAFETY: the guard holds the mutex, and stays borrowed throughout.
-        unsafe { self.wait_on(raw_mutex(mutex_guard), deadline) }
-    }
-
-    #[track_caller]
-    fn wait_while_with<G, T, F>(
-        &self,
-        mutex_guard: &mut MutexGuard<'_, RawMutex<G>, T>,
-        mut condition: F,
-        deadline: Option<Instant>,
-    ) -> WaitTimeoutResult
-    where
-        T: ?Sized,
-        F: FnMut(&mut T) -> bool,
-    {
-        let mutex = raw_mutex(mutex_guard);
-        // SAFETY: the guard holds the mutex, and stays borrowed throughout.
-        unsafe { self.wait_while_on(mutex, deadline, || condition(&mut **mutex_guard)) }
+        unsafe { self.wait_at(raw_mutex(mutex_guard), deadline, site) }
     }
 }
 

@@ -72,6 +72,7 @@ mod mutex;
 mod rwlock;
 mod shell;
 
+use std::borrow::Cow;
 use std::panic::Location;
 
 pub use condvar::Condvar;
@@ -138,6 +139,105 @@ impl LockHooks {
         }
     }
 
+    /// The hooks of a lock of `kind` classified at `site` (a shell's constructor, whose caller
+    /// names the lock).
+    pub(crate) const fn at(kind: LockKind, site: &'static Location<'static>) -> Self {
+        LockHooks {
+            meta: LockMeta::new(kind, site),
+        }
+    }
+
+    /// The hooks of a lock of `kind` made at `site` and called `name` in every report.
+    pub(crate) fn named(
+        kind: LockKind,
+        site: &'static Location<'static>,
+        name: Cow<'static, str>,
+    ) -> Self {
+        LockHooks {
+            meta: LockMeta::named(kind, site, name),
+        }
+    }
+
+    /// Declares the lock's rank (checked only while detection is on).
+    pub(crate) const fn set_rank(&mut self, rank: u32) {
+        self.meta.set_rank(rank);
+    }
+
+    /// The metadata under the hooks, for the runtime's own tests.
+    #[cfg(test)]
+    pub(crate) fn meta(&self) -> &LockMeta {
+        &self.meta
+    }
+
+    /// The declared rank, if any (always `None` when detection is off).
+    pub(crate) fn rank(&self) -> Option<u32> {
+        self.meta.rank()
+    }
+
+    /// The lock's place in lockscan's global order (0 when detection is off).
+    pub(crate) fn sequence(&self) -> u64 {
+        self.meta.sequence()
+    }
+
+    /// [`lock`](Self::lock) at `site`, for a shell whose raw lock hands out a guard: `attempt`
+    /// and `block` return it, and so does this.
+    #[track_caller]
+    #[inline]
+    pub(crate) fn lock_at<G>(
+        &self,
+        mode: Mode,
+        recursive: bool,
+        site: &'static Location<'static>,
+        attempt: impl FnMut() -> Option<G>,
+        block: impl FnOnce() -> G,
+    ) -> G {
+        self.meta.lock(mode, recursive, site, attempt, block)
+    }
+
+    /// [`try_lock`](Self::try_lock) (or with [`Flavour::Timed`],
+    /// [`try_lock_timed`](Self::try_lock_timed)) at `site`, for a shell whose raw lock hands out
+    /// a guard.
+    #[track_caller]
+    #[inline]
+    pub(crate) fn try_lock_at<G>(
+        &self,
+        mode: Mode,
+        flavour: Flavour,
+        site: &'static Location<'static>,
+        attempt: impl FnOnce() -> Option<G>,
+    ) -> Option<G> {
+        self.meta.try_lock(mode, flavour, site, attempt)
+    }
+
+    /// [`change_mode`](Self::change_mode) at `site`.
+    #[track_caller]
+    pub(crate) fn change_mode_at(&self, from: Mode, to: Mode, site: &'static Location<'static>) {
+        self.meta.change_mode(from, to, site);
+    }
+
+    /// [`upgrade`](Self::upgrade) at `site`, for a shell whose upgradable guard becomes a write
+    /// guard: `attempt` gives the guard back when it fails.
+    #[track_caller]
+    pub(crate) fn upgrade_at<G, W>(
+        &self,
+        site: &'static Location<'static>,
+        guard: G,
+        attempt: impl FnOnce(G) -> Result<W, G>,
+        block: impl FnOnce(G) -> W,
+    ) -> W {
+        self.meta.upgrade(site, guard, attempt, block)
+    }
+
+    /// Records the lock as taken again in `mode` at `site` when the value returned is dropped
+    /// (a guard's `unlocked`: the raw guard takes the lock again even if the closure panics).
+    pub(crate) fn relock_on_drop(
+        &self,
+        mode: Mode,
+        site: &'static Location<'static>,
+    ) -> impl Sized + '_ {
+        self.meta.relock_on_drop(mode, site)
+    }
+
     /// A blocking acquisition in `mode`: records it (and the order edges into it), then runs
     /// `attempt`, a non-blocking try (again a few times, spinning, while it fails), and if that
     /// still fails `block`, which must take the lock.
@@ -157,7 +257,7 @@ impl LockHooks {
         mut attempt: impl FnMut() -> bool,
         block: impl FnOnce(),
     ) {
-        self.meta.lock(
+        self.lock_at(
             mode,
             recursive,
             Location::caller(),
@@ -171,11 +271,10 @@ impl LockHooks {
     #[track_caller]
     #[inline]
     pub fn try_lock(&self, mode: Mode, attempt: impl FnOnce() -> bool) -> bool {
-        self.meta
-            .try_lock(mode, Flavour::Plain, Location::caller(), || {
-                attempt().then_some(())
-            })
-            .is_some()
+        self.try_lock_at(mode, Flavour::Plain, Location::caller(), || {
+            attempt().then_some(())
+        })
+        .is_some()
     }
 
     /// A timed acquisition in `mode` (`try_lock_for`, `try_lock_shared_until`, ...): as
@@ -193,11 +292,10 @@ impl LockHooks {
     #[track_caller]
     #[inline]
     pub fn try_lock_timed(&self, mode: Mode, attempt: impl FnOnce() -> bool) -> bool {
-        self.meta
-            .try_lock(mode, Flavour::Timed, Location::caller(), || {
-                attempt().then_some(())
-            })
-            .is_some()
+        self.try_lock_at(mode, Flavour::Timed, Location::caller(), || {
+            attempt().then_some(())
+        })
+        .is_some()
     }
 
     /// Records a release in `mode`; call it before the real unlock.
@@ -224,7 +322,7 @@ impl LockHooks {
     /// ```
     #[track_caller]
     pub fn change_mode(&self, from: Mode, to: Mode) {
-        self.meta.change_mode(from, to, Location::caller());
+        self.change_mode_at(from, to, Location::caller());
     }
 
     /// An upgrade of this thread's upgradable hold to exclusive: records the order edges of an
@@ -232,7 +330,7 @@ impl LockHooks {
     /// that a deadlock through it is found), then records the new mode.
     #[track_caller]
     pub fn upgrade(&self, attempt: impl FnOnce() -> bool, block: impl FnOnce()) {
-        self.meta.upgrade(
+        self.upgrade_at(
             Location::caller(),
             (),
             |()| if attempt() { Ok(()) } else { Err(()) },
@@ -248,6 +346,7 @@ impl LockHooks {
     }
 
     /// [`release_for_wait`](Self::release_for_wait) at `site`.
+    #[track_caller]
     pub(crate) fn release_for_wait_at(
         &self,
         condvar: &CondvarHooks,
@@ -266,8 +365,81 @@ impl LockHooks {
     }
 
     /// [`relocked`](Self::relocked) at `site`.
+    #[track_caller]
     pub(crate) fn relocked_at(&self, mode: Mode, site: &'static Location<'static>) {
         self.meta.relocked(mode, site);
+    }
+}
+
+/// The async protocol of `lockscan::tokio`'s locks (a task, not a thread, waits and holds),
+/// or nothing when detection is off.
+#[cfg(feature = "tokio")]
+impl LockHooks {
+    /// Whether the current code runs inside a task that lockscan wraps (only those are
+    /// recorded).
+    pub(crate) fn in_task() -> bool {
+        #[cfg(lockscan_active)]
+        return crate::runtime::task::in_task();
+        #[cfg(not(lockscan_active))]
+        false
+    }
+
+    /// Records an async request in `mode` at `site` (order edges, and with `wait_check` the
+    /// task registered as waiting, so that a wait cycle is reported); the wait ends when the
+    /// value returned is dropped.
+    #[cfg_attr(not(lockscan_active), allow(unused_variables))]
+    #[track_caller]
+    pub(crate) fn request_async(
+        &self,
+        mode: Mode,
+        site: &'static Location<'static>,
+        wait_check: bool,
+    ) -> AsyncWait {
+        #[cfg(lockscan_active)]
+        return AsyncWait(self.meta.request_async(mode, site, wait_check));
+        #[cfg(not(lockscan_active))]
+        AsyncWait()
+    }
+
+    /// Records an async acquisition in `mode` at `site`.
+    #[cfg_attr(not(lockscan_active), allow(unused_variables))]
+    pub(crate) fn acquired_async(&self, mode: Mode, site: &'static Location<'static>) {
+        #[cfg(lockscan_active)]
+        self.meta.acquired_async(mode, site);
+    }
+
+    /// Records a successful non-blocking async acquisition; whether it was recorded.
+    #[cfg_attr(not(lockscan_active), allow(unused_variables))]
+    pub(crate) fn tried_async(&self, mode: Mode, site: &'static Location<'static>) -> bool {
+        #[cfg(lockscan_active)]
+        {
+            self.meta.tried_async(mode, site);
+            true
+        }
+        #[cfg(not(lockscan_active))]
+        false
+    }
+
+    /// Records the release of a hold [`acquired_async`](Self::acquired_async) or
+    /// [`tried_async`](Self::tried_async) recorded.
+    #[cfg_attr(not(lockscan_active), allow(unused_variables))]
+    pub(crate) fn release_async(&self, mode: Mode) {
+        #[cfg(lockscan_active)]
+        self.meta.release_async(mode);
+    }
+}
+
+/// Ends a registered async wait when dropped: the lock was taken, or the lock future dropped.
+#[cfg(feature = "tokio")]
+pub(crate) struct AsyncWait(#[cfg(lockscan_active)] Option<crate::ids::ThreadId>);
+
+#[cfg(feature = "tokio")]
+impl Drop for AsyncWait {
+    fn drop(&mut self) {
+        #[cfg(lockscan_active)]
+        if let Some(task) = self.0 {
+            LockMeta::end_async_wait(task);
+        }
     }
 }
 
@@ -307,7 +479,12 @@ impl CondvarHooks {
     /// Records a notification (of every waiter when `all`).
     #[track_caller]
     pub fn notified(&self, all: bool) {
-        self.meta.notified(all, Location::caller());
+        self.notified_at(all, Location::caller());
+    }
+
+    /// [`notified`](Self::notified) at `site`.
+    pub(crate) fn notified_at(&self, all: bool, site: &'static Location<'static>) {
+        self.meta.notified(all, site);
     }
 }
 

@@ -21,8 +21,9 @@ use super::{MutexGuard, RawMutex};
 
 /// parking_lot's `Condvar` API for the `lock_api` 0.4 guards of a raw mutex, inside the
 /// condition variable's `impl`: `condvar_api!([G] Raw)`, where `Raw` is the raw mutex type
-/// (generic over `G` if named) and the `impl` has `wait_with(guard, deadline)` and
-/// `wait_while_with(guard, condition, deadline)`, which do the waiting.
+/// (generic over `G` if named) and the `impl` has `wait_with(guard, deadline, site)`, one wait
+/// (recorded at `site` by an instrumented condition variable); the wait-while methods loop
+/// over it in [`wait_while_parking_lot`].
 macro_rules! condvar_api {
     ([$($G:ident)?] $Raw:ty) => {
         /// Blocks until notified, releasing the guard's mutex meanwhile and locking it again
@@ -34,7 +35,7 @@ macro_rules! condvar_api {
         #[track_caller]
         #[inline]
         pub fn wait<$($G,)? T: ?Sized>(&self, mutex_guard: &mut lock_api::MutexGuard<'_, $Raw, T>) {
-            self.wait_with(mutex_guard, None);
+            self.wait_with(mutex_guard, None, ::std::panic::Location::caller());
         }
 
         /// Blocks until notified or until `timeout` is reached, like [`wait`](Self::wait).
@@ -45,7 +46,7 @@ macro_rules! condvar_api {
             mutex_guard: &mut lock_api::MutexGuard<'_, $Raw, T>,
             timeout: Instant,
         ) -> WaitTimeoutResult {
-            self.wait_with(mutex_guard, Some(timeout))
+            self.wait_with(mutex_guard, Some(timeout), ::std::panic::Location::caller())
         }
 
         /// Blocks until notified or for at most `timeout`, like [`wait`](Self::wait). A
@@ -57,7 +58,8 @@ macro_rules! condvar_api {
             mutex_guard: &mut lock_api::MutexGuard<'_, $Raw, T>,
             timeout: Duration,
         ) -> WaitTimeoutResult {
-            self.wait_with(mutex_guard, $crate::raw::deadline_after(timeout))
+            let deadline = $crate::raw::deadline_after(timeout);
+            self.wait_with(mutex_guard, deadline, ::std::panic::Location::caller())
         }
 
         /// Blocks while `condition` returns true for the protected data, waiting for a
@@ -72,7 +74,7 @@ macro_rules! condvar_api {
             T: ?Sized,
             F: FnMut(&mut T) -> bool,
         {
-            self.wait_while_with(mutex_guard, condition, None);
+            $crate::raw::condvar_api!(@while self, mutex_guard, condition, None);
         }
 
         /// Blocks while `condition` returns true, until `timeout` at most. As in parking_lot,
@@ -90,7 +92,7 @@ macro_rules! condvar_api {
             T: ?Sized,
             F: FnMut(&mut T) -> bool,
         {
-            self.wait_while_with(mutex_guard, condition, Some(timeout))
+            $crate::raw::condvar_api!(@while self, mutex_guard, condition, Some(timeout))
         }
 
         /// Blocks while `condition` returns true, for at most `timeout` in all, like
@@ -107,9 +109,19 @@ macro_rules! condvar_api {
             T: ?Sized,
             F: FnMut(&mut T) -> bool,
         {
-            self.wait_while_with(mutex_guard, condition, $crate::raw::deadline_after(timeout))
+            let deadline = $crate::raw::deadline_after(timeout);
+            $crate::raw::condvar_api!(@while self, mutex_guard, condition, deadline)
         }
     };
+    // The wait-while loop, in a `#[track_caller]` method: every wait is recorded at its caller.
+    (@while $self:ident, $guard:ident, $condition:ident, $deadline:expr) => {{
+        let (site, deadline, mut condition) = (::std::panic::Location::caller(), $deadline, $condition);
+        $crate::raw::wait_while_parking_lot(
+            $guard,
+            |guard| condition(&mut **guard),
+            |guard| $self.wait_with(guard, deadline, site),
+        )
+    }};
 }
 pub(crate) use condvar_api;
 
@@ -118,10 +130,6 @@ pub(crate) use condvar_api;
 pub struct WaitTimeoutResult(bool);
 
 impl WaitTimeoutResult {
-    pub(crate) fn new(timed_out: bool) -> Self {
-        WaitTimeoutResult(timed_out)
-    }
-
     /// True if the wait ended because the timeout elapsed, not because of a notification.
     #[inline]
     pub fn timed_out(self) -> bool {
@@ -198,35 +206,17 @@ impl Condvar {
 
     condvar_api!([] RawMutex);
 
-    /// Waits with the guard's mutex until notified or until `deadline` (`None`: no deadline).
+    /// Waits with the guard's mutex until notified or until `deadline` (`None`: no deadline);
+    /// `site` is for the instrumented condition variables' records.
     #[inline]
     fn wait_with<T: ?Sized>(
         &self,
         mutex_guard: &mut MutexGuard<'_, T>,
         deadline: Option<Instant>,
+        _site: &'static std::panic::Location<'static>,
     ) -> WaitTimeoutResult {
         // SAFETY: the guard holds the mutex and stays borrowed throughout.
         unsafe { self.wait_raw(raw_mutex(mutex_guard), deadline) }
-    }
-
-    fn wait_while_with<T, F>(
-        &self,
-        mutex_guard: &mut MutexGuard<'_, T>,
-        mut condition: F,
-        deadline: Option<Instant>,
-    ) -> WaitTimeoutResult
-    where
-        T: ?Sized,
-        F: FnMut(&mut T) -> bool,
-    {
-        let timed_out = wait_while(
-            mutex_guard,
-            |guard| condition(&mut **guard),
-            OnTimeout::TimedOut,
-            // SAFETY: the guard holds the mutex and stays borrowed throughout.
-            |guard| Ok::<_, Infallible>(unsafe { self.wait_raw(raw_mutex(guard), deadline) }.0),
-        );
-        WaitTimeoutResult(timed_out.unwrap_or_else(|never| match never {}))
     }
 
     /// Waits with `mutex`, any raw mutex, locked by the caller: parks, releasing it once in
@@ -326,6 +316,19 @@ pub fn wait_while<Guard: ?Sized, E>(
         }
     }
     Ok(false)
+}
+
+/// The wait-while loop of every condition variable with parking_lot's API
+/// ([`OnTimeout::TimedOut`]): while `condition` holds for `guard`, `wait`s once.
+pub(crate) fn wait_while_parking_lot<Guard: ?Sized>(
+    guard: &mut Guard,
+    condition: impl FnMut(&mut Guard) -> bool,
+    mut wait: impl FnMut(&mut Guard) -> WaitTimeoutResult,
+) -> WaitTimeoutResult {
+    let timed_out = wait_while(guard, condition, OnTimeout::TimedOut, |guard| {
+        Ok::<_, Infallible>(wait(guard).timed_out())
+    });
+    WaitTimeoutResult(timed_out.unwrap_or_else(|never| match never {}))
 }
 
 /// The raw mutex under `guard`, with the guard's lifetime rather than the borrow's.

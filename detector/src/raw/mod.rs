@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 pub use condvar::{Condvar, WaitTimeoutResult};
 #[doc(hidden)]
 pub use condvar::{OnTimeout, wait_while};
-pub(crate) use condvar::{condvar_api, condvar_impls, raw_mutex};
+pub(crate) use condvar::{condvar_api, condvar_impls, raw_mutex, wait_while_parking_lot};
 pub use mutex::{RawFairMutex, RawMutex};
 pub use once::{Once, OnceState};
 pub use rwlock::RawRwLock;

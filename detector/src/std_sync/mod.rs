@@ -64,7 +64,7 @@ macro_rules! constructors {
             )]
             #[must_use]
             pub const fn with_rank(mut self, rank: u32) -> Self {
-                self.inner.meta.set_rank(rank);
+                self.inner.hooks.set_rank(rank);
                 self
             }
 
@@ -73,6 +73,34 @@ macro_rules! constructors {
                 let $Lock { poison, inner } = self;
                 poison.result(inner.into_inner())
             }
+        }
+    };
+}
+
+/// A blocking acquisition and its non-blocking attempt, each with std's poisoning:
+/// `acquisitions! { docs fn lock, docs fn try_lock -> Guard(this, inner => make); }` inside
+/// the lock's `impl`, where `lock` and `try_lock` are the `sync` lock's methods of the same
+/// names and `make` turns its guard `inner` (and `this`, the lock, or `_`) into this module's
+/// `Guard`. Both are
+/// `#[track_caller]`, so the acquisition is recorded at the caller's line.
+macro_rules! acquisitions {
+    (
+        $(#[$doc:meta])* fn $lock:ident,
+        $(#[$try_doc:meta])* fn $try:ident -> $Guard:ident($this:pat, $inner:ident => $make:expr);
+    ) => {
+        $(#[$doc])*
+        #[track_caller]
+        pub fn $lock(&self) -> LockResult<$Guard<'_, T>> {
+            let ($this, $inner) = (self, self.inner.$lock());
+            self.poison.result($make)
+        }
+
+        $(#[$try_doc])*
+        #[track_caller]
+        pub fn $try(&self) -> TryLockResult<$Guard<'_, T>> {
+            let $inner = self.inner.$try().ok_or(TryLockError::WouldBlock)?;
+            let $this = self;
+            Ok(self.poison.result($make)?)
         }
     };
 }

@@ -38,47 +38,40 @@ constructors! { Mutex;
 }
 
 impl<T: ?Sized> Mutex<T> {
-    /// Acquires the mutex, blocking until it is free; `Err` with the guard inside if it is
-    /// poisoned.
-    ///
-    /// # Panics
-    ///
-    /// As [`crate::Mutex::lock`]: with the default policy, when this acquisition closes a
-    /// lock-order cycle; whatever the policy, when the thread already holds this mutex (std
-    /// may deadlock or panic then) or this wait would complete a deadlock.
-    ///
-    /// ```
-    /// use std::panic::{AssertUnwindSafe, catch_unwind};
-    /// use lockscan::std_sync::Mutex;
-    ///
-    /// let total = Mutex::new(10);
-    /// // A panic while the guard is held poisons the mutex.
-    /// let _ = catch_unwind(AssertUnwindSafe(|| {
-    ///     let _guard = total.lock().unwrap();
-    ///     panic!("interrupted mid-update");
-    /// }));
-    /// let guard = total.lock().unwrap_err().into_inner(); // the data is still there
-    /// assert_eq!(*guard, 10);
-    /// drop(guard);
-    /// total.clear_poison();
-    /// assert!(total.lock().is_ok());
-    /// ```
-    #[track_caller]
-    pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
-        let inner = self.inner.lock();
-        self.poison.result(MutexGuard::new(self, inner))
-    }
-
-    /// Acquires the mutex if it is free right now.
-    ///
-    /// # Errors
-    ///
-    /// [`TryLockError::WouldBlock`] when another holder has it, [`TryLockError::Poisoned`]
-    /// (with the guard) when it is poisoned.
-    #[track_caller]
-    pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
-        let inner = self.inner.try_lock().ok_or(TryLockError::WouldBlock)?;
-        Ok(self.poison.result(MutexGuard::new(self, inner))?)
+    acquisitions! {
+        /// Acquires the mutex, blocking until it is free; `Err` with the guard inside if it is
+        /// poisoned.
+        ///
+        /// # Panics
+        ///
+        /// As [`crate::Mutex::lock`]: with the default policy, when this acquisition closes a
+        /// lock-order cycle; whatever the policy, when the thread already holds this mutex (std
+        /// may deadlock or panic then) or this wait would complete a deadlock.
+        ///
+        /// ```
+        /// use std::panic::{AssertUnwindSafe, catch_unwind};
+        /// use lockscan::std_sync::Mutex;
+        ///
+        /// let total = Mutex::new(10);
+        /// // A panic while the guard is held poisons the mutex.
+        /// let _ = catch_unwind(AssertUnwindSafe(|| {
+        ///     let _guard = total.lock().unwrap();
+        ///     panic!("interrupted mid-update");
+        /// }));
+        /// let guard = total.lock().unwrap_err().into_inner(); // the data is still there
+        /// assert_eq!(*guard, 10);
+        /// drop(guard);
+        /// total.clear_poison();
+        /// assert!(total.lock().is_ok());
+        /// ```
+        fn lock,
+        /// Acquires the mutex if it is free right now.
+        ///
+        /// # Errors
+        ///
+        /// [`TryLockError::WouldBlock`] when another holder has it, [`TryLockError::Poisoned`]
+        /// (with the guard) when it is poisoned.
+        fn try_lock -> MutexGuard(lock, inner => MutexGuard::new(lock, inner));
     }
 }
 

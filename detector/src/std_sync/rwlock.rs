@@ -39,52 +39,39 @@ constructors! { RwLock;
 }
 
 impl<T: ?Sized> RwLock<T> {
-    /// Acquires shared read access, blocking while a writer holds the lock; `Err` with the
-    /// guard inside if it is poisoned.
-    ///
-    /// # Panics
-    ///
-    /// As [`crate::RwLock::read`].
-    #[track_caller]
-    pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
-        let inner = self.inner.read();
-        self.poison.result(RwLockReadGuard { inner })
+    acquisitions! {
+        /// Acquires shared read access, blocking while a writer holds the lock; `Err` with the
+        /// guard inside if it is poisoned.
+        ///
+        /// # Panics
+        ///
+        /// As [`crate::RwLock::read`].
+        fn read,
+        /// Acquires shared read access if no writer holds the lock right now.
+        ///
+        /// # Errors
+        ///
+        /// [`TryLockError::WouldBlock`] when a writer holds it, [`TryLockError::Poisoned`] (with
+        /// the guard) when it is poisoned.
+        fn try_read -> RwLockReadGuard(_, inner => RwLockReadGuard { inner });
     }
 
-    /// Acquires shared read access if no writer holds the lock right now.
-    ///
-    /// # Errors
-    ///
-    /// [`TryLockError::WouldBlock`] when a writer holds it, [`TryLockError::Poisoned`] (with
-    /// the guard) when it is poisoned.
-    #[track_caller]
-    pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
-        let inner = self.inner.try_read().ok_or(TryLockError::WouldBlock)?;
-        Ok(self.poison.result(RwLockReadGuard { inner })?)
-    }
-
-    /// Acquires exclusive write access, blocking until no one else holds the lock; `Err` with
-    /// the guard inside if it is poisoned.
-    ///
-    /// # Panics
-    ///
-    /// As [`crate::RwLock::write`].
-    #[track_caller]
-    pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
-        let inner = self.inner.write();
-        self.poison.result(RwLockWriteGuard::new(self, inner))
-    }
-
-    /// Acquires exclusive write access if no one holds the lock right now.
-    ///
-    /// # Errors
-    ///
-    /// [`TryLockError::WouldBlock`] when it is held, [`TryLockError::Poisoned`] (with the
-    /// guard) when it is poisoned.
-    #[track_caller]
-    pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
-        let inner = self.inner.try_write().ok_or(TryLockError::WouldBlock)?;
-        Ok(self.poison.result(RwLockWriteGuard::new(self, inner))?)
+    acquisitions! {
+        /// Acquires exclusive write access, blocking until no one else holds the lock; `Err` with
+        /// the guard inside if it is poisoned.
+        ///
+        /// # Panics
+        ///
+        /// As [`crate::RwLock::write`].
+        fn write,
+        /// Acquires exclusive write access if no one holds the lock right now.
+        ///
+        /// # Errors
+        ///
+        /// [`TryLockError::WouldBlock`] when it is held, [`TryLockError::Poisoned`] (with the
+        /// guard) when it is poisoned.
+        fn try_write ->
+            RwLockWriteGuard(lock, inner => RwLockWriteGuard::new(lock, inner));
     }
 }
 

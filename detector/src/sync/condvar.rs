@@ -1,13 +1,12 @@
 //! [`Condvar`], working with lockscan's [`MutexGuard`].
 
-use std::convert::Infallible;
 use std::fmt;
 use std::panic::Location;
 use std::time::{Duration, Instant};
 
 use crate::ids::Mode;
-use crate::raw::{OnTimeout, wait_while};
-use crate::runtime::CondvarMeta;
+use crate::instrument::CondvarHooks;
+use crate::raw::wait_while_parking_lot;
 use crate::sync::MutexGuard;
 
 /// Whether a timed wait returned because its time ran out (parking_lot's type of the same
@@ -53,7 +52,7 @@ impl From<crate::raw::WaitTimeoutResult> for WaitTimeoutResult {
 /// assert!(*ready);
 /// ```
 pub struct Condvar {
-    meta: CondvarMeta,
+    hooks: CondvarHooks,
     inner: crate::raw::Condvar,
 }
 
@@ -62,7 +61,7 @@ impl Condvar {
     #[track_caller]
     pub const fn new() -> Condvar {
         Condvar {
-            meta: CondvarMeta::new(Location::caller()),
+            hooks: CondvarHooks::new(),
             inner: crate::raw::Condvar::new(),
         }
     }
@@ -70,14 +69,14 @@ impl Condvar {
     /// Wakes one waiting thread; returns whether one was woken.
     #[track_caller]
     pub fn notify_one(&self) -> bool {
-        self.meta.notified(false, Location::caller());
+        self.hooks.notified_at(false, Location::caller());
         self.inner.notify_one()
     }
 
     /// Wakes every waiting thread; returns how many were woken.
     #[track_caller]
     pub fn notify_all(&self) -> usize {
-        self.meta.notified(true, Location::caller());
+        self.hooks.notified_at(true, Location::caller());
         self.inner.notify_all()
     }
 
@@ -175,13 +174,12 @@ impl Condvar {
     where
         F: FnMut(&mut T) -> bool,
     {
-        let timed_out = wait_while(
+        let result = wait_while_parking_lot(
             guard,
             |guard| condition(&mut **guard),
-            OnTimeout::TimedOut,
-            |guard| Ok::<_, Infallible>(self.wait_at(guard, deadline, site).timed_out()),
+            |guard| self.wait_raw_at(guard, deadline, site),
         );
-        WaitTimeoutResult(timed_out.unwrap_or_else(|never| match never {}))
+        result.into()
     }
 
     /// Waits until notified or until `deadline` (`None`: no deadline), recording the release
@@ -193,9 +191,18 @@ impl Condvar {
         deadline: Option<Instant>,
         site: &'static Location<'static>,
     ) -> WaitTimeoutResult {
-        let meta = MutexGuard::meta(guard);
-        meta.before_wait(site);
-        meta.release_for_wait(&self.meta, site);
+        self.wait_raw_at(guard, deadline, site).into()
+    }
+
+    /// [`wait_at`](Self::wait_at), with the raw condition variable's result.
+    fn wait_raw_at<T: ?Sized>(
+        &self,
+        guard: &mut MutexGuard<'_, T>,
+        deadline: Option<Instant>,
+        site: &'static Location<'static>,
+    ) -> crate::raw::WaitTimeoutResult {
+        let hooks = MutexGuard::hooks(guard);
+        hooks.release_for_wait_at(&self.hooks, site);
         let result = match deadline {
             Some(deadline) => self.inner.wait_until(&mut guard.inner, deadline),
             None => {
@@ -203,8 +210,8 @@ impl Condvar {
                 crate::raw::WaitTimeoutResult::default()
             }
         };
-        meta.relocked(Mode::Exclusive, site);
-        result.into()
+        hooks.relocked_at(Mode::Exclusive, site);
+        result
     }
 }
 

@@ -6,7 +6,7 @@
 //! method is `#[track_caller]`, so reports point at your code, and every guard records its
 //! release when dropped.
 
-use crate::runtime::LockMeta;
+use crate::instrument::LockHooks;
 
 mod condvar;
 mod mutex;
@@ -39,14 +39,14 @@ macro_rules! into_parts {
 }
 pub(crate) use into_parts;
 
-/// What a guard holds its lock through, for the lock's metadata: the lock itself, or for a
-/// mapped guard (which no longer knows the lock's type) the metadata.
+/// What a guard holds its lock through, for the lock's hooks in the instrumented core: the
+/// lock itself, or for a mapped guard (which no longer knows the lock's type) the hooks.
 pub(crate) trait Held {
-    fn lock_meta(&self) -> &LockMeta;
+    fn hooks(&self) -> &LockHooks;
 }
 
-impl Held for LockMeta {
-    fn lock_meta(&self) -> &LockMeta {
+impl Held for LockHooks {
+    fn hooks(&self) -> &LockHooks {
         self
     }
 }
@@ -77,7 +77,7 @@ macro_rules! lock_methods {
         #[track_caller]
         pub const fn new(value: T) -> $Lock<T> {
             $Lock {
-                meta: $crate::runtime::LockMeta::new(
+                hooks: $crate::instrument::LockHooks::at(
                     $crate::ids::LockKind::$kind,
                     ::std::panic::Location::caller(),
                 ),
@@ -91,7 +91,7 @@ macro_rules! lock_methods {
         #[track_caller]
         pub fn named(name: impl Into<::std::borrow::Cow<'static, str>>, value: T) -> $Lock<T> {
             $Lock {
-                meta: $crate::runtime::LockMeta::named(
+                hooks: $crate::instrument::LockHooks::named(
                     $crate::ids::LockKind::$kind,
                     ::std::panic::Location::caller(),
                     name.into(),
@@ -114,7 +114,7 @@ macro_rules! lock_methods {
         /// ```
         #[must_use]
         pub const fn with_rank(mut self, rank: u32) -> Self {
-            self.meta.set_rank(rank);
+            self.hooks.set_rank(rank);
             self
         }
         $crate::sync::lock_methods!(@item [$Lock $kind] $($rest)*);
@@ -147,7 +147,7 @@ macro_rules! lock_methods {
         $(#[$doc])*
         #[track_caller]
         pub fn $name(&self) -> $Guard<'_, T> {
-            let inner = self.meta.lock(
+            let inner = self.hooks.lock_at(
                 $crate::ids::Mode::$mode,
                 $recursive,
                 ::std::panic::Location::caller(),
@@ -165,7 +165,7 @@ macro_rules! lock_methods {
         $(#[$doc])*
         #[track_caller]
         pub fn $name(&self $(, $arg: $Arg)?) -> Option<$Guard<'_, T>> {
-            let inner = self.meta.try_lock(
+            let inner = self.hooks.try_lock_at(
                 $crate::ids::Mode::$mode,
                 $crate::sync::lock_methods!(@flavour $($arg)?),
                 ::std::panic::Location::caller(),
@@ -185,7 +185,7 @@ macro_rules! lock_methods {
     (@item [$Lock:ident $kind:ident] fn rank; $($rest:tt)*) => {
         /// The declared rank, if any (always `None` when detection is off).
         pub fn rank(&self) -> Option<u32> {
-            self.meta.rank()
+            self.hooks.rank()
         }
         $crate::sync::lock_methods!(@item [$Lock $kind] $($rest)*);
     };
@@ -261,8 +261,8 @@ macro_rules! lock_impls {
         }
 
         impl<T: ?Sized> $crate::sync::Held for $Lock<T> {
-            fn lock_meta(&self) -> &$crate::runtime::LockMeta {
-                &self.meta
+            fn hooks(&self) -> &$crate::instrument::LockHooks {
+                &self.hooks
             }
         }
     };
@@ -299,7 +299,7 @@ macro_rules! guard_methods {
         {
             let ($holder, inner) = $crate::sync::into_parts!(s, $holder, inner);
             $Mapped {
-                meta: $crate::sync::Held::lock_meta($holder),
+                hooks: $crate::sync::Held::hooks($holder),
                 inner: $crate::raw::$Raw::map(inner, f),
             }
         }
@@ -317,7 +317,7 @@ macro_rules! guard_methods {
             let ($holder, inner) = $crate::sync::into_parts!(s, $holder, inner);
             match $crate::raw::$Raw::try_map(inner, f) {
                 Ok(inner) => Ok($Mapped {
-                    meta: $crate::sync::Held::lock_meta($holder),
+                    hooks: $crate::sync::Held::hooks($holder),
                     inner,
                 }),
                 Err(inner) => Err(Self { $holder, inner }),
@@ -339,12 +339,12 @@ macro_rules! guard_methods {
         $(#[$doc])*
         #[track_caller]
         pub fn $name<F: FnOnce() -> U, U>(s: &mut Self, f: F) -> U {
-            let meta = $crate::sync::Held::lock_meta(s.$holder);
-            meta.release($crate::ids::Mode::$mode);
+            let hooks = $crate::sync::Held::hooks(s.$holder);
+            hooks.release($crate::ids::Mode::$mode);
             // Recorded as held again even if `f` panics: the raw guard takes the lock again
             // then too.
             let _relock =
-                meta.relock_on_drop($crate::ids::Mode::$mode, ::std::panic::Location::caller());
+                hooks.relock_on_drop($crate::ids::Mode::$mode, ::std::panic::Location::caller());
             $crate::raw::$Raw::$name(&mut s.inner, f)
         }
     };
@@ -356,7 +356,7 @@ macro_rules! guard_methods {
         #[track_caller]
         pub fn $name(s: Self) -> $Guard<'a, T> {
             let ($holder, inner) = $crate::sync::into_parts!(s, $holder, inner);
-            $crate::sync::Held::lock_meta($holder).change_mode(
+            $crate::sync::Held::hooks($holder).change_mode_at(
                 $crate::ids::Mode::$from,
                 $crate::ids::Mode::$to,
                 ::std::panic::Location::caller(),
@@ -380,7 +380,7 @@ macro_rules! guard_methods {
             let ($holder, inner) = $crate::sync::into_parts!(s, $holder, inner);
             match $crate::raw::$Raw::$name(inner $(, $arg)?) {
                 Ok(inner) => {
-                    $crate::sync::Held::lock_meta($holder).change_mode(
+                    $crate::sync::Held::hooks($holder).change_mode_at(
                         $crate::ids::Mode::$from,
                         $crate::ids::Mode::$to,
                         ::std::panic::Location::caller(),
@@ -398,7 +398,7 @@ macro_rules! guard_methods {
         $(#[$doc])*
         pub fn unlock_fair(s: Self) {
             let ($holder, inner) = $crate::sync::into_parts!(s, $holder, inner);
-            $crate::sync::Held::lock_meta($holder).release($crate::ids::Mode::$mode);
+            $crate::sync::Held::hooks($holder).release($crate::ids::Mode::$mode);
             $crate::raw::$Raw::unlock_fair(inner);
         }
         $crate::sync::guard_methods!(@item [$Raw $holder $mode] $($rest)*);
@@ -408,14 +408,17 @@ pub(crate) use guard_methods;
 
 /// Declares a guard: `guard! { docs pub struct Guard of Lock by holder in Mode; }`, where
 /// the guard wraps the raw guard of the same name (its field `inner`) and holds `Lock` in `Mode`
-/// through its field `holder`: `lock`, the lock itself, or for a mapped guard `meta`, the lock's
-/// metadata. With `, DerefMut` it gives mutable access. Besides the struct, this writes the
+/// through its field `holder`: `lock`, the lock itself, or for a mapped guard `hooks`, the
+/// lock's hooks. With `, DerefMut` it gives mutable access. Besides the struct, this writes the
 /// impls every guard has: `deref_and_fmt!`'s, DerefMut if named, and Drop (recording the
-/// release).
+/// release); then, if written after the struct, `fn getter;` (with its docs: the lock the guard
+/// holds) and `methods { items }`, the items of `guard_methods!`.
 macro_rules! guard {
     (
         $(#[$doc:meta])*
         pub struct $Guard:ident of $Lock:ident by $holder:ident in $mode:ident $(, $DerefMut:ident)?;
+        $($(#[$getter_doc:meta])* fn $getter:ident;)?
+        $(methods { $($methods:tt)* })?
     ) => {
         $(#[$doc])*
         #[must_use = concat!("if unused the ", stringify!($Lock), " will immediately unlock")]
@@ -424,9 +427,20 @@ macro_rules! guard {
             pub(crate) inner: $crate::raw::$Guard<'a, T>,
         }
         $crate::sync::guard!(@impls $Guard $holder $mode $($DerefMut)?);
+
+        impl<'a, T: ?Sized> $Guard<'a, T> {
+            $(
+                $(#[$getter_doc])*
+                pub fn $getter(s: &Self) -> &'a $Lock<T> {
+                    s.lock
+                }
+            )?
+
+            $crate::sync::guard_methods! { $Guard by $holder in $mode; $($($methods)*)? }
+        }
     };
     (@holder lock $Lock:ident) => { &'a $Lock<T> };
-    (@holder meta $Lock:ident) => { &'a $crate::runtime::LockMeta };
+    (@holder hooks $Lock:ident) => { &'a $crate::instrument::LockHooks };
     (@impls $Guard:ident $holder:ident $mode:ident $($DerefMut:ident)?) => {
         $crate::sync::deref_and_fmt!($Guard);
 
@@ -440,7 +454,7 @@ macro_rules! guard {
 
         impl<T: ?Sized> Drop for $Guard<'_, T> {
             fn drop(&mut self) {
-                $crate::sync::Held::lock_meta(self.$holder).release($crate::ids::Mode::$mode);
+                $crate::sync::Held::hooks(self.$holder).release($crate::ids::Mode::$mode);
             }
         }
     };

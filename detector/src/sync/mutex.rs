@@ -4,7 +4,7 @@ use std::panic::Location;
 use std::time::{Duration, Instant};
 
 use crate::ids::Mode;
-use crate::runtime::LockMeta;
+use crate::instrument::LockHooks;
 use crate::sync::{guard, guard_methods, into_parts, lock_impls, lock_methods};
 
 /// A mutual-exclusion lock with parking_lot's API that records its acquisitions.
@@ -24,7 +24,7 @@ use crate::sync::{guard, guard_methods, into_parts, lock_impls, lock_methods};
 /// assert_eq!(account.into_inner(), 70);
 /// ```
 pub struct Mutex<T: ?Sized> {
-    pub(crate) meta: LockMeta,
+    pub(crate) hooks: LockHooks,
     pub(crate) inner: crate::raw::Mutex<T>,
 }
 
@@ -95,7 +95,7 @@ impl<T: ?Sized> Mutex<T> {
     /// The lock's place in lockscan's global order: assigned on first use from a counter,
     /// stable for the life of the lock. Always 0 when detection is off.
     pub fn sequence(&self) -> u64 {
-        self.meta.sequence()
+        self.hooks.sequence()
     }
 
     lock_methods! { Mutex, Mutex;
@@ -110,7 +110,7 @@ impl<T: ?Sized> Mutex<T> {
     ///
     /// The mutex must be locked by the current thread through a guard that was forgotten.
     pub unsafe fn force_unlock(&self) {
-        self.meta.release(Mode::Exclusive);
+        self.hooks.release(Mode::Exclusive);
         // SAFETY: the caller guarantees the mutex is locked by this thread's forgotten guard.
         unsafe { self.inner.force_unlock() }
     }
@@ -140,8 +140,8 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
         s.lock
     }
 
-    pub(crate) fn meta(s: &Self) -> &'a LockMeta {
-        &s.lock.meta
+    pub(crate) fn hooks(s: &Self) -> &'a LockHooks {
+        &s.lock.hooks
     }
 
     guard_methods! { MutexGuard by lock in Exclusive;
@@ -197,10 +197,10 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
     /// Lets a waiting thread take the mutex, if any, then locks it again.
     #[track_caller]
     pub fn bump(s: &mut Self) {
-        let meta = &s.lock.meta;
-        meta.release(Mode::Exclusive);
+        let hooks = &s.lock.hooks;
+        hooks.release(Mode::Exclusive);
         crate::raw::MutexGuard::bump(&mut s.inner);
-        meta.relocked(Mode::Exclusive, Location::caller());
+        hooks.relocked_at(Mode::Exclusive, Location::caller());
     }
 
     /// Leaks the guard: the mutex stays locked for good, and lockscan keeps it as held.
@@ -223,11 +223,8 @@ guard! {
     /// drop(cell);
     /// assert_eq!(grid.lock()[1][2], 9);
     /// ```
-    pub struct MappedMutexGuard of Mutex by meta in Exclusive, DerefMut;
-}
-
-impl<'a, T: ?Sized> MappedMutexGuard<'a, T> {
-    guard_methods! { MappedMutexGuard by meta in Exclusive;
+    pub struct MappedMutexGuard of Mutex by hooks in Exclusive, DerefMut;
+    methods {
         /// A guard for a part of this part.
         fn map -> MappedMutexGuard, &mut;
         /// Like [`map`](Self::map), giving the guard back when `f` returns `None`.

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::runtime::LockMeta;
-use crate::sync::{guard, guard_methods, lock_impls, lock_methods};
+use crate::instrument::LockHooks;
+use crate::sync::{guard, lock_impls, lock_methods};
 
 /// A mutex that the thread holding it may lock again, with parking_lot's API. Re-acquiring it
 /// adds no lock-order edge; the first acquisition does.
@@ -18,7 +18,7 @@ use crate::sync::{guard, guard_methods, lock_impls, lock_methods};
 /// assert_eq!(depth(&ReentrantMutex::new(()), 5), 5);
 /// ```
 pub struct ReentrantMutex<T: ?Sized> {
-    meta: LockMeta,
+    hooks: LockHooks,
     inner: crate::raw::ReentrantMutex<T>,
 }
 
@@ -100,15 +100,9 @@ guard! {
     /// assert_eq!(log.lock().borrow().len(), 1);
     /// ```
     pub struct ReentrantMutexGuard of ReentrantMutex by lock in Exclusive;
-}
-
-impl<'a, T: ?Sized> ReentrantMutexGuard<'a, T> {
     /// The mutex this guard holds.
-    pub fn remutex(s: &Self) -> &'a ReentrantMutex<T> {
-        s.lock
-    }
-
-    guard_methods! { ReentrantMutexGuard by lock in Exclusive;
+    fn remutex;
+    methods {
         /// A guard for a part of the data.
         ///
         /// ```
@@ -134,11 +128,8 @@ impl<'a, T: ?Sized> ReentrantMutexGuard<'a, T> {
 
 guard! {
     /// A guard for a part of a locked [`ReentrantMutex`]'s data.
-    pub struct MappedReentrantMutexGuard of ReentrantMutex by meta in Exclusive;
-}
-
-impl<'a, T: ?Sized> MappedReentrantMutexGuard<'a, T> {
-    guard_methods! { MappedReentrantMutexGuard by meta in Exclusive;
+    pub struct MappedReentrantMutexGuard of ReentrantMutex by hooks in Exclusive;
+    methods {
         /// A guard for a part of this part.
         fn map -> MappedReentrantMutexGuard, &;
     }

@@ -3,7 +3,7 @@
 use std::panic::Location;
 use std::time::{Duration, Instant};
 
-use crate::runtime::LockMeta;
+use crate::instrument::LockHooks;
 use crate::sync::{guard, guard_methods, into_parts, lock_impls, lock_methods};
 
 /// A reader-writer lock with parking_lot's API that records its acquisitions, with their
@@ -19,7 +19,7 @@ use crate::sync::{guard, guard_methods, into_parts, lock_impls, lock_methods};
 /// writer.push(3);
 /// ```
 pub struct RwLock<T: ?Sized> {
-    pub(crate) meta: LockMeta,
+    pub(crate) hooks: LockHooks,
     pub(crate) inner: crate::raw::RwLock<T>,
 }
 
@@ -140,15 +140,9 @@ guard! {
     /// assert!(std::ptr::eq(RwLockReadGuard::rwlock(&reader), &lock));
     /// ```
     pub struct RwLockReadGuard of RwLock by lock in Shared;
-}
-
-impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
     /// The lock this guard holds.
-    pub fn rwlock(s: &Self) -> &'a RwLock<T> {
-        s.lock
-    }
-
-    guard_methods! { RwLockReadGuard by lock in Shared;
+    fn rwlock;
+    methods {
         /// A guard for a part of the data.
         ///
         /// ```
@@ -190,15 +184,9 @@ guard! {
     /// assert_eq!(*lock.read(), 6);
     /// ```
     pub struct RwLockWriteGuard of RwLock by lock in Exclusive, DerefMut;
-}
-
-impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     /// The lock this guard holds.
-    pub fn rwlock(s: &Self) -> &'a RwLock<T> {
-        s.lock
-    }
-
-    guard_methods! { RwLockWriteGuard by lock in Exclusive;
+    fn rwlock;
+    methods {
         /// A guard for a part of the data.
         ///
         /// ```
@@ -272,7 +260,7 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
     #[track_caller]
     pub fn upgrade(s: Self) -> RwLockWriteGuard<'a, T> {
         let (lock, inner) = into_parts!(s, lock, inner);
-        let inner = lock.meta.upgrade(
+        let inner = lock.hooks.upgrade_at(
             Location::caller(),
             inner,
             crate::raw::RwLockUpgradableReadGuard::try_upgrade,
@@ -326,11 +314,8 @@ impl<'a, T: ?Sized> RwLockUpgradableReadGuard<'a, T> {
 
 guard! {
     /// A guard for a part of a read-locked [`RwLock`]'s data.
-    pub struct MappedRwLockReadGuard of RwLock by meta in Shared;
-}
-
-impl<'a, T: ?Sized> MappedRwLockReadGuard<'a, T> {
-    guard_methods! { MappedRwLockReadGuard by meta in Shared;
+    pub struct MappedRwLockReadGuard of RwLock by hooks in Shared;
+    methods {
         /// A guard for a part of this part.
         fn map -> MappedRwLockReadGuard, &;
     }
@@ -338,11 +323,8 @@ impl<'a, T: ?Sized> MappedRwLockReadGuard<'a, T> {
 
 guard! {
     /// A guard for a part of a write-locked [`RwLock`]'s data.
-    pub struct MappedRwLockWriteGuard of RwLock by meta in Exclusive, DerefMut;
-}
-
-impl<'a, T: ?Sized> MappedRwLockWriteGuard<'a, T> {
-    guard_methods! { MappedRwLockWriteGuard by meta in Exclusive;
+    pub struct MappedRwLockWriteGuard of RwLock by hooks in Exclusive, DerefMut;
+    methods {
         /// A guard for a part of this part.
         fn map -> MappedRwLockWriteGuard, &mut;
     }

@@ -78,15 +78,15 @@ use std::future::Future;
 use std::panic::Location;
 
 use crate::ids::Mode;
-use crate::runtime::LockMeta;
+use crate::instrument::LockHooks;
 
-/// An async acquisition of `meta`'s lock in `mode` at `site`: `attempt` first, then, when the
+/// An async acquisition of `hooks`' lock in `mode` at `site`: `attempt` first, then, when the
 /// lock is taken, the request (order edges, and with `wait_check` the task registered as
 /// waiting, so that a wait cycle is reported) and `wait`. Returns what was acquired and
 /// whether lockscan recorded the hold (only inside a wrapped task, and when `held` says that
 /// what was acquired holds the lock), for the guard's release.
 async fn acquire<G>(
-    meta: &LockMeta,
+    hooks: &LockHooks,
     mode: Mode,
     site: &'static Location<'static>,
     wait_check: bool,
@@ -94,7 +94,7 @@ async fn acquire<G>(
     wait: impl Future<Output = G>,
     held: impl Fn(&G) -> bool,
 ) -> (G, bool) {
-    if !hooks::in_task() {
+    if !LockHooks::in_task() {
         let acquired = match attempt() {
             Some(acquired) => acquired,
             None => wait.await,
@@ -102,91 +102,22 @@ async fn acquire<G>(
         return (acquired, false);
     }
     if let Some(acquired) = attempt() {
-        hooks::acquired(meta, mode, site);
+        hooks.acquired_async(mode, site);
         return (acquired, true);
     }
-    let waiting = hooks::request(meta, mode, site, wait_check);
+    let waiting = hooks.request_async(mode, site, wait_check);
     let acquired = wait.await;
     drop(waiting);
     if !held(&acquired) {
         return (acquired, false);
     }
-    hooks::acquired(meta, mode, site);
+    hooks.acquired_async(mode, site);
     (acquired, true)
 }
 
 /// Records a successful non-blocking acquisition (without an edge into the lock) inside a
 /// wrapped task; whether it was recorded, for the guard's release.
 #[track_caller]
-fn tried(meta: &LockMeta, mode: Mode, site: &'static Location<'static>) -> bool {
-    hooks::in_task() && hooks::tried(meta, mode, site)
-}
-
-/// The runtime's async protocol, or nothing when detection is off.
-mod hooks {
-    use std::panic::Location;
-
-    use crate::ids::Mode;
-    use crate::runtime::LockMeta;
-
-    /// Ends a registered wait when dropped: the lock was taken, or the lock future dropped.
-    pub(super) struct Waiting(#[cfg(lockscan_active)] Option<crate::ids::ThreadId>);
-
-    impl Drop for Waiting {
-        fn drop(&mut self) {
-            #[cfg(lockscan_active)]
-            if let Some(task) = self.0 {
-                LockMeta::end_async_wait(task);
-            }
-        }
-    }
-
-    #[cfg(lockscan_active)]
-    pub(super) fn in_task() -> bool {
-        crate::runtime::task::in_task()
-    }
-
-    #[cfg(not(lockscan_active))]
-    pub(super) fn in_task() -> bool {
-        false
-    }
-
-    #[cfg_attr(not(lockscan_active), allow(unused_variables))]
-    #[track_caller]
-    pub(super) fn request(
-        meta: &LockMeta,
-        mode: Mode,
-        site: &'static Location<'static>,
-        wait_check: bool,
-    ) -> Waiting {
-        #[cfg(lockscan_active)]
-        return Waiting(meta.request_async(mode, site, wait_check));
-        #[cfg(not(lockscan_active))]
-        Waiting()
-    }
-
-    #[cfg_attr(not(lockscan_active), allow(unused_variables))]
-    pub(super) fn acquired(meta: &LockMeta, mode: Mode, site: &'static Location<'static>) {
-        #[cfg(lockscan_active)]
-        meta.acquired_async(mode, site);
-    }
-
-    /// Records a successful non-blocking acquisition; whether it was recorded.
-    #[cfg_attr(not(lockscan_active), allow(unused_variables))]
-    pub(super) fn tried(meta: &LockMeta, mode: Mode, site: &'static Location<'static>) -> bool {
-        #[cfg(lockscan_active)]
-        {
-            meta.tried_async(mode, site);
-            true
-        }
-        #[cfg(not(lockscan_active))]
-        false
-    }
-
-    /// Records the release of a hold [`acquired`] or [`tried`] recorded.
-    #[cfg_attr(not(lockscan_active), allow(unused_variables))]
-    pub(super) fn released(meta: &LockMeta, mode: Mode) {
-        #[cfg(lockscan_active)]
-        meta.release_async(mode);
-    }
+fn tried(hooks: &LockHooks, mode: Mode, site: &'static Location<'static>) -> bool {
+    LockHooks::in_task() && hooks.tried_async(mode, site)
 }

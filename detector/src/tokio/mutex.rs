@@ -9,9 +9,9 @@ use std::ops::{Deref, DerefMut};
 use std::panic::Location;
 use std::sync::Arc;
 
-use super::{TryLockError, acquire, hooks, tried};
+use super::{TryLockError, acquire, tried};
 use crate::ids::{LockKind, Mode};
-use crate::runtime::LockMeta;
+use crate::instrument::LockHooks;
 
 /// tokio's [`Mutex`](tokio::sync::Mutex), instrumented: its acquisitions inside a wrapped task
 /// (see [the module](crate::tokio)) make order edges from the locks the task holds, and a
@@ -32,7 +32,7 @@ use crate::runtime::LockMeta;
 /// # }
 /// ```
 pub struct Mutex<T: ?Sized> {
-    meta: LockMeta,
+    hooks: LockHooks,
     /// tokio's mutex, of nothing: the data is beside it, so that an owned guard can borrow the
     /// gate of the `Arc`'s mutex for `'static` (its type does not mention `T`).
     gate: tokio::sync::Mutex<()>,
@@ -56,7 +56,7 @@ impl<T> Mutex<T> {
     #[track_caller]
     pub const fn const_new(value: T) -> Mutex<T> {
         Mutex {
-            meta: LockMeta::new(LockKind::Mutex, Location::caller()),
+            hooks: LockHooks::at(LockKind::Mutex, Location::caller()),
             gate: tokio::sync::Mutex::const_new(()),
             data: UnsafeCell::new(value),
         }
@@ -66,7 +66,7 @@ impl<T> Mutex<T> {
     #[track_caller]
     pub fn named(name: impl Into<Cow<'static, str>>, value: T) -> Mutex<T> {
         Mutex {
-            meta: LockMeta::named(LockKind::Mutex, Location::caller(), name.into()),
+            hooks: LockHooks::named(LockKind::Mutex, Location::caller(), name.into()),
             gate: tokio::sync::Mutex::const_new(()),
             data: UnsafeCell::new(value),
         }
@@ -75,7 +75,7 @@ impl<T> Mutex<T> {
     /// Declares the mutex's rank, as for [`crate::Mutex::with_rank`]: acquiring it while
     /// holding a lock of a rank not lower is an `order-violation`.
     pub const fn with_rank(mut self, rank: u32) -> Self {
-        self.meta.set_rank(rank);
+        self.hooks.set_rank(rank);
         self
     }
 
@@ -88,7 +88,7 @@ impl<T> Mutex<T> {
 impl<T: ?Sized> Mutex<T> {
     /// The declared rank.
     pub fn rank(&self) -> Option<u32> {
-        self.meta.rank()
+        self.hooks.rank()
     }
 
     /// Locks the mutex, waiting (asynchronously) while another task holds it.
@@ -133,7 +133,7 @@ impl<T: ?Sized> Mutex<T> {
     ) -> (tokio::sync::MutexGuard<'_, ()>, bool) {
         let attempt = || self.gate.try_lock().ok();
         acquire(
-            &self.meta,
+            &self.hooks,
             Mode::Exclusive,
             site,
             true,
@@ -148,7 +148,7 @@ impl<T: ?Sized> Mutex<T> {
     #[track_caller]
     pub fn try_lock(&self) -> Result<MutexGuard<'_, T>, TryLockError> {
         let gate = self.gate.try_lock()?;
-        let recorded = tried(&self.meta, Mode::Exclusive, Location::caller());
+        let recorded = tried(&self.hooks, Mode::Exclusive, Location::caller());
         Ok(MutexGuard {
             lock: self,
             recorded,
@@ -161,7 +161,7 @@ impl<T: ?Sized> Mutex<T> {
     #[track_caller]
     pub fn try_lock_owned(self: Arc<Self>) -> Result<OwnedMutexGuard<T>, TryLockError> {
         let gate = self.gate.try_lock()?;
-        let recorded = tried(&self.meta, Mode::Exclusive, Location::caller());
+        let recorded = tried(&self.hooks, Mode::Exclusive, Location::caller());
         // SAFETY: the owned guard keeps `self`, whose gate `gate` holds, alive and in place
         // until after `gate` is dropped (fields drop in declaration order).
         let gate = unsafe { detach(gate) };
@@ -173,7 +173,7 @@ impl<T: ?Sized> Mutex<T> {
     #[track_caller]
     pub fn blocking_lock(&self) -> MutexGuard<'_, T> {
         let site = Location::caller();
-        let gate = self.meta.lock(
+        let gate = self.hooks.lock_at(
             Mode::Exclusive,
             false,
             site,
@@ -243,7 +243,7 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
     fn drop(&mut self) {
         if self.recorded {
-            hooks::released(&self.lock.meta, Mode::Exclusive);
+            self.lock.hooks.release_async(Mode::Exclusive);
         }
     }
 }
@@ -311,7 +311,7 @@ impl<T: ?Sized> OwnedMutexGuard<T> {
 impl<T: ?Sized> Drop for OwnedMutexGuard<T> {
     fn drop(&mut self) {
         if self.recorded {
-            hooks::released(&self.lock.meta, Mode::Exclusive);
+            self.lock.hooks.release_async(Mode::Exclusive);
         }
     }
 }

@@ -9,9 +9,9 @@ use std::ops::{Deref, DerefMut};
 use std::panic::Location;
 use std::sync::Arc;
 
-use super::{TryLockError, acquire, hooks, tried};
+use super::{TryLockError, acquire, tried};
 use crate::ids::{LockKind, Mode};
-use crate::runtime::LockMeta;
+use crate::instrument::LockHooks;
 
 /// tokio's [`RwLock`](tokio::sync::RwLock), instrumented (fair: a second `read` of a task
 /// behind a queued writer waits for itself, and is reported).
@@ -31,7 +31,7 @@ use crate::runtime::LockMeta;
 /// # }
 /// ```
 pub struct RwLock<T: ?Sized> {
-    meta: LockMeta,
+    hooks: LockHooks,
     /// tokio's lock, of nothing: the data is beside it (see [`super::Mutex`]).
     gate: tokio::sync::RwLock<()>,
     data: UnsafeCell<T>,
@@ -54,7 +54,7 @@ impl<T> RwLock<T> {
     #[track_caller]
     pub const fn const_new(value: T) -> RwLock<T> {
         RwLock {
-            meta: LockMeta::new(LockKind::RwLock, Location::caller()),
+            hooks: LockHooks::at(LockKind::RwLock, Location::caller()),
             gate: tokio::sync::RwLock::const_new(()),
             data: UnsafeCell::new(value),
         }
@@ -64,7 +64,7 @@ impl<T> RwLock<T> {
     #[track_caller]
     pub fn named(name: impl Into<Cow<'static, str>>, value: T) -> RwLock<T> {
         RwLock {
-            meta: LockMeta::named(LockKind::RwLock, Location::caller(), name.into()),
+            hooks: LockHooks::named(LockKind::RwLock, Location::caller(), name.into()),
             gate: tokio::sync::RwLock::const_new(()),
             data: UnsafeCell::new(value),
         }
@@ -72,7 +72,7 @@ impl<T> RwLock<T> {
 
     /// Declares the lock's rank, as for [`crate::RwLock::with_rank`].
     pub const fn with_rank(mut self, rank: u32) -> Self {
-        self.meta.set_rank(rank);
+        self.hooks.set_rank(rank);
         self
     }
 
@@ -130,7 +130,7 @@ macro_rules! acquiring {
         ) -> (tokio::sync::$Guard<'_, ()>, bool) {
             let attempt = || self.gate.$try_gate().ok();
             acquire(
-                &self.meta,
+                &self.hooks,
                 Mode::$mode,
                 site,
                 true,
@@ -145,7 +145,7 @@ macro_rules! acquiring {
         #[track_caller]
         pub fn $try_name(&self) -> Result<$Guard<'_, T>, TryLockError> {
             let gate = self.gate.$try_gate()?;
-            let recorded = tried(&self.meta, Mode::$mode, Location::caller());
+            let recorded = tried(&self.hooks, Mode::$mode, Location::caller());
             Ok($Guard {
                 lock: self,
                 recorded,
@@ -158,7 +158,7 @@ macro_rules! acquiring {
         #[track_caller]
         pub fn $try_owned(self: Arc<Self>) -> Result<$Owned<T>, TryLockError> {
             let gate = self.gate.$try_gate()?;
-            let recorded = tried(&self.meta, Mode::$mode, Location::caller());
+            let recorded = tried(&self.hooks, Mode::$mode, Location::caller());
             // SAFETY: the owned guard keeps `self`, whose gate `gate` holds, alive and in
             // place until after `gate` is dropped (fields drop in declaration order).
             let gate = unsafe { $crate::tokio::rwlock::detach(gate) };
@@ -170,7 +170,7 @@ macro_rules! acquiring {
 impl<T: ?Sized> RwLock<T> {
     /// The declared rank.
     pub fn rank(&self) -> Option<u32> {
-        self.meta.rank()
+        self.hooks.rank()
     }
 
     acquiring!(
@@ -239,7 +239,7 @@ macro_rules! guard {
         impl<$($lt,)? T: ?Sized> Drop for $Guard<$($lt,)? T> {
             fn drop(&mut self) {
                 if self.recorded {
-                    hooks::released(&self.lock.meta, Mode::$mode);
+                    self.lock.hooks.release_async(Mode::$mode);
                 }
             }
         }

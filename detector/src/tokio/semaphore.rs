@@ -10,9 +10,9 @@ use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::sync::Arc;
 
-use super::{AcquireError, TryAcquireError, acquire, hooks, tried};
+use super::{AcquireError, TryAcquireError, acquire, tried};
 use crate::ids::{LockKind, Mode};
-use crate::runtime::LockMeta;
+use crate::instrument::LockHooks;
 
 /// tokio's [`Semaphore`](tokio::sync::Semaphore), instrumented.
 ///
@@ -32,7 +32,7 @@ use crate::runtime::LockMeta;
 /// # }
 /// ```
 pub struct Semaphore {
-    meta: LockMeta,
+    hooks: LockHooks,
     inner: tokio::sync::Semaphore,
 }
 
@@ -52,7 +52,7 @@ impl Semaphore {
     #[track_caller]
     pub fn new(permits: usize) -> Semaphore {
         Semaphore {
-            meta: LockMeta::new(LockKind::Semaphore, Location::caller()),
+            hooks: LockHooks::at(LockKind::Semaphore, Location::caller()),
             inner: tokio::sync::Semaphore::new(permits),
         }
     }
@@ -61,7 +61,7 @@ impl Semaphore {
     #[track_caller]
     pub const fn const_new(permits: usize) -> Semaphore {
         Semaphore {
-            meta: LockMeta::new(LockKind::Semaphore, Location::caller()),
+            hooks: LockHooks::at(LockKind::Semaphore, Location::caller()),
             inner: tokio::sync::Semaphore::const_new(permits),
         }
     }
@@ -70,20 +70,20 @@ impl Semaphore {
     #[track_caller]
     pub fn named(name: impl Into<Cow<'static, str>>, permits: usize) -> Semaphore {
         Semaphore {
-            meta: LockMeta::named(LockKind::Semaphore, Location::caller(), name.into()),
+            hooks: LockHooks::named(LockKind::Semaphore, Location::caller(), name.into()),
             inner: tokio::sync::Semaphore::new(permits),
         }
     }
 
     /// Declares the semaphore's rank, as for [`crate::Mutex::with_rank`].
     pub const fn with_rank(mut self, rank: u32) -> Self {
-        self.meta.set_rank(rank);
+        self.hooks.set_rank(rank);
         self
     }
 
     /// The declared rank.
     pub fn rank(&self) -> Option<u32> {
-        self.meta.rank()
+        self.hooks.rank()
     }
 
     /// The permits available now.
@@ -132,7 +132,7 @@ impl Semaphore {
         site: &'static Location<'static>,
     ) -> Result<SemaphorePermit<'_>, AcquireError> {
         let (permit, recorded) = acquire(
-            &self.meta,
+            &self.hooks,
             Mode::Exclusive,
             site,
             false,
@@ -166,7 +166,7 @@ impl Semaphore {
         site: &'static Location<'static>,
     ) -> Result<SemaphorePermit<'_>, TryAcquireError> {
         let inner = self.inner.try_acquire_many(n)?;
-        let recorded = tried(&self.meta, Mode::Exclusive, site);
+        let recorded = tried(&self.hooks, Mode::Exclusive, site);
         Ok(SemaphorePermit {
             semaphore: self,
             recorded,
@@ -239,7 +239,7 @@ impl<'a> SemaphorePermit<'a> {
     pub fn forget(self) {
         let mut this = ManuallyDrop::new(self);
         if this.recorded {
-            hooks::released(&this.semaphore.meta, Mode::Exclusive);
+            this.semaphore.hooks.release_async(Mode::Exclusive);
         }
         // SAFETY: `this` is never dropped, so `inner` is taken out once.
         let inner = unsafe { ManuallyDrop::take(&mut this.inner) };
@@ -277,7 +277,7 @@ impl<'a> SemaphorePermit<'a> {
 impl Drop for SemaphorePermit<'_> {
     fn drop(&mut self) {
         if self.recorded {
-            hooks::released(&self.semaphore.meta, Mode::Exclusive);
+            self.semaphore.hooks.release_async(Mode::Exclusive);
         }
         // SAFETY: dropped once, here, and never used after.
         unsafe { ManuallyDrop::drop(&mut self.inner) };
@@ -305,7 +305,7 @@ impl OwnedSemaphorePermit {
     pub fn forget(self) {
         let mut this = ManuallyDrop::new(self);
         if this.recorded {
-            hooks::released(&this.semaphore.meta, Mode::Exclusive);
+            this.semaphore.hooks.release_async(Mode::Exclusive);
         }
         // SAFETY: `this` is never dropped, so `inner` and `semaphore` are taken out once;
         // the permit is forgotten before the `Arc` it borrows from goes.
@@ -333,7 +333,7 @@ impl OwnedSemaphorePermit {
 impl Drop for OwnedSemaphorePermit {
     fn drop(&mut self) {
         if self.recorded {
-            hooks::released(&self.semaphore.meta, Mode::Exclusive);
+            self.semaphore.hooks.release_async(Mode::Exclusive);
         }
         // SAFETY: dropped once, here, before the `Arc` it borrows from (a field dropped after).
         unsafe { ManuallyDrop::drop(&mut self.inner) };

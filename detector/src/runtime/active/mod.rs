@@ -231,7 +231,7 @@ mod tests {
                 .unwrap();
             }
         });
-        let (ida, idb) = (a.meta.id(), b.meta.id());
+        let (ida, idb) = (a.hooks.meta().id(), b.hooks.meta().id());
         assert!(
             order_graph::is_full(ida, idb),
             "eight threads fill the edge"
