@@ -393,5 +393,8 @@ fn the_environment_names_the_cycle() {
     );
     assert!(ok, "{output}");
     assert!(output.contains("LOCKSCAN_STEER ignored"), "{output}");
-    assert!(output.contains("deadlocks: 0"), "{output}");
+    // Nothing steered: no steering point was set, so none reports its statistics. (Whether the
+    // two unsteered transfers happen to deadlock is up to the scheduler: a loaded machine can
+    // line them up, so the count of deadlocks proves nothing here.)
+    assert!(!output.contains(steer::STATS_LINE_PREFIX), "{output}");
 }
