@@ -9,6 +9,10 @@ use std::ops::{Deref, DerefMut};
 use std::panic::Location;
 use std::sync::Arc;
 
+mod mapped;
+
+pub use mapped::{MappedMutexGuard, OwnedMappedMutexGuard};
+
 use super::{TryLockError, acquire, tried};
 use crate::ids::{LockKind, Mode};
 use crate::instrument::LockHooks;

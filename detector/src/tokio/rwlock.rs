@@ -99,12 +99,7 @@ macro_rules! acquiring {
             let site = Location::caller();
             async move {
                 let (gate, recorded) = self.$take(site).await;
-                $Guard {
-                    lock: self,
-                    recorded,
-                    gate,
-                    _data: PhantomData,
-                }
+                $Guard::new(self, gate, recorded)
             }
         }
 
@@ -146,12 +141,7 @@ macro_rules! acquiring {
         pub fn $try_name(&self) -> Result<$Guard<'_, T>, TryLockError> {
             let gate = self.gate.$try_gate()?;
             let recorded = tried(&self.hooks, Mode::$mode, Location::caller());
-            Ok($Guard {
-                lock: self,
-                recorded,
-                gate,
-                _data: PhantomData,
-            })
+            Ok($Guard::new(self, gate, recorded))
         }
 
         #[doc = concat!("Locks for ", $doc, " through an `Arc` if nothing conflicts.")]
@@ -232,99 +222,230 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
     }
 }
 
-/// A guard type: `guard!(Name, GateGuard, Mode, mut?)` (borrowing), or with `owned` (owning an
-/// `Arc` of the lock, the gate's guard made `'static`).
-macro_rules! guard {
-    (@common $Guard:ident [$($lt:lifetime)?] $mode:ident) => {
-        impl<$($lt,)? T: ?Sized> Drop for $Guard<$($lt,)? T> {
+/// A [`RwLock`] held for reading; released when dropped. `T` is the lock's data, or a part of
+/// it ([`RwLockReadGuard::map`]).
+#[must_use = "if unused the RwLock will immediately unlock"]
+pub struct RwLockReadGuard<'a, T: ?Sized> {
+    hooks: &'a LockHooks,
+    /// Whether lockscan recorded the hold, so that the drop records its release.
+    recorded: bool,
+    // Dropped after `drop` recorded the release: the real unlock comes second.
+    #[allow(dead_code)]
+    gate: tokio::sync::RwLockReadGuard<'a, ()>,
+    data: *const T,
+    _data: PhantomData<&'a T>,
+}
+
+/// A [`RwLock`] held for writing; released when dropped.
+#[must_use = "if unused the RwLock will immediately unlock"]
+pub struct RwLockWriteGuard<'a, T: ?Sized> {
+    hooks: &'a LockHooks,
+    recorded: bool,
+    #[allow(dead_code)]
+    gate: tokio::sync::RwLockWriteGuard<'a, ()>,
+    data: *mut T,
+    _data: PhantomData<&'a mut T>,
+}
+
+/// A [`RwLock`] held for reading by a guard that owns an `Arc` of it. `U` is the lock's data,
+/// or a part of it ([`OwnedRwLockReadGuard::map`]).
+#[must_use = "if unused the RwLock will immediately unlock"]
+pub struct OwnedRwLockReadGuard<T: ?Sized, U: ?Sized = T> {
+    // Declared first, so dropped before `lock`, whose gate it borrows.
+    #[allow(dead_code)]
+    gate: tokio::sync::RwLockReadGuard<'static, ()>,
+    recorded: bool,
+    data: *const U,
+    lock: Arc<RwLock<T>>,
+}
+
+/// A [`RwLock`] held for writing by a guard that owns an `Arc` of it.
+#[must_use = "if unused the RwLock will immediately unlock"]
+pub struct OwnedRwLockWriteGuard<T: ?Sized> {
+    // Declared first, so dropped before `lock`, whose gate it borrows.
+    #[allow(dead_code)]
+    gate: tokio::sync::RwLockWriteGuard<'static, ()>,
+    recorded: bool,
+    data: *mut T,
+    lock: Arc<RwLock<T>>,
+}
+
+// SAFETY: as tokio's guards, which also keep a raw pointer to the data: a read guard gives
+// `&T` wherever it is (`T: Sync`), a write guard also `&mut T` (`T: Send`); an owned guard may
+// drop the last `Arc` of the lock, and its `T`, where it is. The same for the mapped guards.
+unsafe impl<T: ?Sized + Sync> Send for RwLockReadGuard<'_, T> {}
+// SAFETY: see above.
+unsafe impl<T: ?Sized + Send + Sync> Sync for RwLockReadGuard<'_, T> {}
+// SAFETY: see above.
+unsafe impl<T: ?Sized + Send + Sync> Send for RwLockWriteGuard<'_, T> {}
+// SAFETY: see above.
+unsafe impl<T: ?Sized + Send + Sync> Sync for RwLockWriteGuard<'_, T> {}
+// SAFETY: see above.
+unsafe impl<T: ?Sized + Send + Sync, U: ?Sized + Sync> Send for OwnedRwLockReadGuard<T, U> {}
+// SAFETY: see above.
+unsafe impl<T: ?Sized + Send + Sync, U: ?Sized + Send + Sync> Sync for OwnedRwLockReadGuard<T, U> {}
+// SAFETY: see above.
+unsafe impl<T: ?Sized + Send + Sync> Send for OwnedRwLockWriteGuard<T> {}
+// SAFETY: see above.
+unsafe impl<T: ?Sized + Send + Sync> Sync for OwnedRwLockWriteGuard<T> {}
+
+impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
+    fn new(
+        lock: &'a RwLock<T>,
+        gate: tokio::sync::RwLockReadGuard<'a, ()>,
+        recorded: bool,
+    ) -> Self {
+        RwLockReadGuard {
+            hooks: &lock.hooks,
+            recorded,
+            gate,
+            data: lock.data.get(),
+            _data: PhantomData,
+        }
+    }
+}
+
+impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
+    fn new(
+        lock: &'a RwLock<T>,
+        gate: tokio::sync::RwLockWriteGuard<'a, ()>,
+        recorded: bool,
+    ) -> Self {
+        RwLockWriteGuard {
+            hooks: &lock.hooks,
+            recorded,
+            gate,
+            data: lock.data.get(),
+            _data: PhantomData,
+        }
+    }
+}
+
+impl<T: ?Sized> OwnedRwLockReadGuard<T> {
+    /// The guard for `gate`, made by `detach` from the guard of `lock`'s gate.
+    fn new(
+        gate: tokio::sync::RwLockReadGuard<'static, ()>,
+        recorded: bool,
+        lock: Arc<RwLock<T>>,
+    ) -> Self {
+        OwnedRwLockReadGuard {
+            gate,
+            recorded,
+            data: lock.data.get(),
+            lock,
+        }
+    }
+}
+
+impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
+    /// The guard for `gate`, made by `detach` from the guard of `lock`'s gate.
+    fn new(
+        gate: tokio::sync::RwLockWriteGuard<'static, ()>,
+        recorded: bool,
+        lock: Arc<RwLock<T>>,
+    ) -> Self {
+        OwnedRwLockWriteGuard {
+            gate,
+            recorded,
+            data: lock.data.get(),
+            lock,
+        }
+    }
+
+    /// The lock this guard holds.
+    pub fn rwlock(this: &Self) -> &Arc<RwLock<T>> {
+        &this.lock
+    }
+}
+
+impl<T: ?Sized, U: ?Sized> OwnedRwLockReadGuard<T, U> {
+    /// The lock this guard holds.
+    pub fn rwlock(this: &Self) -> &Arc<RwLock<T>> {
+        &this.lock
+    }
+}
+
+/// What every guard type has: `into_parts` (its hold, taken apart without the drop, for a
+/// guard made from it: the hooks or the `Arc` of the lock, whether the hold was recorded, the
+/// gate's guard), the drop that records the release, `Deref`, `Debug` and `Display` as the
+/// data's; `writable` is `DerefMut`.
+macro_rules! guard_impls {
+    (borrowed $mode:ident, $Guard:ident, $Gate:ident) => {
+        impl<'a, T: ?Sized> $Guard<'a, T> {
+            #[allow(dead_code)] // not every guard is made into another
+            fn into_parts(self) -> (&'a LockHooks, bool, tokio::sync::$Gate<'a, ()>) {
+                let this = std::mem::ManuallyDrop::new(self);
+                // SAFETY: read once from a guard that is never dropped: the gate moves.
+                let gate = unsafe { std::ptr::read(&this.gate) };
+                (this.hooks, this.recorded, gate)
+            }
+        }
+        guard_impls!(@common $mode, ['a, T: ?Sized] $Guard<'a, T>, T, |this| this.hooks);
+    };
+    (owned $mode:ident, [$($params:tt)*] $Guard:ty, $Target:ident, $Gate:ident) => {
+        impl<$($params)*> $Guard {
+            #[allow(dead_code)] // not every guard is made into another
+            fn into_parts(self) -> (Arc<RwLock<T>>, bool, tokio::sync::$Gate<'static, ()>) {
+                let this = std::mem::ManuallyDrop::new(self);
+                // SAFETY: each field read once from a guard that is never dropped: they move.
+                let (gate, lock) = unsafe { (std::ptr::read(&this.gate), std::ptr::read(&this.lock)) };
+                (lock, this.recorded, gate)
+            }
+        }
+        guard_impls!(@common $mode, [$($params)*] $Guard, $Target, |this| &this.lock.hooks);
+    };
+    (@common $mode:ident, [$($params:tt)*] $Guard:ty, $Target:ident, |$this:ident| $hooks:expr) => {
+        impl<$($params)*> Drop for $Guard {
             fn drop(&mut self) {
-                if self.recorded {
-                    self.lock.hooks.release_async(Mode::$mode);
+                let $this = &*self;
+                if $this.recorded {
+                    $hooks.release_async(Mode::$mode);
                 }
             }
         }
 
-        impl<$($lt,)? T: ?Sized> Deref for $Guard<$($lt,)? T> {
-            type Target = T;
-            fn deref(&self) -> &T {
-                // SAFETY: the guard holds the gate in its mode: no writer reaches the data.
-                unsafe { &*self.lock.data.get() }
+        impl<$($params)*> Deref for $Guard {
+            type Target = $Target;
+            fn deref(&self) -> &$Target {
+                // SAFETY: `data` points into the lock's data, which the gate keeps from
+                // writers (other than this guard, in write mode).
+                unsafe { &*self.data }
             }
         }
 
-
-        impl<$($lt,)? T: ?Sized + fmt::Debug> fmt::Debug for $Guard<$($lt,)? T> {
+        impl<$($params)*> fmt::Debug for $Guard where $Target: fmt::Debug {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 fmt::Debug::fmt(&**self, f)
             }
         }
 
-        impl<$($lt,)? T: ?Sized + fmt::Display> fmt::Display for $Guard<$($lt,)? T> {
+        impl<$($params)*> fmt::Display for $Guard where $Target: fmt::Display {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 fmt::Display::fmt(&**self, f)
             }
         }
     };
-    ($Guard:ident, $Gate:ident, $doc:literal, $mode:ident) => {
-        #[doc = concat!("A [`RwLock`] held for ", $doc, "; released when dropped.")]
-        #[must_use = "if unused the RwLock will immediately unlock"]
-        pub struct $Guard<'a, T: ?Sized> {
-            lock: &'a RwLock<T>,
-            recorded: bool,
-            // Dropped after `drop` recorded the release.
-            #[allow(dead_code)]
-            gate: tokio::sync::$Gate<'a, ()>,
-            _data: PhantomData<Box<T>>,
-        }
-        guard!(@common $Guard ['a] $mode);
-    };
-    (owned $Guard:ident, $Gate:ident, $doc:literal, $mode:ident) => {
-        #[doc = concat!("A [`RwLock`] held for ", $doc, " by a guard that owns an `Arc` of it.")]
-        #[must_use = "if unused the RwLock will immediately unlock"]
-        pub struct $Guard<T: ?Sized> {
-            // Declared first, so dropped before `lock`, whose gate it borrows.
-            #[allow(dead_code)]
-            gate: tokio::sync::$Gate<'static, ()>,
-            recorded: bool,
-            lock: Arc<RwLock<T>>,
-            _data: PhantomData<Box<T>>,
-        }
-
-        impl<T: ?Sized> $Guard<T> {
-            /// The guard for `gate`, made by `detach` from the guard of `lock`'s gate.
-            fn new(gate: tokio::sync::$Gate<'static, ()>, recorded: bool, lock: Arc<RwLock<T>>) -> Self {
-                $Guard { gate, recorded, lock, _data: PhantomData }
-            }
-
-            /// The lock this guard holds.
-            pub fn rwlock(this: &Self) -> &Arc<RwLock<T>> {
-                &this.lock
+    (writable [$($params:tt)*] $Guard:ty, $Target:ident) => {
+        impl<$($params)*> DerefMut for $Guard {
+            fn deref_mut(&mut self) -> &mut $Target {
+                // SAFETY: the gate is held for writing, and `&mut self` makes this the only
+                // borrow.
+                unsafe { &mut *self.data }
             }
         }
-        guard!(@common $Guard [] $mode);
     };
 }
 
-guard!(RwLockReadGuard, RwLockReadGuard, "reading", Shared);
-guard!(RwLockWriteGuard, RwLockWriteGuard, "writing", Exclusive);
-guard!(owned OwnedRwLockReadGuard, RwLockReadGuard, "reading", Shared);
-guard!(owned OwnedRwLockWriteGuard, RwLockWriteGuard, "writing", Exclusive);
+guard_impls!(borrowed Shared, RwLockReadGuard, RwLockReadGuard);
+guard_impls!(borrowed Exclusive, RwLockWriteGuard, RwLockWriteGuard);
+guard_impls!(writable ['a, T: ?Sized] RwLockWriteGuard<'a, T>, T);
+guard_impls!(owned Shared, [T: ?Sized, U: ?Sized] OwnedRwLockReadGuard<T, U>, U, RwLockReadGuard);
+guard_impls!(owned Exclusive, [T: ?Sized] OwnedRwLockWriteGuard<T>, T, RwLockWriteGuard);
+guard_impls!(writable [T: ?Sized] OwnedRwLockWriteGuard<T>, T);
 
-impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: the guard holds the gate for writing, and `&mut self` makes this the only
-        // borrow.
-        unsafe { &mut *self.lock.data.get() }
-    }
-}
+mod mapped;
 
-impl<T: ?Sized> DerefMut for OwnedRwLockWriteGuard<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: the guard holds the gate for writing, and `&mut self` makes this the only
-        // borrow.
-        unsafe { &mut *self.lock.data.get() }
-    }
-}
+pub use mapped::{OwnedRwLockMappedWriteGuard, RwLockMappedWriteGuard};
 
 /// The guard of a gate inside an `Arc`, for an owned guard that keeps the `Arc`: a read or
 /// write guard of tokio's.

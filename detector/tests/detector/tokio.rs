@@ -7,7 +7,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use lockscan::FindingKind;
-use lockscan::tokio::{Instrument, Mutex, RwLock, Semaphore};
+use lockscan::tokio::{
+    Instrument, MappedMutexGuard, Mutex, MutexGuard, OwnedMappedMutexGuard, OwnedMutexGuard,
+    OwnedRwLockMappedWriteGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock,
+    RwLockMappedWriteGuard, RwLockReadGuard, RwLockWriteGuard, Semaphore,
+};
 
 use crate::support::{HANG, findings_about, kinds_about, setup, within};
 
@@ -351,4 +355,128 @@ fn outside_a_wrapped_task_the_async_locks_record_nothing() {
         }
     });
     assert_eq!(kinds_about(&["tk10:A", "tk10:B"]), []);
+}
+
+/// Runs `body` to completion as one wrapped task named `name`, on a current-thread runtime.
+fn run_task(name: &'static str, body: impl Future<Output = ()>) {
+    current_thread().block_on(body.instrumented_as(name));
+}
+
+#[test]
+fn an_ab_ba_through_mapped_mutex_guards_is_still_a_potential_deadlock() {
+    setup();
+    let (a, b) = (
+        Arc::new(Mutex::named("map1:A", (0, 0))),
+        Arc::new(Mutex::named("map1:B", (0, 0))),
+    );
+    // Each task holds its first lock only through a mapped guard when it takes the second.
+    run_task("map1-left", async {
+        let pair = MutexGuard::map(a.lock().await, |pair| pair);
+        let mut first = MappedMutexGuard::map(pair, |pair| &mut pair.0);
+        *first += 1;
+        b.lock().await.0 += 1;
+    });
+    run_task("map1-right", async {
+        let owned = OwnedMutexGuard::try_map(b.clone().lock_owned().await, |_| None::<&mut u8>);
+        let owned = owned.expect_err("given back, still held");
+        let mut second =
+            OwnedMappedMutexGuard::map(OwnedMutexGuard::map(owned, |p| p), |p| &mut p.1);
+        *second += 1;
+        a.lock().await.1 += 1;
+        assert!(Arc::ptr_eq(OwnedMappedMutexGuard::mutex(&second), &b));
+    });
+    assert_eq!(
+        kinds_about(&["map1:A", "map1:B"]),
+        [FindingKind::PotentialDeadlock]
+    );
+    let mut tasks = findings_about(&["map1:A", "map1:B"]).pop().unwrap().threads;
+    tasks.sort();
+    assert_eq!(tasks, ["map1-left", "map1-right"]);
+}
+
+#[test]
+fn a_dropped_mapped_mutex_guard_releases_the_lock_and_its_record() {
+    setup();
+    let (a, b) = (
+        Arc::new(Mutex::named("map2:A", vec![1, 2])),
+        Arc::new(Mutex::named("map2:B", 0)),
+    );
+    run_task("map2-left", async {
+        let last = MutexGuard::try_map(a.lock().await, |v| v.last_mut()).expect("a last");
+        assert_eq!(format!("{last:?} {last}"), "2 2");
+        drop(last);
+        assert!(a.try_lock().is_ok(), "the mapped guard unlocked the mutex");
+        let first = OwnedMutexGuard::map(a.clone().lock_owned().await, |v| &mut v[0]);
+        drop(first);
+        // Neither mapped guard is held any more: no edge from `A`.
+        *b.lock().await += 1;
+    });
+    run_task("map2-right", async {
+        let _b = b.lock().await;
+        a.lock().await.push(3);
+    });
+    assert_eq!(kinds_about(&["map2:A", "map2:B"]), []);
+}
+
+#[test]
+fn an_ab_ba_through_mapped_rwlock_guards_is_still_a_potential_deadlock() {
+    setup();
+    let (a, b) = (
+        Arc::new(RwLock::named("map3:A", (0, 0))),
+        Arc::new(RwLock::named("map3:B", (0, 0))),
+    );
+    run_task("map3-left", async {
+        let whole = RwLockWriteGuard::into_mapped(a.write().await);
+        let mut first = RwLockMappedWriteGuard::map(whole, |pair| &mut pair.0);
+        *first += 1;
+        b.write().await.0 += 1;
+    });
+    run_task("map3-right", async {
+        let owned = OwnedRwLockWriteGuard::map(b.clone().write_owned().await, |pair| pair);
+        let mut second = OwnedRwLockMappedWriteGuard::try_map(owned, |pair| Some(&mut pair.1))
+            .unwrap_or_else(|_| panic!("mapped"));
+        *second += 1;
+        a.write().await.1 += 1;
+        assert_eq!(format!("{second:?}"), "1");
+    });
+    assert_eq!(
+        kinds_about(&["map3:A", "map3:B"]),
+        [FindingKind::PotentialDeadlock]
+    );
+}
+
+#[test]
+fn a_downgraded_rwlock_guard_keeps_the_lock_held_for_reading_until_dropped() {
+    setup();
+    let (a, b) = (
+        Arc::new(RwLock::named("map4:A", (1, 2))),
+        Arc::new(RwLock::named("map4:B", 0)),
+    );
+    run_task("map4-left", async {
+        let first = RwLockWriteGuard::downgrade_map(a.write().await, |pair| &pair.0);
+        // Held for reading: other readers come in, a writer does not.
+        assert!(a.try_read().is_ok() && a.try_write().is_err());
+        assert_eq!(*RwLockReadGuard::map(first, |n| n), 1);
+        // Dropped with its mapped guard: nothing of `A` is held any more.
+        assert!(a.try_write().is_ok());
+        let owned =
+            OwnedRwLockWriteGuard::try_downgrade_map(a.clone().write_owned().await, |p| Some(&p.1))
+                .unwrap_or_else(|_| panic!("mapped"));
+        let owned = OwnedRwLockReadGuard::map(owned, |n| n);
+        assert_eq!(*owned, 2);
+        // A reader that waits for a writer: `A` (read) then `B` (write).
+        *b.write().await += 1;
+        drop(owned);
+        let plain = a.write().await.downgrade();
+        assert_eq!(*plain, (1, 2));
+    });
+    run_task("map4-right", async {
+        let _b = b.write().await;
+        a.write().await.0 += 1;
+    });
+    // A reader holding `A` waits for `B`'s writer, which waits for `A`: a potential deadlock.
+    assert_eq!(
+        kinds_about(&["map4:A", "map4:B"]),
+        [FindingKind::PotentialDeadlock]
+    );
 }
