@@ -236,16 +236,26 @@ pub struct RwLockReadGuard<'a, T: ?Sized> {
     _data: PhantomData<&'a T>,
 }
 
-/// A [`RwLock`] held for writing; released when dropped.
-#[must_use = "if unused the RwLock will immediately unlock"]
-pub struct RwLockWriteGuard<'a, T: ?Sized> {
-    hooks: &'a LockHooks,
-    recorded: bool,
-    #[allow(dead_code)]
-    gate: tokio::sync::RwLockWriteGuard<'a, ()>,
-    data: *mut T,
-    _data: PhantomData<&'a mut T>,
+/// A borrowing write guard type (the plain one and the mapped one are alike).
+macro_rules! write_guard {
+    ($(#[$doc:meta])* $Guard:ident) => {
+        $(#[$doc])*
+        #[must_use = "if unused the RwLock will immediately unlock"]
+        pub struct $Guard<'a, T: ?Sized> {
+            hooks: &'a LockHooks,
+            recorded: bool,
+            #[allow(dead_code)]
+            gate: tokio::sync::RwLockWriteGuard<'a, ()>,
+            data: *mut T,
+            _data: PhantomData<&'a mut T>,
+        }
+    };
 }
+
+write_guard!(
+    /// A [`RwLock`] held for writing; released when dropped.
+    RwLockWriteGuard
+);
 
 /// A [`RwLock`] held for reading by a guard that owns an `Arc` of it. `U` is the lock's data,
 /// or a part of it ([`OwnedRwLockReadGuard::map`]).

@@ -13,43 +13,45 @@ use super::{Mutex, MutexGuard, OwnedMutexGuard};
 use crate::ids::Mode;
 use crate::instrument::LockHooks;
 
-impl<'a, T: ?Sized> MutexGuard<'a, T> {
-    /// A guard of a part of the data, holding the lock as this guard did (tokio's
-    /// `MutexGuard::map`).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// use lockscan::tokio::{Mutex, MutexGuard};
-    ///
-    /// let pair = Mutex::new((1, 2));
-    /// *MutexGuard::map(pair.lock().await, |pair| &mut pair.1) += 1;
-    /// assert_eq!(*pair.lock().await, (1, 3));
-    /// # }
-    /// ```
-    pub fn map<U: ?Sized>(
-        mut this: Self,
-        f: impl FnOnce(&mut T) -> &mut U,
-    ) -> MappedMutexGuard<'a, U> {
-        let data: *mut U = f(&mut *this);
-        this.into_mapped(data)
-    }
-
-    /// [`map`](Self::map), or the guard back when `f` returns `None`.
-    #[allow(clippy::result_large_err)] // tokio's signature
-    pub fn try_map<U: ?Sized>(
-        mut this: Self,
-        f: impl FnOnce(&mut T) -> Option<&mut U>,
-    ) -> Result<MappedMutexGuard<'a, U>, Self> {
-        match f(&mut *this) {
-            Some(data) => {
-                let data: *mut U = data;
-                Ok(this.into_mapped(data))
+/// `map` and `try_map` of a guard over `$Target`, making `$Made` (of `$U`) with its
+/// `into_mapped`: the hold moves from the old guard into the new one.
+macro_rules! mapping {
+    ([$($params:tt)*] $Guard:ty, $Target:ident => $Made:ty, $U:ident) => {
+        impl<$($params)*> $Guard {
+            /// A guard of a part of the data, holding the lock as this guard did (tokio's
+            /// `map`).
+            pub fn map<$U: ?Sized>(
+                mut this: Self,
+                f: impl FnOnce(&mut $Target) -> &mut $U,
+            ) -> $Made {
+                let data: *mut $U = f(&mut *this);
+                this.into_mapped(data)
             }
-            None => Err(this),
-        }
-    }
 
+            /// [`map`](Self::map), or the guard back when `f` returns `None`.
+            #[allow(clippy::result_large_err)] // tokio's signature
+            pub fn try_map<$U: ?Sized>(
+                mut this: Self,
+                f: impl FnOnce(&mut $Target) -> Option<&mut $U>,
+            ) -> Result<$Made, Self> {
+                match f(&mut *this) {
+                    Some(data) => {
+                        let data: *mut $U = data;
+                        Ok(this.into_mapped(data))
+                    }
+                    None => Err(this),
+                }
+            }
+        }
+    };
+}
+
+mapping!(['a, T: ?Sized] MutexGuard<'a, T>, T => MappedMutexGuard<'a, U>, U);
+mapping!(['a, T: ?Sized] MappedMutexGuard<'a, T>, T => MappedMutexGuard<'a, U>, U);
+mapping!([T: ?Sized] OwnedMutexGuard<T>, T => OwnedMappedMutexGuard<T, U>, U);
+mapping!([T: ?Sized, U: ?Sized] OwnedMappedMutexGuard<T, U>, U => OwnedMappedMutexGuard<T, S>, S);
+
+impl<'a, T: ?Sized> MutexGuard<'a, T> {
     /// The mapped guard of `data`, a part of the data, with this guard's hold.
     fn into_mapped<U: ?Sized>(self, data: *mut U) -> MappedMutexGuard<'a, U> {
         let this = ManuallyDrop::new(self);
@@ -65,47 +67,42 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
     }
 }
 
-impl<T: ?Sized> OwnedMutexGuard<T> {
-    /// A guard of a part of the data that owns the `Arc` of the mutex, holding the lock as this
-    /// guard did (tokio's `OwnedMutexGuard::map`).
-    pub fn map<U: ?Sized>(
-        mut this: Self,
-        f: impl FnOnce(&mut T) -> &mut U,
-    ) -> OwnedMappedMutexGuard<T, U> {
-        let data: *mut U = f(&mut *this);
-        this.into_mapped(data)
-    }
-
-    /// [`map`](Self::map), or the guard back when `f` returns `None`.
-    #[allow(clippy::result_large_err)] // tokio's signature
-    pub fn try_map<U: ?Sized>(
-        mut this: Self,
-        f: impl FnOnce(&mut T) -> Option<&mut U>,
-    ) -> Result<OwnedMappedMutexGuard<T, U>, Self> {
-        match f(&mut *this) {
-            Some(data) => {
-                let data: *mut U = data;
-                Ok(this.into_mapped(data))
-            }
-            None => Err(this),
-        }
-    }
-
-    fn into_mapped<U: ?Sized>(self, data: *mut U) -> OwnedMappedMutexGuard<T, U> {
-        let this = ManuallyDrop::new(self);
+/// The owned mapped guard of `data` with the hold of the owned guard `guard`, which is taken
+/// apart without running its drop.
+macro_rules! owned_mapped {
+    ($guard:expr, $data:expr) => {{
+        let this = ManuallyDrop::new($guard);
         // SAFETY: each field read once from a guard that is never dropped: they move.
         let (gate, lock) = unsafe { (std::ptr::read(&this.gate), std::ptr::read(&this.lock)) };
+        let (recorded, data) = (this.recorded, $data);
         OwnedMappedMutexGuard {
             gate,
-            recorded: this.recorded,
+            recorded,
             data,
             lock,
         }
+    }};
+}
+
+impl<T: ?Sized> OwnedMutexGuard<T> {
+    fn into_mapped<U: ?Sized>(self, data: *mut U) -> OwnedMappedMutexGuard<T, U> {
+        owned_mapped!(self, data)
     }
 }
 
 /// A held [`Mutex`] that reaches a part of its data, made by [`MutexGuard::map`]; unlocks the
 /// mutex when dropped.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use lockscan::tokio::{Mutex, MutexGuard};
+///
+/// let pair = Mutex::new((1, 2));
+/// *MutexGuard::map(pair.lock().await, |pair| &mut pair.1) += 1;
+/// assert_eq!(*pair.lock().await, (1, 3));
+/// # }
+/// ```
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MappedMutexGuard<'a, T: ?Sized> {
     hooks: &'a LockHooks,
@@ -124,29 +121,6 @@ unsafe impl<T: ?Sized + Send> Send for MappedMutexGuard<'_, T> {}
 unsafe impl<T: ?Sized + Sync> Sync for MappedMutexGuard<'_, T> {}
 
 impl<'a, T: ?Sized> MappedMutexGuard<'a, T> {
-    /// A guard of a part of this part (tokio's `MappedMutexGuard::map`).
-    pub fn map<U: ?Sized>(
-        mut this: Self,
-        f: impl FnOnce(&mut T) -> &mut U,
-    ) -> MappedMutexGuard<'a, U> {
-        let data: *mut U = f(&mut *this);
-        this.into_mapped(data)
-    }
-
-    /// [`map`](Self::map), or the guard back when `f` returns `None`.
-    pub fn try_map<U: ?Sized>(
-        mut this: Self,
-        f: impl FnOnce(&mut T) -> Option<&mut U>,
-    ) -> Result<MappedMutexGuard<'a, U>, Self> {
-        match f(&mut *this) {
-            Some(data) => {
-                let data: *mut U = data;
-                Ok(this.into_mapped(data))
-            }
-            None => Err(this),
-        }
-    }
-
     fn into_mapped<U: ?Sized>(self, data: *mut U) -> MappedMutexGuard<'a, U> {
         let this = ManuallyDrop::new(self);
         MappedMutexGuard {
@@ -202,44 +176,13 @@ unsafe impl<T: ?Sized + Send, U: ?Sized + Send> Send for OwnedMappedMutexGuard<T
 unsafe impl<T: ?Sized + Send + Sync, U: ?Sized + Send + Sync> Sync for OwnedMappedMutexGuard<T, U> {}
 
 impl<T: ?Sized, U: ?Sized> OwnedMappedMutexGuard<T, U> {
-    /// A guard of a part of this part (tokio's `OwnedMappedMutexGuard::map`).
-    pub fn map<S: ?Sized>(
-        mut this: Self,
-        f: impl FnOnce(&mut U) -> &mut S,
-    ) -> OwnedMappedMutexGuard<T, S> {
-        let data: *mut S = f(&mut *this);
-        this.into_mapped(data)
-    }
-
-    /// [`map`](Self::map), or the guard back when `f` returns `None`.
-    pub fn try_map<S: ?Sized>(
-        mut this: Self,
-        f: impl FnOnce(&mut U) -> Option<&mut S>,
-    ) -> Result<OwnedMappedMutexGuard<T, S>, Self> {
-        match f(&mut *this) {
-            Some(data) => {
-                let data: *mut S = data;
-                Ok(this.into_mapped(data))
-            }
-            None => Err(this),
-        }
-    }
-
     /// The mutex this guard holds.
     pub fn mutex(this: &Self) -> &Arc<Mutex<T>> {
         &this.lock
     }
 
     fn into_mapped<S: ?Sized>(self, data: *mut S) -> OwnedMappedMutexGuard<T, S> {
-        let this = ManuallyDrop::new(self);
-        // SAFETY: each field read once from a guard that is never dropped: they move.
-        let (gate, lock) = unsafe { (std::ptr::read(&this.gate), std::ptr::read(&this.lock)) };
-        OwnedMappedMutexGuard {
-            gate,
-            recorded: this.recorded,
-            data,
-            lock,
-        }
+        owned_mapped!(self, data)
     }
 }
 

@@ -16,17 +16,11 @@ use super::{
 use crate::ids::Mode;
 use crate::instrument::LockHooks;
 
-/// A [`RwLock`] held for writing that reaches a part of its data, made by
-/// [`RwLockWriteGuard::map`]; released when dropped.
-#[must_use = "if unused the RwLock will immediately unlock"]
-pub struct RwLockMappedWriteGuard<'a, T: ?Sized> {
-    hooks: &'a LockHooks,
-    recorded: bool,
-    #[allow(dead_code)]
-    gate: tokio::sync::RwLockWriteGuard<'a, ()>,
-    data: *mut T,
-    _data: PhantomData<&'a mut T>,
-}
+write_guard!(
+    /// A [`RwLock`] held for writing that reaches a part of its data, made by
+    /// [`RwLockWriteGuard::map`]; released when dropped.
+    RwLockMappedWriteGuard
+);
 
 /// A [`RwLock`] held for writing that reaches a part of its data and owns an `Arc` of the
 /// lock, made by [`OwnedRwLockWriteGuard::map`]; released when dropped.
@@ -146,46 +140,57 @@ fn record_downgrade(hooks: &LockHooks, recorded: bool, site: &'static Location<'
     }
 }
 
+/// `into_mapped`, `downgrade`, `downgrade_map` and `try_downgrade_map` of a write guard,
+/// whose `downgraded` makes the read guard `$Read` of `$U`.
+macro_rules! downgrading {
+    ([$($params:tt)*] $Guard:ty => $Mapped:ty, $Read:ty, $Whole:ty, $U:ident) => {
+        impl<$($params)*> $Guard {
+            /// The whole data, as a mapped write guard (tokio's `into_mapped`).
+            pub fn into_mapped(this: Self) -> $Mapped {
+                Self::map(this, |data| data)
+            }
+
+            /// Holds the lock for reading instead, letting other readers in, without a moment
+            /// when it is free (tokio's `downgrade`).
+            #[track_caller]
+            pub fn downgrade(self) -> $Whole {
+                let site = Location::caller();
+                let data: *const T = self.data;
+                Self::downgraded(self, data, site)
+            }
+
+            /// [`downgrade`](Self::downgrade) to a part of the data (tokio's `downgrade_map`).
+            #[track_caller]
+            pub fn downgrade_map<$U: ?Sized>(this: Self, f: impl FnOnce(&T) -> &$U) -> $Read {
+                let site = Location::caller();
+                let data: *const $U = f(&*this);
+                Self::downgraded(this, data, site)
+            }
+
+            /// [`downgrade_map`](Self::downgrade_map), or the guard back when `f` returns
+            /// `None`.
+            #[track_caller]
+            pub fn try_downgrade_map<$U: ?Sized>(
+                this: Self,
+                f: impl FnOnce(&T) -> Option<&$U>,
+            ) -> Result<$Read, Self> {
+                let site = Location::caller();
+                let data: *const $U = match f(&*this) {
+                    Some(data) => data,
+                    None => return Err(this),
+                };
+                Ok(Self::downgraded(this, data, site))
+            }
+        }
+    };
+}
+
+downgrading!(['a, T: ?Sized] RwLockWriteGuard<'a, T> => RwLockMappedWriteGuard<'a, T>,
+    RwLockReadGuard<'a, U>, RwLockReadGuard<'a, T>, U);
+downgrading!([T: ?Sized] OwnedRwLockWriteGuard<T> => OwnedRwLockMappedWriteGuard<T>,
+    OwnedRwLockReadGuard<T, U>, OwnedRwLockReadGuard<T>, U);
+
 impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
-    /// The whole data, as a [`RwLockMappedWriteGuard`] (tokio's `into_mapped`).
-    pub fn into_mapped(this: Self) -> RwLockMappedWriteGuard<'a, T> {
-        RwLockWriteGuard::map(this, |data| data)
-    }
-
-    /// Holds the lock for reading instead, letting other readers in, without a moment when it
-    /// is free (tokio's `downgrade`).
-    #[track_caller]
-    pub fn downgrade(self) -> RwLockReadGuard<'a, T> {
-        let site = Location::caller();
-        let data: *const T = self.data;
-        Self::downgraded(self, data, site)
-    }
-
-    /// [`downgrade`](Self::downgrade) to a part of the data (tokio's `downgrade_map`).
-    #[track_caller]
-    pub fn downgrade_map<U: ?Sized>(
-        this: Self,
-        f: impl FnOnce(&T) -> &U,
-    ) -> RwLockReadGuard<'a, U> {
-        let site = Location::caller();
-        let data: *const U = f(&*this);
-        Self::downgraded(this, data, site)
-    }
-
-    /// [`downgrade_map`](Self::downgrade_map), or the guard back when `f` returns `None`.
-    #[track_caller]
-    pub fn try_downgrade_map<U: ?Sized>(
-        this: Self,
-        f: impl FnOnce(&T) -> Option<&U>,
-    ) -> Result<RwLockReadGuard<'a, U>, Self> {
-        let site = Location::caller();
-        let data: *const U = match f(&*this) {
-            Some(data) => data,
-            None => return Err(this),
-        };
-        Ok(Self::downgraded(this, data, site))
-    }
-
     fn downgraded<U: ?Sized>(
         this: Self,
         data: *const U,
@@ -193,10 +198,11 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     ) -> RwLockReadGuard<'a, U> {
         let (hooks, recorded, gate) = this.into_parts();
         record_downgrade(hooks, recorded, site);
+        let gate = gate.downgrade();
         RwLockReadGuard {
             hooks,
             recorded,
-            gate: gate.downgrade(),
+            gate,
             data,
             _data: PhantomData,
         }
@@ -204,45 +210,6 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
 }
 
 impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
-    /// The whole data, as an [`OwnedRwLockMappedWriteGuard`] (tokio's `into_mapped`).
-    pub fn into_mapped(this: Self) -> OwnedRwLockMappedWriteGuard<T> {
-        OwnedRwLockWriteGuard::map(this, |data| data)
-    }
-
-    /// Holds the lock for reading instead, letting other readers in, without a moment when it
-    /// is free (tokio's `downgrade`).
-    #[track_caller]
-    pub fn downgrade(self) -> OwnedRwLockReadGuard<T> {
-        let site = Location::caller();
-        let data: *const T = self.data;
-        Self::downgraded(self, data, site)
-    }
-
-    /// [`downgrade`](Self::downgrade) to a part of the data (tokio's `downgrade_map`).
-    #[track_caller]
-    pub fn downgrade_map<U: ?Sized>(
-        this: Self,
-        f: impl FnOnce(&T) -> &U,
-    ) -> OwnedRwLockReadGuard<T, U> {
-        let site = Location::caller();
-        let data: *const U = f(&*this);
-        Self::downgraded(this, data, site)
-    }
-
-    /// [`downgrade_map`](Self::downgrade_map), or the guard back when `f` returns `None`.
-    #[track_caller]
-    pub fn try_downgrade_map<U: ?Sized>(
-        this: Self,
-        f: impl FnOnce(&T) -> Option<&U>,
-    ) -> Result<OwnedRwLockReadGuard<T, U>, Self> {
-        let site = Location::caller();
-        let data: *const U = match f(&*this) {
-            Some(data) => data,
-            None => return Err(this),
-        };
-        Ok(Self::downgraded(this, data, site))
-    }
-
     fn downgraded<U: ?Sized>(
         this: Self,
         data: *const U,
@@ -250,8 +217,9 @@ impl<T: ?Sized> OwnedRwLockWriteGuard<T> {
     ) -> OwnedRwLockReadGuard<T, U> {
         let (lock, recorded, gate) = this.into_parts();
         record_downgrade(&lock.hooks, recorded, site);
+        let gate = gate.downgrade();
         OwnedRwLockReadGuard {
-            gate: gate.downgrade(),
+            gate,
             recorded,
             data,
             lock,
