@@ -4,7 +4,9 @@
 //! `yield_now`, so that the others find it taken and wait: every acquisition is contended). lockscan's mutex is
 //! measured twice: in a task lockscan sees (`lockscan::tokio::spawn`, which records every
 //! acquisition and registers every wait), and in a plain `tokio::spawn` task (not recorded:
-//! the cost of the switch alone). Prints a Markdown table.
+//! the cost of the switch alone); tokio's is measured a second time out of tokio's cooperative
+//! budget, which its `lock().await` spends and lockscan's uncontended fast path does not.
+//! Prints a Markdown table.
 //!
 //! ```text
 //! RUST_BACKTRACE=0 cargo bench -p lockscan --features detect-in-release,tokio \
@@ -12,8 +14,8 @@
 //! ```
 //!
 //! It times its own loops (`Instant` around each workload, the median of several samples)
-//! and takes the samples of the three variants in turn, so that a change of the machine's load
-//! during the run falls on all three alike. `--quick` takes 3 samples instead of 7 and shorter
+//! and takes the samples of the variants in turn, so that a change of the machine's load during
+//! the run falls on all of them alike. `--quick` takes 3 samples instead of 7 and shorter
 //! loops.
 
 use std::process::ExitCode;
