@@ -9,7 +9,8 @@ use std::task::Poll;
 
 use super::state::{self, ThreadClocks, ThreadState, new_thread_id};
 use crate::finding::{Finding, FindingKind};
-use crate::ids::LockId;
+use crate::ids::{LockId, ThreadId};
+use crate::runtime::hb;
 use crate::runtime::recorder::TaskLog;
 use crate::runtime::report;
 use crate::site::Site;
@@ -24,6 +25,11 @@ pub(crate) struct TaskState {
     reported: Vec<(LockId, &'static Location<'static>)>,
     /// The task's own stream in a recording: a task is a thread of the trace.
     log: TaskLog,
+    id: ThreadId,
+    /// The thread or task that made it, and where: a task that ends inside a poll of the task
+    /// that made it (a wrapped future it awaits) is joined by it there.
+    parent: Option<ThreadId>,
+    site: &'static Location<'static>,
 }
 
 impl std::fmt::Debug for TaskState {
@@ -58,15 +64,26 @@ impl TaskState {
             name,
             reported: Vec::new(),
             log: TaskLog::spawned(id, name, parent, site),
+            id,
+            parent,
+            site,
         }
     }
 
     /// Runs one poll of the task with its state (and its log, while recording) swapped in;
-    /// when the poll returns `Pending`, reports the blocking locks the task still holds.
+    /// when the poll returns `Pending`, reports the blocking locks the task still holds. When
+    /// it returns `Ready` inside a poll of the task that made it, that task joins it: what it
+    /// does next is ordered after everything this task did (a thread's join, which a trace
+    /// records).
     pub(crate) fn poll<R>(&mut self, poll: impl FnOnce() -> Poll<R>) -> Poll<R> {
         let Some(outer) = state::swap(&mut self.state, Some(self.name)) else {
             return poll();
         };
+        // Whether the outer state, swapped out into `self.state` now, is the task that made
+        // this one: this poll then runs inside that task's, which awaits this one. Not for a
+        // thread that made it: on a current-thread runtime, a thread polls the tasks it spawned
+        // without awaiting them.
+        let joinable = outer.is_some() && self.parent == Some(self.state.id());
         /// Swaps the thread's state and log back, also when the poll unwinds (a deadlock's
         /// panic).
         struct SwapBack<'a>(&'a mut ThreadState, Option<&'static str>, &'a mut TaskLog);
@@ -96,7 +113,12 @@ impl TaskState {
                 report(held_across_await(self.name, held));
             }
         }
+        // Its end, in its own stream, before the state goes back.
+        let ended = (joinable && result.is_ready()).then(hb::final_clock);
         drop(back);
+        if let Some(clocks) = ended {
+            hb::joined(self.id, Some(&clocks), self.site);
+        }
         result
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use lockscan::tokio::Mutex;
 
-use crate::support::{analyze, bin_dir, output_within, scratch};
+use crate::support::{analyze, bin_dir, output_within, scratch, sorted_strings};
 
 /// Set in the child process that runs the recorded program.
 const CHILD: &str = "LOCKSCAN_E2E_TASKS_CHILD";
@@ -112,13 +112,7 @@ fn a_recorded_tokio_program_is_analyzed_with_its_tasks_as_threads() {
             "{encoding}: no cycle of the tasks that shared a worker"
         );
         let finding = analysis.findings().next().unwrap();
-        let mut threads: Vec<&str> = finding["threads"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t.as_str().unwrap())
-            .collect();
-        threads.sort_unstable();
+        let threads = sorted_strings(&finding["threads"]);
         assert_eq!(threads, ["e2e-left", "e2e-right"], "{encoding}");
         let text = finding.to_string();
         assert!(

@@ -130,47 +130,9 @@ fn child_records_tasks() {
         two.await.unwrap();
     });
 
-    // A task that moves to another thread while holding `M` and takes `N` there; another task
-    // takes them the other way round.
-    let (m, n) = (
-        Arc::new(Mutex::named("tt:M", 0)),
-        Arc::new(Mutex::named("tt:N", 0)),
-    );
-    let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
-    let mover = {
-        let (m, n) = (m.clone(), n.clone());
-        Box::pin(
-            async move {
-                let _m = m.lock().await;
-                go_rx.await.unwrap();
-                *n.lock().await += 1;
-            }
-            .instrumented_as("tt-mover"),
-        )
-    };
-    let mover = std::thread::spawn(move || {
-        let mut mover = mover;
-        assert!(poll_once(mover.as_mut()).is_pending());
-        mover
-    })
-    .join()
-    .unwrap();
-    go_tx.send(()).unwrap();
-    std::thread::spawn(move || {
-        let mut mover = mover;
-        assert!(poll_once(mover.as_mut()).is_ready());
-    })
-    .join()
-    .unwrap();
-    let other = async {
-        let _n = n.lock().await;
-        *m.lock().await += 1;
-    }
-    .instrumented_as("tt-other");
-    assert!(poll_once(pin!(other)).is_ready());
-
-    // A task polled on one thread, then another, then the first again, quicker than the trace
-    // writer collects: `K` taken on the first, `L` taken and `K` released on the second, `L`
+    // A task that moves between threads while holding a lock: polled on one thread, then
+    // another, then the first again, quicker than the trace writer collects: `K` taken on the
+    // first, `L` taken (an edge from the task's `K`) and `K` released on the second, `L`
     // released on the first. Another task takes `L` then `K`.
     let (k, l) = (
         Arc::new(Mutex::named("tt:K", 0)),
@@ -224,6 +186,13 @@ fn child_records_tasks() {
             in_order(r, s).await;
             go.send(()).unwrap();
             task.await.unwrap();
+            // Join order: a wrapped future the task awaits to its end is joined by it, so the
+            // task's locks after it are ordered after the future's (an inversion).
+            let (u, v) = (lock("U"), lock("V"));
+            in_order(u.clone(), v.clone())
+                .instrumented_as("tt-nested")
+                .await;
+            in_order(v, u).await;
         }
         .instrumented_as("tt-spawner"),
     );
@@ -250,16 +219,19 @@ fn recorded_tasks_give_the_live_findings_offline_in_both_encodings() {
     for file in ["trace.lstrace", "trace.json"] {
         let dir = scratch_dir("trace-tasks");
         let (live, trace) = record(dir.path(), file);
-        // Live: the two potential deadlocks (one worker, many), the mover's and the hopper's
-        // cycles, the spawner's two; nothing about X and Y.
+        // Live: the two potential deadlocks (one worker, many), the hopper's cycle, the
+        // spawner's three; nothing about X and Y.
         assert_eq!(live.len(), 6, "live ({file}): {live:#?}");
         assert!(live.iter().all(|r| !r.contains("tt:X")), "{live:#?}");
-        // What the spawner did before the spawn is ordered before the task: an inversion.
-        assert!(
-            live.iter()
-                .any(|r| r.starts_with("error[lock-order-inversion]") && r.contains("`tt:P`")),
-            "{live:#?}"
-        );
+        // What the spawner did before the spawn is ordered before the task, and what the
+        // nested task did before what its maker did after awaiting it: inversions.
+        for lock in ["`tt:P`", "`tt:U`"] {
+            assert!(
+                live.iter()
+                    .any(|r| r.starts_with("error[lock-order-inversion]") && r.contains(lock)),
+                "{lock}: {live:#?}"
+            );
+        }
         let outcome = analyze_file(&trace);
         assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
         assert!(outcome.warnings.is_empty(), "{:?}", outcome.warnings);
