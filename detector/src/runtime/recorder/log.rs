@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use super::ring::{Producer, Ring};
 use super::{REC, epoch, on, wake_writer};
+use crate::ids::{CondvarId, Flavour, LockId, Mode, ThreadId, VarId};
+use crate::trace::format::block::{self, How, Recent, RecordBuf};
 
 #[cfg(feature = "tokio")]
 mod task;
-use crate::ids::{CondvarId, Flavour, LockId, Mode, ThreadId, VarId};
-use crate::trace::format::block::{self, How, Recent, RecordBuf};
 #[cfg(all(lockscan_active, feature = "tokio"))]
 pub(crate) use task::TaskLog;
 
