@@ -28,6 +28,8 @@ use std::time::Duration;
 use rustc_hash::FxHashSet;
 
 pub(crate) use log::Rec;
+#[cfg(all(lockscan_active, feature = "tokio"))]
+pub(crate) use log::TaskLog;
 // These two are used by the active runtime only (detection off, this module is dead code).
 #[cfg(lockscan_active)]
 pub(crate) use log::record;
@@ -186,17 +188,33 @@ impl Batch {
 }
 
 impl Recording {
-    /// A new ring for thread `tid`, declaring the thread on its first; `None` when recording
-    /// `epoch` is not running (any more).
-    fn register(&mut self, tid: ThreadId, capacity: usize, epoch: u64) -> Option<Arc<Ring>> {
+    /// A new ring for thread `tid`, declaring the thread on its first (an async task's `task`
+    /// with the task's name and spawner); `None` when recording `epoch` is not running (any
+    /// more).
+    fn register(
+        &mut self,
+        tid: ThreadId,
+        capacity: usize,
+        epoch: u64,
+        task: Option<log::TaskIdentity>,
+    ) -> Option<Arc<Ring>> {
         if !self.active || epoch != self::epoch() {
             return None;
         }
         if self.threads.insert(tid) {
-            let name = std::thread::current()
-                .name()
-                .map_or_else(|| tid.to_string(), str::to_owned);
-            self.declare_thread(tid, name);
+            match task {
+                Some(task) => self.collected.event(Event::Thread {
+                    tid,
+                    name: Some(task.name.into()),
+                    parent: task.parent,
+                }),
+                None => {
+                    let name = std::thread::current()
+                        .name()
+                        .map_or_else(|| tid.to_string(), str::to_owned);
+                    self.declare_thread(tid, name);
+                }
+            }
         }
         let ring = Arc::new(Ring::new(tid, capacity));
         self.rings.push((ring.clone(), Consumer::default()));

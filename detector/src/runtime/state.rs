@@ -330,9 +330,13 @@ pub(crate) fn spawned_by() -> Option<ThreadId> {
 
 /// Whether the current thread, called `name`, was started in a way lockscan did not see, so
 /// that neither its spawn nor its join orders anything: not the main thread (which nothing
-/// spawned), and not started through `lockscan::thread` or a `pthread_create` lockscan stands
-/// in front of.
+/// spawned), not started through `lockscan::thread` or a `pthread_create` lockscan stands
+/// in front of, and not an async task (whose spawn lockscan sees: `runtime::task`).
 pub(super) fn spawn_unseen(name: &str) -> bool {
+    #[cfg(feature = "tokio")]
+    if in_task() {
+        return false;
+    }
     spawned_by().is_none() && name != crate::engine::race::MAIN_THREAD
 }
 

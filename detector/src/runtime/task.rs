@@ -9,7 +9,9 @@ use std::task::Poll;
 
 use super::state::{self, ThreadClocks, ThreadState, new_thread_id};
 use crate::finding::{Finding, FindingKind};
-use crate::ids::LockId;
+use crate::ids::{LockId, ThreadId};
+use crate::runtime::hb;
+use crate::runtime::recorder::TaskLog;
 use crate::runtime::report;
 use crate::site::Site;
 
@@ -21,6 +23,13 @@ pub(crate) struct TaskState {
     /// The holds reported held across an `.await` already (lock, acquisition site), so that a
     /// guard held over many awaits is reported once.
     reported: Vec<(LockId, &'static Location<'static>)>,
+    /// The task's own stream in a recording: a task is a thread of the trace.
+    log: TaskLog,
+    id: ThreadId,
+    /// The thread or task that made it, and where: a task that ends inside a poll of the task
+    /// that made it (a wrapped future it awaits) is joined by it there.
+    parent: Option<ThreadId>,
+    site: &'static Location<'static>,
 }
 
 impl std::fmt::Debug for TaskState {
@@ -32,38 +41,60 @@ impl std::fmt::Debug for TaskState {
 }
 
 impl TaskState {
-    /// The state of a task named `name`, spawned by the current thread or task: a fresh id,
-    /// and the spawner's clocks, so that what the spawner did before is ordered before the task
-    /// (as for a thread's spawn).
-    pub(crate) fn new(name: &'static str) -> TaskState {
-        let inherited = state::with(|st| {
+    /// The state of a task named `name`, spawned at `site` by the current thread or task: a
+    /// fresh id, and the spawner's clocks, so that what the spawner did before is ordered before
+    /// the task (as for a thread's spawn, which a trace records).
+    pub(crate) fn new(name: &'static str, site: &'static Location<'static>) -> TaskState {
+        // The clocks before the spawner's step, as a thread's fork takes them: what the spawner
+        // does next is not ordered before the task.
+        let spawner = state::with(|st| {
+            let spawner = (st.id(), st.clocks());
             st.tick();
-            st.clocks()
-        })
-        .unwrap_or_else(ThreadClocks::default);
+            spawner
+        });
+        let (parent, inherited) = match spawner {
+            Some((parent, clocks)) => (Some(parent), clocks),
+            None => (None, ThreadClocks::default()),
+        };
+        let id = new_thread_id();
         let mut state = Box::new(ThreadState::new());
-        state.adopt(new_thread_id(), &inherited);
+        state.adopt(id, &inherited);
         TaskState {
             state,
             name,
             reported: Vec::new(),
+            log: TaskLog::spawned(id, name, parent, site),
+            id,
+            parent,
+            site,
         }
     }
 
-    /// Runs one poll of the task with its state swapped in; when the poll returns `Pending`,
-    /// reports the blocking locks the task still holds.
+    /// Runs one poll of the task with its state (and its log, while recording) swapped in;
+    /// when the poll returns `Pending`, reports the blocking locks the task still holds. When
+    /// it returns `Ready` inside a poll of the task that made it, that task joins it: what it
+    /// does next is ordered after everything this task did (a thread's join, which a trace
+    /// records).
     pub(crate) fn poll<R>(&mut self, poll: impl FnOnce() -> Poll<R>) -> Poll<R> {
         let Some(outer) = state::swap(&mut self.state, Some(self.name)) else {
             return poll();
         };
-        /// Swaps the thread's state back, also when the poll unwinds (a deadlock's panic).
-        struct SwapBack<'a>(&'a mut ThreadState, Option<&'static str>);
+        // Whether the outer state, swapped out into `self.state` now, is the task that made
+        // this one: this poll then runs inside that task's, which awaits this one. Not for a
+        // thread that made it: on a current-thread runtime, a thread polls the tasks it spawned
+        // without awaiting them.
+        let joinable = outer.is_some() && self.parent == Some(self.state.id());
+        /// Swaps the thread's state and log back, also when the poll unwinds (a deadlock's
+        /// panic).
+        struct SwapBack<'a>(&'a mut ThreadState, Option<&'static str>, &'a mut TaskLog);
         impl Drop for SwapBack<'_> {
             fn drop(&mut self) {
+                self.2.leave();
                 state::swap(self.0, self.1);
             }
         }
-        let back = SwapBack(&mut self.state, outer);
+        self.log.enter();
+        let back = SwapBack(&mut self.state, outer, &mut self.log);
         let result = poll();
         if result.is_pending() {
             let across = state::with(|st| {
@@ -82,7 +113,12 @@ impl TaskState {
                 report(held_across_await(self.name, held));
             }
         }
+        // Its end, in its own stream, before the state goes back.
+        let ended = (joinable && result.is_ready()).then(hb::final_clock);
         drop(back);
+        if let Some(clocks) = ended {
+            hb::joined(self.id, Some(&clocks), self.site);
+        }
         result
     }
 }

@@ -54,7 +54,8 @@
 //! (like a task of its own). Also not seen: order edges between a lock the *thread* holds
 //! around a poll and the locks the task takes; a guard moved to another task (an
 //! `Owned*Guard` sent away) is recorded as released by the task that took it only when it
-//! drops there; joins (`JoinHandle`) do not order what the tasks did.
+//! drops there; joins (`JoinHandle`) do not order what the tasks did (a wrapped future that
+//! the task which made it awaits to its end is joined there).
 //! [`Semaphore`] permits make order edges, but are not followed by the wait-cycle check (with
 //! several permits, one holder does not block a waiter).
 //!

@@ -42,12 +42,17 @@ impl<F: Future> Future for Instrumented<F> {
 }
 
 impl<F> Instrumented<F> {
+    /// `future` as a task named `name`, made at `site` (its spawn in a trace).
     #[cfg_attr(not(lockscan_active), allow(unused_variables))]
-    fn new(future: F, name: impl FnOnce() -> Cow<'static, str>) -> Self {
+    fn new(
+        future: F,
+        name: impl FnOnce() -> Cow<'static, str>,
+        site: &'static Location<'static>,
+    ) -> Self {
         Instrumented {
             future,
             #[cfg(lockscan_active)]
-            task: crate::runtime::task::TaskState::new(crate::runtime::intern(name())),
+            task: crate::runtime::task::TaskState::new(crate::runtime::intern(name()), site),
         }
     }
 }
@@ -87,12 +92,13 @@ pub trait Instrument: Future + Sized {
     #[track_caller]
     fn instrumented(self) -> Instrumented<Self> {
         let site = Location::caller();
-        Instrumented::new(self, || spawned_at(site))
+        Instrumented::new(self, || spawned_at(site), site)
     }
 
     /// The future as a task named `name` in reports.
+    #[track_caller]
     fn instrumented_as(self, name: impl Into<Cow<'static, str>>) -> Instrumented<Self> {
-        Instrumented::new(self, || name.into())
+        Instrumented::new(self, || name.into(), Location::caller())
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{bin_dir, run_demo, scratch};
+use crate::support::{bin_dir, run_demo, scratch, sorted_strings};
 
 /// Far above what each command needs (the first one builds lockscan for the new crate).
 const LIMIT: Duration = Duration::from_secs(900);
@@ -416,13 +416,7 @@ fn the_demos_predictions_are_confirmed_where_they_can_happen() {
     assert_eq!(ran.code, 1, "{ran}");
     let confirmation = the_confirmation(&report);
     assert_eq!(confirmation["verdict"], "confirmed", "{ran}");
-    let mut threads: Vec<&str> = confirmation["witness"]["threads"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t.as_str().unwrap())
-        .collect();
-    threads.sort_unstable();
+    let threads = sorted_strings(&confirmation["witness"]["threads"]);
     assert_eq!(threads, ["transfer-1", "transfer-2"], "{ran}");
 
     // The naive philosophers: five threads meet.

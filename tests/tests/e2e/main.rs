@@ -13,4 +13,5 @@ mod parity;
 mod parking_lot_shim;
 mod reread;
 mod support;
+mod tasks;
 mod workspace_gate;

@@ -198,3 +198,15 @@ pub fn skipped(reason: std::fmt::Arguments<'_>) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr().lock(), "skipped: {reason}");
 }
+
+/// The strings of a JSON array, sorted.
+pub fn sorted_strings(array: &Value) -> Vec<&str> {
+    let mut strings: Vec<&str> = array
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    strings.sort_unstable();
+    strings
+}

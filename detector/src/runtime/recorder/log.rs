@@ -11,6 +11,11 @@ use super::{REC, epoch, on, wake_writer};
 use crate::ids::{CondvarId, Flavour, LockId, Mode, ThreadId, VarId};
 use crate::trace::format::block::{self, How, Recent, RecordBuf};
 
+#[cfg(feature = "tokio")]
+mod task;
+#[cfg(all(lockscan_active, feature = "tokio"))]
+pub(crate) use task::TaskLog;
+
 /// The ring a thread starts with; it doubles, up to [`MAX_RING`], each time the thread fills it
 /// faster than the writer empties it. The writer is woken when a ring is half full, so the
 /// limit need not cover its 20 ms sleep: 128 KiB measured fastest in the tight loops of
@@ -159,6 +164,15 @@ impl Rec {
     }
 }
 
+/// Who an async task's log records for (`lockscan::tokio`): the task's thread of the trace.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct TaskIdentity {
+    pub id: ThreadId,
+    pub name: &'static str,
+    /// The thread or task that spawned it, when it had a state.
+    pub parent: Option<ThreadId>,
+}
+
 /// A thread's recording state. It needs no destructor, so that the thread-local holding it is
 /// a plain one, without the lazy-registration check of thread-locals that have one: its ring
 /// is let go by [`LogOwner`]'s destructor.
@@ -177,6 +191,8 @@ struct ThreadLog {
     sites: [(usize, u64); SITE_SLOTS],
     /// The thread's recent locks, as the trace's reader will know them.
     recent: Recent,
+    /// Whose log it is when it is an async task's ([`TaskLog`]): its ring declares the task.
+    task: Option<TaskIdentity>,
 }
 
 /// How [`ThreadLog::attach`] went.
@@ -197,6 +213,7 @@ impl ThreadLog {
         wake_at: 0,
         sites: [(0, 0); SITE_SLOTS],
         recent: Recent::EMPTY,
+        task: None,
     };
 
     fn ring(&self) -> &Ring {
@@ -218,7 +235,8 @@ impl ThreadLog {
             return Attached::Ending;
         }
         let epoch = epoch();
-        let Some(ring) = REC.lock().register(tid, capacity, epoch) else {
+        let task = self.task.filter(|task| task.id == tid);
+        let Some(ring) = REC.lock().register(tid, capacity, epoch, task) else {
             return Attached::NotRecording;
         };
         self.detach();

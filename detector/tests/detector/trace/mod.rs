@@ -12,4 +12,5 @@ mod replay;
 mod robust;
 mod roundtrip;
 mod scale;
+mod tasks;
 mod util;
