@@ -599,6 +599,98 @@ mod tests {
         assert_eq!((clocks.order.get(me), clocks.order.get(other)), (2, 3));
     }
 
+    fn hold(id: u64, mode: Mode) -> Held {
+        Held {
+            id: LockId(id),
+            mode,
+            site: Location::caller(),
+            info: LockInfo {
+                class: Location::caller(),
+                name: None,
+                rank: None,
+            },
+            out_edge: false,
+            in_graph: false,
+            chain: 0,
+        }
+    }
+
+    /// The chain key of a stack built by pushes alone.
+    fn pushed(holds: &[(u64, Mode)]) -> u64 {
+        let mut stack = HeldStack::new();
+        for &(id, mode) in holds {
+            stack.push(hold(id, mode));
+        }
+        stack.chain()
+    }
+
+    #[test]
+    fn chain_keys_follow_releases_out_of_order_and_mode_changes() {
+        use Mode::{Exclusive, Shared};
+        let mut stack = HeldStack::new();
+        for (id, mode) in [(1, Exclusive), (2, Shared), (3, Exclusive)] {
+            stack.push(hold(id, mode));
+        }
+        assert_ne!(stack.chain(), pushed(&[(1, Exclusive), (3, Exclusive)]));
+        stack.remove(1);
+        assert_eq!(stack.chain(), pushed(&[(1, Exclusive), (3, Exclusive)]));
+        stack.set_mode(0, Shared);
+        assert_eq!(stack.chain(), pushed(&[(1, Shared), (3, Exclusive)]));
+        stack.pop();
+        stack.pop();
+        assert_eq!(stack.chain(), 0, "the empty stack");
+    }
+
+    #[test]
+    fn chain_keys_depend_on_order_and_modes() {
+        use Mode::{Exclusive, Shared};
+        let orders = [
+            pushed(&[(1, Exclusive), (2, Exclusive)]),
+            pushed(&[(2, Exclusive), (1, Exclusive)]),
+            pushed(&[(1, Shared), (2, Exclusive)]),
+            pushed(&[(1, Exclusive), (2, Shared)]),
+            pushed(&[(2, Exclusive)]),
+        ];
+        for (i, a) in orders.iter().enumerate() {
+            assert!(orders[i + 1..].iter().all(|b| a != b), "{orders:?}");
+        }
+    }
+
+    #[test]
+    fn the_chain_cache_knows_a_lock_only_on_the_stack_it_was_taken_on() {
+        let mut st = ThreadState::new();
+        let site = Location::caller();
+        st.held.push(hold(1, Mode::Exclusive));
+        assert_eq!(st.push_known(LockId(2), Mode::Exclusive, site, None), None);
+        st.push_and_remember(hold(2, Mode::Exclusive));
+        st.held.pop();
+        assert!(
+            st.push_known(LockId(2), Mode::Exclusive, site, Some(7))
+                .is_some()
+        );
+        assert_eq!(
+            st.held.last().map(|h| h.info.rank),
+            Some(Some(7)),
+            "read at the push"
+        );
+        assert_eq!(
+            st.held.chain(),
+            pushed(&[(1, Mode::Exclusive), (2, Mode::Exclusive)])
+        );
+        st.held.pop();
+        assert_eq!(
+            st.push_known(LockId(2), Mode::Shared, site, None),
+            None,
+            "another mode"
+        );
+        st.held.pop();
+        assert_eq!(
+            st.push_known(LockId(2), Mode::Exclusive, site, None),
+            None,
+            "another stack"
+        );
+    }
+
     #[test]
     fn edge_cache_keeps_thousands_of_edges() {
         let mut cache = EdgeCache::new();
