@@ -118,7 +118,8 @@ impl LockMeta {
         // The hold is pushed before the lock is taken, so the fast path touches the thread's
         // state once; taking the lock cannot fail, only unwind through `report_fatal`, which
         // pops it first.
-        let thread = self.enter(id, mode, recursive, site);
+        // The chain cache missed already: straight to the checks.
+        let thread = self.enter_slow(self.hold(id, mode, site), recursive);
         let flavour = Self::flavour(mode, recursive);
         let guard = match attempt().or_else(|| spin(&mut attempt)) {
             Some(guard) => guard,

@@ -42,7 +42,7 @@ impl LockMeta {
     #[cold]
     #[inline(never)]
     #[track_caller]
-    fn enter_slow(&self, hold: Held, recursive: bool) -> Option<ThreadId> {
+    pub(super) fn enter_slow(&self, hold: Held, recursive: bool) -> Option<ThreadId> {
         let Held { id, mode, site, .. } = hold;
         enum Next {
             Pushed(ThreadId),
