@@ -115,10 +115,9 @@ impl LockMeta {
         mut attempt: impl FnMut() -> Option<G>,
         block: impl FnOnce() -> G,
     ) -> G {
-        // The hold is pushed before the lock is taken, so the fast path touches the thread's
-        // state once; taking the lock cannot fail, only unwind through `report_fatal`, which
-        // pops it first.
-        // The chain cache missed already: straight to the checks.
+        // The chain cache missed already: straight to the checks. The hold is pushed before
+        // the lock is taken, as on the fast path; taking the lock cannot fail, only unwind
+        // through `report_fatal`, which pops it first.
         let thread = self.enter_slow(self.hold(id, mode, site), recursive);
         let flavour = Self::flavour(mode, recursive);
         let guard = match attempt().or_else(|| spin(&mut attempt)) {
