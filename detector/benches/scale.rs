@@ -9,7 +9,8 @@
 //! ```
 //!
 //! - `FILTER` runs only the tables (`per-object-plain`, `per-object-backtrace`, `tight`) or
-//!   tight-loop cases (`uncontended`, `nested-pair`, `private-pairs`, `create-lock-drop`) whose
+//!   tight-loop cases (`uncontended`, `nested-pair`, `private-pairs`, `create-lock-drop`,
+//!   `readers`) whose
 //!   id contains it: `per-object` runs both per-object tables.
 //! - `--quick` takes 3 samples per measurement instead of 7 and shorter tight loops.
 //! - `--locks` replaces the per-object tables' lock counts (default 64, 1000, 4000, 16000).
@@ -388,7 +389,7 @@ struct TightCase {
     run: [fn(u64) -> (Duration, u64); 3],
 }
 
-const TIGHT_CASES: [TightCase; 4] = [
+const TIGHT_CASES: [TightCase; 5] = [
     TightCase {
         id: "uncontended",
         label: "uncontended lock+unlock",
@@ -425,7 +426,68 @@ const TIGHT_CASES: [TightCase; 4] = [
             create_lock_drop::<LockscanMutex>,
         ],
     },
+    TightCase {
+        id: "readers",
+        label: "16 threads × read of one RwLock (per read)",
+        run: [
+            readers_of_one_lock::<parking_lot::RwLock<u64>>,
+            readers_of_one_lock::<tracing_mutex::parkinglot::tracing::RwLock<u64>>,
+            readers_of_one_lock::<lockscan::RwLock<u64>>,
+        ],
+    },
 ];
+
+/// A read-write lock the readers case reads.
+trait ReadLock: Sync + Send + 'static {
+    fn create(value: u64) -> Self;
+    fn read_value(&self) -> u64;
+}
+
+impl ReadLock for parking_lot::RwLock<u64> {
+    fn create(value: u64) -> Self {
+        parking_lot::RwLock::new(value)
+    }
+    fn read_value(&self) -> u64 {
+        *self.read()
+    }
+}
+
+impl ReadLock for tracing_mutex::parkinglot::tracing::RwLock<u64> {
+    fn create(value: u64) -> Self {
+        tracing_mutex::parkinglot::tracing::RwLock::new(value)
+    }
+    fn read_value(&self) -> u64 {
+        *self.read()
+    }
+}
+
+impl ReadLock for lockscan::RwLock<u64> {
+    fn create(value: u64) -> Self {
+        lockscan::RwLock::new(value)
+    }
+    fn read_value(&self) -> u64 {
+        *self.read()
+    }
+}
+
+/// A read-mostly workload: 16 threads reading one lock (a shard of a concurrent map), each
+/// `iterations / 16` times; wall time per read. Only the lock word should move between cores.
+fn readers_of_one_lock<L: ReadLock>(iterations: u64) -> (Duration, u64) {
+    const THREADS: u64 = 16;
+    let per_thread = iterations / THREADS;
+    let lock = L::create(1);
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..THREADS {
+            scope.spawn(|| {
+                for _ in 0..per_thread {
+                    black_box(lock.read_value());
+                }
+            });
+        }
+    });
+    (start.elapsed(), THREADS * per_thread)
+}
 
 fn uncontended<L: BenchLock>(iterations: u64) -> (Duration, u64) {
     let lock = L::create(0);

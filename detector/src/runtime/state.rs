@@ -1,5 +1,5 @@
-//! Per-thread state: the held-lock stack and the cache of order edges this thread has already
-//! recorded. The fast path touches nothing else.
+//! Per-thread state: the held-lock stack, the cache of order edges this thread has already
+//! recorded, and the chain cache in front of it. The fast path touches nothing else.
 
 use std::cell::{Cell, RefCell};
 use std::panic::Location;
@@ -50,8 +50,11 @@ pub(super) struct Held {
     /// lock must remove it from there; handed to the lock when this hold is released.
     pub out_edge: bool,
     /// Whether the lock was a node of the global graph when this hold began, so that its name
-    /// is registered there already.
+    /// is registered there already. (False when unsure: it only saves a registration.)
     pub in_graph: bool,
+    /// The chain key of the held stack up to and including this hold (see [`HeldStack`]); set
+    /// by the stack.
+    pub chain: u64,
 }
 
 impl Held {
@@ -62,6 +65,159 @@ impl Held {
             site: Some(crate::site::Site::Caller(self.site)),
             mode: self.mode,
         }
+    }
+}
+
+/// The chain key of a held stack of one more hold, `lock` in `mode`, on top of a stack whose
+/// key is `chain` (0: the empty stack). Like lockdep's chain key: one 64-bit hash of the whole
+/// ordered stack, so that one comparison tells a stack already seen (two distinct stacks of equal
+/// keys, a 2^-64 chance per pair, would share their cache entries).
+#[inline]
+fn chain_step(chain: u64, lock: LockId, mode: Mode) -> u64 {
+    let mixed =
+        (chain.rotate_left(23) ^ (lock.0 << 2 | mode as u64)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    mixed ^ (mixed >> 29)
+}
+
+/// The locks this thread holds, innermost last, each with the chain key of the stack up to it:
+/// pushing computes a key, popping is a pop, and only the rare changes in the middle (a release
+/// out of order, a mode change) compute the keys above again.
+#[derive(Clone, Debug, Default)]
+pub(super) struct HeldStack(Vec<Held>);
+
+impl HeldStack {
+    const fn new() -> Self {
+        HeldStack(Vec::new())
+    }
+
+    /// The chain key of the whole stack.
+    #[inline]
+    pub fn chain(&self) -> u64 {
+        self.0.last().map_or(0, |h| h.chain)
+    }
+
+    #[inline]
+    pub fn push(&mut self, mut hold: Held) {
+        hold.chain = chain_step(self.chain(), hold.id, hold.mode);
+        self.0.push(hold);
+    }
+
+    #[inline]
+    pub fn pop(&mut self) -> Option<Held> {
+        self.0.pop()
+    }
+
+    /// Removes the hold at `index` (a release out of order).
+    pub fn remove(&mut self, index: usize) -> Held {
+        let held = self.0.remove(index);
+        self.rechain(index);
+        held
+    }
+
+    /// Sets the mode of the hold at `index`.
+    pub fn set_mode(&mut self, index: usize, mode: Mode) {
+        self.0[index].mode = mode;
+        self.rechain(index);
+    }
+
+    /// Marks the hold at `index` as the source of an order edge in the global graph.
+    pub fn mark_out_edge(&mut self, index: usize) {
+        self.0[index].out_edge = true;
+    }
+
+    /// Computes the chain keys from `index` up again.
+    fn rechain(&mut self, index: usize) {
+        let mut chain = index.checked_sub(1).map_or(0, |below| self.0[below].chain);
+        for hold in &mut self.0[index..] {
+            chain = chain_step(chain, hold.id, hold.mode);
+            hold.chain = chain;
+        }
+    }
+}
+
+impl std::ops::Deref for HeldStack {
+    type Target = [Held];
+
+    fn deref(&self) -> &[Held] {
+        &self.0
+    }
+}
+
+/// lockdep's chain cache: the held stacks (by chain key) under which this thread has taken a
+/// lock in a mode with every order edge from the stack into it already recorded, and the lock
+/// not in the stack. A hit is the whole check of a blocking acquisition, however many locks are
+/// held; it also keeps what the hold copies from the lock (its class and name, final once the
+/// lock has an id), so that the fast path reads nothing of the lock but its id and rank.
+///
+/// Nothing has to be invalidated: an entry only says what the edge cache and the global graph
+/// knew, which stays true. Ids are never reused, so a freed lock's entries are never hit again
+/// (a lock made at the same address has a new id); a new edge only makes new stacks; a rank is
+/// read from the lock at each acquisition, never from here.
+pub(super) struct ChainCache {
+    /// Direct-mapped by the chain key of the stack with the lock on top; boxed on first use, so
+    /// that the state an async task swaps in and out at each poll stays small.
+    slots: Option<Box<[ChainSlot; ChainCache::SLOTS]>>,
+}
+
+#[derive(Clone, Copy)]
+struct ChainSlot {
+    /// The chain key of the stack under the acquisition.
+    under: u64,
+    /// The lock and mode taken (`id << 2 | mode`; 0 in an empty slot, ids start at 1).
+    lock: u64,
+    class: &'static Location<'static>,
+    name: Option<&'static str>,
+    in_graph: bool,
+}
+
+/// What a hit gives the hold: the lock's class, name, and whether it was in the graph.
+pub(super) type Known = (&'static Location<'static>, Option<&'static str>, bool);
+
+impl ChainCache {
+    const SLOTS: usize = 128;
+
+    const fn new() -> Self {
+        ChainCache { slots: None }
+    }
+
+    #[inline]
+    fn slot(key: u64) -> usize {
+        (key >> 57) as usize % Self::SLOTS
+    }
+
+    /// What is known of taking `lock` in `mode` on top of the stack `under`, whose chain key
+    /// with it on top is `key`.
+    #[inline]
+    fn get(&self, under: u64, lock: LockId, mode: Mode, key: u64) -> Option<Known> {
+        let slot = &self.slots.as_ref()?[Self::slot(key)];
+        let wanted = lock.0 << 2 | mode as u64;
+        (slot.under == under && slot.lock == wanted).then_some((
+            slot.class,
+            slot.name,
+            slot.in_graph,
+        ))
+    }
+
+    fn insert(&mut self, under: u64, hold: &Held) {
+        let key = chain_step(under, hold.id, hold.mode);
+        let slots = self.slots.get_or_insert_with(|| {
+            Box::new(
+                [ChainSlot {
+                    under: 0,
+                    lock: 0,
+                    class: Location::caller(),
+                    name: None,
+                    in_graph: false,
+                }; ChainCache::SLOTS],
+            )
+        });
+        slots[Self::slot(key)] = ChainSlot {
+            under,
+            lock: hold.id.0 << 2 | hold.mode as u64,
+            class: hold.info.class,
+            name: hold.info.name,
+            in_graph: hold.in_graph,
+        };
     }
 }
 
@@ -129,7 +285,7 @@ impl EdgeCache {
 
 pub(super) struct ThreadState {
     id: u64,
-    pub held: Vec<Held>,
+    pub held: HeldStack,
     /// What this thread knows happened before its next step (for races): its own component
     /// counts its releases and spawns.
     pub clock: VectorClock,
@@ -140,6 +296,7 @@ pub(super) struct ThreadState {
     /// changes `order_clock` clears it.
     pub order_snapshot: Option<Arc<VectorClock>>,
     pub cache: EdgeCache,
+    pub chains: ChainCache,
     /// Whether this thread's name is in the global registry.
     pub registered: bool,
     /// Whether the thread accessed a tracked variable (`accessed`) or recorded a lock-order
@@ -159,11 +316,12 @@ impl ThreadState {
     pub(super) const fn new() -> Self {
         ThreadState {
             id: 0,
-            held: Vec::new(),
+            held: HeldStack::new(),
             clock: VectorClock::new(),
             order_clock: VectorClock::new(),
             order_snapshot: None,
             cache: EdgeCache::new(),
+            chains: ChainCache::new(),
             registered: false,
             accessed: false,
             recorded_edges: false,
@@ -172,6 +330,7 @@ impl ThreadState {
         }
     }
 
+    #[inline]
     pub fn id(&mut self) -> ThreadId {
         if self.id == 0 {
             self.first_use();
@@ -259,6 +418,58 @@ impl ThreadState {
         self.order_snapshot
             .get_or_insert_with(|| Arc::new(self.order_clock.clone()))
             .clone()
+    }
+
+    /// The fast path of a blocking acquisition: when the chain cache knows `lock` in `mode` on
+    /// top of the held stack, pushes its hold (declared rank `rank`, taken at `site`) and
+    /// returns the thread; `None` when the slow path has to look.
+    #[inline]
+    pub fn push_known(
+        &mut self,
+        lock: LockId,
+        mode: Mode,
+        site: &'static Location<'static>,
+        rank: Option<u32>,
+    ) -> Option<ThreadId> {
+        let under = self.held.chain();
+        let key = chain_step(under, lock, mode);
+        let (class, name, in_graph) = self.chains.get(under, lock, mode, key)?;
+        // Growing the stack is left to the slow path, so the fast one calls nothing.
+        let free = self.held.0.spare_capacity_mut().first_mut()?;
+        free.write(Held {
+            id: lock,
+            mode,
+            site,
+            info: LockInfo { class, name, rank },
+            out_edge: false,
+            in_graph,
+            chain: key,
+        });
+        let len = self.held.0.len();
+        // SAFETY: the element at `len` was just written, within the capacity.
+        unsafe { self.held.0.set_len(len + 1) };
+        Some(self.id())
+    }
+
+    /// The fast path of a release: pops the hold of `lock` if it is on top and made no order
+    /// edge into the global graph (which the lock has to be told of); whether it did.
+    #[inline]
+    pub fn pop_plain(&mut self, lock: LockId) -> bool {
+        let plain = self
+            .held
+            .last()
+            .is_some_and(|top| top.id == lock && !top.out_edge);
+        if plain {
+            self.held.0.pop();
+        }
+        plain
+    }
+
+    /// Pushes `hold`, whose every order edge from the held stack is recorded (it is not in the
+    /// stack), and remembers the stack in the chain cache.
+    pub fn push_and_remember(&mut self, hold: Held) {
+        self.chains.insert(self.held.chain(), &hold);
+        self.held.push(hold);
     }
 
     /// The index of the innermost hold of `lock`.
@@ -390,6 +601,98 @@ mod tests {
         let _ = st.order_snapshot();
         let clocks = st.final_clocks();
         assert_eq!((clocks.order.get(me), clocks.order.get(other)), (2, 3));
+    }
+
+    fn hold(id: u64, mode: Mode) -> Held {
+        Held {
+            id: LockId(id),
+            mode,
+            site: Location::caller(),
+            info: LockInfo {
+                class: Location::caller(),
+                name: None,
+                rank: None,
+            },
+            out_edge: false,
+            in_graph: false,
+            chain: 0,
+        }
+    }
+
+    /// The chain key of a stack built by pushes alone.
+    fn pushed(holds: &[(u64, Mode)]) -> u64 {
+        let mut stack = HeldStack::new();
+        for &(id, mode) in holds {
+            stack.push(hold(id, mode));
+        }
+        stack.chain()
+    }
+
+    #[test]
+    fn chain_keys_follow_releases_out_of_order_and_mode_changes() {
+        use Mode::{Exclusive, Shared};
+        let mut stack = HeldStack::new();
+        for (id, mode) in [(1, Exclusive), (2, Shared), (3, Exclusive)] {
+            stack.push(hold(id, mode));
+        }
+        assert_ne!(stack.chain(), pushed(&[(1, Exclusive), (3, Exclusive)]));
+        stack.remove(1);
+        assert_eq!(stack.chain(), pushed(&[(1, Exclusive), (3, Exclusive)]));
+        stack.set_mode(0, Shared);
+        assert_eq!(stack.chain(), pushed(&[(1, Shared), (3, Exclusive)]));
+        stack.pop();
+        stack.pop();
+        assert_eq!(stack.chain(), 0, "the empty stack");
+    }
+
+    #[test]
+    fn chain_keys_depend_on_order_and_modes() {
+        use Mode::{Exclusive, Shared};
+        let orders = [
+            pushed(&[(1, Exclusive), (2, Exclusive)]),
+            pushed(&[(2, Exclusive), (1, Exclusive)]),
+            pushed(&[(1, Shared), (2, Exclusive)]),
+            pushed(&[(1, Exclusive), (2, Shared)]),
+            pushed(&[(2, Exclusive)]),
+        ];
+        for (i, a) in orders.iter().enumerate() {
+            assert!(orders[i + 1..].iter().all(|b| a != b), "{orders:?}");
+        }
+    }
+
+    #[test]
+    fn the_chain_cache_knows_a_lock_only_on_the_stack_it_was_taken_on() {
+        let mut st = ThreadState::new();
+        let site = Location::caller();
+        st.held.push(hold(1, Mode::Exclusive));
+        assert_eq!(st.push_known(LockId(2), Mode::Exclusive, site, None), None);
+        st.push_and_remember(hold(2, Mode::Exclusive));
+        st.held.pop();
+        assert!(
+            st.push_known(LockId(2), Mode::Exclusive, site, Some(7))
+                .is_some()
+        );
+        assert_eq!(
+            st.held.last().map(|h| h.info.rank),
+            Some(Some(7)),
+            "read at the push"
+        );
+        assert_eq!(
+            st.held.chain(),
+            pushed(&[(1, Mode::Exclusive), (2, Mode::Exclusive)])
+        );
+        st.held.pop();
+        assert_eq!(
+            st.push_known(LockId(2), Mode::Shared, site, None),
+            None,
+            "another mode"
+        );
+        st.held.pop();
+        assert_eq!(
+            st.push_known(LockId(2), Mode::Exclusive, site, None),
+            None,
+            "another stack"
+        );
     }
 
     #[test]

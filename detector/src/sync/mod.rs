@@ -453,6 +453,7 @@ macro_rules! guard {
         )?
 
         impl<T: ?Sized> Drop for $Guard<'_, T> {
+            #[inline]
             fn drop(&mut self) {
                 $crate::sync::Held::hooks(self.$holder).release($crate::ids::Mode::$mode);
             }

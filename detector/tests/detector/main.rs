@@ -10,6 +10,8 @@
 #[cfg(lockscan_active)]
 mod api;
 #[cfg(lockscan_active)]
+mod chain_cache;
+#[cfg(lockscan_active)]
 mod cycles;
 #[cfg(lockscan_active)]
 mod deadlock;

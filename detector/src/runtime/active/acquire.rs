@@ -17,6 +17,11 @@ impl LockMeta {
     ///
     /// `#[track_caller]` down to the report, so that a panicking policy is located at the
     /// caller's line (see [`report`]); likewise everything on the way from here to a report.
+    ///
+    /// The fast path, inlined into the caller: a lock with an id, taken on top of a held stack
+    /// the thread's chain cache knows (see [`state::ThreadState::push_known`]), free, with no
+    /// recording or race detection on. It reads the lock's id and rank and nothing else of it,
+    /// writes only the thread's own state, and calls nothing; everything else is out of line.
     #[inline]
     #[track_caller]
     pub(crate) fn lock<G>(
@@ -27,33 +32,100 @@ impl LockMeta {
         mut attempt: impl FnMut() -> Option<G>,
         block: impl FnOnce() -> G,
     ) -> G {
-        self.classify_at(site);
+        // Once the lock has an id, the one field of it read before it is taken (with its rank),
+        // so that readers on other cores do not bounce more of it than the lock word.
+        let id = self.id_at(site);
         // Confirming a predicted deadlock may pause here (`lockscan::steer`); one relaxed load
         // otherwise.
         crate::runtime::steer::point(self, site);
-        let id = self.id();
-        // The hold is pushed before the lock is taken, so the fast path touches the thread's
-        // state once; taking the lock cannot fail, only unwind through `report_fatal`, which
-        // pops it first.
-        let thread = self.enter(id, mode, recursive, site);
-        // A recursive read is what the trace's replay needs to tell from a plain one; a
-        // re-entrant mutex is re-entrant by its kind.
-        let flavour = if recursive && mode == Mode::Shared {
+        if let Some(Some(thread)) = state::with(|st| st.push_known(id, mode, site, self.rank)) {
+            return match attempt() {
+                Some(guard) if !races_on() && !recorder::on() => guard,
+                guard => self.lock_taken(thread, id, mode, recursive, site, guard, attempt, block),
+            };
+        }
+        self.lock_slow(id, mode, recursive, site, attempt, block)
+    }
+
+    /// [`lock`](Self::lock) past the fast path's push: the lock was taken by the first attempt
+    /// (`guard`), or is taken now; then the race clock and the recording, if on.
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    #[allow(clippy::too_many_arguments)]
+    fn lock_taken<G>(
+        &self,
+        thread: ThreadId,
+        id: LockId,
+        mode: Mode,
+        recursive: bool,
+        site: &'static Location<'static>,
+        guard: Option<G>,
+        mut attempt: impl FnMut() -> Option<G>,
+        block: impl FnOnce() -> G,
+    ) -> G {
+        let flavour = Self::flavour(mode, recursive);
+        let guard = match guard.or_else(|| spin(&mut attempt)) {
+            Some(guard) => guard,
+            None => self.block(id, mode, flavour, site, true, block),
+        };
+        self.after_acquire(thread, id, mode, flavour, site);
+        guard
+    }
+
+    /// A recursive read is what the trace's replay needs to tell from a plain one; a
+    /// re-entrant mutex is re-entrant by its kind.
+    fn flavour(mode: Mode, recursive: bool) -> Flavour {
+        if recursive && mode == Mode::Shared {
             Flavour::Recursive
         } else {
             Flavour::Plain
-        };
+        }
+    }
+
+    /// The race clock and the recording of an acquisition made, when on.
+    #[inline]
+    fn after_acquire(
+        &self,
+        thread: ThreadId,
+        id: LockId,
+        mode: Mode,
+        flavour: Flavour,
+        site: &'static Location<'static>,
+    ) {
+        if races_on() {
+            self.clock.acquired();
+        }
+        if recorder::on() {
+            self.record_acquire(thread, id, mode, false, flavour, site);
+        }
+    }
+
+    /// [`lock`](Self::lock) when the chain cache does not know the held stack (or the thread's
+    /// state is unavailable): the checks of [`enter`](Self::enter), then the acquisition.
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn lock_slow<G>(
+        &self,
+        id: LockId,
+        mode: Mode,
+        recursive: bool,
+        site: &'static Location<'static>,
+        mut attempt: impl FnMut() -> Option<G>,
+        block: impl FnOnce() -> G,
+    ) -> G {
+        // The chain cache missed already: straight to the checks. The hold is pushed before
+        // the lock is taken, as on the fast path; taking the lock cannot fail, only unwind
+        // through `report_fatal`, which pops it first.
+        let thread = self.enter_slow(self.hold(id, mode, site), recursive);
+        let flavour = Self::flavour(mode, recursive);
         let guard = match attempt().or_else(|| spin(&mut attempt)) {
             Some(guard) => guard,
             None => self.block(id, mode, flavour, site, true, block),
         };
         if let Some(thread) = thread {
-            if races_on() {
-                self.clock.acquired();
-            }
-            if recorder::on() {
-                self.record_acquire(thread, id, mode, false, flavour, site);
-            }
+            self.after_acquire(thread, id, mode, flavour, site);
         }
         guard
     }

@@ -24,33 +24,25 @@ impl LockMeta {
         recursive: bool,
         site: &'static Location<'static>,
     ) -> Option<ThreadId> {
-        let hold = self.hold(id, mode, site);
-        // The fast path: this lock is not held yet, and this thread has recorded every edge
-        // from what it holds to this lock before. Nothing but the thread's own state.
-        let fast = state::with(|st| {
-            let ThreadState { held, cache, .. } = st;
-            let known = held
-                .iter()
-                .all(|h| h.id != id && cache.contains(h.id, h.mode, id, mode));
-            known.then(|| {
-                st.held.push(hold);
-                st.id()
-            })
-        })?;
+        // The fast path: the chain cache knows this lock in this mode on top of this held
+        // stack (so the lock is not held, and every edge into it is recorded). One lookup in
+        // the thread's own state, however many locks it holds, and a push.
+        let fast = state::with(|st| st.push_known(id, mode, site, self.rank))?;
         match fast {
             Some(thread) => Some(thread),
-            None => self.enter_slow(hold, recursive),
+            None => self.enter_slow(self.hold(id, mode, site), recursive),
         }
     }
 
-    /// [`enter`](Self::enter) when the lock is held already or some edge is new. The new edges
+    /// [`enter`](Self::enter) when the chain cache does not know the held stack: the lock is
+    /// held already, some edge is new, or only the edge cache knows them. The new edges
     /// go to the global graph from inside the thread's state, which lockscan's own code only
     /// touches, so the held stack is used in place; the findings are reported after it is let
     /// go, and before the hold is pushed, so a panicking policy leaves no hold behind.
     #[cold]
     #[inline(never)]
     #[track_caller]
-    fn enter_slow(&self, hold: Held, recursive: bool) -> Option<ThreadId> {
+    pub(super) fn enter_slow(&self, hold: Held, recursive: bool) -> Option<ThreadId> {
         let Held { id, mode, site, .. } = hold;
         enum Next {
             Pushed(ThreadId),
@@ -83,7 +75,12 @@ impl LockMeta {
             }
             let findings = self.record_edges(st, &hold, None);
             if findings.is_empty() {
-                st.held.push(hold);
+                // Every edge into the lock is recorded now: the next time, one lookup.
+                if self.named_for_good(&hold) {
+                    st.push_and_remember(hold);
+                } else {
+                    st.held.push(hold);
+                }
                 return Next::Pushed(thread);
             }
             Next::Report(thread, findings)
@@ -141,7 +138,7 @@ impl LockMeta {
                 order_graph::session(thread, name, hold, clock)
             });
             findings.extend(session.add_edge(&st.held, index));
-            st.held[index].out_edge = true;
+            st.held.mark_out_edge(index);
             st.cache.insert(from.id, from.mode, id, mode);
         }
         if session.is_some() {

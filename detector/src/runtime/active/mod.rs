@@ -149,6 +149,30 @@ impl LockMeta {
         LockId(self.id.get_or_assign(fresh_lock_id))
     }
 
+    /// The id of a lock about to be taken at `site`: one load once the lock has one; at its
+    /// first acquisition, the class and name of an unclassified lock first, then the id.
+    #[inline]
+    pub(super) fn id_at(&self, site: &'static Location<'static>) -> LockId {
+        match self.id.get() {
+            0 => self.first_acquisition(site),
+            id => LockId(id),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn first_acquisition(&self, site: &'static Location<'static>) -> LockId {
+        self.classify_at(site);
+        self.id()
+    }
+
+    /// Whether a hold of this lock may be remembered in a chain cache with its name: an
+    /// unclassified lock only once the name its first acquisition gave it is visible here (a
+    /// racing first acquisition on another thread may not have published it yet).
+    pub(super) fn named_for_good(&self, hold: &Held) -> bool {
+        !self.class_at_first_use || hold.info.name.is_some()
+    }
+
     /// Declares the lock's rank.
     pub(crate) const fn set_rank(&mut self, rank: u32) {
         self.rank = Some(rank);
@@ -175,9 +199,11 @@ impl LockMeta {
             info: self.info(),
             out_edge: false,
             in_graph: self.in_graph.load(Ordering::Relaxed),
+            chain: 0,
         }
     }
 
+    #[inline]
     pub(super) fn info(&self) -> LockInfo {
         LockInfo {
             class: self.class(),

@@ -22,20 +22,45 @@ impl LockMeta {
         self.release_as(Mode::Exclusive, Some((condvar, site)));
     }
 
+    /// The fast path, inlined into the guard's drop: the hold is on top of the stack (guards
+    /// usually drop in reverse order), made no order edge, and nothing is recorded. A pop.
     #[inline]
     fn release_as(&self, mode: Mode, wait: Option<(&CondvarMeta, &'static Location<'static>)>) {
         let id = LockId(self.id.get());
+        let popped = wait.is_none() && state::with(|st| st.pop_plain(id)) == Some(true);
+        if popped && !races_on() && !recorder::on() {
+            return;
+        }
+        self.release_slow(id, mode, wait, popped);
+    }
+
+    /// [`release_as`](Self::release_as) past the fast path: when the hold was popped there
+    /// already, only the race clock and the recording are left.
+    #[cold]
+    #[inline(never)]
+    fn release_slow(
+        &self,
+        id: LockId,
+        mode: Mode,
+        wait: Option<(&CondvarMeta, &'static Location<'static>)>,
+        popped: bool,
+    ) {
         let released = state::with(|st| {
-            // Guards usually drop in reverse order: the hold is the last one.
-            let held = match st.held.last() {
-                Some(last) if last.id == id => st.held.pop(),
-                _ => st.position(id).map(|index| st.held.remove(index)),
-            }?;
+            let out_edge = if popped {
+                false
+            } else {
+                // Guards usually drop in reverse order: the hold is the last one.
+                let held = match st.held.last() {
+                    Some(last) if last.id == id => st.held.pop(),
+                    _ => st.position(id).map(|index| st.held.remove(index)),
+                }?;
+                held.out_edge
+            };
             let thread = st.id();
             if races_on() {
                 self.clock.releasing(thread, &mut st.clock);
             }
-            Some((held.out_edge, thread))
+            Some((out_edge, thread))
         })
         .flatten();
         let Some((out_edge, thread)) = released else {
@@ -73,7 +98,7 @@ impl LockMeta {
         let id = LockId(self.id.get());
         state::with(|st| {
             let index = st.position(id)?;
-            st.held[index].mode = to;
+            st.held.set_mode(index, to);
             Some(st.id())
         })
         .flatten()

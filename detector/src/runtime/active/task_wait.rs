@@ -48,7 +48,7 @@ impl LockMeta {
             let thread = st.id();
             let name = (!st.registered).then(|| state::current_thread_name(thread));
             st.registered = true;
-            (thread, name, st.held.clone(), findings)
+            (thread, name, st.held.to_vec(), findings)
         })?;
         for finding in findings {
             report(finding);
