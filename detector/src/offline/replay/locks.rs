@@ -202,7 +202,7 @@ impl Replay {
             };
             match self.graph.edge_mut(from.id, to) {
                 Some(data) => {
-                    data.add(taken, holding(), holding_len, &self.tables);
+                    data.add(taken, holding(), holding_len, &mut self.tables);
                 }
                 None => {
                     // A new order: check it against the declared ranks, once.

@@ -92,7 +92,7 @@ impl Replay {
                 continue;
             };
             let occurrences = data
-                .iter()
+                .iter(&self.tables)
                 .map(|o| MergeOccurrence {
                     thread: self.thread_name(self.threads[o.thread as usize].id),
                     from_mode: o.from_mode,

@@ -792,7 +792,7 @@ impl Replay {
                     from: timeline.lock_position(from)?,
                     to: timeline.lock_position(to)?,
                     occurrences: data
-                        .iter()
+                        .iter(&self.tables)
                         .map(|o| PictureOccurrence {
                             thread: self.thread_name(self.threads[o.thread as usize].id),
                             from_site: self.tables.sites.get(o.from_site).cloned(),
