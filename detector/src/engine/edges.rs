@@ -12,6 +12,7 @@ pub type HeldLocks = Arc<[(LockId, Mode)]>;
 /// What an occurrence keeps of `stack`, the `len` locks the thread held (`from` among them): the
 /// stack, or nothing when it held `from` alone — no other lock can be a gate then — so the most
 /// common acquisition, one lock inside another, shares one empty set instead of allocating.
+#[cfg(lockscan_active)] // the live detector's; the replay keeps held sets of its own
 pub fn held_locks(len: usize, stack: impl Iterator<Item = (LockId, Mode)>) -> HeldLocks {
     if len <= 1 {
         static EMPTY: std::sync::OnceLock<HeldLocks> = std::sync::OnceLock::new();

@@ -2,13 +2,13 @@
 
 use super::*;
 
-/// Classifies `cycles` of `graph` and de-duplicates them: one finding per lock set (the most
+/// Classifies `cycles` (`edge` gives the data of each of their edges) and de-duplicates them: one finding per lock set (the most
 /// severe classification of its cycles), and then one lock-order inversion and one gated cycle
 /// per group of cycles that share locks. Potential deadlocks stay one per lock set: each is a
 /// pair of code paths to fix, while a tangle of single-thread inversions through the same
 /// locks is one problem. Sets in `skip` (actual deadlocks) are left out.
-pub(super) fn classify_cycles(
-    graph: &OrderGraph<LockId, EdgeData>,
+pub(super) fn classify_cycles<'g>(
+    edge: impl Fn(LockId, LockId) -> Option<&'g EdgeData>,
     cycles: &[Vec<LockId>],
     names: &dyn Names,
     skip: &FxHashSet<Vec<LockId>>,
@@ -21,7 +21,7 @@ pub(super) fn classify_cycles(
     let mut groups = UnionFind::default();
     let edges_of = |cycle: &[LockId]| -> Option<Vec<&EdgeData>> {
         (0..cycle.len())
-            .map(|i| graph.edge(cycle[i], cycle[(i + 1) % cycle.len()]))
+            .map(|i| edge(cycle[i], cycle[(i + 1) % cycle.len()]))
             .collect()
     };
     for cycle in cycles {

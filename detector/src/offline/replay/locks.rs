@@ -2,6 +2,7 @@
 //! checks), releases and condition-variable waits, per thread.
 
 use super::*;
+use edges::Taking;
 
 impl Replay {
     pub(super) fn tick(&mut self, t: usize) {
@@ -153,53 +154,55 @@ impl Replay {
     pub(super) fn add_edges(&mut self, t: usize, l: u32, to_mode: Mode, to_site: Option<&Site>) {
         let to = self.locks[l as usize].id;
         let thread = &mut self.threads[t];
-        // What the thread holds, as occurrences keep it: made once per acquisition, and only
+        // What the thread holds, as occurrences keep it: stored once per acquisition, and only
         // if some edge is new.
         let holding = || {
             thread
                 .held
                 .iter()
                 .filter(move |h| h.lock != l)
-                .map(|h| (h.id, h.mode))
+                .map(|h| (h.lock, h.mode))
         };
         let holding_len = holding().count();
-        let mut held: Option<HeldLocks> = None;
+        let mut held: Option<u32> = None;
+        let mut to_site_index: Option<u32> = None;
         for from in &thread.held {
             if from.lock == l {
                 continue;
             }
             if let Some(data) = self.graph.edge(from.id, to)
-                && !data.wants(&Taking {
-                    thread: thread.id,
-                    from_mode: from.mode,
-                    to_mode,
-                    clock: thread.snapshot.as_ref(),
-                    held_len: holding_len,
-                    held: holding(),
-                })
+                && !data.wants(
+                    &Taking {
+                        thread: t as u32,
+                        from_mode: from.mode,
+                        to_mode,
+                        snapshot: thread.snapshot,
+                        clock: &thread.clock,
+                        held_len: holding_len,
+                        held: holding(),
+                    },
+                    &self.tables,
+                )
             {
                 continue;
             }
-            // A new edge, or a new way to take it: worth an allocation.
-            let clock = thread
+            // A new edge, or a new way to take it: worth a record.
+            let tables = &mut self.tables;
+            let clock = *thread
                 .snapshot
-                .get_or_insert_with(|| Arc::new(thread.clock.clone()))
-                .clone();
-            let occurrence = Occurrence {
-                thread: thread.id,
+                .get_or_insert_with(|| tables.snapshot(&thread.clock));
+            let taken = Taken {
+                thread: t as u32,
                 from_mode: from.mode,
                 to_mode,
-                from_site: from.site.clone(),
-                to_site: to_site.cloned(),
-                held: held
-                    .get_or_insert_with(|| held_locks(holding_len, holding()))
-                    .clone(),
-                clock: Some(clock),
-                backtrace: None,
+                from_site: tables.sites.intern(from.site.as_ref()),
+                to_site: *to_site_index.get_or_insert_with(|| tables.sites.intern(to_site)),
+                held: *held.get_or_insert_with(|| tables.held.add(holding_len, holding())),
+                clock,
             };
             match self.graph.edge_mut(from.id, to) {
                 Some(data) => {
-                    data.add(occurrence);
+                    data.add(taken, holding(), holding_len, &mut self.tables);
                 }
                 None => {
                     // A new order: check it against the declared ranks, once.
@@ -210,11 +213,15 @@ impl Replay {
                     if let (Some(theirs), Some(mine)) = (from_rank, to_rank)
                         && mine <= theirs
                     {
-                        self.rank_violations.push((from.lock, occurrence.clone()));
+                        let locks = &self.locks;
+                        let occurrence = self
+                            .tables
+                            .occurrence(&taken, thread.id, |l| locks[l as usize].id);
+                        self.rank_violations.push((from.lock, occurrence));
                     }
                     // Cycles are looked for once, at the end: no search per edge.
                     self.graph
-                        .insert_edge(from.id, to, || EdgeData::new(occurrence));
+                        .insert_edge(from.id, to, || TakenEdge::new(taken));
                 }
             }
         }

@@ -92,19 +92,21 @@ impl Replay {
                 continue;
             };
             let occurrences = data
-                .occurrences
-                .iter()
+                .iter(&self.tables)
                 .map(|o| MergeOccurrence {
-                    thread: self.thread_name(o.thread),
+                    thread: self.thread_name(self.threads[o.thread as usize].id),
                     from_mode: o.from_mode,
                     to_mode: o.to_mode,
-                    from_site: o.from_site.clone(),
-                    to_site: o.to_site.clone(),
-                    held: o
+                    from_site: self.tables.sites.get(o.from_site).cloned(),
+                    to_site: self.tables.sites.get(o.to_site).cloned(),
+                    held: self
+                        .tables
                         .held
+                        .get(o.held)
                         .iter()
-                        .filter(|&&(l, _)| l != from)
-                        .filter_map(|&(l, mode)| Some((key(l)?, mode)))
+                        .map(|&(l, mode)| (self.locks[l as usize].id, mode))
+                        .filter(|&(l, _)| l != from)
+                        .filter_map(|(l, mode)| Some((key(l)?, mode)))
                         .collect(),
                 })
                 .collect();
@@ -370,7 +372,12 @@ impl Analysis {
                 })
             })
             .collect();
-        let found = classify_cycles(&self.graph, &across, &*self, &FxHashSet::default());
+        let found = classify_cycles(
+            |from, to| self.graph.edge(from, to),
+            &across,
+            &*self,
+            &FxHashSet::default(),
+        );
         let mut findings = Vec::new();
         for mut finding in found {
             if finding.kind == FindingKind::PotentialDeadlock {

@@ -30,7 +30,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::engine::classify::{Classification, Names, classify, cycle_finding};
 use crate::engine::clock::VectorClock;
-use crate::engine::edges::{EdgeData, HeldLocks, Occurrence, Taking, held_locks};
+use crate::engine::edges::{EdgeData, Occurrence};
 use crate::engine::graph::OrderGraph;
 use crate::engine::race::{MAIN_THREAD, Race, RaceEngine, note_unseen_spawns, race_finding};
 use crate::engine::rules::{self, BlockedThread, LockAt};
@@ -99,8 +99,9 @@ struct ThreadState {
     name: Option<Arc<str>>,
     held: Vec<Held>,
     clock: VectorClock,
-    /// `clock` shared with the occurrences recorded since it last changed.
-    snapshot: Option<Arc<VectorClock>>,
+    /// `clock`'s snapshot in the replay's clock table, shared with the occurrences recorded
+    /// since it last changed.
+    snapshot: Option<u32>,
     request: Option<Pending>,
     /// The condition variable and lock of a wait in progress, and whether a notify came since
     /// it began.
@@ -180,7 +181,9 @@ pub struct Replay {
     condvar_names: FxHashMap<CondvarId, Arc<str>>,
     /// The threads waiting on each condition variable.
     waiters: FxHashMap<CondvarId, Vec<u32>>,
-    graph: OrderGraph<LockId, EdgeData>,
+    graph: OrderGraph<LockId, TakenEdge>,
+    /// What the occurrences on `graph`'s edges index: sites, held sets, clocks.
+    tables: Tables,
     findings: Vec<Finding>,
     /// The findings the program reported live and wrote into the trace (`finding` records).
     recorded: Vec<Finding>,
@@ -267,6 +270,7 @@ impl Replay {
             condvar_names: FxHashMap::default(),
             waiters: FxHashMap::default(),
             graph: OrderGraph::new(),
+            tables: Tables::default(),
             findings: Vec::new(),
             recorded: Vec::new(),
             header: None,
@@ -656,7 +660,13 @@ impl Replay {
         let cycles = self
             .graph
             .cycles(self.options.max_cycle_len, self.options.max_cycles);
-        let found = classify_cycles(&self.graph, &cycles.cycles, &self, &self.deadlock_keys);
+        let edges = self.cycle_edges(&cycles.cycles);
+        let found = classify_cycles(
+            |from, to| edges.get(&(from, to)),
+            &cycles.cycles,
+            &self,
+            &self.deadlock_keys,
+        );
         self.findings.extend(found);
         self.add_recorded();
         // Most severe first, then in the order of the public contract; stable, so findings of
@@ -725,6 +735,31 @@ impl Replay {
         });
     }
 
+    /// The edges of `cycles` as the engine keeps them, each built once.
+    fn cycle_edges(&self, cycles: &[Vec<LockId>]) -> FxHashMap<(LockId, LockId), EdgeData> {
+        let mut edges = FxHashMap::default();
+        for cycle in cycles {
+            for (i, &from) in cycle.iter().enumerate() {
+                let to = cycle[(i + 1) % cycle.len()];
+                if let Some(data) = self.graph.edge(from, to) {
+                    edges
+                        .entry((from, to))
+                        .or_insert_with(|| self.edge_data(data));
+                }
+            }
+        }
+        edges
+    }
+
+    /// An edge's occurrences as the engine keeps them.
+    fn edge_data(&self, edge: &TakenEdge) -> EdgeData {
+        self.tables.edge_data(
+            edge,
+            |t| self.threads[t as usize].id,
+            |l| self.locks[l as usize].id,
+        )
+    }
+
     /// The picture of the trace, when the replay kept a timeline.
     fn picture(&mut self) -> Option<TracePicture> {
         let timeline = *self.timeline.take()?;
@@ -757,12 +792,11 @@ impl Replay {
                     from: timeline.lock_position(from)?,
                     to: timeline.lock_position(to)?,
                     occurrences: data
-                        .occurrences
-                        .iter()
+                        .iter(&self.tables)
                         .map(|o| PictureOccurrence {
-                            thread: self.thread_name(o.thread),
-                            from_site: o.from_site.clone(),
-                            to_site: o.to_site.clone(),
+                            thread: self.thread_name(self.threads[o.thread as usize].id),
+                            from_site: self.tables.sites.get(o.from_site).cloned(),
+                            to_site: self.tables.sites.get(o.to_site).cloned(),
                             from_mode: o.from_mode,
                             to_mode: o.to_mode,
                         })
@@ -798,6 +832,7 @@ impl Names for Replay {
 }
 
 mod cycles;
+mod edges;
 mod locks;
 mod merge;
 mod misuse;
@@ -807,5 +842,6 @@ mod waits;
 mod tests;
 
 use cycles::classify_cycles;
+use edges::{Tables, Taken, TakenEdge};
 use locks::WaitKey;
 pub use merge::{Analysis, MergeEdge, MergeOccurrence};

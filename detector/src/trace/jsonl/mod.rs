@@ -2,6 +2,8 @@
 //! writer, which recording uses and which writes its JSON by hand (`trace::format::json`).
 
 #[cfg(feature = "analyze")]
+mod fast;
+#[cfg(feature = "analyze")]
 mod reader;
 mod writer;
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use serde_json::error::Category;
 
+use super::fast;
 use crate::ids::{CondvarId, Flavour, LockId, LockKind, Mode, ThreadId, VarId};
 use crate::site::Site;
 use crate::trace::event::{Event, Header};
@@ -90,17 +91,21 @@ impl<R: BufRead> JsonlReader<R> {
             return Ok(None);
         }
         self.records += 1;
-        let mut record: Record<'_> = match serde_json::from_slice(line) {
-            Ok(record) => record,
-            Err(err) => {
-                let cut_short = err.classify() == Category::Eof;
-                let expected = match err.classify() {
-                    Category::Data => format!("a valid record ({err})"),
-                    _ => format!("a JSON object ({err})"),
-                };
-                return Err(self.lines.problem(expected, quote(line), cut_short));
-            }
-        };
+        // The common record without serde; serde_json for the rest, and for every error.
+        let mut record = Record::default();
+        if !fast::parse(line, &mut record) {
+            record = match serde_json::from_slice(line) {
+                Ok(record) => record,
+                Err(err) => {
+                    let cut_short = err.classify() == Category::Eof;
+                    let expected = match err.classify() {
+                        Category::Data => format!("a valid record ({err})"),
+                        _ => format!("a JSON object ({err})"),
+                    };
+                    return Err(self.lines.problem(expected, quote(line), cut_short));
+                }
+            };
+        }
         self.timestamp = record.ts_ns;
         let is_header = record.record_type == "header";
         if self.seen_end {
