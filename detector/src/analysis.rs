@@ -9,9 +9,9 @@
 #[cfg(feature = "analyze")]
 pub use crate::offline::replay;
 #[cfg(feature = "analyze")]
-pub use replay::{Analysis, Replay, ReplayOptions, TraceResult};
-#[cfg(feature = "analyze")]
 pub use crate::offline::timeline::TimelineStream;
+#[cfg(feature = "analyze")]
+pub use replay::{Analysis, Replay, ReplayOptions, TraceResult};
 
 // The engine's happens-before and race state: not an API. Reachable for the race engine's
 // own doc example, and because `Tracked` keeps a `VarState` in every build.

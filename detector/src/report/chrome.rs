@@ -198,8 +198,11 @@ impl<'a> ChromeExport<'a> {
     }
 
     fn event(&mut self, event: &TraceEvent<'_>) -> io::Result<()> {
-        self.out
-            .write_all(if self.first_event { b"\n    " } else { b",\n    " })?;
+        self.out.write_all(if self.first_event {
+            b"\n    "
+        } else {
+            b",\n    "
+        })?;
         self.first_event = false;
         write_indented(self.out, event, "    ")
     }
@@ -476,7 +479,11 @@ impl std::fmt::Debug for ChromeExport<'_> {
 
 /// Writes `value` as pretty JSON whose lines after the first are indented by `indent` (JSON
 /// strings hold no raw line break, so every line break is the layout's).
-fn write_indented(out: &mut dyn Write, value: &impl serde::Serialize, indent: &str) -> io::Result<()> {
+fn write_indented(
+    out: &mut dyn Write,
+    value: &impl serde::Serialize,
+    indent: &str,
+) -> io::Result<()> {
     let text = serde_json::to_string_pretty(value)?;
     let mut lines = text.split('\n');
     if let Some(first) = lines.next() {
