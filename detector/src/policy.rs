@@ -127,6 +127,7 @@ static COUNTED: Mutex<Option<FxHashMap<String, Arc<AtomicU64>>>> = Mutex::new(No
 /// The count of the occurrences that `finding` stands for (by its [`dedup_key`], so that
 /// findings the policy takes for one share it): the runtime adds to it at each occurrence,
 /// [`findings`] reads it into [`Finding::times`].
+#[cfg_attr(not(lockscan_active), allow(dead_code))]
 pub(crate) fn counter(finding: &Finding) -> Arc<AtomicU64> {
     let mut counted = COUNTED.lock();
     let counted = counted.get_or_insert_with(FxHashMap::default);
