@@ -26,13 +26,14 @@ pub(crate) struct Pictured {
     pub(crate) summary: Summary,
 }
 
-/// Reads and replays `inputs`, keeping each trace's picture when `pictures`. Diagnostics go to
+/// Reads and replays `inputs`, keeping each trace's picture when `pictures` says how many
+/// holds and waits of each it keeps at most (the first ones). Diagnostics go to
 /// standard error: unreadable lines (the first few of each trace), warnings, and a progress
 /// line for big files when it is a terminal.
 pub(crate) fn replay_pictured(
     inputs: &[Input],
     read: &ReadArgs,
-    pictures: bool,
+    pictures: Option<usize>,
 ) -> anyhow::Result<Pictured> {
     let options = ReplayOptions {
         max_cycle_len: read.max_cycle_len.max(2),
@@ -80,8 +81,8 @@ pub(crate) fn replay_pictured(
             }
         };
         let mut replay = Replay::new(options.clone());
-        if pictures {
-            replay = replay.keep_timeline();
+        if let Some(max) = pictures {
+            replay = replay.keep_timeline_bounded(max);
         }
         let mut errors = 0usize;
         let mut result = replay.run(&mut reader, |err| {

@@ -9,6 +9,8 @@
 #[cfg(feature = "analyze")]
 pub use crate::offline::replay;
 #[cfg(feature = "analyze")]
+pub use crate::offline::timeline::TimelineStream;
+#[cfg(feature = "analyze")]
 pub use replay::{Analysis, Replay, ReplayOptions, TraceResult};
 
 // The engine's happens-before and race state: not an API. Reachable for the race engine's

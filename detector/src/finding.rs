@@ -258,6 +258,10 @@ pub struct Finding {
     /// the `analyze` feature's `analysis::Analysis`, report a finding that several traces
     /// show once); `None` live.
     pub occurrences: Option<Occurrences>,
+    /// How many times a finding that the live detector reports once for many occurrences
+    /// happened so far (a `wait-while-holding`, reported once for its sites): counted as the
+    /// program runs, read by [`findings`](crate::findings). `None` for the others.
+    pub times: Option<u64>,
 }
 
 /// How many traces, and how many processes, showed one finding. Copies of one trace are one
@@ -313,6 +317,7 @@ impl Finding {
             site: None,
             trace: None,
             occurrences: None,
+            times: None,
         }
     }
 

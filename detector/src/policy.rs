@@ -5,10 +5,10 @@
 
 use std::io::Write;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use crate::raw::{Mutex, RwLock};
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::finding::{Finding, FindingKind, Severity};
 
@@ -121,6 +121,38 @@ type Hook = Arc<dyn Fn(&Finding) + Send + Sync>;
 static HOOK: RwLock<Option<Hook>> = RwLock::new(None);
 static FINDINGS: Mutex<Vec<Finding>> = Mutex::new(Vec::new());
 static SEEN: Mutex<Option<FxHashSet<String>>> = Mutex::new(None);
+/// The live counts of the findings reported once for many occurrences, by [`dedup_key`].
+static COUNTED: Mutex<Option<FxHashMap<String, Arc<AtomicU64>>>> = Mutex::new(None);
+
+/// The count of the occurrences that `finding` stands for (by its [`dedup_key`], so that
+/// findings the policy takes for one share it): the runtime adds to it at each occurrence,
+/// [`findings`] reads it into [`Finding::times`].
+#[cfg_attr(not(lockscan_active), allow(dead_code))]
+pub(crate) fn counter(finding: &Finding) -> Arc<AtomicU64> {
+    let mut counted = COUNTED.lock();
+    let counted = counted.get_or_insert_with(FxHashMap::default);
+    Arc::clone(counted.entry(dedup_key(finding)).or_default())
+}
+
+/// `findings` with their live counts read, and said in their reasons.
+fn with_counts(mut findings: Vec<Finding>) -> Vec<Finding> {
+    let counted = COUNTED.lock();
+    let Some(counted) = counted.as_ref().filter(|c| !c.is_empty()) else {
+        return findings;
+    };
+    for finding in &mut findings {
+        if let Some(count) = counted.get(&dedup_key(finding)) {
+            let times = count.load(Ordering::Relaxed);
+            finding.times = Some(times);
+            if times > 1 {
+                finding.reason.push_str(&format!(
+                    "; happened {times} times so far at these sites, grouped into this finding"
+                ));
+            }
+        }
+    }
+    findings
+}
 
 /// Calls `hook` with every new finding, before the policy is applied, on the thread that found
 /// it. Replaces an earlier hook.
@@ -190,7 +222,8 @@ pub fn clear_finding_hook() {
 /// }
 /// ```
 pub fn findings() -> Vec<Finding> {
-    FINDINGS.lock().clone()
+    let findings = FINDINGS.lock().clone();
+    with_counts(findings)
 }
 
 /// Removes and returns the findings reported so far. The same findings are not reported
@@ -211,7 +244,8 @@ pub fn findings() -> Vec<Finding> {
 /// assert!(lockscan::findings().is_empty());
 /// ```
 pub fn take_findings() -> Vec<Finding> {
-    std::mem::take(&mut *FINDINGS.lock())
+    let findings = std::mem::take(&mut *FINDINGS.lock());
+    with_counts(findings)
 }
 
 /// Whether `finding` is new: the first with its [`dedup_key`]. A finding seen before is

@@ -25,7 +25,9 @@ Exit codes:
   2  usage, I/O or parse error (the picture is still written when the traces could be read
      in part)
 
-Traces usually have no timestamps: the timeline's time is then the event number.";
+Traces usually have no timestamps: the timeline's time is then the event number. The
+timeline draws the first 20,000 holds and waits of each trace (`--max-drawn`) and says how
+many it left out; `lockscan export` writes all of them for Perfetto.";
 
 #[derive(Debug, Args)]
 pub(crate) struct GraphArgs {
@@ -40,6 +42,12 @@ pub(crate) struct GraphArgs {
     /// Where to write the picture (`-` is standard output).
     #[arg(long, short, value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
+
+    /// How many lock holds, and how many blocked waits, the HTML timeline draws per trace at
+    /// most (the first ones); the page says how many it left out. Only these are kept in
+    /// memory, so a trace of any length can be drawn.
+    #[arg(long, default_value_t = lockscan::report::html::MAX_DRAWN, value_name = "N")]
+    pub(crate) max_drawn: usize,
 
     #[command(flatten)]
     pub(crate) read: ReadArgs,

@@ -32,7 +32,7 @@ pub(crate) fn analyze(paths: &[PathBuf], args: &ReportArgs) -> anyhow::Result<Ex
         mut findings,
         mut summary,
         ..
-    } = replay_pictured(&inputs, &args.read, false)?;
+    } = replay_pictured(&inputs, &args.read, None)?;
     // Suppressions first: a finding both allowed and baselined counts as allowed, so its entry
     // is not reported as unused.
     if let Some(suppressions) = &mut suppressions {

@@ -52,7 +52,7 @@ pub(crate) fn confirm(args: &ConfirmArgs) -> anyhow::Result<Exit> {
     let inputs = collect_inputs(&args.traces)?;
     let Pictured {
         findings, summary, ..
-    } = replay_pictured(&inputs, &args.read, false)?;
+    } = replay_pictured(&inputs, &args.read, None)?;
     let predicted: Vec<usize> = (0..findings.len())
         .filter(|&i| findings[i].kind == FindingKind::PotentialDeadlock)
         .collect();

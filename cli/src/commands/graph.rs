@@ -25,13 +25,19 @@ pub(crate) fn picture_exit(summary: &Summary) -> Exit {
 
 pub(crate) fn graph(args: &GraphArgs) -> anyhow::Result<Exit> {
     let inputs = collect_inputs(&args.paths)?;
-    let pictured = replay_pictured(&inputs, &args.read, true)?;
+    // DOT and SVG draw no timeline: their pictures need no interval.
+    let max_drawn = match args.format {
+        GraphFormat::Html => args.max_drawn,
+        GraphFormat::Dot | GraphFormat::Svg => 0,
+    };
+    let pictured = replay_pictured(&inputs, &args.read, Some(max_drawn))?;
     let graph = LockGraph::build(&pictured.traces, &pictured.findings);
     let mut rendered = Vec::new();
     match args.format {
         GraphFormat::Html => HtmlRenderer {
             graph: &graph,
             traces: &pictured.traces,
+            max_drawn,
         }
         .render(&pictured.findings, &pictured.summary, &mut rendered)?,
         GraphFormat::Dot | GraphFormat::Svg => LockGraphRenderer { graph: &graph }.render(

@@ -21,8 +21,11 @@ use std::io::{self, Write};
 
 use super::{Render, Summary};
 use crate::finding::Finding;
-use crate::offline::picture::{Clock, Moment, NamedPicture, TracePicture, WaitFor};
-use wire::{Args, Document, FindingArgs, HoldArgs, Micros, OtherData, TraceEvent, WaitArgs};
+use crate::offline::picture::{
+    BlockedWait, Clock, Hold, Moment, NamedPicture, TracePicture, WaitFor,
+};
+use crate::site::Site;
+use wire::{Args, FindingArgs, HoldArgs, Micros, OtherData, TraceEvent, WaitArgs};
 
 /// The process id the events use: a trace is one process.
 const PID: u64 = 1;
@@ -36,180 +39,6 @@ pub struct ChromeRenderer<'a> {
     pub file: &'a str,
 }
 
-impl ChromeRenderer<'_> {
-    /// A moment in trace-event microseconds, from the picture's start (`origin`, on its clock:
-    /// computed once per render, since finding it scans every hold).
-    fn micros(&self, origin: u64, moment: Moment) -> Micros {
-        let picture = self.picture;
-        let since = picture.time(moment).saturating_sub(origin);
-        match picture.clock {
-            Clock::Events => Micros::Events(since),
-            Clock::Nanoseconds => Micros::Nanoseconds(since as f64 / 1000.0),
-        }
-    }
-
-    fn tid(&self, thread: usize) -> u64 {
-        self.picture.threads[thread].id.0
-    }
-
-    /// Where a finding goes: the thread and moment of its first step that the timeline shows.
-    fn place(&self, finding: &Finding) -> Option<(usize, Moment)> {
-        let picture = self.picture;
-        finding.edges.iter().find_map(|step| {
-            let thread = picture.threads.iter().position(|t| t.name == step.thread)?;
-            let lock = picture.locks.iter().position(|l| l.name == step.to)?;
-            let blocked = picture
-                .waits
-                .iter()
-                .find(|w| w.thread == thread && w.lock == lock && w.waiting_for == WaitFor::Lock)
-                .map(|w| w.start);
-            let held = picture
-                .holds
-                .iter()
-                .find(|h| {
-                    h.thread == thread
-                        && h.lock == lock
-                        && (step.to_site.is_none() || h.site == step.to_site)
-                })
-                .map(|h| h.start);
-            Some((thread, if step.blocked { blocked } else { held }.or(held)?))
-        })
-    }
-}
-
-impl<'a> ChromeRenderer<'a> {
-    /// The events of this trace, as process `pid`, with `findings` as instants.
-    fn events<'f>(
-        &self,
-        pid: u64,
-        findings: impl Iterator<Item = &'f Finding>,
-    ) -> Vec<TraceEvent<'a>> {
-        let picture = self.picture;
-        let end = picture.end;
-        let origin = picture.start_time();
-        let mut events: Vec<TraceEvent<'a>> = Vec::new();
-        events.push(TraceEvent {
-            args: Some(Args::Name {
-                name: Cow::Owned(format!("lockscan: {}", self.file)),
-            }),
-            ..TraceEvent::new("M", "process_name", 0)
-        });
-        for (index, thread) in picture.threads.iter().enumerate() {
-            events.push(TraceEvent {
-                args: Some(Args::Name {
-                    name: Cow::Borrowed(&thread.name),
-                }),
-                ..TraceEvent::new("M", "thread_name", thread.id.0)
-            });
-            events.push(TraceEvent {
-                args: Some(Args::SortIndex { sort_index: index }),
-                ..TraceEvent::new("M", "thread_sort_index", thread.id.0)
-            });
-        }
-        // Per lock, when each of its tracks is free again.
-        let mut free_at: Vec<Vec<u64>> = vec![Vec::new(); picture.locks.len()];
-        for hold in &picture.holds {
-            let start = picture.time(hold.start);
-            let stop = hold.end.map_or(u64::MAX, |m| picture.time(m));
-            let tracks = &mut free_at[hold.lock];
-            let track = match tracks.iter().position(|&free| free <= start) {
-                Some(track) => track,
-                None => {
-                    tracks.push(0);
-                    tracks.len() - 1
-                }
-            };
-            tracks[track] = stop;
-            let id = ((track as u64) << 32) | hold.lock as u64;
-            let lock = &picture.locks[hold.lock];
-            let thread = &picture.threads[hold.thread];
-            let slice = TraceEvent {
-                cat: Some("lock"),
-                id: Some(id),
-                ..TraceEvent::new("b", &lock.name, thread.id.0)
-            };
-            events.push(TraceEvent {
-                args: Some(Args::Hold(HoldArgs {
-                    kind: lock.kind.as_str(),
-                    mode: hold.mode.as_str(),
-                    note: hold
-                        .end
-                        .is_none()
-                        .then_some("still held when the trace ended"),
-                    site: hold.site.as_ref().map(ToString::to_string),
-                    thread: &thread.name,
-                    try_lock: hold.try_lock,
-                })),
-                ts: Some(self.micros(origin, hold.start)),
-                ..slice.clone()
-            });
-            events.push(TraceEvent {
-                ph: "e",
-                ts: Some(self.micros(origin, hold.end.unwrap_or(end))),
-                ..slice
-            });
-        }
-        for wait in &picture.waits {
-            let lock = &picture.locks[wait.lock];
-            let name = match &wait.waiting_for {
-                WaitFor::Lock => format!("blocked on {}", lock.name),
-                WaitFor::Condvar(condvar) => format!("waiting on {condvar}"),
-            };
-            let start = self.micros(origin, wait.start);
-            let stop = self.micros(origin, wait.end.unwrap_or(end));
-            let note = if wait.end.is_none() {
-                Some("still blocked when the trace ended")
-            } else if !wait.acquired {
-                Some("gave up waiting (a timed lock)")
-            } else {
-                None
-            };
-            events.push(TraceEvent {
-                args: Some(Args::Wait(WaitArgs {
-                    lock: &lock.name,
-                    note,
-                    site: wait.site.as_ref().map(ToString::to_string),
-                })),
-                cat: Some("wait"),
-                dur: Some((stop.as_f64() - start.as_f64()).max(0.0)),
-                ts: Some(start),
-                ..TraceEvent::new("X", name, self.tid(wait.thread))
-            });
-        }
-        for finding in findings {
-            // On the thread at the moment of its first step, else global at the end.
-            let (scope, tid, moment) = match self.place(finding) {
-                Some((thread, moment)) => ("t", self.tid(thread), moment),
-                None => ("g", 0, end),
-            };
-            events.push(TraceEvent {
-                args: Some(Args::Finding(FindingArgs {
-                    cycle: finding.cycle_text(),
-                    fingerprint: finding.fingerprint(),
-                    message: finding.message.clone(),
-                    reason: finding.reason.clone(),
-                })),
-                cat: Some("finding"),
-                s: Some(scope),
-                ts: Some(self.micros(origin, moment)),
-                ..TraceEvent::new("i", format!("{}: {}", finding.severity, finding.kind), tid)
-            });
-        }
-        for event in &mut events {
-            event.pid = pid;
-        }
-        events
-    }
-}
-
-/// What the viewers' metadata panel says about the time axis of `clock`.
-fn time_text(clock: Clock) -> &'static str {
-    match clock {
-        Clock::Events => "1 µs per trace event: the trace has no timestamps",
-        Clock::Nanoseconds => "the trace's ts_ns, from its first lock event",
-    }
-}
-
 impl Render for ChromeRenderer<'_> {
     fn render(
         &self,
@@ -217,20 +46,10 @@ impl Render for ChromeRenderer<'_> {
         summary: &Summary,
         out: &mut dyn Write,
     ) -> io::Result<()> {
-        let picture = self.picture;
-        let document = Document {
-            // Real durations are short: show them in ns rather than the default ms.
-            display_time_unit: (picture.clock == Clock::Nanoseconds).then_some("ns"),
-            other_data: OtherData {
-                events: summary.events,
-                time: time_text(picture.clock),
-                tool: concat!("lockscan ", env!("CARGO_PKG_VERSION")),
-                trace: Cow::Borrowed(self.file),
-            },
-            trace_events: self.events(PID, findings.iter()),
-        };
-        serde_json::to_writer_pretty(&mut *out, &document)?;
-        writeln!(out)
+        let traces = [(self.file, self.picture)];
+        let mut export = ChromeExport::begin(&traces, false, findings, summary, out)?;
+        export.whole_trace(self.picture)?;
+        export.finish()
     }
 }
 
@@ -251,64 +70,438 @@ impl Render for ChromeTracesRenderer<'_> {
         summary: &Summary,
         out: &mut dyn Write,
     ) -> io::Result<()> {
-        let renderers: Vec<ChromeRenderer<'_>> = self
+        let traces: Vec<(&str, &TracePicture)> = self
             .traces
             .iter()
-            .map(|trace| ChromeRenderer {
-                picture: &trace.picture,
-                file: &trace.file,
-            })
+            .map(|t| (t.file.as_str(), &t.picture))
             .collect();
-        // Where each finding is drawn: the traces that show it, else its own, else the first.
-        let homes: Vec<Vec<usize>> = findings
-            .iter()
-            .map(|finding| {
-                let shown: Vec<usize> = (0..renderers.len())
-                    .filter(|&t| renderers[t].place(finding).is_some())
-                    .collect();
-                if !shown.is_empty() {
-                    return shown;
-                }
-                let named = renderers
-                    .iter()
-                    .position(|r| finding.trace.as_deref() == Some(r.file));
-                vec![named.unwrap_or(0)]
-            })
-            .collect();
-        let mut events = Vec::new();
-        for (index, renderer) in renderers.iter().enumerate() {
-            let pid = index as u64 + 1;
-            let mine = findings
-                .iter()
-                .zip(&homes)
-                .filter(|(_, homes)| homes.contains(&index))
-                .map(|(finding, _)| finding);
-            events.push(TraceEvent {
-                args: Some(Args::SortIndex { sort_index: index }),
-                pid,
-                ..TraceEvent::new("M", "process_sort_index", 0)
-            });
-            events.extend(renderer.events(pid, mine));
+        let mut export = ChromeExport::begin(&traces, true, findings, summary, out)?;
+        for trace in self.traces {
+            export.whole_trace(&trace.picture)?;
         }
-        let clocks: Vec<Clock> = renderers.iter().map(|r| r.picture.clock).collect();
+        export.finish()
+    }
+}
+
+/// What is known of one finding's first steps in the trace being exported: where each step's
+/// thread held (and waited for) the step's lock first.
+#[derive(Clone, Debug)]
+struct StepPlace {
+    thread: usize,
+    lock: usize,
+    to_site: Option<Site>,
+    blocked: bool,
+    held: Option<Moment>,
+    waited: Option<Moment>,
+}
+
+/// The trace being exported.
+struct Current<'a> {
+    picture: &'a TracePicture,
+    pid: u64,
+    origin: u64,
+    /// Per lock, when each of its tracks is free again.
+    free_at: Vec<Vec<u64>>,
+    /// Per finding, its steps as this trace can place them (`None`: the step's thread or lock
+    /// is not in the trace).
+    steps: Vec<Vec<Option<StepPlace>>>,
+}
+
+impl Current<'_> {
+    /// A moment in trace-event microseconds, from the picture's start.
+    fn micros(&self, moment: Moment) -> Micros {
+        let since = self.picture.time(moment).saturating_sub(self.origin);
+        match self.picture.clock {
+            Clock::Events => Micros::Events(since),
+            Clock::Nanoseconds => Micros::Nanoseconds(since as f64 / 1000.0),
+        }
+    }
+
+    fn tid(&self, thread: usize) -> u64 {
+        self.picture.threads[thread].id.0
+    }
+
+    /// Where a finding goes: the thread and moment of its first step that the timeline shows.
+    fn place(&self, finding: usize) -> Option<(usize, Moment)> {
+        self.steps[finding].iter().flatten().find_map(|step| {
+            let at = if step.blocked {
+                step.waited.or(step.held)
+            } else {
+                step.held
+            };
+            Some((step.thread, at?))
+        })
+    }
+}
+
+/// A Chrome trace-event document written as it goes: the traces' holds and waits are handed
+/// in one at a time (in any order) and written at once, so that an export of a trace of any
+/// length keeps only what the pictures without their intervals need (see
+/// [`TimelineStream`](crate::analysis::TimelineStream)). The findings are written after each
+/// trace's intervals, where its holds place them.
+///
+/// The document is the one `serde_json::to_writer_pretty` would write of it, keys sorted.
+pub struct ChromeExport<'a> {
+    out: &'a mut dyn Write,
+    traces: &'a [(&'a str, &'a TracePicture)],
+    several: bool,
+    findings: &'a [Finding],
+    /// Whether a trace showed the finding, so that it is not drawn at the end.
+    placed: Vec<bool>,
+    next: usize,
+    current: Option<Current<'a>>,
+    first_event: bool,
+}
+
+impl<'a> ChromeExport<'a> {
+    /// Writes the document's start. `traces` are each trace's file name and picture, the
+    /// intervals of which need not be there (they are handed in with
+    /// [`ChromeExport::hold`] and [`ChromeExport::wait`]); `several` numbers the processes.
+    pub fn begin(
+        traces: &'a [(&'a str, &'a TracePicture)],
+        several: bool,
+        findings: &'a [Finding],
+        summary: &Summary,
+        out: &'a mut dyn Write,
+    ) -> io::Result<Self> {
+        let clocks: Vec<Clock> = traces.iter().map(|(_, p)| p.clock).collect();
         let nanoseconds = !clocks.is_empty() && clocks.iter().all(|&c| c == Clock::Nanoseconds);
         let time = match clocks.first() {
             Some(&first) if clocks.iter().all(|&c| c == first) => time_text(first),
             _ => "per trace: its ts_ns where it has them, else 1 µs per trace event",
         };
-        let names: Vec<&str> = renderers.iter().map(|r| r.file).collect();
-        let document = Document {
-            display_time_unit: nanoseconds.then_some("ns"),
-            other_data: OtherData {
-                events: summary.events,
-                time,
-                tool: concat!("lockscan ", env!("CARGO_PKG_VERSION")),
-                trace: Cow::Owned(names.join(", ")),
-            },
-            trace_events: events,
+        let names: Vec<&str> = traces.iter().map(|(file, _)| *file).collect();
+        let other_data = OtherData {
+            events: summary.events,
+            time,
+            tool: concat!("lockscan ", env!("CARGO_PKG_VERSION")),
+            trace: Cow::Owned(names.join(", ")),
         };
-        serde_json::to_writer_pretty(&mut *out, &document)?;
-        writeln!(out)
+        out.write_all(b"{\n")?;
+        // Real durations are short: show them in ns rather than the default ms.
+        if nanoseconds {
+            out.write_all(b"  \"displayTimeUnit\": \"ns\",\n")?;
+        }
+        out.write_all(b"  \"otherData\": ")?;
+        write_indented(out, &other_data, "  ")?;
+        out.write_all(b",\n  \"traceEvents\": [")?;
+        Ok(ChromeExport {
+            out,
+            traces,
+            several,
+            findings,
+            placed: vec![false; findings.len()],
+            next: 0,
+            current: None,
+            first_event: true,
+        })
+    }
+
+    fn event(&mut self, event: &TraceEvent<'_>) -> io::Result<()> {
+        self.out.write_all(if self.first_event {
+            b"\n    "
+        } else {
+            b",\n    "
+        })?;
+        self.first_event = false;
+        write_indented(self.out, event, "    ")
+    }
+
+    /// Starts the next trace: its process and thread names.
+    pub fn start_trace(&mut self) -> io::Result<()> {
+        self.end_trace()?;
+        let Some(&(file, picture)) = self.traces.get(self.next) else {
+            return Ok(());
+        };
+        let index = self.next;
+        self.next += 1;
+        let pid = if self.several { index as u64 + 1 } else { PID };
+        let steps = self
+            .findings
+            .iter()
+            .map(|finding| {
+                let step = |step: &crate::finding::FindingEdge| {
+                    let thread = picture.threads.iter().position(|t| t.name == step.thread)?;
+                    let lock = picture.locks.iter().position(|l| l.name == step.to)?;
+                    Some(StepPlace {
+                        thread,
+                        lock,
+                        to_site: step.to_site.clone(),
+                        blocked: step.blocked,
+                        held: None,
+                        waited: None,
+                    })
+                };
+                finding.edges.iter().map(step).collect()
+            })
+            .collect();
+        if self.several {
+            self.event(&TraceEvent {
+                args: Some(Args::SortIndex { sort_index: index }),
+                pid,
+                ..TraceEvent::new("M", "process_sort_index", 0)
+            })?;
+        }
+        self.event(&TraceEvent {
+            args: Some(Args::Name {
+                name: Cow::Owned(format!("lockscan: {file}")),
+            }),
+            pid,
+            ..TraceEvent::new("M", "process_name", 0)
+        })?;
+        for (index, thread) in picture.threads.iter().enumerate() {
+            self.event(&TraceEvent {
+                args: Some(Args::Name {
+                    name: Cow::Borrowed(&thread.name),
+                }),
+                pid,
+                ..TraceEvent::new("M", "thread_name", thread.id.0)
+            })?;
+            self.event(&TraceEvent {
+                args: Some(Args::SortIndex { sort_index: index }),
+                pid,
+                ..TraceEvent::new("M", "thread_sort_index", thread.id.0)
+            })?;
+        }
+        self.current = Some(Current {
+            picture,
+            pid,
+            origin: picture.start_time(),
+            free_at: vec![Vec::new(); picture.locks.len()],
+            steps,
+        });
+        Ok(())
+    }
+
+    /// A hold of the current trace. Holds handed in by their start (a picture's) or by their
+    /// end (a [`TimelineStream`](crate::analysis::TimelineStream)'s) share tracks without
+    /// overlap.
+    pub fn hold(&mut self, hold: &Hold) -> io::Result<()> {
+        let Some(current) = &mut self.current else {
+            return Ok(());
+        };
+        let picture = current.picture;
+        let start = picture.time(hold.start);
+        let stop = hold.end.map_or(u64::MAX, |m| picture.time(m));
+        let tracks = &mut current.free_at[hold.lock];
+        let track = match tracks.iter().position(|&free| free <= start) {
+            Some(track) => track,
+            None => {
+                tracks.push(0);
+                tracks.len() - 1
+            }
+        };
+        tracks[track] = stop;
+        for step in current.steps.iter_mut().flatten().flatten() {
+            if step.thread == hold.thread
+                && step.lock == hold.lock
+                && (step.to_site.is_none() || hold.site == step.to_site)
+                && step.held.is_none_or(|m| hold.start.event < m.event)
+            {
+                step.held = Some(hold.start);
+            }
+        }
+        let id = ((track as u64) << 32) | hold.lock as u64;
+        let lock = &picture.locks[hold.lock];
+        let thread = &picture.threads[hold.thread];
+        let slice = TraceEvent {
+            cat: Some("lock"),
+            id: Some(id),
+            pid: current.pid,
+            ..TraceEvent::new("b", &lock.name, thread.id.0)
+        };
+        let begin = TraceEvent {
+            args: Some(Args::Hold(HoldArgs {
+                kind: lock.kind.as_str(),
+                mode: hold.mode.as_str(),
+                note: hold
+                    .end
+                    .is_none()
+                    .then_some("still held when the trace ended"),
+                site: hold.site.as_ref().map(ToString::to_string),
+                thread: &thread.name,
+                try_lock: hold.try_lock,
+            })),
+            ts: Some(current.micros(hold.start)),
+            ..slice.clone()
+        };
+        let end = TraceEvent {
+            ph: "e",
+            ts: Some(current.micros(hold.end.unwrap_or(picture.end))),
+            ..slice
+        };
+        self.event(&begin)?;
+        self.event(&end)
+    }
+
+    /// A blocked wait of the current trace.
+    pub fn wait(&mut self, wait: &BlockedWait) -> io::Result<()> {
+        let Some(current) = &mut self.current else {
+            return Ok(());
+        };
+        if wait.waiting_for == WaitFor::Lock {
+            for step in current.steps.iter_mut().flatten().flatten() {
+                if step.thread == wait.thread
+                    && step.lock == wait.lock
+                    && step.waited.is_none_or(|m| wait.start.event < m.event)
+                {
+                    step.waited = Some(wait.start);
+                }
+            }
+        }
+        let picture = current.picture;
+        let lock = &picture.locks[wait.lock];
+        let name = match &wait.waiting_for {
+            WaitFor::Lock => format!("blocked on {}", lock.name),
+            WaitFor::Condvar(condvar) => format!("waiting on {condvar}"),
+        };
+        let start = current.micros(wait.start);
+        let stop = current.micros(wait.end.unwrap_or(picture.end));
+        let note = if wait.end.is_none() {
+            Some("still blocked when the trace ended")
+        } else if !wait.acquired {
+            Some("gave up waiting (a timed lock)")
+        } else {
+            None
+        };
+        let event = TraceEvent {
+            args: Some(Args::Wait(WaitArgs {
+                lock: &lock.name,
+                note,
+                site: wait.site.as_ref().map(ToString::to_string),
+            })),
+            cat: Some("wait"),
+            dur: Some((stop.as_f64() - start.as_f64()).max(0.0)),
+            ts: Some(start),
+            pid: current.pid,
+            ..TraceEvent::new("X", name, current.tid(wait.thread))
+        };
+        self.event(&event)
+    }
+
+    /// A picture's whole trace: starts it and hands in its holds and waits.
+    pub fn whole_trace(&mut self, picture: &TracePicture) -> io::Result<()> {
+        self.start_trace()?;
+        for hold in &picture.holds {
+            self.hold(hold)?;
+        }
+        for wait in &picture.waits {
+            self.wait(wait)?;
+        }
+        Ok(())
+    }
+
+    /// A finding as an instant: on its thread at `place`, else global at the end of `current`.
+    fn finding(
+        &mut self,
+        current: &Current<'_>,
+        finding: usize,
+        place: Option<(usize, Moment)>,
+    ) -> io::Result<()> {
+        let finding = &self.findings[finding];
+        let (scope, tid, moment) = match place {
+            Some((thread, moment)) => ("t", current.tid(thread), moment),
+            None => ("g", 0, current.picture.end),
+        };
+        self.event(&TraceEvent {
+            args: Some(Args::Finding(FindingArgs {
+                cycle: finding.cycle_text(),
+                fingerprint: finding.fingerprint(),
+                message: finding.message.clone(),
+                reason: finding.reason.clone(),
+            })),
+            cat: Some("finding"),
+            s: Some(scope),
+            ts: Some(current.micros(moment)),
+            pid: current.pid,
+            ..TraceEvent::new("i", format!("{}: {}", finding.severity, finding.kind), tid)
+        })
+    }
+
+    /// Ends the current trace: the findings its timeline shows.
+    fn end_trace(&mut self) -> io::Result<()> {
+        let Some(current) = self.current.take() else {
+            return Ok(());
+        };
+        for finding in 0..self.findings.len() {
+            if let Some(place) = current.place(finding) {
+                self.placed[finding] = true;
+                self.finding(&current, finding, Some(place))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the document: the findings no trace showed, each at the end of the trace it names,
+    /// else of the first.
+    pub fn finish(mut self) -> io::Result<()> {
+        self.end_trace()?;
+        for finding in 0..self.findings.len() {
+            if self.placed[finding] {
+                continue;
+            }
+            let named = self
+                .traces
+                .iter()
+                .position(|(file, _)| self.findings[finding].trace.as_deref() == Some(*file));
+            let Some(&(_, picture)) = self.traces.get(named.unwrap_or(0)) else {
+                continue;
+            };
+            let home = Current {
+                picture,
+                pid: if self.several {
+                    named.unwrap_or(0) as u64 + 1
+                } else {
+                    PID
+                },
+                origin: picture.start_time(),
+                free_at: Vec::new(),
+                steps: Vec::new(),
+            };
+            self.finding(&home, finding, None)?;
+        }
+        self.out.write_all(if self.first_event {
+            b"]\n}\n"
+        } else {
+            b"\n  ]\n}\n"
+        })
+    }
+}
+
+impl std::fmt::Debug for ChromeExport<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChromeExport")
+            .field("traces", &self.traces.len())
+            .field("next", &self.next)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Writes `value` as pretty JSON whose lines after the first are indented by `indent` (JSON
+/// strings hold no raw line break, so every line break is the layout's).
+fn write_indented(
+    out: &mut dyn Write,
+    value: &impl serde::Serialize,
+    indent: &str,
+) -> io::Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    let mut lines = text.split('\n');
+    if let Some(first) = lines.next() {
+        out.write_all(first.as_bytes())?;
+    }
+    for line in lines {
+        out.write_all(b"\n")?;
+        out.write_all(indent.as_bytes())?;
+        out.write_all(line.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// What the viewers' metadata panel says about the time axis of `clock`.
+fn time_text(clock: Clock) -> &'static str {
+    match clock {
+        Clock::Events => "1 µs per trace event: the trace has no timestamps",
+        Clock::Nanoseconds => "the trace's ts_ns, from its first lock event",
     }
 }
 
@@ -321,16 +514,6 @@ mod wire {
     use std::borrow::Cow;
 
     use serde::Serialize;
-
-    /// The trace-event format's object form.
-    #[derive(Debug, Serialize)]
-    #[serde(rename_all = "camelCase")]
-    pub(super) struct Document<'a> {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        pub(super) display_time_unit: Option<&'static str>,
-        pub(super) other_data: OtherData<'a>,
-        pub(super) trace_events: Vec<TraceEvent<'a>>,
-    }
 
     /// What the export says about itself (`otherData`, shown by the viewers' metadata panel).
     #[derive(Debug, Serialize)]

@@ -334,6 +334,41 @@ fn waits_under_a_thousand_different_outer_locks_are_one_finding() {
     assert_eq!(kinds_about(&locks), [FindingKind::WaitWhileHolding]);
 }
 
+/// Regression: a `wait-while-holding` finding stood for every wait at its sites without saying
+/// how many there were: it carries a live count, and says it in its reason.
+#[test]
+fn grouped_waits_while_holding_are_counted_live() {
+    setup();
+    let m = Mutex::named("cvcount:m", false);
+    let cv = Condvar::new();
+    let names: Vec<String> = (0..30).map(|i| format!("cvcount:outer-{i}")).collect();
+    let mut locks: Vec<&str> = names.iter().map(String::as_str).collect();
+    locks.push("cvcount:m");
+    let times = || {
+        let found = findings_about(&locks);
+        assert_eq!(found.len(), 1, "{found:?}");
+        (found[0].times, found[0].reason.clone())
+    };
+    for (index, name) in names.iter().enumerate() {
+        let outer = Mutex::named(name.clone(), ());
+        let _outer = outer.lock();
+        let mut flag = m.lock();
+        let _ = cv.wait_for(&mut flag, Duration::from_millis(0));
+        drop(flag);
+        if index == 0 {
+            let (count, reason) = times();
+            assert_eq!(count, Some(1));
+            assert!(!reason.contains("times so far"), "{reason}");
+        }
+        if index == 9 {
+            assert_eq!(times().0, Some(10), "counted as the program runs");
+        }
+    }
+    let (count, reason) = times();
+    assert_eq!(count, Some(30));
+    assert!(reason.contains("happened 30 times so far"), "{reason}");
+}
+
 #[test]
 fn once_is_parking_lots() {
     setup();

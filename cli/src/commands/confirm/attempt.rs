@@ -371,7 +371,7 @@ fn analyze(dir: &Path, read: &ReadArgs, predicted: &Finding) -> anyhow::Result<O
         return Ok(Outcome::NothingRecorded);
     }
     let inputs = collect_inputs(&[dir.to_owned()])?;
-    let found = replay_pictured(&inputs, read, false)?.findings;
+    let found = replay_pictured(&inputs, read, None)?.findings;
     let wanted = lock_set(predicted);
     let mut others = Vec::new();
     for finding in found {

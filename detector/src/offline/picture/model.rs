@@ -133,10 +133,18 @@ pub struct TracePicture {
     pub threads: Vec<PictureThread>,
     /// The lock-order edges, sorted by lock index.
     pub edges: Vec<PictureEdge>,
-    /// The lock holds, in order of acquisition.
+    /// The lock holds, in order of acquisition (the first ones, when the replay kept a
+    /// bounded number: see `left_out_holds`).
     pub holds: Vec<Hold>,
-    /// The blocked waits, in order of their start.
+    /// The blocked waits, in order of their start (the first ones, as `holds`).
     pub waits: Vec<BlockedWait>,
+    /// The holds of the trace that a bounded replay did not keep, after the first ones.
+    pub left_out_holds: u64,
+    /// The waits of the trace that a bounded replay did not keep, after the first ones.
+    pub left_out_waits: u64,
+    /// The earliest start of any hold or wait, kept or left out (its event number and its
+    /// timestamp each the earliest); `None` when there is none.
+    pub first_start: Option<Moment>,
     /// The last event of the trace.
     pub end: Moment,
     /// Which time the renderers should use.
@@ -154,9 +162,7 @@ impl TracePicture {
 
     /// The first moment of the picture's intervals, on its clock (0 when there is none).
     pub fn start_time(&self) -> u64 {
-        let starts = self.holds.iter().map(|h| h.start);
-        let starts = starts.chain(self.waits.iter().map(|w| w.start));
-        starts.map(|m| self.time(m)).min().unwrap_or(0)
+        self.first_start.map_or(0, |m| self.time(m))
     }
 
     /// The end of the trace on the picture's clock.

@@ -296,8 +296,16 @@ impl Replay {
     /// Asks the replay to keep what a picture of the trace needs (every lock hold and blocked
     /// wait), returned as [`TraceResult::picture`]. Off by default: it costs memory in
     /// proportion to the trace.
-    pub fn keep_timeline(mut self) -> Self {
-        self.timeline = Some(Box::new(TimelineRecorder::new()));
+    pub fn keep_timeline(self) -> Self {
+        self.keep_timeline_bounded(usize::MAX)
+    }
+
+    /// As [`Replay::keep_timeline`], but keeps only the first `max` holds and the first `max`
+    /// waits (by their start) and counts the rest ([`TracePicture::left_out_holds`],
+    /// [`TracePicture::left_out_waits`]): memory bounded whatever the trace's length. With
+    /// `max` 0 the picture has the locks, threads, edges and clock, and no interval.
+    pub fn keep_timeline_bounded(mut self, max: usize) -> Self {
+        self.timeline = Some(Box::new(TimelineRecorder::new(max)));
         self
     }
 
@@ -762,7 +770,9 @@ impl Replay {
 
     /// The picture of the trace, when the replay kept a timeline.
     fn picture(&mut self) -> Option<TracePicture> {
-        let timeline = *self.timeline.take()?;
+        let mut timeline = *self.timeline.take()?;
+        timeline.close_open();
+        timeline.sorted();
         let locks = timeline
             .locks
             .iter()
@@ -813,6 +823,9 @@ impl Replay {
             end: timeline.last,
             holds: timeline.holds,
             waits: timeline.waits,
+            left_out_holds: timeline.left_out_holds,
+            left_out_waits: timeline.left_out_waits,
+            first_start: timeline.first_start,
         })
     }
 }

@@ -33,11 +33,15 @@ pub struct HtmlRenderer<'a> {
     pub graph: &'a LockGraph,
     /// Each trace's picture, for its timeline.
     pub traces: &'a [NamedPicture],
+    /// How many holds, and how many waits, one trace's timeline draws at most (the first
+    /// ones); the page says how many it left out. [`MAX_DRAWN`] unless asked otherwise.
+    pub max_drawn: usize,
 }
 
-/// How many holds, and how many waits, one trace's timeline draws at most: a browser stays
+/// How many holds, and how many waits, one trace's timeline draws by default: a browser stays
 /// responsive with that many shapes, and a longer trace is better read in Perfetto
-/// (`lockscan export --format chrome`).
+/// (`lockscan export --format chrome`). A replay for the page need keep no more
+/// ([`Replay::keep_timeline_bounded`](crate::analysis::Replay::keep_timeline_bounded)).
 pub const MAX_DRAWN: usize = 20_000;
 
 /// How wide a text of `chars` characters is at `size` px, roughly (proportional fonts).
@@ -307,12 +311,17 @@ impl Render for HtmlRenderer<'_> {
         );
         for trace in self.traces {
             let _ = write!(page, "<h3>{}</h3>", esc(&trace.file));
-            let (holds, waits) = (trace.picture.holds.len(), trace.picture.waits.len());
-            if holds > MAX_DRAWN || waits > MAX_DRAWN {
+            let picture = &trace.picture;
+            let holds = picture.holds.len() as u64 + picture.left_out_holds;
+            let waits = picture.waits.len() as u64 + picture.left_out_waits;
+            let max = self.max_drawn;
+            if holds > max as u64 || waits > max as u64 {
+                let left_out = holds.saturating_sub(max as u64) + waits.saturating_sub(max as u64);
                 let _ = write!(
                     page,
-                    "<p class=\"legend\">This trace has {holds} holds and {waits} waits; the \
-                     timeline draws the first {MAX_DRAWN} of each. `lockscan export --format \
+                    "<p class=\"legend left-out\">This trace has {holds} holds and {waits} waits; \
+                     the timeline draws the first {max} of each and leaves out {left_out} \
+                     (`lockscan graph --max-drawn N` draws more). `lockscan export --format \
                      chrome` shows all of them in Perfetto.</p>"
                 );
             }
@@ -344,6 +353,7 @@ mod tests {
         let renderer = HtmlRenderer {
             graph: &graph,
             traces: &traces,
+            max_drawn: MAX_DRAWN,
         };
         crate::report::testing::render(&renderer, &findings, &Summary::default())
     }

@@ -101,7 +101,7 @@ impl HtmlRenderer<'_> {
             Clock::Events => format!("event {t}"),
             Clock::Nanoseconds => format!("{t} ns"),
         };
-        for (index, hold) in picture.holds.iter().enumerate().take(MAX_DRAWN) {
+        for (index, hold) in picture.holds.iter().enumerate().take(self.max_drawn) {
             let start = picture.time(hold.start);
             let end = hold.end.map_or(t1, |m| picture.time(m));
             let x = x_of(start);
@@ -141,7 +141,7 @@ impl HtmlRenderer<'_> {
             label_inside(&mut svg, &lock, x, y, w);
             svg.push_str("</g>");
         }
-        for (index, wait) in picture.waits.iter().enumerate().take(MAX_DRAWN) {
+        for (index, wait) in picture.waits.iter().enumerate().take(self.max_drawn) {
             let start = picture.time(wait.start);
             let end = wait.end.map_or(t1, |m| picture.time(m));
             let x = x_of(start);

@@ -2,10 +2,12 @@
 //! on it.
 
 use std::panic::Location;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::LockMeta;
 use super::ids::fresh_condvar_id;
-use rustc_hash::FxHashSet;
+use rustc_hash::FxHashMap;
 
 use crate::ids::CondvarId;
 use crate::raw::Mutex;
@@ -75,28 +77,44 @@ impl LockMeta {
             (!others.is_empty()).then(|| (st.id(), others))
         })
         .flatten();
-        if let Some((thread, others)) = others
-            && first_wait_at(site, &others)
-        {
-            report(self.wait_finding(thread, &others, site));
+        if let Some((thread, others)) = others {
+            let key = sites_key(site, &others);
+            if !counted_again(&key) {
+                let finding = self.wait_finding(thread, &others, site);
+                let counter = crate::policy::counter(&finding);
+                counter.fetch_add(1, Ordering::Relaxed);
+                WAITS_REPORTED
+                    .lock()
+                    .get_or_insert_with(FxHashMap::default)
+                    .insert(key, counter);
+                report(finding);
+            }
         }
     }
 }
 
 /// The waits while holding reported so far, by their sites: the wait's and where each other
-/// held lock was taken. Keyed by sites, not locks, so that a wait under ever new outer locks
-/// (one per request, per entry) is one finding, and this set grows with the program's code,
-/// not with its run.
-static WAITS_REPORTED: Mutex<Option<FxHashSet<Vec<&'static Location<'static>>>>> = Mutex::new(None);
+/// held lock was taken, each with the count of the finding it was reported as. Keyed by sites,
+/// not locks, so that a wait under ever new outer locks (one per request, per entry) is one
+/// finding, counted, and this map grows with the program's code, not with its run.
+type SitesKey = Vec<&'static Location<'static>>;
+static WAITS_REPORTED: Mutex<Option<FxHashMap<SitesKey, Arc<AtomicU64>>>> = Mutex::new(None);
 
-/// Whether no wait at `site` holding locks taken where `others` were was reported before.
-fn first_wait_at(site: &'static Location<'static>, others: &[Held]) -> bool {
-    let mut key: Vec<&'static Location<'static>> = others.iter().map(|held| held.site).collect();
+/// The sites of a wait at `site` holding locks taken where `others` were.
+fn sites_key(site: &'static Location<'static>, others: &[Held]) -> SitesKey {
+    let mut key: SitesKey = others.iter().map(|held| held.site).collect();
     key.sort_unstable();
     key.dedup();
     key.push(site);
-    WAITS_REPORTED
-        .lock()
-        .get_or_insert_with(FxHashSet::default)
-        .insert(key)
+    key
+}
+
+/// Counts a wait at the sites of `key` if one was reported before; false for the first.
+fn counted_again(key: &SitesKey) -> bool {
+    let reported = WAITS_REPORTED.lock();
+    let count = reported.as_ref().and_then(|reported| reported.get(key));
+    count.is_some_and(|count| {
+        count.fetch_add(1, Ordering::Relaxed);
+        true
+    })
 }

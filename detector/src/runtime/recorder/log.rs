@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::ring::{Producer, Ring};
 use super::{REC, epoch, on, wake_writer};
 use crate::ids::{CondvarId, Flavour, LockId, Mode, ThreadId, VarId};
-use crate::trace::format::block::{self, How, Recent, RecordBuf};
+use crate::trace::format::block::{self, How, MAX_RECORD, Recent, RecordBuf};
 
 #[cfg(feature = "tokio")]
 mod task;
@@ -282,16 +282,32 @@ impl ThreadLog {
         // The site first: numbering a new one takes the writer's lock, which is no place to be
         // half-way through a record.
         let site = rec.site().map_or(0, |site| self.site(site));
-        let recent = &mut self.recent;
-        let encode = |out: &mut RecordBuf| rec.encode(out, Some(recent), |_| site);
-        // SAFETY: `producer` was made for this ring, and this log, owned by one thread, is its
-        // only producer (a replaced ring is retired and never written again).
-        let full = unsafe { self.producer.push_with(&*self.ring, encode) };
-        if let Some((record, len)) = full {
-            self.make_room(&record[..len]);
+        // SAFETY: `ring` is live (see `ring`); `producer` was made for it, and this log, owned
+        // by one thread, is its only producer (a replaced ring is retired and never written
+        // again).
+        let ring = unsafe { &*self.ring };
+        // SAFETY: as above.
+        match unsafe { self.producer.slot(ring) } {
+            Some(slot) => {
+                let len = rec.encode(slot, Some(&mut self.recent), |_| site);
+                self.producer.publish(ring, len);
+            }
+            None => self.record_spilled(rec, site),
         }
         if self.producer.written() >= self.wake_at {
             self.half_full();
+        }
+    }
+
+    /// Records `rec` when the ring has no room for the longest record where it is: encoded
+    /// aside, then copied in (around the ring's end) or, when the ring is full, made room for.
+    #[cold]
+    fn record_spilled(&mut self, rec: Rec, site: u64) {
+        let mut record: RecordBuf = [0; MAX_RECORD];
+        let len = rec.encode(&mut record, Some(&mut self.recent), |_| site);
+        // SAFETY: as in `record`.
+        if !unsafe { self.producer.push(&*self.ring, &record[..len]) } {
+            self.make_room(&record[..len]);
         }
     }
 
@@ -382,18 +398,19 @@ pub(crate) fn record(tid: ThreadId, rec: Rec) {
     // SAFETY: `busy` was clear, so no other reference to the log exists on this thread (it is
     // set until this one is gone), and no other thread reaches this thread-local.
     let log = unsafe { &mut *cell.log.get() };
-    if log.epoch == epoch() && log.tid == tid && !log.ring.is_null() {
-        log.record(rec);
-        cell.busy.set(false);
+    let attached = if log.epoch == epoch() && log.tid == tid && !log.ring.is_null() {
+        Attached::Yes
     } else {
-        let attached = log.attach(tid, FIRST_RING, false);
-        if let Attached::Yes = attached {
-            log.record(rec);
-        }
-        cell.busy.set(false);
-        if let Attached::Ending = attached {
-            record_elsewhere(tid, rec);
-        }
+        log.attach(tid, FIRST_RING, false)
+    };
+    // One call of `record` (and through it of the record's encoder), so that it inlines and
+    // the record's `match` folds to the caller's kind; two made it a function of its own.
+    if let Attached::Yes = attached {
+        log.record(rec);
+    }
+    cell.busy.set(false);
+    if let Attached::Ending = attached {
+        record_elsewhere(tid, rec);
     }
 }
 
