@@ -7,7 +7,9 @@ use std::sync::atomic::Ordering;
 use super::LockMeta;
 use crate::finding::Finding;
 use crate::ids::{LockId, LockKind, Mode, ThreadId};
+use crate::engine::edges::held_locks;
 use crate::runtime::order_graph;
+use crate::runtime::order_graph::deferred::{Deferral, Waiting};
 use crate::runtime::state::{self, Held, ThreadState};
 use crate::runtime::{report, report_fatal};
 
@@ -111,8 +113,9 @@ impl LockMeta {
     }
 
     /// Records the order edges from every lock this thread holds (but `skip`) to `hold`, the
-    /// acquisition it is about to make, in the global graph when new; returns the findings,
-    /// for the caller to report once the thread's state is let go.
+    /// acquisition it is about to make, when new: deferred into this lock while it has never
+    /// been a source (see `order_graph::deferred`), else in the global graph; returns the
+    /// findings, for the caller to report once the thread's state is let go.
     pub(super) fn record_edges(
         &self,
         st: &mut ThreadState,
@@ -121,8 +124,12 @@ impl LockMeta {
     ) -> Vec<Finding> {
         let thread = st.id();
         let Held { id, mode, site, .. } = *hold;
-        let mut session = None;
         let mut findings = Vec::new();
+        if self.defer_edges(st, hold, skip, &mut findings) {
+            self.deferred.store(true, Ordering::Relaxed);
+        }
+        // What could not wait: the edges from locks not in the graph yet, or into a source.
+        let mut session = None;
         for index in 0..st.held.len() {
             let from = st.held[index];
             if Some(from.id) == skip || st.cache.contains(from.id, from.mode, id, mode) {
@@ -140,14 +147,89 @@ impl LockMeta {
                 let clock = st.order_snapshot();
                 order_graph::session(thread, name, hold, clock)
             });
-            findings.extend(session.add_edge(&st.held, index));
+            session.add_edge(&st.held, index, &mut findings);
+            // A node of the graph now, with its name: the next edges out of it may wait.
             st.held[index].out_edge = true;
+            st.held[index].in_graph = true;
             st.cache.insert(from.id, from.mode, id, mode);
         }
         if session.is_some() {
             self.in_graph.store(true, Ordering::Relaxed);
         }
         findings
+    }
+
+    /// Defers into this lock the new edges to `hold` from the held locks that are nodes of the
+    /// graph already, while this lock is not (see `order_graph::deferred`; once an edge into it
+    /// is in the graph, the others join it there); returns whether any was. The others are left
+    /// to [`record_edges`](Self::record_edges)'s loop.
+    fn defer_edges(
+        &self,
+        st: &mut ThreadState,
+        hold: &Held,
+        skip: Option<LockId>,
+        findings: &mut Vec<Finding>,
+    ) -> bool {
+        let thread = st.id();
+        let Held {
+            id,
+            mode,
+            site,
+            in_graph,
+            ..
+        } = *hold;
+        if in_graph {
+            return false;
+        }
+        let mut deferral = None;
+        let mut held_set = None;
+        let mut backtrace = None;
+        let mut deferred_any = false;
+        for index in 0..st.held.len() {
+            let from = st.held[index];
+            if !from.in_graph
+                || Some(from.id) == skip
+                || st.cache.contains(from.id, from.mode, id, mode)
+                || order_graph::is_full(from.id, id)
+            {
+                continue;
+            }
+            if deferral.is_none() {
+                if !st.registered {
+                    // A finding its edges close may name this thread later.
+                    order_graph::register_thread(thread, state::current_thread_name(thread));
+                    st.registered = true;
+                }
+                // Before the shard's lock: capturing a stack is slow.
+                backtrace = order_graph::capture_backtrace();
+                deferral = Deferral::open(id);
+                if deferral.is_none() {
+                    return false;
+                }
+            }
+            let Some(deferral) = deferral.as_mut() else {
+                return deferred_any;
+            };
+            if !deferral.has_room() {
+                break;
+            }
+            findings.extend(self.rank_violation(thread, &from, mode, site));
+            let held = held_set
+                .get_or_insert_with(|| {
+                    held_locks(st.held.len(), st.held.iter().map(|h| (h.id, h.mode)))
+                })
+                .clone();
+            let clock = Some(st.order_snapshot());
+            let occurrence =
+                order_graph::occurrence(thread, &from, mode, site, held, clock, backtrace.clone());
+            deferral.push(Waiting {
+                from: from.id,
+                occurrence,
+            });
+            st.cache.insert(from.id, from.mode, id, mode);
+            deferred_any = true;
+        }
+        deferred_any
     }
 }
 
