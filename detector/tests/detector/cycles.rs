@@ -684,3 +684,45 @@ fn edges_waiting_in_a_chain_of_locks_enter_the_graph_when_its_last_becomes_a_sou
     locks.sort();
     assert_eq!(locks, ["chain:A", "chain:W", "chain:X"]);
 }
+
+#[test]
+fn an_edge_deferred_while_its_lock_becomes_a_source_elsewhere_still_closes_the_cycle() {
+    setup();
+    for round in 0..20 {
+        let names = [
+            format!("race{round}:A"),
+            format!("race{round}:X"),
+            format!("race{round}:B"),
+        ];
+        let [a, x, b] = names.each_ref().map(|name| Mutex::named(name.clone(), ()));
+        let warm = Mutex::new(());
+        {
+            // `A` a node of the graph, and `B -> A` in it.
+            let _a = a.lock();
+            drop(warm.lock());
+        }
+        {
+            let _b = b.lock();
+            drop(a.lock());
+        }
+        // One thread defers `A -> X` while the other makes `X` a source with `X -> B`: in
+        // either order, `A -> X -> B -> A` is found.
+        let start = Barrier::new(2);
+        thread::scope(|s| {
+            s.spawn(|| {
+                start.wait();
+                let _a = a.lock();
+                drop(x.lock());
+            });
+            s.spawn(|| {
+                start.wait();
+                let _x = x.lock();
+                drop(b.lock());
+            });
+        });
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let found = findings_about(&names);
+        assert_eq!(found.len(), 1, "round {round}: {found:#?}");
+        assert_eq!(found[0].locks.len(), 3, "round {round}: {found:#?}");
+    }
+}

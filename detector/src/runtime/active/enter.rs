@@ -9,7 +9,7 @@ use crate::finding::Finding;
 use crate::ids::{LockId, LockKind, Mode, ThreadId};
 use crate::engine::edges::held_locks;
 use crate::runtime::order_graph;
-use crate::runtime::order_graph::deferred::{Deferral, Waiting};
+use crate::runtime::order_graph::deferred::{Deferral, Refused, Waiting};
 use crate::runtime::state::{self, Held, ThreadState};
 use crate::runtime::{report, report_fatal};
 
@@ -202,18 +202,8 @@ impl LockMeta {
                 }
                 // Before the shard's lock: capturing a stack is slow.
                 backtrace = order_graph::capture_backtrace();
-                deferral = Deferral::open(id);
-                if deferral.is_none() {
-                    return false;
-                }
             }
-            let Some(deferral) = deferral.as_mut() else {
-                return deferred_any;
-            };
-            if !deferral.has_room() {
-                break;
-            }
-            findings.extend(self.rank_violation(thread, &from, mode, site));
+            let deferral = deferral.get_or_insert_with(|| Deferral::open(id));
             let held = held_set
                 .get_or_insert_with(|| {
                     held_locks(st.held.len(), st.held.iter().map(|h| (h.id, h.mode)))
@@ -222,10 +212,18 @@ impl LockMeta {
             let clock = Some(st.order_snapshot());
             let occurrence =
                 order_graph::occurrence(thread, &from, mode, site, held, clock, backtrace.clone());
-            deferral.push(Waiting {
+            let waiting = Waiting {
                 from: from.id,
                 occurrence,
-            });
+            };
+            match deferral.push(waiting) {
+                Ok(()) => {}
+                // A source already (it can be on no other push than the first): every edge goes
+                // into the graph, in `record_edges`'s loop.
+                Err(Refused::Source) => return deferred_any,
+                Err(Refused::Full) => break,
+            }
+            findings.extend(self.rank_violation(thread, &from, mode, site));
             st.cache.insert(from.id, from.mode, id, mode);
             deferred_any = true;
         }

@@ -56,26 +56,26 @@ pub(in crate::runtime) struct Deferral {
     to: LockId,
 }
 
+/// Why [`Deferral::push`] refused an edge, which then goes into the graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::runtime) enum Refused {
+    /// The lock has been a source: nothing waits in it any more.
+    Source,
+    /// [`MAX_WAITING`] edges wait in it already.
+    Full,
+}
+
 impl Deferral {
-    /// Locks the shard of `to`; `None` when `to` has been a source and no edge may wait in it.
-    pub(in crate::runtime) fn open(to: LockId) -> Option<Deferral> {
-        let guard = shard(to).lock();
-        if let Some(Entry::Source) = guard.as_ref().and_then(|map| map.get(&to)) {
-            return None;
-        }
-        Some(Deferral { guard, to })
-    }
-
-    /// Whether another edge may wait in the lock.
-    pub(in crate::runtime) fn has_room(&self) -> bool {
-        match self.guard.as_ref().and_then(|map| map.get(&self.to)) {
-            Some(Entry::Waiting { more, .. }) => 1 + more.len() < MAX_WAITING,
-            _ => true,
+    /// Locks the shard of `to`.
+    pub(in crate::runtime) fn open(to: LockId) -> Deferral {
+        Deferral {
+            guard: shard(to).lock(),
+            to,
         }
     }
 
-    /// Defers `from -> to` (the caller checked [`has_room`](Self::has_room)).
-    pub(in crate::runtime) fn push(&mut self, waiting: Waiting) {
+    /// Defers `from -> to`, unless `to` has been a source or has no room: one look-up.
+    pub(in crate::runtime) fn push(&mut self, waiting: Waiting) -> Result<(), Refused> {
         let map = self.guard.get_or_insert_with(FxHashMap::default);
         match map.entry(self.to) {
             std::collections::hash_map::Entry::Vacant(slot) => {
@@ -83,10 +83,15 @@ impl Deferral {
                     first: waiting,
                     more: Vec::new(),
                 });
+                Ok(())
             }
             std::collections::hash_map::Entry::Occupied(mut slot) => match slot.get_mut() {
-                Entry::Waiting { more, .. } => more.push(waiting),
-                Entry::Source => unreachable!("a deferral is opened only into a lock no source"),
+                Entry::Source => Err(Refused::Source),
+                Entry::Waiting { more, .. } if 1 + more.len() >= MAX_WAITING => Err(Refused::Full),
+                Entry::Waiting { more, .. } => {
+                    more.push(waiting);
+                    Ok(())
+                }
             },
         }
     }
