@@ -14,7 +14,7 @@ use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 use super::state::{Held, LockInfo};
 use crate::engine::classify::{Names, classify, cycle_finding};
 use crate::engine::clock::VectorClock;
-use crate::engine::edges::{EdgeData, HeldLocks, Occurrence, held_locks};
+use crate::engine::edges::{EdgeData, HeldLocks, Occurrence, Taking, held_locks};
 use crate::engine::graph::{AddEdge, OrderGraph};
 use crate::finding::Finding;
 use crate::ids::{LockId, Mode, ThreadId};
@@ -145,6 +145,20 @@ impl Session {
         let order = self.guard.get_or_insert_with(OrderState::new);
         let from = held[index];
         let to = self.to;
+        // An edge the graph has, taken again the way it was (a thread whose edge cache let it
+        // go): nothing to add, and nothing to allocate.
+        if let Some(edge) = order.graph.edge(from.id, to)
+            && !edge.wants(&Taking {
+                thread: self.thread,
+                from_mode: from.mode,
+                to_mode: self.to_mode,
+                clock: Some(&self.clock),
+                held_len: held.len(),
+                held: held.iter().map(|h| (h.id, h.mode)),
+            })
+        {
+            return;
+        }
         if !from.in_graph {
             order.locks.entry(from.id).or_insert(from.info);
         }
