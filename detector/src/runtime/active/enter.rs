@@ -5,9 +5,9 @@ use std::panic::Location;
 use std::sync::atomic::Ordering;
 
 use super::LockMeta;
+use crate::engine::edges::held_locks;
 use crate::finding::Finding;
 use crate::ids::{LockId, LockKind, Mode, ThreadId};
-use crate::engine::edges::held_locks;
 use crate::runtime::order_graph;
 use crate::runtime::order_graph::deferred::{Deferral, Refused, Waiting};
 use crate::runtime::state::{self, Held, ThreadState};

@@ -303,7 +303,10 @@ mod tests {
         // `inner -> next` entered the graph; `outer -> inner` before it.
         assert!(order_graph::contains(i) && order_graph::contains(n));
         assert_eq!(deferred::waiting_in(i), 0);
-        assert!(deferred::knows(i), "marked a source: nothing waits in it any more");
+        assert!(
+            deferred::knows(i),
+            "marked a source: nothing waits in it any more"
+        );
         // Another edge into it goes to the graph directly.
         let other = Mutex::new(());
         {
