@@ -49,8 +49,9 @@ pub(super) struct Held {
     /// Whether an order edge out of this lock entered the global graph, so that dropping the
     /// lock must remove it from there; handed to the lock when this hold is released.
     pub out_edge: bool,
-    /// Whether the lock was a node of the global graph when this hold began, so that its name
-    /// is registered there already.
+    /// Whether the lock was a node of the global graph when this hold began, or became one by
+    /// an edge out of it during the hold, so that its name is registered there already (and
+    /// the edges out of it may wait beside the graph: `order_graph::deferred`).
     pub in_graph: bool,
 }
 
