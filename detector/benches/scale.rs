@@ -19,7 +19,9 @@
 //! using criterion: the per-object workload must start from fresh locks every sample, because
 //! both detectors remember every order edge they have seen, and one sample of it can take
 //! minutes on a slow engine. A measurement whose first sample takes longer than a minute is not
-//! repeated; its table cell says so.
+//! repeated; its table cell says so. Each per-object sample runs its operations a second time
+//! over the same locks, every edge known then: the "known ns/op" columns, which should stay flat
+//! as the number of locks grows.
 //!
 //! The per-object table runs a second time in a child process with `RUST_BACKTRACE=1` and
 //! `LOCKSCAN_BACKTRACE=1`: both detectors then capture a stack for every new order edge, which
@@ -268,24 +270,43 @@ fn run_operations<L: BenchLock>(locks: &[L], operations: &[Operation]) {
 }
 
 /// One per-object measurement: a fresh set of `lock_count` locks per sample (made and dropped
-/// outside the timed region), since the detectors remember the edges of earlier samples.
+/// outside the timed region), since the detectors remember the edges of earlier samples. Each
+/// sample runs the operations twice over the same locks: the first pass meets mostly new order
+/// edges, the second only edges the detectors know already (the growth table's flat case).
 fn measure_per_object<L: BenchLock>(
     lock_count: usize,
     operations: &[Operation],
     samples: usize,
-) -> Measured {
-    measure(samples, || {
+) -> PerObject {
+    let mut known = Vec::with_capacity(samples);
+    let new_edges = measure(samples, || {
         let locks: Vec<L> = (0..lock_count as u64).map(L::create).collect();
         let start = Instant::now();
         run_operations(&locks, operations);
         let elapsed = start.elapsed();
+        let start = Instant::now();
+        run_operations(&locks, operations);
+        known.push(start.elapsed());
         drop(black_box(locks));
         elapsed
-    })
+    });
+    known.sort_unstable();
+    PerObject {
+        new_edges,
+        known: known[known.len() / 2],
+    }
+}
+
+/// What [`measure_per_object`] measured: the first pass (edges mostly new), and the median of
+/// the second passes (edges known).
+#[derive(Debug, Clone, Copy)]
+struct PerObject {
+    new_edges: Measured,
+    known: Duration,
 }
 
 /// [`measure_per_object`] for one lock type.
-type PerObjectMeasurer = fn(usize, &[Operation], usize) -> Measured;
+type PerObjectMeasurer = fn(usize, &[Operation], usize) -> PerObject;
 
 /// The per-object table: one row per lock count, each lock type measured in turn.
 fn per_object_table(options: &Options, condition: &str) {
@@ -299,17 +320,22 @@ fn per_object_table(options: &Options, condition: &str) {
     println!(
         "One thread, N locks in a Vec, {OPERATIONS} operations each locking 2-3 distinct random \
          locks in ascending index order (never a cycle) and releasing them; fresh locks per \
-         sample. Total ms per {OPERATIONS} operations and ns per operation."
+         sample. Total ms per {OPERATIONS} operations and ns per operation; then the same \
+         operations again over the same locks, every edge known (\"known ns/op\")."
     );
     println!();
     print!("| locks |");
     for name in LOCK_NAMES {
-        print!(" {name} ms | {name} ns/op |");
+        print!(" {name} ms | {name} ns/op | {name} known ns/op |");
     }
-    println!(" lockscan / tracing-mutex | lockscan / parking_lot | lockscan ns/op ÷ first row's |");
     println!(
-        "|---:|{}---:|---:|---:|",
-        "---:|---:|".repeat(LOCK_NAMES.len())
+        " lockscan / tracing-mutex | lockscan / parking_lot | lockscan ns/op ÷ first row's | \
+         known: lockscan / tracing-mutex | known: lockscan / parking_lot | known: lockscan ÷ \
+         first row's |"
+    );
+    println!(
+        "|---:|{}---:|---:|---:|---:|---:|---:|",
+        "---:|---:|---:|".repeat(LOCK_NAMES.len())
     );
     let _ = std::io::stdout().flush();
 
@@ -321,25 +347,33 @@ fn per_object_table(options: &Options, condition: &str) {
         let _ = std::io::stdout().flush();
         let measured = measurers.map(|measurer| {
             let measured = measurer(lock_count, &operations, options.samples());
-            let ns_per_op = nanos(measured.median) / OPERATIONS as f64;
+            let new_edges = measured.new_edges;
+            let ns_per_op = nanos(new_edges.median) / OPERATIONS as f64;
+            let known_per_op = nanos(measured.known) / OPERATIONS as f64;
             print!(
-                " {} | {ns_per_op:.1} |",
+                " {} | {ns_per_op:.1} | {known_per_op:.1} |",
                 with_sample_note(
-                    format!("{:.2}", millis(measured.median)),
-                    measured,
+                    format!("{:.2}", millis(new_edges.median)),
+                    new_edges,
                     options.samples()
                 )
             );
             let _ = std::io::stdout().flush();
             measured
         });
-        let [parking_lot, tracing_mutex, lockscan] = measured.map(|m| nanos(m.median));
-        let smallest = *lockscan_at_smallest.get_or_insert(lockscan);
+        let [parking_lot, tracing_mutex, lockscan] = measured.map(|m| nanos(m.new_edges.median));
+        let [known_parking_lot, known_tracing_mutex, known_lockscan] =
+            measured.map(|m| nanos(m.known));
+        let (smallest, known_smallest) =
+            *lockscan_at_smallest.get_or_insert((lockscan, known_lockscan));
         println!(
-            " {} | {} | {} |",
+            " {} | {} | {} | {} | {} | {} |",
             ratio(lockscan, tracing_mutex),
             ratio(lockscan, parking_lot),
             ratio(lockscan, smallest),
+            ratio(known_lockscan, known_tracing_mutex),
+            ratio(known_lockscan, known_parking_lot),
+            ratio(known_lockscan, known_smallest),
         );
     }
     println!();

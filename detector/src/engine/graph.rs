@@ -343,6 +343,13 @@ impl<N: Node, E> OrderGraph<N, E> {
         self.index.contains_key(&node)
     }
 
+    /// Whether the node is in the graph with an edge out of it.
+    pub fn has_out_edges(&self, node: N) -> bool {
+        self.index
+            .get(&node)
+            .is_some_and(|&slot| !self.slots[slot as usize].out.is_empty())
+    }
+
     /// The number of nodes.
     pub fn node_count(&self) -> usize {
         self.index.len()

@@ -1,5 +1,8 @@
 //! The process-wide lock-order graph. Only reached when a thread records an edge it has not
-//! recorded before, and when a lock that entered the graph is dropped.
+//! recorded before and cannot [defer](deferred) it, and when a lock that entered the graph is
+//! dropped.
+
+pub(super) mod deferred;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -11,7 +14,7 @@ use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 use super::state::{Held, LockInfo};
 use crate::engine::classify::{Names, classify, cycle_finding};
 use crate::engine::clock::VectorClock;
-use crate::engine::edges::{EdgeData, HeldLocks, Occurrence, held_locks};
+use crate::engine::edges::{EdgeData, HeldLocks, Occurrence, Taking, held_locks};
 use crate::engine::graph::{AddEdge, OrderGraph};
 use crate::finding::Finding;
 use crate::ids::{LockId, Mode, ThreadId};
@@ -136,47 +139,118 @@ pub(super) fn session(
 }
 
 impl Session {
-    /// Records the edge `held[index] -> to` and returns the finding for the cycle it closes.
-    pub(super) fn add_edge(&mut self, held: &[Held], index: usize) -> Option<Finding> {
+    /// Records the edge `held[index] -> to`, and the findings for the cycles it closes, and
+    /// those the edges that waited in `held[index]` close when it becomes a source.
+    pub(super) fn add_edge(&mut self, held: &[Held], index: usize, findings: &mut Vec<Finding>) {
         let order = self.guard.get_or_insert_with(OrderState::new);
         let from = held[index];
         let to = self.to;
+        // An edge the graph has, taken again the way it was (a thread whose edge cache let it
+        // go): nothing to add, and nothing to allocate.
+        if let Some(edge) = order.graph.edge(from.id, to)
+            && !edge.wants(&Taking {
+                thread: self.thread,
+                from_mode: from.mode,
+                to_mode: self.to_mode,
+                clock: Some(&self.clock),
+                held_len: held.len(),
+                held: held.iter().map(|h| (h.id, h.mode)),
+            })
+        {
+            return;
+        }
         if !from.in_graph {
             order.locks.entry(from.id).or_insert(from.info);
         }
-        let occurrence = Occurrence {
-            thread: self.thread,
-            from_mode: from.mode,
-            to_mode: self.to_mode,
-            from_site: Some(Site::Caller(from.site)),
-            to_site: Some(Site::Caller(self.to_site)),
-            held: self
-                .held
-                .get_or_insert_with(|| held_locks(held.len(), held.iter().map(|h| (h.id, h.mode))))
-                .clone(),
-            clock: Some(self.clock.clone()),
-            backtrace: self.backtrace.clone(),
-        };
-        // Moved into the edge by whichever of the two closures runs.
-        let occurrence = std::cell::Cell::new(Some(occurrence));
-        let added = order.graph.add_edge_or(
-            from.id,
-            to,
-            || EdgeData::new(occurrence.take().expect("taken once")),
-            // A new thread on a known edge can turn an inversion into a potential deadlock:
-            // the graph looks at the cycles through it again (only if it lies on one).
-            |edge| {
-                let kept = edge.add(occurrence.take().expect("taken once"));
-                if edge.occurrences.len() >= EdgeData::MAX_OCCURRENCES {
-                    mark_full(from.id, to);
-                }
-                kept
-            },
+        // Its first edge out in this hold: what waits in it must be in the graph before.
+        if !from.out_edge && !order.graph.has_out_edges(from.id) {
+            become_sources(order, from.id, findings);
+        }
+        let held_set = self
+            .held
+            .get_or_insert_with(|| held_locks(held.len(), held.iter().map(|h| (h.id, h.mode))))
+            .clone();
+        let occurrence = occurrence(
+            self.thread,
+            &from,
+            self.to_mode,
+            self.to_site,
+            held_set,
+            Some(self.clock.clone()),
+            self.backtrace.clone(),
         );
-        let AddEdge::Cycle(cycle) = added else {
-            return None;
-        };
-        cycle_finding_for(order, &cycle)
+        findings.extend(insert(order, from.id, to, occurrence));
+    }
+}
+
+/// The occurrence of `from -> to`: `thread` requested `to` in `to_mode` at `to_site`, holding
+/// `held`.
+pub(super) fn occurrence(
+    thread: ThreadId,
+    from: &Held,
+    to_mode: Mode,
+    to_site: &'static std::panic::Location<'static>,
+    held: HeldLocks,
+    clock: Option<Arc<VectorClock>>,
+    backtrace: Option<Arc<Stack>>,
+) -> Occurrence {
+    Occurrence {
+        thread,
+        from_mode: from.mode,
+        to_mode,
+        from_site: Some(Site::Caller(from.site)),
+        to_site: Some(Site::Caller(to_site)),
+        held,
+        clock,
+        backtrace,
+    }
+}
+
+/// Adds an occurrence of `from -> to` to the graph; the finding for the cycle it closes.
+fn insert(
+    order: &mut OrderState,
+    from: LockId,
+    to: LockId,
+    occurrence: Occurrence,
+) -> Option<Finding> {
+    // Moved into the edge by whichever of the two closures runs.
+    let occurrence = std::cell::Cell::new(Some(occurrence));
+    let added = order.graph.add_edge_or(
+        from,
+        to,
+        || EdgeData::new(occurrence.take().expect("taken once")),
+        // A new thread on a known edge can turn an inversion into a potential deadlock:
+        // the graph looks at the cycles through it again (only if it lies on one).
+        |edge| {
+            let kept = edge.add(occurrence.take().expect("taken once"));
+            if edge.occurrences.len() >= EdgeData::MAX_OCCURRENCES {
+                mark_full(from, to);
+            }
+            kept
+        },
+    );
+    let AddEdge::Cycle(cycle) = added else {
+        return None;
+    };
+    cycle_finding_for(order, &cycle)
+}
+
+/// `lock` gets its first edge out in the graph: marks it a source, so that no edge waits in it
+/// any more, and puts the edges that waited in it into the graph, with the findings for the
+/// cycles they close. Their sources may get their first edge out that way: so on, with a
+/// stack, not recursion. An edge whose source left the graph is let go: its lock was dropped.
+fn become_sources(order: &mut OrderState, lock: LockId, findings: &mut Vec<Finding>) {
+    let mut sources = vec![lock];
+    while let Some(source) = sources.pop() {
+        for deferred::Waiting { from, occurrence } in deferred::take_and_mark_source(source) {
+            if !order.graph.contains_node(from) {
+                continue;
+            }
+            if !order.graph.has_out_edges(from) {
+                sources.push(from);
+            }
+            findings.extend(insert(order, from, source, occurrence));
+        }
     }
 }
 
@@ -213,6 +287,18 @@ pub(super) fn forget_lock(lock: LockId) {
         order.graph.remove_node(lock);
         order.locks.remove(&lock);
     });
+    deferred::forget(lock);
+}
+
+/// Drops what waits in a lock that never entered the graph (see [`deferred`]): no trip to it.
+pub(super) fn forget_deferred(lock: LockId) {
+    deferred::forget(lock);
+}
+
+/// Whether the lock is a node of the graph, for tests.
+#[cfg(test)]
+pub(super) fn contains(lock: LockId) -> bool {
+    with_order(|order| order.graph.contains_node(lock))
 }
 
 /// The number of locks and edges in the graph, for tests of memory use.
@@ -225,7 +311,7 @@ pub(super) fn size() -> (usize, usize) {
 /// new edge, never on the fast path, and resolved only if reported. Not `RUST_BACKTRACE`: many
 /// CI set-ups export it for panics, and a stack per new edge made a lock-heavy suite 1.3x
 /// slower again (docs/acceptance.md), while the report names both sites of every edge anyway.
-fn capture_backtrace() -> Option<Arc<Stack>> {
+pub(super) fn capture_backtrace() -> Option<Arc<Stack>> {
     backtraces_wanted().then(|| Arc::new(Stack::capture()))
 }
 

@@ -49,8 +49,9 @@ pub(super) struct Held {
     /// Whether an order edge out of this lock entered the global graph, so that dropping the
     /// lock must remove it from there; handed to the lock when this hold is released.
     pub out_edge: bool,
-    /// Whether the lock was a node of the global graph when this hold began, so that its name
-    /// is registered there already. (False when unsure: it only saves a registration.)
+    /// Whether the lock was a node of the global graph when this hold began, or became one by
+    /// an edge out of it during the hold, so that its name is registered there already (and
+    /// the edges out of it may wait beside the graph: `order_graph::deferred`).
     pub in_graph: bool,
     /// The chain key of the held stack up to and including this hold (see [`HeldStack`]); set
     /// by the stack.
@@ -120,9 +121,12 @@ impl HeldStack {
         self.rechain(index);
     }
 
-    /// Marks the hold at `index` as the source of an order edge in the global graph.
+    /// Marks the hold at `index` as the source of an order edge in the global graph (so its
+    /// lock is a node there now).
     pub fn mark_out_edge(&mut self, index: usize) {
-        self.0[index].out_edge = true;
+        let hold = &mut self.0[index];
+        hold.out_edge = true;
+        hold.in_graph = true;
     }
 
     /// Computes the chain keys from `index` up again.

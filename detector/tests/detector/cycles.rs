@@ -590,3 +590,139 @@ fn a_panic_inside_a_write_guards_unlocked_keeps_it_recorded() {
         [FindingKind::LockOrderInversion]
     );
 }
+
+/// The sites of an edge of a finding, as lines of this file.
+fn edge_lines(finding: &lockscan::Finding, from: &str, to: &str) -> (u32, u32) {
+    let edge = finding
+        .edges
+        .iter()
+        .find(|e| e.from == from && e.to == to)
+        .unwrap_or_else(|| panic!("an edge {from} -> {to} in {finding:#?}"));
+    let line = |site: &Option<lockscan::Site>| {
+        let site = site.as_ref().expect("a site");
+        assert_eq!(site.file(), Some(file!()));
+        site.line().expect("a line")
+    };
+    (line(&edge.from_site), line(&edge.to_site))
+}
+
+#[test]
+fn a_lock_only_ever_taken_inside_another_closes_the_cycle_once_it_becomes_a_source() {
+    setup();
+    let a = Mutex::named("deferred:A", ());
+    let b = Mutex::named("deferred:B", ());
+    let warm = Mutex::named("deferred:warm", ());
+    let lines = std::sync::Mutex::new((0, 0));
+    // The first step's `A -> B` waits in `B`, which nothing was taken inside yet: the second
+    // step makes `B` a source, and the cycle must come out with the first step's sites.
+    in_turn(vec![
+        (
+            "first",
+            Box::new(|| {
+                let (_a, a_line) = (a.lock(), line!());
+                // `A` is a node of the graph after its first edge out.
+                drop(warm.lock());
+                let (_b, b_line) = (b.lock(), line!());
+                *lines.lock().unwrap() = (a_line, b_line);
+            }),
+        ),
+        (
+            "second",
+            Box::new(|| {
+                let _b = b.lock();
+                let _a = a.lock();
+            }),
+        ),
+    ]);
+    let found = findings_about(&["deferred:A", "deferred:B"]);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].kind, FindingKind::PotentialDeadlock);
+    let (a_line, b_line) = *lines.lock().unwrap();
+    assert_eq!(
+        edge_lines(&found[0], "deferred:A", "deferred:B"),
+        (a_line, b_line)
+    );
+    let mut threads = found[0].threads.clone();
+    threads.sort();
+    assert_eq!(threads, ["first", "second"]);
+}
+
+#[test]
+fn edges_waiting_in_a_chain_of_locks_enter_the_graph_when_its_last_becomes_a_source() {
+    setup();
+    let names = ["chain:A", "chain:X", "chain:W"];
+    let [a, x, w] = names.map(|name| Mutex::named(name, ()));
+    let (outside, warm) = (Mutex::new(()), Mutex::new(()));
+    {
+        let _a = a.lock();
+        // `A` is a node of the graph after its first edge out.
+        drop(warm.lock());
+        // Waits in `X`: `A` is a node, `X` is not.
+        drop(x.lock());
+    }
+    {
+        // `X` a node of the graph too (an edge into it from a lock that is not), no source.
+        let _outside = outside.lock();
+        drop(x.lock());
+    }
+    {
+        // Waits in `W`: `X` is a node, `W` is not.
+        let _x = x.lock();
+        drop(w.lock());
+    }
+    assert!(findings_about(&names).is_empty());
+    {
+        // `W` becomes a source: `X -> W` enters the graph, which makes `X` one, so `A -> X`
+        // enters too and closes `A -> X -> W -> A`.
+        let _w = w.lock();
+        drop(a.lock());
+    }
+    let found = findings_about(&names);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].kind, FindingKind::LockOrderInversion);
+    let mut locks = found[0].locks.clone();
+    locks.sort();
+    assert_eq!(locks, ["chain:A", "chain:W", "chain:X"]);
+}
+
+#[test]
+fn an_edge_deferred_while_its_lock_becomes_a_source_elsewhere_still_closes_the_cycle() {
+    setup();
+    for round in 0..20 {
+        let names = [
+            format!("race{round}:A"),
+            format!("race{round}:X"),
+            format!("race{round}:B"),
+        ];
+        let [a, x, b] = names.each_ref().map(|name| Mutex::named(name.clone(), ()));
+        let warm = Mutex::new(());
+        {
+            // `A` a node of the graph, and `B -> A` in it.
+            let _a = a.lock();
+            drop(warm.lock());
+        }
+        {
+            let _b = b.lock();
+            drop(a.lock());
+        }
+        // One thread defers `A -> X` while the other makes `X` a source with `X -> B`: in
+        // either order, `A -> X -> B -> A` is found.
+        let start = Barrier::new(2);
+        thread::scope(|s| {
+            s.spawn(|| {
+                start.wait();
+                let _a = a.lock();
+                drop(x.lock());
+            });
+            s.spawn(|| {
+                start.wait();
+                let _x = x.lock();
+                drop(b.lock());
+            });
+        });
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let found = findings_about(&names);
+        assert_eq!(found.len(), 1, "round {round}: {found:#?}");
+        assert_eq!(found[0].locks.len(), 3, "round {round}: {found:#?}");
+    }
+}

@@ -5,9 +5,11 @@ use std::panic::Location;
 use std::sync::atomic::Ordering;
 
 use super::LockMeta;
+use crate::engine::edges::held_locks;
 use crate::finding::Finding;
 use crate::ids::{LockId, LockKind, Mode, ThreadId};
 use crate::runtime::order_graph;
+use crate::runtime::order_graph::deferred::{Deferral, Refused, Waiting};
 use crate::runtime::state::{self, Held, ThreadState};
 use crate::runtime::{report, report_fatal};
 
@@ -108,8 +110,9 @@ impl LockMeta {
     }
 
     /// Records the order edges from every lock this thread holds (but `skip`) to `hold`, the
-    /// acquisition it is about to make, in the global graph when new; returns the findings,
-    /// for the caller to report once the thread's state is let go.
+    /// acquisition it is about to make, when new: deferred into this lock while it has never
+    /// been a source (see `order_graph::deferred`), else in the global graph; returns the
+    /// findings, for the caller to report once the thread's state is let go.
     pub(super) fn record_edges(
         &self,
         st: &mut ThreadState,
@@ -118,8 +121,12 @@ impl LockMeta {
     ) -> Vec<Finding> {
         let thread = st.id();
         let Held { id, mode, site, .. } = *hold;
-        let mut session = None;
         let mut findings = Vec::new();
+        if self.defer_edges(st, hold, skip, &mut findings) {
+            self.deferred.store(true, Ordering::Relaxed);
+        }
+        // What could not wait: the edges from locks not in the graph yet, or into a source.
+        let mut session = None;
         for index in 0..st.held.len() {
             let from = st.held[index];
             if Some(from.id) == skip || st.cache.contains(from.id, from.mode, id, mode) {
@@ -137,7 +144,8 @@ impl LockMeta {
                 let clock = st.order_snapshot();
                 order_graph::session(thread, name, hold, clock)
             });
-            findings.extend(session.add_edge(&st.held, index));
+            session.add_edge(&st.held, index, &mut findings);
+            // A node of the graph now, with its name: the next edges out of it may wait.
             st.held.mark_out_edge(index);
             st.cache.insert(from.id, from.mode, id, mode);
         }
@@ -145,6 +153,77 @@ impl LockMeta {
             self.in_graph.store(true, Ordering::Relaxed);
         }
         findings
+    }
+
+    /// Defers into this lock the new edges to `hold` from the held locks that are nodes of the
+    /// graph already, while this lock is not (see `order_graph::deferred`; once an edge into it
+    /// is in the graph, the others join it there); returns whether any was. The others are left
+    /// to [`record_edges`](Self::record_edges)'s loop.
+    fn defer_edges(
+        &self,
+        st: &mut ThreadState,
+        hold: &Held,
+        skip: Option<LockId>,
+        findings: &mut Vec<Finding>,
+    ) -> bool {
+        let thread = st.id();
+        let Held {
+            id,
+            mode,
+            site,
+            in_graph,
+            ..
+        } = *hold;
+        if in_graph {
+            return false;
+        }
+        let mut deferral = None;
+        let mut held_set = None;
+        let mut backtrace = None;
+        let mut deferred_any = false;
+        for index in 0..st.held.len() {
+            let from = st.held[index];
+            if !from.in_graph
+                || Some(from.id) == skip
+                || st.cache.contains(from.id, from.mode, id, mode)
+                || order_graph::is_full(from.id, id)
+            {
+                continue;
+            }
+            if deferral.is_none() {
+                if !st.registered {
+                    // A finding its edges close may name this thread later.
+                    order_graph::register_thread(thread, state::current_thread_name(thread));
+                    st.registered = true;
+                }
+                // Before the shard's lock: capturing a stack is slow.
+                backtrace = order_graph::capture_backtrace();
+            }
+            let deferral = deferral.get_or_insert_with(|| Deferral::open(id));
+            let held = held_set
+                .get_or_insert_with(|| {
+                    held_locks(st.held.len(), st.held.iter().map(|h| (h.id, h.mode)))
+                })
+                .clone();
+            let clock = Some(st.order_snapshot());
+            let occurrence =
+                order_graph::occurrence(thread, &from, mode, site, held, clock, backtrace.clone());
+            let waiting = Waiting {
+                from: from.id,
+                occurrence,
+            };
+            match deferral.push(waiting) {
+                Ok(()) => {}
+                // A source already (it can be on no other push than the first): every edge goes
+                // into the graph, in `record_edges`'s loop.
+                Err(Refused::Source) => return deferred_any,
+                Err(Refused::Full) => break,
+            }
+            findings.extend(self.rank_violation(thread, &from, mode, site));
+            st.cache.insert(from.id, from.mode, id, mode);
+            deferred_any = true;
+        }
+        deferred_any
     }
 }
 

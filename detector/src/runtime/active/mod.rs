@@ -49,6 +49,9 @@ pub(crate) struct LockMeta {
     id: LazyId,
     /// Whether the lock is a node of the global order graph, to leave when dropped.
     in_graph: AtomicBool,
+    /// Whether order edges into the lock were deferred (`order_graph::deferred`), to forget
+    /// when dropped.
+    deferred: AtomicBool,
     /// Its operations in the running recording, numbered for the trace's reader.
     recorded: RecordSeq,
     /// What the last release knew, for race detection.
@@ -71,6 +74,7 @@ impl LockMeta {
         LockMeta {
             id: LazyId::new(),
             in_graph: AtomicBool::new(false),
+            deferred: AtomicBool::new(false),
             recorded: RecordSeq::new(),
             clock: LockClock::new(),
             // Never written through: only ever turned back into a shared reference.
@@ -215,8 +219,12 @@ impl LockMeta {
 
 impl Drop for LockMeta {
     fn drop(&mut self) {
+        let id = LockId(self.id.get_mut());
         if *self.in_graph.get_mut() {
-            order_graph::forget_lock(LockId(self.id.get_mut()));
+            order_graph::forget_lock(id);
+        } else if *self.deferred.get_mut() {
+            // Never in the graph: what waits in it is all there is to forget.
+            order_graph::forget_deferred(id);
         }
     }
 }
@@ -264,5 +272,78 @@ mod tests {
         );
         drop(a);
         assert!(!order_graph::is_full(ida, idb), "gone with its lock");
+    }
+
+    use crate::runtime::order_graph::deferred;
+
+    /// The id of a lock of `sync`.
+    fn id_of<T>(lock: &Mutex<T>) -> LockId {
+        lock.hooks.meta().id()
+    }
+
+    #[test]
+    fn a_lock_never_a_source_keeps_its_edges_out_of_the_graph_and_forgets_them_when_dropped() {
+        let outer = Mutex::new(());
+        let first = Mutex::new(());
+        let _outer = outer.lock();
+        // The first edge out of `outer` makes it a node of the graph; the next ones may wait.
+        drop(first.lock());
+        assert!(order_graph::contains(id_of(&outer)));
+        let mut dropped = Vec::new();
+        for _ in 0..3 {
+            let inner = Mutex::new(0_u8);
+            *inner.lock() += 1;
+            let id = id_of(&inner);
+            assert!(!order_graph::contains(id), "no trip to the graph");
+            assert_eq!(deferred::waiting_in(id), 1, "the edge waits in the lock");
+            drop(inner);
+            assert!(!deferred::knows(id), "forgotten with its lock");
+            dropped.push(id);
+        }
+        // A new lock, made where the dropped ones were, has its own id and nothing of theirs.
+        let again = Mutex::new(0_u8);
+        let id = id_of(&again);
+        assert!(!dropped.contains(&id), "ids are not reused");
+        assert!(!deferred::knows(id));
+        drop(again.lock());
+        assert_eq!(deferred::waiting_in(id), 1);
+    }
+
+    #[test]
+    fn a_lock_that_becomes_a_source_takes_its_waiting_edges_into_the_graph() {
+        let outer = Mutex::new(());
+        let first = Mutex::new(());
+        let inner = Mutex::new(());
+        let next = Mutex::new(());
+        {
+            let _outer = outer.lock();
+            drop(first.lock());
+            drop(inner.lock());
+        }
+        let (o, i, n) = (id_of(&outer), id_of(&inner), id_of(&next));
+        assert_eq!(deferred::waiting_in(i), 1);
+        {
+            let _inner = inner.lock();
+            drop(next.lock());
+        }
+        // `inner -> next` entered the graph; `outer -> inner` before it.
+        assert!(order_graph::contains(i) && order_graph::contains(n));
+        assert_eq!(deferred::waiting_in(i), 0);
+        assert!(
+            deferred::knows(i),
+            "marked a source: nothing waits in it any more"
+        );
+        // Another edge into it goes to the graph directly.
+        let other = Mutex::new(());
+        {
+            let _other = other.lock();
+            let _warm = Mutex::new(());
+            drop(_warm.lock());
+            drop(inner.lock());
+        }
+        assert_eq!(deferred::waiting_in(i), 0);
+        drop(inner);
+        assert!(!deferred::knows(i) && !order_graph::contains(i));
+        assert!(order_graph::contains(o));
     }
 }

@@ -80,8 +80,13 @@ fn child_runs_and_records_a_scenario() {
         let _b = b2.lock();
         let _a = a2.lock();
     });
+    let warm = Mutex::named("rt:warm", 0);
     {
         let _a = a.lock();
+        // `A` a node of the graph after its first edge out: `A -> B` then waits beside the
+        // graph in `B`, never a source until the other thread takes `A` inside it. Offline, the
+        // same finding with the same sites.
+        drop(warm.lock());
         let _b = b.lock();
     }
     go.send(()).unwrap();
