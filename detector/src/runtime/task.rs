@@ -7,9 +7,10 @@
 use std::panic::Location;
 use std::task::Poll;
 
+use super::parked::{self, PollPlace};
 use super::state::{self, ThreadClocks, ThreadState, new_thread_id};
 use crate::finding::{Finding, FindingKind};
-use crate::ids::LockId;
+use crate::ids::{LockId, ThreadId};
 use crate::runtime::report;
 use crate::site::Site;
 
@@ -21,6 +22,8 @@ pub(crate) struct TaskState {
     /// The holds reported held across an `.await` already (lock, acquisition site), so that a
     /// guard held over many awaits is reported once.
     reported: Vec<(LockId, &'static Location<'static>)>,
+    /// The task's id while it is parked with blocking locks held (`runtime::parked`).
+    parked: Option<ThreadId>,
 }
 
 impl std::fmt::Debug for TaskState {
@@ -47,6 +50,7 @@ impl TaskState {
             state,
             name,
             reported: Vec::new(),
+            parked: None,
         }
     }
 
@@ -64,26 +68,49 @@ impl TaskState {
             }
         }
         let back = SwapBack(&mut self.state, outer);
+        if let Some(task) = self.parked.take() {
+            parked::unpark(task);
+        }
         let result = poll();
         if result.is_pending() {
-            let across = state::with(|st| {
-                st.held
+            let (task, across) = state::with(|st| {
+                let across = st
+                    .held
                     .iter()
                     .filter(|h| !st.async_held.contains(&h.id))
-                    .map(|h| (h.id, h.site, h.named()))
-                    .collect::<Vec<_>>()
+                    .copied()
+                    .collect::<Vec<_>>();
+                (st.id(), across)
             })
-            .unwrap_or_default();
-            for (id, site, held) in across {
-                if self.reported.contains(&(id, site)) {
+            .unwrap_or((ThreadId(0), Vec::new()));
+            for held in &across {
+                if self.reported.contains(&(held.id, held.site)) {
                     continue;
                 }
-                self.reported.push((id, site));
-                report(held_across_await(self.name, held));
+                self.reported.push((held.id, held.site));
+                report(held_across_await(self.name, held.named()));
+            }
+            if !across.is_empty() {
+                // Until its next poll, a thread that blocks on one of these checks who can poll
+                // the task (a deadlock when only that thread can), and one blocked already is
+                // an error now.
+                self.parked = Some(task);
+                let blocked = parked::park(task, self.name, PollPlace::here(), across);
+                if let Some(finding) = blocked {
+                    report(finding);
+                }
             }
         }
         drop(back);
         result
+    }
+}
+
+impl Drop for TaskState {
+    fn drop(&mut self) {
+        if let Some(task) = self.parked.take() {
+            parked::unpark(task);
+        }
     }
 }
 

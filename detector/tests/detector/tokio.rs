@@ -352,3 +352,143 @@ fn outside_a_wrapped_task_the_async_locks_record_nothing() {
     });
     assert_eq!(kinds_about(&["tk10:A", "tk10:B"]), []);
 }
+
+/// The finding of `kind` about `lock`.
+fn finding_of(kind: FindingKind, lock: &str) -> lockscan::Finding {
+    findings_about(&[lock])
+        .into_iter()
+        .find(|f| {
+            f.kind == kind
+                && (kind != FindingKind::LockHeldAcrossAwait
+                    || f.severity == lockscan::Severity::Error)
+        })
+        .unwrap_or_else(|| panic!("a {kind} about {lock} in {:?}", lockscan::findings()))
+}
+
+#[test]
+fn a_blocking_lock_wanted_while_its_holder_is_parked_on_the_same_current_thread_runtime_is_a_deadlock()
+ {
+    setup();
+    let lock = Arc::new(lockscan::Mutex::named("tk11:blocking", 0));
+    let blocker_failed = within(HANG, move || {
+        current_thread().block_on(
+            async {
+                let mut held = lock.lock();
+                let blocker = lockscan::tokio::spawn_named("tk11-blocker", {
+                    let lock = lock.clone();
+                    // Without lockscan, the runtime's one thread blocks here forever, and the
+                    // holder is never polled again to let go.
+                    async move { *lock.lock() += 1 }
+                });
+                // Suspended with the lock held until the blocker is done.
+                let blocked = blocker.await;
+                *held += 1;
+                blocked.is_err()
+            }
+            .instrumented_as("tk11-holder"),
+        )
+    });
+    assert!(blocker_failed, "the blocking task was unwound");
+    let deadlock = finding_of(FindingKind::Deadlock, "tk11:blocking");
+    assert_eq!(deadlock.threads, ["tk11-holder", "tk11-blocker"]);
+    let site = deadlock.site.as_ref().expect("where it blocks").to_string();
+    assert!(site.contains("tokio.rs"), "{site}");
+    // The holder's acquisition site, too.
+    assert!(deadlock.reason.contains("tokio.rs:"), "{deadlock}");
+    assert!(
+        deadlock.reason.contains("current-thread runtime"),
+        "{deadlock}"
+    );
+}
+
+#[test]
+fn a_std_mutex_wanted_inside_the_task_whose_joined_future_holds_it_across_an_await_is_a_deadlock_on_many_workers()
+ {
+    setup();
+    let lock = Arc::new(lockscan::std_sync::Mutex::named("tk12:std", 0));
+    let task_failed = within(HANG, move || {
+        let runtime = multi_thread();
+        // A local task (not `Send`: it holds a std guard across an await) of a multi-thread
+        // runtime.
+        tokio::task::LocalSet::new().block_on(&runtime, async move {
+            let task = tokio::task::spawn_local(async move {
+                let (held_tx, held_rx) = tokio::sync::oneshot::channel();
+                let (_release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
+                let holder = async {
+                    let mut held = lock.lock().unwrap();
+                    held_tx.send(()).unwrap();
+                    let _ = release_rx.await;
+                    *held += 1;
+                }
+                .instrumented_as("tk12-holder");
+                let blocker = async {
+                    held_rx.await.unwrap();
+                    // The holder is part of this very task: no other thread can poll it.
+                    *lock.lock().unwrap() += 1;
+                }
+                .instrumented_as("tk12-blocker");
+                tokio::join!(holder, blocker);
+            });
+            task.await.is_err()
+        })
+    });
+    assert!(task_failed, "the task was unwound");
+    let deadlock = finding_of(FindingKind::Deadlock, "tk12:std");
+    assert_eq!(deadlock.threads, ["tk12-holder", "tk12-blocker"]);
+    assert!(deadlock.reason.contains("tokio task"), "{deadlock}");
+}
+
+#[test]
+fn a_task_blocking_on_a_lock_held_across_an_await_on_many_workers_is_an_error_not_a_deadlock() {
+    setup();
+    let lock = Arc::new(lockscan::Mutex::named("tk13:blocking", 0));
+    let total = within(HANG, move || {
+        multi_thread().block_on(
+            async {
+                let mut held = lock.lock();
+                let blocker = lockscan::tokio::spawn_named("tk13-blocker", {
+                    let lock = lock.clone();
+                    // Blocks its worker until the holder, polled by another thread, lets go.
+                    async move { *lock.lock() += 1 }
+                });
+                // Suspended with the lock held until the error is reported, whichever of the
+                // two came first: the blocker's wait or the holder's suspension.
+                while !findings_about(&["tk13:blocking"])
+                    .iter()
+                    .any(|f| f.severity == lockscan::Severity::Error)
+                {
+                    std::thread::yield_now();
+                    tokio::task::yield_now().await;
+                }
+                *held += 1;
+                drop(held);
+                blocker.await.unwrap();
+                *lock.lock()
+            }
+            .instrumented_as("tk13-holder"),
+        )
+    });
+    assert_eq!(total, 2, "both went on");
+    assert_eq!(
+        kinds_about(&["tk13:blocking"]),
+        [
+            FindingKind::LockHeldAcrossAwait,
+            FindingKind::LockHeldAcrossAwait
+        ],
+        "the warning, then the error; no deadlock"
+    );
+    let error = finding_of(FindingKind::LockHeldAcrossAwait, "tk13:blocking");
+    assert_eq!(error.threads, ["tk13-holder", "tk13-blocker"]);
+    assert!(
+        error
+            .to_string()
+            .starts_with("error[lock-held-across-await]"),
+        "{error}"
+    );
+    assert!(
+        error.reason.contains("tokio.rs:"),
+        "the holder's site: {error}"
+    );
+    let site = error.site.as_ref().expect("where it blocks").to_string();
+    assert!(site.contains("tokio.rs"), "{site}");
+}
