@@ -73,8 +73,10 @@
 //! around a poll and the locks the task takes; a guard moved to another task (an
 //! `Owned*Guard` sent away) is recorded as released by the task that took it only when it
 //! drops there; joins (`JoinHandle`) do not order what the tasks did.
-//! [`Semaphore`] permits make order edges, but are not followed by the wait-cycle check (with
-//! several permits, one holder does not block a waiter).
+//! [`Semaphore`] permits make order edges; the wait-cycle check follows a semaphore made with
+//! one permit and never added to (its waiter waits for the one holder, as for a mutex), not
+//! one of several permits (a waiter waits until enough holders give theirs back, not for any
+//! one of them: a task holding one of them and awaiting another is no self-deadlock either).
 //!
 //! Without detection (a release build), these are tokio's locks with a name and rank.
 

@@ -492,3 +492,87 @@ fn a_task_blocking_on_a_lock_held_across_an_await_on_many_workers_is_an_error_no
     let site = error.site.as_ref().expect("where it blocks").to_string();
     assert!(site.contains("tokio.rs"), "{site}");
 }
+
+/// A task that holds the one permit of a semaphore and awaits a mutex, and one that holds the
+/// mutex and awaits the permit. Returns whether each task finished.
+fn permit_wait_cycle(runtime: tokio::runtime::Runtime, names: [&'static str; 4]) -> Vec<bool> {
+    let [semaphore, mutex, left, right] = names;
+    let (permit, lock) = (
+        Arc::new(Semaphore::named(semaphore, 1)),
+        Arc::new(Mutex::named(mutex, 0)),
+    );
+    runtime.block_on(async {
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let left = lockscan::tokio::spawn_named(left, {
+            let (permit, lock, barrier) = (permit.clone(), lock.clone(), barrier.clone());
+            async move {
+                let _permit = permit.acquire().await.unwrap();
+                barrier.wait().await;
+                *lock.lock().await += 1;
+            }
+        });
+        let right = lockscan::tokio::spawn_named(right, async move {
+            let _held = lock.lock().await;
+            barrier.wait().await;
+            let _permit = permit.acquire().await.unwrap();
+        });
+        let mut finished = vec![left.await.is_ok(), right.await.is_ok()];
+        finished.sort();
+        finished
+    })
+}
+
+#[test]
+fn a_wait_cycle_through_a_one_permit_semaphore_on_one_worker_is_a_deadlock_instead_of_a_hang() {
+    setup();
+    let names = ["tk14:permit", "tk14:lock", "tk14-left", "tk14-right"];
+    let finished = within(HANG, move || permit_wait_cycle(current_thread(), names));
+    assert_eq!(finished, [false, true]);
+    assert_task_deadlock(&names[..2], ["tk14-left", "tk14-right"]);
+}
+
+#[test]
+fn a_wait_cycle_through_a_one_permit_semaphore_on_many_workers_is_a_deadlock_instead_of_a_hang() {
+    setup();
+    let names = ["tk15:permit", "tk15:lock", "tk15-left", "tk15-right"];
+    let finished = within(HANG, move || permit_wait_cycle(multi_thread(), names));
+    assert_eq!(finished, [false, true]);
+    assert_task_deadlock(&names[..2], ["tk15-left", "tk15-right"]);
+}
+
+#[test]
+fn a_task_holding_one_of_several_permits_waits_for_another_holders_permit_without_a_report() {
+    setup();
+    let permits = Arc::new(Semaphore::named("tk16:permits", 2));
+    let finished = within(HANG, move || {
+        current_thread().block_on(
+            async move {
+                let (taken_tx, taken_rx) = tokio::sync::oneshot::channel::<()>();
+                let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+                let _mine = permits.acquire().await.unwrap();
+                let other = lockscan::tokio::spawn_named("tk16-other", {
+                    let permits = permits.clone();
+                    async move {
+                        let _theirs = permits.acquire().await.unwrap();
+                        taken_tx.send(()).unwrap();
+                        go_rx.await.unwrap();
+                    }
+                });
+                taken_rx.await.unwrap();
+                go_tx.send(()).unwrap();
+                // Both permits are taken: this waits for `tk16-other`'s, not for its own.
+                let _second = permits.acquire().await.unwrap();
+                other.await.is_ok()
+            }
+            .instrumented_as("tk16-waiter"),
+        )
+    });
+    assert!(finished);
+    // No self-deadlock (the second request is an order edge of the semaphore to itself, as a
+    // task taking permits in two steps is).
+    let kinds = kinds_about(&["tk16:permits"]);
+    assert!(
+        !kinds.contains(&FindingKind::Deadlock) && !kinds.contains(&FindingKind::ApiMisuse),
+        "{kinds:?}"
+    );
+}
