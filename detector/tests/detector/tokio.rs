@@ -576,3 +576,42 @@ fn a_task_holding_one_of_several_permits_waits_for_another_holders_permit_withou
         "{kinds:?}"
     );
 }
+
+#[test]
+fn a_blocking_pool_thread_waiting_for_a_lock_held_across_an_await_on_a_current_thread_runtime_is_an_error_not_a_deadlock()
+ {
+    setup();
+    let lock = Arc::new(lockscan::Mutex::named("tk17:blocking", 0));
+    let total = within(HANG, move || {
+        current_thread().block_on(
+            async {
+                let mut held = lock.lock();
+                // In the runtime's context, but on a thread of its own: not the one thread
+                // that polls the holder.
+                let blocker = tokio::task::spawn_blocking({
+                    let lock = lock.clone();
+                    move || *lock.lock() += 1
+                });
+                while !findings_about(&["tk17:blocking"])
+                    .iter()
+                    .any(|f| f.severity == lockscan::Severity::Error)
+                {
+                    std::thread::yield_now();
+                    tokio::task::yield_now().await;
+                }
+                *held += 1;
+                drop(held);
+                blocker.await.unwrap();
+                *lock.lock()
+            }
+            .instrumented_as("tk17-holder"),
+        )
+    });
+    assert_eq!(total, 2, "both went on");
+    let error = finding_of(FindingKind::LockHeldAcrossAwait, "tk17:blocking");
+    assert_eq!(error.threads[0], "tk17-holder");
+    assert!(
+        !kinds_about(&["tk17:blocking"]).contains(&FindingKind::Deadlock),
+        "no deadlock: the blocked thread does not poll the holder"
+    );
+}
