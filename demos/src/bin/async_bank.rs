@@ -89,13 +89,13 @@ async fn transfers(accounts: Arc<[Mutex<i64>; 2]>, ordered: bool) {
             *destination += amount;
         })
     };
-    let first = spawn("transfer-1", 0, 1, 100);
-    let second = spawn("transfer-2", 1, 0, 50);
+    let transfers =
+        [("transfer-1", 0, 1, 100), ("transfer-2", 1, 0, 50)].map(|(name, from, to, amount)| {
+            let what = format!("{amount} from ACC00{} to ACC00{}", from + 1, to + 1);
+            (name, what, spawn(name, from, to, amount))
+        });
     let mut unwound = 0;
-    for (name, what, handle) in [
-        ("transfer-1", "100 from ACC001 to ACC002", first),
-        ("transfer-2", "50 from ACC002 to ACC001", second),
-    ] {
+    for (name, what, handle) in transfers {
         match handle.await {
             Ok(()) => println!("{name} moved {what}"),
             Err(error) if error.is_panic() => {

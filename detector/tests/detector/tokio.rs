@@ -210,27 +210,60 @@ fn a_task_that_moves_to_another_thread_while_holding_a_lock_keeps_its_edges() {
     assert_eq!(tasks, ["tk4-mover", "tk4-other"]);
 }
 
-/// Two tasks that each hold one lock and then await the other's: a deadlock without lockscan.
-/// Returns whether each task finished.
-fn task_wait_cycle(runtime: tokio::runtime::Runtime, names: [&'static str; 4]) -> Vec<bool> {
+/// What a task of [`task_wait_cycle`] holds and awaits: an async mutex, or the one permit of
+/// a semaphore.
+enum Resource {
+    Lock(Arc<Mutex<i32>>),
+    Permit(Arc<Semaphore>),
+}
+
+impl Resource {
+    fn lock(name: &'static str) -> Resource {
+        Resource::Lock(Arc::new(Mutex::named(name, 0)))
+    }
+
+    fn permit(name: &'static str) -> Resource {
+        Resource::Permit(Arc::new(Semaphore::named(name, 1)))
+    }
+
+    fn share(&self) -> Resource {
+        match self {
+            Resource::Lock(lock) => Resource::Lock(lock.clone()),
+            Resource::Permit(permits) => Resource::Permit(permits.clone()),
+        }
+    }
+
+    /// Takes it, held until the returned value drops.
+    async fn take(self) -> Box<dyn Send> {
+        match self {
+            Resource::Lock(lock) => Box::new(lock.lock_owned().await),
+            Resource::Permit(permits) => Box::new(permits.acquire_owned().await.unwrap()),
+        }
+    }
+}
+
+/// Two tasks that each hold one resource (the first made by `first`, the second a mutex) and
+/// then await the other's: a deadlock without lockscan. Returns whether each task finished.
+fn task_wait_cycle(
+    runtime: tokio::runtime::Runtime,
+    names: [&'static str; 4],
+    first: fn(&'static str) -> Resource,
+) -> Vec<bool> {
     let [lock_a, lock_b, left, right] = names;
-    let (a, b) = (
-        Arc::new(Mutex::named(lock_a, 0)),
-        Arc::new(Mutex::named(lock_b, 0)),
-    );
+    let (a, b) = (first(lock_a), Resource::lock(lock_b));
     runtime.block_on(async {
         // Both hold their first lock before either asks for its second (a barrier lockscan
         // does not see).
         let barrier = Arc::new(tokio::sync::Barrier::new(2));
-        let spawn = |name, first: Arc<Mutex<i32>>, second: Arc<Mutex<i32>>| {
+        let spawn = |name, first: Resource, second: Resource| {
             let barrier = barrier.clone();
             lockscan::tokio::spawn_named(name, async move {
-                let _first = first.lock().await;
+                let _first = first.take().await;
                 barrier.wait().await;
-                *second.lock().await += 1;
+                let _second = second.take().await;
             })
         };
-        let left = spawn(left, a.clone(), b.clone());
+        let left = spawn(left, a.share(), b.share());
         let right = spawn(right, b, a);
         let mut finished = vec![left.await.is_ok(), right.await.is_ok()];
         finished.sort();
@@ -253,7 +286,9 @@ fn assert_task_deadlock(locks: &[&str], tasks: [&str; 2]) {
 fn a_wait_cycle_among_tasks_on_one_worker_is_a_deadlock_instead_of_a_hang() {
     setup();
     let names = ["tk5:A", "tk5:B", "tk5-left", "tk5-right"];
-    let finished = within(HANG, move || task_wait_cycle(current_thread(), names));
+    let finished = within(HANG, move || {
+        task_wait_cycle(current_thread(), names, Resource::lock)
+    });
     // The task that closed the cycle panicked, which released its lock for the other.
     assert_eq!(finished, [false, true]);
     assert_task_deadlock(&names[..2], ["tk5-left", "tk5-right"]);
@@ -263,7 +298,9 @@ fn a_wait_cycle_among_tasks_on_one_worker_is_a_deadlock_instead_of_a_hang() {
 fn a_wait_cycle_among_tasks_on_many_workers_is_a_deadlock_instead_of_a_hang() {
     setup();
     let names = ["tk6:A", "tk6:B", "tk6-left", "tk6-right"];
-    let finished = within(HANG, move || task_wait_cycle(multi_thread(), names));
+    let finished = within(HANG, move || {
+        task_wait_cycle(multi_thread(), names, Resource::lock)
+    });
     assert_eq!(finished, [false, true]);
     assert_task_deadlock(&names[..2], ["tk6-left", "tk6-right"]);
 }
@@ -438,33 +475,40 @@ fn a_std_mutex_wanted_inside_the_task_whose_joined_future_holds_it_across_an_awa
     assert!(deadlock.reason.contains("tokio task"), "{deadlock}");
 }
 
+/// Holds `lock` (named `name`) across awaits while `blocker` (given the lock) blocks on it,
+/// until the error that makes of the hold is reported, whichever came first: the blocker's
+/// wait or the holder's suspension. Then lets go; returns the lock's final value.
+async fn hold_until_an_error(
+    lock: Arc<lockscan::Mutex<i32>>,
+    name: &str,
+    blocker: impl FnOnce(Arc<lockscan::Mutex<i32>>) -> tokio::task::JoinHandle<()>,
+) -> i32 {
+    let mut held = lock.lock();
+    let blocker = blocker(lock.clone());
+    while !findings_about(&[name])
+        .iter()
+        .any(|f| f.severity == lockscan::Severity::Error)
+    {
+        std::thread::yield_now();
+        tokio::task::yield_now().await;
+    }
+    *held += 1;
+    drop(held);
+    blocker.await.unwrap();
+    let total = *lock.lock();
+    total
+}
+
 #[test]
 fn a_task_blocking_on_a_lock_held_across_an_await_on_many_workers_is_an_error_not_a_deadlock() {
     setup();
     let lock = Arc::new(lockscan::Mutex::named("tk13:blocking", 0));
     let total = within(HANG, move || {
         multi_thread().block_on(
-            async {
-                let mut held = lock.lock();
-                let blocker = lockscan::tokio::spawn_named("tk13-blocker", {
-                    let lock = lock.clone();
-                    // Blocks its worker until the holder, polled by another thread, lets go.
-                    async move { *lock.lock() += 1 }
-                });
-                // Suspended with the lock held until the error is reported, whichever of the
-                // two came first: the blocker's wait or the holder's suspension.
-                while !findings_about(&["tk13:blocking"])
-                    .iter()
-                    .any(|f| f.severity == lockscan::Severity::Error)
-                {
-                    std::thread::yield_now();
-                    tokio::task::yield_now().await;
-                }
-                *held += 1;
-                drop(held);
-                blocker.await.unwrap();
-                *lock.lock()
-            }
+            hold_until_an_error(lock, "tk13:blocking", |lock| {
+                // Blocks its worker until the holder, polled by another thread, lets go.
+                lockscan::tokio::spawn_named("tk13-blocker", async move { *lock.lock() += 1 })
+            })
             .instrumented_as("tk13-holder"),
         )
     });
@@ -493,51 +537,27 @@ fn a_task_blocking_on_a_lock_held_across_an_await_on_many_workers_is_an_error_no
     assert!(site.contains("tokio.rs"), "{site}");
 }
 
-/// A task that holds the one permit of a semaphore and awaits a mutex, and one that holds the
-/// mutex and awaits the permit. Returns whether each task finished.
-fn permit_wait_cycle(runtime: tokio::runtime::Runtime, names: [&'static str; 4]) -> Vec<bool> {
-    let [semaphore, mutex, left, right] = names;
-    let (permit, lock) = (
-        Arc::new(Semaphore::named(semaphore, 1)),
-        Arc::new(Mutex::named(mutex, 0)),
-    );
-    runtime.block_on(async {
-        let barrier = Arc::new(tokio::sync::Barrier::new(2));
-        let left = lockscan::tokio::spawn_named(left, {
-            let (permit, lock, barrier) = (permit.clone(), lock.clone(), barrier.clone());
-            async move {
-                let _permit = permit.acquire().await.unwrap();
-                barrier.wait().await;
-                *lock.lock().await += 1;
-            }
-        });
-        let right = lockscan::tokio::spawn_named(right, async move {
-            let _held = lock.lock().await;
-            barrier.wait().await;
-            let _permit = permit.acquire().await.unwrap();
-        });
-        let mut finished = vec![left.await.is_ok(), right.await.is_ok()];
-        finished.sort();
-        finished
-    })
-}
-
 #[test]
-fn a_wait_cycle_through_a_one_permit_semaphore_on_one_worker_is_a_deadlock_instead_of_a_hang() {
+fn a_wait_cycle_through_a_one_permit_semaphore_is_a_deadlock_instead_of_a_hang_on_one_worker_or_many()
+ {
     setup();
-    let names = ["tk14:permit", "tk14:lock", "tk14-left", "tk14-right"];
-    let finished = within(HANG, move || permit_wait_cycle(current_thread(), names));
-    assert_eq!(finished, [false, true]);
-    assert_task_deadlock(&names[..2], ["tk14-left", "tk14-right"]);
-}
-
-#[test]
-fn a_wait_cycle_through_a_one_permit_semaphore_on_many_workers_is_a_deadlock_instead_of_a_hang() {
-    setup();
-    let names = ["tk15:permit", "tk15:lock", "tk15-left", "tk15-right"];
-    let finished = within(HANG, move || permit_wait_cycle(multi_thread(), names));
-    assert_eq!(finished, [false, true]);
-    assert_task_deadlock(&names[..2], ["tk15-left", "tk15-right"]);
+    let runtimes: [(fn() -> tokio::runtime::Runtime, _); 2] = [
+        (
+            current_thread,
+            ["tk14:permit", "tk14:lock", "tk14-left", "tk14-right"],
+        ),
+        (
+            multi_thread,
+            ["tk15:permit", "tk15:lock", "tk15-left", "tk15-right"],
+        ),
+    ];
+    for (runtime, names) in runtimes {
+        let finished = within(HANG, move || {
+            task_wait_cycle(runtime(), names, Resource::permit)
+        });
+        assert_eq!(finished, [false, true], "{names:?}");
+        assert_task_deadlock(&names[..2], [names[2], names[3]]);
+    }
 }
 
 #[test]
@@ -584,26 +604,11 @@ fn a_blocking_pool_thread_waiting_for_a_lock_held_across_an_await_on_a_current_t
     let lock = Arc::new(lockscan::Mutex::named("tk17:blocking", 0));
     let total = within(HANG, move || {
         current_thread().block_on(
-            async {
-                let mut held = lock.lock();
+            hold_until_an_error(lock, "tk17:blocking", |lock| {
                 // In the runtime's context, but on a thread of its own: not the one thread
                 // that polls the holder.
-                let blocker = tokio::task::spawn_blocking({
-                    let lock = lock.clone();
-                    move || *lock.lock() += 1
-                });
-                while !findings_about(&["tk17:blocking"])
-                    .iter()
-                    .any(|f| f.severity == lockscan::Severity::Error)
-                {
-                    std::thread::yield_now();
-                    tokio::task::yield_now().await;
-                }
-                *held += 1;
-                drop(held);
-                blocker.await.unwrap();
-                *lock.lock()
-            }
+                tokio::task::spawn_blocking(move || *lock.lock() += 1)
+            })
             .instrumented_as("tk17-holder"),
         )
     });
