@@ -495,8 +495,7 @@ async fn hold_until_an_error(
     *held += 1;
     drop(held);
     blocker.await.unwrap();
-    let total = *lock.lock();
-    total
+    *lock.lock()
 }
 
 #[test]
