@@ -202,7 +202,9 @@ pub fn join<T>(handle: impl Joinable<T>) -> Outcome<T> {
     }
 }
 
-fn panic_text(payload: &(dyn Any + Send)) -> String {
+/// The text of a panic's payload (what `std::thread::JoinHandle::join` and tokio's
+/// `JoinError::into_panic` give).
+pub fn panic_text(payload: &(dyn Any + Send)) -> String {
     if let Some(text) = payload.downcast_ref::<String>() {
         text.clone()
     } else if let Some(text) = payload.downcast_ref::<&str>() {

@@ -51,7 +51,8 @@ pub enum FindingKind {
     /// A condition-variable wait while holding other locks.
     WaitWhileHolding,
     /// An async task suspended (its poll returned `Pending`) while holding a blocking lock
-    /// (`lockscan::tokio`).
+    /// (`lockscan::tokio`). A warning by default; with severity `error` when another task (or
+    /// thread) then blocks on that lock while the task is suspended.
     LockHeldAcrossAwait,
 }
 

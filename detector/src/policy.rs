@@ -291,11 +291,18 @@ pub(crate) fn ending(kind: FindingKind, fatal: bool) -> &'static str {
 /// The ending of a report that the `warn` policy writes.
 const WARN_ENDING: &str = "lockscan: found live (policy `warn`: the program goes on)";
 
-/// What makes two findings the same report: the fingerprint (kind and names), and for a data
-/// race also the pair of sites, so that each racing pair of code locations is reported once.
+/// What makes two findings the same report: the fingerprint (kind and names), for a data race
+/// also the pair of sites, so that each racing pair of code locations is reported once, and
+/// for a `lock-held-across-await` its severity (its escalation to an error is reported after
+/// the warning).
 /// A trace's replay de-duplicates the findings the program recorded with it.
 pub(crate) fn dedup_key(finding: &Finding) -> String {
     let mut key = finding.fingerprint();
+    if finding.kind == FindingKind::LockHeldAcrossAwait && finding.severity == Severity::Error {
+        // The warning's escalation (another task blocked on the lock) is news after the
+        // warning about the same lock.
+        key.push_str("\u{1f}error");
+    }
     if finding.kind == FindingKind::DataRace {
         let mut sites: Vec<String> = finding
             .vars

@@ -2,8 +2,10 @@
 
 use crate::support::run;
 
-const DEMOS: [&str; 5] = [
+const DEMOS: [&str; 7] = [
     env!("CARGO_BIN_EXE_bank"),
+    env!("CARGO_BIN_EXE_async_bank"),
+    env!("CARGO_BIN_EXE_async_mutex"),
     env!("CARGO_BIN_EXE_philosophers"),
     env!("CARGO_BIN_EXE_counter"),
     env!("CARGO_BIN_EXE_pipeline"),

@@ -5,6 +5,8 @@
 //! debug assertions are: the reports are only checked then.
 #![cfg(debug_assertions)]
 
+mod async_bank;
+mod async_mutex;
 mod bank;
 mod command_line;
 mod counter;

@@ -129,6 +129,27 @@ impl Run {
     }
 }
 
+impl Run {
+    /// Asserts the final balances of the two accounts after exactly one of the two transfers
+    /// (`transfer-1`'s 100 from ACC001 to ACC002, or `transfer-2`'s 50 back) happened,
+    /// whichever it was: the other was unwound by lockscan.
+    pub fn assert_one_transfer_happened(&self) {
+        let balances = (
+            self.number_after("final balance of ACC001: "),
+            self.number_after("final balance of ACC002: "),
+        );
+        let transfer_1_done = self
+            .stdout
+            .contains("transfer-1 moved 100 from ACC001 to ACC002");
+        let expected = if transfer_1_done {
+            (900, 600)
+        } else {
+            (1050, 450)
+        };
+        assert_eq!(balances, expected, "{self}");
+    }
+}
+
 impl std::fmt::Display for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(

@@ -14,6 +14,8 @@ pub(crate) mod hb;
 mod lazy_id;
 #[cfg(lockscan_active)]
 mod order_graph;
+#[cfg(all(lockscan_active, feature = "tokio"))]
+mod parked;
 #[cfg(lockscan_active)]
 mod state;
 #[cfg(lockscan_std_threads)]

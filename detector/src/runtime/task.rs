@@ -7,6 +7,7 @@
 use std::panic::Location;
 use std::task::Poll;
 
+use super::parked::{self, PollPlace};
 use super::state::{self, ThreadClocks, ThreadState, new_thread_id};
 use crate::finding::{Finding, FindingKind};
 use crate::ids::{LockId, ThreadId};
@@ -30,6 +31,8 @@ pub(crate) struct TaskState {
     /// that made it (a wrapped future it awaits) is joined by it there.
     parent: Option<ThreadId>,
     site: &'static Location<'static>,
+    /// The task's id while it is parked with blocking locks held (`runtime::parked`).
+    parked: Option<ThreadId>,
 }
 
 impl std::fmt::Debug for TaskState {
@@ -67,6 +70,7 @@ impl TaskState {
             id,
             parent,
             site,
+            parked: None,
         }
     }
 
@@ -95,22 +99,37 @@ impl TaskState {
         }
         self.log.enter();
         let back = SwapBack(&mut self.state, outer, &mut self.log);
+        if let Some(task) = self.parked.take() {
+            parked::unpark(task);
+        }
         let result = poll();
         if result.is_pending() {
-            let across = state::with(|st| {
-                st.held
+            let (task, across) = state::with(|st| {
+                let across = st
+                    .held
                     .iter()
                     .filter(|h| !st.async_held.contains(&h.id))
-                    .map(|h| (h.id, h.site, h.named()))
-                    .collect::<Vec<_>>()
+                    .copied()
+                    .collect::<Vec<_>>();
+                (st.id(), across)
             })
-            .unwrap_or_default();
-            for (id, site, held) in across {
-                if self.reported.contains(&(id, site)) {
+            .unwrap_or((ThreadId(0), Vec::new()));
+            for held in &across {
+                if self.reported.contains(&(held.id, held.site)) {
                     continue;
                 }
-                self.reported.push((id, site));
-                report(held_across_await(self.name, held));
+                self.reported.push((held.id, held.site));
+                report(held_across_await(self.name, held.named()));
+            }
+            if !across.is_empty() {
+                // Until its next poll, a thread that blocks on one of these checks who can poll
+                // the task (a deadlock when only that thread can), and one blocked already is
+                // an error now.
+                self.parked = Some(task);
+                let blocked = parked::park(task, self.name, PollPlace::here(), across);
+                if let Some(finding) = blocked {
+                    report(finding);
+                }
             }
         }
         // Its end, in its own stream, before the state goes back.
@@ -120,6 +139,14 @@ impl TaskState {
             hb::joined(self.id, Some(&clocks), self.site);
         }
         result
+    }
+}
+
+impl Drop for TaskState {
+    fn drop(&mut self) {
+        if let Some(task) = self.parked.take() {
+            parked::unpark(task);
+        }
     }
 }
 

@@ -119,6 +119,20 @@ pub(super) fn end(thread: ThreadId) {
     }
 }
 
+/// A registered thread blocked on one of the locks of `held` in a mode that conflicts with
+/// the hold: the hold, the thread, and where it requested the lock (`runtime::parked`: a task
+/// that parks holding it).
+#[cfg(feature = "tokio")]
+pub(super) fn blocked_on(held: &[Held]) -> Option<(Held, ThreadId, &'static Location<'static>)> {
+    let waiters = WAITERS.lock();
+    waiters.iter().find_map(|waiter| {
+        let hold = held
+            .iter()
+            .find(|h| h.id == waiter.lock && waiter.mode.conflicts_with(h.mode))?;
+        Some((*hold, waiter.thread, waiter.site))
+    })
+}
+
 /// The finding for `me` waiting on a lock owned by `chain[0]`, which waits on one owned by
 /// `chain[1]`, ..., whose last waits on a lock `me` holds.
 fn deadlock_finding(me: &Waiter, chain: &[&Waiter]) -> Finding {

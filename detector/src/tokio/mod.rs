@@ -22,7 +22,25 @@
 //!   guards drop as the panic unwinds, so the other tasks of the cycle go on;
 //! - a lockscan *blocking* lock (`lockscan::Mutex`, `std_sync`, the parking_lot stand-in)
 //!   still held when the task's poll returns `Pending` is a `lock-held-across-await` finding
-//!   (a warning by default), with the lock's acquisition site and the task, once per hold.
+//!   (a warning by default), with the lock's acquisition site and the task, once per hold;
+//! - while that task is suspended, a thread (a task, or any code) about to block on that lock
+//!   is checked *before* it blocks. When the suspended holder can only be polled by this very
+//!   thread, neither can go on: an actual `deadlock`, reported whatever the policy by
+//!   unwinding the blocking thread (as for every actual deadlock) instead of hanging the
+//!   runtime — the classic case is a current-thread runtime, where one task holds a std mutex
+//!   across an `.await` and another calls `lock()` on it. Otherwise (another worker can poll
+//!   the holder) the across-await hold becomes an error: `lock-held-across-await` with
+//!   severity `error`, naming both tasks and both sites.
+//!
+//! The rule for "only this thread can poll the holder", so that a multi-thread runtime, whose
+//! other workers go on polling the holder, gives no false deadlock: the holder's last poll
+//! returned `Pending` either inside the tokio task this thread is polling now (the same
+//! `tokio::task::Id`: a future joined or selected inside the blocking task), on any runtime;
+//! or on this thread, inside a *current-thread* runtime that this thread is inside now (the
+//! same `tokio::runtime::Id`), which polls its tasks only on the thread that drives it. Not
+//! seen as a deadlock (the hang stays): a holder moved to another task between its polls, the
+//! `LocalSet` tasks of a multi-thread runtime, and a multi-thread runtime whose workers are
+//! all blocked.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -56,8 +74,10 @@
 //! `Owned*Guard` sent away) is recorded as released by the task that took it only when it
 //! drops there; joins (`JoinHandle`) do not order what the tasks did (a wrapped future that
 //! the task which made it awaits to its end is joined there).
-//! [`Semaphore`] permits make order edges, but are not followed by the wait-cycle check (with
-//! several permits, one holder does not block a waiter).
+//! [`Semaphore`] permits make order edges; the wait-cycle check follows a semaphore made with
+//! one permit and never added to (its waiter waits for the one holder, as for a mutex), not
+//! one of several permits (a waiter waits until enough holders give theirs back, not for any
+//! one of them: a task holding one of them and awaiting another is no self-deadlock either).
 //!
 //! Without detection (a release build), these are tokio's locks with a name and rank.
 

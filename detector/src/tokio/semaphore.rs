@@ -1,7 +1,8 @@
 //! `lockscan::tokio::Semaphore`: tokio's semaphore, instrumented. A permit is a hold of the
-//! semaphore: it makes order edges like a lock; several permits of one task are no re-lock;
-//! the wait-cycle check does not follow semaphores (one holder of many does not block a
-//! waiter).
+//! semaphore: it makes order edges like a lock; several permits of one task are no re-lock.
+//! The wait-cycle check follows a semaphore of one permit (made with one, never added to):
+//! its waiter waits for the one holder, as for a mutex. With several permits it does not (a
+//! waiter waits until enough holders give theirs back, not for one holder in particular).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -9,6 +10,7 @@ use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{AcquireError, TryAcquireError, acquire, tried};
 use crate::ids::{LockKind, Mode};
@@ -34,6 +36,11 @@ use crate::instrument::LockHooks;
 pub struct Semaphore {
     hooks: LockHooks,
     inner: tokio::sync::Semaphore,
+    /// Whether it was made with one permit: then (until permits are added) a waiter waits for
+    /// the one holder, and the wait-cycle check follows it.
+    one_permit: bool,
+    /// Whether permits were added since.
+    added: AtomicBool,
 }
 
 impl fmt::Debug for Semaphore {
@@ -54,6 +61,8 @@ impl Semaphore {
         Semaphore {
             hooks: LockHooks::at(LockKind::Semaphore, Location::caller()),
             inner: tokio::sync::Semaphore::new(permits),
+            one_permit: permits == 1,
+            added: AtomicBool::new(false),
         }
     }
 
@@ -63,6 +72,8 @@ impl Semaphore {
         Semaphore {
             hooks: LockHooks::at(LockKind::Semaphore, Location::caller()),
             inner: tokio::sync::Semaphore::const_new(permits),
+            one_permit: permits == 1,
+            added: AtomicBool::new(false),
         }
     }
 
@@ -72,6 +83,8 @@ impl Semaphore {
         Semaphore {
             hooks: LockHooks::named(LockKind::Semaphore, Location::caller(), name.into()),
             inner: tokio::sync::Semaphore::new(permits),
+            one_permit: permits == 1,
+            added: AtomicBool::new(false),
         }
     }
 
@@ -93,7 +106,16 @@ impl Semaphore {
 
     /// Adds `n` permits.
     pub fn add_permits(&self, n: usize) {
+        if n > 0 {
+            self.added.store(true, Ordering::Relaxed);
+        }
         self.inner.add_permits(n);
+    }
+
+    /// Whether a waiter waits for the one holder of the one permit, which the wait-cycle check
+    /// follows as it follows a mutex's holder.
+    fn one_holder(&self) -> bool {
+        self.one_permit && !self.added.load(Ordering::Relaxed)
     }
 
     /// Removes up to `n` available permits; how many it removed.
@@ -135,7 +157,7 @@ impl Semaphore {
             &self.hooks,
             Mode::Exclusive,
             site,
-            false,
+            self.one_holder(),
             || self.inner.try_acquire_many(n).ok().map(Ok),
             self.inner.acquire_many(n),
             Result::is_ok,

@@ -214,27 +214,60 @@ fn a_task_that_moves_to_another_thread_while_holding_a_lock_keeps_its_edges() {
     assert_eq!(tasks, ["tk4-mover", "tk4-other"]);
 }
 
-/// Two tasks that each hold one lock and then await the other's: a deadlock without lockscan.
-/// Returns whether each task finished.
-fn task_wait_cycle(runtime: tokio::runtime::Runtime, names: [&'static str; 4]) -> Vec<bool> {
+/// What a task of [`task_wait_cycle`] holds and awaits: an async mutex, or the one permit of
+/// a semaphore.
+enum Resource {
+    Lock(Arc<Mutex<i32>>),
+    Permit(Arc<Semaphore>),
+}
+
+impl Resource {
+    fn lock(name: &'static str) -> Resource {
+        Resource::Lock(Arc::new(Mutex::named(name, 0)))
+    }
+
+    fn permit(name: &'static str) -> Resource {
+        Resource::Permit(Arc::new(Semaphore::named(name, 1)))
+    }
+
+    fn share(&self) -> Resource {
+        match self {
+            Resource::Lock(lock) => Resource::Lock(lock.clone()),
+            Resource::Permit(permits) => Resource::Permit(permits.clone()),
+        }
+    }
+
+    /// Takes it, held until the returned value drops.
+    async fn take(self) -> Box<dyn Send> {
+        match self {
+            Resource::Lock(lock) => Box::new(lock.lock_owned().await),
+            Resource::Permit(permits) => Box::new(permits.acquire_owned().await.unwrap()),
+        }
+    }
+}
+
+/// Two tasks that each hold one resource (the first made by `first`, the second a mutex) and
+/// then await the other's: a deadlock without lockscan. Returns whether each task finished.
+fn task_wait_cycle(
+    runtime: tokio::runtime::Runtime,
+    names: [&'static str; 4],
+    first: fn(&'static str) -> Resource,
+) -> Vec<bool> {
     let [lock_a, lock_b, left, right] = names;
-    let (a, b) = (
-        Arc::new(Mutex::named(lock_a, 0)),
-        Arc::new(Mutex::named(lock_b, 0)),
-    );
+    let (a, b) = (first(lock_a), Resource::lock(lock_b));
     runtime.block_on(async {
         // Both hold their first lock before either asks for its second (a barrier lockscan
         // does not see).
         let barrier = Arc::new(tokio::sync::Barrier::new(2));
-        let spawn = |name, first: Arc<Mutex<i32>>, second: Arc<Mutex<i32>>| {
+        let spawn = |name, first: Resource, second: Resource| {
             let barrier = barrier.clone();
             lockscan::tokio::spawn_named(name, async move {
-                let _first = first.lock().await;
+                let _first = first.take().await;
                 barrier.wait().await;
-                *second.lock().await += 1;
+                let _second = second.take().await;
             })
         };
-        let left = spawn(left, a.clone(), b.clone());
+        let left = spawn(left, a.share(), b.share());
         let right = spawn(right, b, a);
         let mut finished = vec![left.await.is_ok(), right.await.is_ok()];
         finished.sort();
@@ -257,7 +290,9 @@ fn assert_task_deadlock(locks: &[&str], tasks: [&str; 2]) {
 fn a_wait_cycle_among_tasks_on_one_worker_is_a_deadlock_instead_of_a_hang() {
     setup();
     let names = ["tk5:A", "tk5:B", "tk5-left", "tk5-right"];
-    let finished = within(HANG, move || task_wait_cycle(current_thread(), names));
+    let finished = within(HANG, move || {
+        task_wait_cycle(current_thread(), names, Resource::lock)
+    });
     // The task that closed the cycle panicked, which released its lock for the other.
     assert_eq!(finished, [false, true]);
     assert_task_deadlock(&names[..2], ["tk5-left", "tk5-right"]);
@@ -267,7 +302,9 @@ fn a_wait_cycle_among_tasks_on_one_worker_is_a_deadlock_instead_of_a_hang() {
 fn a_wait_cycle_among_tasks_on_many_workers_is_a_deadlock_instead_of_a_hang() {
     setup();
     let names = ["tk6:A", "tk6:B", "tk6-left", "tk6-right"];
-    let finished = within(HANG, move || task_wait_cycle(multi_thread(), names));
+    let finished = within(HANG, move || {
+        task_wait_cycle(multi_thread(), names, Resource::lock)
+    });
     assert_eq!(finished, [false, true]);
     assert_task_deadlock(&names[..2], ["tk6-left", "tk6-right"]);
 }
@@ -355,6 +392,236 @@ fn outside_a_wrapped_task_the_async_locks_record_nothing() {
         }
     });
     assert_eq!(kinds_about(&["tk10:A", "tk10:B"]), []);
+}
+
+/// The finding of `kind` about `lock`.
+fn finding_of(kind: FindingKind, lock: &str) -> lockscan::Finding {
+    findings_about(&[lock])
+        .into_iter()
+        .find(|f| {
+            f.kind == kind
+                && (kind != FindingKind::LockHeldAcrossAwait
+                    || f.severity == lockscan::Severity::Error)
+        })
+        .unwrap_or_else(|| panic!("a {kind} about {lock} in {:?}", lockscan::findings()))
+}
+
+#[test]
+fn a_blocking_lock_wanted_while_its_holder_is_parked_on_the_same_current_thread_runtime_is_a_deadlock()
+ {
+    setup();
+    let lock = Arc::new(lockscan::Mutex::named("tk11:blocking", 0));
+    let blocker_failed = within(HANG, move || {
+        current_thread().block_on(
+            async {
+                let mut held = lock.lock();
+                let blocker = lockscan::tokio::spawn_named("tk11-blocker", {
+                    let lock = lock.clone();
+                    // Without lockscan, the runtime's one thread blocks here forever, and the
+                    // holder is never polled again to let go.
+                    async move { *lock.lock() += 1 }
+                });
+                // Suspended with the lock held until the blocker is done.
+                let blocked = blocker.await;
+                *held += 1;
+                blocked.is_err()
+            }
+            .instrumented_as("tk11-holder"),
+        )
+    });
+    assert!(blocker_failed, "the blocking task was unwound");
+    let deadlock = finding_of(FindingKind::Deadlock, "tk11:blocking");
+    assert_eq!(deadlock.threads, ["tk11-holder", "tk11-blocker"]);
+    let site = deadlock.site.as_ref().expect("where it blocks").to_string();
+    assert!(site.contains("tokio.rs"), "{site}");
+    // The holder's acquisition site, too.
+    assert!(deadlock.reason.contains("tokio.rs:"), "{deadlock}");
+    assert!(
+        deadlock.reason.contains("current-thread runtime"),
+        "{deadlock}"
+    );
+}
+
+#[test]
+fn a_std_mutex_wanted_inside_the_task_whose_joined_future_holds_it_across_an_await_is_a_deadlock_on_many_workers()
+ {
+    setup();
+    let lock = Arc::new(lockscan::std_sync::Mutex::named("tk12:std", 0));
+    let task_failed = within(HANG, move || {
+        let runtime = multi_thread();
+        // A local task (not `Send`: it holds a std guard across an await) of a multi-thread
+        // runtime.
+        tokio::task::LocalSet::new().block_on(&runtime, async move {
+            let task = tokio::task::spawn_local(async move {
+                let (held_tx, held_rx) = tokio::sync::oneshot::channel();
+                let (_release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
+                let holder = async {
+                    let mut held = lock.lock().unwrap();
+                    held_tx.send(()).unwrap();
+                    let _ = release_rx.await;
+                    *held += 1;
+                }
+                .instrumented_as("tk12-holder");
+                let blocker = async {
+                    held_rx.await.unwrap();
+                    // The holder is part of this very task: no other thread can poll it.
+                    *lock.lock().unwrap() += 1;
+                }
+                .instrumented_as("tk12-blocker");
+                tokio::join!(holder, blocker);
+            });
+            task.await.is_err()
+        })
+    });
+    assert!(task_failed, "the task was unwound");
+    let deadlock = finding_of(FindingKind::Deadlock, "tk12:std");
+    assert_eq!(deadlock.threads, ["tk12-holder", "tk12-blocker"]);
+    assert!(deadlock.reason.contains("tokio task"), "{deadlock}");
+}
+
+/// Holds `lock` (named `name`) across awaits while `blocker` (given the lock) blocks on it,
+/// until the error that makes of the hold is reported, whichever came first: the blocker's
+/// wait or the holder's suspension. Then lets go; returns the lock's final value.
+async fn hold_until_an_error(
+    lock: Arc<lockscan::Mutex<i32>>,
+    name: &str,
+    blocker: impl FnOnce(Arc<lockscan::Mutex<i32>>) -> tokio::task::JoinHandle<()>,
+) -> i32 {
+    let mut held = lock.lock();
+    let blocker = blocker(lock.clone());
+    while !findings_about(&[name])
+        .iter()
+        .any(|f| f.severity == lockscan::Severity::Error)
+    {
+        std::thread::yield_now();
+        tokio::task::yield_now().await;
+    }
+    *held += 1;
+    drop(held);
+    blocker.await.unwrap();
+    *lock.lock()
+}
+
+#[test]
+fn a_task_blocking_on_a_lock_held_across_an_await_on_many_workers_is_an_error_not_a_deadlock() {
+    setup();
+    let lock = Arc::new(lockscan::Mutex::named("tk13:blocking", 0));
+    let total = within(HANG, move || {
+        multi_thread().block_on(
+            hold_until_an_error(lock, "tk13:blocking", |lock| {
+                // Blocks its worker until the holder, polled by another thread, lets go.
+                lockscan::tokio::spawn_named("tk13-blocker", async move { *lock.lock() += 1 })
+            })
+            .instrumented_as("tk13-holder"),
+        )
+    });
+    assert_eq!(total, 2, "both went on");
+    assert_eq!(
+        kinds_about(&["tk13:blocking"]),
+        [
+            FindingKind::LockHeldAcrossAwait,
+            FindingKind::LockHeldAcrossAwait
+        ],
+        "the warning, then the error; no deadlock"
+    );
+    let error = finding_of(FindingKind::LockHeldAcrossAwait, "tk13:blocking");
+    assert_eq!(error.threads, ["tk13-holder", "tk13-blocker"]);
+    assert!(
+        error
+            .to_string()
+            .starts_with("error[lock-held-across-await]"),
+        "{error}"
+    );
+    assert!(
+        error.reason.contains("tokio.rs:"),
+        "the holder's site: {error}"
+    );
+    let site = error.site.as_ref().expect("where it blocks").to_string();
+    assert!(site.contains("tokio.rs"), "{site}");
+}
+
+#[test]
+fn a_wait_cycle_through_a_one_permit_semaphore_is_a_deadlock_instead_of_a_hang_on_one_worker_or_many()
+ {
+    setup();
+    let runtimes: [(fn() -> tokio::runtime::Runtime, _); 2] = [
+        (
+            current_thread,
+            ["tk14:permit", "tk14:lock", "tk14-left", "tk14-right"],
+        ),
+        (
+            multi_thread,
+            ["tk15:permit", "tk15:lock", "tk15-left", "tk15-right"],
+        ),
+    ];
+    for (runtime, names) in runtimes {
+        let finished = within(HANG, move || {
+            task_wait_cycle(runtime(), names, Resource::permit)
+        });
+        assert_eq!(finished, [false, true], "{names:?}");
+        assert_task_deadlock(&names[..2], [names[2], names[3]]);
+    }
+}
+
+#[test]
+fn a_task_holding_one_of_several_permits_waits_for_another_holders_permit_without_a_report() {
+    setup();
+    let permits = Arc::new(Semaphore::named("tk16:permits", 2));
+    let finished = within(HANG, move || {
+        current_thread().block_on(
+            async move {
+                let (taken_tx, taken_rx) = tokio::sync::oneshot::channel::<()>();
+                let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+                let _mine = permits.acquire().await.unwrap();
+                let other = lockscan::tokio::spawn_named("tk16-other", {
+                    let permits = permits.clone();
+                    async move {
+                        let _theirs = permits.acquire().await.unwrap();
+                        taken_tx.send(()).unwrap();
+                        go_rx.await.unwrap();
+                    }
+                });
+                taken_rx.await.unwrap();
+                go_tx.send(()).unwrap();
+                // Both permits are taken: this waits for `tk16-other`'s, not for its own.
+                let _second = permits.acquire().await.unwrap();
+                other.await.is_ok()
+            }
+            .instrumented_as("tk16-waiter"),
+        )
+    });
+    assert!(finished);
+    // No self-deadlock (the second request is an order edge of the semaphore to itself, as a
+    // task taking permits in two steps is).
+    let kinds = kinds_about(&["tk16:permits"]);
+    assert!(
+        !kinds.contains(&FindingKind::Deadlock) && !kinds.contains(&FindingKind::ApiMisuse),
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn a_blocking_pool_thread_waiting_for_a_lock_held_across_an_await_on_a_current_thread_runtime_is_an_error_not_a_deadlock()
+ {
+    setup();
+    let lock = Arc::new(lockscan::Mutex::named("tk17:blocking", 0));
+    let total = within(HANG, move || {
+        current_thread().block_on(
+            hold_until_an_error(lock, "tk17:blocking", |lock| {
+                // In the runtime's context, but on a thread of its own: not the one thread
+                // that polls the holder.
+                tokio::task::spawn_blocking(move || *lock.lock() += 1)
+            })
+            .instrumented_as("tk17-holder"),
+        )
+    });
+    assert_eq!(total, 2, "both went on");
+    let error = finding_of(FindingKind::LockHeldAcrossAwait, "tk17:blocking");
+    assert_eq!(error.threads[0], "tk17-holder");
+    assert!(
+        !kinds_about(&["tk17:blocking"]).contains(&FindingKind::Deadlock),
+        "no deadlock: the blocked thread does not poll the holder"
+    );
 }
 
 /// Runs `body` to completion as one wrapped task named `name`, on a current-thread runtime.

@@ -110,6 +110,35 @@ const CASES: &[Case] = &[
         names: &[],
         code: 0,
     },
+    // Tasks: the live deadlock is in the trace, its report the same offline.
+    Case {
+        demo: "async_bank",
+        args: &["transfer"],
+        kinds: &["deadlock"],
+        names: &["account:ACC001", "account:ACC002"],
+        code: 1,
+    },
+    Case {
+        demo: "async_bank",
+        args: &["ordered"],
+        kinds: &[],
+        names: &[],
+        code: 0,
+    },
+    Case {
+        demo: "async_mutex",
+        args: &["held"],
+        kinds: &["deadlock", "lock-held-across-await"],
+        names: &["counter"],
+        code: 1,
+    },
+    Case {
+        demo: "async_mutex",
+        args: &["dropped"],
+        kinds: &[],
+        names: &[],
+        code: 0,
+    },
 ];
 
 fn trace_name(case: &Case) -> String {

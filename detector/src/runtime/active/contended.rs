@@ -4,6 +4,7 @@
 use std::panic::Location;
 
 use super::LockMeta;
+use crate::finding::Finding;
 use crate::ids::{Flavour, LockId, Mode, ThreadId};
 use crate::runtime::order_graph;
 use crate::runtime::recorder::{self, Rec};
@@ -73,14 +74,7 @@ impl LockMeta {
             held,
         };
         if let Err(deadlock) = waits::begin(waiter) {
-            // This thread will not get the lock: drop the hold `enter` pushed for it (or, for
-            // an upgrade, the upgradable hold, which unwinding releases).
-            state::with(|st| {
-                if let Some(index) = st.position(id) {
-                    st.held.remove(index);
-                }
-            });
-            report_fatal(*deadlock);
+            give_up(id, *deadlock);
         }
         // Leave the registry even if `block` unwinds, so no stale entry points at this lock.
         struct Leave(ThreadId);
@@ -89,7 +83,23 @@ impl LockMeta {
                 waits::end(self.0);
             }
         }
-        let _leave = Leave(thread);
+        let leave = Leave(thread);
+        // A lock an async task holds across an `.await` (after registering as waiting, so that
+        // a task that parks with it meanwhile sees this thread: `runtime::parked`).
+        #[cfg(feature = "tokio")]
+        if let Some(finding) = crate::runtime::parked::blocking_on(id, mode, site, || {
+            state::current_thread_name(thread)
+        }) {
+            if finding.kind == crate::finding::FindingKind::Deadlock {
+                drop(leave);
+                give_up(id, finding);
+            }
+            // An error: a panicking policy unwinds here, before the lock is held.
+            let pop = pushed.then_some(super::enter::PopOnUnwind(id));
+            crate::runtime::report(finding);
+            std::mem::forget(pop);
+        }
+        let _leave = leave;
         block()
     }
 
@@ -101,6 +111,19 @@ impl LockMeta {
         })
         .flatten()
     }
+}
+
+/// Unwinds a thread that will not get lock `id`, reporting `finding`: drops the hold `enter`
+/// pushed for it (or, for an upgrade, the upgradable hold, which unwinding releases).
+#[cold]
+#[track_caller]
+fn give_up(id: LockId, finding: Finding) -> ! {
+    state::with(|st| {
+        if let Some(index) = st.position(id) {
+            st.held.remove(index);
+        }
+    });
+    report_fatal(finding);
 }
 
 /// A lock that is taken is usually let go within a few microseconds: try again a few times, as

@@ -228,8 +228,8 @@ impl LockMeta {
 }
 
 /// Pops the hold of the lock from the top of the thread's stack if a report unwinds before
-/// the guard for it exists (see `enter_slow`); forgotten when the report returns.
-struct PopOnUnwind(LockId);
+/// the guard for it exists (see `enter_slow`, `contended`); forgotten when the report returns.
+pub(super) struct PopOnUnwind(pub(super) LockId);
 
 impl Drop for PopOnUnwind {
     fn drop(&mut self) {

@@ -36,8 +36,11 @@ impl LockMeta {
             Some((st.id(), st.held[index]))
         })
         .flatten();
+        // A semaphore's waits are checked only when it has one permit (`wait_check`): with
+        // several, the task waits for the other holders' permits too, not only its own.
         if let Some((thread, held)) = relock
             && self.kind != LockKind::Reentrant
+            && (self.kind != LockKind::Semaphore || wait_check)
         {
             // The task waits for itself: tokio's locks are not re-entrant, and a second read
             // waits behind a queued writer, which waits for the first.
