@@ -116,6 +116,10 @@ async fn acquire<G>(
     wait: impl Future<Output = G>,
     held: impl Fn(&G) -> bool,
 ) -> (G, bool) {
+    // tokio's own lock futures spend a unit of the task's scheduling budget on every
+    // acquisition (and yield when it is spent); the `attempt` shortcut must not skip it, or a
+    // task looping over a free lock starves the others on its worker.
+    tokio::task::coop::consume_budget().await;
     if !LockHooks::in_task() {
         let acquired = match attempt() {
             Some(acquired) => acquired,

@@ -747,3 +747,45 @@ fn a_downgraded_rwlock_guard_keeps_the_lock_held_for_reading_until_dropped() {
         [FindingKind::PotentialDeadlock]
     );
 }
+
+/// How many acquisitions of a free `lockscan::tokio::Mutex` a task on a current-thread
+/// runtime makes before another task spawned beside it gets to run (`wrap` makes the looping
+/// task a lockscan task or leaves it a plain tokio one).
+fn acquisitions_before_the_other_task_runs(wrap: bool) -> usize {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const LOOPS: usize = 10_000;
+    let ran = Arc::new(AtomicBool::new(false));
+    let lock = Arc::new(Mutex::named("coop:free", 0));
+    within(HANG, move || {
+        current_thread().block_on(async move {
+            let (ran_seen, lock) = (ran.clone(), lock.clone());
+            let looping = async move {
+                for n in 0..LOOPS {
+                    *lock.lock().await += 1;
+                    if ran_seen.load(Ordering::Relaxed) {
+                        return n;
+                    }
+                }
+                LOOPS
+            };
+            let looping = if wrap {
+                lockscan::tokio::spawn(looping)
+            } else {
+                tokio::spawn(looping)
+            };
+            tokio::spawn(async move { ran.store(true, Ordering::Relaxed) });
+            looping.await.unwrap()
+        })
+    })
+}
+
+#[test]
+fn a_task_looping_over_a_free_lock_spends_its_scheduling_budget_as_with_tokios_lock() {
+    setup();
+    // tokio's budget is 128 units a poll; before the fix, the other task ran only after all
+    // 10,000 acquisitions.
+    for wrap in [false, true] {
+        let made = acquisitions_before_the_other_task_runs(wrap);
+        assert!(made < 1_000, "wrapped: {wrap}; {made} acquisitions first");
+    }
+}
