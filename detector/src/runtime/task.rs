@@ -79,6 +79,20 @@ impl TaskState {
     /// it returns `Ready` inside a poll of the task that made it, that task joins it: what it
     /// does next is ordered after everything this task did (a thread's join, which a trace
     /// records).
+    /// Runs `drop_future`, the drop of the task's future, with the task's state (and log)
+    /// swapped in: a task aborted or dropped before its end releases what its future holds as
+    /// itself, not as whichever thread drops it (a trace would otherwise show a release by a
+    /// thread that never took the lock, and the task holding it forever).
+    pub(crate) fn dropping(&mut self, drop_future: impl FnOnce()) {
+        let Some(outer) = state::swap(&mut self.state, Some(self.name)) else {
+            return drop_future();
+        };
+        self.log.enter();
+        let back = SwapBack(&mut self.state, outer, &mut self.log);
+        drop_future();
+        drop(back);
+    }
+
     pub(crate) fn poll<R>(&mut self, poll: impl FnOnce() -> Poll<R>) -> Poll<R> {
         let Some(outer) = state::swap(&mut self.state, Some(self.name)) else {
             return poll();
@@ -88,15 +102,6 @@ impl TaskState {
         // thread that made it: on a current-thread runtime, a thread polls the tasks it spawned
         // without awaiting them.
         let joinable = outer.is_some() && self.parent == Some(self.state.id());
-        /// Swaps the thread's state and log back, also when the poll unwinds (a deadlock's
-        /// panic).
-        struct SwapBack<'a>(&'a mut ThreadState, Option<&'static str>, &'a mut TaskLog);
-        impl Drop for SwapBack<'_> {
-            fn drop(&mut self) {
-                self.2.leave();
-                state::swap(self.0, self.1);
-            }
-        }
         self.log.enter();
         let back = SwapBack(&mut self.state, outer, &mut self.log);
         if let Some(task) = self.parked.take() {
@@ -139,6 +144,17 @@ impl TaskState {
             hb::joined(self.id, Some(&clocks), self.site);
         }
         result
+    }
+}
+
+/// Swaps the thread's state and log back after a poll or a drop of the task, also when it
+/// unwinds (a deadlock's panic).
+struct SwapBack<'a>(&'a mut ThreadState, Option<&'static str>, &'a mut TaskLog);
+
+impl Drop for SwapBack<'_> {
+    fn drop(&mut self) {
+        self.2.leave();
+        state::swap(self.0, self.1);
     }
 }
 

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -11,7 +12,8 @@ use std::task::{Context, Poll};
 /// A future whose polls lockscan sees as one task's: see [`Instrument`].
 #[must_use = "futures do nothing unless polled"]
 pub struct Instrumented<F> {
-    future: F,
+    /// Dropped in place by `Drop`, with the task's state swapped in.
+    future: ManuallyDrop<F>,
     #[cfg(lockscan_active)]
     task: crate::runtime::task::TaskState,
 }
@@ -30,14 +32,30 @@ impl<F: Future> Future for Instrumented<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         // SAFETY: `future` is pinned structurally (never moved out, no `Unpin` impl of our own,
-        // no `Drop` that moves it); the task state is not pinned and only borrowed.
+        // and `Drop` drops it in place); the task state is not pinned and only borrowed.
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: see above.
-        let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        let future = unsafe { Pin::new_unchecked(&mut *this.future) };
         #[cfg(lockscan_active)]
         return this.task.poll(|| future.poll(cx));
         #[cfg(not(lockscan_active))]
         future.poll(cx)
+    }
+}
+
+impl<F> Drop for Instrumented<F> {
+    fn drop(&mut self) {
+        #[cfg(lockscan_active)]
+        {
+            let future = &mut self.future;
+            // SAFETY: dropped once, here, in place (it may be pinned), and never used again.
+            self.task.dropping(|| unsafe { ManuallyDrop::drop(future) });
+        }
+        // SAFETY: as above.
+        #[cfg(not(lockscan_active))]
+        unsafe {
+            ManuallyDrop::drop(&mut self.future)
+        };
     }
 }
 
@@ -50,7 +68,7 @@ impl<F> Instrumented<F> {
         site: &'static Location<'static>,
     ) -> Self {
         Instrumented {
-            future,
+            future: ManuallyDrop::new(future),
             #[cfg(lockscan_active)]
             task: crate::runtime::task::TaskState::new(crate::runtime::intern(name()), site),
         }

@@ -197,6 +197,29 @@ fn child_records_tasks() {
         .instrumented_as("tt-spawner"),
     );
 
+    // A task aborted while it holds a lock: the runtime drops its future outside any poll of
+    // it, and the release is still the task's (not a stray release in the stream of the thread
+    // that dropped it), so that the spawner taking the lock afterwards is no misuse.
+    current.block_on(
+        async {
+            let z = Arc::new(Mutex::named("tt:Z", 0));
+            let (held_tx, held_rx) = tokio::sync::oneshot::channel::<()>();
+            let task = lockscan::tokio::spawn_named("tt-aborted", {
+                let z = z.clone();
+                async move {
+                    let _z = z.lock().await;
+                    held_tx.send(()).unwrap();
+                    std::future::pending::<()>().await;
+                }
+            });
+            held_rx.await.unwrap();
+            task.abort();
+            assert!(task.await.unwrap_err().is_cancelled());
+            *z.lock().await += 1;
+        }
+        .instrumented_as("tt-aborter"),
+    );
+
     recording.finish().unwrap();
     let live = reports(&lockscan::findings());
     std::fs::write(dir.join("live.txt"), live.join("\u{1e}")).unwrap();
