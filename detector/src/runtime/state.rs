@@ -1,7 +1,7 @@
 //! Per-thread state: the held-lock stack, the cache of order edges this thread has already
 //! recorded, and the chain cache in front of it. The fast path touches nothing else.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, UnsafeCell};
 use std::panic::Location;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -496,11 +496,38 @@ pub(super) fn new_thread_id() -> ThreadId {
     ThreadId(NEXT_THREAD.fetch_add(1, Ordering::Relaxed))
 }
 
+/// This thread's state, lent out by [`with`].
+struct Slot {
+    state: UnsafeCell<ThreadState>,
+    /// Whether `FREE` was ever given the state: from then on, `FREE` is null only while the
+    /// state is lent out, or once it is gone.
+    handed_out: Cell<bool>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // The state goes (a thread-local destructor): no later `with` may find it. `FREE` has no
+        // destructor, so it is always there; it holds the state now, since nothing is lent out
+        // while the thread's destructors run one after the other.
+        FREE.set(std::ptr::null_mut());
+    }
+}
+
 thread_local! {
-    static STATE: RefCell<ThreadState> = const { RefCell::new(ThreadState::new()) };
+    static SLOT: Slot = const {
+        Slot {
+            state: UnsafeCell::new(ThreadState::new()),
+            handed_out: Cell::new(false),
+        }
+    };
+    /// The state in `SLOT` while nobody uses it; null before its first use, while it is lent
+    /// out (a nested `with`, from a hook that re-enters, finds nothing), and once it is gone.
+    /// Without a destructor, so that the fast path's access is one load and one store, with no
+    /// check of a destructor's registration and no borrow flag.
+    static FREE: Cell<*mut ThreadState> = const { Cell::new(std::ptr::null_mut()) };
     /// The thread that spawned this one when lockscan saw the spawn (`ThreadId(0)`: seen, from
-    /// a thread whose state was gone), `None` when it did not. Apart from `STATE`, because the
-    /// recorder and the thread registry read it while `STATE` is borrowed; without a
+    /// a thread whose state was gone), `None` when it did not. Apart from `SLOT`, because the
+    /// recorder and the thread registry read it while the state is lent out; without a
     /// destructor, so readable until the thread is gone.
     static SPAWNED_BY: Cell<Option<ThreadId>> = const { Cell::new(None) };
     /// The name of the async task whose state is swapped in (`runtime::task`), if any.
@@ -515,14 +542,10 @@ pub(super) fn swap(
     other: &mut ThreadState,
     name: Option<&'static str>,
 ) -> Option<Option<&'static str>> {
-    STATE
-        .try_with(|cell| {
-            let mut state = cell.try_borrow_mut().ok()?;
-            std::mem::swap(&mut *state, other);
-            Some(TASK_NAME.replace(name))
-        })
-        .ok()
-        .flatten()
+    with(|state| {
+        std::mem::swap(state, other);
+        TASK_NAME.replace(name)
+    })
 }
 
 /// Whether the state of an async task is swapped in on this thread.
@@ -560,10 +583,51 @@ pub(super) fn spawn_unseen(name: &str) -> bool {
 /// unrecorded rather than failing.
 #[inline]
 pub(super) fn with<R>(f: impl FnOnce(&mut ThreadState) -> R) -> Option<R> {
-    STATE
-        .try_with(|cell| cell.try_borrow_mut().ok().map(|mut state| f(&mut state)))
-        .ok()
-        .flatten()
+    // Taken out of `FREE` while in use, so that a nested call finds null.
+    let mut state = FREE.replace(std::ptr::null_mut());
+    if state.is_null() {
+        state = first_use();
+        if state.is_null() {
+            return None;
+        }
+    }
+    Some(lend(state, f))
+}
+
+/// The state for [`with`] when `FREE` is null: at its first use on this thread (which
+/// registers its destructor); null for a nested call, or when the state is gone. Not generic,
+/// so that the fast path passes it nothing.
+#[cold]
+#[inline(never)]
+fn first_use() -> *mut ThreadState {
+    SLOT.try_with(|slot| {
+        if slot.handed_out.replace(true) {
+            std::ptr::null_mut()
+        } else {
+            slot.state.get()
+        }
+    })
+    .unwrap_or(std::ptr::null_mut())
+}
+
+/// Runs `f` on `state`, taken out of `FREE`, and puts it back there afterwards, also when `f`
+/// unwinds.
+#[inline(always)]
+fn lend<R>(state: *mut ThreadState, f: impl FnOnce(&mut ThreadState) -> R) -> R {
+    struct GiveBack(*mut ThreadState);
+    impl Drop for GiveBack {
+        #[inline(always)]
+        fn drop(&mut self) {
+            FREE.set(self.0);
+        }
+    }
+    let back = GiveBack(state);
+    // SAFETY: `state` points into this thread's `SLOT`, which lives until its destructor,
+    // and that destructor has not run (it nulls `FREE` for good, and `state` came from `FREE`
+    // or from a `SLOT` still there). It is the only pointer to the state handed out: `FREE`
+    // is null until `back` puts it back, and `handed_out` keeps `first_use` from giving out
+    // another, so no other reference to the state exists while `f` runs.
+    f(unsafe { &mut *back.0 })
 }
 
 /// The name reports give the current thread.
