@@ -192,7 +192,8 @@ impl VarMeta {
         site: &'static Location<'static>,
     ) -> Vec<Finding> {
         if !RACES.load(Ordering::Relaxed) {
-            RACES.store(true, Ordering::Relaxed);
+            RACES.store(true, Ordering::SeqCst);
+            super::switches::turned_on(super::switches::RACES);
         }
         let Some((thread, races)) = state::with(|st| {
             let thread = st.id();

@@ -31,6 +31,9 @@ mod waits;
 #[cfg_attr(not(lockscan_active), allow(dead_code))]
 pub(crate) mod recorder;
 mod report;
+// The recorder sets its bit also without detection, where nothing reads it.
+#[cfg_attr(not(lockscan_active), allow(dead_code))]
+pub(crate) mod switches;
 
 pub(crate) use report::report;
 #[cfg(lockscan_active)]

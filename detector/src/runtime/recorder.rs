@@ -425,7 +425,7 @@ fn start_from_env() -> bool {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let Some(spec) = std::env::var_os(TRACE_ENV) else {
-            let _ = STATE.compare_exchange(UNKNOWN, OFF, Ordering::Relaxed, Ordering::Relaxed);
+            known_off();
             return;
         };
         // A relative path: from the workspace root, so that a workspace's members share it.
@@ -446,11 +446,23 @@ fn start_from_env() -> bool {
             }
             Err(err) => {
                 eprintln!("lockscan: not recording: {err}");
-                let _ = STATE.compare_exchange(UNKNOWN, OFF, Ordering::Relaxed, Ordering::Relaxed);
+                known_off();
             }
         }
     });
     STATE.load(Ordering::Relaxed) == ON
+}
+
+/// The environment asks for no recording: off, unless one was started meanwhile.
+fn known_off() {
+    if STATE
+        .compare_exchange(UNKNOWN, OFF, Ordering::SeqCst, Ordering::Relaxed)
+        .is_ok()
+    {
+        super::switches::turned_off(super::switches::RECORD, || {
+            STATE.load(Ordering::SeqCst) != OFF
+        });
+    }
 }
 
 extern "C" fn finish_at_exit() {
@@ -615,7 +627,8 @@ pub(crate) fn start(path: &Path) -> Result<(), RecordError> {
         wanted: false,
         stop: false,
     };
-    STATE.store(ON, Ordering::Relaxed);
+    STATE.store(ON, Ordering::SeqCst);
+    super::switches::turned_on(super::switches::RECORD);
     // lockscan's own thread: no spawn of the program's to record or order.
     let handle = super::untracked_spawn(|| {
         std::thread::Builder::new()
@@ -660,7 +673,10 @@ pub(crate) fn finish() -> Result<Option<PathBuf>, RecordError> {
     if STATE.load(Ordering::Relaxed) != ON {
         return Ok(None);
     }
-    STATE.store(OFF, Ordering::Relaxed);
+    STATE.store(OFF, Ordering::SeqCst);
+    super::switches::turned_off(super::switches::RECORD, || {
+        STATE.load(Ordering::SeqCst) != OFF
+    });
     WAKE.lock().stop = true;
     WAKE_CHANGED.notify_all();
     if let Some(handle) = WRITER_THREAD.lock().take() {

@@ -53,9 +53,9 @@ pub(super) struct Held {
     /// an edge out of it during the hold, so that its name is registered there already (and
     /// the edges out of it may wait beside the graph: `order_graph::deferred`).
     pub in_graph: bool,
-    /// The chain key of the held stack up to and including this hold (see [`HeldStack`]); set
-    /// by the stack.
-    pub chain: u64,
+    /// The chain key of the held stack under this hold (see [`HeldStack`]); set by the stack,
+    /// so that a pop gives the stack its key back without another load.
+    pub under: u64,
 }
 
 impl Held {
@@ -80,62 +80,77 @@ fn chain_step(chain: u64, lock: LockId, mode: Mode) -> u64 {
     mixed ^ (mixed >> 29)
 }
 
-/// The locks this thread holds, innermost last, each with the chain key of the stack up to it:
-/// pushing computes a key, popping is a pop, and only the rare changes in the middle (a release
-/// out of order, a mode change) compute the keys above again.
+/// The locks this thread holds, innermost last, each with the chain key of the stack under it,
+/// and the key of the whole stack: pushing computes a key, popping is a pop (the key under the
+/// hold popped becomes the stack's), and only the rare changes in the middle (a release out of
+/// order, a mode change) compute the keys above again.
 #[derive(Clone, Debug, Default)]
-pub(super) struct HeldStack(Vec<Held>);
+pub(super) struct HeldStack {
+    holds: Vec<Held>,
+    /// The chain key of the whole stack (0: empty).
+    chain: u64,
+}
 
 impl HeldStack {
     const fn new() -> Self {
-        HeldStack(Vec::new())
+        HeldStack {
+            holds: Vec::new(),
+            chain: 0,
+        }
     }
 
     /// The chain key of the whole stack.
     #[inline]
     pub fn chain(&self) -> u64 {
-        self.0.last().map_or(0, |h| h.chain)
+        self.chain
     }
 
     #[inline]
     pub fn push(&mut self, mut hold: Held) {
-        hold.chain = chain_step(self.chain(), hold.id, hold.mode);
-        self.0.push(hold);
+        hold.under = self.chain;
+        self.chain = chain_step(self.chain, hold.id, hold.mode);
+        self.holds.push(hold);
     }
 
     #[inline]
     pub fn pop(&mut self) -> Option<Held> {
-        self.0.pop()
+        let held = self.holds.pop()?;
+        self.chain = held.under;
+        Some(held)
     }
 
     /// Removes the hold at `index` (a release out of order).
     pub fn remove(&mut self, index: usize) -> Held {
-        let held = self.0.remove(index);
+        let held = self.holds.remove(index);
         self.rechain(index);
         held
     }
 
     /// Sets the mode of the hold at `index`.
     pub fn set_mode(&mut self, index: usize, mode: Mode) {
-        self.0[index].mode = mode;
+        self.holds[index].mode = mode;
         self.rechain(index);
     }
 
     /// Marks the hold at `index` as the source of an order edge in the global graph (so its
     /// lock is a node there now).
     pub fn mark_out_edge(&mut self, index: usize) {
-        let hold = &mut self.0[index];
+        let hold = &mut self.holds[index];
         hold.out_edge = true;
         hold.in_graph = true;
     }
 
     /// Computes the chain keys from `index` up again.
     fn rechain(&mut self, index: usize) {
-        let mut chain = index.checked_sub(1).map_or(0, |below| self.0[below].chain);
-        for hold in &mut self.0[index..] {
+        let mut chain = index.checked_sub(1).map_or(0, |below| {
+            let below = &self.holds[below];
+            chain_step(below.under, below.id, below.mode)
+        });
+        for hold in &mut self.holds[index..] {
+            hold.under = chain;
             chain = chain_step(chain, hold.id, hold.mode);
-            hold.chain = chain;
         }
+        self.chain = chain;
     }
 }
 
@@ -143,7 +158,7 @@ impl std::ops::Deref for HeldStack {
     type Target = [Held];
 
     fn deref(&self) -> &[Held] {
-        &self.0
+        &self.holds
     }
 }
 
@@ -435,11 +450,30 @@ impl ThreadState {
         site: &'static Location<'static>,
         rank: Option<u32>,
     ) -> Option<ThreadId> {
-        let under = self.held.chain();
+        self.push_if_known(lock, mode, site, rank)
+            .then(|| self.id())
+    }
+
+    /// [`push_known`](Self::push_known) without the thread's id, which only the slow path
+    /// needs: whether the hold was pushed.
+    #[inline]
+    pub fn push_if_known(
+        &mut self,
+        lock: LockId,
+        mode: Mode,
+        site: &'static Location<'static>,
+        rank: Option<u32>,
+    ) -> bool {
+        let under = self.held.chain;
         let key = chain_step(under, lock, mode);
-        let (class, name, in_graph) = self.chains.get(under, lock, mode, key)?;
+        let Some((class, name, in_graph)) = self.chains.get(under, lock, mode, key) else {
+            return false;
+        };
         // Growing the stack is left to the slow path, so the fast one calls nothing.
-        let free = self.held.0.spare_capacity_mut().first_mut()?;
+        let holds = &mut self.held.holds;
+        let Some(free) = holds.spare_capacity_mut().first_mut() else {
+            return false;
+        };
         free.write(Held {
             id: lock,
             mode,
@@ -447,26 +481,28 @@ impl ThreadState {
             info: LockInfo { class, name, rank },
             out_edge: false,
             in_graph,
-            chain: key,
+            under,
         });
-        let len = self.held.0.len();
+        let len = holds.len();
         // SAFETY: the element at `len` was just written, within the capacity.
-        unsafe { self.held.0.set_len(len + 1) };
-        Some(self.id())
+        unsafe { holds.set_len(len + 1) };
+        self.held.chain = key;
+        true
     }
 
     /// The fast path of a release: pops the hold of `lock` if it is on top and made no order
     /// edge into the global graph (which the lock has to be told of); whether it did.
     #[inline]
     pub fn pop_plain(&mut self, lock: LockId) -> bool {
-        let plain = self
-            .held
-            .last()
-            .is_some_and(|top| top.id == lock && !top.out_edge);
-        if plain {
-            self.held.0.pop();
+        let held = &mut self.held;
+        match held.holds.last() {
+            Some(top) if top.id == lock && !top.out_edge => {
+                held.chain = top.under;
+                held.holds.pop();
+                true
+            }
+            _ => false,
         }
-        plain
     }
 
     /// Pushes `hold`, whose every order edge from the held stack is recorded (it is not in the
@@ -683,7 +719,7 @@ mod tests {
             },
             out_edge: false,
             in_graph: false,
-            chain: 0,
+            under: 0,
         }
     }
 

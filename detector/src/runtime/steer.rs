@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::LockMeta;
 use super::state;
+use super::switches;
 use crate::ids::{LockId, ThreadId};
 use crate::raw::{Condvar, Mutex, RwLock};
 use crate::steer::{
@@ -110,7 +111,7 @@ fn start_from_env() {
             .ok()
             .filter(|s| !s.trim().is_empty());
         let Some(spec) = cycles else {
-            let _ = STATE.compare_exchange(UNKNOWN, OFF, Ordering::Relaxed, Ordering::Relaxed);
+            known_off();
             return;
         };
         let options = Options::from_env_values(
@@ -124,17 +125,28 @@ fn start_from_env() {
                 for cycle in cycles {
                     installed.push(Arc::new(Steered::new(cycle, options, true)));
                 }
-                STATE.store(ON, Ordering::Relaxed);
+                STATE.store(ON, Ordering::SeqCst);
+                switches::turned_on(switches::STEER);
                 // SAFETY: `say_stats_at_exit` is an `extern "C" fn()` that does not unwind (it
                 // catches panics) and only touches statics that live for the whole process.
                 unsafe { libc::atexit(say_stats_at_exit) };
             }
             Err(err) => {
                 eprintln!("lockscan: {STEER_ENV} ignored: {err}");
-                let _ = STATE.compare_exchange(UNKNOWN, OFF, Ordering::Relaxed, Ordering::Relaxed);
+                known_off();
             }
         }
     });
+}
+
+/// The environment steers nothing: off, unless a cycle was installed meanwhile.
+fn known_off() {
+    if STATE
+        .compare_exchange(UNKNOWN, OFF, Ordering::SeqCst, Ordering::Relaxed)
+        .is_ok()
+    {
+        switches::turned_off(switches::STEER, || STATE.load(Ordering::SeqCst) != OFF);
+    }
 }
 
 /// At exit, one line per cycle the environment named: what steering did, for
@@ -161,7 +173,8 @@ pub(crate) fn install(cycle: Cycle, options: Options) -> Arc<Steered> {
     }
     let steered = Arc::new(Steered::new(cycle, options, false));
     CYCLES.write().push(Arc::clone(&steered));
-    STATE.store(ON, Ordering::Relaxed);
+    STATE.store(ON, Ordering::SeqCst);
+    switches::turned_on(switches::STEER);
     steered
 }
 
@@ -171,7 +184,8 @@ pub(crate) fn remove(steered: &Arc<Steered>, wait: bool) {
     let mut cycles = CYCLES.write();
     cycles.retain(|c| !Arc::ptr_eq(c, steered));
     if cycles.is_empty() {
-        STATE.store(OFF, Ordering::Relaxed);
+        STATE.store(OFF, Ordering::SeqCst);
+        switches::turned_off(switches::STEER, || STATE.load(Ordering::SeqCst) != OFF);
     }
     drop(cycles);
     let mut meeting = steered.meeting.lock();

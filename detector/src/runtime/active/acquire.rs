@@ -9,7 +9,8 @@ use crate::ids::{Flavour, LockId, Mode, ThreadId};
 use crate::runtime::hb::races_on;
 use crate::runtime::recorder;
 use crate::runtime::report;
-use crate::runtime::state;
+use crate::runtime::state::{self, ThreadState};
+use crate::runtime::switches;
 
 impl LockMeta {
     /// A blocking acquisition: records order edges (reporting the cycles they close before
@@ -19,9 +20,10 @@ impl LockMeta {
     /// caller's line (see [`report`]); likewise everything on the way from here to a report.
     ///
     /// The fast path, inlined into the caller: a lock with an id, taken on top of a held stack
-    /// the thread's chain cache knows (see [`state::ThreadState::push_known`]), free, with no
-    /// recording or race detection on. It reads the lock's id and rank and nothing else of it,
-    /// writes only the thread's own state, and calls nothing; everything else is out of line.
+    /// the thread's chain cache knows (see [`state::ThreadState::push_known`]), free, with
+    /// steering, recording and race detection off (one load: [`switches`]). It reads the lock's
+    /// id and rank and nothing else of it, writes only the thread's own state, and calls
+    /// nothing; everything else is out of line.
     #[inline]
     #[track_caller]
     pub(crate) fn lock<G>(
@@ -35,27 +37,57 @@ impl LockMeta {
         // Once the lock has an id, the one field of it read before it is taken (with its rank),
         // so that readers on other cores do not bounce more of it than the lock word.
         let id = self.id_at(site);
-        // Confirming a predicted deadlock may pause here (`lockscan::steer`); one relaxed load
-        // otherwise.
+        if switches::any_on() {
+            return self.lock_switched(id, mode, recursive, site, attempt, block);
+        }
+        if state::with(|st| st.push_if_known(id, mode, site, self.rank)) == Some(true) {
+            return match attempt() {
+                Some(guard) => guard,
+                None => self.lock_taken(None, id, mode, recursive, site, None, attempt, block),
+            };
+        }
+        self.lock_slow(id, mode, recursive, site, attempt, block)
+    }
+
+    /// [`lock`](Self::lock) while steering, recording or race detection may be on: the
+    /// steering point, then the chain cache as on the fast path, then the race clock and the
+    /// recording.
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn lock_switched<G>(
+        &self,
+        id: LockId,
+        mode: Mode,
+        recursive: bool,
+        site: &'static Location<'static>,
+        mut attempt: impl FnMut() -> Option<G>,
+        block: impl FnOnce() -> G,
+    ) -> G {
+        // Confirming a predicted deadlock may pause here (`lockscan::steer`).
         crate::runtime::steer::point(self, site);
         if let Some(Some(thread)) = state::with(|st| st.push_known(id, mode, site, self.rank)) {
             return match attempt() {
                 Some(guard) if !races_on() && !recorder::on() => guard,
-                guard => self.lock_taken(thread, id, mode, recursive, site, guard, attempt, block),
+                guard => {
+                    let thread = Some(thread);
+                    self.lock_taken(thread, id, mode, recursive, site, guard, attempt, block)
+                }
             };
         }
         self.lock_slow(id, mode, recursive, site, attempt, block)
     }
 
     /// [`lock`](Self::lock) past the fast path's push: the lock was taken by the first attempt
-    /// (`guard`), or is taken now; then the race clock and the recording, if on.
+    /// (`guard`), or is taken now; then the race clock and the recording, if on. `thread`: the
+    /// thread's id, when the caller has it already.
     #[cold]
     #[inline(never)]
     #[track_caller]
     #[allow(clippy::too_many_arguments)]
     fn lock_taken<G>(
         &self,
-        thread: ThreadId,
+        thread: Option<ThreadId>,
         id: LockId,
         mode: Mode,
         recursive: bool,
@@ -69,7 +101,9 @@ impl LockMeta {
             Some(guard) => guard,
             None => self.block(id, mode, flavour, site, true, block),
         };
-        self.after_acquire(thread, id, mode, flavour, site);
+        if let Some(thread) = thread.or_else(|| state::with(ThreadState::id)) {
+            self.after_acquire(thread, id, mode, flavour, site);
+        }
         guard
     }
 

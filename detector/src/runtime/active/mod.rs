@@ -203,7 +203,7 @@ impl LockMeta {
             info: self.info(),
             out_edge: false,
             in_graph: self.in_graph.load(Ordering::Relaxed),
-            chain: 0,
+            under: 0,
         }
     }
 
