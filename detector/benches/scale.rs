@@ -545,16 +545,22 @@ fn uncontended<L: BenchLock>(iterations: u64) -> (Duration, u64) {
 /// acquisitions, so that what the threads share besides their locks (a global word written per
 /// acquisition, a cache line of the detector's) shows as a cost per acquisition.
 fn private_locks_four_threads<L: BenchLock>(iterations: u64) -> (Duration, u64) {
+    on_four_threads(iterations, |iterations| {
+        let lock = L::create(0);
+        for _ in 0..iterations {
+            drop(black_box(lock.acquire()));
+        }
+    })
+}
+
+/// Runs `work(iterations)` on four threads side by side; the wall time and the iterations of
+/// all four.
+fn on_four_threads(iterations: u64, work: impl Fn(u64) + Sync) -> (Duration, u64) {
     const THREADS: u64 = 4;
     let start = Instant::now();
     std::thread::scope(|scope| {
         for _ in 0..THREADS {
-            scope.spawn(|| {
-                let lock = L::create(0);
-                for _ in 0..iterations {
-                    drop(black_box(lock.acquire()));
-                }
-            });
+            scope.spawn(|| work(iterations));
         }
     });
     (start.elapsed(), THREADS * iterations)
@@ -580,19 +586,12 @@ fn nest<L: BenchLock>(outer: &L, inner: &L) {
 /// Four threads each nesting their own pair: wall time over all four threads' pairs, so the
 /// figure is the throughput cost per pair with the threads running side by side.
 fn private_pairs_four_threads<L: BenchLock>(iterations: u64) -> (Duration, u64) {
-    const THREADS: u64 = 4;
-    let start = Instant::now();
-    std::thread::scope(|scope| {
-        for _ in 0..THREADS {
-            scope.spawn(|| {
-                let (a, b) = (L::create(0), L::create(1));
-                for _ in 0..iterations {
-                    nest(&a, &b);
-                }
-            });
+    on_four_threads(iterations, |iterations| {
+        let (a, b) = (L::create(0), L::create(1));
+        for _ in 0..iterations {
+            nest(&a, &b);
         }
-    });
-    (start.elapsed(), THREADS * iterations)
+    })
 }
 
 /// A new order edge every iteration, and a lock the detectors must forget again on drop.

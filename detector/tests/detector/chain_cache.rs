@@ -168,3 +168,41 @@ fn a_lock_named_at_its_first_acquisition_keeps_the_name_on_the_fast_path() {
         .collect();
     assert!(!inversions.is_empty(), "{:#?}", lockscan::findings());
 }
+
+/// Takes `outer`, then `inner` under it, and counts the pair, when dropped: what a thread-local
+/// destructor of the program's may do.
+struct NestOnDrop {
+    outer: &'static Mutex<u32>,
+    inner: &'static Mutex<u32>,
+}
+
+impl Drop for NestOnDrop {
+    fn drop(&mut self) {
+        let _outer = self.outer.lock();
+        *self.inner.lock() += 1;
+    }
+}
+
+#[test]
+fn locks_taken_in_thread_local_destructors_before_and_after_the_state_is_gone_work() {
+    setup();
+    static OUTER: Mutex<u32> = Mutex::new(0);
+    static INNER: Mutex<u32> = Mutex::new(0);
+    thread_local! {
+        static EARLY: NestOnDrop = NestOnDrop { outer: &OUTER, inner: &INNER };
+        static LATE: NestOnDrop = NestOnDrop { outer: &OUTER, inner: &INNER };
+    }
+    std::thread::spawn(|| {
+        // Destructors run in the reverse order of their registration (at the first use):
+        // `LATE`'s while lockscan's state is still there, `EARLY`'s after it is gone.
+        EARLY.with(|_| ());
+        for _ in 0..3 {
+            let _outer = OUTER.lock();
+            *INNER.lock() += 1;
+        }
+        LATE.with(|_| ());
+    })
+    .join()
+    .expect("the thread and its destructors end");
+    assert_eq!(*INNER.lock(), 5, "both destructors took the locks");
+}

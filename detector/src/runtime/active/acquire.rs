@@ -37,42 +37,12 @@ impl LockMeta {
         // Once the lock has an id, the one field of it read before it is taken (with its rank),
         // so that readers on other cores do not bounce more of it than the lock word.
         let id = self.id_at(site);
-        if switches::any_on() {
-            return self.lock_switched(id, mode, recursive, site, attempt, block);
-        }
-        if state::with(|st| st.push_if_known(id, mode, site, self.rank)) == Some(true) {
+        if !switches::any_on()
+            && state::with(|st| st.push_if_known(id, mode, site, self.rank)) == Some(true)
+        {
             return match attempt() {
                 Some(guard) => guard,
                 None => self.lock_taken(None, id, mode, recursive, site, None, attempt, block),
-            };
-        }
-        self.lock_slow(id, mode, recursive, site, attempt, block)
-    }
-
-    /// [`lock`](Self::lock) while steering, recording or race detection may be on: the
-    /// steering point, then the chain cache as on the fast path, then the race clock and the
-    /// recording.
-    #[cold]
-    #[inline(never)]
-    #[track_caller]
-    fn lock_switched<G>(
-        &self,
-        id: LockId,
-        mode: Mode,
-        recursive: bool,
-        site: &'static Location<'static>,
-        mut attempt: impl FnMut() -> Option<G>,
-        block: impl FnOnce() -> G,
-    ) -> G {
-        // Confirming a predicted deadlock may pause here (`lockscan::steer`).
-        crate::runtime::steer::point(self, site);
-        if let Some(Some(thread)) = state::with(|st| st.push_known(id, mode, site, self.rank)) {
-            return match attempt() {
-                Some(guard) if !races_on() && !recorder::on() => guard,
-                guard => {
-                    let thread = Some(thread);
-                    self.lock_taken(thread, id, mode, recursive, site, guard, attempt, block)
-                }
             };
         }
         self.lock_slow(id, mode, recursive, site, attempt, block)
@@ -135,8 +105,11 @@ impl LockMeta {
         }
     }
 
-    /// [`lock`](Self::lock) when the chain cache does not know the held stack (or the thread's
-    /// state is unavailable): the checks of [`enter`](Self::enter), then the acquisition.
+    /// [`lock`](Self::lock) past the fast path: while steering, recording or race detection
+    /// may be on, the steering point, then the chain cache as on the fast path, then the race
+    /// clock and the recording; when the chain cache does not know the held stack (or the
+    /// thread's state is unavailable), the checks of [`enter`](Self::enter), then the
+    /// acquisition.
     #[cold]
     #[inline(never)]
     #[track_caller]
@@ -149,7 +122,21 @@ impl LockMeta {
         mut attempt: impl FnMut() -> Option<G>,
         block: impl FnOnce() -> G,
     ) -> G {
-        // The chain cache missed already: straight to the checks. The hold is pushed before
+        if switches::any_on() {
+            // Confirming a predicted deadlock may pause here (`lockscan::steer`).
+            crate::runtime::steer::point(self, site);
+            let known = state::with(|st| st.push_known(id, mode, site, self.rank));
+            if let Some(Some(thread)) = known {
+                return match attempt() {
+                    Some(guard) if !races_on() && !recorder::on() => guard,
+                    guard => {
+                        let thread = Some(thread);
+                        self.lock_taken(thread, id, mode, recursive, site, guard, attempt, block)
+                    }
+                };
+            }
+        }
+        // The chain cache missed: straight to the checks. The hold is pushed before
         // the lock is taken, as on the fast path; taking the lock cannot fail, only unwind
         // through `report_fatal`, which pops it first.
         let thread = self.enter_slow(self.hold(id, mode, site), recursive);
