@@ -157,10 +157,22 @@ impl std::ops::Deref for HeldStack {
 /// knew, which stays true. Ids are never reused, so a freed lock's entries are never hit again
 /// (a lock made at the same address has a new id); a new edge only makes new stacks; a rank is
 /// read from the lock at each acquisition, never from here.
+///
+/// A stack is remembered the second time it is seen (`seen`, a direct-mapped filter of chain
+/// keys): a thread that takes many distinct chains, each once or rarely (locks per object,
+/// taken two or three at a time), would otherwise evict the stacks that do come again with
+/// ones that never will.
 pub(super) struct ChainCache {
-    /// Direct-mapped by the chain key of the stack with the lock on top; boxed on first use, so
-    /// that the state an async task swaps in and out at each poll stays small.
-    slots: Option<Box<[ChainSlot; ChainCache::SLOTS]>>,
+    /// Boxed on first use, so that the state an async task swaps in and out at each poll stays
+    /// small.
+    table: Option<Box<ChainTable>>,
+}
+
+struct ChainTable {
+    /// Direct-mapped by the chain key of the stack with the lock on top.
+    slots: [ChainSlot; ChainCache::SLOTS],
+    /// The chain keys (with the lock on top) seen once, direct-mapped by key.
+    seen: [u64; ChainCache::SEEN],
 }
 
 #[derive(Clone, Copy)]
@@ -179,9 +191,10 @@ pub(super) type Known = (&'static Location<'static>, Option<&'static str>, bool)
 
 impl ChainCache {
     const SLOTS: usize = 128;
+    const SEEN: usize = 256;
 
     const fn new() -> Self {
-        ChainCache { slots: None }
+        ChainCache { table: None }
     }
 
     #[inline]
@@ -193,7 +206,7 @@ impl ChainCache {
     /// with it on top is `key`.
     #[inline]
     fn get(&self, under: u64, lock: LockId, mode: Mode, key: u64) -> Option<Known> {
-        let slot = &self.slots.as_ref()?[Self::slot(key)];
+        let slot = &self.table.as_ref()?.slots[Self::slot(key)];
         let wanted = lock.0 << 2 | mode as u64;
         (slot.under == under && slot.lock == wanted).then_some((
             slot.class,
@@ -202,20 +215,40 @@ impl ChainCache {
         ))
     }
 
-    fn insert(&mut self, under: u64, hold: &Held) {
-        let key = chain_step(under, hold.id, hold.mode);
-        let slots = self.slots.get_or_insert_with(|| {
-            Box::new(
-                [ChainSlot {
-                    under: 0,
-                    lock: 0,
-                    class: Location::caller(),
-                    name: None,
-                    in_graph: false,
-                }; ChainCache::SLOTS],
-            )
-        });
-        slots[Self::slot(key)] = ChainSlot {
+    #[inline]
+    fn table(&mut self) -> &mut ChainTable {
+        self.table.get_or_insert_with(Self::allocate)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn allocate() -> Box<ChainTable> {
+        Box::new(ChainTable {
+            slots: [ChainSlot {
+                under: 0,
+                lock: 0,
+                class: Location::caller(),
+                name: None,
+                in_graph: false,
+            }; ChainCache::SLOTS],
+            seen: [0; ChainCache::SEEN],
+        })
+    }
+
+    /// Whether the chain `key` (a stack with a lock on top) was seen before; if not, it is seen
+    /// now (forgetting the key that had its place).
+    #[inline]
+    fn seen_before(&mut self, key: u64) -> bool {
+        // Other bits than `slot`'s, so that keys sharing a slot do not share a place here.
+        let seen = &mut self.table().seen[key as usize % Self::SEEN];
+        let before = *seen == key;
+        *seen = key;
+        before
+    }
+
+    /// Remembers `hold` on top of the stack `under`; `key`: the chain key with it on top.
+    fn insert(&mut self, under: u64, key: u64, hold: &Held) {
+        self.table().slots[Self::slot(key)] = ChainSlot {
             under,
             lock: hold.id.0 << 2 | hold.mode as u64,
             class: hold.info.class,
@@ -470,10 +503,34 @@ impl ThreadState {
     }
 
     /// Pushes `hold`, whose every order edge from the held stack is recorded (it is not in the
-    /// stack), and remembers the stack in the chain cache.
-    pub fn push_and_remember(&mut self, hold: Held) {
-        self.chains.insert(self.held.chain(), &hold);
-        self.held.push(hold);
+    /// stack), and remembers the stack in the chain cache if it was seen before and the hold
+    /// may be remembered (`remember`: see `LockMeta::named_for_good`).
+    #[inline]
+    pub fn push_recorded(&mut self, hold: Held, remember: bool) {
+        let under = self.held.chain();
+        let key = chain_step(under, hold.id, hold.mode);
+        if remember && self.chains.seen_before(key) {
+            self.chains.insert(under, key, &hold);
+        }
+        self.held.0.push(Held { chain: key, ..hold });
+    }
+
+    /// A miss of the chain cache: when the edge cache knows every edge from the held stack to
+    /// `hold`'s lock (so that the lock is not held either), pushes it as
+    /// [`push_recorded`](Self::push_recorded) does and returns the thread; `None` when the slow
+    /// path has to look.
+    #[inline]
+    pub fn push_if_edges_known(&mut self, hold: Held, remember: bool) -> Option<ThreadId> {
+        let Held { id, mode, .. } = hold;
+        let ThreadState { held, cache, .. } = self;
+        let known = held
+            .iter()
+            .all(|h| h.id != id && cache.contains(h.id, h.mode, id, mode));
+        if !known {
+            return None;
+        }
+        self.push_recorded(hold, remember);
+        Some(self.id())
     }
 
     /// The index of the innermost hold of `lock`.
@@ -670,7 +727,11 @@ mod tests {
         let site = Location::caller();
         st.held.push(hold(1, Mode::Exclusive));
         assert_eq!(st.push_known(LockId(2), Mode::Exclusive, site, None), None);
-        st.push_and_remember(hold(2, Mode::Exclusive));
+        // Remembered the second time the stack is seen.
+        st.push_recorded(hold(2, Mode::Exclusive), true);
+        st.held.pop();
+        assert_eq!(st.push_known(LockId(2), Mode::Exclusive, site, None), None);
+        st.push_recorded(hold(2, Mode::Exclusive), true);
         st.held.pop();
         assert!(
             st.push_known(LockId(2), Mode::Exclusive, site, Some(7))
@@ -697,6 +758,53 @@ mod tests {
             None,
             "another stack"
         );
+    }
+
+    #[test]
+    fn a_stack_taken_once_is_not_remembered_and_one_never_named_for_good_never_is() {
+        let mut st = ThreadState::new();
+        let site = Location::caller();
+        for _ in 0..3 {
+            st.push_recorded(hold(1, Mode::Exclusive), false);
+            st.held.pop();
+        }
+        assert_eq!(st.push_known(LockId(1), Mode::Exclusive, site, None), None);
+        // Many stacks, each once: none is remembered.
+        for lock in 2..1000 {
+            st.push_recorded(hold(lock, Mode::Exclusive), true);
+            st.held.pop();
+        }
+        assert!((2..1000).all(|lock| {
+            st.push_known(LockId(lock), Mode::Exclusive, site, None)
+                .is_none()
+        }));
+    }
+
+    #[test]
+    fn a_miss_of_the_chain_cache_pushes_when_the_edge_cache_knows_every_edge() {
+        let mut st = ThreadState::new();
+        st.held.push(hold(1, Mode::Exclusive));
+        st.held.push(hold(2, Mode::Exclusive));
+        st.cache
+            .insert(LockId(1), Mode::Exclusive, LockId(3), Mode::Exclusive);
+        assert_eq!(
+            st.push_if_edges_known(hold(3, Mode::Exclusive), true),
+            None,
+            "2 -> 3 is new"
+        );
+        st.cache
+            .insert(LockId(2), Mode::Exclusive, LockId(3), Mode::Exclusive);
+        assert!(
+            st.push_if_edges_known(hold(3, Mode::Exclusive), true)
+                .is_some()
+        );
+        assert_eq!(st.held.len(), 3);
+        assert_eq!(
+            st.push_if_edges_known(hold(2, Mode::Exclusive), true),
+            None,
+            "held already"
+        );
+        assert_eq!(st.held.len(), 3);
     }
 
     #[test]
