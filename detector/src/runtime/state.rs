@@ -6,8 +6,6 @@ use std::panic::Location;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rustc_hash::FxHashSet;
-
 use crate::engine::clock::VectorClock;
 use crate::ids::{LockId, Mode, ThreadId};
 
@@ -260,25 +258,22 @@ impl ChainCache {
 
 /// The edges this thread has recorded, so that taking a known edge again touches nothing
 /// shared. Two levels: a small direct-mapped array in front (one compare for the edges of a hot
-/// loop), and a hash set behind it that holds every edge the thread took, so a thread that takes
-/// thousands of distinct edges does not thrash. A hit proves the edge is known (ids are never
-/// reused); a miss only costs a trip to the global graph. The set is emptied when it reaches
-/// [`EdgeCache::MAX_EDGES`], so a program that churns through locks cannot grow it without
-/// bound.
+/// loop), and behind it a set of every edge the thread took lately ([`EdgeSet`]), so that a
+/// thread that takes a hundred thousand distinct edges (locks per object) does not go to the
+/// global graph for each again. A hit proves the edge is known (ids are never reused); a miss
+/// only costs a trip to the global graph.
 pub(super) struct EdgeCache {
     slots: [(u64, u64); EdgeCache::SLOTS],
-    all: Option<FxHashSet<(u64, u64)>>,
+    all: EdgeSet,
 }
 
 impl EdgeCache {
     const SLOTS: usize = 64;
-    // About 400 KB per thread at most (a pool of 64 threads: 25 MB).
-    const MAX_EDGES: usize = 1 << 14;
 
     const fn new() -> Self {
         EdgeCache {
             slots: [(0, 0); EdgeCache::SLOTS],
-            all: None,
+            all: EdgeSet::new(),
         }
     }
 
@@ -302,7 +297,7 @@ impl EdgeCache {
     #[cold]
     #[inline(never)]
     fn contains_slow(&mut self, a: u64, b: u64, slot: usize) -> bool {
-        let known = self.all.as_ref().is_some_and(|all| all.contains(&(a, b)));
+        let known = self.all.contains(EdgeSet::key(a, b));
         if known {
             self.slots[slot] = (a, b);
         }
@@ -312,11 +307,147 @@ impl EdgeCache {
     pub fn insert(&mut self, from: LockId, from_mode: Mode, to: LockId, to_mode: Mode) {
         let (a, b, slot) = Self::key(from, from_mode, to, to_mode);
         self.slots[slot] = (a, b);
-        let all = self.all.get_or_insert_with(FxHashSet::default);
-        if all.len() >= Self::MAX_EDGES {
-            all.clear();
+        self.all.insert(EdgeSet::key(a, b));
+    }
+}
+
+/// The edges a thread took lately, as one `u64` each: exact while lock ids fit in 29 bits (the
+/// source's) and 30 (the target's), a 63-bit hash beyond (two distinct edges then share a key
+/// with a 2^-63 chance per pair, as two stacks share a chain key). Two generations of
+/// open-addressed tables: the young one grows up to [`EdgeSet::MAX_SLOTS`], and when it is
+/// full it becomes the old one, the old one is let go, and a hit there is taken back into the
+/// young one. So an edge taken within the last [`EdgeSet::MAX_EDGES`] insertions is always
+/// known, an edge taken again and again stays known, and the memory is bounded: two tables of
+/// 2 MB at most (a thread that takes that many distinct edges makes the global graph hold
+/// tens of MB for them anyway), grown only as a thread takes more edges.
+struct EdgeSet {
+    young: KeyTable,
+    old: KeyTable,
+}
+
+impl EdgeSet {
+    const MAX_SLOTS: usize = 1 << 18;
+    /// A table is full at half its slots, so that probes stay short.
+    const MAX_EDGES: usize = Self::MAX_SLOTS / 2;
+
+    const fn new() -> Self {
+        EdgeSet {
+            young: KeyTable::new(),
+            old: KeyTable::new(),
         }
-        all.insert((a, b));
+    }
+
+    /// The key of the edge whose [`EdgeCache::key`] is `(from, second)`; never 0.
+    #[inline]
+    fn key(from: u64, second: u64) -> u64 {
+        // `second` is the target's id shifted past 4 bits of modes.
+        if from < 1 << 29 && second < 1 << 34 {
+            // Exact; not 0, since ids start at 1.
+            from << 34 | second
+        } else {
+            let mixed = (from ^ second.rotate_left(32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            (mixed ^ (mixed >> 31) ^ from.rotate_left(17)) | 1 << 63
+        }
+    }
+
+    #[inline]
+    fn contains(&mut self, key: u64) -> bool {
+        if self.young.contains(key) {
+            return true;
+        }
+        let old = self.old.contains(key);
+        if old {
+            // Taken again: kept past the next turn of the generations.
+            self.insert(key);
+        }
+        old
+    }
+
+    fn insert(&mut self, key: u64) {
+        if self.young.len >= Self::MAX_EDGES {
+            std::mem::swap(&mut self.young, &mut self.old);
+            self.young.clear();
+        }
+        self.young.insert(key);
+    }
+}
+
+/// An open-addressed set of nonzero `u64` keys (0: an empty slot), linear probing, a power of
+/// two of slots, grown at half full.
+struct KeyTable {
+    slots: Vec<u64>,
+    len: usize,
+    /// 64 less the log2 of the slots: a key's home is the top bits of its product with a
+    /// constant.
+    shift: u32,
+}
+
+impl KeyTable {
+    const MIN_SLOTS: usize = 256;
+
+    const fn new() -> Self {
+        KeyTable {
+            slots: Vec::new(),
+            len: 0,
+            shift: 64,
+        }
+    }
+
+    #[inline]
+    fn home(&self, key: u64) -> usize {
+        (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize
+    }
+
+    #[inline]
+    fn contains(&self, key: u64) -> bool {
+        if self.slots.is_empty() {
+            return false;
+        }
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(key);
+        loop {
+            match self.slots[at] {
+                0 => return false,
+                k if k == key => return true,
+                _ => at = (at + 1) & mask,
+            }
+        }
+    }
+
+    fn insert(&mut self, key: u64) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(key);
+        loop {
+            match self.slots[at] {
+                0 => {
+                    self.slots[at] = key;
+                    self.len += 1;
+                    return;
+                }
+                k if k == key => return,
+                _ => at = (at + 1) & mask,
+            }
+        }
+    }
+
+    /// Doubles the slots (their count stays a power of two, at least `MIN_SLOTS`).
+    fn grow(&mut self) {
+        let slots = (self.slots.len() * 2).max(Self::MIN_SLOTS);
+        let old = std::mem::replace(&mut self.slots, vec![0; slots]);
+        self.shift = 64 - slots.trailing_zeros();
+        self.len = 0;
+        for key in old.into_iter().filter(|&key| key != 0) {
+            self.insert(key);
+        }
+    }
+
+    /// Empties the table, keeping its slots.
+    fn clear(&mut self) {
+        self.slots.fill(0);
+        self.len = 0;
     }
 }
 
@@ -805,6 +936,58 @@ mod tests {
             "held already"
         );
         assert_eq!(st.held.len(), 3);
+    }
+
+    #[test]
+    fn the_edge_set_keeps_the_latest_edges_and_those_taken_again_and_bounds_its_memory() {
+        let mut set = EdgeSet::new();
+        let key = |i: u64| EdgeSet::key(i, 2 << 4);
+        let max = EdgeSet::MAX_EDGES as u64;
+        for i in 1..=max {
+            set.insert(key(i));
+        }
+        // Taken again in the next generation: kept when its first one goes.
+        assert!(set.contains(key(1)));
+        for i in max + 1..=2 * max {
+            set.insert(key(i));
+        }
+        assert!(set.contains(key(1)), "taken again");
+        assert!(
+            !set.contains(key(2)),
+            "two generations ago, not taken again"
+        );
+        assert!(
+            (max + 1..=2 * max).all(|i| set.contains(key(i))),
+            "the latest"
+        );
+        let slots = set.young.slots.len() + set.old.slots.len();
+        assert!(slots <= 2 * EdgeSet::MAX_SLOTS, "{slots} slots");
+    }
+
+    #[test]
+    fn edge_set_keys_are_exact_for_small_ids_and_distinct_for_large_ones() {
+        let second = |to: u64, modes: u64| to << 4 | modes;
+        let small = [(1, second(2, 0)), (2, second(1, 0)), (1, second(2, 5))];
+        let large = [
+            (1 << 40, second(2, 0)),
+            (2, second(1 << 40, 0)),
+            (u64::MAX >> 2, second(u64::MAX >> 8, 3)),
+        ];
+        let keys: Vec<u64> = small
+            .iter()
+            .chain(&large)
+            .map(|&(a, b)| EdgeSet::key(a, b))
+            .collect();
+        for (i, a) in keys.iter().enumerate() {
+            assert_ne!(*a, 0);
+            assert!(keys[i + 1..].iter().all(|b| a != b), "{keys:x?}");
+        }
+        let mut set = EdgeSet::new();
+        for &key in &keys[..4] {
+            set.insert(key);
+        }
+        assert!(keys[..4].iter().all(|&key| set.contains(key)));
+        assert!(!keys[4..].iter().any(|&key| set.contains(key)));
     }
 
     #[test]
