@@ -313,27 +313,32 @@ impl EdgeCache {
 
 /// The edges a thread took lately, as one `u64` each: exact while lock ids fit in 29 bits (the
 /// source's) and 30 (the target's), a 63-bit hash beyond (two distinct edges then share a key
-/// with a 2^-63 chance per pair, as two stacks share a chain key). Two generations of
-/// open-addressed tables: the young one grows up to [`EdgeSet::MAX_SLOTS`], and when it is
-/// full it becomes the old one, the old one is let go, and a hit there is taken back into the
-/// young one. So an edge taken within the last [`EdgeSet::MAX_EDGES`] insertions is always
-/// known, an edge taken again and again stays known, and the memory is bounded: two tables of
-/// 2 MB at most (a thread that takes that many distinct edges makes the global graph hold
-/// tens of MB for them anyway), grown only as a thread takes more edges.
+/// with a 2^-63 chance per pair, as two stacks share a chain key). A set-associative table:
+/// each key has one bucket of eight, a cache line, so that a lookup costs one line whether it
+/// finds the key or not (the edges of a thread with a hundred thousand of them are far apart
+/// in memory); a full bucket forgets its oldest key. The table doubles, while a bucket
+/// overflows, up to [`EdgeSet::MAX_BUCKETS`] (2 MB, 262k keys: a thread that takes that many
+/// distinct edges makes the global graph hold tens of MB for them anyway).
 struct EdgeSet {
-    young: KeyTable,
-    old: KeyTable,
+    buckets: Vec<Bucket>,
+    /// 64 less the log2 of the buckets' count: a key's bucket is the top bits of its product
+    /// with a constant.
+    shift: u32,
 }
 
+/// Eight keys, most recently inserted first, 0 for none (after the last key).
+#[derive(Clone, Copy, Default)]
+#[repr(align(64))]
+struct Bucket([u64; 8]);
+
 impl EdgeSet {
-    const MAX_SLOTS: usize = 1 << 18;
-    /// A table is full at half its slots, so that probes stay short.
-    const MAX_EDGES: usize = Self::MAX_SLOTS / 2;
+    const MIN_BUCKETS: usize = 64;
+    const MAX_BUCKETS: usize = 1 << 15;
 
     const fn new() -> Self {
         EdgeSet {
-            young: KeyTable::new(),
-            old: KeyTable::new(),
+            buckets: Vec::new(),
+            shift: 64,
         }
     }
 
@@ -351,103 +356,49 @@ impl EdgeSet {
     }
 
     #[inline]
-    fn contains(&mut self, key: u64) -> bool {
-        if self.young.contains(key) {
-            return true;
-        }
-        let old = self.old.contains(key);
-        if old {
-            // Taken again: kept past the next turn of the generations.
-            self.insert(key);
-        }
-        old
-    }
-
-    fn insert(&mut self, key: u64) {
-        if self.young.len >= Self::MAX_EDGES {
-            std::mem::swap(&mut self.young, &mut self.old);
-            self.young.clear();
-        }
-        self.young.insert(key);
-    }
-}
-
-/// An open-addressed set of nonzero `u64` keys (0: an empty slot), linear probing, a power of
-/// two of slots, grown at half full.
-struct KeyTable {
-    slots: Vec<u64>,
-    len: usize,
-    /// 64 less the log2 of the slots: a key's home is the top bits of its product with a
-    /// constant.
-    shift: u32,
-}
-
-impl KeyTable {
-    const MIN_SLOTS: usize = 256;
-
-    const fn new() -> Self {
-        KeyTable {
-            slots: Vec::new(),
-            len: 0,
-            shift: 64,
-        }
-    }
-
-    #[inline]
-    fn home(&self, key: u64) -> usize {
+    fn bucket(&self, key: u64) -> usize {
         (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize
     }
 
     #[inline]
     fn contains(&self, key: u64) -> bool {
-        if self.slots.is_empty() {
+        if self.buckets.is_empty() {
             return false;
         }
-        let mask = self.slots.len() - 1;
-        let mut at = self.home(key);
-        loop {
-            match self.slots[at] {
-                0 => return false,
-                k if k == key => return true,
-                _ => at = (at + 1) & mask,
-            }
-        }
+        self.buckets[self.bucket(key)].0.contains(&key)
     }
 
     fn insert(&mut self, key: u64) {
-        if (self.len + 1) * 2 > self.slots.len() {
-            self.grow();
+        if self.buckets.is_empty() {
+            self.resize(Self::MIN_BUCKETS);
         }
-        let mask = self.slots.len() - 1;
-        let mut at = self.home(key);
-        loop {
-            match self.slots[at] {
-                0 => {
-                    self.slots[at] = key;
-                    self.len += 1;
-                    return;
-                }
-                k if k == key => return,
-                _ => at = (at + 1) & mask,
+        let at = self.bucket(key);
+        let keys = &mut self.buckets[at].0;
+        if keys.contains(&key) {
+            return;
+        }
+        let oldest = keys[7];
+        keys.copy_within(0..7, 1);
+        keys[0] = key;
+        if oldest != 0 && self.buckets.len() < Self::MAX_BUCKETS {
+            // The key that fell out comes back with the others at the next size.
+            self.resize(self.buckets.len() * 2);
+            self.insert(oldest);
+        }
+    }
+
+    /// Rehashes every key into `count` buckets (a power of two).
+    #[cold]
+    #[inline(never)]
+    fn resize(&mut self, count: usize) {
+        let old = std::mem::replace(&mut self.buckets, vec![Bucket::default(); count]);
+        self.shift = 64 - count.trailing_zeros();
+        // Oldest first, so that each bucket keeps its most recent keys first.
+        for bucket in &old {
+            for &key in bucket.0.iter().rev().filter(|&&key| key != 0) {
+                self.insert(key);
             }
         }
-    }
-
-    /// Doubles the slots (their count stays a power of two, at least `MIN_SLOTS`).
-    fn grow(&mut self) {
-        let slots = (self.slots.len() * 2).max(Self::MIN_SLOTS);
-        let old = std::mem::replace(&mut self.slots, vec![0; slots]);
-        self.shift = 64 - slots.trailing_zeros();
-        self.len = 0;
-        for key in old.into_iter().filter(|&key| key != 0) {
-            self.insert(key);
-        }
-    }
-
-    /// Empties the table, keeping its slots.
-    fn clear(&mut self) {
-        self.slots.fill(0);
-        self.len = 0;
     }
 }
 
@@ -939,29 +890,26 @@ mod tests {
     }
 
     #[test]
-    fn the_edge_set_keeps_the_latest_edges_and_those_taken_again_and_bounds_its_memory() {
+    fn the_edge_set_keeps_a_hundred_thousand_edges_and_bounds_its_memory() {
         let mut set = EdgeSet::new();
         let key = |i: u64| EdgeSet::key(i, 2 << 4);
-        let max = EdgeSet::MAX_EDGES as u64;
-        for i in 1..=max {
+        for i in 1..=100_000 {
             set.insert(key(i));
         }
-        // Taken again in the next generation: kept when its first one goes.
-        assert!(set.contains(key(1)));
-        for i in max + 1..=2 * max {
+        let kept = (1..=100_000).filter(|&i| set.contains(key(i))).count();
+        assert!(kept >= 99_000, "{kept} of 100000 kept");
+        for i in 100_001..=2_000_000 {
             set.insert(key(i));
         }
-        assert!(set.contains(key(1)), "taken again");
-        assert!(
-            !set.contains(key(2)),
-            "two generations ago, not taken again"
+        assert_eq!(
+            set.buckets.len(),
+            EdgeSet::MAX_BUCKETS,
+            "grown to its bound, no more"
         );
-        assert!(
-            (max + 1..=2 * max).all(|i| set.contains(key(i))),
-            "the latest"
-        );
-        let slots = set.young.slots.len() + set.old.slots.len();
-        assert!(slots <= 2 * EdgeSet::MAX_SLOTS, "{slots} slots");
+        let latest = (1_990_001..=2_000_000)
+            .filter(|&i| set.contains(key(i)))
+            .count();
+        assert_eq!(latest, 10_000, "the latest edges are kept");
     }
 
     #[test]
