@@ -14,33 +14,17 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-/// As the bench's.
-const OPERATIONS: usize = 50_000;
-const SEED: u64 = 0x5ca1_ab1e;
+#[path = "../benches/support/per_object.rs"]
+mod per_object;
 
-/// The bench's operations over `locks` locks: 2 or 3 distinct indices, ascending.
-fn operations(locks: usize) -> Vec<([usize; 3], usize)> {
-    let mut rng = fastrand::Rng::with_seed(SEED ^ locks as u64);
-    (0..OPERATIONS)
-        .map(|_| {
-            let count = rng.usize(2..4);
-            let mut indices = [0; 3];
-            let mut chosen = 0;
-            while chosen < count {
-                let index = rng.usize(..locks);
-                if !indices[..chosen].contains(&index) {
-                    indices[chosen] = index;
-                    chosen += 1;
-                }
-            }
-            indices[..count].sort_unstable();
-            (indices, count)
-        })
-        .collect()
-}
+use per_object::{OPERATIONS, Operation, per_object_operations};
 
-fn run(locks: &[lockscan::Mutex<u64>], operations: &[([usize; 3], usize)]) {
-    for &([first, second, third], count) in operations {
+fn run(locks: &[lockscan::Mutex<u64>], operations: &[Operation]) {
+    for &Operation {
+        indices: [first, second, third],
+        count,
+    } in operations
+    {
         let first = locks[first].lock();
         let second = locks[second].lock();
         if count == 3 {
@@ -53,14 +37,14 @@ fn run(locks: &[lockscan::Mutex<u64>], operations: &[([usize; 3], usize)]) {
 }
 
 #[inline(never)]
-fn first_pass(locks: &[lockscan::Mutex<u64>], operations: &[([usize; 3], usize)]) {
+fn first_pass(locks: &[lockscan::Mutex<u64>], operations: &[Operation]) {
     run(locks, operations);
     // Unlike `known_pass`'s, so that the two are not folded into one symbol.
     black_box(1);
 }
 
 #[inline(never)]
-fn known_pass(locks: &[lockscan::Mutex<u64>], operations: &[([usize; 3], usize)]) {
+fn known_pass(locks: &[lockscan::Mutex<u64>], operations: &[Operation]) {
     run(locks, operations);
     black_box(2);
 }
@@ -77,7 +61,7 @@ fn main() {
     let lock_count: usize = args.next().expect(usage).parse().expect(usage);
     let rounds: usize = args.next().map_or(1, |r| r.parse().expect(usage));
     lockscan::set_policy(lockscan::Policy::Collect);
-    let operations = operations(lock_count);
+    let operations = per_object_operations(lock_count);
     let (mut first, mut known) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
         let locks: Vec<_> = (0..lock_count as u64).map(lockscan::Mutex::new).collect();
