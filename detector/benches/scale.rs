@@ -33,7 +33,11 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 mod support;
+// Shared with `examples/prof_per_object.rs`.
+#[path = "support/per_object.rs"]
+mod per_object;
 
+use per_object::{OPERATIONS, Operation, per_object_operations};
 use support::BenchLock;
 
 /// Set on the child process that measures one table only; its value is the table's id.
@@ -47,14 +51,8 @@ const TIGHT: &str = "tight";
 /// How many locks exist in the per-object workload, one row each, unless `--locks` says.
 const LOCK_COUNTS: [usize; 4] = [64, 1_000, 4_000, 16_000];
 
-/// Operations per sample of the per-object workload.
-const OPERATIONS: usize = 50_000;
-
 /// A measurement whose sample took longer than this is not sampled again (see the module docs).
 const SLOW_SAMPLE: Duration = Duration::from_secs(60);
-
-/// The seed of the per-object workload's operations: every run measures the same sequence.
-const SEED: u64 = 0x5ca1_ab1e;
 
 fn main() -> ExitCode {
     let options = Options::from_args();
@@ -218,39 +216,6 @@ fn measure(samples: usize, mut sample: impl FnMut() -> Duration) -> Measured {
         median: times[times.len() / 2],
         samples: times.len(),
     }
-}
-
-/// One operation of the per-object workload: lock `count` (2 or 3) distinct locks, ascending
-/// by index so that no cycle can ever form, then release them in reverse.
-#[derive(Debug, Clone, Copy)]
-struct Operation {
-    indices: [usize; 3],
-    count: u8,
-}
-
-/// The per-object workload's operations over `locks` locks, drawn before timing starts so that
-/// every lock type runs exactly the same sequence and the generator is not timed.
-fn per_object_operations(locks: usize) -> Vec<Operation> {
-    let mut rng = fastrand::Rng::with_seed(SEED ^ locks as u64);
-    (0..OPERATIONS)
-        .map(|_| {
-            let count = rng.usize(2..4);
-            let mut indices = [0; 3];
-            let mut chosen = 0;
-            while chosen < count {
-                let index = rng.usize(..locks);
-                if !indices[..chosen].contains(&index) {
-                    indices[chosen] = index;
-                    chosen += 1;
-                }
-            }
-            indices[..count].sort_unstable();
-            Operation {
-                indices,
-                count: count as u8,
-            }
-        })
-        .collect()
 }
 
 /// Runs `operations` over `locks`: the timed region of one per-object sample.

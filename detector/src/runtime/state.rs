@@ -6,8 +6,6 @@ use std::panic::Location;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rustc_hash::FxHashSet;
-
 use crate::engine::clock::VectorClock;
 use crate::ids::{LockId, Mode, ThreadId};
 
@@ -172,10 +170,22 @@ impl std::ops::Deref for HeldStack {
 /// knew, which stays true. Ids are never reused, so a freed lock's entries are never hit again
 /// (a lock made at the same address has a new id); a new edge only makes new stacks; a rank is
 /// read from the lock at each acquisition, never from here.
+///
+/// A stack is remembered the second time it is seen (`seen`, a direct-mapped filter of chain
+/// keys): a thread that takes many distinct chains, each once or rarely (locks per object,
+/// taken two or three at a time), would otherwise evict the stacks that do come again with
+/// ones that never will.
 pub(super) struct ChainCache {
-    /// Direct-mapped by the chain key of the stack with the lock on top; boxed on first use, so
-    /// that the state an async task swaps in and out at each poll stays small.
-    slots: Option<Box<[ChainSlot; ChainCache::SLOTS]>>,
+    /// Boxed on first use, so that the state an async task swaps in and out at each poll stays
+    /// small.
+    table: Option<Box<ChainTable>>,
+}
+
+struct ChainTable {
+    /// Direct-mapped by the chain key of the stack with the lock on top.
+    slots: [ChainSlot; ChainCache::SLOTS],
+    /// The chain keys (with the lock on top) seen once, direct-mapped by key.
+    seen: [u64; ChainCache::SEEN],
 }
 
 #[derive(Clone, Copy)]
@@ -194,9 +204,10 @@ pub(super) type Known = (&'static Location<'static>, Option<&'static str>, bool)
 
 impl ChainCache {
     const SLOTS: usize = 128;
+    const SEEN: usize = 256;
 
     const fn new() -> Self {
-        ChainCache { slots: None }
+        ChainCache { table: None }
     }
 
     #[inline]
@@ -208,7 +219,7 @@ impl ChainCache {
     /// with it on top is `key`.
     #[inline]
     fn get(&self, under: u64, lock: LockId, mode: Mode, key: u64) -> Option<Known> {
-        let slot = &self.slots.as_ref()?[Self::slot(key)];
+        let slot = &self.table.as_ref()?.slots[Self::slot(key)];
         let wanted = lock.0 << 2 | mode as u64;
         (slot.under == under && slot.lock == wanted).then_some((
             slot.class,
@@ -217,20 +228,40 @@ impl ChainCache {
         ))
     }
 
-    fn insert(&mut self, under: u64, hold: &Held) {
-        let key = chain_step(under, hold.id, hold.mode);
-        let slots = self.slots.get_or_insert_with(|| {
-            Box::new(
-                [ChainSlot {
-                    under: 0,
-                    lock: 0,
-                    class: Location::caller(),
-                    name: None,
-                    in_graph: false,
-                }; ChainCache::SLOTS],
-            )
-        });
-        slots[Self::slot(key)] = ChainSlot {
+    #[inline]
+    fn table(&mut self) -> &mut ChainTable {
+        self.table.get_or_insert_with(Self::allocate)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn allocate() -> Box<ChainTable> {
+        Box::new(ChainTable {
+            slots: [ChainSlot {
+                under: 0,
+                lock: 0,
+                class: Location::caller(),
+                name: None,
+                in_graph: false,
+            }; ChainCache::SLOTS],
+            seen: [0; ChainCache::SEEN],
+        })
+    }
+
+    /// Whether the chain `key` (a stack with a lock on top) was seen before; if not, it is seen
+    /// now (forgetting the key that had its place).
+    #[inline]
+    fn seen_before(&mut self, key: u64) -> bool {
+        // Other bits than `slot`'s, so that keys sharing a slot do not share a place here.
+        let seen = &mut self.table().seen[key as usize % Self::SEEN];
+        let before = *seen == key;
+        *seen = key;
+        before
+    }
+
+    /// Remembers `hold` on top of the stack `under`; `key`: the chain key with it on top.
+    fn insert(&mut self, under: u64, key: u64, hold: &Held) {
+        self.table().slots[Self::slot(key)] = ChainSlot {
             under,
             lock: hold.id.0 << 2 | hold.mode as u64,
             class: hold.info.class,
@@ -242,25 +273,22 @@ impl ChainCache {
 
 /// The edges this thread has recorded, so that taking a known edge again touches nothing
 /// shared. Two levels: a small direct-mapped array in front (one compare for the edges of a hot
-/// loop), and a hash set behind it that holds every edge the thread took, so a thread that takes
-/// thousands of distinct edges does not thrash. A hit proves the edge is known (ids are never
-/// reused); a miss only costs a trip to the global graph. The set is emptied when it reaches
-/// [`EdgeCache::MAX_EDGES`], so a program that churns through locks cannot grow it without
-/// bound.
+/// loop), and behind it a set of every edge the thread took lately ([`EdgeSet`]), so that a
+/// thread that takes a hundred thousand distinct edges (locks per object) does not go to the
+/// global graph for each again. A hit proves the edge is known (ids are never reused); a miss
+/// only costs a trip to the global graph.
 pub(super) struct EdgeCache {
     slots: [(u64, u64); EdgeCache::SLOTS],
-    all: Option<FxHashSet<(u64, u64)>>,
+    all: EdgeSet,
 }
 
 impl EdgeCache {
     const SLOTS: usize = 64;
-    // About 400 KB per thread at most (a pool of 64 threads: 25 MB).
-    const MAX_EDGES: usize = 1 << 14;
 
     const fn new() -> Self {
         EdgeCache {
             slots: [(0, 0); EdgeCache::SLOTS],
-            all: None,
+            all: EdgeSet::new(),
         }
     }
 
@@ -284,7 +312,7 @@ impl EdgeCache {
     #[cold]
     #[inline(never)]
     fn contains_slow(&mut self, a: u64, b: u64, slot: usize) -> bool {
-        let known = self.all.as_ref().is_some_and(|all| all.contains(&(a, b)));
+        let known = self.all.contains(EdgeSet::key(a, b));
         if known {
             self.slots[slot] = (a, b);
         }
@@ -294,11 +322,98 @@ impl EdgeCache {
     pub fn insert(&mut self, from: LockId, from_mode: Mode, to: LockId, to_mode: Mode) {
         let (a, b, slot) = Self::key(from, from_mode, to, to_mode);
         self.slots[slot] = (a, b);
-        let all = self.all.get_or_insert_with(FxHashSet::default);
-        if all.len() >= Self::MAX_EDGES {
-            all.clear();
+        self.all.insert(EdgeSet::key(a, b));
+    }
+}
+
+/// The edges a thread took lately, as one `u64` each: exact while lock ids fit in 29 bits (the
+/// source's) and 30 (the target's), a 63-bit hash beyond (two distinct edges then share a key
+/// with a 2^-63 chance per pair, as two stacks share a chain key). A set-associative table:
+/// each key has one bucket of eight, a cache line, so that a lookup costs one line whether it
+/// finds the key or not (the edges of a thread with a hundred thousand of them are far apart
+/// in memory); a full bucket forgets its oldest key. The table doubles, while a bucket
+/// overflows, up to [`EdgeSet::MAX_BUCKETS`] (2 MB, 262k keys: a thread that takes that many
+/// distinct edges makes the global graph hold tens of MB for them anyway).
+struct EdgeSet {
+    buckets: Vec<Bucket>,
+    /// 64 less the log2 of the buckets' count: a key's bucket is the top bits of its product
+    /// with a constant.
+    shift: u32,
+}
+
+/// Eight keys, most recently inserted first, 0 for none (after the last key).
+#[derive(Clone, Copy, Default)]
+#[repr(align(64))]
+struct Bucket([u64; 8]);
+
+impl EdgeSet {
+    const MIN_BUCKETS: usize = 64;
+    const MAX_BUCKETS: usize = 1 << 15;
+
+    const fn new() -> Self {
+        EdgeSet {
+            buckets: Vec::new(),
+            shift: 64,
         }
-        all.insert((a, b));
+    }
+
+    /// The key of the edge whose [`EdgeCache::key`] is `(from, second)`; never 0.
+    #[inline]
+    fn key(from: u64, second: u64) -> u64 {
+        // `second` is the target's id shifted past 4 bits of modes.
+        if from < 1 << 29 && second < 1 << 34 {
+            // Exact; not 0, since ids start at 1.
+            from << 34 | second
+        } else {
+            let mixed = (from ^ second.rotate_left(32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            (mixed ^ (mixed >> 31) ^ from.rotate_left(17)) | 1 << 63
+        }
+    }
+
+    #[inline]
+    fn bucket(&self, key: u64) -> usize {
+        (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize
+    }
+
+    #[inline]
+    fn contains(&self, key: u64) -> bool {
+        if self.buckets.is_empty() {
+            return false;
+        }
+        self.buckets[self.bucket(key)].0.contains(&key)
+    }
+
+    fn insert(&mut self, key: u64) {
+        if self.buckets.is_empty() {
+            self.resize(Self::MIN_BUCKETS);
+        }
+        let at = self.bucket(key);
+        let keys = &mut self.buckets[at].0;
+        if keys.contains(&key) {
+            return;
+        }
+        let oldest = keys[7];
+        keys.copy_within(0..7, 1);
+        keys[0] = key;
+        if oldest != 0 && self.buckets.len() < Self::MAX_BUCKETS {
+            // The key that fell out comes back with the others at the next size.
+            self.resize(self.buckets.len() * 2);
+            self.insert(oldest);
+        }
+    }
+
+    /// Rehashes every key into `count` buckets (a power of two).
+    #[cold]
+    #[inline(never)]
+    fn resize(&mut self, count: usize) {
+        let old = std::mem::replace(&mut self.buckets, vec![Bucket::default(); count]);
+        self.shift = 64 - count.trailing_zeros();
+        // Oldest first, so that each bucket keeps its most recent keys first.
+        for bucket in &old {
+            for &key in bucket.0.iter().rev().filter(|&&key| key != 0) {
+                self.insert(key);
+            }
+        }
     }
 }
 
@@ -506,10 +621,35 @@ impl ThreadState {
     }
 
     /// Pushes `hold`, whose every order edge from the held stack is recorded (it is not in the
-    /// stack), and remembers the stack in the chain cache.
-    pub fn push_and_remember(&mut self, hold: Held) {
-        self.chains.insert(self.held.chain(), &hold);
-        self.held.push(hold);
+    /// stack), and remembers the stack in the chain cache if it was seen before and the hold
+    /// may be remembered (`remember`: see `LockMeta::named_for_good`).
+    #[inline]
+    pub fn push_recorded(&mut self, hold: Held, remember: bool) {
+        let under = self.held.chain();
+        let key = chain_step(under, hold.id, hold.mode);
+        if remember && self.chains.seen_before(key) {
+            self.chains.insert(under, key, &hold);
+        }
+        self.held.holds.push(Held { under, ..hold });
+        self.held.chain = key;
+    }
+
+    /// A miss of the chain cache: when the edge cache knows every edge from the held stack to
+    /// `hold`'s lock (so that the lock is not held either), pushes it as
+    /// [`push_recorded`](Self::push_recorded) does and returns the thread; `None` when the slow
+    /// path has to look.
+    #[inline]
+    pub fn push_if_edges_known(&mut self, hold: Held, remember: bool) -> Option<ThreadId> {
+        let Held { id, mode, .. } = hold;
+        let ThreadState { held, cache, .. } = self;
+        let known = held
+            .iter()
+            .all(|h| h.id != id && cache.contains(h.id, h.mode, id, mode));
+        if !known {
+            return None;
+        }
+        self.push_recorded(hold, remember);
+        Some(self.id())
     }
 
     /// The index of the innermost hold of `lock`.
@@ -770,7 +910,11 @@ mod tests {
         let site = Location::caller();
         st.held.push(hold(1, Mode::Exclusive));
         assert_eq!(st.push_known(LockId(2), Mode::Exclusive, site, None), None);
-        st.push_and_remember(hold(2, Mode::Exclusive));
+        // Remembered the second time the stack is seen.
+        st.push_recorded(hold(2, Mode::Exclusive), true);
+        st.held.pop();
+        assert_eq!(st.push_known(LockId(2), Mode::Exclusive, site, None), None);
+        st.push_recorded(hold(2, Mode::Exclusive), true);
         st.held.pop();
         assert!(
             st.push_known(LockId(2), Mode::Exclusive, site, Some(7))
@@ -797,6 +941,102 @@ mod tests {
             None,
             "another stack"
         );
+    }
+
+    #[test]
+    fn a_stack_taken_once_is_not_remembered_and_one_never_named_for_good_never_is() {
+        let mut st = ThreadState::new();
+        let site = Location::caller();
+        for _ in 0..3 {
+            st.push_recorded(hold(1, Mode::Exclusive), false);
+            st.held.pop();
+        }
+        assert_eq!(st.push_known(LockId(1), Mode::Exclusive, site, None), None);
+        // Many stacks, each once: none is remembered.
+        for lock in 2..1000 {
+            st.push_recorded(hold(lock, Mode::Exclusive), true);
+            st.held.pop();
+        }
+        assert!((2..1000).all(|lock| {
+            st.push_known(LockId(lock), Mode::Exclusive, site, None)
+                .is_none()
+        }));
+    }
+
+    #[test]
+    fn a_miss_of_the_chain_cache_pushes_when_the_edge_cache_knows_every_edge() {
+        let mut st = ThreadState::new();
+        st.held.push(hold(1, Mode::Exclusive));
+        st.held.push(hold(2, Mode::Exclusive));
+        st.cache
+            .insert(LockId(1), Mode::Exclusive, LockId(3), Mode::Exclusive);
+        assert_eq!(
+            st.push_if_edges_known(hold(3, Mode::Exclusive), true),
+            None,
+            "2 -> 3 is new"
+        );
+        st.cache
+            .insert(LockId(2), Mode::Exclusive, LockId(3), Mode::Exclusive);
+        assert!(
+            st.push_if_edges_known(hold(3, Mode::Exclusive), true)
+                .is_some()
+        );
+        assert_eq!(st.held.len(), 3);
+        assert_eq!(
+            st.push_if_edges_known(hold(2, Mode::Exclusive), true),
+            None,
+            "held already"
+        );
+        assert_eq!(st.held.len(), 3);
+    }
+
+    #[test]
+    fn the_edge_set_keeps_a_hundred_thousand_edges_and_bounds_its_memory() {
+        let mut set = EdgeSet::new();
+        let key = |i: u64| EdgeSet::key(i, 2 << 4);
+        for i in 1..=100_000 {
+            set.insert(key(i));
+        }
+        let kept = (1..=100_000).filter(|&i| set.contains(key(i))).count();
+        assert!(kept >= 99_000, "{kept} of 100000 kept");
+        for i in 100_001..=2_000_000 {
+            set.insert(key(i));
+        }
+        assert_eq!(
+            set.buckets.len(),
+            EdgeSet::MAX_BUCKETS,
+            "grown to its bound, no more"
+        );
+        let latest = (1_990_001..=2_000_000)
+            .filter(|&i| set.contains(key(i)))
+            .count();
+        assert_eq!(latest, 10_000, "the latest edges are kept");
+    }
+
+    #[test]
+    fn edge_set_keys_are_exact_for_small_ids_and_distinct_for_large_ones() {
+        let second = |to: u64, modes: u64| to << 4 | modes;
+        let small = [(1, second(2, 0)), (2, second(1, 0)), (1, second(2, 5))];
+        let large = [
+            (1 << 40, second(2, 0)),
+            (2, second(1 << 40, 0)),
+            (u64::MAX >> 2, second(u64::MAX >> 8, 3)),
+        ];
+        let keys: Vec<u64> = small
+            .iter()
+            .chain(&large)
+            .map(|&(a, b)| EdgeSet::key(a, b))
+            .collect();
+        for (i, a) in keys.iter().enumerate() {
+            assert_ne!(*a, 0);
+            assert!(keys[i + 1..].iter().all(|b| a != b), "{keys:x?}");
+        }
+        let mut set = EdgeSet::new();
+        for &key in &keys[..4] {
+            set.insert(key);
+        }
+        assert!(keys[..4].iter().all(|&key| set.contains(key)));
+        assert!(!keys[4..].iter().any(|&key| set.contains(key)));
     }
 
     #[test]

@@ -37,14 +37,29 @@ impl LockMeta {
     }
 
     /// [`enter`](Self::enter) when the chain cache does not know the held stack: the lock is
-    /// held already, some edge is new, or only the edge cache knows them. The new edges
-    /// go to the global graph from inside the thread's state, which lockscan's own code only
-    /// touches, so the held stack is used in place; the findings are reported after it is let
-    /// go, and before the hold is pushed, so a panicking policy leaves no hold behind.
-    #[cold]
+    /// held already, some edge is new, or only the edge cache knows them. The last is the
+    /// common case where a thread takes many distinct chains (each held lock's edge known,
+    /// the combination not): one edge-cache check per held lock and a push, as before there
+    /// was a chain cache, with nothing else on the way (`enter_checked` does the rest).
     #[inline(never)]
     #[track_caller]
     pub(super) fn enter_slow(&self, hold: Held, recursive: bool) -> Option<ThreadId> {
+        let remember = self.named_for_good(&hold);
+        match state::with(|st| st.push_if_edges_known(hold, remember))? {
+            Some(thread) => Some(thread),
+            None => self.enter_checked(hold, recursive),
+        }
+    }
+
+    /// [`enter_slow`](Self::enter_slow) when the lock is held already or some edge is not in
+    /// the edge cache. The new edges go to the global graph from inside the thread's state,
+    /// which lockscan's own code only touches, so the held stack is used in place; the
+    /// findings are reported after it is let go, and before the hold is pushed, so a panicking
+    /// policy leaves no hold behind.
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn enter_checked(&self, hold: Held, recursive: bool) -> Option<ThreadId> {
         let Held { id, mode, site, .. } = hold;
         enum Next {
             Pushed(ThreadId),
@@ -77,12 +92,9 @@ impl LockMeta {
             }
             let findings = self.record_edges(st, &hold, None);
             if findings.is_empty() {
-                // Every edge into the lock is recorded now: the next time, one lookup.
-                if self.named_for_good(&hold) {
-                    st.push_and_remember(hold);
-                } else {
-                    st.held.push(hold);
-                }
+                // Every edge into the lock is recorded now: if the stack comes again, one
+                // lookup.
+                st.push_recorded(hold, self.named_for_good(&hold));
                 return Next::Pushed(thread);
             }
             Next::Report(thread, findings)
