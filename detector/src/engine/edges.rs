@@ -326,6 +326,24 @@ pub(super) mod tests {
         assert_eq!(edge.occurrences.len(), EdgeData::MAX_OCCURRENCES);
     }
 
+    /// The window counts each lock once, at its first hold, and never the lock being taken:
+    /// the live stack has an entry per re-entrant hold, the replay's one per lock, and both must
+    /// leave out the same locks.
+    #[test]
+    fn the_order_window_counts_locks_at_their_first_hold() {
+        let deepest = |n: u64| (1..=n).map(LockId);
+        assert_eq!(beneath_order_window(deepest(MAX_ORDER_DEPTH as u64), None), None);
+        let over = MAX_ORDER_DEPTH as u64 + 2;
+        let expected: rustc_hash::FxHashSet<LockId> = [LockId(1), LockId(2)].into();
+        assert_eq!(beneath_order_window(deepest(over), None), Some(expected.clone()));
+        // Lock 1 held again on top (re-entrant), lock 5 again in the middle: the same window.
+        let live = deepest(over).chain([LockId(5), LockId(1)]);
+        assert_eq!(beneath_order_window(live, None), Some(expected));
+        // The lock being taken (an upgrade of a held lock) is not counted.
+        let upgrade = deepest(MAX_ORDER_DEPTH as u64 + 1);
+        assert_eq!(beneath_order_window(upgrade, Some(LockId(3))), None);
+    }
+
     proptest::proptest! {
         /// Dropping the occurrences that another covers never changes a cycle's classification
         /// (nor which occurrences show it): the search prefers the earlier, covering one.
