@@ -332,10 +332,16 @@ pub(super) mod tests {
     #[test]
     fn the_order_window_counts_locks_at_their_first_hold() {
         let deepest = |n: u64| (1..=n).map(LockId);
-        assert_eq!(beneath_order_window(deepest(MAX_ORDER_DEPTH as u64), None), None);
+        assert_eq!(
+            beneath_order_window(deepest(MAX_ORDER_DEPTH as u64), None),
+            None
+        );
         let over = MAX_ORDER_DEPTH as u64 + 2;
-        let expected: rustc_hash::FxHashSet<LockId> = [LockId(1), LockId(2)].into();
-        assert_eq!(beneath_order_window(deepest(over), None), Some(expected.clone()));
+        let expected: rustc_hash::FxHashSet<LockId> = [LockId(1), LockId(2)].into_iter().collect();
+        assert_eq!(
+            beneath_order_window(deepest(over), None),
+            Some(expected.clone())
+        );
         // Lock 1 held again on top (re-entrant), lock 5 again in the middle: the same window.
         let live = deepest(over).chain([LockId(5), LockId(1)]);
         assert_eq!(beneath_order_window(live, None), Some(expected));

@@ -57,6 +57,14 @@ fn save(path: &Path, reports: &[String]) {
     std::fs::write(path, reports.join("\u{1e}")).unwrap();
 }
 
+/// Ends a child's recording and saves its live findings for the parent to compare.
+fn finish_and_save(recording: lockscan::record::Recording, dir: &Path) {
+    recording.finish().unwrap();
+    let (fingerprints, texts) = reports(&lockscan::findings());
+    save(&dir.join("live-fingerprints.txt"), &fingerprints);
+    save(&dir.join("live-reports.txt"), &texts);
+}
+
 fn load(path: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap();
     text.split('\u{1e}').map(str::to_owned).collect()
@@ -127,10 +135,7 @@ fn child_runs_and_records_a_scenario() {
         .filter(Result::is_err)
         .count();
     assert_eq!(unwound, 1, "one thread of the deadlock is unwound");
-    recording.finish().unwrap();
-    let (fingerprints, texts) = reports(&lockscan::findings());
-    save(&dir.join("live-fingerprints.txt"), &fingerprints);
-    save(&dir.join("live-reports.txt"), &texts);
+    finish_and_save(recording, &dir);
 }
 
 #[test]
@@ -539,10 +544,7 @@ fn child_holds_more_locks_than_order_is_checked_from() {
         let _outer = outer.lock();
         drop(held[closing].lock());
     }
-    recording.finish().unwrap();
-    let (fingerprints, texts) = reports(&lockscan::findings());
-    save(&dir.join("live-fingerprints.txt"), &fingerprints);
-    save(&dir.join("live-reports.txt"), &texts);
+    finish_and_save(recording, &dir);
 }
 
 /// Regression for the nesting depth (issue 23): a thread holding more than `MAX_ORDER_DEPTH`
