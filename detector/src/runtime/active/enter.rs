@@ -111,9 +111,9 @@ impl LockMeta {
 
     /// Records the order edges from every lock this thread holds (but `skip`, and but those
     /// beneath the innermost [`edges::MAX_ORDER_DEPTH`]) to `hold`, the acquisition it is about
-    /// to make, when new: deferred into this lock while it has never
-    /// been a source (see `order_graph::deferred`), else in the global graph; returns the
-    /// findings, for the caller to report once the thread's state is let go.
+    /// to make, when new: deferred into this lock while it has never been a source (see
+    /// `order_graph::deferred`), else in the global graph; returns the findings, for the
+    /// caller to report once the thread's state is let go.
     pub(super) fn record_edges(
         &self,
         st: &mut ThreadState,
@@ -123,9 +123,11 @@ impl LockMeta {
         let thread = st.id();
         let Held { id, mode, site, .. } = *hold;
         let mut findings = Vec::new();
-        let beneath = match st.held.len() > edges::MAX_ORDER_DEPTH {
-            true => edges::beneath_order_window(st.held.iter().map(|h| h.id), skip),
-            false => None,
+        // Past the window's depth only: the look costs as much as the held locks.
+        let beneath = if st.held.len() > edges::MAX_ORDER_DEPTH {
+            edges::beneath_order_window(st.held.iter().map(|h| h.id), skip)
+        } else {
+            None
         };
         if beneath.is_some() {
             warn_order_window(thread);
