@@ -22,14 +22,15 @@ pub fn held_locks(len: usize, stack: impl Iterator<Item = (LockId, Mode)>) -> He
 }
 
 /// The most locks an acquisition takes order edges from: the innermost ones the thread holds.
-/// A thread holding D locks at once makes an edge from each to the next, D²/2 in all, and the
-/// memory grows with them (5,000 held locks took 1.4 GB offline, 10,000 more than 8 GB), so past
-/// this depth the locks beneath the innermost ones give no edge, no rank check, and a warning
-/// ([`order_window_warning`]) says so. Not lockdep's edge from the innermost lock alone: the
-/// edges it leaves out would be implied only through a path of one thread's nested edges, and
-/// the classification judges such a path otherwise (its edges share a thread and the locks held
-/// beneath it), the cycle search bounds how long a cycle it lists, and the live graph forgets a
-/// dropped lock's edges, the path's with them (BENCHMARKS.md, "Nesting depth").
+/// A thread holding D locks at once makes an edge from each to every later one, D²/2 in all, and
+/// memory grows with them (10,000 held locks took 5.5 GB offline, and live an 8 GiB allocation
+/// that aborted), so past this depth the locks beneath the innermost ones give no edge and no
+/// rank check, and lockscan warns once, live on standard error and offline as a trace warning.
+/// Not lockdep's edge from the innermost lock alone: the edges it leaves out would be implied
+/// only through a path of one thread's nested edges, which the classification judges otherwise
+/// (its edges share a thread and the locks held beneath it), the cycle search bounds how long a
+/// cycle it lists, and the live graph forgets a dropped lock's edges, the path's with them
+/// (BENCHMARKS.md, "Nesting depth").
 pub const MAX_ORDER_DEPTH: usize = 1024;
 
 /// The locks an acquisition takes no order edge from, when the thread holds more than
