@@ -6,6 +6,10 @@
 //! worded are the engine's own, not API: both detectors use them, users read their results as
 //! findings.
 
+/// The most locks an acquisition takes lock-order edges from, live and offline: a thread
+/// holding more at once gets edges from the innermost this many only, and a warning.
+#[cfg(feature = "analyze")]
+pub use crate::engine::edges::MAX_ORDER_DEPTH;
 #[cfg(feature = "analyze")]
 pub use crate::offline::replay;
 #[cfg(feature = "analyze")]

@@ -21,6 +21,54 @@ pub fn held_locks(len: usize, stack: impl Iterator<Item = (LockId, Mode)>) -> He
     stack.collect()
 }
 
+/// The most locks an acquisition takes order edges from: the innermost ones the thread holds.
+/// A thread holding D locks at once makes an edge from each to every later one, D²/2 in all, and
+/// memory grows with them (10,000 held locks took 5.5 GB offline, and live an 8 GiB allocation
+/// that aborted), so past this depth the locks beneath the innermost ones give no edge and no
+/// rank check, and lockscan warns once, live on standard error and offline as a trace warning.
+/// Not lockdep's edge from the innermost lock alone: the edges it leaves out would be implied
+/// only through a path of one thread's nested edges, which the classification judges otherwise
+/// (its edges share a thread and the locks held beneath it), the cycle search bounds how long a
+/// cycle it lists, and the live graph forgets a dropped lock's edges, the path's with them
+/// (BENCHMARKS.md, "Nesting depth").
+pub const MAX_ORDER_DEPTH: usize = 1024;
+
+/// The locks an acquisition takes no order edge from, when the thread holds more than
+/// [`MAX_ORDER_DEPTH`] locks other than `skip` (the lock it takes, when it holds it already):
+/// those beneath the innermost [`MAX_ORDER_DEPTH`], each lock placed at its first hold. `held`
+/// yields the held locks in acquisition order, a lock again for each re-entrant hold (live; the
+/// replay keeps one entry per lock), so that live and offline leave out the same locks.
+/// `None` when there are none.
+pub fn beneath_order_window(
+    held: impl Iterator<Item = LockId>,
+    skip: Option<LockId>,
+) -> Option<rustc_hash::FxHashSet<LockId>> {
+    let mut beneath = rustc_hash::FxHashSet::default();
+    let mut distinct = Vec::new();
+    for lock in held {
+        if Some(lock) != skip && beneath.insert(lock) {
+            distinct.push(lock);
+        }
+    }
+    if distinct.len() <= MAX_ORDER_DEPTH {
+        return None;
+    }
+    for lock in &distinct[distinct.len() - MAX_ORDER_DEPTH..] {
+        beneath.remove(lock);
+    }
+    Some(beneath)
+}
+
+/// The warning, live and offline, for the first acquisition by a thread (named `thread`) that
+/// left locks beneath the window ([`beneath_order_window`]); said once per process or trace.
+pub fn order_window_warning(thread: &str) -> String {
+    format!(
+        "thread `{thread}` held more than {MAX_ORDER_DEPTH} locks at once: the lock order is \
+         checked only from the {MAX_ORDER_DEPTH} it took last (no order edge from the locks \
+         beneath them was recorded, nor their ranks checked)"
+    )
+}
+
 /// One way an order edge `from -> to` was taken: thread `thread` requested `to` while holding
 /// `from` (and `held`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -277,6 +325,30 @@ pub(super) mod tests {
             edge.add(occ(t, &[]));
         }
         assert_eq!(edge.occurrences.len(), EdgeData::MAX_OCCURRENCES);
+    }
+
+    /// The window counts each lock once, at its first hold, and never the lock being taken:
+    /// the live stack has an entry per re-entrant hold, the replay's one per lock, and both must
+    /// leave out the same locks.
+    #[test]
+    fn the_order_window_counts_locks_at_their_first_hold() {
+        let deepest = |n: u64| (1..=n).map(LockId);
+        assert_eq!(
+            beneath_order_window(deepest(MAX_ORDER_DEPTH as u64), None),
+            None
+        );
+        let over = MAX_ORDER_DEPTH as u64 + 2;
+        let expected: rustc_hash::FxHashSet<LockId> = [LockId(1), LockId(2)].into_iter().collect();
+        assert_eq!(
+            beneath_order_window(deepest(over), None),
+            Some(expected.clone())
+        );
+        // Lock 1 held again on top (re-entrant), lock 5 again in the middle: the same window.
+        let live = deepest(over).chain([LockId(5), LockId(1)]);
+        assert_eq!(beneath_order_window(live, None), Some(expected));
+        // The lock being taken (an upgrade of a held lock) is not counted.
+        let upgrade = deepest(MAX_ORDER_DEPTH as u64 + 1);
+        assert_eq!(beneath_order_window(upgrade, Some(LockId(3))), None);
     }
 
     proptest::proptest! {

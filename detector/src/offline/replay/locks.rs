@@ -150,9 +150,12 @@ impl Replay {
         }
     }
 
-    /// Adds the order edges `held -> l` of thread `t` about to take `l`.
+    /// Adds the order edges `held -> l` of thread `t` about to take `l`, from the held locks
+    /// but those beneath the innermost [`MAX_ORDER_DEPTH`](crate::engine::edges::MAX_ORDER_DEPTH)
+    /// (the live detector's rule).
     pub(super) fn add_edges(&mut self, t: usize, l: u32, to_mode: Mode, to_site: Option<&Site>) {
         let to = self.locks[l as usize].id;
+        let beneath = self.beneath_order_window(t, to);
         let thread = &mut self.threads[t];
         // What the thread holds, as occurrences keep it: stored once per acquisition, and only
         // if some edge is new.
@@ -167,7 +170,7 @@ impl Replay {
         let mut held: Option<u32> = None;
         let mut to_site_index: Option<u32> = None;
         for from in &thread.held {
-            if from.lock == l {
+            if from.lock == l || beneath.as_ref().is_some_and(|b| b.contains(&from.id)) {
                 continue;
             }
             if let Some(data) = self.graph.edge(from.id, to)
@@ -228,6 +231,24 @@ impl Replay {
         for (from, occurrence) in std::mem::take(&mut self.rank_violations) {
             self.order_violation(from, occurrence, l);
         }
+    }
+
+    /// The locks thread `t`, about to take `to`, takes no order edge from (see
+    /// [`beneath_order_window`](crate::engine::edges::beneath_order_window)); the first time
+    /// there are any, a warning.
+    fn beneath_order_window(&mut self, t: usize, to: LockId) -> Option<FxHashSet<LockId>> {
+        use crate::engine::edges;
+        let thread = &self.threads[t];
+        if thread.held.len() <= edges::MAX_ORDER_DEPTH {
+            return None;
+        }
+        let beneath = edges::beneath_order_window(thread.held.iter().map(|h| h.id), Some(to))?;
+        if !self.order_window_warned {
+            self.order_window_warned = true;
+            let warning = edges::order_window_warning(&self.thread_name(thread.id));
+            self.warnings.push(warning);
+        }
+        Some(beneath)
     }
 
     /// The finding for acquiring lock `l` while holding `held_lock`, as in `occurrence`, against

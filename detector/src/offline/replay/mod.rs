@@ -201,6 +201,8 @@ pub struct Replay {
     /// Rank violations found while adding edges, reported once the edges are in.
     rank_violations: Vec<(u32, Occurrence)>,
     warnings: Vec<String>,
+    /// Whether a thread held more locks at once than order edges are taken from, said once.
+    order_window_warned: bool,
     events: u64,
     /// The trace line of the event being replayed, when the reader says.
     line: Option<u64>,
@@ -281,6 +283,7 @@ impl Replay {
             wait_sets: FxHashMap::default(),
             rank_violations: Vec::new(),
             warnings: Vec::new(),
+            order_window_warned: false,
             events: 0,
             line: None,
             wait_search: WaitSearch::default(),

@@ -5,7 +5,7 @@ use std::panic::Location;
 use std::sync::atomic::Ordering;
 
 use super::LockMeta;
-use crate::engine::edges::held_locks;
+use crate::engine::edges::{self, held_locks};
 use crate::finding::Finding;
 use crate::ids::{LockId, LockKind, Mode, ThreadId};
 use crate::runtime::order_graph;
@@ -121,10 +121,11 @@ impl LockMeta {
         }
     }
 
-    /// Records the order edges from every lock this thread holds (but `skip`) to `hold`, the
-    /// acquisition it is about to make, when new: deferred into this lock while it has never
-    /// been a source (see `order_graph::deferred`), else in the global graph; returns the
-    /// findings, for the caller to report once the thread's state is let go.
+    /// Records the order edges from every lock this thread holds (but `skip`, and but those
+    /// beneath the innermost [`edges::MAX_ORDER_DEPTH`]) to `hold`, the acquisition it is about
+    /// to make, when new: deferred into this lock while it has never been a source (see
+    /// `order_graph::deferred`), else in the global graph; returns the findings, for the
+    /// caller to report once the thread's state is let go.
     pub(super) fn record_edges(
         &self,
         st: &mut ThreadState,
@@ -134,14 +135,27 @@ impl LockMeta {
         let thread = st.id();
         let Held { id, mode, site, .. } = *hold;
         let mut findings = Vec::new();
-        if self.defer_edges(st, hold, skip, &mut findings) {
+        // Past the window's depth only: the look costs as much as the held locks.
+        let beneath = if st.held.len() > edges::MAX_ORDER_DEPTH {
+            edges::beneath_order_window(st.held.iter().map(|h| h.id), skip)
+        } else {
+            None
+        };
+        if beneath.is_some() {
+            warn_order_window(thread);
+        }
+        let beneath = |lock: LockId| beneath.as_ref().is_some_and(|b| b.contains(&lock));
+        if self.defer_edges(st, hold, skip, beneath, &mut findings) {
             self.deferred.store(true, Ordering::Relaxed);
         }
         // What could not wait: the edges from locks not in the graph yet, or into a source.
         let mut session = None;
         for index in 0..st.held.len() {
             let from = st.held[index];
-            if Some(from.id) == skip || st.cache.contains(from.id, from.mode, id, mode) {
+            if Some(from.id) == skip
+                || beneath(from.id)
+                || st.cache.contains(from.id, from.mode, id, mode)
+            {
                 continue;
             }
             findings.extend(self.rank_violation(thread, &from, mode, site));
@@ -176,6 +190,7 @@ impl LockMeta {
         st: &mut ThreadState,
         hold: &Held,
         skip: Option<LockId>,
+        beneath: impl Fn(LockId) -> bool,
         findings: &mut Vec<Finding>,
     ) -> bool {
         let thread = st.id();
@@ -197,6 +212,7 @@ impl LockMeta {
             let from = st.held[index];
             if !from.in_graph
                 || Some(from.id) == skip
+                || beneath(from.id)
                 || st.cache.contains(from.id, from.mode, id, mode)
                 || order_graph::is_full(from.id, id)
             {
@@ -236,6 +252,19 @@ impl LockMeta {
             deferred_any = true;
         }
         deferred_any
+    }
+}
+
+/// Says once per process that a thread held more locks at once than order edges are taken from
+/// (see [`edges::MAX_ORDER_DEPTH`]); in the words the replay of its trace uses.
+#[cold]
+fn warn_order_window(thread: ThreadId) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        let warning = edges::order_window_warning(&state::current_thread_name(thread));
+        // Straight to the process's stderr: libtest captures what `eprintln!` writes in a test.
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr().lock(), "lockscan: warning: {warning}");
     }
 }
 

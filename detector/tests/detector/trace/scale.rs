@@ -2,7 +2,7 @@
 //! memory with the square or cube of its size. Sizes are kept modest so the debug test build
 //! stays quick; BENCHMARKS.md measures the full sizes with the release CLI.
 
-use lockscan::analysis::{Replay, TraceResult};
+use lockscan::analysis::{MAX_ORDER_DEPTH, Replay, TraceResult};
 use lockscan::trace::Event;
 use lockscan::{FindingKind, Flavour, LockId, Mode, ThreadId};
 
@@ -21,11 +21,23 @@ fn acquire_at(tid: u64, lock: u64, site: Option<lockscan::Site>) -> Event {
     }
 }
 
+fn acquire_in(tid: u64, lock: u64, mode: Mode) -> Event {
+    let mut event = acquire(tid, lock);
+    if let Event::Acquire { mode: taken, .. } = &mut event {
+        *taken = mode;
+    }
+    event
+}
+
 fn release(tid: u64, lock: u64) -> Event {
+    release_in(tid, lock, Mode::Exclusive)
+}
+
+fn release_in(tid: u64, lock: u64, mode: Mode) -> Event {
     Event::Release {
         tid: ThreadId(tid),
         lock: LockId(lock),
-        mode: Mode::Exclusive,
+        mode,
         site: None,
     }
 }
@@ -137,6 +149,117 @@ fn two_threads_holding_many_locks_in_opposite_orders_are_potential_deadlocks() {
             assert_eq!(finding.threads.len(), 2, "{finding}");
         }
     }
+}
+
+/// One thread holding locks `1..=depth` at once, the innermost in `mode`, then taking `OUTER`
+/// and letting all go; then each of `closing` (a thread, a lock and its mode) takes `OUTER`, then
+/// that lock.
+fn deep_then_closing(depth: u64, mode: Mode, closing: &[(u64, u64, Mode)]) -> Vec<Event> {
+    let mut events: Vec<Event> = (1..depth).map(|lock| acquire(1, lock)).collect();
+    events.push(acquire_in(1, depth, mode));
+    events.push(acquire(1, OUTER));
+    events.push(release(1, OUTER));
+    events.push(release_in(1, depth, mode));
+    events.extend((1..depth).rev().map(|lock| release(1, lock)));
+    for &(tid, lock, mode) in closing {
+        events.extend([acquire(tid, OUTER), acquire_in(tid, lock, mode)]);
+        events.extend([release_in(tid, lock, mode), release(tid, OUTER)]);
+    }
+    events
+}
+
+/// The lock `deep_then_closing` takes last.
+const OUTER: u64 = 1_000_000;
+
+/// Regression: one thread holding D locks at once made an edge from every held lock to each
+/// new one, D²/2 in all (2,000 held: 2 million edges; 10,000 held: 5.5 GB offline, and live an
+/// 8 GiB allocation that aborted). Past `MAX_ORDER_DEPTH` held locks, only the innermost give edges, and a warning says
+/// so: the edges grow with the depth times that, not with its square.
+#[test]
+fn one_thread_holding_two_thousand_locks_takes_edges_from_the_innermost_only() {
+    let (depth, window) = (2_000, MAX_ORDER_DEPTH);
+    let result = replay(deep_then_closing(depth as u64, Mode::Exclusive, &[]));
+    assert!(result.findings.is_empty(), "{:?}", kinds(&result));
+    // Every lock among the first `window` gives an edge to each later one; each lock after
+    // them gets one from each of the `window` before it, `OUTER` too.
+    let expected = window * (window - 1) / 2 + (depth + 1 - window) * window;
+    assert_eq!(result.edges, expected);
+    assert!(result.edges <= window * (depth + 1));
+    assert_eq!(result.warnings.len(), 1, "{:?}", result.warnings);
+    assert!(
+        result.warnings[0].contains(&format!("held more than {window} locks at once")),
+        "{}",
+        result.warnings[0]
+    );
+}
+
+/// A cycle through a lock held among the innermost `MAX_ORDER_DEPTH` is found at any depth, and
+/// classified as at a shallow one: here with the innermost lock held for reading too, which a
+/// second reader does not wait for (thread 2) and a writer does (thread 3).
+#[test]
+fn a_cycle_through_the_innermost_held_locks_is_classified_the_same_at_any_depth() {
+    let view = |depth: u64, mode: Mode| {
+        let closing = [
+            (2, depth, Mode::Shared),
+            (3, depth, Mode::Exclusive),
+            (4, depth - 5, Mode::Exclusive),
+        ];
+        let result = replay(deep_then_closing(depth, mode, &closing));
+        let shown: Vec<(FindingKind, Vec<String>, usize)> = result
+            .findings
+            .iter()
+            .map(|f| {
+                // Which thread a report names first follows where the cycle starts.
+                let mut threads = f.threads.clone();
+                threads.sort();
+                (f.kind, threads, f.locks.len())
+            })
+            .collect();
+        (shown, result.warnings.len())
+    };
+    for mode in [Mode::Shared, Mode::Exclusive] {
+        let (shallow, no_warning) = view(10, mode);
+        let (deep, warned) = view(2_000, mode);
+        assert_eq!(deep, shallow, "{mode:?}");
+        assert_eq!((no_warning, warned), (0, 1));
+        // One cycle through the innermost lock (threads 2 and 3 are two ways to close it) and
+        // one through the lock five beneath it; a reader cannot close it against a reader.
+        let potential: Vec<&Vec<String>> = deep
+            .iter()
+            .filter(|(kind, ..)| *kind == FindingKind::PotentialDeadlock)
+            .map(|(_, threads, _)| threads)
+            .collect();
+        assert_eq!(potential.len(), 2, "{mode:?}: {deep:?}");
+        let reader_named = potential.iter().any(|t| t.contains(&"thread#2".to_owned()));
+        assert!(mode == Mode::Exclusive || !reader_named, "{deep:?}");
+    }
+}
+
+/// The degrade past `MAX_ORDER_DEPTH`, never silent: a cycle through a lock beneath the
+/// innermost ones is not found (no edge from it was recorded), and the replay warns that the
+/// thread held too many locks for its order to be checked from all of them.
+#[test]
+fn a_thread_holding_more_locks_than_order_is_checked_from_is_warned_about() {
+    let depth = MAX_ORDER_DEPTH as u64 + 10;
+    let result = replay(deep_then_closing(
+        depth,
+        Mode::Exclusive,
+        &[(2, 1, Mode::Exclusive)],
+    ));
+    assert_eq!(result.warnings.len(), 1, "{:?}", result.warnings);
+    assert!(
+        result.warnings[0].starts_with("thread `thread#1` held more than"),
+        "{}",
+        result.warnings[0]
+    );
+    // One lock less and nothing is left out: the cycle is found, and nothing is said.
+    let result = replay(deep_then_closing(
+        MAX_ORDER_DEPTH as u64,
+        Mode::Exclusive,
+        &[(2, 1, Mode::Exclusive)],
+    ));
+    assert!(result.warnings.is_empty(), "{:?}", result.warnings);
+    assert_eq!(kinds(&result), [FindingKind::PotentialDeadlock]);
 }
 
 /// Regression: 20,000 threads spawned and joined one after another, each taking two locks,
