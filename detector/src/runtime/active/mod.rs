@@ -280,7 +280,7 @@ impl Drop for LockMeta {
         if let Some(owner) = lazy_id::fresh_owner(word) {
             // Never used again since its first acquisition: what that deferred is in the
             // table of its thread (this one, mostly), nowhere else.
-            drop(deferred::take_waiting(owner, id));
+            deferred::forget_waiting(owner, id);
         }
         if *self.in_graph.get_mut() {
             order_graph::forget_lock(id);
@@ -427,9 +427,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_fresh_lock_used_again_moves_its_edge_into_the_shard_first() {
-        let outer = Mutex::new(());
+    /// A lock taken once, under `outer` after `outer` became a node of the graph: its edge
+    /// waits in this thread's table.
+    fn taken_once_under(outer: &Mutex<()>) -> (Mutex<u8>, LockId) {
         let first = Mutex::new(());
         let inner = Mutex::new(0_u8);
         {
@@ -439,6 +439,13 @@ mod tests {
         }
         let id = inner.hooks.meta().peek_id();
         assert_eq!(deferred::waiting_in_tables(id), 1);
+        (inner, id)
+    }
+
+    #[test]
+    fn a_fresh_lock_used_again_moves_its_edge_into_the_shard_first() {
+        let outer = Mutex::new(());
+        let (inner, id) = taken_once_under(&outer);
         std::thread::scope(|s| {
             s.spawn(|| *inner.lock() += 1);
         });
@@ -451,15 +458,7 @@ mod tests {
     #[test]
     fn a_fresh_lock_dropped_on_another_thread_forgets_its_edge_in_the_first_ones_table() {
         let outer = Mutex::new(());
-        let first = Mutex::new(());
-        let inner = Mutex::new(0_u8);
-        {
-            let _outer = outer.lock();
-            drop(first.lock());
-            *inner.lock() += 1;
-        }
-        let id = inner.hooks.meta().peek_id();
-        assert_eq!(deferred::waiting_in_tables(id), 1);
+        let (inner, id) = taken_once_under(&outer);
         std::thread::scope(|s| {
             s.spawn(move || drop(inner));
         });

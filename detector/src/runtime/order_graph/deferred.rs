@@ -205,6 +205,14 @@ pub(in crate::runtime) fn take_waiting(owner: usize, lock: LockId) -> Vec<Waitin
         .map_or_else(Vec::new, |table| table.take(lock))
 }
 
+/// Forgets the edges waiting in the table `owner` for `lock`, dropped with its fresh mark.
+pub(in crate::runtime) fn forget_waiting(owner: usize, lock: LockId) {
+    if let Some(table) = TABLES[owner].lock().as_mut() {
+        // Dropped under the table's mutex: only its thread and the lock's users take it.
+        table.forget(lock);
+    }
+}
+
 /// How many edges wait for one lock in a thread's table: the first acquisition takes it under
 /// a few held locks at most, the rest go to the shards.
 const TABLE_WAITING: usize = 4;
@@ -258,6 +266,20 @@ impl Table {
         }
         taken[first..].reverse();
         taken
+    }
+
+    /// Drops the edges waiting for `lock`, without collecting them: a lock made, taken and
+    /// dropped finds its edges on top.
+    fn forget(&mut self, lock: LockId) {
+        while self.recent.last().is_some_and(|(top, _)| *top == lock) {
+            self.recent.pop();
+        }
+        if self.recent.iter().any(|(l, _)| *l == lock) {
+            self.recent.retain(|(l, _)| *l != lock);
+        }
+        if !self.older.is_empty() {
+            self.older.remove(&lock);
+        }
     }
 
     fn is_empty(&self) -> bool {
