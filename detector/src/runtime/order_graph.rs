@@ -295,6 +295,31 @@ pub(super) fn forget_deferred(lock: LockId) {
     deferred::forget(lock);
 }
 
+/// Puts into the graph edges into `to` (with its `info`) that waited in a thread's table and
+/// that its shard refused (`to` became a source meanwhile, or has no room): each unless its
+/// source left the graph, after what waits in that source if it becomes one by it. The
+/// findings for the cycles they close.
+pub(super) fn adopt_waiting(
+    to: LockId,
+    info: LockInfo,
+    edges: Vec<deferred::Waiting>,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    with_order(|order| {
+        order.locks.entry(to).or_insert(info);
+        for deferred::Waiting { from, occurrence } in edges {
+            if !order.graph.contains_node(from) {
+                continue;
+            }
+            if !order.graph.has_out_edges(from) {
+                become_sources(order, from, &mut findings);
+            }
+            findings.extend(insert(order, from, to, occurrence));
+        }
+    });
+    findings
+}
+
 /// Whether the lock is a node of the graph, for tests.
 #[cfg(test)]
 pub(super) fn contains(lock: LockId) -> bool {

@@ -726,3 +726,117 @@ fn an_edge_deferred_while_its_lock_becomes_a_source_elsewhere_still_closes_the_c
         assert_eq!(found[0].locks.len(), 3, "round {round}: {found:#?}");
     }
 }
+
+#[test]
+fn a_lock_that_becomes_a_source_in_its_first_hold_closes_the_cycle_with_its_first_edge() {
+    setup();
+    let names = ["first-hold:A", "first-hold:X", "first-hold:B"];
+    let [a, x, b] = names.map(|name| Mutex::named(name, ()));
+    let warm = Mutex::new(());
+    let lines = std::sync::Mutex::new((0, 0));
+    in_turn(vec![
+        (
+            "first",
+            Box::new(|| {
+                let (guard_a, a_line) = (a.lock(), line!());
+                // `A` is a node of the graph after its first edge out.
+                drop(warm.lock());
+                // `A -> X` waits in this thread's table (the first acquisition of `X`), and
+                // `X -> B`, in the same hold, makes `X` a source: `A -> X` must go first.
+                let (_x, x_line) = (x.lock(), line!());
+                drop(guard_a);
+                drop(b.lock());
+                *lines.lock().unwrap() = (a_line, x_line);
+            }),
+        ),
+        (
+            "second",
+            Box::new(|| {
+                let _b = b.lock();
+                let _a = a.lock();
+            }),
+        ),
+    ]);
+    let found = findings_about(&names);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let (a_line, x_line) = *lines.lock().unwrap();
+    assert_eq!(
+        edge_lines(&found[0], "first-hold:A", "first-hold:X"),
+        (a_line, x_line)
+    );
+}
+
+#[test]
+fn a_lock_read_by_its_first_thread_becomes_a_source_in_another_that_reads_it_meanwhile() {
+    setup();
+    let names = ["shared-first:A", "shared-first:X", "shared-first:C"];
+    let a = Mutex::named(names[0], ());
+    let x = RwLock::named(names[1], ());
+    let c = Mutex::named(names[2], ());
+    let warm = Mutex::new(());
+    let lines = std::sync::Mutex::new((0, 0));
+    let (held, done) = (Barrier::new(2), Barrier::new(2));
+    thread::scope(|s| {
+        s.spawn(|| {
+            let (guard_a, a_line) = (a.lock(), line!());
+            drop(warm.lock());
+            // `A -> X` waits in this thread's table while it still reads `X`.
+            let (_x, x_line) = (x.read(), line!());
+            drop(guard_a);
+            *lines.lock().unwrap() = (a_line, x_line);
+            held.wait();
+            done.wait();
+        });
+        s.spawn(|| {
+            held.wait();
+            // Reads `X` while the first thread does, and makes it a source.
+            let _x = x.read();
+            drop(c.lock());
+            done.wait();
+        });
+    });
+    {
+        // A writer of `X` waits for `C`, whose holder waits for `A`: with `A -> X`, a
+        // deadlock.
+        let _x = x.write();
+        drop(c.lock());
+    }
+    {
+        let _c = c.lock();
+        drop(a.lock());
+    }
+    let found = findings_about(&names);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let (a_line, x_line) = *lines.lock().unwrap();
+    assert_eq!(
+        edge_lines(&found[0], "shared-first:A", "shared-first:X"),
+        (a_line, x_line)
+    );
+}
+
+#[test]
+fn an_edge_deferred_by_a_thread_that_ended_still_closes_the_cycle() {
+    setup();
+    let names = ["ended:A", "ended:X", "ended:B"];
+    let [a, x, b] = names.map(|name| Mutex::named(name, ()));
+    let warm = Mutex::new(());
+    thread::scope(|s| {
+        s.spawn(|| {
+            let _a = a.lock();
+            drop(warm.lock());
+            // Waits in this thread's table, which outlives the thread.
+            drop(x.lock());
+        });
+    });
+    {
+        let _x = x.lock();
+        drop(b.lock());
+    }
+    {
+        let _b = b.lock();
+        drop(a.lock());
+    }
+    let found = findings_about(&names);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].locks.len(), 3, "{found:#?}");
+}

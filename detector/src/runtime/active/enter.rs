@@ -183,8 +183,10 @@ impl LockMeta {
 
     /// Defers into this lock the new edges to `hold` from the held locks that are nodes of the
     /// graph already, while this lock is not (see `order_graph::deferred`; once an edge into it
-    /// is in the graph, the others join it there); returns whether any was. The others are left
-    /// to [`record_edges`](Self::record_edges)'s loop.
+    /// is in the graph, the others join it there): into this thread's table at the lock's first
+    /// acquisition, else into its shard; returns whether any went into the shard (to forget
+    /// there when the lock drops). The others are left to [`record_edges`](Self::record_edges)'s
+    /// loop.
     fn defer_edges(
         &self,
         st: &mut ThreadState,
@@ -227,7 +229,7 @@ impl LockMeta {
                 // Before the shard's lock: capturing a stack is slow.
                 backtrace = order_graph::capture_backtrace();
             }
-            let deferral = deferral.get_or_insert_with(|| Deferral::open(id));
+            let deferral = deferral.get_or_insert_with(|| Deferral::open_for(id, &self.id));
             let held = held_set
                 .get_or_insert_with(|| {
                     held_locks(st.held.len(), st.held.iter().map(|h| (h.id, h.mode)))
@@ -244,12 +246,12 @@ impl LockMeta {
                 Ok(()) => {}
                 // A source already (it can be on no other push than the first): every edge goes
                 // into the graph, in `record_edges`'s loop.
-                Err(Refused::Source) => return deferred_any,
-                Err(Refused::Full) => break,
+                Err((Refused::Source, _)) => return deferred_any,
+                Err((Refused::Full, _)) => break,
             }
             findings.extend(self.rank_violation(thread, &from, mode, site));
             st.cache.insert(from.id, from.mode, id, mode);
-            deferred_any = true;
+            deferred_any |= !deferral.in_table();
         }
         deferred_any
     }

@@ -32,8 +32,9 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 use super::hb::LockClock;
-use super::lazy_id::LazyId;
+use super::lazy_id::{self, LazyId};
 use super::order_graph;
+use super::order_graph::deferred;
 use super::recorder::RecordSeq;
 use super::state::{Held, LockInfo};
 use crate::ids::{LockId, LockKind, Mode};
@@ -148,26 +149,81 @@ impl LockMeta {
         meta
     }
 
+    /// The id, for a use of the lock that may make it a source (any acquisition) or show it to
+    /// another thread: a fresh id (see [`id_at`](Self::id_at)) is made plain first, and what
+    /// its first acquisition deferred into its thread's table moves to the shards.
     #[inline]
     pub(super) fn id(&self) -> LockId {
+        let word = self.id.word();
+        if (word as i64) > 0 {
+            return LockId(word);
+        }
+        if word != 0 {
+            self.publish_fresh();
+        }
         LockId(self.id.get_or_assign(fresh_lock_id))
     }
 
-    /// The id of a lock about to be taken at `site`: one load once the lock has one; at its
-    /// first acquisition, the class and name of an unclassified lock first, then the id.
+    /// The id of a lock about to be taken at `site`: one load once the lock has a plain one; at
+    /// its first acquisition, the class and name of an unclassified lock first, then a fresh
+    /// id, whose order edges may wait in this thread's table (`order_graph::deferred`) until
+    /// the lock is used again or dropped.
     #[inline]
     pub(super) fn id_at(&self, site: &'static Location<'static>) -> LockId {
-        match self.id.get() {
-            0 => self.first_acquisition(site),
-            id => LockId(id),
+        let word = self.id.word();
+        // Neither none yet (0) nor fresh (the top bit): one comparison.
+        if (word as i64) > 0 {
+            return LockId(word);
         }
+        self.first_or_fresh(word, site)
     }
 
     #[cold]
     #[inline(never)]
-    fn first_acquisition(&self, site: &'static Location<'static>) -> LockId {
-        self.classify_at(site);
+    fn first_or_fresh(&self, word: u64, site: &'static Location<'static>) -> LockId {
+        if word == 0 {
+            self.classify_at(site);
+            if let Some(owner) = deferred::own_table()
+                && let Ok(id) = self.id.assign_fresh(fresh_lock_id(), owner)
+            {
+                return LockId(id);
+            }
+        }
+        // Used again, or another first use won.
         self.id()
+    }
+
+    /// Makes a fresh id plain and moves what waits in its table into the shards (into the graph
+    /// what a shard refuses), reporting the cycles that closes.
+    #[cold]
+    #[inline(never)]
+    fn publish_fresh(&self) {
+        let Some(owner) = self.id.take_fresh() else {
+            return;
+        };
+        let id = LockId(self.id.get());
+        let waiting = deferred::take_waiting(owner, id);
+        if waiting.is_empty() {
+            return;
+        }
+        let pushed = waiting.len();
+        let refused = deferred::push_all(id, waiting);
+        if refused.len() < pushed {
+            self.deferred.store(true, Ordering::Relaxed);
+        }
+        if !refused.is_empty() {
+            let findings = order_graph::adopt_waiting(id, self.info(), refused);
+            self.in_graph.store(true, Ordering::Relaxed);
+            for finding in findings {
+                super::report(finding);
+            }
+        }
+    }
+
+    /// The id without making a fresh one plain, for tests.
+    #[cfg(test)]
+    pub(super) fn peek_id(&self) -> LockId {
+        LockId(self.id.get())
     }
 
     /// Whether a hold of this lock may be remembered in a chain cache with its name: an
@@ -219,7 +275,13 @@ impl LockMeta {
 
 impl Drop for LockMeta {
     fn drop(&mut self) {
-        let id = LockId(self.id.get_mut());
+        let word = self.id.word_mut();
+        let id = LockId(lazy_id::id_of(word));
+        if let Some(owner) = lazy_id::fresh_owner(word) {
+            // Never used again since its first acquisition: what that deferred is in the
+            // table of its thread (this one, mostly), nowhere else.
+            deferred::forget_waiting(owner, id);
+        }
         if *self.in_graph.get_mut() {
             order_graph::forget_lock(id);
         } else if *self.deferred.get_mut() {
@@ -345,5 +407,61 @@ mod tests {
         drop(inner);
         assert!(!deferred::knows(i) && !order_graph::contains(i));
         assert!(order_graph::contains(o));
+    }
+
+    #[test]
+    fn a_lock_made_taken_and_dropped_on_one_thread_keeps_its_edge_in_the_threads_table() {
+        let outer = Mutex::new(());
+        let first = Mutex::new(());
+        let _outer = outer.lock();
+        drop(first.lock());
+        for _ in 0..3 {
+            let inner = Mutex::new(0_u8);
+            *inner.lock() += 1;
+            let id = inner.hooks.meta().peek_id();
+            assert_eq!(deferred::waiting_in_tables(id), 1, "in this thread's table");
+            assert_eq!(deferred::waiting_in(id), 0, "no trip to a shard");
+            assert!(!order_graph::contains(id));
+            drop(inner);
+            assert!(!deferred::knows(id), "forgotten with its lock");
+        }
+    }
+
+    /// A lock taken once, under `outer` after `outer` became a node of the graph: its edge
+    /// waits in this thread's table.
+    fn taken_once_under(outer: &Mutex<()>) -> (Mutex<u8>, LockId) {
+        let first = Mutex::new(());
+        let inner = Mutex::new(0_u8);
+        {
+            let _outer = outer.lock();
+            drop(first.lock());
+            *inner.lock() += 1;
+        }
+        let id = inner.hooks.meta().peek_id();
+        assert_eq!(deferred::waiting_in_tables(id), 1);
+        (inner, id)
+    }
+
+    #[test]
+    fn a_fresh_lock_used_again_moves_its_edge_into_the_shard_first() {
+        let outer = Mutex::new(());
+        let (inner, id) = taken_once_under(&outer);
+        std::thread::scope(|s| {
+            s.spawn(|| *inner.lock() += 1);
+        });
+        assert_eq!(deferred::waiting_in_tables(id), 0, "out of the table");
+        assert_eq!(deferred::waiting_in(id), 1, "waiting in the shard");
+        drop(inner);
+        assert!(!deferred::knows(id));
+    }
+
+    #[test]
+    fn a_fresh_lock_dropped_on_another_thread_forgets_its_edge_in_the_first_ones_table() {
+        let outer = Mutex::new(());
+        let (inner, id) = taken_once_under(&outer);
+        std::thread::scope(|s| {
+            s.spawn(move || drop(inner));
+        });
+        assert!(!deferred::knows(id), "forgotten with its lock");
     }
 }
