@@ -46,20 +46,24 @@ pub(super) struct Taking<'a, I> {
 }
 
 /// An edge's occurrences, never empty, at most [`EdgeData::MAX_OCCURRENCES`]: the first in
-/// place (most edges are taken one way only), the others in a list through
-/// [`Tables::more`], which allocates nothing per edge.
+/// place (most edges are taken one way only), the others in a ring through [`Tables::more`],
+/// which allocates nothing per edge.
 #[derive(Debug)]
 pub(super) struct TakenEdge {
     first: Taken,
-    /// The second occurrence's entry in [`Tables::more`] plus one (0: none).
+    /// The entry in [`Tables::more`] plus one of the occurrence kept last (0: none but the
+    /// first); each entry links to the next one kept, and the last back to the second
+    /// occurrence, so that both ends are one step away.
     more: u32,
-    /// Bit `thread % 64` set for each thread with an occurrence here: most checks are for a
+    /// Bit `thread % 16` set for each thread with an occurrence here: most checks are for a
     /// thread the edge has not seen, and answering them needs no look at the occurrences.
-    threads: u64,
+    threads: u16,
+    /// How many occurrences it keeps: a check for a thread it has not seen needs no walk.
+    kept: u16,
 }
 
-fn thread_bit(thread: u32) -> u64 {
-    1 << (thread % 64)
+fn thread_bit(thread: u32) -> u16 {
+    1 << (thread % 16)
 }
 
 impl TakenEdge {
@@ -68,17 +72,30 @@ impl TakenEdge {
             threads: thread_bit(first.thread),
             first,
             more: 0,
+            kept: 1,
         }
     }
 
     /// In the order they were seen.
     pub fn iter<'t>(&'t self, tables: &'t Tables) -> impl Iterator<Item = &'t Taken> {
-        let mut next = self.more;
-        std::iter::once(&self.first).chain(std::iter::from_fn(move || {
-            let (taken, after) = tables.more.get(next.checked_sub(1)? as usize)?;
-            next = *after;
-            Some(taken)
-        }))
+        let last = self.more;
+        // The second occurrence: the one after the last in the ring.
+        let mut next = match last {
+            0 => 0,
+            last => tables
+                .more
+                .get(last as usize - 1)
+                .map_or(0, |&(_, after)| after),
+        };
+        std::iter::once(&self.first)
+            .chain(std::iter::from_fn(move || {
+                let current = next;
+                let (taken, after) = tables.more.get(current.checked_sub(1)? as usize)?;
+                next = if current == last { 0 } else { *after };
+                Some(taken)
+            }))
+            // However the ring was linked, never more than it keeps.
+            .take(usize::from(self.kept))
     }
 
     /// Whether `taking` would be kept: the rule of [`EdgeData::wants`], over indices.
@@ -86,20 +103,15 @@ impl TakenEdge {
     where
         I: Iterator<Item = (u32, Mode)> + Clone,
     {
+        let room = usize::from(self.kept) < EdgeData::MAX_OCCURRENCES;
         if self.threads & thread_bit(taking.thread) == 0 {
-            return self.more == 0 || self.iter(tables).count() < EdgeData::MAX_OCCURRENCES;
+            return room;
         }
-        let mut kept = 0;
-        for taken in self.iter(tables) {
-            if tables.covers(taken, taking) {
-                return false;
-            }
-            kept += 1;
-        }
-        kept < EdgeData::MAX_OCCURRENCES
+        room && !self.iter(tables).any(|taken| tables.covers(taken, taking))
     }
 
     /// Keeps `taken` if it is wanted (`held` yields its held locks); returns whether it was.
+    #[cfg(test)]
     pub fn add<I>(&mut self, taken: Taken, held: I, held_len: usize, tables: &mut Tables) -> bool
     where
         I: Iterator<Item = (u32, Mode)> + Clone,
@@ -116,20 +128,45 @@ impl TakenEdge {
         if !self.wants(&taking, tables) {
             return false;
         }
-        self.threads |= thread_bit(taken.thread);
-        tables.more.push((taken, 0));
-        let new = index(tables.more.len());
-        // Appended last, so that the occurrences stay in the order they were seen.
-        match self.more {
-            0 => self.more = new,
-            mut last => {
-                while let Some(&(_, next @ 1..)) = tables.more.get(last as usize - 1) {
-                    last = next;
-                }
-                tables.more[last as usize - 1].1 = new;
-            }
-        }
+        self.push(taken, tables);
         true
+    }
+
+    /// Keeps `taken`, which [`TakenEdge::wants`] said it wants.
+    pub fn push(&mut self, taken: Taken, tables: &mut Tables) {
+        self.threads |= thread_bit(taken.thread);
+        self.kept += 1;
+        let new = index(tables.more.len() + 1);
+        // Appended after the last, before the second: the occurrences stay in the order they
+        // were seen.
+        let second = match self.more {
+            0 => new,
+            last => std::mem::replace(&mut tables.more[last as usize - 1].1, new),
+        };
+        tables.more.push((taken, second));
+        self.more = new;
+    }
+}
+
+/// The replay's order edges with their occurrences, by the replay's indices of their two
+/// locks: one probe finds an edge and what it keeps (the graph keeps only the edges' ends,
+/// for the cycle search).
+#[derive(Debug, Default)]
+pub(super) struct Edges {
+    map: FxHashMap<(u32, u32), TakenEdge>,
+}
+
+impl Edges {
+    pub fn get(&self, from: u32, to: u32) -> Option<&TakenEdge> {
+        self.map.get(&(from, to))
+    }
+
+    pub fn entry(
+        &mut self,
+        from: u32,
+        to: u32,
+    ) -> std::collections::hash_map::Entry<'_, (u32, u32), TakenEdge> {
+        self.map.entry((from, to))
     }
 }
 
@@ -141,7 +178,7 @@ pub(super) struct Tables {
     /// Clock snapshots: one per change of a thread's clock that an occurrence kept.
     pub clocks: Vec<Arc<VectorClock>>,
     /// The occurrences of edges after their first, each with the entry of the next one of its
-    /// edge plus one (0: the last).
+    /// edge plus one ([`TakenEdge::more`]: a ring).
     more: Vec<(Taken, u32)>,
 }
 
@@ -325,11 +362,12 @@ mod tests {
     use super::*;
 
     /// What makes 454,000 distinct edges fit in 100 MB: an occurrence is six words of 4 bytes,
-    /// and an edge with its first occurrence in place is 40 bytes.
+    /// and an edge with its first occurrence in place is 32 bytes (40 with its key).
     #[test]
     fn occurrences_are_small_records() {
         assert_eq!(std::mem::size_of::<Taken>(), 24);
-        assert_eq!(std::mem::size_of::<TakenEdge>(), 40);
+        assert_eq!(std::mem::size_of::<TakenEdge>(), 32);
+        assert_eq!(std::mem::size_of::<((u32, u32), TakenEdge)>(), 40);
     }
 
     /// Occurrences come back in the order they were kept, however many edges interleave.

@@ -2,6 +2,8 @@
 //! checks), releases and condition-variable waits, per thread.
 
 use super::*;
+use std::collections::hash_map::Entry;
+
 use edges::Taking;
 
 impl Replay {
@@ -170,8 +172,10 @@ impl Replay {
             if from.lock == l {
                 continue;
             }
-            if let Some(data) = self.graph.edge(from.id, to)
-                && !data.wants(
+            // One probe: the edge, if known, and where a new one goes.
+            let entry = self.edges.entry(from.lock, l);
+            if let Entry::Occupied(known) = &entry
+                && !known.get().wants(
                     &Taking {
                         thread: t as u32,
                         from_mode: from.mode,
@@ -200,11 +204,9 @@ impl Replay {
                 held: *held.get_or_insert_with(|| tables.held.add(holding_len, holding())),
                 clock,
             };
-            match self.graph.edge_mut(from.id, to) {
-                Some(data) => {
-                    data.add(taken, holding(), holding_len, &mut self.tables);
-                }
-                None => {
+            match entry {
+                Entry::Occupied(mut known) => known.get_mut().push(taken, tables),
+                Entry::Vacant(new) => {
                     // A new order: check it against the declared ranks, once.
                     let (from_rank, to_rank) = (
                         self.locks[from.lock as usize].rank,
@@ -214,14 +216,13 @@ impl Replay {
                         && mine <= theirs
                     {
                         let locks = &self.locks;
-                        let occurrence = self
-                            .tables
-                            .occurrence(&taken, thread.id, |l| locks[l as usize].id);
+                        let occurrence =
+                            tables.occurrence(&taken, thread.id, |l| locks[l as usize].id);
                         self.rank_violations.push((from.lock, occurrence));
                     }
+                    new.insert(TakenEdge::new(taken));
                     // Cycles are looked for once, at the end: no search per edge.
-                    self.graph
-                        .insert_edge(from.id, to, || TakenEdge::new(taken));
+                    self.graph.insert_edge(from.id, to, || ());
                 }
             }
         }

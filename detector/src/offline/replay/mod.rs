@@ -181,8 +181,10 @@ pub struct Replay {
     condvar_names: FxHashMap<CondvarId, Arc<str>>,
     /// The threads waiting on each condition variable.
     waiters: FxHashMap<CondvarId, Vec<u32>>,
-    graph: OrderGraph<LockId, TakenEdge>,
-    /// What the occurrences on `graph`'s edges index: sites, held sets, clocks.
+    /// The order edges' ends, for the cycle search; what they keep is in `edges`.
+    graph: OrderGraph<LockId, ()>,
+    edges: Edges,
+    /// What the occurrences on `edges` index: sites, held sets, clocks.
     tables: Tables,
     findings: Vec<Finding>,
     /// The findings the program reported live and wrote into the trace (`finding` records).
@@ -270,6 +272,7 @@ impl Replay {
             condvar_names: FxHashMap::default(),
             waiters: FxHashMap::default(),
             graph: OrderGraph::new(),
+            edges: Edges::default(),
             tables: Tables::default(),
             findings: Vec::new(),
             recorded: Vec::new(),
@@ -749,7 +752,7 @@ impl Replay {
         for cycle in cycles {
             for (i, &from) in cycle.iter().enumerate() {
                 let to = cycle[(i + 1) % cycle.len()];
-                if let Some(data) = self.graph.edge(from, to) {
+                if let Some(data) = self.taken_edge(from, to) {
                     edges
                         .entry((from, to))
                         .or_insert_with(|| self.edge_data(data));
@@ -757,6 +760,12 @@ impl Replay {
             }
         }
         edges
+    }
+
+    /// The occurrences of the edge `from -> to` in the replay's records.
+    fn taken_edge(&self, from: LockId, to: LockId) -> Option<&TakenEdge> {
+        let index = |id| self.lock_index.get(&id).copied();
+        self.edges.get(index(from)?, index(to)?)
     }
 
     /// An edge's occurrences as the engine keeps them.
@@ -797,7 +806,8 @@ impl Replay {
         let mut edges: Vec<PictureEdge> = self
             .graph
             .edges()
-            .filter_map(|(from, to, data)| {
+            .filter_map(|(from, to, ())| {
+                let data = self.taken_edge(from, to)?;
                 Some(PictureEdge {
                     from: timeline.lock_position(from)?,
                     to: timeline.lock_position(to)?,
@@ -855,6 +865,6 @@ mod waits;
 mod tests;
 
 use cycles::classify_cycles;
-use edges::{Tables, Taken, TakenEdge};
+use edges::{Edges, Tables, Taken, TakenEdge};
 use locks::WaitKey;
 pub use merge::{Analysis, MergeEdge, MergeOccurrence};
