@@ -262,7 +262,7 @@ impl Replay {
                 let held = &mut self.threads[t].held[index];
                 held.count -= 1;
                 if held.count == 0 {
-                    self.threads[t].held.remove(index);
+                    take_held(&mut self.threads[t].held, index);
                     let holders = &mut self.locks[l as usize].holders;
                     if let Some(at) = holders.iter().position(|&(h, _)| h as usize == t) {
                         holders.swap_remove(at);
@@ -366,6 +366,15 @@ impl Replay {
             site,
         );
         self.findings.push(finding);
+    }
+}
+
+/// Removes hold `index`: the last one, most often (locks are released in reverse order).
+fn take_held(held: &mut Vec<Held>, index: usize) {
+    if index + 1 == held.len() {
+        held.pop();
+    } else {
+        held.remove(index);
     }
 }
 

@@ -176,6 +176,8 @@ pub struct Replay {
     options: ReplayOptions,
     threads: Vec<ThreadState>,
     thread_index: FxHashMap<ThreadId, u32>,
+    /// The thread looked up last, and its index.
+    last_thread: Option<(ThreadId, u32)>,
     locks: Vec<LockState>,
     lock_index: FxHashMap<LockId, u32>,
     condvar_names: FxHashMap<CondvarId, Arc<str>>,
@@ -267,6 +269,7 @@ impl Replay {
             options,
             threads: Vec::new(),
             thread_index: FxHashMap::default(),
+            last_thread: None,
             locks: Vec::new(),
             lock_index: FxHashMap::default(),
             condvar_names: FxHashMap::default(),
@@ -349,7 +352,14 @@ impl Replay {
     }
 
     fn thread(&mut self, id: ThreadId) -> u32 {
+        // A trace has runs of one thread's events (a recorded one, whole blocks of them).
+        if let Some((last, index)) = self.last_thread
+            && last == id
+        {
+            return index;
+        }
         if let Some(&index) = self.thread_index.get(&id) {
+            self.last_thread = Some((id, index));
             return index;
         }
         let index = self.threads.len() as u32;
@@ -368,6 +378,7 @@ impl Replay {
             spawn_seen: false,
         });
         self.thread_index.insert(id, index);
+        self.last_thread = Some((id, index));
         index
     }
 
