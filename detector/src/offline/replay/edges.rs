@@ -46,14 +46,14 @@ pub(super) struct Taking<'a, I> {
 }
 
 /// An edge's occurrences, never empty, at most [`EdgeData::MAX_OCCURRENCES`]: the first in
-/// place (most edges are taken one way only), the others in a ring through [`Tables::more`],
+/// place (most edges are taken one way only), the others in a list through [`Tables::more`],
 /// which allocates nothing per edge.
 #[derive(Debug)]
 pub(super) struct TakenEdge {
     first: Taken,
     /// The entry in [`Tables::more`] plus one of the occurrence kept last (0: none but the
-    /// first); each entry links to the next one kept, and the last back to the second
-    /// occurrence, so that both ends are one step away.
+    /// first); each entry links to the one kept before it, so that keeping one more touches
+    /// no other.
     more: u32,
     /// Bit `thread % 16` set for each thread with an occurrence here: most checks are for a
     /// thread the edge has not seen, and answering them needs no look at the occurrences.
@@ -78,24 +78,26 @@ impl TakenEdge {
 
     /// In the order they were seen.
     pub fn iter<'t>(&'t self, tables: &'t Tables) -> impl Iterator<Item = &'t Taken> {
-        let last = self.more;
-        // The second occurrence: the one after the last in the ring.
-        let mut next = match last {
-            0 => 0,
-            last => tables
-                .more
-                .get(last as usize - 1)
-                .map_or(0, |&(_, after)| after),
-        };
-        std::iter::once(&self.first)
-            .chain(std::iter::from_fn(move || {
-                let current = next;
-                let (taken, after) = tables.more.get(current.checked_sub(1)? as usize)?;
-                next = if current == last { 0 } else { *after };
-                Some(taken)
-            }))
-            // However the ring was linked, never more than it keeps.
-            .take(usize::from(self.kept))
+        // The list runs from the last kept back: gather it (a few entries), then go forward.
+        let mut later = [0_u32; EdgeData::MAX_OCCURRENCES];
+        let mut len = 0;
+        let mut next = self.more;
+        while let Some(&(_, before)) = next
+            .checked_sub(1)
+            .and_then(|entry| tables.more.get(entry as usize))
+        {
+            if len == later.len() {
+                break;
+            }
+            later[len] = next;
+            len += 1;
+            next = before;
+        }
+        std::iter::once(&self.first).chain(
+            (0..len)
+                .rev()
+                .filter_map(move |i| tables.more.get(later[i] as usize - 1).map(|(t, _)| t)),
+        )
     }
 
     /// Whether `taking` would be kept: the rule of [`EdgeData::wants`], over indices.
@@ -107,7 +109,21 @@ impl TakenEdge {
         if self.threads & thread_bit(taking.thread) == 0 {
             return room;
         }
-        room && !self.iter(tables).any(|taken| tables.covers(taken, taking))
+        if !room || tables.covers(&self.first, taking) {
+            return false;
+        }
+        // Newest first: any order answers, and a link always goes to an earlier entry.
+        let mut next = self.more;
+        while let Some((taken, before)) = next
+            .checked_sub(1)
+            .and_then(|entry| tables.more.get(entry as usize))
+        {
+            if tables.covers(taken, taking) {
+                return false;
+            }
+            next = *before;
+        }
+        true
     }
 
     /// Keeps `taken` if it is wanted (`held` yields its held locks); returns whether it was.
@@ -136,15 +152,8 @@ impl TakenEdge {
     pub fn push(&mut self, taken: Taken, tables: &mut Tables) {
         self.threads |= thread_bit(taken.thread);
         self.kept += 1;
-        let new = index(tables.more.len() + 1);
-        // Appended after the last, before the second: the occurrences stay in the order they
-        // were seen.
-        let second = match self.more {
-            0 => new,
-            last => std::mem::replace(&mut tables.more[last as usize - 1].1, new),
-        };
-        tables.more.push((taken, second));
-        self.more = new;
+        tables.more.push((taken, self.more));
+        self.more = index(tables.more.len());
     }
 }
 
@@ -177,8 +186,8 @@ pub(super) struct Tables {
     pub held: HeldSets,
     /// Clock snapshots: one per change of a thread's clock that an occurrence kept.
     pub clocks: Vec<Arc<VectorClock>>,
-    /// The occurrences of edges after their first, each with the entry of the next one of its
-    /// edge plus one ([`TakenEdge::more`]: a ring).
+    /// The occurrences of edges after their first, each with the entry of the one its edge
+    /// kept before it plus one (0: none, after the first).
     more: Vec<(Taken, u32)>,
 }
 
