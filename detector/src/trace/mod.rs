@@ -572,10 +572,7 @@ impl<R: BufRead> LineSource<R> {
             return Ok(LineRead::End);
         }
         self.buffer.clear();
-        let limit = MAX_LINE_BYTES as u64 + 1;
-        let read = match <&mut R as io::Read>::take(&mut self.input, limit)
-            .read_until(b'\n', &mut self.buffer)
-        {
+        let read = match self.read_until_newline(MAX_LINE_BYTES + 1) {
             Ok(read) => read,
             Err(source) => return Err(self.io_error(source)),
         };
@@ -603,6 +600,31 @@ impl<R: BufRead> LineSource<R> {
         Ok(LineRead::Line)
     }
 
+    /// Appends to `buffer` the input up to its next newline (included), `limit` bytes at most;
+    /// returns how many. `BufRead::read_until` through `Read::take`, with a vectorised scan.
+    fn read_until_newline(&mut self, limit: usize) -> io::Result<usize> {
+        let mut read = 0;
+        loop {
+            let available = match self.input.fill_buf() {
+                Ok(available) => available,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error),
+            };
+            let room = limit - read;
+            let available = &available[..available.len().min(room)];
+            let (end, used) = match memchr::memchr(b'\n', available) {
+                Some(at) => (true, at + 1),
+                None => (available.is_empty(), available.len()),
+            };
+            self.buffer.extend_from_slice(&available[..used]);
+            self.input.consume(used);
+            read += used;
+            if end || read == limit {
+                return Ok(read);
+            }
+        }
+    }
+
     fn skip_to_newline(&mut self) -> Result<(), TraceError> {
         loop {
             let available = match self.input.fill_buf() {
@@ -613,7 +635,7 @@ impl<R: BufRead> LineSource<R> {
                 self.done = true;
                 return Ok(());
             }
-            match available.iter().position(|&b| b == b'\n') {
+            match memchr::memchr(b'\n', available) {
                 Some(at) => {
                     self.input.consume(at + 1);
                     return Ok(());

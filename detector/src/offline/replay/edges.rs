@@ -46,20 +46,24 @@ pub(super) struct Taking<'a, I> {
 }
 
 /// An edge's occurrences, never empty, at most [`EdgeData::MAX_OCCURRENCES`]: the first in
-/// place (most edges are taken one way only), the others in a list through
-/// [`Tables::more`], which allocates nothing per edge.
+/// place (most edges are taken one way only), the others in a list through [`Tables::more`],
+/// which allocates nothing per edge.
 #[derive(Debug)]
 pub(super) struct TakenEdge {
     first: Taken,
-    /// The second occurrence's entry in [`Tables::more`] plus one (0: none).
+    /// The entry in [`Tables::more`] plus one of the occurrence kept last (0: none but the
+    /// first); each entry links to the one kept before it, so that keeping one more touches
+    /// no other.
     more: u32,
-    /// Bit `thread % 64` set for each thread with an occurrence here: most checks are for a
+    /// Bit `thread % 16` set for each thread with an occurrence here: most checks are for a
     /// thread the edge has not seen, and answering them needs no look at the occurrences.
-    threads: u64,
+    threads: u16,
+    /// How many occurrences it keeps: a check for a thread it has not seen needs no walk.
+    kept: u16,
 }
 
-fn thread_bit(thread: u32) -> u64 {
-    1 << (thread % 64)
+fn thread_bit(thread: u32) -> u16 {
+    1 << (thread % 16)
 }
 
 impl TakenEdge {
@@ -68,17 +72,32 @@ impl TakenEdge {
             threads: thread_bit(first.thread),
             first,
             more: 0,
+            kept: 1,
         }
     }
 
     /// In the order they were seen.
     pub fn iter<'t>(&'t self, tables: &'t Tables) -> impl Iterator<Item = &'t Taken> {
+        // The list runs from the last kept back: gather it (a few entries), then go forward.
+        let mut later = [0_u32; EdgeData::MAX_OCCURRENCES];
+        let mut len = 0;
         let mut next = self.more;
-        std::iter::once(&self.first).chain(std::iter::from_fn(move || {
-            let (taken, after) = tables.more.get(next.checked_sub(1)? as usize)?;
-            next = *after;
-            Some(taken)
-        }))
+        while let Some(&(_, before)) = next
+            .checked_sub(1)
+            .and_then(|entry| tables.more.get(entry as usize))
+        {
+            if len == later.len() {
+                break;
+            }
+            later[len] = next;
+            len += 1;
+            next = before;
+        }
+        std::iter::once(&self.first).chain(
+            (0..len)
+                .rev()
+                .filter_map(move |i| tables.more.get(later[i] as usize - 1).map(|(t, _)| t)),
+        )
     }
 
     /// Whether `taking` would be kept: the rule of [`EdgeData::wants`], over indices.
@@ -86,20 +105,29 @@ impl TakenEdge {
     where
         I: Iterator<Item = (u32, Mode)> + Clone,
     {
+        let room = usize::from(self.kept) < EdgeData::MAX_OCCURRENCES;
         if self.threads & thread_bit(taking.thread) == 0 {
-            return self.more == 0 || self.iter(tables).count() < EdgeData::MAX_OCCURRENCES;
+            return room;
         }
-        let mut kept = 0;
-        for taken in self.iter(tables) {
+        if !room || tables.covers(&self.first, taking) {
+            return false;
+        }
+        // Newest first: any order answers, and a link always goes to an earlier entry.
+        let mut next = self.more;
+        while let Some((taken, before)) = next
+            .checked_sub(1)
+            .and_then(|entry| tables.more.get(entry as usize))
+        {
             if tables.covers(taken, taking) {
                 return false;
             }
-            kept += 1;
+            next = *before;
         }
-        kept < EdgeData::MAX_OCCURRENCES
+        true
     }
 
     /// Keeps `taken` if it is wanted (`held` yields its held locks); returns whether it was.
+    #[cfg(test)]
     pub fn add<I>(&mut self, taken: Taken, held: I, held_len: usize, tables: &mut Tables) -> bool
     where
         I: Iterator<Item = (u32, Mode)> + Clone,
@@ -116,20 +144,38 @@ impl TakenEdge {
         if !self.wants(&taking, tables) {
             return false;
         }
-        self.threads |= thread_bit(taken.thread);
-        tables.more.push((taken, 0));
-        let new = index(tables.more.len());
-        // Appended last, so that the occurrences stay in the order they were seen.
-        match self.more {
-            0 => self.more = new,
-            mut last => {
-                while let Some(&(_, next @ 1..)) = tables.more.get(last as usize - 1) {
-                    last = next;
-                }
-                tables.more[last as usize - 1].1 = new;
-            }
-        }
+        self.push(taken, tables);
         true
+    }
+
+    /// Keeps `taken`, which [`TakenEdge::wants`] said it wants.
+    pub fn push(&mut self, taken: Taken, tables: &mut Tables) {
+        self.threads |= thread_bit(taken.thread);
+        self.kept += 1;
+        tables.more.push((taken, self.more));
+        self.more = index(tables.more.len());
+    }
+}
+
+/// The replay's order edges with their occurrences, by the replay's indices of their two
+/// locks: one probe finds an edge and what it keeps (the graph keeps only the edges' ends,
+/// for the cycle search).
+#[derive(Debug, Default)]
+pub(super) struct Edges {
+    map: FxHashMap<(u32, u32), TakenEdge>,
+}
+
+impl Edges {
+    pub fn get(&self, from: u32, to: u32) -> Option<&TakenEdge> {
+        self.map.get(&(from, to))
+    }
+
+    pub fn entry(
+        &mut self,
+        from: u32,
+        to: u32,
+    ) -> std::collections::hash_map::Entry<'_, (u32, u32), TakenEdge> {
+        self.map.entry((from, to))
     }
 }
 
@@ -140,8 +186,8 @@ pub(super) struct Tables {
     pub held: HeldSets,
     /// Clock snapshots: one per change of a thread's clock that an occurrence kept.
     pub clocks: Vec<Arc<VectorClock>>,
-    /// The occurrences of edges after their first, each with the entry of the next one of its
-    /// edge plus one (0: the last).
+    /// The occurrences of edges after their first, each with the entry of the one its edge
+    /// kept before it plus one (0: none, after the first).
     more: Vec<(Taken, u32)>,
 }
 
@@ -325,11 +371,12 @@ mod tests {
     use super::*;
 
     /// What makes 454,000 distinct edges fit in 100 MB: an occurrence is six words of 4 bytes,
-    /// and an edge with its first occurrence in place is 40 bytes.
+    /// and an edge with its first occurrence in place is 32 bytes (40 with its key).
     #[test]
     fn occurrences_are_small_records() {
         assert_eq!(std::mem::size_of::<Taken>(), 24);
-        assert_eq!(std::mem::size_of::<TakenEdge>(), 40);
+        assert_eq!(std::mem::size_of::<TakenEdge>(), 32);
+        assert_eq!(std::mem::size_of::<((u32, u32), TakenEdge)>(), 40);
     }
 
     /// Occurrences come back in the order they were kept, however many edges interleave.

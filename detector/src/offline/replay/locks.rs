@@ -2,6 +2,8 @@
 //! checks), releases and condition-variable waits, per thread.
 
 use super::*;
+use std::collections::hash_map::Entry;
+
 use edges::Taking;
 
 impl Replay {
@@ -173,8 +175,10 @@ impl Replay {
             if from.lock == l || beneath.as_ref().is_some_and(|b| b.contains(&from.id)) {
                 continue;
             }
-            if let Some(data) = self.graph.edge(from.id, to)
-                && !data.wants(
+            // One probe: the edge, if known, and where a new one goes.
+            let entry = self.edges.entry(from.lock, l);
+            if let Entry::Occupied(known) = &entry
+                && !known.get().wants(
                     &Taking {
                         thread: t as u32,
                         from_mode: from.mode,
@@ -203,11 +207,9 @@ impl Replay {
                 held: *held.get_or_insert_with(|| tables.held.add(holding_len, holding())),
                 clock,
             };
-            match self.graph.edge_mut(from.id, to) {
-                Some(data) => {
-                    data.add(taken, holding(), holding_len, &mut self.tables);
-                }
-                None => {
+            match entry {
+                Entry::Occupied(mut known) => known.get_mut().push(taken, tables),
+                Entry::Vacant(new) => {
                     // A new order: check it against the declared ranks, once.
                     let (from_rank, to_rank) = (
                         self.locks[from.lock as usize].rank,
@@ -217,14 +219,13 @@ impl Replay {
                         && mine <= theirs
                     {
                         let locks = &self.locks;
-                        let occurrence = self
-                            .tables
-                            .occurrence(&taken, thread.id, |l| locks[l as usize].id);
+                        let occurrence =
+                            tables.occurrence(&taken, thread.id, |l| locks[l as usize].id);
                         self.rank_violations.push((from.lock, occurrence));
                     }
+                    new.insert(TakenEdge::new(taken));
                     // Cycles are looked for once, at the end: no search per edge.
-                    self.graph
-                        .insert_edge(from.id, to, || TakenEdge::new(taken));
+                    self.graph.insert_edge(from.id, to, || ());
                 }
             }
         }
@@ -282,7 +283,7 @@ impl Replay {
                 let held = &mut self.threads[t].held[index];
                 held.count -= 1;
                 if held.count == 0 {
-                    self.threads[t].held.remove(index);
+                    take_held(&mut self.threads[t].held, index);
                     let holders = &mut self.locks[l as usize].holders;
                     if let Some(at) = holders.iter().position(|&(h, _)| h as usize == t) {
                         holders.swap_remove(at);
@@ -386,6 +387,15 @@ impl Replay {
             site,
         );
         self.findings.push(finding);
+    }
+}
+
+/// Removes hold `index`: the last one, most often (locks are released in reverse order).
+fn take_held(held: &mut Vec<Held>, index: usize) {
+    if index + 1 == held.len() {
+        held.pop();
+    } else {
+        held.remove(index);
     }
 }
 

@@ -87,8 +87,11 @@ impl Replay {
         let shared = self.shared_first_taken_sites();
         let key = |id: LockId| self.merge_key(id, &shared);
         let mut out = Vec::new();
-        for (from, to, data) in self.graph.edges() {
+        for (from, to, ()) in self.graph.edges() {
             let (Some(from_key), Some(to_key)) = (key(from), key(to)) else {
+                continue;
+            };
+            let Some(data) = self.taken_edge(from, to) else {
                 continue;
             };
             let occurrences = data

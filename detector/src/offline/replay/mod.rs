@@ -176,13 +176,17 @@ pub struct Replay {
     options: ReplayOptions,
     threads: Vec<ThreadState>,
     thread_index: FxHashMap<ThreadId, u32>,
+    /// The thread looked up last, and its index.
+    last_thread: Option<(ThreadId, u32)>,
     locks: Vec<LockState>,
     lock_index: FxHashMap<LockId, u32>,
     condvar_names: FxHashMap<CondvarId, Arc<str>>,
     /// The threads waiting on each condition variable.
     waiters: FxHashMap<CondvarId, Vec<u32>>,
-    graph: OrderGraph<LockId, TakenEdge>,
-    /// What the occurrences on `graph`'s edges index: sites, held sets, clocks.
+    /// The order edges' ends, for the cycle search; what they keep is in `edges`.
+    graph: OrderGraph<LockId, ()>,
+    edges: Edges,
+    /// What the occurrences on `edges` index: sites, held sets, clocks.
     tables: Tables,
     findings: Vec<Finding>,
     /// The findings the program reported live and wrote into the trace (`finding` records).
@@ -267,11 +271,13 @@ impl Replay {
             options,
             threads: Vec::new(),
             thread_index: FxHashMap::default(),
+            last_thread: None,
             locks: Vec::new(),
             lock_index: FxHashMap::default(),
             condvar_names: FxHashMap::default(),
             waiters: FxHashMap::default(),
             graph: OrderGraph::new(),
+            edges: Edges::default(),
             tables: Tables::default(),
             findings: Vec::new(),
             recorded: Vec::new(),
@@ -349,7 +355,14 @@ impl Replay {
     }
 
     fn thread(&mut self, id: ThreadId) -> u32 {
+        // A trace has runs of one thread's events (a recorded one, whole blocks of them).
+        if let Some((last, index)) = self.last_thread
+            && last == id
+        {
+            return index;
+        }
         if let Some(&index) = self.thread_index.get(&id) {
+            self.last_thread = Some((id, index));
             return index;
         }
         let index = self.threads.len() as u32;
@@ -368,6 +381,7 @@ impl Replay {
             spawn_seen: false,
         });
         self.thread_index.insert(id, index);
+        self.last_thread = Some((id, index));
         index
     }
 
@@ -752,7 +766,7 @@ impl Replay {
         for cycle in cycles {
             for (i, &from) in cycle.iter().enumerate() {
                 let to = cycle[(i + 1) % cycle.len()];
-                if let Some(data) = self.graph.edge(from, to) {
+                if let Some(data) = self.taken_edge(from, to) {
                     edges
                         .entry((from, to))
                         .or_insert_with(|| self.edge_data(data));
@@ -760,6 +774,12 @@ impl Replay {
             }
         }
         edges
+    }
+
+    /// The occurrences of the edge `from -> to` in the replay's records.
+    fn taken_edge(&self, from: LockId, to: LockId) -> Option<&TakenEdge> {
+        let index = |id| self.lock_index.get(&id).copied();
+        self.edges.get(index(from)?, index(to)?)
     }
 
     /// An edge's occurrences as the engine keeps them.
@@ -800,7 +820,8 @@ impl Replay {
         let mut edges: Vec<PictureEdge> = self
             .graph
             .edges()
-            .filter_map(|(from, to, data)| {
+            .filter_map(|(from, to, ())| {
+                let data = self.taken_edge(from, to)?;
                 Some(PictureEdge {
                     from: timeline.lock_position(from)?,
                     to: timeline.lock_position(to)?,
@@ -858,6 +879,6 @@ mod waits;
 mod tests;
 
 use cycles::classify_cycles;
-use edges::{Tables, Taken, TakenEdge};
+use edges::{Edges, Tables, Taken, TakenEdge};
 use locks::WaitKey;
 pub use merge::{Analysis, MergeEdge, MergeOccurrence};

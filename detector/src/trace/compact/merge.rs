@@ -109,7 +109,7 @@ struct Block {
 struct Stream {
     tid: u64,
     blocks: VecDeque<Block>,
-    /// The next record, decoded.
+    /// The next record, decoded, while it waits for an object.
     head: Option<(Item, Order)>,
     state: StreamState,
     /// The locks the thread operated on last, for its near records.
@@ -117,16 +117,20 @@ struct Stream {
 }
 
 impl Stream {
-    /// Decodes the next record into `head`; `false` when the stream has no more. Buffers of
-    /// finished blocks go to `spare`.
-    fn decode_head(
+    /// The next record: the one held back, else the next one decoded; `None` when the stream
+    /// has no more. Buffers of finished blocks go to `spare`.
+    #[inline]
+    fn next_record(
         &mut self,
         sites: &[Site],
         spare: &mut Vec<Vec<u8>>,
-    ) -> Result<bool, BlockError> {
+    ) -> Result<Option<(Item, Order)>, BlockError> {
+        if let Some(head) = self.head.take() {
+            return Ok(Some(head));
+        }
         loop {
             let Some(block) = self.blocks.front_mut() else {
-                return Ok(false);
+                return Ok(None);
             };
             if block.records == 0 {
                 let left = block.bytes.len() - block.at;
@@ -154,16 +158,13 @@ impl Stream {
             };
             let decoded = cursor.thread_record(self.tid);
             block.at = cursor.at;
-            match decoded {
-                Ok(record) => {
-                    self.head = Some(record);
-                    return Ok(true);
-                }
+            return match decoded {
+                Ok(record) => Ok(Some(record)),
                 Err(error) => {
                     self.blocks.clear();
-                    return Err(error);
+                    Err(error)
                 }
-            }
+            };
         }
     }
 }
@@ -171,6 +172,42 @@ impl Stream {
 /// How many buffers of finished blocks are kept for new ones: a large block's buffer would
 /// otherwise be mapped and faulted in afresh each time.
 const SPARE_BLOCKS: usize = 4;
+
+/// The number of each object's next operation (0 for an object not seen yet). Recorders number
+/// their locks from 1 up, so the locks of most traces are counted in a table by id: the merge
+/// looks one up per event.
+#[derive(Debug, Default)]
+struct Counters {
+    /// By [`Key`] for the locks below [`Counters::DENSE`].
+    dense: Vec<u64>,
+    /// The others.
+    sparse: FxHashMap<Key, u64>,
+}
+
+impl Counters {
+    /// Lock ids counted in `dense`: 512 KiB at most.
+    const DENSE: u64 = 1 << 16;
+
+    #[inline]
+    fn at(&self, key: Key) -> u64 {
+        match self.dense.get(key.0 as usize) {
+            Some(&at) if key.0 < Self::DENSE => at,
+            _ => self.sparse.get(&key).copied().unwrap_or(0),
+        }
+    }
+
+    #[inline]
+    fn at_mut(&mut self, key: Key) -> &mut u64 {
+        if key.0 >= Self::DENSE {
+            return self.sparse.entry(key).or_insert(0);
+        }
+        let slot = key.0 as usize;
+        if slot >= self.dense.len() {
+            self.dense.resize(slot + 1, 0);
+        }
+        &mut self.dense[slot]
+    }
+}
 
 /// Per-thread streams of events, emitted in an order that respects every stream and every
 /// object's numbering.
@@ -180,7 +217,7 @@ pub(crate) struct Merge {
     /// Stream number of each thread id.
     stream_of: FxHashMap<u64, usize>,
     /// How far each object got: the number of its next operation.
-    next: FxHashMap<Key, u64>,
+    next: Counters,
     /// The streams whose head waits for an object, by object.
     waiting: FxHashMap<Key, Vec<usize>>,
     /// The streams that may be able to go on.
@@ -278,30 +315,28 @@ impl Merge {
                 }
             };
             let stream = &mut self.streams[index];
-            if stream.head.is_none() {
-                match stream.decode_head(sites, &mut self.spare) {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        stream.state = StreamState::Idle;
-                        self.current = None;
-                        continue;
-                    }
-                    Err(error) => {
-                        stream.state = StreamState::Idle;
-                        self.current = None;
-                        return Some(Err(error));
-                    }
+            // Held in `head` only when it must wait: the common record goes out as decoded.
+            let (item, order) = match stream.next_record(sites, &mut self.spare) {
+                Ok(Some(record)) => record,
+                Ok(None) => {
+                    stream.state = StreamState::Idle;
+                    self.current = None;
+                    continue;
                 }
-            }
-            let (_, order) = stream.head.as_ref().expect("decoded");
-            let order = *order;
+                Err(error) => {
+                    stream.state = StreamState::Idle;
+                    self.current = None;
+                    return Some(Err(error));
+                }
+            };
             if let Some(key) = self.go(order) {
-                self.streams[index].state = StreamState::Waiting;
+                let stream = &mut self.streams[index];
+                stream.head = Some((item, order));
+                stream.state = StreamState::Waiting;
                 self.waiting.entry(key).or_default().push(index);
                 self.current = None;
                 continue;
             }
-            let (item, _) = self.streams[index].head.take().expect("decoded");
             self.pending -= 1;
             if let Item::Event(event) = item {
                 if self.forcing {
@@ -343,7 +378,7 @@ impl Merge {
     /// Operation `seq` on `key`: counted when it is next (one look-up), else its blocker.
     #[inline]
     fn take(&mut self, key: Key, seq: u64) -> Option<Key> {
-        let at = self.next.entry(key).or_insert(0);
+        let at = self.next.at_mut(key);
         if *at < seq && !self.forcing {
             return Some(key);
         }
@@ -355,11 +390,11 @@ impl Merge {
     }
 
     fn at(&self, key: Key) -> u64 {
-        self.next.get(&key).copied().unwrap_or(0)
+        self.next.at(key)
     }
 
     fn advance(&mut self, key: Key, to: u64) {
-        let at = self.next.entry(key).or_insert(0);
+        let at = self.next.at_mut(key);
         if *at < to {
             *at = to;
             self.wake(key);
