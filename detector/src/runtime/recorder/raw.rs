@@ -91,13 +91,13 @@ impl Encoder {
     /// Encodes `raws` into `scratch`: how many records (a wait's two slots make one), and
     /// their bytes.
     pub(crate) fn encode<'s>(&mut self, raws: &[Raw], scratch: &'s mut Scratch) -> (u64, &'s [u8]) {
-        encode_into(raws, Some(&mut self.recent), &mut self.wait, scratch)
+        encode_into::<true>(raws, &mut self.recent, &mut self.wait, scratch)
     }
 }
 
 /// Encodes `raws` as a detached block's records (full records only), as [`Encoder::encode`].
 pub(crate) fn encode_detached<'s>(raws: &[Raw], scratch: &'s mut Scratch) -> (u64, &'s [u8]) {
-    encode_into(raws, None, &mut None, scratch)
+    encode_into::<false>(raws, &mut Recent::EMPTY, &mut None, scratch)
 }
 
 /// The writer's buffer for encoded records: it only grows, so that it is zeroed once (the
@@ -109,9 +109,10 @@ impl Scratch {
     pub(crate) const EMPTY: Scratch = Scratch(Vec::new());
 }
 
-fn encode_into<'s>(
+/// `NEAR`: with near records, after the thread's `recent` locks (else a detached block's).
+fn encode_into<'s, const NEAR: bool>(
     raws: &[Raw],
-    mut recent: Option<&mut Recent>,
+    recent: &mut Recent,
     wait: &mut Option<(u64, u64)>,
     scratch: &'s mut Scratch,
 ) -> (u64, &'s [u8]) {
@@ -122,10 +123,10 @@ fn encode_into<'s>(
     let mut at = 0;
     let mut records = 0;
     for &raw in raws {
-        let buf: &mut RecordBuf = (&mut out[at..at + MAX_RECORD])
-            .try_into()
-            .expect("MAX_RECORD bytes");
-        let recent = recent.as_deref_mut();
+        let buf: &mut RecordBuf = out[at..]
+            .first_chunk_mut()
+            .expect("room for the longest record");
+        let recent = NEAR.then_some(&mut *recent);
         let len = match raw {
             Raw::Acquire {
                 lock,
