@@ -91,13 +91,13 @@ impl Encoder {
     /// Encodes `raws` into `scratch`: how many records (a wait's two slots make one), and
     /// their bytes.
     pub(crate) fn encode<'s>(&mut self, raws: &[Raw], scratch: &'s mut Scratch) -> (u64, &'s [u8]) {
-        encode_into::<true>(raws, &mut self.recent, &mut self.wait, scratch)
+        encode_into(raws, Some(&mut self.recent), &mut self.wait, scratch)
     }
 }
 
 /// Encodes `raws` as a detached block's records (full records only), as [`Encoder::encode`].
 pub(crate) fn encode_detached<'s>(raws: &[Raw], scratch: &'s mut Scratch) -> (u64, &'s [u8]) {
-    encode_into::<false>(raws, &mut Recent::EMPTY, &mut None, scratch)
+    encode_into(raws, None, &mut None, scratch)
 }
 
 /// The writer's buffer for encoded records: it only grows, so that it is zeroed once (the
@@ -109,10 +109,9 @@ impl Scratch {
     pub(crate) const EMPTY: Scratch = Scratch(Vec::new());
 }
 
-/// `NEAR`: with near records, after the thread's `recent` locks (else a detached block's).
-fn encode_into<'s, const NEAR: bool>(
+fn encode_into<'s>(
     raws: &[Raw],
-    recent: &mut Recent,
+    mut recent: Option<&mut Recent>,
     wait: &mut Option<(u64, u64)>,
     scratch: &'s mut Scratch,
 ) -> (u64, &'s [u8]) {
@@ -126,7 +125,7 @@ fn encode_into<'s, const NEAR: bool>(
         let buf: &mut RecordBuf = out[at..]
             .first_chunk_mut()
             .expect("room for the longest record");
-        let recent = NEAR.then_some(&mut *recent);
+        let recent = recent.as_deref_mut();
         let len = match raw {
             Raw::Acquire {
                 lock,
