@@ -219,10 +219,7 @@ mod tests {
     fn raw_records_encode_to_the_bytes_the_thread_wrote_in_place() {
         let raws = [
             acquire(70_000, 5_000),
-            Raw::WaitCondvar {
-                condvar: 9,
-                seq: 2,
-            },
+            Raw::WaitCondvar { condvar: 9, seq: 2 },
             Raw::Wait {
                 lock: 70_000,
                 seq: 5_001,
