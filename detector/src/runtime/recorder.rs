@@ -69,8 +69,7 @@ struct Recording {
     rings: Vec<Stream>,
     /// The threads declared in this recording.
     threads: FxHashSet<ThreadId>,
-    /// The slots last taken from a ring, and their encoding: buffers reused.
-    taken: Vec<Raw>,
+    /// The encoding of the slots last taken from a ring: a buffer reused.
     scratch: Scratch,
 }
 
@@ -86,7 +85,6 @@ static REC: Mutex<Recording> = Mutex::new(Recording {
     collected: Collected::Idle,
     rings: Vec::new(),
     threads: FxHashSet::with_hasher(rustc_hash::FxBuildHasher),
-    taken: Vec::new(),
     scratch: Scratch::EMPTY,
 });
 
@@ -280,21 +278,27 @@ impl Recording {
         let Recording {
             collected,
             rings,
-            taken,
             scratch,
             ..
         } = self;
-        let stream = &mut rings[at];
+        let Stream {
+            ring,
+            consumer,
+            encoder,
+        } = &mut rings[at];
+        // Encoded straight from the ring's slots.
+        let encode = |first: &[Raw], second: &[Raw]| {
+            if first.is_empty() {
+                return;
+            }
+            let (records, bytes) = encoder.encode([first, second], scratch);
+            if records > 0 {
+                collected.block(ring.tid.0, bytes, records, false);
+            }
+        };
         // SAFETY: every consumer lives in `rings`, one per ring, and is used only under the
         // `REC` lock: it is the only reader of its ring.
-        unsafe { stream.consumer.take(&stream.ring, taken) };
-        if taken.is_empty() {
-            return;
-        }
-        let (records, bytes) = stream.encoder.encode(taken, scratch);
-        if records > 0 {
-            collected.block(stream.ring.tid.0, bytes, records, false);
-        }
+        unsafe { consumer.take(ring, encode) };
     }
 
     /// Records an event of a thread whose own log cannot be used: after the thread's rings, as

@@ -88,16 +88,20 @@ impl Encoder {
         }
     }
 
-    /// Encodes `raws` into `scratch`: how many records (a wait's two slots make one), and
-    /// their bytes.
-    pub(crate) fn encode<'s>(&mut self, raws: &[Raw], scratch: &'s mut Scratch) -> (u64, &'s [u8]) {
+    /// Encodes `raws` (the slots taken from the ring, in its two parts) into `scratch`: how
+    /// many records (a wait's two slots make one), and their bytes.
+    pub(crate) fn encode<'s>(
+        &mut self,
+        raws: [&[Raw]; 2],
+        scratch: &'s mut Scratch,
+    ) -> (u64, &'s [u8]) {
         encode_into(raws, Some(&mut self.recent), &mut self.wait, scratch)
     }
 }
 
 /// Encodes `raws` as a detached block's records (full records only), as [`Encoder::encode`].
 pub(crate) fn encode_detached<'s>(raws: &[Raw], scratch: &'s mut Scratch) -> (u64, &'s [u8]) {
-    encode_into(raws, None, &mut None, scratch)
+    encode_into([raws, &[]], None, &mut None, scratch)
 }
 
 /// The writer's buffer for encoded records: it only grows, so that it is zeroed once (the
@@ -110,80 +114,83 @@ impl Scratch {
 }
 
 fn encode_into<'s>(
-    raws: &[Raw],
+    raws: [&[Raw]; 2],
     mut recent: Option<&mut Recent>,
     wait: &mut Option<(u64, u64)>,
     scratch: &'s mut Scratch,
 ) -> (u64, &'s [u8]) {
     let out = &mut scratch.0;
-    if out.len() < raws.len() * MAX_RECORD {
-        out.resize(raws.len() * MAX_RECORD, 0);
+    let room = (raws[0].len() + raws[1].len()) * MAX_RECORD;
+    if out.len() < room {
+        out.resize(room, 0);
     }
     let mut at = 0;
     let mut records = 0;
-    for &raw in raws {
-        let buf: &mut RecordBuf = out[at..]
-            .first_chunk_mut()
-            .expect("room for the longest record");
-        let recent = recent.as_deref_mut();
-        let len = match raw {
-            Raw::Acquire {
-                lock,
-                seq,
-                site,
-                mode,
-                try_lock,
-                flavour,
-            } => {
-                let how = How {
+    for part in raws {
+        for &raw in part {
+            let buf: &mut RecordBuf = out[at..]
+                .first_chunk_mut()
+                .expect("room for the longest record");
+            let recent = recent.as_deref_mut();
+            let len = match raw {
+                Raw::Acquire {
+                    lock,
+                    seq,
+                    site,
                     mode,
                     try_lock,
                     flavour,
-                };
-                block::acquire(buf, recent, lock, seq, site, how)
-            }
-            Raw::Release { lock, seq, mode } => block::release(buf, recent, lock, seq, mode),
-            Raw::Request {
-                lock,
-                site,
-                mode,
-                flavour,
-            } => block::request(buf, lock, site, mode, flavour),
-            Raw::WaitCondvar { condvar, seq } => {
-                *wait = Some((condvar, seq));
-                continue;
-            }
-            Raw::Wait { lock, seq, site } => {
-                // The thread publishes both halves at once: the first is always there.
-                let Some((condvar, condvar_seq)) = wait.take() else {
-                    debug_assert!(false, "a wait's second half without its first");
+                } => {
+                    let how = How {
+                        mode,
+                        try_lock,
+                        flavour,
+                    };
+                    block::acquire(buf, recent, lock, seq, site, how)
+                }
+                Raw::Release { lock, seq, mode } => block::release(buf, recent, lock, seq, mode),
+                Raw::Request {
+                    lock,
+                    site,
+                    mode,
+                    flavour,
+                } => block::request(buf, lock, site, mode, flavour),
+                Raw::WaitCondvar { condvar, seq } => {
+                    *wait = Some((condvar, seq));
                     continue;
-                };
-                block::wait(buf, condvar, condvar_seq, lock, seq, site)
-            }
-            Raw::Notify {
-                condvar,
-                seq,
-                site,
-                all,
-            } => block::notify(buf, condvar, seq, site, all),
-            Raw::Access {
-                var,
-                seq,
-                site,
-                write,
-            } => block::access(buf, write, var, seq, site),
-            Raw::Spawn { child, site } => block::spawn(buf, child, site),
-            Raw::Join {
-                child,
-                site,
-                after_exit,
-            } => block::join(buf, child, site, after_exit),
-            Raw::Start => block::start(buf),
-            Raw::Exit => block::exit(buf),
-        };
-        at += len;
-        records += 1;
+                }
+                Raw::Wait { lock, seq, site } => {
+                    // The thread publishes both halves at once: the first is always there.
+                    let Some((condvar, condvar_seq)) = wait.take() else {
+                        debug_assert!(false, "a wait's second half without its first");
+                        continue;
+                    };
+                    block::wait(buf, condvar, condvar_seq, lock, seq, site)
+                }
+                Raw::Notify {
+                    condvar,
+                    seq,
+                    site,
+                    all,
+                } => block::notify(buf, condvar, seq, site, all),
+                Raw::Access {
+                    var,
+                    seq,
+                    site,
+                    write,
+                } => block::access(buf, write, var, seq, site),
+                Raw::Spawn { child, site } => block::spawn(buf, child, site),
+                Raw::Join {
+                    child,
+                    site,
+                    after_exit,
+                } => block::join(buf, child, site, after_exit),
+                Raw::Start => block::start(buf),
+                Raw::Exit => block::exit(buf),
+            };
+            at += len;
+            records += 1;
+        }
     }
     (records, &out[..at])
 }
@@ -236,10 +243,10 @@ mod tests {
         let (mut encoder, mut scratch) = (Encoder::default(), Scratch::default());
         // Taken in two collections, the second from the wait's second half.
         let mut out = Vec::new();
-        let (records, bytes) = encoder.encode(&raws[..2], &mut scratch);
+        let (records, bytes) = encoder.encode([&raws[..1], &raws[1..2]], &mut scratch);
         assert_eq!(records, 1);
         out.extend_from_slice(bytes);
-        let (records, bytes) = encoder.encode(&raws[2..], &mut scratch);
+        let (records, bytes) = encoder.encode([&raws[2..], &[]], &mut scratch);
         assert_eq!(records, 4);
         out.extend_from_slice(bytes);
         let expected = encoded_in_place(&[
@@ -271,11 +278,11 @@ mod tests {
     #[test]
     fn a_grown_ring_carries_the_recent_locks_on() {
         let (mut encoder, mut scratch) = (Encoder::default(), Scratch::default());
-        encoder.encode(&[acquire(7, 10)], &mut scratch);
+        encoder.encode([&[acquire(7, 10)], &[]], &mut scratch);
         let mut next = encoder.carried_on();
-        let (_, bytes) = next.encode(&[acquire(7, 11)], &mut scratch);
+        let (_, bytes) = next.encode([&[], &[acquire(7, 11)]], &mut scratch);
         assert_eq!(bytes.len(), 3, "a near acquire: {bytes:?}");
-        let (_, bytes) = Encoder::default().encode(&[acquire(7, 12)], &mut scratch);
+        let (_, bytes) = Encoder::default().encode([&[acquire(7, 12)], &[]], &mut scratch);
         assert_eq!(bytes.len(), 4, "a full acquire: {bytes:?}");
     }
 }

@@ -161,33 +161,36 @@ pub(super) struct Consumer {
 }
 
 impl Consumer {
-    /// Replaces the contents of `out` with what `ring` published since the last call, and
-    /// releases those slots to the producer.
+    /// Hands what `ring` published since the last call to `read` (in two parts: up to the
+    /// ring's end, and from its start), then releases those slots to the producer.
     ///
     /// # Safety
     ///
     /// `ring` must be the ring this consumer was made for, and only this consumer may read it.
-    pub(super) unsafe fn take<T: Copy>(&mut self, ring: &Ring<T>, out: &mut Vec<T>) {
-        out.clear();
+    pub(super) unsafe fn take<T: Copy, R>(
+        &mut self,
+        ring: &Ring<T>,
+        read: impl FnOnce(&[T], &[T]) -> R,
+    ) -> R {
         let published = ring.published.load(Ordering::Acquire);
         let len = (published - self.taken) as usize;
         let at = (self.taken as usize) & (ring.capacity() - 1);
         let first = len.min(ring.capacity() - at);
-        out.reserve(len);
         // SAFETY: the slots from `taken` to `published` (`first` from `at`, the rest from the
         // ring's start) were written and published by the release store read above (acquire),
         // and the producer does not write them again before `consumed` moves past them below;
         // only this consumer reads them (the caller's promise). `MaybeUninit<T>` and
-        // `UnsafeCell` have the layout of `T`; `out` has room for `len`.
-        unsafe {
-            let src = ring.slot(0).cast::<T>();
-            let dst = out.as_mut_ptr();
-            std::ptr::copy_nonoverlapping(src.add(at), dst, first);
-            std::ptr::copy_nonoverlapping(src, dst.add(first), len - first);
-            out.set_len(len);
-        }
+        // `UnsafeCell` have the layout of `T`.
+        let result = unsafe {
+            let base = ring.slot(0).cast::<T>().cast_const();
+            read(
+                std::slice::from_raw_parts(base.add(at), first),
+                std::slice::from_raw_parts(base, len - first),
+            )
+        };
         self.taken = published;
         ring.consumed.store(self.taken, Ordering::Release);
+        result
     }
 
     /// Whether everything the ring's producer ever published was taken.
@@ -204,22 +207,25 @@ mod tests {
     fn slots_wrap_around_the_end_and_come_out_whole_and_in_order() {
         let ring = Ring::new(ThreadId(1), 16);
         let (mut producer, mut consumer) = (Producer::new(&ring), Consumer::default());
-        let (mut seen, mut out) = (Vec::new(), Vec::new());
+        let mut seen = Vec::new();
         for i in 0..100_u32 {
             let pair = [i * 2, i * 2 + 1];
             // SAFETY: one producer and one consumer of this ring, on this thread.
             unsafe {
                 if !producer.push_all(&ring, &pair) {
-                    consumer.take(&ring, &mut out);
-                    seen.extend_from_slice(&out);
+                    consumer.take(&ring, |a, b| seen.extend(a.iter().chain(b)));
                     assert!(producer.push_all(&ring, &pair), "room after the take");
                 }
             }
         }
         // SAFETY: as above.
-        unsafe { consumer.take(&ring, &mut out) };
-        assert!(!out.is_empty());
-        seen.extend_from_slice(&out);
+        let last = unsafe {
+            consumer.take(&ring, |a, b| {
+                seen.extend(a.iter().chain(b));
+                a.len() + b.len()
+            })
+        };
+        assert!(last > 0);
         assert_eq!(seen, (0..200).collect::<Vec<_>>());
         assert!(consumer.caught_up(&ring));
     }
@@ -253,12 +259,11 @@ mod tests {
             producer_ring.retire();
         });
         let mut consumer = Consumer::default();
-        let (mut seen, mut out) = (Vec::new(), Vec::new());
+        let mut seen = Vec::new();
         loop {
             let retired = ring.is_retired();
             // SAFETY: the only consumer of this ring.
-            unsafe { consumer.take(&ring, &mut out) };
-            seen.extend_from_slice(&out);
+            unsafe { consumer.take(&ring, |a, b| seen.extend(a.iter().chain(b))) };
             if retired && consumer.caught_up(&ring) {
                 break;
             }
