@@ -21,8 +21,8 @@ pub(crate) use task::TaskLog;
 /// time the thread fills it faster than the writer empties it. The writer is woken when a ring
 /// is half full, so the limit need not cover its 20 ms sleep (see `examples/prof_record.rs`
 /// and BENCHMARKS.md for the sizes measured).
-const FIRST_RING: usize = 1 << 9;
-const MAX_RING: usize = 1 << 13;
+const FIRST_RING: usize = 1 << 10;
+const MAX_RING: usize = 1 << 16;
 
 /// Slots of the thread's cache of site numbers (direct-mapped by address).
 const SITE_SLOTS: usize = 64;
