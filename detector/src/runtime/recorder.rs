@@ -1,11 +1,11 @@
 //! Recording: lock operations become trace events (format: ../shared/design/trace-format.md).
 //!
-//! Each thread leaves its events in a ring buffer of its own as fixed-size raw records
-//! ([`log`], [`ring`], [`raw`]): the hot path takes no lock and encodes nothing. Every operation on a shared object carries the object's operation number
+//! Each thread encodes its events into a ring buffer of its own ([`log`], [`ring`]): the hot
+//! path takes no lock. Every operation on a shared object carries the object's operation number
 //! ([`RecordSeq`], taken while holding the lock), from which the trace's reader restores one
 //! replay order (trace::compact's `merge`). A writer thread collects the rings every few
-//! milliseconds, encodes them into `block`s (near records, varints), after the declarations and
-//! sites the threads added meanwhile, and writes them out, so a process killed mid-run leaves a readable prefix. A compact trace takes
+//! milliseconds into `block`s, with the declarations and sites the threads added meanwhile, and
+//! writes them out, so a process killed mid-run leaves a readable prefix. A compact trace takes
 //! the blocks as they are; a JSONL trace takes the declarations as events and the blocks' events
 //! in one replay order (`trace::compact::BlockOrder`), through the JSONL writer: the recorder
 //! only writes, and never reads a trace back. When the writer
@@ -13,7 +13,6 @@
 //! events are never dropped.
 
 mod log;
-mod raw;
 mod ring;
 mod seq;
 
@@ -34,7 +33,6 @@ pub(crate) use log::TaskLog;
 // These two are used by the active runtime only (detection off, this module is dead code).
 #[cfg(lockscan_active)]
 pub(crate) use log::record;
-use raw::{Encoder, Raw, Scratch};
 use ring::{Consumer, Ring};
 #[cfg(lockscan_active)]
 pub(crate) use seq::RecordSeq;
@@ -43,6 +41,7 @@ use crate::ids::{CondvarId, LockId, LockKind, ThreadId, VarId};
 use crate::raw::{Condvar, Mutex};
 use crate::site::Site;
 use crate::trace::compact::{self, BlockOrder, CompactWriter};
+use crate::trace::format::block::MAX_RECORD;
 use crate::trace::format::records::{SiteNumbers, block_header};
 use crate::trace::{Event, Header, JsonlWriter, TraceWrite};
 
@@ -66,18 +65,9 @@ struct Recording {
     collected: Collected,
     /// The rings, in the order they were registered: a thread's replaced ring comes before
     /// its successor.
-    rings: Vec<Stream>,
+    rings: Vec<(Arc<Ring>, Consumer)>,
     /// The threads declared in this recording.
     threads: FxHashSet<ThreadId>,
-    /// The encoding of the slots last taken from a ring: a buffer reused.
-    scratch: Scratch,
-}
-
-/// A thread's ring, with the writer's side of it: how far it was read, and its encoder.
-struct Stream {
-    ring: Arc<Ring<Raw>>,
-    consumer: Consumer,
-    encoder: Encoder,
 }
 
 static REC: Mutex<Recording> = Mutex::new(Recording {
@@ -85,7 +75,6 @@ static REC: Mutex<Recording> = Mutex::new(Recording {
     collected: Collected::Idle,
     rings: Vec::new(),
     threads: FxHashSet::with_hasher(rustc_hash::FxBuildHasher),
-    scratch: Scratch::EMPTY,
 });
 
 /// The records collected for the writer, in the trace's encoding.
@@ -201,16 +190,14 @@ impl Batch {
 impl Recording {
     /// A new ring for thread `tid`, declaring the thread on its first (an async task's `task`
     /// with the task's name and spawner); `None` when recording `epoch` is not running (any
-    /// more). `continues`: the thread's full ring, which the new one goes on from (its recent
-    /// locks carry over).
+    /// more).
     fn register(
         &mut self,
         tid: ThreadId,
         capacity: usize,
         epoch: u64,
         task: Option<log::TaskIdentity>,
-        continues: Option<*const Ring<Raw>>,
-    ) -> Option<Arc<Ring<Raw>>> {
+    ) -> Option<Arc<Ring>> {
         if !self.active || epoch != self::epoch() {
             return None;
         }
@@ -229,24 +216,8 @@ impl Recording {
                 }
             }
         }
-        let mut encoder = Encoder::default();
-        if let Some(old) = continues
-            && let Some(at) = self
-                .rings
-                .iter()
-                .position(|stream| std::ptr::eq(Arc::as_ptr(&stream.ring), old))
-        {
-            // Everything the old ring will ever hold is in it: encoded now, its recent locks
-            // are the ones the new ring's first records follow.
-            self.collect_stream(at);
-            encoder = self.rings[at].encoder.carried_on();
-        }
         let ring = Arc::new(Ring::new(tid, capacity));
-        self.rings.push(Stream {
-            ring: ring.clone(),
-            consumer: Consumer::default(),
-            encoder,
-        });
+        self.rings.push((ring.clone(), Consumer::default()));
         Some(ring)
     }
 
@@ -260,45 +231,42 @@ impl Recording {
         });
     }
 
-    /// Encodes what the rings of `tid` (all threads: `None`) published into the collected
-    /// records, a block per ring, and lets the rings of ended threads go once empty.
+    /// Moves what the rings of `tid` (all threads: `None`) published into `out`, a block per
+    /// ring, and lets the rings of ended threads go once empty.
     fn collect(&mut self, tid: Option<ThreadId>) {
-        for at in 0..self.rings.len() {
-            if tid.is_none_or(|tid| tid == self.rings[at].ring.tid) {
-                self.collect_stream(at);
+        for (ring, consumer) in &mut self.rings {
+            if tid.is_some_and(|tid| tid != ring.tid) {
+                continue;
+            }
+            let tid = ring.tid.0;
+            match &mut self.collected {
+                Collected::Idle => {}
+                // Straight from the ring into the trace's bytes.
+                Collected::Compact(writer) => writer.block(|out| {
+                    let header = |out: &mut Vec<u8>, records, len| {
+                        block_header(out, tid, records, len, false);
+                    };
+                    // SAFETY: every consumer lives in `rings`, one per ring, and is used only
+                    // under the `REC` lock: it is the only reader of its ring.
+                    unsafe { consumer.take(ring, out, header) }.0
+                }),
+                Collected::Jsonl { records, .. } => {
+                    let mut bytes = Vec::new();
+                    // SAFETY: as above.
+                    let (taken, _) = unsafe { consumer.take(ring, &mut bytes, |_, _, _| {}) };
+                    if taken > 0 {
+                        records.push(Item::Block {
+                            tid,
+                            bytes,
+                            records: taken,
+                            detached: false,
+                        });
+                    }
+                }
             }
         }
-        self.rings.retain(|stream| {
-            !(stream.ring.is_retired() && stream.consumer.caught_up(&stream.ring))
-        });
-    }
-
-    /// Encodes what ring `at` published into a block of the collected records.
-    fn collect_stream(&mut self, at: usize) {
-        let Recording {
-            collected,
-            rings,
-            scratch,
-            ..
-        } = self;
-        let Stream {
-            ring,
-            consumer,
-            encoder,
-        } = &mut rings[at];
-        // Encoded straight from the ring's slots.
-        let encode = |first: &[Raw], second: &[Raw]| {
-            if first.is_empty() {
-                return;
-            }
-            let (records, bytes) = encoder.encode([first, second], scratch);
-            if records > 0 {
-                collected.block(ring.tid.0, bytes, records, false);
-            }
-        };
-        // SAFETY: every consumer lives in `rings`, one per ring, and is used only under the
-        // `REC` lock: it is the only reader of its ring.
-        unsafe { consumer.take(ring, encode) };
+        self.rings
+            .retain(|(ring, consumer)| !(ring.is_retired() && consumer.caught_up(ring)));
     }
 
     /// Records an event of a thread whose own log cannot be used: after the thread's rings, as
@@ -312,12 +280,9 @@ impl Recording {
             // The recording thread's own event (see `log::record_elsewhere`).
             self.declare_thread(tid, tid.to_string());
         }
-        let site = rec.site().map_or(0, |site| self.collected.site(site));
-        let (first, second) = rec.raw(site);
-        let slots = [first, second.unwrap_or(first)];
-        let raws = &slots[..1 + usize::from(second.is_some())];
-        let (records, bytes) = raw::encode_detached(raws, &mut self.scratch);
-        self.collected.block(tid.0, bytes, records, true);
+        let mut record = [0; MAX_RECORD];
+        let len = log::encode_detached(rec, &mut record, |site| self.collected.site(site));
+        self.collected.block(tid.0, &record[..len], 1, true);
     }
 }
 

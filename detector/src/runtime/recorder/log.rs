@@ -1,28 +1,28 @@
-//! The thread's side of recording: each thread leaves its own events in a ring of its own
-//! ([`super::ring`]) as raw records ([`super::raw`]), which the writer encodes: the hot path
-//! takes no lock, writes no shared cache line but the ring's published position, and makes a
-//! few stores per event.
+//! The thread's side of recording: each thread encodes its own events into a ring of its own
+//! ([`super::ring`]), so the hot path takes no lock and writes no shared cache line but the
+//! ring's published position.
 
 use std::cell::{Cell, UnsafeCell};
 use std::panic::Location;
 use std::sync::Arc;
 
-use super::raw::Raw;
 use super::ring::{Producer, Ring};
 use super::{REC, epoch, on, wake_writer};
 use crate::ids::{CondvarId, Flavour, LockId, Mode, ThreadId, VarId};
+use crate::trace::format::block::{self, How, MAX_RECORD, Recent, RecordBuf};
 
 #[cfg(feature = "tokio")]
 mod task;
 #[cfg(all(lockscan_active, feature = "tokio"))]
 pub(crate) use task::TaskLog;
 
-/// The ring a thread starts with, in slots of 32 bytes; it doubles, up to [`MAX_RING`], each
-/// time the thread fills it faster than the writer empties it. The writer is woken when a ring
-/// is half full, so the limit need not cover its 20 ms sleep (see `examples/prof_record.rs`
-/// and BENCHMARKS.md for the sizes measured).
-const FIRST_RING: usize = 1 << 10;
-const MAX_RING: usize = 1 << 16;
+/// The ring a thread starts with; it doubles, up to [`MAX_RING`], each time the thread fills it
+/// faster than the writer empties it. The writer is woken when a ring is half full, so the
+/// limit need not cover its 20 ms sleep: 128 KiB measured fastest in the tight loops of
+/// `examples/prof_record.rs` (1 MiB rings cost 0.5x to 1x more with 4 threads on 2 cores:
+/// they fall out of the cache between the thread's write and the writer's read).
+const FIRST_RING: usize = 1 << 14;
+const MAX_RING: usize = 1 << 17;
 
 /// Slots of the thread's cache of site numbers (direct-mapped by address).
 const SITE_SLOTS: usize = 64;
@@ -86,7 +86,7 @@ pub(crate) enum Rec {
 impl Rec {
     /// The site the record names, if any (every record names at most one).
     #[inline]
-    pub(super) fn site(&self) -> Option<&'static Location<'static>> {
+    fn site(&self) -> Option<&'static Location<'static>> {
         match *self {
             Rec::Acquire { site, .. }
             | Rec::Request { site, .. }
@@ -99,92 +99,68 @@ impl Rec {
         }
     }
 
-    /// The record's raw slots, its site numbered `site`: one, and a second for a wait.
+    /// Encodes the record; `recent` is the thread's recent locks, for near records (`None`:
+    /// a detached block, full records only).
     // Always inlined, as the functions of the hot path below: each caller records one kind of
     // event, and the rest of the match folds away.
     #[inline(always)]
-    pub(super) fn raw(self, site: u64) -> (Raw, Option<Raw>) {
-        let raw = match self {
+    fn encode(
+        self,
+        out: &mut RecordBuf,
+        recent: Option<&mut Recent>,
+        mut site: impl FnMut(&'static Location<'static>) -> u64,
+    ) -> usize {
+        match self {
             Rec::Acquire {
                 lock,
                 seq,
                 mode,
                 try_lock,
                 flavour,
-                ..
-            } => Raw::Acquire {
-                lock: lock.0,
-                seq,
-                site,
-                mode,
-                try_lock,
-                flavour,
-            },
-            Rec::Release { lock, seq, mode } => Raw::Release {
-                lock: lock.0,
-                seq,
-                mode,
-            },
+                site: s,
+            } => {
+                let how = How {
+                    mode,
+                    try_lock,
+                    flavour,
+                };
+                block::acquire(out, recent, lock.0, seq, site(s), how)
+            }
+            Rec::Release { lock, seq, mode } => block::release(out, recent, lock.0, seq, mode),
             Rec::Request {
                 lock,
                 mode,
                 flavour,
-                ..
-            } => Raw::Request {
-                lock: lock.0,
-                site,
-                mode,
-                flavour,
-            },
+                site: s,
+            } => block::request(out, lock.0, site(s), mode, flavour),
             Rec::Wait {
                 condvar,
                 condvar_seq,
                 lock,
                 lock_seq,
-                ..
-            } => {
-                let first = Raw::WaitCondvar {
-                    condvar: condvar.0,
-                    seq: condvar_seq,
-                };
-                let second = Raw::Wait {
-                    lock: lock.0,
-                    seq: lock_seq,
-                    site,
-                };
-                return (first, Some(second));
-            }
+                site: s,
+            } => block::wait(out, condvar.0, condvar_seq, lock.0, lock_seq, site(s)),
             Rec::Notify {
-                condvar, seq, all, ..
-            } => Raw::Notify {
-                condvar: condvar.0,
+                condvar,
                 seq,
-                site,
                 all,
-            },
+                site: s,
+            } => block::notify(out, condvar.0, seq, site(s), all),
             Rec::Access {
-                write, var, seq, ..
-            } => Raw::Access {
-                var: var.0,
-                seq,
-                site,
                 write,
-            },
-            Rec::Spawn { child, .. } => Raw::Spawn {
-                child: child.0,
-                site,
-            },
+                var,
+                seq,
+                site: s,
+            } => block::access(out, write, var.0, seq, site(s)),
+            Rec::Spawn { child, site: s } => block::spawn(out, child.0, site(s)),
             Rec::Join {
-                child, after_exit, ..
-            } => Raw::Join {
-                child: child.0,
-                site,
+                child,
+                site: s,
                 after_exit,
-            },
-            Rec::Start => Raw::Start,
-            Rec::Exit => Raw::Exit,
-        };
-        (raw, None)
+            } => block::join(out, child.0, site(s), after_exit),
+            Rec::Start => block::start(out),
+            Rec::Exit => block::exit(out),
+        }
     }
 }
 
@@ -206,13 +182,15 @@ struct ThreadLog {
     epoch: u64,
     tid: ThreadId,
     /// One strong count of the ring's `Arc` (`Arc::into_raw`), or null.
-    ring: *const Ring<Raw>,
+    ring: *const Ring,
     producer: Producer,
     /// Where in the ring the writer is asked to empty it: half-way, so that it usually does
     /// before the thread would have to wait.
     wake_at: u64,
     /// Site address -> number in this recording.
     sites: [(usize, u64); SITE_SLOTS],
+    /// The thread's recent locks, as the trace's reader will know them.
+    recent: Recent,
     /// Whose log it is when it is an async task's ([`TaskLog`]): its ring declares the task.
     task: Option<TaskIdentity>,
 }
@@ -234,10 +212,11 @@ impl ThreadLog {
         producer: Producer::EMPTY,
         wake_at: 0,
         sites: [(0, 0); SITE_SLOTS],
+        recent: Recent::EMPTY,
         task: None,
     };
 
-    fn ring(&self) -> &Ring<Raw> {
+    fn ring(&self) -> &Ring {
         debug_assert!(!self.ring.is_null());
         // SAFETY: a non-null `ring` holds a strong count of a live `Arc<Ring>` (`attach`),
         // given back only by `detach`, which nulls it.
@@ -246,8 +225,8 @@ impl ThreadLog {
 
     /// Gives the log a new ring for thread `tid` in the running recording, registered with the
     /// writer after the ring it replaces, which is retired. `same_stream`: the new ring goes
-    /// on where the old one stopped (same recording and thread), so the site numbers stay, and
-    /// the writer carries the thread's recent locks over.
+    /// on where the old one stopped (same recording and thread), so the site numbers and
+    /// recent locks stay.
     #[cold]
     fn attach(&mut self, tid: ThreadId, capacity: usize, same_stream: bool) -> Attached {
         // The owner's destructor lets the ring go at thread exit; past it, a ring would never
@@ -257,8 +236,7 @@ impl ThreadLog {
         }
         let epoch = epoch();
         let task = self.task.filter(|task| task.id == tid);
-        let continues = (same_stream && !self.ring.is_null()).then_some(self.ring);
-        let Some(ring) = REC.lock().register(tid, capacity, epoch, task, continues) else {
+        let Some(ring) = REC.lock().register(tid, capacity, epoch, task) else {
             return Attached::NotRecording;
         };
         self.detach();
@@ -269,6 +247,7 @@ impl ThreadLog {
         self.tid = tid;
         if !same_stream {
             self.sites = [(0, 0); SITE_SLOTS];
+            self.recent = Recent::EMPTY;
         }
         Attached::Yes
     }
@@ -307,19 +286,28 @@ impl ThreadLog {
         // by one thread, is its only producer (a replaced ring is retired and never written
         // again).
         let ring = unsafe { &*self.ring };
-        let pushed = match rec.raw(site) {
-            // SAFETY: as above.
-            (raw, None) => unsafe { self.producer.push(ring, raw) },
-            (first, Some(second)) => {
-                // SAFETY: as above.
-                unsafe { self.producer.push_all(ring, &[first, second]) }
+        // SAFETY: as above.
+        match unsafe { self.producer.slot(ring) } {
+            Some(slot) => {
+                let len = rec.encode(slot, Some(&mut self.recent), |_| site);
+                self.producer.publish(ring, len);
             }
-        };
-        if !pushed {
-            self.make_room(rec.raw(site));
+            None => self.record_spilled(rec, site),
         }
         if self.producer.written() >= self.wake_at {
             self.half_full();
+        }
+    }
+
+    /// Records `rec` when the ring has no room for the longest record where it is: encoded
+    /// aside, then copied in (around the ring's end) or, when the ring is full, made room for.
+    #[cold]
+    fn record_spilled(&mut self, rec: Rec, site: u64) {
+        let mut record: RecordBuf = [0; MAX_RECORD];
+        let len = rec.encode(&mut record, Some(&mut self.recent), |_| site);
+        // SAFETY: as in `record`.
+        if !unsafe { self.producer.push(&*self.ring, &record[..len]) } {
+            self.make_room(&record[..len]);
         }
     }
 
@@ -331,16 +319,13 @@ impl ThreadLog {
 
     /// The ring is full: move to a bigger one while it may grow, else wait for the writer.
     #[cold]
-    #[inline(never)]
-    fn make_room(&mut self, raw: (Raw, Option<Raw>)) {
-        let slots = [raw.0, raw.1.unwrap_or(raw.0)];
-        let record = &slots[..if raw.1.is_some() { 2 } else { 1 }];
+    fn make_room(&mut self, record: &[u8]) {
         let capacity = self.ring().capacity();
         if capacity < MAX_RING
             && let Attached::Yes = self.attach(self.tid, capacity * 2, true)
         {
             // SAFETY: as in `record`, for the new ring.
-            let pushed = unsafe { self.producer.push_all(&*self.ring, record) };
+            let pushed = unsafe { self.producer.push(&*self.ring, record) };
             debug_assert!(pushed, "a fresh ring has room for one record");
             return;
         }
@@ -354,7 +339,7 @@ impl ThreadLog {
             }
             spins += 1;
             // SAFETY: as in `record`.
-            if unsafe { self.producer.push_all(&*self.ring, record) } {
+            if unsafe { self.producer.push(&*self.ring, record) } {
                 return;
             }
             if !on() || self.epoch != epoch() {
@@ -434,4 +419,14 @@ pub(crate) fn record(tid: ThreadId, rec: Rec) {
 #[cold]
 fn record_elsewhere(tid: ThreadId, rec: Rec) {
     REC.lock().record_directly(tid, rec);
+}
+
+/// Encodes `rec` for a detached block (full records only), with `site` numbering its sites:
+/// for the writer's side, which records an event of a thread whose log is gone or in use.
+pub(super) fn encode_detached(
+    rec: Rec,
+    out: &mut RecordBuf,
+    site: impl FnMut(&'static Location<'static>) -> u64,
+) -> usize {
+    rec.encode(out, None, site)
 }
