@@ -13,9 +13,11 @@ impl LockMeta {
     #[inline]
     fn record_seq(&self, id: LockId) -> u64 {
         let epoch = recorder::epoch();
-        let seq = match self.kind {
-            LockKind::Mutex | LockKind::Reentrant => self.recorded.next_exclusive(epoch),
-            LockKind::RwLock | LockKind::Semaphore => self.recorded.next_shared(epoch),
+        // An `if` rather than a `match` over the four kinds, which compiled to a jump table.
+        let seq = if matches!(self.kind, LockKind::Mutex | LockKind::Reentrant) {
+            self.recorded.next_exclusive(epoch)
+        } else {
+            self.recorded.next_shared(epoch)
         };
         if seq == 0 {
             recorder::declare_lock(id, self.kind, self.label(), self.class(), self.rank);
@@ -56,18 +58,30 @@ impl LockMeta {
         wait: Option<(&CondvarMeta, &'static Location<'static>)>,
     ) {
         let seq = self.record_seq(lock);
-        let rec = match wait {
-            Some((condvar, site)) => {
-                let (condvar, condvar_seq) = condvar.record_seq();
-                Rec::Wait {
-                    condvar,
-                    condvar_seq,
-                    lock,
-                    lock_seq: seq,
-                    site,
-                }
-            }
-            None => Rec::Release { lock, seq, mode },
+        // A call of `record` per kind, so that each folds to its own record's stores.
+        match wait {
+            Some((condvar, site)) => Self::record_wait(tid, lock, seq, condvar, site),
+            None => recorder::record(tid, Rec::Release { lock, seq, mode }),
+        }
+    }
+
+    /// The release of a condition-variable wait, as a `wait` record.
+    #[cold]
+    #[inline(never)]
+    fn record_wait(
+        tid: ThreadId,
+        lock: LockId,
+        lock_seq: u64,
+        condvar: &CondvarMeta,
+        site: &'static Location<'static>,
+    ) {
+        let (condvar, condvar_seq) = condvar.record_seq();
+        let rec = Rec::Wait {
+            condvar,
+            condvar_seq,
+            lock,
+            lock_seq,
+            site,
         };
         recorder::record(tid, rec);
     }
