@@ -279,15 +279,26 @@ impl ChainCache {
 /// only costs a trip to the global graph.
 pub(super) struct EdgeCache {
     slots: [(u64, u64); EdgeCache::SLOTS],
+    /// The last edges into locks at their first acquisition ([`insert_fresh`]), kept only
+    /// here: such a lock is mostly dropped before it is taken again (a per-request lock), so
+    /// they would fill `all` with edges never asked for again, a cold cache line each.
+    ///
+    /// [`insert_fresh`]: EdgeCache::insert_fresh
+    fresh: [(u64, u64); EdgeCache::FRESH],
+    /// Where the next edge goes in `fresh`.
+    fresh_next: usize,
     all: EdgeSet,
 }
 
 impl EdgeCache {
     const SLOTS: usize = 64;
+    const FRESH: usize = 8;
 
     const fn new() -> Self {
         EdgeCache {
             slots: [(0, 0); EdgeCache::SLOTS],
+            fresh: [(0, 0); EdgeCache::FRESH],
+            fresh_next: 0,
             all: EdgeSet::new(),
         }
     }
@@ -312,7 +323,7 @@ impl EdgeCache {
     #[cold]
     #[inline(never)]
     fn contains_slow(&mut self, a: u64, b: u64, slot: usize) -> bool {
-        let known = self.all.contains(EdgeSet::key(a, b));
+        let known = self.fresh.contains(&(a, b)) || self.all.contains(EdgeSet::key(a, b));
         if known {
             self.slots[slot] = (a, b);
         }
@@ -323,6 +334,25 @@ impl EdgeCache {
         let (a, b, slot) = Self::key(from, from_mode, to, to_mode);
         self.slots[slot] = (a, b);
         self.all.insert(EdgeSet::key(a, b));
+    }
+
+    /// [`contains`](Self::contains) for an edge into a lock at its first acquisition: only
+    /// what [`insert_fresh`](Self::insert_fresh) remembered can be there, so the set of every
+    /// edge is not looked at.
+    pub fn contains_fresh(&self, from: LockId, from_mode: Mode, to: LockId, to_mode: Mode) -> bool {
+        let (a, b, slot) = Self::key(from, from_mode, to, to_mode);
+        self.slots[slot] == (a, b) || self.fresh.contains(&(a, b))
+    }
+
+    /// Remembers an edge into a lock at its first acquisition (whose id is new, so that no
+    /// cache knows an edge into it yet) for a short while only: long enough for the rest of
+    /// that acquisition, not in the set of every edge. Forgetting it early costs what a miss
+    /// costs, a trip to the graph.
+    pub fn insert_fresh(&mut self, from: LockId, from_mode: Mode, to: LockId, to_mode: Mode) {
+        let (a, b, slot) = Self::key(from, from_mode, to, to_mode);
+        self.slots[slot] = (a, b);
+        self.fresh[self.fresh_next] = (a, b);
+        self.fresh_next = (self.fresh_next + 1) % Self::FRESH;
     }
 }
 
@@ -820,6 +850,27 @@ pub(super) fn current_thread_name(id: ThreadId) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_edge_into_a_lock_at_its_first_acquisition_stays_out_of_the_edge_set() {
+        let mut cache = EdgeCache::new();
+        let outer = LockId(1);
+        let fresh = |n: u64| LockId(100 + n);
+        cache.insert_fresh(outer, Mode::Exclusive, fresh(0), Mode::Exclusive);
+        // Known for the rest of the acquisition, by either look-up.
+        assert!(cache.contains_fresh(outer, Mode::Exclusive, fresh(0), Mode::Exclusive));
+        assert!(cache.contains(outer, Mode::Exclusive, fresh(0), Mode::Exclusive));
+        // Never in the set of every edge, so a per-request lock fills nothing there.
+        let (a, b, _) = EdgeCache::key(outer, Mode::Exclusive, fresh(0), Mode::Exclusive);
+        assert!(!cache.all.contains(EdgeSet::key(a, b)));
+        // The short list keeps the last few only; an edge it forgot is a miss, not an error.
+        for n in 1..=EdgeCache::FRESH as u64 * 16 {
+            cache.insert_fresh(outer, Mode::Exclusive, fresh(n), Mode::Exclusive);
+        }
+        assert!(!cache.fresh.contains(&(a, b)));
+        let last = fresh(EdgeCache::FRESH as u64 * 16);
+        assert!(cache.contains_fresh(outer, Mode::Exclusive, last, Mode::Exclusive));
+    }
 
     #[test]
     fn edge_cache_remembers_by_modes() {

@@ -8,6 +8,7 @@ use super::LockMeta;
 use crate::engine::edges::{self, held_locks};
 use crate::finding::Finding;
 use crate::ids::{LockId, LockKind, Mode, ThreadId};
+use crate::runtime::lazy_id;
 use crate::runtime::order_graph;
 use crate::runtime::order_graph::deferred::{Deferral, Refused, Waiting};
 use crate::runtime::state::{self, Held, ThreadState};
@@ -206,6 +207,9 @@ impl LockMeta {
         if in_graph {
             return false;
         }
+        // The lock's first acquisition, which gave it its id: no edge into it is known yet,
+        // and it is mostly dropped before it is taken again (see `EdgeCache::insert_fresh`).
+        let fresh = lazy_id::fresh_owner(self.id.word()).is_some();
         let mut deferral = None;
         let mut held_set = None;
         let mut backtrace = None;
@@ -215,7 +219,11 @@ impl LockMeta {
             if !from.in_graph
                 || Some(from.id) == skip
                 || beneath(from.id)
-                || st.cache.contains(from.id, from.mode, id, mode)
+                || if fresh {
+                    st.cache.contains_fresh(from.id, from.mode, id, mode)
+                } else {
+                    st.cache.contains(from.id, from.mode, id, mode)
+                }
                 || order_graph::is_full(from.id, id)
             {
                 continue;
@@ -250,7 +258,11 @@ impl LockMeta {
                 Err((Refused::Full, _)) => break,
             }
             findings.extend(self.rank_violation(thread, &from, mode, site));
-            st.cache.insert(from.id, from.mode, id, mode);
+            if fresh {
+                st.cache.insert_fresh(from.id, from.mode, id, mode);
+            } else {
+                st.cache.insert(from.id, from.mode, id, mode);
+            }
             deferred_any |= !deferral.in_table();
         }
         deferred_any
